@@ -1,0 +1,26 @@
+import { Client, Connection } from '@temporalio/client';
+import type { AppConfig } from '../config';
+
+export async function connectClient(config: AppConfig): Promise<{ client: Client; close: () => Promise<void> }> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+  } catch (err) {
+    throw new UsageError(
+      `Cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}). ` +
+        'Start one with `npm run temporal:start` or set TEMPORAL_ADDRESS.',
+    );
+  }
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+}
+
+/** The Web UI page of one run. */
+export function webUiLink(config: AppConfig, workflowId: string, runId?: string): string {
+  const base = `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${runId}/history` : base;
+}
+
+/** An error whose message is all the user needs: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,181 @@
+/**
+ * The only module that reads `process.env`. Everything else receives a typed, validated
+ * `AppConfig`. `.env.example` documents every variable read here.
+ */
+import {
+  CHAT_PURPOSES,
+  EMBEDDING_PURPOSES,
+  PROVIDERS,
+  type Provider,
+  type Purpose,
+} from './shared/llm-routing';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface ModelRef {
+  provider: Provider;
+  model: string;
+}
+
+export interface ProviderSettings {
+  /** Secret: read from the environment only, never passed into workflows. */
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  /** Concurrent LLM activities per worker process for this provider. */
+  maxConcurrent: number;
+  /** Requests per second across all workers of this provider's task queue (0 = unlimited). */
+  maxPerSecond: number;
+}
+
+/** Price per million tokens, in US dollars. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+}
+
+export interface AppConfig {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+  };
+  databaseUrl: string;
+  llm: {
+    models: Record<Purpose, ModelRef>;
+    providers: Record<Provider, ProviderSettings>;
+    /** Client-side timeout of one provider request. */
+    requestTimeoutMs: number;
+    /** Embedding vector size requested from providers that support it. */
+    embeddingDimensions: number;
+    prices: Record<string, ModelPrice>;
+  };
+  logLevel: string;
+  metricsPort: number;
+  otlpEndpoint: string | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_MODELS: Record<Purpose, string> = {
+  smoke: 'anthropic:claude-haiku-4-5',
+  summary: 'anthropic:claude-haiku-4-5',
+  outline: 'anthropic:claude-sonnet-4-5',
+  sheet: 'anthropic:claude-sonnet-4-5',
+  synthesis: 'anthropic:claude-sonnet-4-5',
+  embedding: 'openai:text-embedding-3-small',
+};
+
+/** Published list prices (USD per million tokens); override or extend with STORYLOOM_PRICES. */
+const DEFAULT_PRICES: Record<string, ModelPrice> = {
+  'claude-haiku-4-5': { input: 1, output: 5 },
+  'claude-sonnet-4-5': { input: 3, output: 15 },
+  'claude-opus-4-1': { input: 15, output: 75 },
+  'gpt-4o-mini': { input: 0.15, output: 0.6 },
+  'gpt-4o': { input: 2.5, output: 10 },
+  'text-embedding-3-small': { input: 0.02, output: 0 },
+  'text-embedding-3-large': { input: 0.13, output: 0 },
+};
+
+export function parseModelRef(name: string, value: string): ModelRef {
+  const sep = value.indexOf(':');
+  const provider = value.slice(0, sep);
+  const model = value.slice(sep + 1).trim();
+  if (sep <= 0 || !model || !(PROVIDERS as readonly string[]).includes(provider)) {
+    throw new ConfigError(
+      `${name} must look like <provider>:<model> with provider one of ${PROVIDERS.join(', ')}; got "${value}"`,
+    );
+  }
+  return { provider: provider as Provider, model };
+}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer ≥ ${min}; got "${raw}"`);
+  }
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number ≥ 0; got "${raw}"`);
+  return value;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL; got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function prices(env: Env): Record<string, ModelPrice> {
+  const raw = env.STORYLOOM_PRICES;
+  if (!raw) return { ...DEFAULT_PRICES };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('STORYLOOM_PRICES must be JSON like {"model":{"input":1,"output":5}}');
+  }
+  const out = { ...DEFAULT_PRICES };
+  for (const [model, price] of Object.entries(parsed as Record<string, ModelPrice>)) {
+    if (typeof price?.input !== 'number' || typeof price?.output !== 'number') {
+      throw new ConfigError(`STORYLOOM_PRICES.${model} needs numeric "input" and "output" (USD per million tokens)`);
+    }
+    out[model] = { input: price.input, output: price.output };
+  }
+  return out;
+}
+
+/** Reads and validates the environment; throws ConfigError naming the variable at fault. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const models = {} as Record<Purpose, ModelRef>;
+  for (const purpose of [...CHAT_PURPOSES, ...EMBEDDING_PURPOSES]) {
+    const name = `STORYLOOM_MODEL_${purpose.toUpperCase()}`;
+    models[purpose] = parseModelRef(name, env[name] || DEFAULT_MODELS[purpose]);
+  }
+  if (models.embedding.provider === 'anthropic') {
+    throw new ConfigError('STORYLOOM_MODEL_EMBEDDING: Anthropic has no embeddings API; use openai:… or ollama:…');
+  }
+  const provider = (p: Provider, keyVar: string | undefined, urlVar: string): ProviderSettings => ({
+    apiKey: keyVar ? env[keyVar] || undefined : undefined,
+    baseUrl: url(env, urlVar),
+    maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1),
+    maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
+  });
+  return {
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      taskQueue: env.STORYLOOM_TASK_QUEUE || 'storyloom',
+      uiUrl: (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+    },
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
+    llm: {
+      models,
+      providers: {
+        anthropic: provider('anthropic', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL'),
+        openai: provider('openai', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'),
+        ollama: provider('ollama', undefined, 'OLLAMA_HOST'),
+      },
+      requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1),
+      embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
+      prices: prices(env),
+    },
+    logLevel: env.LOG_LEVEL || 'info',
+    metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),
+    otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+  };
+}

@@ -1,0 +1,54 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { CallOptions, ChatProvider, ChatRequest, ChatResult } from './types';
+import { PURPOSE_HEADER } from './types';
+
+export interface ProviderClientOptions {
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  timeoutMs: number;
+}
+
+/** Anthropic Messages API through @anthropic-ai/sdk; the SDK's retries are off (Temporal retries). */
+export class AnthropicChatProvider implements ChatProvider {
+  readonly provider = 'anthropic' as const;
+  private readonly client: Anthropic;
+
+  constructor(opts: ProviderClientOptions) {
+    this.client = new Anthropic({
+      apiKey: opts.apiKey ?? null,
+      baseURL: opts.baseUrl,
+      timeout: opts.timeoutMs,
+      maxRetries: 0,
+    });
+  }
+
+  async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
+      model: req.model,
+      max_tokens: req.maxTokens,
+      messages: req.messages,
+      ...(req.system ? { system: req.system } : {}),
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      ...(req.jsonSchema ? { output_config: { format: { type: 'json_schema', schema: req.jsonSchema.schema } } } : {}),
+    };
+    const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
+    let message: Anthropic.Message;
+    if (opts.onToken) {
+      const stream = this.client.messages.stream(params, requestOptions);
+      const onToken = opts.onToken;
+      stream.on('text', (delta) => onToken(delta));
+      message = await stream.finalMessage();
+    } else {
+      message = await this.client.messages.create(params, requestOptions);
+    }
+    const text = message.content
+      .map((block) => (block.type === 'text' ? block.text : ''))
+      .join('');
+    return {
+      text,
+      usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
+      model: message.model,
+      stopReason: message.stop_reason ?? null,
+    };
+  }
+}

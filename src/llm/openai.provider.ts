@@ -1,0 +1,96 @@
+import OpenAI from 'openai';
+import type { ProviderClientOptions } from './anthropic.provider';
+import type {
+  CallOptions,
+  ChatProvider,
+  ChatRequest,
+  ChatResult,
+  EmbeddingProvider,
+  EmbedRequest,
+  EmbedResult,
+} from './types';
+import { PURPOSE_HEADER } from './types';
+
+/** OpenAI chat completions and embeddings through the `openai` SDK; its retries are off. */
+export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
+  readonly provider = 'openai' as const;
+  private readonly client: OpenAI;
+
+  constructor(opts: ProviderClientOptions) {
+    this.client = new OpenAI({
+      // The SDK refuses to start without a key; a missing key surfaces as the provider's 401.
+      apiKey: opts.apiKey ?? 'missing-key',
+      baseURL: opts.baseUrl,
+      timeout: opts.timeoutMs,
+      maxRetries: 0,
+    });
+  }
+
+  async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
+      ...req.messages,
+    ];
+    const base = {
+      model: req.model,
+      messages,
+      max_completion_tokens: req.maxTokens,
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      ...(req.jsonSchema
+        ? {
+            response_format: {
+              type: 'json_schema' as const,
+              json_schema: { name: req.jsonSchema.name, schema: req.jsonSchema.schema, strict: true },
+            },
+          }
+        : {}),
+    };
+    const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
+    if (opts.onToken) {
+      const stream = await this.client.chat.completions.create(
+        { ...base, stream: true, stream_options: { include_usage: true } },
+        requestOptions,
+      );
+      let text = '';
+      let model = req.model;
+      let stopReason: string | null = null;
+      let usage = { inputTokens: 0, outputTokens: 0 };
+      for await (const chunk of stream) {
+        model = chunk.model || model;
+        const choice = chunk.choices[0];
+        const delta = choice?.delta?.content;
+        if (delta) {
+          text += delta;
+          opts.onToken(delta);
+        }
+        if (choice?.finish_reason) stopReason = choice.finish_reason;
+        if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+      }
+      return { text, usage, model, stopReason };
+    }
+    const completion = await this.client.chat.completions.create(base, requestOptions);
+    const choice = completion.choices[0];
+    return {
+      text: choice?.message?.content ?? '',
+      usage: {
+        inputTokens: completion.usage?.prompt_tokens ?? 0,
+        outputTokens: completion.usage?.completion_tokens ?? 0,
+      },
+      model: completion.model,
+      stopReason: choice?.finish_reason ?? null,
+    };
+  }
+
+  async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResult> {
+    const response = await this.client.embeddings.create(
+      { model: req.model, input: req.texts, ...(req.dimensions ? { dimensions: req.dimensions } : {}) },
+      { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } },
+    );
+    const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    return {
+      vectors,
+      usage: { inputTokens: response.usage?.prompt_tokens ?? 0, outputTokens: 0 },
+      model: response.model,
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import type { AppConfig } from '../config';
+import type { Provider } from '../shared/llm-routing';
+import { AnthropicChatProvider } from './anthropic.provider';
+import { OllamaProvider } from './ollama.provider';
+import { OpenAIProvider } from './openai.provider';
+import type { ChatProvider, EmbeddingProvider } from './types';
+
+/** Adapters by provider name; tests register fakes the same way as real providers. */
+export class ProviderRegistry {
+  private readonly chatProviders = new Map<Provider, ChatProvider>();
+  private readonly embeddingProviders = new Map<Provider, EmbeddingProvider>();
+
+  registerChat(provider: ChatProvider): this {
+    this.chatProviders.set(provider.provider, provider);
+    return this;
+  }
+
+  registerEmbedding(provider: EmbeddingProvider): this {
+    this.embeddingProviders.set(provider.provider, provider);
+    return this;
+  }
+
+  chat(provider: Provider): ChatProvider {
+    const found = this.chatProviders.get(provider);
+    if (!found) throw new Error(`No chat provider registered for "${provider}"`);
+    return found;
+  }
+
+  embedding(provider: Provider): EmbeddingProvider {
+    const found = this.embeddingProviders.get(provider);
+    if (!found) throw new Error(`No embedding provider registered for "${provider}" (Anthropic has no embeddings API)`);
+    return found;
+  }
+}
+
+/** The real adapters, configured from the environment's keys and base URLs. */
+export function createProviderRegistry(config: AppConfig['llm']): ProviderRegistry {
+  const opts = (p: Provider) => ({
+    apiKey: config.providers[p].apiKey,
+    baseUrl: config.providers[p].baseUrl,
+    timeoutMs: config.requestTimeoutMs,
+  });
+  const openai = new OpenAIProvider(opts('openai'));
+  const ollama = new OllamaProvider(opts('ollama'));
+  return new ProviderRegistry()
+    .registerChat(new AnthropicChatProvider(opts('anthropic')))
+    .registerChat(openai)
+    .registerEmbedding(openai)
+    .registerChat(ollama)
+    .registerEmbedding(ollama);
+}

@@ -1,0 +1,72 @@
+/**
+ * The small interfaces every provider adapter implements. Requests carry no secrets; keys and
+ * base URLs are given to adapters at construction, from configuration.
+ */
+import type { Provider } from '../shared/llm-routing';
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface JsonSchemaSpec {
+  /** A short identifier (OpenAI requires one). */
+  name: string;
+  schema: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  model: string;
+  system?: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  /** When set, the reply is JSON that satisfies this schema (the provider's structured output). */
+  jsonSchema?: JsonSchemaSpec;
+}
+
+export interface CallOptions {
+  /** Sent to the provider as a header so logs and the simulator can tell calls apart. */
+  purpose: string;
+  /** Aborts the HTTP request in flight (the activity's cancellation signal). */
+  signal?: AbortSignal;
+  /** When set, the call streams and this receives each text delta. */
+  onToken?: (delta: string) => void;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ChatResult {
+  text: string;
+  usage: TokenUsage;
+  /** The model that actually answered, as the provider reports it. */
+  model: string;
+  stopReason: string | null;
+}
+
+export interface EmbedRequest {
+  model: string;
+  texts: string[];
+  dimensions?: number;
+}
+
+export interface EmbedResult {
+  vectors: number[][];
+  usage: TokenUsage;
+  model: string;
+}
+
+export interface ChatProvider {
+  readonly provider: Provider;
+  chat(request: ChatRequest, options: CallOptions): Promise<ChatResult>;
+}
+
+export interface EmbeddingProvider {
+  readonly provider: Provider;
+  embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult>;
+}
+
+export const PURPOSE_HEADER = 'x-storyloom-purpose';

@@ -1,0 +1,26 @@
+/**
+ * Plain types and names shared by workflows, activities and the CLI. Pure: safe inside the
+ * workflow sandbox (no Node built-ins, no I/O).
+ */
+
+export const PROVIDERS = ['anthropic', 'openai', 'ollama'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** What an LLM call is for. Each purpose maps to a provider and model through configuration. */
+export const CHAT_PURPOSES = ['smoke', 'summary', 'outline', 'sheet', 'synthesis'] as const;
+export const EMBEDDING_PURPOSES = ['embedding'] as const;
+export type ChatPurpose = (typeof CHAT_PURPOSES)[number];
+export type EmbeddingPurpose = (typeof EMBEDDING_PURPOSES)[number];
+export type Purpose = ChatPurpose | EmbeddingPurpose;
+
+/** Which provider, model and task queue serve a purpose; resolved once per run, then fixed in history. */
+export interface LlmRoute {
+  provider: Provider;
+  model: string;
+  taskQueue: string;
+}
+
+/** LLM activities run on one task queue per provider, so worker limits hold per provider. */
+export function llmTaskQueue(baseQueue: string, provider: Provider): string {
+  return `${baseQueue}-llm-${provider}`;
+}

@@ -1,0 +1,2 @@
+/** The worker's workflowsPath: every workflow type storyloom registers. */
+export { smokeTest } from './smoke';

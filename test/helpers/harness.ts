@@ -1,0 +1,89 @@
+/**
+ * Test wiring on real parts: a Temporal dev server (the project's CLI binary, never a
+ * download), the run's throwaway Postgres database, and the LLM simulator in-process.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { createServices, createWorkers, type AppServices } from '../../src/runtime';
+
+export function testDatabaseUrl(): string {
+  const url = process.env.STORYLOOM_TEST_DATABASE_URL;
+  if (!url) throw new Error('STORYLOOM_TEST_DATABASE_URL is not set: run tests through jest (globalSetup)');
+  return url;
+}
+
+/** Configuration pointing every provider at the simulator; `env` overrides any variable. */
+export function testConfig(sim: RunningSimulator | undefined, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({
+    DATABASE_URL: testDatabaseUrl(),
+    ANTHROPIC_API_KEY: 'test-anthropic-key',
+    OPENAI_API_KEY: 'test-openai-key',
+    ...(sim
+      ? { ANTHROPIC_BASE_URL: sim.url, OPENAI_BASE_URL: `${sim.url}/v1`, OLLAMA_HOST: sim.url }
+      : {}),
+    STORYLOOM_LLM_TIMEOUT_MS: '5000',
+    ...env,
+  });
+}
+
+export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
+  const path = process.env.TEMPORAL_CLI;
+  if (!path) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path }, extraArgs: ['--log-level', 'error'] },
+  });
+}
+
+export function workflowBundle(): { code: string } {
+  const bundlePath = process.env.STORYLOOM_TEST_WORKFLOW_BUNDLE;
+  if (!bundlePath) throw new Error('STORYLOOM_TEST_WORKFLOW_BUNDLE is not set: run tests through jest (globalSetup)');
+  return { code: readFileSync(bundlePath, 'utf8') };
+}
+
+/** A per-test task queue, so tests never share one. */
+export function queueFor(title: string): string {
+  return `test-${title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface RunningApp {
+  config: AppConfig;
+  services: AppServices;
+  taskQueue: string;
+  workers: Worker[];
+  stop(): Promise<void>;
+}
+
+/** Starts the app's workers (main + provider queues) against `env`'s server on a fresh queue. */
+export async function startApp(
+  env: TestWorkflowEnvironment,
+  config: AppConfig,
+  title: string,
+): Promise<RunningApp> {
+  const taskQueue = queueFor(title);
+  const appConfig = { ...config, temporal: { ...config.temporal, taskQueue } };
+  const services = await createServices(appConfig);
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    services,
+    workflowBundle: workflowBundle(),
+    taskQueue,
+  });
+  const running = workers.map((w) => w.run());
+  return {
+    config: appConfig,
+    services,
+    taskQueue,
+    workers,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all(running);
+      await services.close();
+    },
+  };
+}
+
+export { startSimulator };
+export type { RunningSimulator };
