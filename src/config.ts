@@ -50,6 +50,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** Embedding vector size requested from providers that support it. */
     embeddingDimensions: number;
+    /** Summary tokens the outline model takes in one call; beyond it the outline is made by sections. */
+    outlineContextTokens: number;
     prices: Record<string, ModelPrice>;
   };
   logLevel: string;
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       },
       requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1),
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
+      outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
     },
     logLevel: env.LOG_LEVEL || 'info',

@@ -1,6 +1,9 @@
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
+import { IngestionRepository } from '../db/repositories/ingestion.repository';
 import type { LlmService } from '../llm/llm-service';
+import { createAnalysisActivities } from './analysis.activities';
+import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
 import { createSmokeActivities } from './smoke.activities';
 
@@ -12,15 +15,25 @@ export interface ActivityDeps {
 
 /** Activities that run on the main task queue (database work, configuration). */
 export function createMainActivities(deps: ActivityDeps) {
+  const repo = new IngestionRepository(deps.db);
   return {
     ...createRoutingActivities(deps),
     ...createSmokeActivities(deps),
+    ...createIngestionActivities({ repo, config: deps.config }),
   };
 }
 
 /** Activities that call an LLM provider; registered on each provider's task queue. */
-export function createProviderActivities(deps: Pick<ActivityDeps, 'llm'>) {
-  return createLlmActivities(deps);
+export function createProviderActivities(deps: ActivityDeps) {
+  return {
+    ...createLlmActivities(deps),
+    ...createAnalysisActivities({
+      repo: new IngestionRepository(deps.db),
+      llm: deps.llm,
+      outlineContextTokens: deps.config.llm.outlineContextTokens,
+      embeddingDimensions: deps.config.llm.embeddingDimensions,
+    }),
+  };
 }
 
 export type MainActivities = ReturnType<typeof createMainActivities>;

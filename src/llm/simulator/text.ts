@@ -142,3 +142,13 @@ export function splitDeltas(text: string, size = 20): string[] {
   }
   return out.length ? out : [''];
 }
+
+/** Stream deltas with the output tokens each one adds (they sum to estimateTokens(text)). */
+export function deltasWithTokens(text: string): { text: string; tokens: number }[] {
+  let sent = 0;
+  return splitDeltas(text).map((piece) => {
+    const before = Math.ceil(sent / 4);
+    sent += piece.length;
+    return { text: piece, tokens: Math.ceil(sent / 4) - before };
+  });
+}

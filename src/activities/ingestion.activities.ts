@@ -1,0 +1,134 @@
+/**
+ * Ingestion activities on the main task queue: planning (one query each) and batched writes.
+ * All are idempotent: a retry rewrites the same rows.
+ */
+import type { AppConfig } from '../config';
+import type { IngestionRepository, SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
+import { inputHash } from '../domain/ingestion/input-hash';
+import { PROMPT_VERSIONS, sceneEmbeddingText, summariesDigest } from '../domain/ingestion/prompts';
+import type { LlmRoute } from '../shared/llm-routing';
+import type { IngestionMode } from '../shared/ingestion';
+
+export interface PlanSummariesInput {
+  scriptId: string;
+  route: LlmRoute;
+  /** Only scenes after this position are returned (continue-as-new keeps a cursor). */
+  afterPosition: number;
+  limit: number;
+}
+
+export interface PlannedScene {
+  id: number;
+  position: number;
+  /** Short label for the Web UI: "scene 12, INT. KITCHEN - NIGHT". */
+  label: string;
+}
+
+export interface PlanSummariesResult {
+  /** Scenes needing a summary, after the cursor, at most `limit`. */
+  scenes: PlannedScene[];
+  /** Totals over the whole script (for progress). */
+  totalScenes: number;
+  staleScenes: number;
+  /** Whether stale scenes remain beyond this batch. */
+  more: boolean;
+}
+
+export interface PlanPhase2Input {
+  scriptId: string;
+  mode: IngestionMode;
+  routes: { outline: LlmRoute; sheet: LlmRoute; embedding: LlmRoute };
+  embeddingDimensions?: number;
+}
+
+export interface PlanPhase2Result {
+  outline: boolean;
+  characters: { id: number; name: string }[];
+  embedSceneIds: number[];
+  summarisedScenes: number;
+}
+
+export function sceneLabel(position: number, heading: string): string {
+  const h = heading.length > 60 ? `${heading.slice(0, 57)}…` : heading;
+  return `scene ${position + 1}, ${h}`;
+}
+
+export function sheetInputHash(route: LlmRoute, title: string, name: string, scenes: { position: number; heading: string; summary: string }[]): string {
+  return inputHash(route.provider, route.model, PROMPT_VERSIONS.sheet, title, name, summariesDigest(scenes));
+}
+
+export function embeddingInputHash(route: LlmRoute, scene: { heading: string; summary: string }): string {
+  return inputHash(route.provider, route.model, PROMPT_VERSIONS.embedding, sceneEmbeddingText(scene));
+}
+
+export function outlineInputHash(route: LlmRoute, title: string, scenes: { position: number; heading: string; summary: string }[]): string {
+  return inputHash(route.provider, route.model, PROMPT_VERSIONS.outline, title, summariesDigest(scenes));
+}
+
+export function createIngestionActivities(deps: { repo: IngestionRepository; config: AppConfig }) {
+  const { repo } = deps;
+  return {
+    /** Records the run as started (once per workflow, keyed by its first run id). */
+    async startIngestionRun(input: { workflowId: string; runId: string; scriptId: string; mode: IngestionMode; flags: unknown; concurrency: unknown }): Promise<{ title: string }> {
+      const title = await repo.scriptTitle(input.scriptId);
+      await repo.startRun(input);
+      return { title };
+    },
+
+    /** Phase 1's pre-fetch: one query for every scene and whether its summary is current. */
+    async planSummaries(input: PlanSummariesInput): Promise<PlanSummariesResult> {
+      const states = await repo.sceneSummaryStates(input.scriptId, input.route.model, PROMPT_VERSIONS.summary);
+      const stale = states.filter((s) => !s.fresh);
+      const after = stale.filter((s) => s.position > input.afterPosition);
+      return {
+        scenes: after.slice(0, input.limit).map((s) => ({ id: s.id, position: s.position, label: sceneLabel(s.position, s.heading) })),
+        totalScenes: states.length,
+        staleScenes: stale.length,
+        more: after.length > input.limit,
+      };
+    },
+
+    /** Writes a batch of summaries in one transaction. */
+    async saveSceneSummaries(rows: SummaryRow[]): Promise<void> {
+      await repo.saveSummaries(rows);
+    },
+
+    /** Writes a batch of character sheets in one statement. */
+    async saveCharacterSheets(rows: SheetRow[]): Promise<void> {
+      await repo.saveSheets(rows);
+    },
+
+    /**
+     * What phase 2 must (re)make. Full: everything. Partial: only what is stale — the outline
+     * when any summary changed, sheets whose character's scenes changed, embeddings of scenes
+     * whose summary changed (each compared by the hash of its inputs).
+     */
+    async planPhase2(input: PlanPhase2Input): Promise<PlanPhase2Result> {
+      const full = input.mode === 'full';
+      const title = await repo.scriptTitle(input.scriptId);
+      const [summaries, characters, embeddings, currentOutline] = await Promise.all([
+        repo.summariesInOrder(input.scriptId),
+        repo.charactersWithScenes(input.scriptId),
+        repo.embeddingStates(input.scriptId),
+        full ? Promise.resolve(undefined) : repo.outlineInputHash(input.scriptId),
+      ]);
+      const outline = summaries.length > 0 && (full || currentOutline !== outlineInputHash(input.routes.outline, title, summaries));
+      const staleCharacters = characters.filter(
+        (c) => c.scenes.length > 0 && (full || c.sheetInputHash !== sheetInputHash(input.routes.sheet, title, c.name, c.scenes)),
+      );
+      const embedSceneIds = embeddings
+        .filter((e) => full || e.inputHash !== embeddingInputHash(input.routes.embedding, e) || (input.embeddingDimensions !== undefined && e.dimensions !== input.embeddingDimensions))
+        .map((e) => e.id);
+      return {
+        outline,
+        characters: staleCharacters.map((c) => ({ id: c.id, name: c.name })),
+        embedSceneIds,
+        summarisedScenes: summaries.length,
+      };
+    },
+
+    async finishIngestionRun(input: { runId: string; status: string; result: unknown; failures: unknown[] }): Promise<void> {
+      await repo.finishRun(input.runId, input.status, input.result, input.failures);
+    },
+  };
+}

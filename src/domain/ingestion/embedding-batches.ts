@@ -1,0 +1,48 @@
+/**
+ * Splits embedding inputs into requests the provider accepts: at most 2,048 inputs and a token
+ * budget per request (OpenAI's limits; 300k tokens per request, kept under with a margin).
+ */
+export const MAX_INPUTS_PER_REQUEST = 2048;
+export const MAX_TOKENS_PER_REQUEST = 250_000;
+
+/** A rough token count (≈ 4 characters a token), erring high. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 3.5);
+}
+
+export function embeddingBatches<T>(
+  items: T[],
+  textOf: (item: T) => string,
+  limits: { maxInputs?: number; maxTokens?: number } = {},
+): T[][] {
+  const maxInputs = limits.maxInputs ?? MAX_INPUTS_PER_REQUEST;
+  const maxTokens = limits.maxTokens ?? MAX_TOKENS_PER_REQUEST;
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let tokens = 0;
+  for (const item of items) {
+    const t = estimateTokens(textOf(item));
+    if (current.length && (current.length >= maxInputs || tokens + t > maxTokens)) {
+      batches.push(current);
+      current = [];
+      tokens = 0;
+    }
+    current.push(item);
+    tokens += t;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+/** Cosine similarity of two vectors of equal length. */
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
+}

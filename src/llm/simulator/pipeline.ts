@@ -1,0 +1,162 @@
+/**
+ * The life of one provider request: parse, authenticate, admit (limits), maybe inject a fault,
+ * build the answer, wait out the latency and write it, with every outcome accounted in stats.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { FaultInjector } from './faults';
+import { retryAfterHeaders, sendJson } from './http-io';
+import { firstByteMs, latencySpecFor, outputMs, sleep } from './latency';
+import type { Limiter } from './limits';
+import { apiKeyFrom, errorBody, requestIdHeader, type ErrorKind } from './providers';
+import { BadRequest, malformedBody, type Reply } from './reply';
+import type { RouteHandler } from './routes/route';
+import type { RequestRecord, StatsRecorder } from './stats';
+import { ROUTE_PROVIDER, type FaultKind, type SimulatorConfig } from './types';
+
+export const PURPOSE_HEADER = 'x-storyloom-purpose';
+
+export interface PipelineState {
+  config: SimulatorConfig;
+  stats: StatsRecorder;
+  limiter: Limiter;
+  faults: FaultInjector;
+  nextRequestId(): string;
+}
+
+const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed'>, { status: number; kind: ErrorKind; message: string }> = {
+  http500: { status: 500, kind: 'server', message: 'Simulated internal server error.' },
+  http529: { status: 529, kind: 'overloaded', message: 'Simulated overload.' },
+  http429: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit.' },
+  http400: { status: 400, kind: 'invalid_request', message: 'Simulated invalid request.' },
+  http401: { status: 401, kind: 'authentication', message: 'Simulated invalid API key.' },
+};
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function serveProviderRequest(
+  state: PipelineState,
+  route: RouteHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawBody: string,
+): Promise<void> {
+  const cfg = state.config; // the config at arrival governs the whole request
+  const provider = ROUTE_PROVIDER[route.name];
+  const purpose = header(req, PURPOSE_HEADER)?.trim() || 'unknown';
+  const requestId = state.nextRequestId();
+  const idHeaders = { [requestIdHeader(provider)]: `req_sim_${requestId}` };
+  const rec = state.stats.begin(route.name, purpose);
+
+  const fail = (status: number, kind: ErrorKind, statsKey: string, message: string, headers: OutgoingHttpHeaders = {}) => {
+    rec.error(statsKey, status);
+    sendJson(res, status, errorBody(provider, kind, message, `req_sim_${requestId}`), { ...idHeaders, ...headers });
+  };
+
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody);
+  } catch {
+    return fail(400, 'invalid_request', '400', 'The request body is not valid JSON.');
+  }
+
+  const expectedKey = cfg.apiKeys[provider];
+  if (expectedKey !== undefined && apiKeyFrom(provider, req.headers) !== expectedKey) {
+    return fail(401, 'authentication', '401', 'invalid x-api-key');
+  }
+
+  const admission = state.limiter.admit(provider, cfg.limits[provider], cfg.retryAfterMs, performance.now());
+  if (!admission.ok) {
+    const what = admission.reason === 'rpm' ? 'requests per minute' : 'concurrent requests';
+    return fail(429, 'rate_limit', '429', `Simulated rate limit: too many ${what} for ${provider}.`, retryAfterHeaders(admission.retryAfterMs));
+  }
+
+  // From here on the request holds a concurrency slot until its response ends or its client goes away.
+  rec.enter();
+  const gone = new AbortController();
+  res.on('finish', admission.release);
+  res.on('close', () => {
+    admission.release();
+    if (!res.writableFinished) {
+      gone.abort();
+      rec.aborted();
+    }
+  });
+
+  const build = (): Reply | undefined => {
+    try {
+      return route.handle(body, { requestId, now: new Date(), embeddingDimensions: cfg.embeddingDimensions });
+    } catch (err) {
+      if (err instanceof BadRequest) fail(400, 'invalid_request', '400', err.message);
+      else fail(500, 'server', '500', `Simulator bug: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  };
+
+  const fault = state.faults.pick(cfg.faults, route.name, purpose, rawBody);
+  if (fault?.kind === 'hang') {
+    rec.error('hang', 0); // never answered: the close handler frees the slot and counts the abort
+    return;
+  }
+  if (fault?.kind === 'malformed') {
+    const reply = build();
+    if (!reply) return;
+    rec.error('malformed', 200);
+    const data = malformedBody(reply);
+    res.writeHead(200, {
+      ...idHeaders,
+      'content-type': reply.streamFormat ? reply.contentType : 'application/json',
+      'content-length': Buffer.byteLength(data),
+    });
+    res.end(data);
+    return;
+  }
+  if (fault) {
+    const spec = ERROR_FAULTS[fault.kind];
+    const extra = fault.kind === 'http429' ? retryAfterHeaders(fault.retryAfterMs ?? cfg.retryAfterMs) : {};
+    return fail(spec.status, spec.kind, fault.kind, spec.message, extra);
+  }
+
+  const reply = build();
+  if (reply) await deliver(cfg, route, purpose, reply, res, rec, idHeaders, gone.signal);
+}
+
+/** Writes the reply after its latency: all up front for JSON, first-byte then per-delta for streams. */
+async function deliver(
+  cfg: SimulatorConfig,
+  route: RouteHandler,
+  purpose: string,
+  reply: Reply,
+  res: ServerResponse,
+  rec: RequestRecord,
+  idHeaders: OutgoingHttpHeaders,
+  signal: AbortSignal,
+): Promise<void> {
+  const spec = latencySpecFor(cfg, route.name, purpose);
+  const scale = cfg.timeScale;
+  res.on('finish', () => rec.ok(reply.usage));
+
+  if (reply.streamFormat === null) {
+    const wait = firstByteMs(spec, reply.usage, scale) + outputMs(spec, reply.usage.outputTokens, scale);
+    if (!(await sleep(wait, signal))) return;
+    const data = reply.frames[0].data;
+    res.writeHead(200, { ...idHeaders, 'content-type': reply.contentType, 'content-length': Buffer.byteLength(data) });
+    res.end(data);
+    return;
+  }
+
+  if (!(await sleep(firstByteMs(spec, reply.usage, scale), signal))) return;
+  res.writeHead(200, { ...idHeaders, 'content-type': reply.contentType, 'cache-control': 'no-cache' });
+  res.flushHeaders();
+  // Frames follow a schedule from the first byte, so timer granularity does not add up over many deltas.
+  const start = performance.now();
+  let due = 0;
+  for (const frame of reply.frames) {
+    due += outputMs(spec, frame.outputTokens, scale);
+    if (!(await sleep(start + due - performance.now(), signal))) return;
+    res.write(frame.data);
+  }
+  res.end();
+}

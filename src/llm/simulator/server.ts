@@ -1,0 +1,143 @@
+/** The HTTP server: provider routes, the /_sim control endpoints, and the state they share. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ConfigError, defaultConfig, mergeConfig } from './config';
+import { FaultInjector } from './faults';
+import { BodyTooLarge, readBody, sendJson } from './http-io';
+import { Limiter } from './limits';
+import { serveProviderRequest, type PipelineState } from './pipeline';
+import { anthropicMessages } from './routes/anthropic';
+import { ollamaChat, ollamaEmbed } from './routes/ollama';
+import { openaiChat, openaiEmbeddings } from './routes/openai';
+import type { RouteHandler } from './routes/route';
+import { StatsRecorder } from './stats';
+import type { DeepPartial, SimulatorConfig, SimulatorStats } from './types';
+
+const ROUTES = new Map<string, RouteHandler>(
+  [anthropicMessages, openaiChat, openaiEmbeddings, ollamaChat, ollamaEmbed].map((r) => [r.path, r]),
+);
+
+/** Generous: long prompts and embedding batches, but not unbounded memory. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export class SimulatorState implements PipelineState {
+  config: SimulatorConfig;
+  readonly stats = new StatsRecorder();
+  readonly limiter = new Limiter();
+  readonly faults: FaultInjector;
+  private seq = 0;
+
+  constructor(initial?: DeepPartial<SimulatorConfig>) {
+    this.config = mergeConfig(defaultConfig(), initial);
+    this.faults = new FaultInjector(this.config.seed);
+  }
+
+  nextRequestId(): string {
+    return String(++this.seq);
+  }
+
+  /** Throws ConfigError (and changes nothing) when the merged config is invalid. */
+  configure(patch: DeepPartial<SimulatorConfig>): SimulatorConfig {
+    const next = mergeConfig(this.config, patch);
+    if (patch.faults !== undefined) this.faults.rulesReplaced();
+    if (next.seed !== this.config.seed) this.faults.reseed(next.seed);
+    this.config = next;
+    return structuredClone(next);
+  }
+
+  /** Stats, fault budgets, fault PRNG and rpm windows start over; in-flight requests keep their slots. */
+  reset(): void {
+    this.stats.reset();
+    this.faults.reset();
+    this.limiter.resetWindows();
+  }
+
+  snapshot(): SimulatorStats {
+    return this.stats.snapshot();
+  }
+}
+
+async function control(state: SimulatorState, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const key = `${req.method} ${path}`;
+  switch (key) {
+    case 'GET /_sim/stats':
+      return sendJson(res, 200, state.snapshot());
+    case 'POST /_sim/reset':
+      state.reset();
+      return sendJson(res, 200, { ok: true });
+    case 'GET /_sim/config':
+      return sendJson(res, 200, state.config);
+    case 'PUT /_sim/config': {
+      let patch: unknown;
+      try {
+        patch = JSON.parse(await readBody(req, MAX_BODY_BYTES));
+      } catch {
+        return sendJson(res, 400, { error: { type: 'invalid_request', message: 'body must be a JSON object' } });
+      }
+      try {
+        return sendJson(res, 200, state.configure(patch as DeepPartial<SimulatorConfig>));
+      } catch (err) {
+        if (err instanceof ConfigError) return sendJson(res, 400, { error: { type: 'invalid_config', message: err.message } });
+        throw err;
+      }
+    }
+    default:
+      return notFound(req, res, path);
+  }
+}
+
+function notFound(req: IncomingMessage, res: ServerResponse, path: string): void {
+  sendJson(res, 404, { error: { type: 'not_found', message: `No route for ${req.method} ${path}` } });
+}
+
+async function handle(state: SimulatorState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+  if (path.startsWith('/_sim/')) return control(state, req, res, path);
+  const route = ROUTES.get(path);
+  if (!route || req.method !== 'POST') {
+    req.resume();
+    return notFound(req, res, path);
+  }
+  let raw: string;
+  try {
+    raw = await readBody(req, MAX_BODY_BYTES);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) sendJson(res, 413, { error: { type: 'request_too_large', message: err.message } });
+    return; // otherwise the client left while sending
+  }
+  await serveProviderRequest(state, route, req, res, raw);
+}
+
+export interface SimulatorServer {
+  server: Server;
+  /** Stops listening and destroys every open socket (hung requests included). */
+  close(): Promise<void>;
+}
+
+export function createSimulatorServer(state: SimulatorState): SimulatorServer {
+  const sockets = new Set<Socket>();
+  /** Resolve when their response closes; close() waits for them so aborts are counted before it returns. */
+  const open = new Set<Promise<void>>();
+  const server = createServer((req, res) => {
+    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    open.add(closed);
+    void closed.then(() => open.delete(closed));
+    handle(state, req, res).catch((err: unknown) => {
+      // Last resort: a bug must not take the server down or leave the client waiting.
+      sendJson(res, 500, { error: { type: 'simulator_error', message: err instanceof Error ? err.message : String(err) } });
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return {
+    server,
+    close: async () => {
+      const stopped = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+      await Promise.all(open);
+    },
+  };
+}

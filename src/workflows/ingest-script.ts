@@ -1,0 +1,358 @@
+/**
+ * `ingestScript`: the durable plan for one script. Phase 1 summarises scenes (a sliding window
+ * of LLM calls, writes in batches); phase 2 makes the outline, the character sheets and the
+ * embeddings (concurrently with `parallelPhase2`). Long scripts continue-as-new every
+ * `scenesPerRun` scenes so history stays bounded; progress, pause and concurrency survive it.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PlannedScene } from '../activities/ingestion.activities';
+import type { SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
+import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_FLAGS,
+  MAX_CONCURRENCY,
+  type IngestionConcurrency,
+  type IngestionFailure,
+  type IngestionFlags,
+  type IngestionMode,
+  type IngestionProgress,
+  type IngestionResult,
+  type IngestionStatus,
+  type PhaseName,
+  type PhaseProgress,
+} from '../shared/ingestion';
+import type { LlmRoute } from '../shared/llm-routing';
+import { llmActivities, mainActivities } from './activity-options';
+import { slidingWindow } from './sliding-window';
+
+export const progressQuery = defineQuery<IngestionProgress>('progress');
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const setConcurrencySignal = defineSignal<[Partial<IngestionConcurrency>]>('setConcurrency');
+
+export interface IngestScriptInput {
+  scriptId: string;
+  mode: IngestionMode;
+  flags?: Partial<IngestionFlags>;
+  concurrency?: Partial<IngestionConcurrency>;
+  /** Scenes summarised per workflow run before continue-as-new (bounds history). Default 400. */
+  scenesPerRun?: number;
+  /** Summaries written per transaction. Default 25. */
+  writeBatchSize?: number;
+  /** Set by the workflow itself when it continues as new. */
+  carried?: CarriedState;
+}
+
+interface Routes {
+  summary: LlmRoute;
+  outline: LlmRoute;
+  sheet: LlmRoute;
+  embedding: LlmRoute;
+}
+
+interface CarriedState {
+  runId: string;
+  title: string;
+  routes: Routes;
+  startedAt: number;
+  afterPosition: number;
+  phases: Record<PhaseName, PhaseProgress>;
+  failures: IngestionFailure[];
+  failureCount: number;
+  paused: boolean;
+  concurrency: IngestionConcurrency;
+  runs: number;
+}
+
+const MAX_FAILURES_KEPT = 50;
+const emptyPhase = (): PhaseProgress => ({ total: 0, done: 0, failed: 0, reused: 0 });
+
+export async function ingestScript(input: IngestScriptInput): Promise<IngestionResult> {
+  const flags: IngestionFlags = { ...DEFAULT_FLAGS, ...input.flags };
+  const scenesPerRun = input.scenesPerRun ?? 400;
+  const writeBatchSize = input.writeBatchSize ?? 25;
+  const info = workflowInfo();
+  const state: CarriedState = input.carried ?? {
+    runId: info.firstExecutionRunId,
+    title: '',
+    routes: undefined as unknown as Routes,
+    startedAt: Date.now(),
+    afterPosition: -1,
+    phases: { summaries: emptyPhase(), outline: emptyPhase(), sheets: emptyPhase(), embeddings: emptyPhase() },
+    failures: [],
+    failureCount: 0,
+    paused: false,
+    concurrency: { ...DEFAULT_CONCURRENCY, ...input.concurrency },
+    runs: 0,
+  };
+  state.runs++;
+  let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
+  let fatal: { type: string; message: string } | undefined;
+
+  const progress = (): IngestionProgress => {
+    const s = state.phases.summaries;
+    const elapsedMs = Date.now() - state.startedAt;
+    const finished = s.done + s.failed;
+    const left = s.total - s.reused - finished;
+    const phaseElapsed = s.startedAt !== undefined ? Date.now() - s.startedAt : 0;
+    return {
+      phase,
+      status: 'running',
+      paused: state.paused,
+      concurrency: state.concurrency,
+      phases: state.phases,
+      elapsedMs,
+      estimatedRemainingMs: finished > 0 && phase === 'summaries' ? Math.round((phaseElapsed / finished) * left) : undefined,
+    };
+  };
+  const showDetails = () => {
+    const p = state.phases;
+    const line = (name: string, x: PhaseProgress) => `${name}: ${x.done + x.reused}/${x.total}${x.failed ? ` (${x.failed} failed)` : ''}`;
+    setCurrentDetails(
+      [`**${state.title || input.scriptId}** — ${phase}${state.paused ? ' (paused)' : ''}`,
+        line('summaries', p.summaries), line('outline', p.outline), line('sheets', p.sheets), line('embeddings', p.embeddings),
+        `concurrency: summaries ${state.concurrency.summaries}, sheets ${state.concurrency.sheets}`].join('\n\n'),
+    );
+  };
+
+  setHandler(progressQuery, progress);
+  setHandler(pauseSignal, () => { state.paused = true; showDetails(); });
+  setHandler(resumeSignal, () => { state.paused = false; showDetails(); });
+  setHandler(setConcurrencySignal, (c) => {
+    for (const key of ['summaries', 'sheets'] as const) {
+      const v = c[key];
+      if (v !== undefined && Number.isInteger(v) && v >= 1 && v <= MAX_CONCURRENCY) state.concurrency[key] = v;
+    }
+    showDetails();
+  });
+
+  const recordFailure = (phaseName: PhaseName, item: string, err: unknown) => {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
+    const message = (cause as Error)?.message ?? String(cause);
+    state.phases[phaseName].failed++;
+    state.failureCount++;
+    if (state.failures.length < MAX_FAILURES_KEPT) state.failures.push({ phase: phaseName, item, errorType: type, message });
+    // Bad credentials or an unknown model will fail every item the same way: stop the run.
+    if (!fatal && RUN_FATAL_LLM_FAILURES.includes(type as LlmFailureType)) fatal = { type, message };
+    showDetails();
+  };
+  const throwIfFatal = () => {
+    const f = fatal as { type: string; message: string } | undefined;
+    if (f) throw ApplicationFailure.nonRetryable(f.message, f.type);
+  };
+  const canStart = () => !state.paused;
+  const stopped = () => fatal !== undefined;
+
+  // Batched writes: a transaction per batch, flushed in order, never more than one at a time.
+  let pendingSummaries: SummaryRow[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const flushSummaries = (all: boolean) => {
+    if (pendingSummaries.length >= (all ? 1 : writeBatchSize)) {
+      const rows = pendingSummaries;
+      pendingSummaries = [];
+      flushing = flushing.then(() => mainActivities.saveSceneSummaries(rows));
+    }
+    return flushing;
+  };
+
+  const finish = async (status: IngestionStatus): Promise<IngestionResult> => {
+    const p = state.phases;
+    const span = (x: PhaseProgress) => (x.startedAt !== undefined && x.finishedAt !== undefined ? x.finishedAt - x.startedAt : 0);
+    const result: IngestionResult = {
+      scriptId: input.scriptId,
+      status,
+      mode: input.mode,
+      phases: p,
+      failures: state.failures,
+      failureCount: state.failureCount,
+      timingsMs: {
+        total: Date.now() - state.startedAt,
+        summaries: span(p.summaries),
+        phase2: Math.max(p.outline.finishedAt ?? 0, p.sheets.finishedAt ?? 0, p.embeddings.finishedAt ?? 0) -
+          (p.outline.startedAt ?? p.sheets.startedAt ?? p.embeddings.startedAt ?? Date.now()),
+        outline: span(p.outline),
+        sheets: span(p.sheets),
+        embeddings: span(p.embeddings),
+      },
+      runs: state.runs,
+    };
+    if (result.timingsMs.phase2 < 0) result.timingsMs.phase2 = 0;
+    await mainActivities.finishIngestionRun({ runId: state.runId, status, result, failures: state.failures });
+    phase = 'done';
+    showDetails();
+    return result;
+  };
+
+  let more = false;
+  try {
+    if (!input.carried) {
+      const routes = await mainActivities.resolveLlmRoutes(['summary', 'outline', 'sheet', 'embedding']);
+      state.routes = routes as unknown as Routes;
+      const started = await mainActivities.startIngestionRun({
+        workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency,
+      });
+      state.title = started.title;
+    }
+    const { routes } = state;
+
+    // Phase 1: summaries.
+    phase = 'summaries';
+    const plan = await mainActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun });
+    const s = state.phases.summaries;
+    if (!input.carried) {
+      s.total = plan.totalScenes;
+      s.reused = plan.totalScenes - plan.staleScenes;
+      s.startedAt = Date.now();
+    }
+    showDetails();
+    const summarize = llmActivities(routes.summary);
+    await slidingWindow(
+      plan.scenes,
+      () => (flags.parallelSceneSummaries ? state.concurrency.summaries : 1),
+      async (scene: PlannedScene) => {
+        try {
+          const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
+            { summary: `summary: ${scene.label}` },
+            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache }],
+          );
+          pendingSummaries.push(row);
+          s.done++;
+          void flushSummaries(false);
+          showDetails();
+        } catch (err) {
+          recordFailure('summaries', scene.label, err);
+        }
+      },
+      canStart,
+      stopped,
+    );
+    await flushSummaries(true);
+    if (plan.scenes.length) state.afterPosition = plan.scenes[plan.scenes.length - 1].position;
+    more = plan.more && !fatal;
+    if (!more) s.finishedAt = Date.now();
+    throwIfFatal();
+
+    if (!more) {
+      // Phase 2: outline ∥ sheets ∥ embeddings (or one after another).
+      phase = 'phase2';
+      const todo = await mainActivities.planPhase2({ scriptId: input.scriptId, mode: input.mode, routes });
+      state.phases.outline.total = todo.outline ? 1 : 0;
+      state.phases.sheets.total = todo.characters.length;
+      state.phases.embeddings.total = todo.embedSceneIds.length;
+      showDetails();
+      const steps = [
+        () => outlineStep(todo.outline),
+        () => sheetsStep(todo.characters),
+        () => embeddingsStep(todo.embedSceneIds),
+      ];
+      if (flags.parallelPhase2) await Promise.all(steps.map((step) => step()));
+      else for (const step of steps) await step();
+      throwIfFatal();
+    }
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Keep what was written, record the run as cancelled, then let the cancellation end it.
+      await CancellationScope.nonCancellable(async () => {
+        await flushSummaries(true);
+        await finish('cancelled');
+      });
+      throw err;
+    }
+    await CancellationScope.nonCancellable(async () => {
+      await flushSummaries(true).catch(() => undefined);
+      await finish('failed');
+    });
+    throw err;
+  }
+  if (more) {
+    return continueAsNew<typeof ingestScript>({ ...input, carried: state });
+  }
+  return finish(state.failureCount ? 'completed_with_failures' : 'completed');
+
+  async function outlineStep(needed: boolean): Promise<void> {
+    const p = state.phases.outline;
+    p.startedAt = Date.now();
+    if (needed && !fatal) {
+      await CancellationScope.cancellable(async () => {
+        try {
+          await llmActivities(state.routes.outline).writeOutline.executeWithOptions(
+            { summary: `outline: ${state.title}` },
+            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache }],
+          );
+          p.done++;
+        } catch (err) {
+          recordFailure('outline', 'outline', err);
+        }
+      });
+    }
+    p.finishedAt = Date.now();
+    showDetails();
+  }
+
+  async function sheetsStep(characters: { id: number; name: string }[]): Promise<void> {
+    const p = state.phases.sheets;
+    p.startedAt = Date.now();
+    const sheets = llmActivities(state.routes.sheet);
+    const rows: SheetRow[] = [];
+    try {
+      await slidingWindow(
+        characters,
+        () => (flags.parallelCharacterSheets ? state.concurrency.sheets : 1),
+        async (c) => {
+          try {
+            const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
+              { summary: `sheet: ${c.name}` },
+              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache }],
+            );
+            rows.push(row);
+            p.done++;
+            showDetails();
+          } catch (err) {
+            recordFailure('sheets', c.name, err);
+          }
+        },
+        canStart,
+        stopped,
+      );
+    } finally {
+      // One write for all sheets; on cancellation too, so finished sheets are kept.
+      await CancellationScope.nonCancellable(() => mainActivities.saveCharacterSheets(rows));
+    }
+    p.finishedAt = Date.now();
+    showDetails();
+  }
+
+  async function embeddingsStep(sceneIds: number[]): Promise<void> {
+    const p = state.phases.embeddings;
+    p.startedAt = Date.now();
+    if (sceneIds.length && !fatal) {
+      await condition(() => !state.paused);
+      try {
+        const r = await llmActivities(state.routes.embedding).embedScenes.executeWithOptions(
+          { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
+          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache }],
+        );
+        p.done += r.embedded;
+      } catch (err) {
+        recordFailure('embeddings', `${sceneIds.length} scenes`, err);
+      }
+    }
+    p.finishedAt = Date.now();
+    showDetails();
+  }
+}

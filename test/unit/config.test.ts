@@ -1,0 +1,33 @@
+import { ConfigError, loadConfig, parseModelRef } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('gives defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.temporal.address).toBe('127.0.0.1:7233');
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/storyloom');
+    expect(config.llm.models.summary.provider).toBe('anthropic');
+    expect(config.llm.models.embedding).toEqual({ provider: 'openai', model: 'text-embedding-3-small' });
+  });
+
+  it('routes a purpose to the configured provider and model', () => {
+    const config = loadConfig({ STORYLOOM_MODEL_SUMMARY: 'ollama:llama3.2:3b' });
+    expect(config.llm.models.summary).toEqual({ provider: 'ollama', model: 'llama3.2:3b' });
+  });
+
+  it.each([
+    ['STORYLOOM_MODEL_OUTLINE', 'gpt-4o', /STORYLOOM_MODEL_OUTLINE must look like <provider>:<model>/],
+    ['STORYLOOM_MODEL_OUTLINE', 'mistral:large', /provider one of anthropic, openai, ollama; got "mistral:large"/],
+    ['STORYLOOM_MODEL_EMBEDDING', 'anthropic:claude', /Anthropic has no embeddings API/],
+    ['STORYLOOM_ANTHROPIC_MAX_CONCURRENT', '0', /STORYLOOM_ANTHROPIC_MAX_CONCURRENT must be an integer ≥ 1; got "0"/],
+    ['STORYLOOM_OPENAI_MAX_PER_SECOND', 'fast', /STORYLOOM_OPENAI_MAX_PER_SECOND must be a number ≥ 0/],
+    ['ANTHROPIC_BASE_URL', 'not a url', /ANTHROPIC_BASE_URL must be a URL/],
+    ['STORYLOOM_PRICES', '{"m":{"input":1}}', /STORYLOOM_PRICES.m needs numeric "input" and "output"/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('keeps the model part whole when it contains colons', () => {
+    expect(parseModelRef('X', 'ollama:qwen2.5:7b-instruct')).toEqual({ provider: 'ollama', model: 'qwen2.5:7b-instruct' });
+  });
+});
