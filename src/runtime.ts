@@ -32,6 +32,7 @@ export async function createServices(config: AppConfig, opts: { registry?: Provi
     registry: opts.registry ?? createProviderRegistry(config.llm),
     cache: new PostgresCacheStore(db),
     callLog,
+    requestTimeoutMs: config.llm.requestTimeoutMs,
   });
   return {
     config,

@@ -69,3 +69,14 @@ export class BufferedCallLog implements CallLog {
     }
   }
 }
+
+/** Keeps rows in memory: for tests and tools that run without a database. */
+export class MemoryCallLog implements CallLog {
+  readonly rows: LlmCallRecord[] = [];
+
+  record(row: LlmCallRecord): void {
+    this.rows.push(row);
+  }
+
+  async flush(): Promise<void> {}
+}

@@ -46,13 +46,20 @@ export type Cached<T> = T & { cached: boolean };
  */
 export class LlmService {
   constructor(
-    private readonly deps: { registry: ProviderRegistry; cache: CacheStore; callLog: CallLog; now?: () => number },
+    private readonly deps: {
+      registry: ProviderRegistry;
+      cache: CacheStore;
+      callLog: CallLog;
+      /** One request's time limit, enforced here (not left to each SDK) so every provider times out alike. */
+      requestTimeoutMs: number;
+      now?: () => number;
+    },
   ) {}
 
   async chat(call: ChatCall, ctx: CallContext = {}): Promise<Cached<ChatResult>> {
     const request: ChatRequest = { ...call.request, model: call.model };
-    const result = await this.run(call, 'chat', request, ctx, () =>
-      this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal: ctx.signal, onToken: ctx.onToken }),
+    const result = await this.run(call, 'chat', request, ctx, (signal) =>
+      this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: ctx.onToken }),
     );
     if (call.request.jsonSchema && !result.cached) assertJson(result.text, call);
     return result;
@@ -60,8 +67,8 @@ export class LlmService {
 
   async embed(call: EmbedCall, ctx: CallContext = {}): Promise<Cached<EmbedResult>> {
     const request = { model: call.model, texts: call.texts, dimensions: call.dimensions };
-    return this.run(call, 'embed', request, ctx, () =>
-      this.deps.registry.embedding(call.provider).embed(request, { purpose: call.purpose, signal: ctx.signal }),
+    return this.run(call, 'embed', request, ctx, (signal) =>
+      this.deps.registry.embedding(call.provider).embed(request, { purpose: call.purpose, signal }),
     );
   }
 
@@ -70,7 +77,7 @@ export class LlmService {
     kind: 'chat' | 'embed',
     request: unknown,
     ctx: CallContext,
-    invoke: () => Promise<T>,
+    invoke: (signal: AbortSignal) => Promise<T>,
   ): Promise<Cached<T>> {
     const now = this.deps.now ?? Date.now;
     const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind, request });
@@ -95,10 +102,17 @@ export class LlmService {
       }
     }
     let result: T;
+    const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
     try {
-      result = await invoke();
+      result = await invoke(ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout);
     } catch (err) {
-      const failure = toLlmFailure(err, call.provider, call.model);
+      const timedOut = timeout.aborted && !ctx.signal?.aborted;
+      const failure = timedOut
+        ? ApplicationFailure.create({
+            type: LlmFailureType.Timeout,
+            message: `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
+          })
+        : toLlmFailure(err, call.provider, call.model);
       const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
       this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });
       throw failure;

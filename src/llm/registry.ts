@@ -38,7 +38,8 @@ export function createProviderRegistry(config: AppConfig['llm']): ProviderRegist
   const opts = (p: Provider) => ({
     apiKey: config.providers[p].apiKey,
     baseUrl: config.providers[p].baseUrl,
-    timeoutMs: config.requestTimeoutMs,
+    // A backstop: LlmService enforces the request timeout itself.
+    timeoutMs: config.requestTimeoutMs + 5_000,
   });
   const openai = new OpenAIProvider(opts('openai'));
   const ollama = new OllamaProvider(opts('ollama'));

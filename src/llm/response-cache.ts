@@ -40,3 +40,16 @@ export class PostgresCacheStore implements CacheStore {
     );
   }
 }
+
+/** In-process store: for tests and tools that run without a database. */
+export class MemoryCacheStore implements CacheStore {
+  readonly entries = new Map<string, unknown>();
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return this.entries.get(key) as T | undefined;
+  }
+
+  async put(key: string, e: { response: unknown }): Promise<void> {
+    if (!this.entries.has(key)) this.entries.set(key, e.response);
+  }
+}
