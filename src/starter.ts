@@ -1,54 +1,75 @@
 /**
  * The `storyloom` command-line entry. Subcommands live in src/cli; this file only dispatches
- * and turns errors into messages and exit codes.
+ * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
-import { ConfigError, loadConfig } from './config';
+import { CliContext } from './cli/context';
+import { importCommand } from './cli/import.command';
+import { ingestCommand } from './cli/ingest.command';
+import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
+import { statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
+import { ConfigError, loadConfig } from './config';
 
 const HELP = `storyloom — durable AI pipelines for stories and scripts
 
 Usage: storyloom <command> [options]
 
 Commands:
-  smoke [--prompt TEXT] [--no-cache]   run the smoke workflow (one LLM call, stored) and wait
-  worker                               run a worker (workflows + LLM activities) until Ctrl-C
-  migrate                              create the database if needed and apply migrations
-  help                                 this text
+  import <file> [--script-id ID] [--title T]      store a screenplay (Fountain or Final Draft .fdx)
+  ingest <file | scriptId> [options]              import (if a file) and run the ingestion workflow
+      --no-parallel-scene-summaries  --no-parallel-character-sheets  --no-batch-embeddings
+      --no-parallel-phase2  --no-cache  --concurrency-summaries N  --concurrency-sheets N
+      --partial | --full   (a re-imported file defaults to partial)   --wait (progress bar + result)
+  status <scriptId>                               progress of a running ingestion, else the last run
+  pause | resume | cancel <scriptId>              steer a running ingestion
+  show <scriptId>                                 outline, character sheets and the last run's figures
+  search <scriptId> "<text>" [--limit N]          scenes ranked by embedding similarity
+  smoke [--prompt TEXT] [--no-cache]              one LLM call through the provider layer, stored
+  worker                                          run a worker until Ctrl-C
+  migrate                                         create the database if needed and apply migrations
 
-Configuration comes from the environment (see .env.example).`;
+A scriptId may also be the script's title. Configuration comes from the environment (.env.example).`;
 
-type Command = (argv: string[]) => Promise<number>;
+type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  smoke: (argv) => smokeCommand(loadConfig(), argv),
+  import: importCommand,
+  ingest: ingestCommand,
+  status: statusCommand,
+  pause: steerCommand('pause'),
+  resume: steerCommand('resume'),
+  cancel: steerCommand('cancel'),
+  show: showCommand,
+  search: searchCommand,
+  smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();
     return 0;
   },
-  migrate: async () => {
-    const { migrateDatabase, redactUrl } = await import('./db/data-source');
-    const config = loadConfig();
-    const applied = await migrateDatabase(config.databaseUrl);
-    console.log(applied.length ? `Applied: ${applied.join(', ')}` : `${redactUrl(config.databaseUrl)} is up to date.`);
-    return 0;
-  },
-  help: async () => {
-    console.log(HELP);
+  migrate: async (ctx) => {
+    await ctx.db();
+    console.log('The database is up to date.');
     return 0;
   },
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [name = 'help', ...rest] = argv;
-  const command = commands[name === '--help' || name === '-h' ? 'help' : name];
+  if (name === 'help' || name === '--help' || name === '-h') {
+    console.log(HELP);
+    return 0;
+  }
+  const command = commands[name];
   if (!command) {
     console.error(`Unknown command "${name}".\n\n${HELP}`);
     return 2;
   }
+  let ctx: CliContext | undefined;
   try {
-    return await command(rest);
+    ctx = new CliContext(loadConfig());
+    return await command(ctx, rest);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
@@ -56,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`storyloom ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
+  } finally {
+    await ctx?.close();
   }
 }
 

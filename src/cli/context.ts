@@ -1,0 +1,42 @@
+import type { Client } from '@temporalio/client';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../config';
+import { createDataSource, migrateDatabase } from '../db/data-source';
+import { ScriptRepository } from '../db/repositories/script.repository';
+import { connectClient, UsageError } from './temporal-client';
+
+/** What a command needs, opened on first use and closed once at the end. */
+export class CliContext {
+  private dbPromise?: Promise<DataSource>;
+  private clientPromise?: Promise<{ client: Client; close: () => Promise<void> }>;
+
+  constructor(readonly config: AppConfig) {}
+
+  /** The database, created and migrated when needed (so a first command on a new machine works). */
+  db(): Promise<DataSource> {
+    this.dbPromise ??= (async () => {
+      await migrateDatabase(this.config.databaseUrl);
+      const db = createDataSource(this.config.databaseUrl, { poolSize: 4 });
+      await db.initialize();
+      return db;
+    })();
+    return this.dbPromise;
+  }
+
+  async client(): Promise<Client> {
+    this.clientPromise ??= connectClient(this.config);
+    return (await this.clientPromise).client;
+  }
+
+  /** A script by id or title; a clear error when there is none. */
+  async script(idOrTitle: string): Promise<{ id: string; title: string; scenes: number; characters: number }> {
+    const found = await new ScriptRepository(await this.db()).findScript(idOrTitle);
+    if (!found) throw new UsageError(`No script "${idOrTitle}": import one with \`storyloom import <file>\` (it prints the id).`);
+    return found;
+  }
+
+  async close(): Promise<void> {
+    if (this.clientPromise) await (await this.clientPromise.catch(() => undefined))?.close();
+    if (this.dbPromise) await (await this.dbPromise.catch(() => undefined))?.destroy();
+  }
+}

@@ -1,0 +1,150 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_FLAGS,
+  ingestionWorkflowId,
+  MAX_CONCURRENCY,
+  type IngestionFlags,
+  type IngestionMode,
+  type IngestionResult,
+} from '../shared/ingestion';
+import { ingestScript, progressQuery } from '../workflows';
+import type { CliContext } from './context';
+import { describeImport, importFile } from './import.command';
+import { ProgressPrinter } from './progress-bar';
+import { UsageError, webUiLink } from './temporal-client';
+
+const FLAG_OPTIONS: Record<string, keyof IngestionFlags> = {
+  'no-parallel-scene-summaries': 'parallelSceneSummaries',
+  'no-parallel-character-sheets': 'parallelCharacterSheets',
+  'no-batch-embeddings': 'batchEmbeddings',
+  'no-parallel-phase2': 'parallelPhase2',
+  'no-cache': 'useCache',
+};
+
+function concurrency(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--${name} must be an integer from 1 to ${MAX_CONCURRENCY}; got "${raw}"`);
+  return n;
+}
+
+export function describeResult(r: IngestionResult): string {
+  const p = r.phases;
+  const line = (name: string, x: typeof p.summaries) => `  ${name.padEnd(11)} ${x.done} made, ${x.reused} reused, ${x.failed} failed of ${x.total}`;
+  const status = r.status === 'completed_with_failures' ? `completed with ${r.failureCount} failure(s)` : r.status;
+  return [
+    `Ingestion ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${r.mode}; summaries ${(r.timingsMs.summaries / 1000).toFixed(1)} s, phase 2 ${(r.timingsMs.phase2 / 1000).toFixed(1)} s)`,
+    line('summaries', p.summaries), line('outline', p.outline), line('sheets', p.sheets), line('embeddings', p.embeddings),
+    ...r.failures.slice(0, 10).map((f) => `  ✗ ${f.phase} ${f.item}: ${f.errorType}: ${f.message}`),
+  ].join('\n');
+}
+
+/** Polls the run's progress query and draws it until the result is in. */
+export async function waitWithProgress(handle: WorkflowHandle<typeof ingestScript>): Promise<IngestionResult> {
+  const printer = new ProgressPrinter();
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      try {
+        printer.update(await handle.query(progressQuery));
+      } catch {
+        // Between continue-as-new runs or before the first task the query may fail; try again.
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return await handle.result();
+  } finally {
+    done = true;
+    await poll;
+    printer.end();
+  }
+}
+
+export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...Object.fromEntries(Object.keys(FLAG_OPTIONS).map((k) => [k, { type: 'boolean' as const }])),
+      'concurrency-summaries': { type: 'string' },
+      'concurrency-sheets': { type: 'string' },
+      partial: { type: 'boolean' },
+      full: { type: 'boolean' },
+      wait: { type: 'boolean' },
+      'script-id': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) {
+    throw new UsageError('usage: storyloom ingest <file | scriptId> [--no-<flag>] [--concurrency-summaries N] [--concurrency-sheets N] [--partial | --full] [--wait]');
+  }
+  if (values.partial && values.full) throw new UsageError('--partial and --full exclude each other');
+  const flags: IngestionFlags = { ...DEFAULT_FLAGS };
+  for (const [option, flag] of Object.entries(FLAG_OPTIONS)) if ((values as Record<string, unknown>)[option]) flags[flag] = false;
+  const limits = {
+    summaries: concurrency('concurrency-summaries', values['concurrency-summaries'] as string | undefined, DEFAULT_CONCURRENCY.summaries),
+    sheets: concurrency('concurrency-sheets', values['concurrency-sheets'] as string | undefined, DEFAULT_CONCURRENCY.sheets),
+  };
+
+  // A file is imported first (a re-import updates the same script); otherwise it names a script.
+  const target = positionals[0];
+  let scriptId: string;
+  let mode: IngestionMode;
+  let title: string;
+  let scenes: number;
+  let characters: number;
+  if (existsSync(target)) {
+    const imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
+    console.log(describeImport(imported));
+    ({ scriptId, title, scenes, characters } = imported);
+    mode = values.full ? 'full' : values.partial || !imported.created ? 'partial' : 'full';
+  } else {
+    const script = await ctx.script(target);
+    ({ id: scriptId, title, scenes, characters } = script);
+    mode = values.partial ? 'partial' : 'full';
+  }
+
+  const client = await ctx.client();
+  const workflowId = ingestionWorkflowId(scriptId);
+  const offFlags = Object.entries(flags).filter(([, on]) => !on).map(([k]) => k);
+  let handle: Awaited<ReturnType<typeof client.workflow.start<typeof ingestScript>>>;
+  try {
+    handle = await client.workflow.start(ingestScript, {
+      taskQueue: ctx.config.temporal.taskQueue,
+      workflowId,
+      args: [{ scriptId, mode, flags, concurrency: limits }],
+      staticSummary: `ingest "${title}": ${scenes} scenes, ${characters} characters (${mode})`,
+      staticDetails: [
+        `**${title}** (script ${scriptId})`,
+        `scenes: ${scenes}, characters: ${characters}, mode: ${mode}`,
+        `flags: ${offFlags.length ? `off: ${offFlags.join(', ')}` : 'all on'}`,
+        `concurrency: summaries ${limits.summaries}, sheets ${limits.sheets}`,
+      ].join('\n\n'),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      console.error(`An ingestion of "${title}" is already running: ${webUiLink(ctx.config, workflowId)}`);
+      console.error(`Watch it with \`storyloom status ${scriptId}\`, or stop it with \`storyloom cancel ${scriptId}\`.`);
+      return 3;
+    }
+    throw err;
+  }
+  console.log(`Started ingestion ${workflowId} (${mode})`);
+  console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
+  if (!values.wait) return 0;
+  try {
+    const result = await waitWithProgress(handle);
+    console.log(describeResult(result));
+    return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      console.error(`Ingestion ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${err.cause?.message ?? err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

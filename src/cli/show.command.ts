@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import type { IngestionResult } from '../shared/ingestion';
+import { cosineSimilarity } from '../domain/ingestion/embedding-batches';
+import { createServices } from '../runtime';
+import type { CliContext } from './context';
+import { describeResult } from './ingest.command';
+import { UsageError } from './temporal-client';
+
+/** `show`: the outline, the character sheets and the last run's figures. */
+export async function showCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  if (argv.length !== 1) throw new UsageError('usage: storyloom show <scriptId>');
+  const script = await ctx.script(argv[0]);
+  const db = await ctx.db();
+  const [outline] = await db.query('SELECT outline, model, sections FROM script_outlines WHERE script_id = $1', [script.id]);
+  const sheets: { name: string; sheet: { role: string; traits: string[]; goals: string[]; arc: string; keyScenes: number[] } }[] = await db.query(
+    `SELECT c.name, cs.sheet FROM characters c JOIN character_sheets cs ON cs.character_id = c.id WHERE c.script_id = $1 ORDER BY c.name`,
+    [script.id],
+  );
+  const [run] = await db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1 ORDER BY started_at DESC LIMIT 1', [script.id]);
+  console.log(`# ${script.title}\nscript id ${script.id}: ${script.scenes} scenes, ${script.characters} characters\n`);
+  console.log(outline ? `## Outline (${outline.model}${outline.sections > 1 ? `, ${outline.sections} sections` : ''})\n${outline.outline}\n` : '## Outline\n(none yet)\n');
+  console.log(`## Character sheets (${sheets.length})`);
+  for (const { name, sheet } of sheets) {
+    console.log(`- ${name}: ${sheet.role}\n  traits: ${sheet.traits.join(', ')}\n  goals: ${sheet.goals.join('; ')}\n  arc: ${sheet.arc}\n  key scenes: ${sheet.keyScenes.join(', ')}`);
+  }
+  console.log(`\n## Last run\n${run ? (run.result ? describeResult(run.result as IngestionResult) : run.status) : '(never ingested)'}`);
+  return 0;
+}
+
+/** `search`: scenes ranked by the similarity of their embedding to the query's. */
+export async function searchCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string', default: '5' } } });
+  if (positionals.length !== 2) throw new UsageError('usage: storyloom search <scriptId> "<text>" [--limit N]');
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
+  const script = await ctx.script(positionals[0]);
+  const db = await ctx.db();
+  const rows: { position: number; heading: string; summary: string; model: string; embedding: number[] }[] = await db.query(
+    `SELECT s.position, s.heading, ss.summary, se.model, se.embedding FROM scene_embeddings se
+       JOIN scenes s ON s.id = se.scene_id JOIN scene_summaries ss ON ss.scene_id = s.id WHERE s.script_id = $1`,
+    [script.id],
+  );
+  if (!rows.length) throw new UsageError(`"${script.title}" has no embeddings yet: run \`storyloom ingest ${script.id} --wait\` first.`);
+  const route = ctx.config.llm.models.embedding;
+  const services = await createServices(ctx.config);
+  try {
+    const { vectors } = await services.llm.embed({
+      purpose: 'embedding', provider: route.provider, model: route.model, promptVersion: 'search-query-v1',
+      texts: [positionals[1]], dimensions: ctx.config.llm.embeddingDimensions, useCache: true,
+    });
+    const ranked = rows
+      .filter((r) => r.model === route.model && r.embedding.length === vectors[0].length)
+      .map((r) => ({ ...r, score: cosineSimilarity(vectors[0], r.embedding) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, limit);
+    for (const r of ranked) console.log(`${r.score.toFixed(3)}  scene ${r.position + 1}  ${r.heading}\n       ${r.summary.slice(0, 160)}`);
+  } finally {
+    await services.close();
+  }
+  return 0;
+}
