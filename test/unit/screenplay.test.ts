@@ -449,7 +449,7 @@ describe('errors', () => {
     );
   });
 
-  it('malformed_xml: mismatched and unclosed elements, with the parser message and position', () => {
+  it('malformed_xml: mismatched, unclosed or too deeply nested elements', () => {
     const mismatched = parseError(() =>
       parseScreenplay(utf8('<?xml version="1.0"?>\n<FinalDraft><Content><Paragraph Type="Scene Heading"><Text>INT. X</Text></Content></FinalDraft>'), 'broken.fdx'),
     );
@@ -457,6 +457,10 @@ describe('errors', () => {
     expect(mismatched.message).toMatch(/^The FDX file is not well-formed XML: Expected closing tag 'Paragraph'.*\(line 2, column \d+\)\./);
     const unclosed = parseError(() => parseScreenplay(utf8('<?xml version="1.0"?>\n<FinalDraft><Content>'), 'cut.fdx'));
     expect(unclosed.message).toContain('unclosed elements <FinalDraft>, <Content>');
+    // Well-formed but nested deeper than the parser allows: still a ScreenplayParseError, not a crash.
+    const deep = parseError(() => parseScreenplay(utf8(`<FinalDraft>${'<a>'.repeat(500)}${'</a>'.repeat(500)}</FinalDraft>`), 'deep.fdx'));
+    expect(deep.code).toBe('malformed_xml');
+    expect(deep.message).toMatch(/^The FDX file could not be read as XML: /);
   });
 });
 

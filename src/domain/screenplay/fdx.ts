@@ -46,7 +46,7 @@ export function parseFdx(text: string): ParsedScreenplay {
         'Open it in Final Draft, save it again and import the new file.',
     );
   }
-  const root = (parser.parse(text) as XmlNode[]).find((node) => tagOf(node) === 'FinalDraft');
+  const root = parseXml(text).find((node) => tagOf(node) === 'FinalDraft');
   if (!root) {
     throw new ScreenplayParseError(
       'malformed_xml',
@@ -61,9 +61,7 @@ export function parseFdx(text: string): ParsedScreenplay {
   paragraphs.forEach((paragraph, i) => {
     const { type, number, text: paragraphText } = paragraph;
     if (type === 'Scene Heading') {
-      const heading = collapseWhitespace(paragraphText);
-      // An empty heading paragraph is an editing leftover, not a scene.
-      if (heading !== '') collector.startScene(heading, number);
+      collector.startScene(collapseWhitespace(paragraphText), number);
     } else {
       if (type === 'Character' && speaksNext(paragraphs, i)) collector.addSpeaker(normaliseCharacterName(paragraphText));
       const insideDialogue = DIALOGUE_PARTS.has(type) && (previousType === 'Character' || DIALOGUE_PARTS.has(previousType));
@@ -84,7 +82,23 @@ export function parseFdx(text: string): ParsedScreenplay {
   return { format: 'fdx', title: readTitle(root), scenes, characters };
 }
 
-/** Content paragraphs in reading order; empty and outline-only paragraphs are dropped. */
+/** The parser enforces limits the validator does not (nesting depth, entity expansion) and throws a plain Error for them. */
+function parseXml(text: string): XmlNode[] {
+  try {
+    return parser.parse(text) as XmlNode[];
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ScreenplayParseError(
+      'malformed_xml',
+      `The FDX file could not be read as XML: ${reason}. Open it in Final Draft, save it again and import the new file.`,
+    );
+  }
+}
+
+/**
+ * Content paragraphs in reading order. Empty ones are dropped (an empty Scene Heading is an editing
+ * leftover, not a scene), and so are hidden outline paragraphs.
+ */
 function flattenParagraphs(nodes: readonly XmlNode[]): FdxParagraph[] {
   const out: FdxParagraph[] = [];
   for (const node of nodes) {

@@ -43,21 +43,21 @@ function matchingBoneyardEnd(text: string, open: number): number {
   let depth = 1;
   let at = open + 2;
   let nextOpen = text.indexOf('/*', at);
-  while (depth > 0) {
-    const nextClose = text.indexOf('*/', at);
-    if (nextClose < 0) return -1;
+  let nextClose = text.indexOf('*/', at);
+  while (nextClose >= 0) {
     if (nextOpen >= 0 && nextOpen < nextClose) {
       depth += 1;
       at = nextOpen + 2;
-      nextOpen = text.indexOf('/*', at);
     } else {
       depth -= 1;
       at = nextClose + 2;
-      // Searching again only once passed keeps the scan linear on pathological input.
-      if (nextOpen >= 0 && nextOpen < at) nextOpen = text.indexOf('/*', at);
+      if (depth === 0) return at;
     }
+    // Search again only for a marker already passed: keeps the scan linear on hostile input.
+    if (nextOpen >= 0 && nextOpen < at) nextOpen = text.indexOf('/*', at);
+    if (nextClose < at) nextClose = text.indexOf('*/', at);
   }
-  return at;
+  return -1;
 }
 
 function removeNotes(text: string): string {
