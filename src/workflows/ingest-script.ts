@@ -288,6 +288,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     const p = state.phases.outline;
     p.startedAt = Date.now();
     if (needed && !fatal) {
+      await condition(() => !state.paused);
       await CancellationScope.cancellable(async () => {
         try {
           await llmActivities(state.routes.outline).writeOutline.executeWithOptions(

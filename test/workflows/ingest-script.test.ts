@@ -237,3 +237,30 @@ it('continues as new every scenesPerRun scenes, keeping progress and results', a
   expect(sim.stats().byPurpose.summary.requests).toBe(11);
   expect(await summaries(script.scriptId)).toBe(11);
 });
+
+describe('provider limits across workflows', () => {
+  let limited: RunningApp;
+  beforeAll(async () => {
+    limited = await startApp(env, testConfig(sim, { STORYLOOM_ANTHROPIC_MAX_CONCURRENT: '3' }), 'limited');
+  });
+  afterAll(() => limited?.stop());
+
+  it('two ingestions at once stay within the provider queue\'s worker cap', async () => {
+    const [a, b] = await Promise.all([
+      importSynthetic(app.services.db, 15, 3, title('CapA')),
+      importSynthetic(app.services.db, 15, 3, title('CapB')),
+    ]);
+    sim.configure({ latency: { default: { fixedMs: 80 } } });
+    const runBoth = [a, b].map((s) =>
+      env.client.workflow.execute(ingestScript, {
+        taskQueue: limited.taskQueue,
+        workflowId: ingestionWorkflowId(s.scriptId),
+        args: [{ scriptId: s.scriptId, mode: 'full', concurrency: { summaries: 10, sheets: 5 } }],
+      }),
+    );
+    const results = await Promise.all(runBoth);
+    expect(results.map((r) => r.status)).toEqual(['completed', 'completed']);
+    expect(sim.stats().byProvider.anthropic.peakConcurrent).toBe(3);
+    expect(sim.stats().byProvider.anthropic.requests).toBeGreaterThanOrEqual(30);
+  });
+});

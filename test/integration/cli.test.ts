@@ -1,0 +1,166 @@
+/**
+ * The `storyloom` command line, run in-process against the test database, a dev server and
+ * the simulator: import (and refusing bad input without writing anything), ingest --wait,
+ * status, show, search, and refusing a second ingestion of a running script.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync, writeFileSync, truncateSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { main } from '../../src/starter';
+import { startApp, startTestTemporal, testConfig, testDatabaseUrl, type RunningApp } from '../helpers/harness';
+import { FIXTURES } from '../helpers/scripts';
+
+let env: TestWorkflowEnvironment;
+let sim: RunningSimulator;
+let app: RunningApp;
+const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-cli-'));
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
+  app = await startApp(env, testConfig(sim), 'cli');
+  Object.assign(process.env, {
+    DATABASE_URL: testDatabaseUrl(),
+    TEMPORAL_ADDRESS: env.address,
+    STORYLOOM_TASK_QUEUE: app.taskQueue,
+    ANTHROPIC_BASE_URL: sim.url,
+    ANTHROPIC_API_KEY: 'test-anthropic-key',
+    OPENAI_BASE_URL: `${sim.url}/v1`,
+    OPENAI_API_KEY: 'test-openai-key',
+  });
+});
+afterAll(async () => {
+  process.env = savedEnv;
+  await app?.stop();
+  await sim?.close();
+  await env?.teardown();
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+  try {
+    const code = await main(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+const scriptCount = async () => Number((await app.services.db.query('SELECT count(*) AS n FROM scripts'))[0].n);
+const file = (name: string, content: string | Buffer) => {
+  const p = path.join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+
+describe('import', () => {
+  it('stores a screenplay and prints its id and counts; a re-import recognises unchanged scenes', async () => {
+    const copy = path.join(dir, 'printing_trouble.fountain');
+    copyFileSync(path.join(FIXTURES, 'fountain/printing_trouble.fountain'), copy);
+    const first = await cli('import', copy, '--title', `Printing ${Date.now()}`);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/script id: [0-9a-f-]{36}/);
+    expect(first.out).toContain('scenes: 29');
+    expect(first.out).toContain('characters: 5');
+    const scriptId = /script id: (\S+)/.exec(first.out)![1];
+    const again = await cli('import', copy, '--script-id', scriptId);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain('0 new or changed, 29 unchanged, 0 removed');
+  });
+
+  it.each([
+    ['an empty file', () => file('empty.fountain', ''), /empty/i],
+    ['a binary file', () => file('image.fountain', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])), /not UTF-8 text|not text/i],
+    ['text without a scene heading', () => file('notes.fountain', 'Just some notes.\n\nNo scenes here.\n'), /No scene heading/],
+    ['malformed FDX', () => file('broken.fdx', '<?xml version="1.0"?><FinalDraft><Content><Paragraph Type="Scene Heading"><Text>INT. X</Text></Content>'), /not well-formed XML/],
+    ['a file over the size limit', () => { const p = file('huge.fountain', 'INT. A - DAY\n'); truncateSync(p, 6 * 1024 * 1024); return p; }, /limit is 5 MB/],
+    ['a missing file', () => path.join(dir, 'nope.fountain'), /no such file/],
+  ])('refuses %s with a clear message, exit 2, and writes nothing', async (_what, make, message) => {
+    const before = await scriptCount();
+    const result = await cli('import', make());
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(await scriptCount()).toBe(before);
+  });
+
+  it('refuses an unknown --script-id', async () => {
+    const result = await cli('import', path.join(FIXTURES, 'fountain/brick_and_steel.fountain'), '--script-id', '00000000-0000-0000-0000-000000000000');
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('No script with id');
+  });
+});
+
+describe('ingest and friends', () => {
+  let scriptId: string;
+
+  it('ingest <file> --wait imports, runs the workflow with a progress bar, prints the link and the result', async () => {
+    const copy = path.join(dir, 'my_living_memory.fountain');
+    copyFileSync(path.join(FIXTURES, 'fountain/my_living_memory.fountain'), copy);
+    const result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '4');
+    expect(result.code).toBe(0);
+    scriptId = /script id: (\S+)/.exec(result.out)![1];
+    expect(result.out).toContain(`Web UI: ${testConfig(undefined).temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}/`);
+    expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(full/);
+    expect(result.out).toContain('summaries   9 made, 0 reused, 0 failed of 9');
+    expect(result.err).toMatch(/\[#+\.*\] /);
+  });
+
+  it('status, show and search describe the ingested script', async () => {
+    const status = await cli('status', scriptId);
+    expect(status.code).toBe(0);
+    expect(status.out).toContain('last run completed');
+    const show = await cli('show', scriptId);
+    expect(show.code).toBe(0);
+    expect(show.out).toContain('## Outline (claude-sonnet-4-5)');
+    expect(show.out).toMatch(/## Character sheets \(\d+\)/);
+    const search = await cli('search', scriptId, 'memory', '--limit', '3');
+    expect(search.code).toBe(0);
+    expect(search.out.split('\n').filter((l) => /^\d\.\d{3}  scene \d+/.test(l))).toHaveLength(3);
+  });
+
+  it('re-ingesting the unchanged file is partial and calls nothing', async () => {
+    sim.resetStats();
+    const result = await cli('ingest', path.join(dir, 'my_living_memory.fountain'), '--wait');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('(partial');
+    expect(sim.stats().totalRequests).toBe(0);
+  });
+
+  it('refuses a second ingestion while one runs, pointing at the running one; cancel stops it', async () => {
+    // Summaries are current (a full run reuses them): slow down phase 2 so the run is still going.
+    sim.configure({ latency: { default: { fixedMs: 1500 } } });
+    try {
+      const started = await cli('ingest', scriptId, '--no-cache', '--full');
+      expect(started.code).toBe(0);
+      const second = await cli('ingest', scriptId);
+      expect(second.code).toBe(3);
+      expect(second.err).toContain(`already running: ${testConfig(undefined).temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}`);
+      const paused = await cli('pause', scriptId);
+      expect(paused.err).toBe('');
+      expect(paused.out).toContain('Paused');
+      const cancelled = await cli('cancel', scriptId);
+      expect(cancelled.err).toBe('');
+      expect(cancelled.code).toBe(0);
+      await expect(app.services.db.query('SELECT 1')).resolves.toBeDefined();
+      await env.client.workflow.getHandle(`ingest-${scriptId}`).result().catch(() => undefined);
+      const status = await cli('status', scriptId);
+      expect(status.out).toContain('last run cancelled');
+    } finally {
+      sim.configure({ latency: null });
+    }
+  });
+
+  it('rejects bad options with a clear message', async () => {
+    expect((await cli('ingest', scriptId, '--concurrency-summaries', '0')).err).toContain('--concurrency-summaries must be an integer from 1 to 200');
+    expect((await cli('ingest', 'no-such-script-or-file')).err).toContain('No script "no-such-script-or-file"');
+    expect((await cli('frobnicate')).code).toBe(2);
+  });
+});
