@@ -5,6 +5,7 @@
 import { CliContext } from './cli/context';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
+import { reportCommand } from './cli/report.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
 import { statusCommand, steerCommand } from './cli/steer.command';
@@ -25,6 +26,7 @@ Commands:
   pause | resume | cancel <scriptId>              steer a running ingestion
   show <scriptId>                                 outline, character sheets and the last run's figures
   search <scriptId> "<text>" [--limit N]          scenes ranked by embedding similarity
+  report <scriptId | workflowId> [--json]         the last run's report: time, critical path, calls, cost, DB, history
   smoke [--prompt TEXT] [--no-cache]              one LLM call through the provider layer, stored
   worker                                          run a worker until Ctrl-C
   migrate                                         create the database if needed and apply migrations
@@ -41,6 +43,7 @@ const commands: Record<string, Command> = {
   resume: steerCommand('resume'),
   cancel: steerCommand('cancel'),
   show: showCommand,
+  report: reportCommand,
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
   worker: async () => {

@@ -5,12 +5,15 @@ import type { LlmService } from '../llm/llm-service';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
+import { createReportActivities } from './report.activities';
 import { createSmokeActivities } from './smoke.activities';
 
 export interface ActivityDeps {
   config: AppConfig;
   db: DataSource;
   llm: LlmService;
+  /** Writes this process's buffered call-log rows and DB counts (before a report reads them). */
+  flushRecorders?: () => Promise<void>;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -20,6 +23,7 @@ export function createMainActivities(deps: ActivityDeps) {
     ...createRoutingActivities(deps),
     ...createSmokeActivities(deps),
     ...createIngestionActivities({ repo, config: deps.config }),
+    ...createReportActivities({ db: deps.db, config: deps.config, flushRecorders: deps.flushRecorders ?? (async () => undefined) }),
   };
 }
 

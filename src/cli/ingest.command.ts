@@ -14,6 +14,8 @@ import { ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeImport, importFile } from './import.command';
 import { ProgressPrinter } from './progress-bar';
+import { storedReport } from './report.command';
+import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
 
 const FLAG_OPTIONS: Record<string, keyof IngestionFlags> = {
@@ -139,6 +141,9 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   try {
     const result = await waitWithProgress(handle);
     console.log(describeResult(result));
+    const report = await storedReport(ctx, { firstRunId: handle.firstExecutionRunId });
+    if (report) console.log(formatReportShort(report));
+    console.log(`Full report: storyloom report ${scriptId}`);
     return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {

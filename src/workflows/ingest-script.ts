@@ -75,6 +75,8 @@ interface CarriedState {
   paused: boolean;
   concurrency: IngestionConcurrency;
   runs: number;
+  /** Every run of this execution chain (continue-as-new starts a new one). */
+  runIds: string[];
 }
 
 const MAX_FAILURES_KEPT = 50;
@@ -97,8 +99,10 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     paused: false,
     concurrency: { ...DEFAULT_CONCURRENCY, ...input.concurrency },
     runs: 0,
+    runIds: [],
   };
   state.runs++;
+  state.runIds.push(info.runId);
   let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
   let fatal: { type: string; message: string } | undefined;
 
@@ -193,6 +197,17 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     };
     if (result.timingsMs.phase2 < 0) result.timingsMs.phase2 = 0;
     await mainActivities.finishIngestionRun({ runId: state.runId, status, result, failures: state.failures });
+    const { total: _total, ...phasesMs } = result.timingsMs;
+    await mainActivities.storeRunReport({
+      workflowId: info.workflowId,
+      runIds: state.runIds,
+      kind: 'ingestScript',
+      scriptId: input.scriptId,
+      status,
+      wallMs: result.timingsMs.total,
+      phasesMs,
+      ingestion: { flags, concurrency: state.concurrency },
+    });
     phase = 'done';
     showDetails();
     return result;

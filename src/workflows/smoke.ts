@@ -22,6 +22,7 @@ export const SMOKE_PROMPT_VERSION = 'smoke-v1';
  * provider's task queue), then the answer stored in Postgres.
  */
 export async function smokeTest(input: SmokeTestInput): Promise<SmokeTestResult> {
+  const startedAt = Date.now();
   const { smoke: route } = await mainActivities.resolveLlmRoutes(['smoke']);
   const answer = await llmActivities(route).chatCompletion({
     purpose: 'smoke',
@@ -40,6 +41,16 @@ export async function smokeTest(input: SmokeTestInput): Promise<SmokeTestResult>
     inputTokens: answer.inputTokens,
     outputTokens: answer.outputTokens,
     cached: answer.cached,
+  });
+  const info = workflowInfo();
+  await mainActivities.storeRunReport({
+    workflowId: info.workflowId,
+    runIds: [info.runId],
+    kind: 'smokeTest',
+    scriptId: null,
+    status: 'completed',
+    wallMs: Date.now() - startedAt,
+    phasesMs: {},
   });
   return { ...answer, provider: route.provider };
 }

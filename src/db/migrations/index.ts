@@ -1,5 +1,7 @@
 /** Migrations in order. Listed explicitly (not globbed) so SWC, ts-node and compiled JS all load them. */
 import { LlmCallLogAndCache1763900000000 } from './1763900000000-LlmCallLogAndCache';
 import { ScriptIngestion1763900100000 } from './1763900100000-ScriptIngestion';
+import { RunDbStats1763900200000 } from './1763900200000-RunDbStats';
+import { RunReports1763900300000 } from './1763900300000-RunReports';
 
-export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000];
+export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000];

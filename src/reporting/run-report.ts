@@ -1,0 +1,208 @@
+/**
+ * A run's report: where the time and the money went. Built from the call log (`llm_calls`),
+ * the run's row, the DB statement counts (`run_db_stats`) and Temporal's history length.
+ * `computeRunReport` is pure (rows in, report out); `loadRunReport` fetches the rows.
+ */
+import type { ModelPrice } from '../config';
+import type { IngestionFlags, IngestionResult } from '../shared/ingestion';
+import { LlmFailureType } from '../shared/failure-types';
+
+export interface CallRow {
+  purpose: string;
+  provider: string;
+  model: string;
+  outcome: string;
+  errorType: string | null;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  attempt: number | null;
+}
+
+export interface LlmUsageLine {
+  purpose: string;
+  provider: string;
+  model: string;
+  /** Every call recorded: provider calls (ok or failed) and cache hits. */
+  calls: number;
+  providerCalls: number;
+  cacheHits: number;
+  /** Calls that were a retry (attempt > 1). */
+  retries: number;
+  rateLimited: number;
+  errors: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD; null when the model has no price in the configured table. */
+  costUsd: number | null;
+}
+
+export interface PathStep {
+  name: string;
+  calls: number;
+  /** Least time this step could take with the configured concurrency and the latencies seen. */
+  boundMs: number;
+}
+
+export interface RunReport {
+  workflowId: string;
+  runIds: string[];
+  kind: string;
+  scriptId: string | null;
+  status: string;
+  wallMs: number;
+  phasesMs: Record<string, number>;
+  criticalPath: { steps: PathStep[]; lowerBoundMs: number; overheadMs: number };
+  llm: LlmUsageLine[];
+  totals: {
+    calls: number;
+    providerCalls: number;
+    cacheHits: number;
+    retries: number;
+    rateLimited: number;
+    inputTokens: number;
+    outputTokens: number;
+    costUsd: number | null;
+    unpricedModels: string[];
+  };
+  db: { queries: number; commits: number } | null;
+  history: { events: number; runs: number } | null;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUsageLine[] {
+  const groups = new Map<string, CallRow[]>();
+  for (const c of calls) {
+    const key = `${c.purpose}\u0000${c.provider}\u0000${c.model}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()]
+    .map((rows) => {
+      const provider = rows.filter((r) => r.outcome !== 'cache_hit');
+      const latencies = provider.map((r) => r.latencyMs).sort((a, b) => a - b);
+      const inputTokens = rows.reduce((n, r) => n + r.inputTokens, 0);
+      const outputTokens = rows.reduce((n, r) => n + r.outputTokens, 0);
+      const price = prices[rows[0].model];
+      return {
+        purpose: rows[0].purpose,
+        provider: rows[0].provider,
+        model: rows[0].model,
+        calls: rows.length,
+        providerCalls: provider.length,
+        cacheHits: rows.length - provider.length,
+        retries: rows.filter((r) => (r.attempt ?? 1) > 1).length,
+        rateLimited: rows.filter((r) => r.errorType === LlmFailureType.RateLimited).length,
+        errors: rows.filter((r) => r.outcome === 'error').length,
+        p50Ms: percentile(latencies, 50),
+        p95Ms: percentile(latencies, 95),
+        maxMs: latencies[latencies.length - 1] ?? 0,
+        inputTokens,
+        outputTokens,
+        costUsd: price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : null,
+      };
+    })
+    .sort((a, b) => a.purpose.localeCompare(b.purpose) || a.model.localeCompare(b.model));
+}
+
+/** Lower bound of n jobs on c slots: the longest job, or the total work spread evenly. */
+export function windowBound(latencies: number[], concurrency: number): number {
+  if (!latencies.length) return 0;
+  return Math.max(Math.max(...latencies), latencies.reduce((a, b) => a + b, 0) / Math.max(1, concurrency));
+}
+
+function okLatencies(calls: CallRow[], purpose: string): number[] {
+  return calls.filter((c) => c.purpose === purpose && c.outcome === 'ok').map((c) => c.latencyMs);
+}
+
+/**
+ * The chain that bounded an ingestion: summaries, then the longest phase-2 branch (or all of
+ * them, one after another, when phase 2 is sequential). Bounds use the latencies seen and the
+ * configured concurrency, so `overheadMs` is what orchestration, the database and retries added.
+ */
+export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, concurrency: { summaries: number; sheets: number }, wallMs: number) {
+  const summaries = okLatencies(calls, 'summary');
+  const outline = okLatencies(calls, 'outline');
+  const sheets = okLatencies(calls, 'sheet');
+  const embeddings = okLatencies(calls, 'embedding');
+  const outlineBound = outline.length > 1 ? Math.max(...outline.slice(0, -1)) + outline[outline.length - 1] : (outline[0] ?? 0);
+  const steps: PathStep[] = [
+    { name: 'summaries', calls: summaries.length, boundMs: windowBound(summaries, flags.parallelSceneSummaries ? concurrency.summaries : 1) },
+  ];
+  const branches: PathStep[] = [
+    { name: 'outline', calls: outline.length, boundMs: outlineBound },
+    { name: 'sheets', calls: sheets.length, boundMs: windowBound(sheets, flags.parallelCharacterSheets ? concurrency.sheets : 1) },
+    { name: 'embeddings', calls: embeddings.length, boundMs: embeddings.reduce((a, b) => a + b, 0) },
+  ];
+  if (flags.parallelPhase2) steps.push(branches.reduce((a, b) => (b.boundMs > a.boundMs ? b : a)));
+  else steps.push(...branches);
+  const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+  return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
+}
+
+export interface ReportInput {
+  workflowId: string;
+  runIds: string[];
+  kind: string;
+  scriptId: string | null;
+  status: string;
+  wallMs: number;
+  phasesMs: Record<string, number>;
+  calls: CallRow[];
+  prices: Record<string, ModelPrice>;
+  ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
+  db: { queries: number; commits: number } | null;
+  historyEvents: number | null;
+}
+
+export function computeRunReport(input: ReportInput): RunReport {
+  const llm = usageLines(input.calls, input.prices);
+  const unpriced = [...new Set(llm.filter((l) => l.costUsd === null && l.providerCalls > 0).map((l) => l.model))];
+  const sum = (f: (l: LlmUsageLine) => number) => llm.reduce((n, l) => n + f(l), 0);
+  const criticalPath = input.ingestion
+    ? ingestionCriticalPath(input.calls, input.ingestion.flags, input.ingestion.concurrency, input.wallMs)
+    : (() => {
+        const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
+          const l = okLatencies(input.calls, purpose);
+          return { name: purpose, calls: l.length, boundMs: l.reduce((a, b) => a + b, 0) };
+        });
+        const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+        return { steps, lowerBoundMs, overheadMs: input.wallMs - lowerBoundMs };
+      })();
+  return {
+    workflowId: input.workflowId,
+    runIds: input.runIds,
+    kind: input.kind,
+    scriptId: input.scriptId,
+    status: input.status,
+    wallMs: input.wallMs,
+    phasesMs: input.phasesMs,
+    criticalPath,
+    llm,
+    totals: {
+      calls: sum((l) => l.calls),
+      providerCalls: sum((l) => l.providerCalls),
+      cacheHits: sum((l) => l.cacheHits),
+      retries: sum((l) => l.retries),
+      rateLimited: sum((l) => l.rateLimited),
+      inputTokens: sum((l) => l.inputTokens),
+      outputTokens: sum((l) => l.outputTokens),
+      costUsd: unpriced.length ? null : sum((l) => l.costUsd ?? 0),
+      unpricedModels: unpriced,
+    },
+    db: input.db,
+    history: input.historyEvents === null ? null : { events: input.historyEvents, runs: input.runIds.length },
+  };
+}
+
+export function ingestionPhasesMs(result: IngestionResult): Record<string, number> {
+  const { total: _total, ...phases } = result.timingsMs;
+  return phases;
+}

@@ -1,0 +1,120 @@
+/**
+ * Run reports agree with what happened: a scripted ingestion against the simulator (a 429
+ * storm, then a cached re-run) and the report's figures equal the simulator's own stats.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { formatReport, formatReportShort } from '../../src/reporting/format-report';
+import type { RunReport } from '../../src/reporting/run-report';
+import { computeRunReport, percentile, windowBound } from '../../src/reporting/run-report';
+import { ingestionWorkflowId } from '../../src/shared/ingestion';
+import { ingestScript, smokeTest } from '../../src/workflows';
+import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { importSynthetic } from '../helpers/scripts';
+
+let env: TestWorkflowEnvironment;
+let sim: RunningSimulator;
+let app: RunningApp;
+beforeAll(async () => {
+  [env, sim] = await Promise.all([startTestTemporal(), startSimulator({ latency: { default: { fixedMs: 10 } } })]);
+  app = await startApp(env, testConfig(sim, { STORYLOOM_PRICES: '{"claude-sonnet-4-5":{"input":3,"output":15}}' }), 'report');
+});
+afterAll(async () => {
+  await app?.stop();
+  await sim?.close();
+  await env?.teardown();
+});
+
+async function reportOf(firstRunId: string): Promise<RunReport> {
+  const [row] = await app.services.db.query('SELECT report FROM run_reports WHERE first_run_id = $1', [firstRunId]);
+  return row.report;
+}
+
+it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-run reports cache hits and no calls', async () => {
+  const script = await importSynthetic(app.services.db, 12, 3, `Report ${Date.now()}`);
+  sim.resetStats();
+  sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 4, retryAfterMs: 100 }] });
+  const first = await env.client.workflow.start(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  await first.result();
+  sim.configure({ faults: [] });
+  const stats = sim.stats();
+  const report = await reportOf(first.firstExecutionRunId);
+
+  expect(report.status).toBe('completed');
+  expect(report.totals.providerCalls).toBe(stats.totalRequests);
+  expect(report.totals.rateLimited).toBe(4);
+  expect(stats.rateLimited).toBe(4);
+  expect(report.totals.retries).toBe(4);
+  expect(report.totals.inputTokens).toBe(Object.values(stats.byProvider).reduce((n, p) => n + p.inputTokens, 0));
+  expect(report.totals.outputTokens).toBe(Object.values(stats.byProvider).reduce((n, p) => n + p.outputTokens, 0));
+  const summary = report.llm.find((l) => l.purpose === 'summary')!;
+  expect(summary.providerCalls).toBe(stats.byPurpose.summary.requests);
+  expect(summary.calls).toBe(12 + 4);
+  expect(report.llm.find((l) => l.purpose === 'embedding')!.providerCalls).toBe(1);
+  // Prices: claude-sonnet-4-5 (outline, sheets) is priced; claude-haiku-4-5 (summaries) is in the default table too.
+  expect(report.totals.costUsd).not.toBeNull();
+  expect(report.criticalPath.steps[0].name).toBe('summaries');
+  expect(report.criticalPath.lowerBoundMs).toBeGreaterThan(0);
+  expect(report.criticalPath.lowerBoundMs).toBeLessThanOrEqual(report.wallMs);
+  expect(report.db!.queries).toBeGreaterThan(0);
+  expect(report.db!.commits).toBeGreaterThan(0);
+  const described = await first.describe();
+  expect(report.history!.events).toBeGreaterThan(20);
+  expect(report.history!.events).toBeLessThanOrEqual(described.historyLength);
+
+  sim.resetStats();
+  const again = await env.client.workflow.start(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  await again.result();
+  const cached = await reportOf(again.firstExecutionRunId);
+  expect(sim.stats().totalRequests).toBe(0);
+  expect(cached.totals.providerCalls).toBe(0);
+  const sheets = report.llm.find((l) => l.purpose === 'sheet')!.providerCalls;
+  expect(cached.totals.cacheHits).toBe(1 + sheets + 1);
+  expect(formatReport(cached)).toContain(`0 provider calls, ${cached.totals.cacheHits} cache hits`);
+  expect(formatReportShort(cached)).toMatch(/^Report: /);
+});
+
+it('a smoke run gets a report too, and an unknown model costs "unknown", not 0', async () => {
+  const priced = await startApp(env, testConfig(sim, { STORYLOOM_MODEL_SMOKE: 'anthropic:some-unpriced-model' }), 'report-unpriced');
+  try {
+    const handle = await env.client.workflow.start(smokeTest, { taskQueue: priced.taskQueue, workflowId: `report-smoke-${Date.now()}`, args: [{ prompt: 'Price me.', useCache: false }] });
+    await handle.result();
+    const report = await reportOf(handle.firstExecutionRunId);
+    expect(report.kind).toBe('smokeTest');
+    expect(report.totals.costUsd).toBeNull();
+    expect(report.totals.unpricedModels).toEqual(['some-unpriced-model']);
+    expect(formatReport(report)).toContain('estimated cost unknown (no price for some-unpriced-model)');
+  } finally {
+    await priced.stop();
+  }
+});
+
+describe('report arithmetic', () => {
+  it('percentiles are nearest-rank', () => {
+    expect(percentile([10, 20, 30, 40], 50)).toBe(20);
+    expect(percentile([10, 20, 30, 40], 95)).toBe(40);
+    expect(percentile([], 50)).toBe(0);
+  });
+
+  it('a window bound is the longest job or the work spread over the slots', () => {
+    expect(windowBound([2000, 2000, 2000, 2000], 2)).toBe(4000);
+    expect(windowBound([5000, 100], 10)).toBe(5000);
+  });
+
+  it('the critical path is summaries then the longest phase-2 branch (or all, when sequential)', () => {
+    const calls = [
+      ...Array.from({ length: 10 }, () => ({ purpose: 'summary', latencyMs: 2000 })),
+      { purpose: 'outline', latencyMs: 5000 },
+      ...Array.from({ length: 10 }, () => ({ purpose: 'sheet', latencyMs: 3000 })),
+      { purpose: 'embedding', latencyMs: 2000 },
+    ].map((c) => ({ ...c, provider: 'anthropic', model: 'm', outcome: 'ok', errorType: null, inputTokens: 1, outputTokens: 1, attempt: 1 }));
+    const base = { workflowId: 'w', runIds: ['r'], kind: 'ingestScript', scriptId: null, status: 'completed', wallMs: 9000, phasesMs: {}, calls, prices: {}, db: null, historyEvents: 10 };
+    const parallel = computeRunReport({ ...base, ingestion: { flags: { parallelSceneSummaries: true, parallelCharacterSheets: true, batchEmbeddings: true, parallelPhase2: true, useCache: true }, concurrency: { summaries: 10, sheets: 5 } } });
+    expect(parallel.criticalPath.steps.map((s) => [s.name, s.boundMs])).toEqual([['summaries', 2000], ['sheets', 6000]]);
+    expect(parallel.criticalPath.lowerBoundMs).toBe(8000);
+    expect(parallel.criticalPath.overheadMs).toBe(1000);
+    expect(parallel.totals.costUsd).toBeNull();
+    const sequential = computeRunReport({ ...base, ingestion: { flags: { parallelSceneSummaries: false, parallelCharacterSheets: false, batchEmbeddings: false, parallelPhase2: false, useCache: true }, concurrency: { summaries: 10, sheets: 5 } } });
+    expect(sequential.criticalPath.lowerBoundMs).toBe(20000 + 5000 + 30000 + 2000);
+  });
+});
