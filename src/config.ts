@@ -141,6 +141,14 @@ function prices(env: Env): Record<string, ModelPrice> {
   return out;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(raw: string | undefined): string {
+  const level = (raw || 'info').trim().toLowerCase();
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+  return level;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const models = {} as Record<Purpose, ModelRef>;
@@ -177,7 +185,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
     },
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
   };

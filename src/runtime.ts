@@ -1,37 +1,76 @@
 /**
  * Composition root shared by the worker process, the CLI and the tests: configuration →
- * DataSource → provider adapters → LLM service → activities → Temporal workers.
+ * DataSource → provider adapters → LLM service → activities → Temporal workers, with the
+ * observability layer (src/observability) plugged in at each step.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createMainActivities, createProviderActivities } from './activities';
 import type { AppConfig } from './config';
 import { createDataSource } from './db/data-source';
-import { BufferedCallLog } from './llm/call-log';
+import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
 import { createProviderRegistry, type ProviderRegistry } from './llm/registry';
 import { PostgresCacheStore } from './llm/response-cache';
+import { observabilityActivityInterceptors } from './observability/activity-interceptor';
+import { outsideActivityScope } from './observability/activity-scope';
+import { LoggingCallLog, MetricsCallLog } from './observability/llm-call-observers';
+import { createLogger, type Logger } from './observability/logger';
+import { createMetrics, type AppMetrics } from './observability/metrics';
+import { RunDbStatsRecorder, uncountedCallLog } from './observability/run-db-stats';
+import { TracingCallLog, tracingFor } from './observability/tracing';
 import { llmTaskQueue, PROVIDERS } from './shared/llm-routing';
 
 export interface AppServices {
   config: AppConfig;
   db: DataSource;
   llm: LlmService;
+  /** The `llm_calls` table writer (flush it to read rows back). */
   callLog: BufferedCallLog;
+  logger: Logger;
+  metrics: AppMetrics;
+  /** Statements and commits per workflow run, written to `run_db_stats`. */
+  dbStats: RunDbStatsRecorder;
+  /** Writes the buffered `llm_calls` rows and `run_db_stats` counts now (a report reads them next). */
+  flushRecorders(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Opens the database and builds the LLM service. `registry` lets tests swap adapters. */
-export async function createServices(config: AppConfig, opts: { registry?: ProviderRegistry } = {}): Promise<AppServices> {
-  const db = createDataSource(config.databaseUrl);
-  await db.initialize();
-  const callLog = new BufferedCallLog(db, {
-    onError: (err) => console.error(`llm_calls write failed: ${err instanceof Error ? err.message : String(err)}`),
+export interface CreateServicesOptions {
+  /** Swaps the provider adapters (tests). */
+  registry?: ProviderRegistry;
+  /** Default: JSON to stdout at `config.logLevel`. */
+  logger?: Logger;
+  /** Default: a fresh registry with the app's metrics and Node's defaults. */
+  metrics?: AppMetrics;
+}
+
+/** Opens the database and builds the LLM service, observed by logs, metrics and DB statistics. */
+export async function createServices(config: AppConfig, opts: CreateServicesOptions = {}): Promise<AppServices> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const metrics = opts.metrics ?? createMetrics();
+  const dbStats = new RunDbStatsRecorder({
+    logger,
+    onError: (err) => logger.error({ err }, 'run_db_stats write failed'),
   });
+  const db = createDataSource(config.databaseUrl, { logger: dbStats });
+  await db.initialize();
+  dbStats.start(db);
+  const callLog = new BufferedCallLog(db, {
+    onError: (err) => logger.error({ err }, 'llm_calls write failed'),
+  });
+  const tracing = tracingFor(config);
+  // Every LLM call reaches the table, the metrics, an info line and (when on) a span alike.
+  const observers: CallLog[] = [
+    uncountedCallLog(callLog),
+    new MetricsCallLog(metrics),
+    new LoggingCallLog(logger),
+    ...(tracing ? [new TracingCallLog(tracing.tracer)] : []),
+  ];
   const llm = new LlmService({
     registry: opts.registry ?? createProviderRegistry(config.llm),
     cache: new PostgresCacheStore(db),
-    callLog,
+    callLog: new TeeCallLog(observers, (err) => logger.warn({ err }, 'LLM call observer failed')),
     requestTimeoutMs: config.llm.requestTimeoutMs,
   });
   return {
@@ -39,8 +78,17 @@ export async function createServices(config: AppConfig, opts: { registry?: Provi
     db,
     llm,
     callLog,
+    logger,
+    metrics,
+    dbStats,
+    async flushRecorders() {
+      // Shared writes, charged to no run even when an activity asks for them.
+      await outsideActivityScope(() => callLog.flush());
+      await dbStats.flush();
+    },
     async close() {
       await callLog.flush();
+      await dbStats.close();
       await db.destroy();
     },
   };
@@ -62,11 +110,26 @@ export interface WorkerSetup {
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const { config } = setup.services;
   const taskQueue = setup.taskQueue ?? config.temporal.taskQueue;
-  const common = { connection: setup.connection, namespace: config.temporal.namespace };
+  const tracing = tracingFor(config);
+  // Tracing (when on) outermost, so its span covers the rest.
+  const activityInterceptors = [
+    ...(tracing ? [tracing.activityInterceptors] : []),
+    observabilityActivityInterceptors(setup.services.metrics),
+  ];
+  const common = {
+    connection: setup.connection,
+    namespace: config.temporal.namespace,
+    interceptors: { activity: activityInterceptors },
+  };
   const main = await Worker.create({
     ...common,
     taskQueue,
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    // A pre-built bundle carries its own workflow interceptors (workflowInterceptorModules).
+    ...(tracing && !setup.workflowBundle
+      ? { interceptors: { ...common.interceptors, workflowModules: tracing.workflowModules } }
+      : {}),
+    ...(tracing ? { sinks: tracing.sinks } : {}),
     activities: createMainActivities(setup.services),
   });
   const providerActivities = createProviderActivities(setup.services);
@@ -78,6 +141,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         taskQueue: llmTaskQueue(taskQueue, provider),
         activities: providerActivities,
         maxConcurrentActivityTaskExecutions: limits.maxConcurrent,
+        // Cancellation reaches an activity through a heartbeat's response: send them often, so a
+        // cancelled run aborts its HTTP requests within a second or so.
+        maxHeartbeatThrottleInterval: '1 second',
+        defaultHeartbeatThrottleInterval: '1 second',
         ...(limits.maxPerSecond > 0 ? { maxTaskQueueActivitiesPerSecond: limits.maxPerSecond } : {}),
       });
     }),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { IngestionResult } from '../shared/ingestion';
 import { cosineSimilarity } from '../domain/ingestion/embedding-batches';
+import { createLogger } from '../observability/logger';
 import { createServices } from '../runtime';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
@@ -42,7 +43,8 @@ export async function searchCommand(ctx: CliContext, argv: string[]): Promise<nu
   );
   if (!rows.length) throw new UsageError(`"${script.title}" has no embeddings yet: run \`storyloom ingest ${script.id} --wait\` first.`);
   const route = ctx.config.llm.models.embedding;
-  const services = await createServices(ctx.config);
+  // The CLI's stdout is for people: structured log lines go to stderr.
+  const services = await createServices(ctx.config, { logger: createLogger(ctx.config.logLevel, 'stderr') });
   try {
     const { vectors } = await services.llm.embed({
       purpose: 'embedding', provider: route.provider, model: route.model, promptVersion: 'search-query-v1',

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { AppConfig } from '../config';
+import { clientInterceptors } from '../observability/tracing';
 
 export async function connectClient(config: AppConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   let connection: Connection;
@@ -11,7 +12,10 @@ export async function connectClient(config: AppConfig): Promise<{ client: Client
         'Start one with `npm run temporal:start` or set TEMPORAL_ADDRESS.',
     );
   }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config) }),
+    close: () => connection.close(),
+  };
 }
 
 /** The Web UI page of one run. */

@@ -3,11 +3,12 @@
  * `synchronize` is off: the schema changes only through checked-in migrations.
  */
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { entities } from './entities';
 import { migrations } from './migrations';
 
-export function createDataSource(databaseUrl: string, opts: { poolSize?: number } = {}): DataSource {
+/** `logger` receives every statement (the app counts them per workflow run: src/observability/run-db-stats.ts). */
+export function createDataSource(databaseUrl: string, opts: { poolSize?: number; logger?: TypeOrmLogger } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
@@ -16,6 +17,7 @@ export function createDataSource(databaseUrl: string, opts: { poolSize?: number 
     synchronize: false,
     migrationsRun: false,
     logging: false,
+    ...(opts.logger ? { logger: opts.logger } : {}),
     extra: { max: opts.poolSize ?? 10 },
   });
 }

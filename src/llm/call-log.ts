@@ -80,3 +80,28 @@ export class MemoryCallLog implements CallLog {
 
   async flush(): Promise<void> {}
 }
+
+/**
+ * Hands every call to several call logs (the Postgres table, metrics, the log line, ...). An
+ * observer that throws is skipped, never the LLM call that was being recorded.
+ */
+export class TeeCallLog implements CallLog {
+  constructor(
+    private readonly logs: CallLog[],
+    private readonly onError?: (err: unknown) => void,
+  ) {}
+
+  record(row: LlmCallRecord): void {
+    for (const log of this.logs) {
+      try {
+        log.record(row);
+      } catch (err) {
+        this.onError?.(err);
+      }
+    }
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.logs.map((log) => log.flush()));
+  }
+}

@@ -7,7 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
-import { createServices, createWorkers, type AppServices } from '../../src/runtime';
+import { createServices, createWorkers, type AppServices, type CreateServicesOptions } from '../../src/runtime';
 
 export function testDatabaseUrl(): string {
   const url = process.env.STORYLOOM_TEST_DATABASE_URL;
@@ -25,6 +25,8 @@ export function testConfig(sim: RunningSimulator | undefined, env: Record<string
       ? { ANTHROPIC_BASE_URL: sim.url, OPENAI_BASE_URL: `${sim.url}/v1`, OLLAMA_HOST: sim.url }
       : {}),
     STORYLOOM_LLM_TIMEOUT_MS: '5000',
+    // Keeps the per-call info lines out of test output; tests about logs pass LOG_LEVEL.
+    LOG_LEVEL: 'warn',
     ...env,
   });
 }
@@ -61,10 +63,11 @@ export async function startApp(
   env: TestWorkflowEnvironment,
   config: AppConfig,
   title: string,
+  servicesOptions: CreateServicesOptions = {},
 ): Promise<RunningApp> {
   const taskQueue = queueFor(title);
   const appConfig = { ...config, temporal: { ...config.temporal, taskQueue } };
-  const services = await createServices(appConfig);
+  const services = await createServices(appConfig, servicesOptions);
   const workers = await createWorkers({
     connection: env.nativeConnection,
     services,

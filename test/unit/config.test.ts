@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     ['STORYLOOM_OPENAI_MAX_PER_SECOND', 'fast', /STORYLOOM_OPENAI_MAX_PER_SECOND must be a number ≥ 0/],
     ['ANTHROPIC_BASE_URL', 'not a url', /ANTHROPIC_BASE_URL must be a URL/],
     ['STORYLOOM_PRICES', '{"m":{"input":1}}', /STORYLOOM_PRICES.m needs numeric "input" and "output"/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud"/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -1,0 +1,191 @@
+/**
+ * Database round trips and commits per workflow run: how much each run costs the database.
+ *
+ * `RunDbStatsRecorder` is a TypeORM logger, so it sees every statement any repository sends.
+ * It charges a statement to the workflow run of the activity that sent it (activity-scope.ts);
+ * statements sent outside activities (startup, migrations, batched background writes, its own
+ * flush) are not charged to anyone. Counts are kept in memory and added to `run_db_stats` with
+ * one upsert per flush (about every second, on close, and on `flush()`), so counting adds no
+ * round trip per statement.
+ *
+ *   queries = statements sent, BEGIN/COMMIT included (each is a round trip)
+ *   commits = COMMITs, plus write statements sent outside a transaction (Postgres commits each
+ *             on its own: a single-statement upsert costs a commit just as a transaction does)
+ */
+import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
+import type { CallLog } from '../llm/call-log';
+import { currentActivity, outsideActivityScope } from './activity-scope';
+import type { Logger } from './logger';
+
+export interface RunDbStatsRow {
+  workflowId: string;
+  /** '' when the activity ran outside a workflow. */
+  runId: string;
+  queries: number;
+  commits: number;
+  updatedAt: Date;
+}
+
+interface Pending {
+  workflowId: string;
+  runId: string;
+  queries: number;
+  commits: number;
+}
+
+/** Rows per upsert statement: 4 parameters each, well under Postgres's 65535. */
+const MAX_ROWS_PER_STATEMENT = 1000;
+
+export class RunDbStatsRecorder implements TypeOrmLogger {
+  private pending = new Map<string, Pending>();
+  private db: DataSource | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly opts: {
+      /** Where TypeORM's own messages (slow queries, warnings, migrations) go. */
+      logger?: Logger;
+      flushIntervalMs?: number;
+      onError?: (err: unknown) => void;
+    } = {},
+  ) {}
+
+  /**
+   * Starts writing to `db` (the DataSource this recorder logs for: it exists only after the
+   * recorder was handed to it, hence a separate step).
+   */
+  start(db: DataSource): void {
+    this.db = db;
+    if (this.timer) return;
+    this.timer = outsideActivityScope(() => setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000));
+    this.timer.unref();
+  }
+
+  /** Adds everything counted so far to `run_db_stats`; resolves when it is there. */
+  flush(): Promise<void> {
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    // Chained so flush() also waits for an earlier write still running.
+    this.inFlight = this.inFlight.then(() => (rows.length ? this.write(rows) : undefined));
+    return this.inFlight;
+  }
+
+  /** Stops the timer and writes what is left; call before destroying the DataSource. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  logQuery(query: string, _parameters?: unknown[], queryRunner?: QueryRunner): void {
+    const scope = currentActivity();
+    if (!scope?.workflowId) return;
+    const runId = scope.runId ?? '';
+    const key = `${scope.workflowId}\u0000${runId}`;
+    let entry = this.pending.get(key);
+    if (!entry) {
+      entry = { workflowId: scope.workflowId, runId, queries: 0, commits: 0 };
+      this.pending.set(key, entry);
+    }
+    entry.queries += 1;
+    if (commitsOnItsOwn(query, queryRunner?.isTransactionActive ?? false)) entry.commits += 1;
+  }
+
+  // TypeORM's other events: never with parameters, which may hold script or prompt text.
+  logQueryError(error: string | Error, _query: string): void {
+    this.opts.logger?.debug({ err: error instanceof Error ? error : new Error(error) }, 'db query failed');
+  }
+
+  logQuerySlow(time: number, query: string): void {
+    this.opts.logger?.warn({ durationMs: time, query: query.slice(0, 200) }, 'slow db query');
+  }
+
+  logSchemaBuild(message: string): void {
+    this.opts.logger?.debug(message);
+  }
+
+  logMigration(message: string): void {
+    this.opts.logger?.info(message);
+  }
+
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.opts.logger?.warn({ detail: String(message) }, 'typeorm warning');
+    else this.opts.logger?.debug({ detail: String(message) }, 'typeorm');
+  }
+
+  private async write(rows: Pending[]): Promise<void> {
+    const db = this.db;
+    if (!db?.isInitialized) return;
+    try {
+      for (let i = 0; i < rows.length; i += MAX_ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + MAX_ROWS_PER_STATEMENT);
+        const params = chunk.flatMap((r) => [r.workflowId, r.runId, r.queries, r.commits]);
+        const tuples = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4}, now())`);
+        // Outside any activity scope, so this statement is not counted (see logQuery).
+        await outsideActivityScope(() =>
+          db.query(
+            `INSERT INTO run_db_stats (workflow_id, run_id, queries, commits, updated_at) VALUES ${tuples.join(', ')}
+             ON CONFLICT (workflow_id, run_id) DO UPDATE SET
+               queries = run_db_stats.queries + EXCLUDED.queries,
+               commits = run_db_stats.commits + EXCLUDED.commits,
+               updated_at = EXCLUDED.updated_at`,
+            params,
+          ),
+        );
+      }
+    } catch (err) {
+      // Statistics must never fail the work they measure: report and drop the batch.
+      this.opts.onError?.(err);
+    }
+  }
+}
+
+const READ_ONLY_OR_CONTROL = new Set([
+  'SELECT', 'SHOW', 'START', 'BEGIN', 'SET', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'EXPLAIN', 'VALUES', 'TABLE', 'FETCH',
+  'DECLARE', 'CLOSE', 'LISTEN', 'UNLISTEN', 'DISCARD', 'RESET', 'PREPARE', 'DEALLOCATE',
+]);
+
+/** Whether Postgres commits when this statement completes. */
+export function commitsOnItsOwn(query: string, inTransaction: boolean): boolean {
+  const verb = /^\s*([a-z]+)/i.exec(query)?.[1]?.toUpperCase() ?? '';
+  if (verb === 'COMMIT' || verb === 'END') return true;
+  if (inTransaction) return false;
+  if (verb === 'WITH') return /\b(INSERT|UPDATE|DELETE|MERGE)\b/i.test(query);
+  return verb !== '' && !READ_ONLY_OR_CONTROL.has(verb);
+}
+
+/**
+ * The recorded counts of these workflows, one row per run (a workflow that continued-as-new has
+ * several); pass `runIds` to keep only the runs of one execution chain. Sum with sumRunDbStats.
+ */
+export async function readRunDbStats(db: DataSource, workflowIds: string[], runIds?: string[]): Promise<RunDbStatsRow[]> {
+  const rows: { workflow_id: string; run_id: string; queries: string; commits: string; updated_at: Date }[] = await db.query(
+    `SELECT workflow_id, run_id, queries, commits, updated_at FROM run_db_stats
+      WHERE workflow_id = ANY($1::text[]) AND ($2::text[] IS NULL OR run_id = ANY($2::text[]))
+      ORDER BY workflow_id, updated_at`,
+    [workflowIds, runIds ?? null],
+  );
+  return rows.map((r) => ({
+    workflowId: r.workflow_id,
+    runId: r.run_id,
+    queries: Number(r.queries),
+    commits: Number(r.commits),
+    updatedAt: r.updated_at,
+  }));
+}
+
+export function sumRunDbStats(rows: RunDbStatsRow[]): { queries: number; commits: number } {
+  return rows.reduce((sum, r) => ({ queries: sum.queries + r.queries, commits: sum.commits + r.commits }), { queries: 0, commits: 0 });
+}
+
+/**
+ * A call log whose writes are charged to no run: `llm_calls` batches mix calls of many runs,
+ * and the batch's timer would otherwise be charged to whichever activity happened to start it.
+ */
+export function uncountedCallLog(log: CallLog): CallLog {
+  return {
+    record: (row) => outsideActivityScope(() => log.record(row)),
+    flush: () => outsideActivityScope(() => log.flush()),
+  };
+}

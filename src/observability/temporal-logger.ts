@@ -1,0 +1,54 @@
+/**
+ * Temporal's logger interface over our pino logger, so the SDK's messages (worker lifecycle,
+ * activity failures, workflow `log` calls and, with forwarding on, Rust Core's own lines) land
+ * in the same JSON stream as ours.
+ */
+import type { LogLevel } from '@temporalio/common';
+import { DefaultLogger, type LogEntry, type Logger as TemporalLogger } from '@temporalio/worker';
+import type { Logger } from './logger';
+
+const TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** The Temporal level that lets through what pino's `level` would keep. */
+export function temporalLevel(pinoLevel: string): LogLevel {
+  switch (pinoLevel) {
+    case 'trace':
+      return 'TRACE';
+    case 'debug':
+      return 'DEBUG';
+    case 'info':
+      return 'INFO';
+    case 'warn':
+      return 'WARN';
+    default:
+      return 'ERROR';
+  }
+}
+
+/**
+ * DefaultLogger with an output function is the SDK's documented way to redirect its logs; it
+ * also strips the internal timestamp symbol Core-forwarded entries carry.
+ */
+export function temporalLoggerOver(logger: Logger): TemporalLogger {
+  return new DefaultLogger(temporalLevel(logger.level), (entry: LogEntry) => {
+    logger[TO_PINO[entry.level]](normalizeMeta(entry.meta), entry.message);
+  });
+}
+
+/**
+ * The SDK names an activity's workflow run `workflowRunId` and attaches the activity's task
+ * token; we use `runId` everywhere and keep the token (a credential to complete the activity)
+ * out of logs.
+ */
+function normalizeMeta(meta: LogEntry['meta']): Record<string, unknown> {
+  if (!meta) return {};
+  const { taskToken: _taskToken, workflowRunId, ...rest } = meta as Record<string, unknown>;
+  if (workflowRunId !== undefined && rest.runId === undefined) rest.runId = workflowRunId;
+  return rest;
+}
