@@ -1,20 +1,9 @@
 import type { DataSource } from 'typeorm';
 import type { ModelPrice } from '../config';
 import { readRunDbStats, sumRunDbStats } from '../observability/run-db-stats';
-import type { IngestionFlags } from '../shared/ingestion';
-import { computeRunReport, type CallRow, type RunReport } from './run-report';
+import { computeRunReport, type CallRow, type RunReport, type RunToReport } from './run-report';
 
-export interface RunToReport {
-  workflowId: string;
-  /** Every run of the execution chain (an ingestion continues as new). */
-  runIds: string[];
-  kind: string;
-  scriptId: string | null;
-  status: string;
-  wallMs: number;
-  phasesMs: Record<string, number>;
-  ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
-}
+export type { RunToReport };
 
 export interface ReportSources {
   db: DataSource;

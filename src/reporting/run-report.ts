@@ -4,7 +4,7 @@
  * `computeRunReport` is pure (rows in, report out); `loadRunReport` fetches the rows.
  */
 import type { ModelPrice } from '../config';
-import type { IngestionFlags, IngestionResult } from '../shared/ingestion';
+import type { IngestionFlags } from '../shared/ingestion';
 import { LlmFailureType } from '../shared/failure-types';
 
 export interface CallRow {
@@ -47,14 +47,24 @@ export interface PathStep {
   boundMs: number;
 }
 
-export interface RunReport {
+/** Which run a report is about, and how it ended. */
+export interface RunSummary {
   workflowId: string;
+  /** Every run of the execution chain (an ingestion continues as new). */
   runIds: string[];
   kind: string;
   scriptId: string | null;
   status: string;
   wallMs: number;
   phasesMs: Record<string, number>;
+}
+
+/** What the workflow hands over when it ends. */
+export interface RunToReport extends RunSummary {
+  ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
+}
+
+export interface RunReport extends RunSummary {
   criticalPath: { steps: PathStep[]; lowerBoundMs: number; overheadMs: number };
   llm: LlmUsageLine[];
   totals: {
@@ -147,17 +157,9 @@ export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, c
   return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
 }
 
-export interface ReportInput {
-  workflowId: string;
-  runIds: string[];
-  kind: string;
-  scriptId: string | null;
-  status: string;
-  wallMs: number;
-  phasesMs: Record<string, number>;
+export interface ReportInput extends RunToReport {
   calls: CallRow[];
   prices: Record<string, ModelPrice>;
-  ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
   db: { queries: number; commits: number } | null;
   historyEvents: number | null;
 }
@@ -200,9 +202,4 @@ export function computeRunReport(input: ReportInput): RunReport {
     db: input.db,
     history: input.historyEvents === null ? null : { events: input.historyEvents, runs: input.runIds.length },
   };
-}
-
-export function ingestionPhasesMs(result: IngestionResult): Record<string, number> {
-  const { total: _total, ...phases } = result.timingsMs;
-  return phases;
 }
