@@ -72,6 +72,7 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     cache: new PostgresCacheStore(db),
     callLog: new TeeCallLog(observers, (err) => logger.warn({ err }, 'LLM call observer failed')),
     requestTimeoutMs: config.llm.requestTimeoutMs,
+    onWriteError: (err) => logger.warn({ err }, 'LLM response cache write failed'),
   });
   return {
     config,
@@ -83,10 +84,14 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     dbStats,
     async flushRecorders() {
       // Shared writes, charged to no run even when an activity asks for them.
-      await outsideActivityScope(() => callLog.flush());
+      await outsideActivityScope(async () => {
+        await llm.settle();
+        await callLog.flush();
+      });
       await dbStats.flush();
     },
     async close() {
+      await llm.settle();
       await callLog.flush();
       await dbStats.close();
       await db.destroy();

@@ -2,7 +2,7 @@
  * Every activity group's timeouts and retry policy, in one place. Workflow-safe: imports only
  * @temporalio/workflow and types.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { MainActivities, ProviderActivities } from '../activities';
 import { NON_RETRYABLE_LLM_FAILURES } from '../shared/failure-types';
 import type { LlmRoute } from '../shared/llm-routing';
@@ -33,6 +33,17 @@ export const DB_ACTIVITY_OPTIONS: ActivityOptions = {
 };
 
 export const mainActivities = proxyActivities<MainActivities>(DB_ACTIVITY_OPTIONS);
+
+/**
+ * Quick reads and bookkeeping on the critical path (routes, plans, the run's row) run as local
+ * activities: in the workflow's own worker, with no task-queue round trip per call.
+ */
+export const LOCAL_DB_ACTIVITY_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
+};
+
+export const localActivities = proxyLocalActivities<MainActivities>(LOCAL_DB_ACTIVITY_OPTIONS);
 
 /** LLM activities for one route: they run on that provider's task queue. */
 export function llmActivities(route: LlmRoute, overrides: Partial<ActivityOptions> = {}) {

@@ -35,7 +35,7 @@ import {
   type PhaseProgress,
 } from '../shared/ingestion';
 import type { LlmRoute } from '../shared/llm-routing';
-import { llmActivities, mainActivities } from './activity-options';
+import { llmActivities, localActivities, mainActivities } from './activity-options';
 import { slidingWindow } from './sliding-window';
 
 export const progressQuery = defineQuery<IngestionProgress>('progress');
@@ -74,7 +74,6 @@ interface CarriedState {
   failureCount: number;
   paused: boolean;
   concurrency: IngestionConcurrency;
-  runs: number;
   /** Every run of this execution chain (continue-as-new starts a new one). */
   runIds: string[];
 }
@@ -98,10 +97,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     failureCount: 0,
     paused: false,
     concurrency: { ...DEFAULT_CONCURRENCY, ...input.concurrency },
-    runs: 0,
     runIds: [],
   };
-  state.runs++;
   state.runIds.push(info.runId);
   let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
   let fatal: { type: string; message: string } | undefined;
@@ -193,21 +190,24 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         sheets: span(p.sheets),
         embeddings: span(p.embeddings),
       },
-      runs: state.runs,
+      runs: state.runIds.length,
     };
     if (result.timingsMs.phase2 < 0) result.timingsMs.phase2 = 0;
-    await mainActivities.finishIngestionRun({ runId: state.runId, status, result, failures: state.failures });
     const { total: _total, ...phasesMs } = result.timingsMs;
-    await mainActivities.storeRunReport({
-      workflowId: info.workflowId,
-      runIds: state.runIds,
-      kind: 'ingestScript',
-      scriptId: input.scriptId,
-      status,
-      wallMs: result.timingsMs.total,
-      phasesMs,
-      ingestion: { flags, concurrency: state.concurrency },
-    });
+    // Independent writes: one round trip for both.
+    await Promise.all([
+      localActivities.finishIngestionRun({ runId: state.runId, status, result, failures: state.failures }),
+      mainActivities.storeRunReport({
+        workflowId: info.workflowId,
+        runIds: state.runIds,
+        kind: 'ingestScript',
+        scriptId: input.scriptId,
+        status,
+        wallMs: result.timingsMs.total,
+        phasesMs,
+        ingestion: { flags, concurrency: state.concurrency },
+      }),
+    ]);
     phase = 'done';
     showDetails();
     return result;
@@ -216,18 +216,20 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   let more = false;
   try {
     if (!input.carried) {
-      const routes = await mainActivities.resolveLlmRoutes(['summary', 'outline', 'sheet', 'embedding']);
+      const [routes, started] = await Promise.all([
+        localActivities.resolveLlmRoutes(['summary', 'outline', 'sheet', 'embedding']),
+        localActivities.startIngestionRun({
+          workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency,
+        }),
+      ]);
       state.routes = routes as unknown as Routes;
-      const started = await mainActivities.startIngestionRun({
-        workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency,
-      });
       state.title = started.title;
     }
     const { routes } = state;
 
     // Phase 1: summaries.
     phase = 'summaries';
-    const plan = await mainActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun });
+    const plan = await localActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun });
     const s = state.phases.summaries;
     if (!input.carried) {
       s.total = plan.totalScenes;
@@ -265,7 +267,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (!more) {
       // Phase 2: outline ∥ sheets ∥ embeddings (or one after another).
       phase = 'phase2';
-      const todo = await mainActivities.planPhase2({ scriptId: input.scriptId, mode: input.mode, routes });
+      const todo = await localActivities.planPhase2({ scriptId: input.scriptId, mode: input.mode, routes });
       state.phases.outline.total = todo.outline ? 1 : 0;
       state.phases.sheets.total = todo.characters.length;
       state.phases.embeddings.total = todo.embedSceneIds.length;

@@ -1,5 +1,5 @@
 import { workflowInfo } from '@temporalio/workflow';
-import { llmActivities, mainActivities } from './activity-options';
+import { llmActivities, localActivities, mainActivities } from './activity-options';
 
 export interface SmokeTestInput {
   prompt: string;
@@ -23,7 +23,7 @@ export const SMOKE_PROMPT_VERSION = 'smoke-v1';
  */
 export async function smokeTest(input: SmokeTestInput): Promise<SmokeTestResult> {
   const startedAt = Date.now();
-  const { smoke: route } = await mainActivities.resolveLlmRoutes(['smoke']);
+  const { smoke: route } = await localActivities.resolveLlmRoutes(['smoke']);
   const answer = await llmActivities(route).chatCompletion({
     purpose: 'smoke',
     route,

@@ -64,8 +64,10 @@ export async function startApp(
   config: AppConfig,
   title: string,
   servicesOptions: CreateServicesOptions = {},
+  /** Reuse a queue (a replacement worker); by default a fresh one. */
+  existingQueue?: string,
 ): Promise<RunningApp> {
-  const taskQueue = queueFor(title);
+  const taskQueue = existingQueue ?? queueFor(title);
   const appConfig = { ...config, temporal: { ...config.temporal, taskQueue } };
   const services = await createServices(appConfig, servicesOptions);
   const workers = await createWorkers({

@@ -27,6 +27,7 @@ it('serves a repeated request from the cache without calling the provider, and l
   const unique = `The keeper counts ${Date.now()} storms.`;
   sim.resetStats();
   const first = await app.llm.chat(call(unique), { workflowId: 'wf-cache-test', activityId: '7', attempt: 1 });
+  await app.llm.settle(); // the cache write happens off the caller's path
   const second = await app.llm.chat(call(unique), { workflowId: 'wf-cache-test', activityId: '8', attempt: 1 });
   expect(first.cached).toBe(false);
   expect(second.cached).toBe(true);
@@ -49,6 +50,7 @@ it('bypasses the cache when asked', async () => {
   const unique = `A second lighthouse ${Date.now()}.`;
   sim.resetStats();
   await app.llm.chat(call(unique));
+  await app.llm.settle();
   const again = await app.llm.chat(call(unique, false));
   expect(again.cached).toBe(false);
   expect(sim.stats().byRoute['anthropic.messages'].requests).toBe(2);

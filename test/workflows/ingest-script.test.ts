@@ -264,3 +264,30 @@ describe('provider limits across workflows', () => {
     expect(sim.stats().byProvider.anthropic.requests).toBeGreaterThanOrEqual(30);
   });
 });
+
+describe('durability', () => {
+  it('a worker that goes away mid-run is replaced by another, and the run completes without duplicate rows', async () => {
+    const first = await startApp(env, testConfig(sim), 'durable-a');
+    const script = await importSynthetic(app.services.db, 16, 3, title('Durable'));
+    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    const handle = await env.client.workflow.start(ingestScript, {
+      taskQueue: first.taskQueue,
+      workflowId: ingestionWorkflowId(script.scriptId),
+      args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 }, writeBatchSize: 2 }],
+    });
+    await waitFor(async () => (await summaries(script.scriptId)) >= 2);
+    // The worker process stops (its in-flight calls are cancelled); a new one takes over the same queues.
+    await first.stop();
+    const second = await startApp(env, testConfig(sim), 'durable-b', {}, first.taskQueue);
+    try {
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      expect(result.phases.summaries.done).toBe(16);
+      expect(await summaries(script.scriptId)).toBe(16);
+      expect(await count('SELECT count(*) AS n FROM scene_embeddings se JOIN scenes s ON s.id = se.scene_id WHERE s.script_id = $1', [script.scriptId])).toBe(16);
+      expect(await count('SELECT count(*) AS n FROM ingestion_runs WHERE script_id = $1', [script.scriptId])).toBe(1);
+    } finally {
+      await second.stop();
+    }
+  });
+});
