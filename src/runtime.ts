@@ -69,10 +69,12 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
   ];
   const llm = new LlmService({
     registry: opts.registry ?? createProviderRegistry(config.llm),
-    cache: new PostgresCacheStore(db),
+    cache: new PostgresCacheStore(db, {
+      detach: outsideActivityScope,
+      onError: (err) => logger.warn({ err }, 'LLM response cache write failed'),
+    }),
     callLog: new TeeCallLog(observers, (err) => logger.warn({ err }, 'LLM call observer failed')),
     requestTimeoutMs: config.llm.requestTimeoutMs,
-    onWriteError: (err) => logger.warn({ err }, 'LLM response cache write failed'),
   });
   return {
     config,

@@ -45,9 +45,6 @@ export type Cached<T> = T & { cached: boolean };
  * A cache hit makes no provider call.
  */
 export class LlmService {
-  /** Cache writes in flight: kept off the call's critical path, awaited by `settle()`. */
-  private readonly pendingWrites = new Set<Promise<void>>();
-
   constructor(
     private readonly deps: {
       registry: ProviderRegistry;
@@ -56,13 +53,12 @@ export class LlmService {
       /** One request's time limit, enforced here (not left to each SDK) so every provider times out alike. */
       requestTimeoutMs: number;
       now?: () => number;
-      onWriteError?: (err: unknown) => void;
     },
   ) {}
 
   /** Resolves when every cache write started so far has landed (a run's end awaits it). */
-  async settle(): Promise<void> {
-    await Promise.all([...this.pendingWrites]);
+  settle(): Promise<void> {
+    return this.deps.cache.flush();
   }
 
   async chat(call: ChatCall, ctx: CallContext = {}): Promise<Cached<ChatResult>> {
@@ -136,12 +132,7 @@ export class LlmService {
     });
     // Only answers that passed validation are cached (see chat()); embeddings always are.
     if (call.useCache && (kind === 'embed' || isCacheable(result as ChatResult, call.request))) {
-      // The answer is already in hand: write it to the cache without making the caller wait.
-      const write = this.deps.cache
-        .put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result })
-        .catch((err: unknown) => this.deps.onWriteError?.(err))
-        .finally(() => this.pendingWrites.delete(write));
-      this.pendingWrites.add(write);
+      await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result });
     }
     return { ...result, cached: false };
   }

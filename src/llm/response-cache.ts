@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { queryPerChunk } from '../db/repositories/multi-row';
 
 /** Stable JSON: object keys sorted, so equal requests hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -18,26 +19,83 @@ export function cacheKey(parts: { provider: string; model: string; promptVersion
   return createHash('sha256').update(canonicalJson(parts)).digest('hex');
 }
 
-export interface CacheStore {
-  get<T>(key: string): Promise<T | undefined>;
-  put(key: string, entry: { provider: string; model: string; promptVersion: string; purpose: string; response: unknown }): Promise<void>;
+export interface CacheEntry {
+  provider: string;
+  model: string;
+  promptVersion: string;
+  purpose: string;
+  response: unknown;
 }
 
-/** Responses kept in Postgres (`llm_response_cache`); a repeated put of the same key is a no-op. */
+export interface CacheStore {
+  get<T>(key: string): Promise<T | undefined>;
+  put(key: string, entry: CacheEntry): Promise<void>;
+  /** Resolves when every entry put so far is stored. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Responses kept in Postgres (`llm_response_cache`). Writes are buffered and stored in one
+ * multi-row insert per batch (not a commit per call); an entry still in the buffer is served
+ * from it. A repeated put of the same key is a no-op.
+ */
 export class PostgresCacheStore implements CacheStore {
-  constructor(private readonly db: DataSource) {}
+  private pending = new Map<string, CacheEntry>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly opts: {
+      maxPending?: number;
+      flushIntervalMs?: number;
+      onError?: (err: unknown) => void;
+      /** Runs the batch write outside any activity's accounting (a batch mixes many runs' calls). */
+      detach?: <T>(fn: () => T) => T;
+    } = {},
+  ) {}
 
   async get<T>(key: string): Promise<T | undefined> {
+    const buffered = this.pending.get(key);
+    if (buffered) return buffered.response as T;
     const rows: { response: T }[] = await this.db.query('SELECT response FROM llm_response_cache WHERE key = $1', [key]);
     return rows[0]?.response;
   }
 
-  async put(key: string, e: { provider: string; model: string; promptVersion: string; purpose: string; response: unknown }): Promise<void> {
-    await this.db.query(
-      `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING`,
-      [key, e.provider, e.model, e.promptVersion, e.purpose, JSON.stringify(e.response)],
-    );
+  async put(key: string, entry: CacheEntry): Promise<void> {
+    this.pending.set(key, entry);
+    if (this.pending.size >= (this.opts.maxPending ?? 50)) {
+      void this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs ?? 200);
+      this.timer.unref();
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.pending;
+    this.pending = new Map();
+    const detach = this.opts.detach ?? (<T>(fn: () => T) => fn());
+    this.writing = this.writing.then(() => (batch.size ? detach(() => this.write(batch)) : undefined));
+    return this.writing;
+  }
+
+  private async write(batch: Map<string, CacheEntry>): Promise<void> {
+    try {
+      await queryPerChunk(
+        this.db,
+        (values) => `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
+        [...batch].map(([key, e]) => [key, e.provider, e.model, e.promptVersion, e.purpose, JSON.stringify(e.response)]),
+        ['', '', '', '', '', '::jsonb'],
+      );
+    } catch (err) {
+      // The cache is an optimisation: a lost batch costs a future call, never a failed one.
+      this.opts.onError?.(err);
+    }
   }
 }
 
@@ -52,4 +110,6 @@ export class MemoryCacheStore implements CacheStore {
   async put(key: string, e: { response: unknown }): Promise<void> {
     if (!this.entries.has(key)) this.entries.set(key, e.response);
   }
+
+  async flush(): Promise<void> {}
 }

@@ -4,6 +4,7 @@
  * every write is idempotent so a retried activity never duplicates a row.
  */
 import type { DataSource } from 'typeorm';
+import { upsertRows } from './multi-row';
 
 export interface SceneRef {
   id: number;
@@ -52,20 +53,6 @@ export interface RunRow {
   concurrency: unknown;
 }
 
-/** Builds `($1,$2,…),(…)` for a multi-row statement. */
-function tuples(rows: unknown[][], params: unknown[], casts: string[] = []): string {
-  return rows
-    .map((row) => `(${row.map((v, i) => { params.push(v); return `$${params.length}${casts[i] ?? ''}`; }).join(',')})`)
-    .join(',');
-}
-
-const WRITE_CHUNK = 500;
-function chunks<T>(rows: T[], size = WRITE_CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
-
 export class IngestionRepository {
   constructor(private readonly db: DataSource) {}
 
@@ -99,20 +86,13 @@ export class IngestionRepository {
   /** One transaction for the batch; a repeat overwrites the same rows. */
   async saveSummaries(rows: SummaryRow[]): Promise<void> {
     if (!rows.length) return;
-    await this.db.transaction(async (tx) => {
-      for (const part of chunks(rows)) {
-        const params: unknown[] = [];
-        const values = tuples(part.map((r) => [r.sceneId, r.contentHash, r.model, r.promptVersion, r.summary]), params, ['::bigint']);
-        await tx.query(
-          `INSERT INTO scene_summaries (scene_id, content_hash, model, prompt_version, summary)
-           SELECT v.* FROM (VALUES ${values}) AS v(scene_id, content_hash, model, prompt_version, summary)
-            WHERE EXISTS (SELECT 1 FROM scenes WHERE id = v.scene_id)
-           ON CONFLICT (scene_id) DO UPDATE SET content_hash = EXCLUDED.content_hash, model = EXCLUDED.model,
-             prompt_version = EXCLUDED.prompt_version, summary = EXCLUDED.summary, updated_at = now()`,
-          params,
-        );
-      }
-    });
+    await this.db.transaction((tx) =>
+      upsertRows(
+        tx,
+        { table: 'scene_summaries', columns: ['scene_id', 'content_hash', 'model', 'prompt_version', 'summary'], casts: ['::bigint'], key: 'scene_id', parent: { table: 'scenes', column: 'scene_id' } },
+        rows.map((r) => [r.sceneId, r.contentHash, r.model, r.promptVersion, r.summary]),
+      ),
+    );
   }
 
   /** Summaries of the script in scene order (scenes without one are left out). */
@@ -190,19 +170,10 @@ export class IngestionRepository {
 
   async saveSheets(rows: SheetRow[]): Promise<void> {
     if (!rows.length) return;
-    const params: unknown[] = [];
-    const values = tuples(
+    await upsertRows(
+      this.db,
+      { table: 'character_sheets', columns: ['character_id', 'sheet', 'model', 'prompt_version', 'input_hash'], casts: ['::bigint', '::jsonb'], key: 'character_id', parent: { table: 'characters', column: 'character_id' } },
       rows.map((r) => [r.characterId, JSON.stringify(r.sheet), r.model, r.promptVersion, r.inputHash]),
-      params,
-      ['::bigint', '::jsonb'],
-    );
-    await this.db.query(
-      `INSERT INTO character_sheets (character_id, sheet, model, prompt_version, input_hash)
-       SELECT v.* FROM (VALUES ${values}) AS v(character_id, sheet, model, prompt_version, input_hash)
-        WHERE EXISTS (SELECT 1 FROM characters WHERE id = v.character_id)
-       ON CONFLICT (character_id) DO UPDATE SET sheet = EXCLUDED.sheet, model = EXCLUDED.model,
-         prompt_version = EXCLUDED.prompt_version, input_hash = EXCLUDED.input_hash, updated_at = now()`,
-      params,
     );
   }
 
@@ -231,26 +202,17 @@ export class IngestionRepository {
     return rows.map((r) => ({ id: Number(r.id), position: r.position, heading: r.heading, summary: r.summary }));
   }
 
+  /** One transaction for every vector of the request(s). */
   async saveEmbeddings(rows: EmbeddingRow[]): Promise<void> {
     if (!rows.length) return;
-    await this.db.transaction(async (tx) => {
-      for (const part of chunks(rows, 200)) {
-        const params: unknown[] = [];
-        const values = tuples(
-          part.map((r) => [r.sceneId, r.inputHash, r.model, r.vector.length, r.vector]),
-          params,
-          ['::bigint', '', '', '::int', '::real[]'],
-        );
-        await tx.query(
-          `INSERT INTO scene_embeddings (scene_id, input_hash, model, dimensions, embedding)
-           SELECT v.* FROM (VALUES ${values}) AS v(scene_id, input_hash, model, dimensions, embedding)
-            WHERE EXISTS (SELECT 1 FROM scenes WHERE id = v.scene_id)
-           ON CONFLICT (scene_id) DO UPDATE SET input_hash = EXCLUDED.input_hash, model = EXCLUDED.model,
-             dimensions = EXCLUDED.dimensions, embedding = EXCLUDED.embedding, updated_at = now()`,
-          params,
-        );
-      }
-    });
+    await this.db.transaction((tx) =>
+      upsertRows(
+        tx,
+        { table: 'scene_embeddings', columns: ['scene_id', 'input_hash', 'model', 'dimensions', 'embedding'], casts: ['::bigint', '', '', '::int', '::real[]'], key: 'scene_id', parent: { table: 'scenes', column: 'scene_id' } },
+        rows.map((r) => [r.sceneId, r.inputHash, r.model, r.vector.length, r.vector]),
+        200,
+      ),
+    );
   }
 
   async startRun(r: RunRow): Promise<void> {

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { sceneContentHash, type ParsedScreenplay } from '../../domain/screenplay';
+import { queryPerChunk } from './multi-row';
 
 export interface ImportOptions {
   /** Update this script (must exist). */
@@ -29,21 +30,6 @@ export interface ImportResult {
 
 export class ScriptNotFoundError extends Error {}
 export class AmbiguousTitleError extends Error {}
-
-const CHUNK = 500;
-
-async function insertRows(tx: EntityManager, sql: (values: string) => string, rows: unknown[][], casts: string[] = []): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const params: unknown[] = [];
-    const values = rows
-      .slice(i, i + CHUNK)
-      .map((row) => `(${row.map((v, j) => { params.push(v); return `$${params.length}${casts[j] ?? ''}`; }).join(',')})`)
-      .join(',');
-    out.push(...(await tx.query(sql(values), params)));
-  }
-  return out;
-}
 
 export class ScriptRepository {
   constructor(private readonly db: DataSource) {}
@@ -101,7 +87,7 @@ export class ScriptRepository {
       if (old.length) await tx.query('UPDATE scenes SET position = -1 - position WHERE script_id = $1', [scriptId]);
 
       const updates = parsed.scenes.map((s, i) => ({ s, i, id: reusedIds[i] })).filter((x) => x.id);
-      await insertRows(
+      await queryPerChunk(
         tx,
         (values) => `UPDATE scenes SET position = v.position, heading = v.heading, scene_number = v.scene_number, text = v.text,
                        content_hash = v.content_hash, updated_at = CASE WHEN scenes.content_hash = v.content_hash THEN scenes.updated_at ELSE now() END
@@ -110,7 +96,7 @@ export class ScriptRepository {
         ['::bigint', '::int', '', '::text'],
       );
       const inserts = parsed.scenes.map((s, i) => ({ s, i })).filter(({ i }) => !reusedIds[i]);
-      const inserted = await insertRows(
+      const inserted = await queryPerChunk(
         tx,
         (values) => `INSERT INTO scenes (script_id, position, heading, scene_number, text, content_hash) VALUES ${values} RETURNING id, position`,
         inserts.map(({ s, i }) => [scriptId, i, s.heading, s.sceneNumber, s.text, hashes[i]]),
@@ -122,7 +108,7 @@ export class ScriptRepository {
       // Characters: keep existing rows (and their sheets) for names still present.
       await tx.query('DELETE FROM characters WHERE script_id = $1 AND NOT (name = ANY($2::text[]))', [scriptId, parsed.characters]);
       if (parsed.characters.length) {
-        await insertRows(tx, (values) => `INSERT INTO characters (script_id, name) VALUES ${values} ON CONFLICT (script_id, name) DO NOTHING`,
+        await queryPerChunk(tx, (values) => `INSERT INTO characters (script_id, name) VALUES ${values} ON CONFLICT (script_id, name) DO NOTHING`,
           parsed.characters.map((name) => [scriptId, name]), ['::uuid']);
       }
       const chars: { id: string; name: string }[] = await tx.query('SELECT id, name FROM characters WHERE script_id = $1', [scriptId]);
@@ -130,7 +116,7 @@ export class ScriptRepository {
       await tx.query('DELETE FROM scene_characters WHERE scene_id IN (SELECT id FROM scenes WHERE script_id = $1)', [scriptId]);
       const links = parsed.scenes.flatMap((s, i) => s.characters.filter((n) => charId.has(n)).map((n) => [sceneIds[i], charId.get(n)]));
       if (links.length) {
-        await insertRows(tx, (values) => `INSERT INTO scene_characters (scene_id, character_id) VALUES ${values} ON CONFLICT DO NOTHING`, links, ['::bigint', '::bigint']);
+        await queryPerChunk(tx, (values) => `INSERT INTO scene_characters (scene_id, character_id) VALUES ${values} ON CONFLICT DO NOTHING`, links, ['::bigint', '::bigint']);
       }
       const unchanged = keptIds.filter(Boolean).length;
       return {
