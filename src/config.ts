@@ -64,15 +64,16 @@ type Env = Record<string, string | undefined>;
 const DEFAULT_MODELS: Record<Purpose, string> = {
   smoke: 'anthropic:claude-haiku-4-5',
   summary: 'anthropic:claude-haiku-4-5',
-  outline: 'anthropic:claude-sonnet-4-5',
-  sheet: 'anthropic:claude-sonnet-4-5',
-  synthesis: 'anthropic:claude-sonnet-4-5',
+  outline: 'anthropic:claude-sonnet-4-6',
+  sheet: 'anthropic:claude-sonnet-4-6',
+  synthesis: 'anthropic:claude-sonnet-4-6',
   embedding: 'openai:text-embedding-3-small',
 };
 
 /** Published list prices (USD per million tokens); override or extend with STORYLOOM_PRICES. */
 const DEFAULT_PRICES: Record<string, ModelPrice> = {
   'claude-haiku-4-5': { input: 1, output: 5 },
+  'claude-sonnet-4-6': { input: 3, output: 15 },
   'claude-sonnet-4-5': { input: 3, output: 15 },
   'claude-opus-4-1': { input: 15, output: 75 },
   'gpt-4o-mini': { input: 0.15, output: 0.6 },

@@ -36,6 +36,7 @@ import {
 } from '../shared/ingestion';
 import type { LlmRoute } from '../shared/llm-routing';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
+import { batchWriter } from './batch-writer';
 import { slidingWindow } from './sliding-window';
 
 export const progressQuery = defineQuery<IngestionProgress>('progress');
@@ -79,6 +80,8 @@ interface CarriedState {
 }
 
 const MAX_FAILURES_KEPT = 50;
+/** A sheet is ~0.5 KB: 50 per write keeps each payload far under Temporal's 256 KB warning. */
+const SHEETS_PER_WRITE = 50;
 const emptyPhase = (): PhaseProgress => ({ total: 0, done: 0, failed: 0, reused: 0 });
 
 export async function ingestScript(input: IngestScriptInput): Promise<IngestionResult> {
@@ -160,16 +163,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   const stopped = () => fatal !== undefined;
 
   // Batched writes: a transaction per batch, flushed in order, never more than one at a time.
-  let pendingSummaries: SummaryRow[] = [];
-  let flushing: Promise<void> = Promise.resolve();
-  const flushSummaries = (all: boolean) => {
-    if (pendingSummaries.length >= (all ? 1 : writeBatchSize)) {
-      const rows = pendingSummaries;
-      pendingSummaries = [];
-      flushing = flushing.then(() => mainActivities.saveSceneSummaries(rows));
-    }
-    return flushing;
-  };
+  const summaryWriter = batchWriter<SummaryRow>((rows) => mainActivities.saveSceneSummaries(rows), writeBatchSize);
 
   const finish = async (status: IngestionStatus): Promise<IngestionResult> => {
     const p = state.phases;
@@ -247,9 +241,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
             { summary: `summary: ${scene.label}` },
             [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache }],
           );
-          pendingSummaries.push(row);
+          summaryWriter.add(row);
           s.done++;
-          void flushSummaries(false);
           showDetails();
         } catch (err) {
           recordFailure('summaries', scene.label, err);
@@ -258,7 +251,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       canStart,
       stopped,
     );
-    await flushSummaries(true);
+    await summaryWriter.flush();
     if (plan.scenes.length) state.afterPosition = plan.scenes[plan.scenes.length - 1].position;
     more = plan.more && !fatal;
     if (!more) s.finishedAt = Date.now();
@@ -285,13 +278,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (isCancellation(err)) {
       // Keep what was written, record the run as cancelled, then let the cancellation end it.
       await CancellationScope.nonCancellable(async () => {
-        await flushSummaries(true);
+        await summaryWriter.flush();
         await finish('cancelled');
       });
       throw err;
     }
     await CancellationScope.nonCancellable(async () => {
-      await flushSummaries(true).catch(() => undefined);
+      await summaryWriter.flush().catch(() => undefined);
       await finish('failed');
     });
     throw err;
@@ -326,7 +319,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     const p = state.phases.sheets;
     p.startedAt = Date.now();
     const sheets = llmActivities(state.routes.sheet);
-    const rows: SheetRow[] = [];
+    // Sheets are written in batches too, so a large cast never makes one oversized payload.
+    const sheetWriter = batchWriter<SheetRow>((rows) => mainActivities.saveCharacterSheets(rows), SHEETS_PER_WRITE);
     try {
       await slidingWindow(
         characters,
@@ -337,7 +331,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
               { summary: `sheet: ${c.name}` },
               [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache }],
             );
-            rows.push(row);
+            sheetWriter.add(row);
             p.done++;
             showDetails();
           } catch (err) {
@@ -348,8 +342,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         stopped,
       );
     } finally {
-      // One write for all sheets; on cancellation too, so finished sheets are kept.
-      await CancellationScope.nonCancellable(() => mainActivities.saveCharacterSheets(rows));
+      // What is left is written on cancellation too, so finished sheets are kept.
+      await CancellationScope.nonCancellable(() => sheetWriter.flush());
     }
     p.finishedAt = Date.now();
     showDetails();

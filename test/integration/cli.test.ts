@@ -119,7 +119,7 @@ describe('ingest and friends', () => {
     expect(status.out).toContain('last run completed');
     const show = await cli('show', scriptId);
     expect(show.code).toBe(0);
-    expect(show.out).toContain('## Outline (claude-sonnet-4-5)');
+    expect(show.out).toContain('## Outline (claude-sonnet-4-6)');
     expect(show.out).toMatch(/## Character sheets \(\d+\)/);
     const search = await cli('search', scriptId, 'memory', '--limit', '3');
     expect(search.code).toBe(0);

@@ -17,7 +17,7 @@ let sim: RunningSimulator;
 let app: RunningApp;
 beforeAll(async () => {
   [env, sim] = await Promise.all([startTestTemporal(), startSimulator({ latency: { default: { fixedMs: 10 } } })]);
-  app = await startApp(env, testConfig(sim, { STORYLOOM_PRICES: '{"claude-sonnet-4-5":{"input":3,"output":15}}' }), 'report');
+  app = await startApp(env, testConfig(sim, { STORYLOOM_PRICES: '{"claude-sonnet-4-6":{"input":3,"output":15}}' }), 'report');
 });
 afterAll(async () => {
   await app?.stop();
@@ -51,7 +51,7 @@ it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-
   expect(summary.providerCalls).toBe(stats.byPurpose.summary.requests);
   expect(summary.calls).toBe(12 + 4);
   expect(report.llm.find((l) => l.purpose === 'embedding')!.providerCalls).toBe(1);
-  // Prices: claude-sonnet-4-5 (outline, sheets) is priced; claude-haiku-4-5 (summaries) is in the default table too.
+  // Prices: claude-sonnet-4-6 (outline, sheets) is priced; claude-haiku-4-5 (summaries) is in the default table too.
   expect(report.totals.costUsd).not.toBeNull();
   expect(report.criticalPath.steps[0].name).toBe('summaries');
   expect(report.criticalPath.lowerBoundMs).toBeGreaterThan(0);

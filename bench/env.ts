@@ -1,0 +1,143 @@
+/**
+ * What every scenario runs on: the benchmark's Temporal dev server, its throwaway Postgres
+ * database, the workflow bundle built once, and — per scenario — the in-process simulator and
+ * the app's own workers (createServices + createWorkers, as the worker process builds them).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import type { DataSource } from 'typeorm';
+import { loadConfig, type AppConfig } from '../src/config';
+import { dropDatabase, migrateDatabase, redactUrl } from '../src/db/data-source';
+import { ScriptRepository, type ImportResult } from '../src/db/repositories/script.repository';
+import { parseScreenplay, type ParsedScreenplay } from '../src/domain/screenplay';
+import { startSimulator, type DeepPartial, type RunningSimulator, type SimulatorConfig } from '../src/llm/simulator';
+import { createLogger, type Logger } from '../src/observability/logger';
+import { installRuntime } from '../src/observability/temporal-runtime';
+import { createServices, createWorkers, type AppServices } from '../src/runtime';
+import { startTemporal, type BenchTemporal } from './temporal-server';
+
+export interface BenchEnv {
+  dir: string;
+  temporal: BenchTemporal;
+  client: Client;
+  nativeConnection: NativeConnection;
+  databaseUrl: string;
+  workflowBundle: { code: string };
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** DATABASE_URL (default postgres://postgres@127.0.0.1:5432) with a fresh database name. */
+export function benchDatabaseUrl(tag: string): string {
+  const url = new URL(process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432');
+  url.pathname = `/storyloom_bench_${tag}`;
+  return url.toString();
+}
+
+const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+export async function startBenchEnv(opts: { root: string; runTag: string; cleanups: (() => Promise<void>)[] }): Promise<BenchEnv> {
+  const cli = process.env.TEMPORAL_CLI || path.join(opts.root, '.tools/bin/temporal');
+  const dir = path.join(opts.root, '.data', 'bench', opts.runTag);
+  mkdirSync(dir, { recursive: true });
+  // App, worker and SDK logs go to a file: stdout is the report's.
+  const logger = createLogger(process.env.LOG_LEVEL || 'warn', pino.destination({ dest: path.join(dir, 'app.log'), sync: false, mkdir: true }));
+  installRuntime(loadConfig({ STORYLOOM_METRICS_PORT: '0', LOG_LEVEL: process.env.LOG_LEVEL || 'warn' }), logger);
+
+  const databaseUrl = benchDatabaseUrl(opts.runTag.replace(/[^a-z0-9_]/gi, '_').toLowerCase());
+  const [temporal, , workflowBundle] = await Promise.all([
+    startTemporal(cli, path.join(dir, 'temporal.log')),
+    migrateDatabase(databaseUrl),
+    bundleWorkflowCode({
+      // The tsc output of src/workflows (what `npm run worker` runs from dist/).
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: quietBundlerLogger as never,
+    }).then(({ code }) => ({ code })),
+  ]);
+  opts.cleanups.push(() => temporal.stop());
+  opts.cleanups.push(() => dropDatabase(databaseUrl));
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  return {
+    dir,
+    temporal,
+    client,
+    nativeConnection,
+    databaseUrl,
+    workflowBundle,
+    logger,
+    async close() {
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+export interface BenchApp {
+  config: AppConfig;
+  services: AppServices;
+  sim: RunningSimulator;
+  taskQueue: string;
+  workers: Worker[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The simulator (in this process) and the app's workers on a fresh task queue, configured like
+ * the worker process is, with provider base URLs pointing at the simulator. `env` overrides any
+ * variable (e.g. STORYLOOM_ANTHROPIC_MAX_CONCURRENT).
+ */
+export async function startBenchApp(
+  env: BenchEnv,
+  name: string,
+  simConfig: DeepPartial<SimulatorConfig>,
+  appEnv: Record<string, string> = {},
+): Promise<BenchApp> {
+  const sim = await startSimulator(simConfig);
+  const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: env.temporal.address,
+    STORYLOOM_TASK_QUEUE: taskQueue,
+    DATABASE_URL: env.databaseUrl,
+    ANTHROPIC_API_KEY: 'bench-anthropic-key',
+    OPENAI_API_KEY: 'bench-openai-key',
+    ANTHROPIC_BASE_URL: sim.url,
+    OPENAI_BASE_URL: `${sim.url}/v1`,
+    OLLAMA_HOST: sim.url,
+    STORYLOOM_METRICS_PORT: '0',
+    LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+    ...appEnv,
+  });
+  const services = await createServices(config, { logger: env.logger });
+  const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue });
+  const running = workers.map((w) => w.run());
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    services,
+    sim,
+    taskQueue,
+    workers,
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await Promise.allSettled(running);
+        await services.close();
+        await sim.close();
+      })()),
+  };
+}
+
+export function parseText(text: string): ParsedScreenplay {
+  return parseScreenplay(Buffer.from(text), 'script.fountain');
+}
+
+export function importText(db: DataSource, text: string, opts: { title: string; scriptId?: string }): Promise<ImportResult> {
+  return new ScriptRepository(db).importScreenplay(parseText(text), { title: opts.title, sourceName: 'bench.fountain', scriptId: opts.scriptId });
+}
+
+export { redactUrl };

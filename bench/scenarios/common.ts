@@ -1,0 +1,81 @@
+/** What the scenarios share: context, report shape, warm-up, and reading a run's work and profile. */
+import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
+import type { IngestionResult } from '../../src/shared/ingestion';
+import type { Work } from '../bounds';
+import { importText, type BenchApp, type BenchEnv } from '../env';
+import type { ChainHistory, LatencyStats } from '../history';
+import { measureIngest, type SimDelta } from '../measure';
+import type { Row, Target } from '../table';
+
+export interface ScenarioCtx {
+  env: BenchEnv;
+  /** --time-scale */
+  timeScale: number;
+  runTag: string;
+  /** Progress to stderr (stdout is the report). */
+  log(msg: string): void;
+}
+
+export interface ScenarioReport {
+  rows: Row[];
+  targets: Target[];
+  /** Per-row profile lines (where the time above the bound goes). */
+  profile: string[];
+  details: Record<string, unknown>;
+}
+
+/**
+ * One tiny ingestion with the simulator answering at once: loads the workflow bundle into the
+ * worker's isolate, opens the pools and the SDK connections, so the first measured row does
+ * not pay for them. The simulator's stats are reset afterwards.
+ */
+export async function warmUp(env: BenchEnv, app: BenchApp, tag: string): Promise<void> {
+  const scale = app.sim.config().timeScale;
+  app.sim.configure({ timeScale: 0 });
+  const title = `warm-up ${tag}`;
+  const imported = await importText(app.services.db, syntheticScreenplay({ title, scenes: 3, characters: 2, salt: title }), { title });
+  await measureIngest(env, app, { scriptId: imported.scriptId, mode: 'full' });
+  app.sim.configure({ timeScale: scale });
+  app.sim.resetStats();
+}
+
+/** What the run actually had to make (provider calls it needed), from its result and the simulator. */
+export function workOf(result: IngestionResult, sim: Pick<SimDelta, 'byPurpose'>): Work {
+  const p = result.phases;
+  const outlineCalls = sim.byPurpose.outline ?? 0;
+  return {
+    summaries: p.summaries.total - p.summaries.reused,
+    outline: p.outline.total === 0 ? 0 : outlineCalls > 1 ? 2 : 1,
+    sheets: p.sheets.total,
+    embeddings: p.embeddings.total,
+  };
+}
+
+const fmt = (s: LatencyStats | undefined) => (s && s.count ? `${Math.round(s.meanMs)}/${Math.round(s.p95Ms)}/${Math.round(s.maxMs)}` : '—');
+
+/** One line: schedule-to-start per LLM activity type, workflow-task turnaround, window refill. */
+export function profileLine(id: string, chain: Pick<ChainHistory, 'scheduleToStart' | 'startToClose' | 'workflowTask' | 'refill'>, providerMs?: Record<string, number>): string {
+  const types = ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'];
+  const s2s = types.filter((t) => chain.scheduleToStart[t]?.count).map((t) => `${t} ${fmt(chain.scheduleToStart[t])}`);
+  const s2c = types
+    .filter((t) => chain.startToClose[t]?.count)
+    .map((t) => `${t} ${Math.round(chain.startToClose[t].meanMs)}${providerMs?.[t] !== undefined ? ` (provider ${Math.round(providerMs[t])})` : ''}`);
+  return (
+    `${id}: schedule→start ms mean/p95/max: ${s2s.join(', ') || '—'}; workflow task ms: ${fmt(chain.workflowTask)}; ` +
+    `freed slot → next scheduled ms: ${fmt(chain.refill)}; start→close mean ms: ${s2c.join(', ') || '—'}`
+  );
+}
+
+export const SECONDS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** The chain's timeline: each activity type's first scheduling and last close, ms from the workflow's start. */
+export function timelineLine(id: string, chain: Pick<ChainHistory, 'spans' | 'closedMs'>): string {
+  const parts = Object.entries(chain.spans)
+    .sort((a, b) => a[1].firstScheduledMs - b[1].firstScheduledMs)
+    .map(([type, s]) =>
+      type.endsWith('(local)')
+        ? `${type}${s.count > 1 ? `×${s.count}` : ''} @${Math.round(s.lastClosedMs)}`
+        : `${type}${s.count > 1 ? `×${s.count}` : ''} ${Math.round(s.firstScheduledMs)}–${Math.round(s.lastClosedMs)}`,
+    );
+  return `${id} timeline ms from start (activity first scheduled–last closed; local activity @ recorded): ${parts.join(', ')}; workflow closed ${Math.round(chain.closedMs)}`;
+}
