@@ -8,12 +8,15 @@ mkdir -p "$DATA_DIR"
 say() { printf '[storyloom] %s\n' "$*"; }
 die() { printf '[storyloom] error: %s\n' "$*" >&2; exit 1; }
 
-# npm ci when node_modules is missing or older than the lockfile; `prepare` builds dist/.
+# Installs from the lockfile when node_modules is missing or older than it; `prepare` builds
+# dist/. `npm install`, not `npm ci`: some registries (this machine kind's among them) do not
+# serve other platforms' optional binaries (e.g. @swc/core-darwin-arm64), npm leaves those out
+# of the lockfile, and `npm ci` then refuses the lockfile as out of sync.
 ensure_node_modules() {
   cd "$ROOT"
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
+    say "installing npm dependencies (npm install from package-lock.json)"
+    npm install --no-audit --no-fund --loglevel=error
   elif [ ! -f dist/starter.js ] || [ -n "$(find src -newer dist/starter.js -name '*.ts' -print -quit)" ]; then
     say "building (tsc)"
     npm run --silent build
