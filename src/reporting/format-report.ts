@@ -1,6 +1,10 @@
 /** Human-readable forms of a RunReport: the full table and the short form `ingest --wait` prints. */
 import type { RunReport } from './run-report';
 
+/** Phases in the order they run (a JSONB round trip does not keep key order). */
+const PHASE_ORDER = ['summaries', 'phase2', 'outline', 'sheets', 'embeddings'];
+const phaseRank = (name: string) => (PHASE_ORDER.includes(name) ? PHASE_ORDER.indexOf(name) : PHASE_ORDER.length);
+
 const s = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 const usd = (v: number | null) => (v === null ? 'unknown' : `$${v.toFixed(v < 0.01 ? 5 : 3)}`);
 
@@ -16,7 +20,7 @@ export function formatReport(r: RunReport): string {
   return [
     `Run report — ${r.kind} ${r.workflowId} (${r.runIds.length} run${r.runIds.length > 1 ? 's' : ''}): ${r.status} in ${s(r.wallMs)}`,
     '',
-    `Phases: ${Object.entries(r.phasesMs).map(([k, v]) => `${k} ${s(v)}`).join(', ') || '—'}`,
+    `Phases: ${Object.entries(r.phasesMs).sort(([a], [b]) => phaseRank(a) - phaseRank(b)).map(([k, v]) => `${k} ${s(v)}`).join(', ') || '—'}`,
     `Critical path: ${r.criticalPath.steps.map((st) => `${st.name} (${st.calls} calls, ≥ ${s(st.boundMs)})`).join(' → ')}`,
     `  lower bound ${s(r.criticalPath.lowerBoundMs)}; wall ${s(r.wallMs)}; overhead ${s(r.criticalPath.overheadMs)} (${r.criticalPath.lowerBoundMs ? (r.wallMs / r.criticalPath.lowerBoundMs).toFixed(2) : '—'}× the bound)`,
     '',

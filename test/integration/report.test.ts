@@ -72,6 +72,7 @@ it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-
   expect(cached.totals.cacheHits).toBe(1 + sheets + 1);
   expect(formatReport(cached)).toContain(`0 provider calls, ${cached.totals.cacheHits} cache hits`);
   expect(formatReportShort(cached)).toMatch(/^Report: /);
+  expect(formatReport(report)).toMatch(/Phases: summaries [\d.]+ s, phase2 [\d.]+ s, outline [\d.]+ s, sheets [\d.]+ s, embeddings [\d.]+ s/);
 });
 
 it('a smoke run gets a report too, and an unknown model costs "unknown", not 0', async () => {
