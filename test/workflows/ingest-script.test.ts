@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId, type IngestionFlags } from '../../src/shared/ingestion';
-import { ingestScript, pauseSignal, progressQuery, resumeSignal } from '../../src/workflows';
+import { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencySignal } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
 import { importFixture, importSynthetic, importText } from '../helpers/scripts';
@@ -184,6 +184,18 @@ it('pause stops new calls (calls in flight finish); resume carries on', async ()
   const result = await handle.result();
   expect(result.status).toBe('completed');
   expect(sim.stats().byPurpose.summary.requests).toBe(12);
+});
+
+it('setConcurrency widens the window of a running ingestion', async () => {
+  const script = await importSynthetic(app.services.db, 14, 3, title('Widen'));
+  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+  const handle = await start(script.scriptId, { concurrency: { summaries: 1, sheets: 1 } });
+  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
+  expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(1);
+  await handle.signal(setConcurrencySignal, { summaries: 4 });
+  const result = await handle.result();
+  expect(result.status).toBe('completed');
+  expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
 });
 
 it('refuses a second ingestion of the same script while one runs', async () => {
