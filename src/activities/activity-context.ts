@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { CallContext } from '../llm/llm-service';
+import { scopeOf } from '../observability/activity-scope';
 
 /**
  * Runs `fn` with the activity's identity and cancellation signal, heartbeating meanwhile:
@@ -11,17 +12,9 @@ export async function withActivityContext<T>(
   opts: { heartbeatEveryMs?: number } = {},
 ): Promise<T> {
   const activity = Context.current();
-  const info = activity.info;
   const timer = setInterval(() => activity.heartbeat(), opts.heartbeatEveryMs ?? 1000);
   try {
-    return await fn({
-      workflowId: info.workflowExecution?.workflowId,
-      runId: info.workflowExecution?.runId,
-      activityId: info.activityId,
-      activityType: info.activityType,
-      attempt: info.attempt,
-      signal: activity.cancellationSignal,
-    });
+    return await fn({ ...scopeOf(activity.info), signal: activity.cancellationSignal });
   } catch (err) {
     // An abort caused by cancellation is reported as the cancellation itself.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { LlmCall } from '../db/entities/llm-call.entity';
+import { queryPerChunk } from '../db/repositories/multi-row';
+import { WriteBehind } from '../db/write-behind';
 
 export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt'>;
 
@@ -13,60 +15,38 @@ const COLUMNS = [
   'output_tokens', 'workflow_id', 'run_id', 'activity_id', 'activity_type', 'attempt', 'cache_key', 'created_at',
 ] as const;
 
+type TimedRecord = LlmCallRecord & { createdAt: Date };
+
 /**
  * Buffers `llm_calls` rows and writes them in one multi-row INSERT per batch, so a hot path
  * does not pay a commit per call. Flushes when the buffer fills, on a timer, and on close.
  */
 export class BufferedCallLog implements CallLog {
-  private buffer: (LlmCallRecord & { createdAt: Date })[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly rows: WriteBehind<TimedRecord>;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly opts: { maxRows?: number; flushIntervalMs?: number; onError?: (err: unknown) => void } = {},
-  ) {}
+  constructor(db: DataSource, opts: { maxRows?: number; flushIntervalMs?: number; onError?: (err: unknown) => void } = {}) {
+    this.rows = new WriteBehind(
+      (batch) =>
+        queryPerChunk(
+          db,
+          (values) => `INSERT INTO llm_calls (${COLUMNS.join(',')}) VALUES ${values}`,
+          batch.map((r) => [
+            r.purpose, r.provider, r.model, r.promptVersion, r.outcome, r.errorType, r.latencyMs, r.inputTokens,
+            r.outputTokens, r.workflowId, r.runId, r.activityId, r.activityType, r.attempt, r.cacheKey, r.createdAt,
+          ]),
+        ).then(() => undefined),
+      // The call log must never fail an LLM call: a failed batch is reported and dropped.
+      { maxItems: opts.maxRows ?? 100, intervalMs: opts.flushIntervalMs ?? 500, onError: opts.onError },
+    );
+  }
 
   record(row: LlmCallRecord): void {
-    this.buffer.push({ ...row, createdAt: new Date() });
-    if (this.buffer.length >= (this.opts.maxRows ?? 100)) {
-      void this.flush();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs ?? 500);
-      this.timer.unref();
-    }
+    this.rows.add({ ...row, createdAt: new Date() });
   }
 
   /** Writes everything recorded so far; resolves when it is in the database. */
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const rows = this.buffer;
-    this.buffer = [];
-    // Chained so batches land in order and flush() waits for earlier ones too.
-    this.inFlight = this.inFlight.then(() => (rows.length ? this.write(rows) : undefined));
-    return this.inFlight;
-  }
-
-  private async write(rows: (LlmCallRecord & { createdAt: Date })[]): Promise<void> {
-    const params: unknown[] = [];
-    const tuples = rows.map((r) => {
-      const values = [
-        r.purpose, r.provider, r.model, r.promptVersion, r.outcome, r.errorType, r.latencyMs, r.inputTokens,
-        r.outputTokens, r.workflowId, r.runId, r.activityId, r.activityType, r.attempt, r.cacheKey, r.createdAt,
-      ];
-      const start = params.length;
-      params.push(...values);
-      return `(${values.map((_, i) => `$${start + i + 1}`).join(',')})`;
-    });
-    try {
-      await this.db.query(`INSERT INTO llm_calls (${COLUMNS.join(',')}) VALUES ${tuples.join(',')}`, params);
-    } catch (err) {
-      // The call log must never fail an LLM call; report and drop the batch.
-      this.opts.onError?.(err);
-    }
+    return this.rows.flush();
   }
 }
 

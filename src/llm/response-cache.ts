@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { queryPerChunk } from '../db/repositories/multi-row';
+import { WriteBehind } from '../db/write-behind';
 
 /** Stable JSON: object keys sorted, so equal requests hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -40,62 +41,44 @@ export interface CacheStore {
  * from it. A repeated put of the same key is a no-op.
  */
 export class PostgresCacheStore implements CacheStore {
-  private pending = new Map<string, CacheEntry>();
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writes: WriteBehind<{ key: string; entry: CacheEntry }>;
 
   constructor(
     private readonly db: DataSource,
-    private readonly opts: {
+    opts: {
       maxPending?: number;
       flushIntervalMs?: number;
       onError?: (err: unknown) => void;
       /** Runs the batch write outside any activity's accounting (a batch mixes many runs' calls). */
       detach?: <T>(fn: () => T) => T;
     } = {},
-  ) {}
+  ) {
+    this.writes = new WriteBehind(
+      (batch) =>
+        queryPerChunk(
+          db,
+          (values) => `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
+          batch.map(({ key, entry: e }) => [key, e.provider, e.model, e.promptVersion, e.purpose, JSON.stringify(e.response)]),
+          ['', '', '', '', '', '::jsonb'],
+        ).then(() => undefined),
+      // The cache is an optimisation: a lost batch costs a future call, never a failed one.
+      { maxItems: opts.maxPending ?? 50, intervalMs: opts.flushIntervalMs ?? 200, onError: opts.onError, detach: opts.detach },
+    );
+  }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const buffered = this.pending.get(key);
-    if (buffered) return buffered.response as T;
+    const buffered = this.writes.pending.find((w) => w.key === key);
+    if (buffered) return buffered.entry.response as T;
     const rows: { response: T }[] = await this.db.query('SELECT response FROM llm_response_cache WHERE key = $1', [key]);
     return rows[0]?.response;
   }
 
   async put(key: string, entry: CacheEntry): Promise<void> {
-    this.pending.set(key, entry);
-    if (this.pending.size >= (this.opts.maxPending ?? 50)) {
-      void this.flush();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs ?? 200);
-      this.timer.unref();
-    }
+    this.writes.add({ key, entry });
   }
 
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const batch = this.pending;
-    this.pending = new Map();
-    const detach = this.opts.detach ?? (<T>(fn: () => T) => fn());
-    this.writing = this.writing.then(() => (batch.size ? detach(() => this.write(batch)) : undefined));
-    return this.writing;
-  }
-
-  private async write(batch: Map<string, CacheEntry>): Promise<void> {
-    try {
-      await queryPerChunk(
-        this.db,
-        (values) => `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
-        [...batch].map(([key, e]) => [key, e.provider, e.model, e.promptVersion, e.purpose, JSON.stringify(e.response)]),
-        ['', '', '', '', '', '::jsonb'],
-      );
-    } catch (err) {
-      // The cache is an optimisation: a lost batch costs a future call, never a failed one.
-      this.opts.onError?.(err);
-    }
+    return this.writes.flush();
   }
 }
 

@@ -3,7 +3,7 @@
  * running (activity-scope.ts: log fields, DB query attribution) and counts activities in flight.
  */
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { runInActivityScope, type ActivityScope } from './activity-scope';
+import { runInActivityScope, scopeOf } from './activity-scope';
 import type { AppMetrics } from './metrics';
 
 export function observabilityActivityInterceptors(metrics: AppMetrics): ActivityInterceptorsFactory {
@@ -11,14 +11,7 @@ export function observabilityActivityInterceptors(metrics: AppMetrics): Activity
     inbound: {
       async execute(input, next) {
         const info = ctx.info;
-        const scope: ActivityScope = {
-          workflowId: info.workflowExecution?.workflowId,
-          runId: info.workflowExecution?.runId,
-          activityId: info.activityId,
-          activityType: info.activityType,
-          attempt: info.attempt,
-          taskQueue: info.taskQueue,
-        };
+        const scope = scopeOf(info);
         const labels = { activity_type: info.activityType, task_queue: info.taskQueue };
         metrics.activitiesInFlight.inc(labels);
         try {

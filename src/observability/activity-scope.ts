@@ -3,6 +3,7 @@
  * activity execution, read by the log mixin (so every log line names its activity) and by the
  * DB query counter (so queries are attributed to the workflow that caused them).
  */
+import type { Info } from '@temporalio/activity';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface ActivityScope {
@@ -12,6 +13,18 @@ export interface ActivityScope {
   activityType: string;
   attempt: number;
   taskQueue: string;
+}
+
+/** The identity of an activity execution, from its Temporal info. */
+export function scopeOf(info: Info): ActivityScope {
+  return {
+    workflowId: info.workflowExecution?.workflowId,
+    runId: info.workflowExecution?.runId,
+    activityId: info.activityId,
+    activityType: info.activityType,
+    attempt: info.attempt,
+    taskQueue: info.taskQueue,
+  };
 }
 
 const storage = new AsyncLocalStorage<ActivityScope>();
