@@ -80,7 +80,11 @@ async function main(): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       log(`${sig}: stopping the dev server and dropping the database`);
-      void cleanup().finally(() => process.exit(130));
+      const exit = () => process.exit(130);
+      cleanup().then(exit, (err: unknown) => {
+        log(`cleanup: ${(err as Error).message}`);
+        exit();
+      });
     });
   }
 

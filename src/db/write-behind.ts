@@ -29,9 +29,9 @@ export class WriteBehind<T> {
   add(item: T): void {
     this.buffer.push(item);
     if (this.buffer.length >= this.opts.maxItems) {
-      void this.flush();
+      this.flushInBackground();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.opts.intervalMs);
+      this.timer = setTimeout(() => this.flushInBackground(), this.opts.intervalMs);
       this.timer.unref();
     }
   }
@@ -49,5 +49,10 @@ export class WriteBehind<T> {
       batch.length ? detach(() => this.write(batch)).catch((err: unknown) => this.opts.onError?.(err)) : undefined,
     );
     return this.writing;
+  }
+
+  /** A flush nobody awaits: its failure still goes to `onError` rather than going unobserved. */
+  private flushInBackground(): void {
+    this.flush().catch((err: unknown) => this.opts.onError?.(err));
   }
 }

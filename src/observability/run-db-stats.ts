@@ -58,7 +58,7 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
   start(db: DataSource): void {
     this.db = db;
     if (this.timer) return;
-    this.timer = outsideActivityScope(() => setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000));
+    this.timer = outsideActivityScope(() => setInterval(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 1000));
     this.timer.unref();
   }
 
@@ -69,6 +69,11 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
     // Chained so flush() also waits for an earlier write still running.
     this.inFlight = this.inFlight.then(() => (rows.length ? this.write(rows) : undefined));
     return this.inFlight;
+  }
+
+  /** A timer's flush: nobody awaits it, so its failure goes to `onError`. */
+  private flushInBackground(): void {
+    this.flush().catch((err: unknown) => this.opts.onError?.(err));
   }
 
   /** Stops the timer and writes what is left; call before destroying the DataSource. */

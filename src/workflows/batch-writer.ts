@@ -17,7 +17,10 @@ export function batchWriter<T>(save: (rows: T[]) => Promise<void>, size: number)
     /** Queues a row; writes a batch once `size` rows wait. */
     add(row: T): void {
       pending.push(row);
-      void flush(false);
+      // A failed save must not go unobserved (the SDK would fail every workflow task on it, and
+      // the run would hang). Later batches chain on this promise, so the failure rejects the
+      // next `flush()` the workflow awaits.
+      flush(false).catch(() => undefined);
     },
     /** Writes whatever waits; resolves when every batch so far is written. */
     flush: () => flush(true),

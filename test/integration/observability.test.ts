@@ -258,13 +258,16 @@ interface ExportedSpan {
 async function startFakeCollector(): Promise<{ url: string; spans(): ExportedSpan[]; close(): Promise<void> }> {
   const received: ExportedSpan[] = [];
   const server = createServer((req, res) => {
-    void readBody(req).then((body) => {
-      if (req.url === '/v1/traces') {
-        const payload = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: ExportedSpan[] }[] }[] };
-        for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) received.push(...(ss.spans ?? []));
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
+    readBody(req)
+      .then((body) => {
+        if (req.url === '/v1/traces') {
+          const payload = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: ExportedSpan[] }[] }[] };
+          for (const rs of payload.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) received.push(...(ss.spans ?? []));
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      })
+      // A body the collector cannot read is the exporter's bug: answer it instead of leaving it waiting.
+      .catch((err: unknown) => res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err)));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -121,7 +121,7 @@ export function createSimulatorServer(state: SimulatorState): SimulatorServer {
   const server = createServer((req, res) => {
     const closed = new Promise<void>((resolve) => res.once('close', resolve));
     open.add(closed);
-    void closed.then(() => open.delete(closed));
+    res.once('close', () => open.delete(closed));
     handle(state, req, res).catch((err: unknown) => {
       // Last resort: a bug must not take the server down or leave the client waiting.
       sendJson(res, 500, { error: { type: 'simulator_error', message: err instanceof Error ? err.message : String(err) } });
