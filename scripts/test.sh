@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suite (`npm test`): installs what it needs, type-checks, then runs jest against a
+# The test suite (`npm test`): installs what it needs, type-checks, lints, then runs jest against a
 # throwaway Postgres database and dev servers started from the project's Temporal CLI.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -9,5 +9,7 @@ export TEMPORAL_CLI="$TEMPORAL_BIN"
 cd "$ROOT"
 say "type-checking"
 npx tsc --noEmit -p tsconfig.json
+say "linting"
+npm run --silent lint
 say "running jest"
 npx jest "$@"
