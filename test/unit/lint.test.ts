@@ -76,7 +76,7 @@ export async function lintFixture(rows: SummaryRow[]): Promise<number> {
 const FORBIDDEN_WORKFLOW = `
 import { readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { createActivities } from '../activities';
+import { createMainActivities } from '../activities';
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { MainActivities } from '../activities';
 
@@ -85,7 +85,7 @@ const acts = proxyActivities<MainActivities>({ startToCloseTimeout: '1 minute' }
 export async function lintFixture(): Promise<unknown[]> {
   void acts.saveSceneSummaries([]);
   sleep(10);
-  return [readFileSync, DataSource, createActivities];
+  return [readFileSync, DataSource, createMainActivities];
 }
 `;
 
