@@ -613,7 +613,10 @@ describe('stats and control endpoints', () => {
       () => 'answered',
       () => 'connection closed',
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // Under load the request may take a while to arrive: poll rather than sleep a fixed time.
+    for (const end = Date.now() + 10_000; other.stats().currentConcurrent < 1 && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     expect(other.stats().currentConcurrent).toBe(1);
     await other.close();
     expect(await pending).toBe('connection closed');
