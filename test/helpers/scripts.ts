@@ -5,7 +5,8 @@ import { ScriptRepository, type ImportResult } from '../../src/db/repositories/s
 import { parseScreenplay } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 
-export const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
+/** The project's own screenplay fixtures (see test/fixtures/README.md). */
+export const FIXTURES = path.resolve(__dirname, '../fixtures');
 
 export function importText(db: DataSource, text: string, opts: { title: string; fileName?: string; scriptId?: string }): Promise<ImportResult> {
   const parsed = parseScreenplay(Buffer.from(text), opts.fileName ?? 'script.fountain');

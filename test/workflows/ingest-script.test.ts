@@ -54,7 +54,7 @@ async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 
 }
 
 it('ingests a real screenplay: summaries, outline, sheets and embeddings, each written once', async () => {
-  const script = await importFixture(app.services.db, 'fountain/brick_and_steel.fountain', title('Brick'));
+  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', title('Ferry'));
   const result = await run(script.scriptId);
   expect(result.status).toBe('completed');
   expect(result.phases.summaries).toMatchObject({ total: script.scenes, done: script.scenes, failed: 0, reused: 0 });
