@@ -22,3 +22,11 @@ export function importFixture(db: DataSource, relative: string, title: string): 
 export function importSynthetic(db: DataSource, scenes: number, characters: number, title: string): Promise<ImportResult> {
   return importText(db, syntheticScreenplay({ scenes, characters, title, salt: title }), { title });
 }
+
+/** Deletes what ingestion stored for a script (summaries, outline, sheets, embeddings), so a partial run must make them again. */
+export async function forgetIngestionResults(db: DataSource, scriptId: string): Promise<void> {
+  await db.query('DELETE FROM scene_summaries WHERE scene_id IN (SELECT id FROM scenes WHERE script_id = $1)', [scriptId]);
+  await db.query('DELETE FROM scene_embeddings WHERE scene_id IN (SELECT id FROM scenes WHERE script_id = $1)', [scriptId]);
+  await db.query('DELETE FROM character_sheets WHERE character_id IN (SELECT id FROM characters WHERE script_id = $1)', [scriptId]);
+  await db.query('DELETE FROM script_outlines WHERE script_id = $1', [scriptId]);
+}
