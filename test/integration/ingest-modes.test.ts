@@ -8,9 +8,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { ingestionWorkflowId } from '../../src/shared/ingestion';
+import { ingestScript } from '../../src/workflows';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
-import { FIXTURES } from '../helpers/scripts';
+import { FIXTURES, importFixture } from '../helpers/scripts';
 
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
@@ -68,4 +70,20 @@ it('--full makes every call again: each scene summarised, outline, sheets and em
   expect(stats.byPurpose.outline.requests).toBe(1);
   expect(stats.byPurpose.sheet.requests).toBe(5);
   expect(stats.byPurpose.embedding).toMatchObject({ requests: 1, embeddingInputs: 6 });
+});
+
+it('a full run that continues as new still redoes every scene, each once', async () => {
+  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', `Modes long ${Date.now()}`);
+  const execute = (mode: 'full' | 'partial') =>
+    env.client.workflow.execute(ingestScript, {
+      taskQueue: app.taskQueue,
+      workflowId: ingestionWorkflowId(script.scriptId),
+      args: [{ scriptId: script.scriptId, mode, scenesPerRun: 2 }],
+    });
+  expect((await execute('full')).status).toBe('completed');
+  sim.resetStats();
+  const again = await execute('full');
+  expect(again).toMatchObject({ status: 'completed', runs: 3 });
+  expect(again.phases.summaries).toMatchObject({ total: 6, done: 6, reused: 0 });
+  expect(sim.stats().byPurpose.summary.requests).toBe(6);
 });
