@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The third-party corpus has its own command, `npm run test:corpus` (jest.corpus.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/corpus/'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },

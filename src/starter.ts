@@ -21,7 +21,7 @@ Commands:
   ingest <file | scriptId> [options]              import (if a file) and run the ingestion workflow
       --no-parallel-scene-summaries  --no-parallel-character-sheets  --no-batch-embeddings
       --no-parallel-phase2  --no-cache  --concurrency-summaries N  --concurrency-sheets N
-      --partial | --full   (a re-imported file defaults to partial)   --wait (progress bar + result)
+      --partial | --full   (default: full on a first ingestion, else partial)   --wait (progress bar + result)
   status <scriptId>                               progress of a running ingestion, else the last run
   pause | resume | cancel <scriptId>              steer a running ingestion
   show <scriptId>                                 outline, character sheets and the last run's figures

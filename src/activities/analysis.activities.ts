@@ -34,11 +34,15 @@ export interface AnalysisDeps {
 export interface LlmStepInput {
   route: LlmRoute;
   useCache: boolean;
+  /** A full run's fresh answers: no cache reads, the answers are still stored. */
+  refreshCache?: boolean;
 }
 
-function chat(deps: AnalysisDeps, purpose: string, route: LlmRoute, promptVersion: string, prompt: PromptSpec, useCache: boolean, ctx: CallContext, jsonSchema?: { name: string; schema: Record<string, unknown> }) {
+type CachePolicy = Pick<LlmStepInput, 'useCache' | 'refreshCache'>;
+
+function chat(deps: AnalysisDeps, purpose: string, route: LlmRoute, promptVersion: string, prompt: PromptSpec, cache: CachePolicy, ctx: CallContext, jsonSchema?: { name: string; schema: Record<string, unknown> }) {
   return deps.llm.chat(
-    { purpose, provider: route.provider, model: route.model, promptVersion, request: { ...prompt, jsonSchema }, useCache },
+    { purpose, provider: route.provider, model: route.model, promptVersion, request: { ...prompt, jsonSchema }, useCache: cache.useCache, refreshCache: cache.refreshCache },
     ctx,
   );
 }
@@ -50,7 +54,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
     async summarizeScene(input: LlmStepInput & { sceneId: number }): Promise<SummaryRow & { cached: boolean }> {
       const scene = await repo.sceneForSummary(input.sceneId);
       return withActivityContext(async (ctx) => {
-        const result = await chat(deps, 'summary', input.route, PROMPT_VERSIONS.summary, sceneSummaryPrompt(scene), input.useCache, ctx);
+        const result = await chat(deps, 'summary', input.route, PROMPT_VERSIONS.summary, sceneSummaryPrompt(scene), input, ctx);
         return {
           sceneId: input.sceneId,
           contentHash: scene.contentHash,
@@ -77,12 +81,12 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           const parts = await Promise.all(
             sections.map((section, i) =>
               chat(deps, 'outline', input.route, PROMPT_VERSIONS.outlineSection,
-                outlineSectionPrompt(input.title, i + 1, sections.length, summariesDigest(section)), input.useCache, ctx),
+                outlineSectionPrompt(input.title, i + 1, sections.length, summariesDigest(section)), input, ctx),
             ),
           );
           digest = parts.map((p, i) => `Part ${i + 1}:\n${p.text.trim()}`).join('\n\n');
         }
-        const outline = await chat(deps, 'outline', input.route, PROMPT_VERSIONS.outline, outlinePrompt(input.title, digest), input.useCache, ctx);
+        const outline = await chat(deps, 'outline', input.route, PROMPT_VERSIONS.outline, outlinePrompt(input.title, digest), input, ctx);
         await repo.saveOutline({
           scriptId: input.scriptId,
           outline: outline.text.trim(),
@@ -103,7 +107,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
       const character = await repo.characterWithScenes(input.characterId);
       return withActivityContext(async (ctx) => {
         const result = await chat(deps, 'sheet', input.route, PROMPT_VERSIONS.sheet,
-          characterSheetPrompt(character.title, character.name, character.scenes), input.useCache, ctx,
+          characterSheetPrompt(character.title, character.name, character.scenes), input, ctx,
           { name: 'character_sheet', schema: CHARACTER_SHEET_SCHEMA as unknown as Record<string, unknown> });
         let sheet;
         try {
@@ -141,6 +145,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
               texts: batch.map(sceneEmbeddingText),
               dimensions: deps.embeddingDimensions,
               useCache: input.useCache,
+              refreshCache: input.refreshCache,
             },
             ctx,
           );

@@ -15,6 +15,8 @@ export interface PlanSummariesInput {
   /** Only scenes after this position are returned (continue-as-new keeps a cursor). */
   afterPosition: number;
   limit: number;
+  /** Full: every scene is planned, current summary or not. Absent in runs started before it existed: partial. */
+  mode?: IngestionMode;
 }
 
 export interface PlannedScene {
@@ -75,10 +77,10 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
       return { title };
     },
 
-    /** Phase 1's pre-fetch: one query for every scene and whether its summary is current. */
+    /** Phase 1's pre-fetch: one query for every scene and whether its summary is current (a full run redoes them all). */
     async planSummaries(input: PlanSummariesInput): Promise<PlanSummariesResult> {
       const states = await repo.sceneSummaryStates(input.scriptId, input.route.model, PROMPT_VERSIONS.summary);
-      const stale = states.filter((s) => !s.fresh);
+      const stale = input.mode === 'full' ? states : states.filter((s) => !s.fresh);
       const after = stale.filter((s) => s.position > input.afterPosition);
       return {
         scenes: after.slice(0, input.limit).map((s) => ({ id: s.id, position: s.position, label: sceneLabel(s.position, s.heading) })),

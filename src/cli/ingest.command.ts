@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { IngestionRepository } from '../db/repositories/ingestion.repository';
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_FLAGS,
@@ -12,7 +13,7 @@ import {
 } from '../shared/ingestion';
 import { ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
-import { describeImport, importFile } from './import.command';
+import { describeImport, importFile, IngestionRunningError } from './import.command';
 import { ProgressPrinter } from './progress-bar';
 import { storedReport } from './report.command';
 import { formatReportShort } from '../reporting/format-report';
@@ -100,15 +101,26 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   let scenes: number;
   let characters: number;
   if (existsSync(target)) {
-    const imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
+    let imported;
+    try {
+      imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
+    } catch (err) {
+      // Refused before importing: the same answer, exit 3, as a second ingestion of a running script.
+      if (!(err instanceof IngestionRunningError)) throw err;
+      console.error(`storyloom ingest: ${err.message}`);
+      console.error(`Web UI: ${webUiLink(ctx.config, err.workflowId)}`);
+      return 3;
+    }
     console.log(describeImport(imported));
     ({ scriptId, title, scenes, characters } = imported);
-    mode = values.full ? 'full' : values.partial || !imported.created ? 'partial' : 'full';
   } else {
     const script = await ctx.script(target);
     ({ id: scriptId, title, scenes, characters } = script);
-    mode = values.partial ? 'partial' : 'full';
   }
+  // A script's first ingestion is full; later ones reuse what is current unless --full asks for a redo.
+  if (values.full) mode = 'full';
+  else if (values.partial) mode = 'partial';
+  else mode = (await new IngestionRepository(await ctx.db()).hasIngestionRun(scriptId)) ? 'partial' : 'full';
 
   const client = await ctx.client();
   const workflowId = ingestionWorkflowId(scriptId);

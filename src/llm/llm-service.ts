@@ -26,6 +26,8 @@ export interface ChatCall {
   promptVersion: string;
   request: Omit<ChatRequest, 'model'>;
   useCache: boolean;
+  /** With useCache: skip the cache read (always call the provider) but still store the answer. */
+  refreshCache?: boolean;
 }
 
 export interface EmbedCall {
@@ -36,6 +38,8 @@ export interface EmbedCall {
   texts: string[];
   dimensions?: number;
   useCache: boolean;
+  /** With useCache: skip the cache read (always call the provider) but still store the answer. */
+  refreshCache?: boolean;
 }
 
 export type Cached<T> = T & { cached: boolean };
@@ -78,7 +82,7 @@ export class LlmService {
   }
 
   private async run<T extends ChatResult | EmbedResult>(
-    call: { purpose: string; provider: Provider; model: string; promptVersion: string; useCache: boolean; request?: unknown },
+    call: { purpose: string; provider: Provider; model: string; promptVersion: string; useCache: boolean; refreshCache?: boolean; request?: unknown },
     kind: 'chat' | 'embed',
     request: unknown,
     ctx: CallContext,
@@ -99,7 +103,7 @@ export class LlmService {
       attempt: ctx.attempt ?? null,
       cacheKey: key,
     };
-    if (call.useCache) {
+    if (call.useCache && !call.refreshCache) {
       const hit = await this.deps.cache.get<T>(key);
       if (hit) {
         this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });

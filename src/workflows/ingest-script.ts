@@ -159,6 +159,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     const f = fatal as { type: string; message: string } | undefined;
     if (f) throw ApplicationFailure.nonRetryable(f.message, f.type);
   };
+  // Full redoes every step with fresh provider calls: stored results and cached answers are not reused (answers are still cached).
+  const refreshCache = input.mode === 'full';
   const canStart = () => !state.paused;
   const stopped = () => fatal !== undefined;
 
@@ -223,7 +225,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
 
     // Phase 1: summaries.
     phase = 'summaries';
-    const plan = await localActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun });
+    const plan = await localActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun, mode: input.mode });
     const s = state.phases.summaries;
     if (!input.carried) {
       s.total = plan.totalScenes;
@@ -239,7 +241,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         try {
           const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
             { summary: `summary: ${scene.label}` },
-            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache }],
+            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache }],
           );
           summaryWriter.add(row);
           s.done++;
@@ -303,7 +305,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         try {
           await llmActivities(state.routes.outline).writeOutline.executeWithOptions(
             { summary: `outline: ${state.title}` },
-            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache }],
+            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache }],
           );
           p.done++;
         } catch (err) {
@@ -329,7 +331,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
           try {
             const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
               { summary: `sheet: ${c.name}` },
-              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache }],
+              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache }],
             );
             sheetWriter.add(row);
             p.done++;
@@ -357,7 +359,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       try {
         const r = await llmActivities(state.routes.embedding).embedScenes.executeWithOptions(
           { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
-          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache }],
+          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache }],
         );
         p.done += r.embedded;
       } catch (err) {

@@ -63,17 +63,17 @@ const file = (name: string, content: string | Buffer) => {
 
 describe('import', () => {
   it('stores a screenplay and prints its id and counts; a re-import recognises unchanged scenes', async () => {
-    const copy = path.join(dir, 'printing_trouble.fountain');
-    copyFileSync(path.join(FIXTURES, 'fountain/printing_trouble.fountain'), copy);
-    const first = await cli('import', copy, '--title', `Printing ${Date.now()}`);
+    const copy = path.join(dir, 'night-ferry-import.fountain');
+    copyFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), copy);
+    const first = await cli('import', copy, '--title', `Ferry ${Date.now()}`);
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/script id: [0-9a-f-]{36}/);
-    expect(first.out).toContain('scenes: 29');
+    expect(first.out).toContain('scenes: 6');
     expect(first.out).toContain('characters: 5');
     const scriptId = /script id: (\S+)/.exec(first.out)![1];
     const again = await cli('import', copy, '--script-id', scriptId);
     expect(again.code).toBe(0);
-    expect(again.out).toContain('0 new or changed, 29 unchanged, 0 removed');
+    expect(again.out).toContain('0 new or changed, 6 unchanged, 0 removed');
   });
 
   it.each([
@@ -92,7 +92,7 @@ describe('import', () => {
   });
 
   it('refuses an unknown --script-id', async () => {
-    const result = await cli('import', path.join(FIXTURES, 'fountain/brick_and_steel.fountain'), '--script-id', '00000000-0000-0000-0000-000000000000');
+    const result = await cli('import', path.join(FIXTURES, 'fountain/night-ferry.fountain'), '--script-id', '00000000-0000-0000-0000-000000000000');
     expect(result.code).toBe(2);
     expect(result.err).toContain('No script with id');
   });
@@ -102,14 +102,14 @@ describe('ingest and friends', () => {
   let scriptId: string;
 
   it('ingest <file> --wait imports, runs the workflow with a progress bar, prints the link and the result', async () => {
-    const copy = path.join(dir, 'my_living_memory.fountain');
-    copyFileSync(path.join(FIXTURES, 'fountain/my_living_memory.fountain'), copy);
+    const copy = path.join(dir, 'night-ferry.fountain');
+    copyFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), copy);
     const result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '4');
     expect(result.code).toBe(0);
     scriptId = /script id: (\S+)/.exec(result.out)![1];
     expect(result.out).toContain(`Web UI: ${testConfig(undefined).temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}/`);
     expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(full/);
-    expect(result.out).toContain('summaries   9 made, 0 reused, 0 failed of 9');
+    expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
     expect(result.err).toMatch(/\[#+\.*\] /);
   });
 
@@ -128,14 +128,14 @@ describe('ingest and friends', () => {
 
   it('re-ingesting the unchanged file is partial and calls nothing', async () => {
     sim.resetStats();
-    const result = await cli('ingest', path.join(dir, 'my_living_memory.fountain'), '--wait');
+    const result = await cli('ingest', path.join(dir, 'night-ferry.fountain'), '--wait');
     expect(result.code).toBe(0);
     expect(result.out).toContain('(partial');
     expect(sim.stats().totalRequests).toBe(0);
   });
 
   it('refuses a second ingestion while one runs, pointing at the running one; cancel stops it', async () => {
-    // Summaries are current (a full run reuses them): slow down phase 2 so the run is still going.
+    // Slow every call so the run is still going.
     sim.configure({ latency: { default: { fixedMs: 1500 } } });
     try {
       const started = await cli('ingest', scriptId, '--no-cache', '--full');

@@ -42,7 +42,7 @@ async function recordAndReplay(name: string, workflowId: string): Promise<void> 
 }
 
 it('records a full ingestion and replays it', async () => {
-  const script = await importFixture(app.services.db, 'fountain/brick_and_steel.fountain', `Replay ${Date.now()}`);
+  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', `Replay ${Date.now()}`);
   await env.client.workflow.execute(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
   await recordAndReplay('ingest-full', ingestionWorkflowId(script.scriptId));
 });

@@ -4,16 +4,16 @@ import * as path from 'node:path';
 import {
   MAX_SCREENPLAY_BYTES,
   normaliseCharacterName,
+  OPENING_SCENE_HEADING,
   parseScreenplay,
   sceneContentHash,
   ScreenplayParseError,
   type ParsedScreenplay,
   type ScreenplayParseErrorCode,
 } from '../../src/domain/screenplay';
+import { FIXTURES } from '../helpers/scripts';
 
-// The repo is /work/main and the shared fixtures are /work/shared/fixtures (read-only, byte for byte).
-const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
-
+// The project's own fixtures (test/fixtures, see its README). The third-party corpus is tested in test/corpus.
 const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(FIXTURES, relative));
 const parseFixture = (relative: string): ParsedScreenplay => parseScreenplay(readFixture(relative), path.basename(relative));
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -30,25 +30,19 @@ function parseError(parse: () => unknown): ScreenplayParseError {
   throw new Error('expected a ScreenplayParseError');
 }
 
-/**
- * Every fixture with its expected scene and speaker counts. All counts agree with SOURCES.md's
- * heuristic where it gives one; the edge files have none there (see each describe block below).
- */
+/** Every fixture with its expected scene and speaker counts (scenes include an OPENING scene where there is one). */
 const EXPECTED: Record<string, { scenes: number; characters: number } | { error: ScreenplayParseErrorCode }> = {
-  'fountain/brick_and_steel.fountain': { scenes: 8, characters: 7 },
-  'fountain/the_last_birthday_card.fountain': { scenes: 48, characters: 12 },
-  'fountain/printing_trouble.fountain': { scenes: 29, characters: 5 },
-  'fountain/my_living_memory.fountain': { scenes: 9, characters: 8 },
-  'edge/afterwriting_kitchen_sink.fountain': { scenes: 11, characters: 9 },
-  'edge/screenplay_tools_scene_headings.fountain': { scenes: 5, characters: 2 },
-  // A cue-rules test file with no scene heading at all: nothing to import as scenes.
-  'edge/screenplay_tools_character_cues.fountain': { error: 'no_scenes' },
-  'edge/screenplain_utf8_bom.fountain': { scenes: 1, characters: 2 },
-  'fdx/final_draft_native_radio_studio.fdx': { scenes: 2, characters: 4 },
+  'fountain/night-ferry.fountain': { scenes: 6, characters: 5 },
+  'fountain/headings.fountain': { scenes: 6, characters: 2 },
+  'fountain/cue-rules.fountain': { error: 'no_scenes' },
+  'fountain/two-lamps-crlf.fountain': { scenes: 2, characters: 2 },
+  'fountain/salt-mixed-endings.fountain': { scenes: 2, characters: 2 },
+  'fountain/bus-stop-bom.fountain': { scenes: 1, characters: 2 },
+  'fdx/harbour-radio.fdx': { scenes: 3, characters: 4 },
 };
 
 describe('every screenplay fixture', () => {
-  const onDisk = ['fountain', 'edge', 'fdx'].flatMap((dir) =>
+  const onDisk = ['fountain', 'fdx'].flatMap((dir) =>
     fs
       .readdirSync(path.join(FIXTURES, dir))
       .filter((name) => /\.(fountain|fdx)$/.test(name))
@@ -77,215 +71,121 @@ describe('every screenplay fixture', () => {
   });
 });
 
-describe('fountain/brick_and_steel.fountain (mixed CRLF/LF, tab-indented title page)', () => {
-  const parsed = parseFixture('fountain/brick_and_steel.fountain');
-
-  it('really has mixed line endings', () => {
-    const raw = readFixture('fountain/brick_and_steel.fountain').toString('utf8');
-    expect(raw).toContain('\r\n');
-    expect(raw).toMatch(/[^\r]\n/);
-  });
+describe('fountain/night-ferry.fountain (title page, opening narration, boneyard, notes, dual dialogue)', () => {
+  const parsed = parseFixture('fountain/night-ferry.fountain');
 
   it('reads the title from indented continuation lines, emphasis removed', () => {
     expect(parsed.format).toBe('fountain');
-    expect(parsed.title).toBe('BRICK & STEEL FULL RETIRED');
+    expect(parsed.title).toBe('THE NIGHT FERRY A Short Crossing');
   });
 
-  it('finds 8 headings, two of them forced with a leading "."', () => {
-    expect(headings(parsed)).toEqual([
-      "EXT. BRICK'S PATIO - DAY",
-      'INT. TRAILER HOME - DAY',
-      "EXT. BRICK'S POOL - DAY",
-      'SNIPER SCOPE POV',
-      'OPENING TITLES',
-      'EXT. WOODEN SHACK - DAY',
-      'INT. GARAGE - DAY',
-      'EXT. PALATIAL MANSION - DAY',
+  it('keeps the narration before the first heading as an OPENING scene, with its V.O. speaker; the title page and note are not in it', () => {
+    expect(parsed.scenes[0]).toEqual({
+      index: 0,
+      heading: OPENING_SCENE_HEADING,
+      sceneNumber: null,
+      text: "Black. The low groan of a ship's horn.\n\nNARRATOR (V.O.)\nEvery night at eleven, the ferry leaves with one passenger more than it brings back.\n\nFADE IN:",
+      characters: ['NARRATOR'],
+    });
+    expect(OPENING_SCENE_HEADING).toBe('OPENING');
+  });
+
+  it('finds the headings: forced, numbered, lowercase; none from inside a boneyard', () => {
+    expect(parsed.scenes.map(({ heading, sceneNumber }) => [heading, sceneNumber])).toEqual([
+      ['OPENING', null],
+      ['EXT. FERRY TERMINAL - NIGHT', null],
+      ['INT. FERRY SALOON - CONTINUOUS', null],
+      ['THE VENDING MACHINE', null],
+      ['EXT. UPPER DECK - NIGHT', '12A'],
+      ['ext. far quay - dawn', null],
     ]);
-    expect(parsed.scenes.every((scene) => scene.sceneNumber === null)).toBe(true);
   });
 
-  it('lists the 7 speakers; dual dialogue, tab-indented cues and transitions handled', () => {
-    expect(parsed.characters).toEqual(['STEEL', 'BRICK', 'JACK', 'DAN', 'COGNITO', 'MINION', 'HANDSOME MAN']);
-    expect(parsed.scenes[0]?.characters).toEqual(['STEEL', 'BRICK']); // "BRICK ^" is dual dialogue
-    expect(parsed.scenes[0]?.text).toContain('BRICK ^\nScrew retirement.\n\nSMASH CUT TO:');
-    expect(parsed.scenes[1]?.characters).toEqual(['JACK', 'DAN']); // "\t\t\tJACK"
+  it('lists the speakers: extensions dropped, dual "^", forced @McNAB, a non-ASCII name', () => {
+    expect(parsed.characters).toEqual(['NARRATOR', 'INES', 'DECKHAND', 'MCNAB', 'ÉLODIE']);
+    expect(parsed.scenes[2]?.characters).toEqual(['INES', 'DECKHAND']); // "INES (CONT’D)", "DECKHAND (O.S.)"
+    expect(parsed.scenes[4]?.characters).toEqual(['INES', 'DECKHAND', 'MCNAB']); // "DECKHAND ^"
   });
 
-  it('keeps centred text as scene text, never as a cue', () => {
-    expect(parsed.scenes[4]?.characters).toEqual([]);
-    expect(parsed.scenes[4]?.text).toBe(
-      '> BRICK BRADDOCK <\n> & DICK STEEL IN <\n\n> BRICK & STEEL <\n> FULL RETIRED <\n\nSMASH CUT TO:',
+  it('removes boneyard (inline across lines, nested) and notes (own line between cue and dialogue)', () => {
+    expect(parsed.scenes[2]?.text).toBe(
+      "Vinyl benches, a vending machine that hums in B flat. Ines drops onto a bench.\n\nINES (CONT’D)\nIs it always this empty?\n\nDECKHAND (O.S.)\nDepends who's counting.",
     );
-  });
-});
-
-describe('fountain/the_last_birthday_card.fountain (sections, synopses, forced headings)', () => {
-  const parsed = parseFixture('fountain/the_last_birthday_card.fountain');
-  const standard = /^(INT|EXT|EST|I\/E)[. ]/i;
-
-  it('finds 48 headings: 25 standard (one is "INT" without a dot) and 23 forced', () => {
-    // Same as SOURCES.md. Forced ones here are shots and inserts (".THE MAZDA", ".SCOTT"), but the
-    // writer forced them, so each is a scene. Headings use commas instead of dashes: kept as written.
-    expect(parsed.scenes).toHaveLength(48);
-    expect(parsed.scenes.filter((scene) => !standard.test(scene.heading))).toHaveLength(23);
-    expect(headings(parsed)).toContain("INT SCOTT'S APARTMENT, SAME TIME");
-    expect(headings(parsed).slice(0, 3)).toEqual([
-      'INT. SAN FRANCISCO APARTMENT, DAY',
-      "INT. HALLWAY, SCOTT'S APARTMENT BUILDING, A MOMENT LATER",
-      'BACK IN THE APARTMENT',
-    ]);
-    expect(parsed.scenes[8]?.heading).toBe('A LAND ROVER DEFENDER 90 AND A VOLKSWAGON GTI.');
-    expect(parsed.scenes[47]?.heading).toBe("INT. SCOTT'S NEW APARTMENT, A FEW DAYS LATER");
-  });
-
-  it('lists the 12 speakers in order of first speech', () => {
-    expect(parsed.title).toBe('THE LAST BIRTHDAY CARD');
-    expect(parsed.characters).toEqual([
-      'BAXTER', 'SCOTT', 'NAK', 'WOMAN', 'BILLUPS', 'NANCY', 'ART GIRL', 'VOICE', 'NEWSCASTER', 'THE BOSS', 'SOPHISTICATED WOMAN', 'MALE VOICE',
-    ]);
-    expect(parsed.scenes[32]?.characters).toEqual(['THE BOSS']); // "THE BOSS (O.S.)"
-  });
-
-  it('leaves sections and synopses out of scene text (transitions stay)', () => {
-    const lines = parsed.scenes.flatMap((scene) => scene.text.split('\n'));
-    expect(lines.filter((line) => line.startsWith('#') || line.startsWith('='))).toEqual([]);
-    expect(parsed.scenes[22]?.text).not.toContain('Meet Art Girl');
-    expect(parsed.scenes[22]?.text).not.toContain('Art Girl gives Scott the idea');
-    expect(parsed.scenes[2]?.text.endsWith('CUT TO:')).toBe(true);
-  });
-});
-
-describe('fountain/printing_trouble.fountain and my_living_memory.fountain (CRLF, Dan Rahmel)', () => {
-  it('printing_trouble: 29 scenes, 5 speakers, FADE IN: preamble dropped', () => {
-    const parsed = parseFixture('fountain/printing_trouble.fountain');
-    expect(parsed.title).toBe('Printing Trouble');
-    expect(parsed.characters).toEqual(['MIKE', 'INTERCOM', 'PRINTER', 'MINA', 'DONNA']);
-    expect(parsed.scenes[0]?.heading).toBe('EXT. SKYSCRAPER - NIGHT');
-    expect(parsed.scenes[0]?.text.startsWith('In the dark early morning')).toBe(true);
-    expect(parsed.scenes[3]?.characters).toEqual(['MIKE']); // MIKE and a dozen "MIKE (CONT'D)" collapse
-    expect(parsed.scenes[28]?.characters).toEqual(['INTERCOM', 'MIKE', 'DONNA']);
-  });
-
-  it('my_living_memory: lowercase title-page keys, a space-only line counts as blank', () => {
-    const parsed = parseFixture('fountain/my_living_memory.fountain');
-    expect(parsed.title).toBe('My Living Memory');
-    expect(parsed.characters).toEqual(['JOE', 'KATE', 'MATTHEW', 'MESSAGE MACHINE', 'BURTON', 'BETTY', 'CONDUCTOR', 'HARRY']);
-    // "FADE IN:\r\n \r\nINT. MATTHEW'S BEDROOM - DAY": the " " line separates the heading.
-    expect(parsed.scenes[0]?.heading).toBe("INT. MATTHEW'S BEDROOM - DAY");
-    expect(parsed.scenes[8]).toMatchObject({ heading: 'EXT. OLD TRAIN STATION', characters: ['HARRY', 'KATE'] });
-  });
-});
-
-describe('edge/afterwriting_kitchen_sink.fountain', () => {
-  const parsed = parseFixture('edge/afterwriting_kitchen_sink.fountain');
-
-  it('reads the title page that follows a note', () => {
-    expect(parsed.title).toBe('Screenplay title Second line');
-  });
-
-  it('finds 11 headings: a forced one after a page break, a non-ASCII forced one, not "!INT. ACTION"', () => {
-    const all = headings(parsed);
-    expect(all).toHaveLength(11);
-    expect(all.slice(0, 7)).toEqual([
-      'INT. BASIC BLOCKS - DAY',
-      'EXT. BASIC BLOCKS - NIGHT',
-      'INT. FORMATTING - DAY',
-      'EXT. ESCAPING FORMATTING - NIGHT',
-      'FORCED HEADER',
-      'INT. SPLIT DIALOGUE - DUSK',
-      'INT. DUAL DIALOGUE - NIGHT',
-    ]);
-    expect(all[7]).toMatch(/^INT\. (LONG ){53}SCENE HEADER\.$/);
-    expect(all.slice(8)).toEqual(['INT. LATIN TEST - DAWN', 'WNĘTRZE. FORCED ELEMENTS - NIGHT', 'INT. SCENE - DAY']);
-    expect(parsed.scenes[9]?.text).toContain('!INT. ACTION');
-  });
-
-  it('lists 9 speakers: forced @McCABE, dual "HERO 2 ^", the very long name, Latin-script cues', () => {
-    expect(parsed.characters).toEqual([
-      'HERO 1', 'HERO 2', 'HERO 3', `${'VERY '.repeat(30)}LONG NAME`, 'POLISH', 'GERMAN', 'NORWEGIAN', 'SPANISH', 'MCCABE',
-    ]);
-    expect(parsed.scenes[6]?.characters).toEqual(['HERO 1', 'HERO 2', 'HERO 3']);
-    expect(parsed.scenes[8]?.text).toContain('POLISH\nPchnąć w tę łódź jeża lub osiem skrzyń fig.');
-  });
-
-  it('removes boneyard (multi-line and nested) and notes (inline and multi-line)', () => {
-    expect(parsed.scenes[1]?.text).toBe(`Action. Action. Action. Action.\n\nAction.${' action.'.repeat(19)}`);
     const allText = parsed.scenes.map((scene) => scene.text).join('\n');
-    // 'nested' alone would match the kept "(with nested bold)".
-    for (const removed of ['Ignored', '/* nested */', 'ignored', 'inline note', 'multiline note', 'Script note', '/*', '*/', '[[', ']]']) {
+    for (const removed of ['jukebox', 'LIGHTHOUSE', 'Gulls', 'aside', 'Check:', 'A note before', '/*', '*/', '[[', ']]']) {
       expect(allText).not.toContain(removed);
     }
   });
 
-  it('drops sections, synopses and page breaks from scene text; keeps transitions and lyrics', () => {
-    expect(parsed.scenes[3]?.text).toBe(
-      'What the f\\*ck! Escape\\_escape\\*escape.\n\n> CENTERED, **BOLD**, _UNDERLINE_ <\n\n> TRANSITION:\n\nPage break test...',
-    );
-    expect(parsed.scenes[9]?.text).toBe('!INT. ACTION\n\n@McCABE\n~Happy birthday to you!\n\n> FADE TO GREEN.');
-    expect(parsed.scenes[10]?.text).toBe('Action.\n\n> THE END.');
+  it('drops sections, synopses and page breaks; keeps centred text, transitions and lyrics', () => {
+    const lines = parsed.scenes.flatMap((scene) => scene.text.split('\n'));
+    expect(lines.filter((line) => line.startsWith('#') || line.startsWith('=') || line === '===')).toEqual([]);
+    expect(parsed.scenes[3]?.text).toBe('Its display blinks: TONIGHT ONLY.\n\n> THE CROSSING <');
+    expect(parsed.scenes[1]?.text.endsWith('CUT TO:')).toBe(true);
+    expect(parsed.scenes[4]?.text).toContain('~Row, row, row the boat\n\n@McNAB\n(from the wheelhouse)\nTwenty minutes to the far side!');
+    expect(parsed.scenes[5]?.text.endsWith('> FADE OUT.')).toBe(true);
   });
 });
 
-describe('edge/screenplay_tools_scene_headings.fountain', () => {
-  const parsed = parseFixture('edge/screenplay_tools_scene_headings.fountain');
+describe('fountain/headings.fountain', () => {
+  const parsed = parseFixture('fountain/headings.fountain');
 
-  it('reads lowercase, forced, numbered and dotless headings; ". NOT A HEADER" stays action', () => {
+  it('reads lowercase, forced, numbered, dotless and I/E headings; ". NOT A HEADER", INTERIOR… and "..." stay action', () => {
     expect(parsed.scenes.map(({ heading, sceneNumber }) => [heading, sceneNumber])).toEqual([
-      ['INT. SCEHE 1 - DAY', null],
-      ['ext. OLYMPIA CIRCUS - NIGHT', null], // case kept as written
+      ['INT. ATTIC - DAY', null],
+      ['ext. rooftop garden - night', null], // case kept as written
       ['FORCED HEADER', null],
-      ['INT./EXT. HEADER WITH SCENENUM', '3'],
-      ['EST BUCKET LIST', 'A3-1'],
+      ['INT./EXT. CAR - MOVING', '7'],
+      ['EST LIGHTHOUSE', 'B2-1'],
+      ['I/E BOAT - NIGHT', null],
     ]);
     expect(parsed.scenes[3]?.text).toBe('');
-    expect(parsed.scenes[4]?.text).toBe('. NOT A HEADER');
+    expect(parsed.scenes[4]?.text).toBe('. NOT A HEADER\n\nINTERIOR DESIGN MAGAZINE lies on the seat.');
+    expect(parsed.scenes[5]?.text).toBe('...it rocks.');
   });
 
-  it('finds padded DAVE and JIM; the indented "CUT TO:" is a transition', () => {
-    expect(parsed.characters).toEqual(['DAVE', 'JIM']);
-    expect(parsed.scenes[0]?.text).toBe('This is scene 1, we think!\n\nDAVE\nNice day, right?\n\nCUT TO:');
+  it('finds the indented MILO and NELL; the indented "CUT TO:" is a transition', () => {
+    expect(parsed.characters).toEqual(['MILO', 'NELL']);
+    expect(parsed.scenes[0]?.text).toBe('Dust in the light.\n\nMILO\nAnybody up here?\n\nCUT TO:');
   });
 });
 
-describe('edge/screenplay_tools_character_cues.fountain', () => {
-  const raw = readFixture('edge/screenplay_tools_character_cues.fountain').toString('utf8');
+describe('fountain/cue-rules.fountain', () => {
+  const raw = readFixture('fountain/cue-rules.fountain').toString('utf8');
   const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
 
-  it('has no scene heading, so on its own it is rejected with no_scenes', () => {
-    expect(parseError(() => parseFixture('edge/screenplay_tools_character_cues.fountain')).message).toMatch(
-      /^No scene heading found: /,
-    );
+  it('has no scene heading, so on its own it is rejected with no_scenes (no OPENING scene without a heading)', () => {
+    expect(parseError(() => parseFixture('fountain/cue-rules.fountain')).message).toMatch(/^No scene heading found: /);
   });
 
   it('gives the right speakers once a heading is put in front', () => {
-    expect(withHeading(raw).characters).toEqual(['STEEL', 'BOB', 'MOM', 'HAN', 'C3PO', '3CPO', 'DONT', 'ME', 'BUT', 'TEST', 'TEST2']);
+    expect(withHeading(raw).characters).toEqual(['WREN', 'OTTO', 'GRAN', 'PIP', 'R2', '2B', 'LONE', 'TRAILING', 'ECHO', 'ALPHA', 'BETA']);
   });
 
   // Each blank-line-separated block of the fixture on its own, keyed by its first line.
   const expectedSpeaker: Record<string, string | null> = {
-    STEEL: 'STEEL',
-    '    STEEL': 'STEEL', // padded
-    "STEEL (CONT'D)": 'STEEL',
-    'BOB (test extension)': 'BOB', // extensions may be lowercase
-    BOB: null, // blank line after the cue
-    "This one shouldn't work, because blank line.": null,
-    'MOM (O. S.)': 'MOM',
-    'Han (O. S.) ': null, // not uppercase
-    '@Han (O.S.)': 'HAN', // forced
-    "STEEL (V.O.) (CONT'D)": 'STEEL',
-    'STEEL (V.O.) (CONT’D)': 'STEEL', // curly apostrophe
-    '3CPO': null, // starts with a digit
-    C3PO: 'C3PO',
-    '@3CPO': '3CPO',
-    '        DONT': 'DONT',
-    'ME ': 'ME',
-    'BUT (Dual) ^': 'BUT',
-    'AND ^ (Dual)': null, // '^' must come last
-    TEST: 'TEST',
-    'TEST2 ^': 'TEST2',
+    WREN: 'WREN',
+    '    WREN': 'WREN', // padded
+    "WREN (CONT'D)": 'WREN',
+    'OTTO (quietly)': 'OTTO', // extensions may be lowercase
+    OTTO: null, // blank line after the cue
+    'A blank line after the cue: not dialogue.': null,
+    'GRAN (O. S.)': 'GRAN',
+    'Pip (O. S.) ': null, // not uppercase
+    '@Pip (O.S.)': 'PIP', // forced
+    "WREN (V.O.) (CONT'D)": 'WREN',
+    'WREN (V.O.) (CONT’D)': 'WREN', // curly apostrophe
+    '2B': null, // starts with a digit
+    R2: 'R2',
+    '@2B': '2B',
+    '        LONE': 'LONE',
+    'TRAILING ': 'TRAILING',
+    'ECHO (Dual) ^': 'ECHO',
+    'NOPE ^ (Dual)': null, // '^' must come last
+    ALPHA: 'ALPHA',
+    'BETA ^': 'BETA',
   };
-  const blocks = raw.split(/\n[ \t]*\n/);
+  const blocks = raw.replace(/\n$/, '').split(/\n[ \t]*\n/);
 
   it('covers every block of the fixture', () => {
     expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
@@ -297,42 +197,116 @@ describe('edge/screenplay_tools_character_cues.fountain', () => {
   });
 });
 
-describe('edge/screenplain_utf8_bom.fountain', () => {
-  it('strips the BOM before the first heading', () => {
-    const bytes = readFixture('edge/screenplain_utf8_bom.fountain');
+describe('line endings and byte-order marks', () => {
+  it('two-lamps-crlf: CRLF, lowercase title-page keys, a space-only blank line; a FADE IN:-only preamble makes no scene', () => {
+    const bytes = readFixture('fountain/two-lamps-crlf.fountain');
+    expect(bytes.toString('utf8')).not.toMatch(/[^\r]\n/);
+    const parsed = parseScreenplay(bytes, 'two-lamps-crlf.fountain');
+    expect(parsed.title).toBe('Two Lamps');
+    expect(headings(parsed)).toEqual(['INT. WORKSHOP - NIGHT', 'EXT. YARD - NIGHT']);
+    expect(parsed.characters).toEqual(['ODILE', 'PAUL']);
+    expect(parsed.scenes[1]?.characters).toEqual(['PAUL', 'ODILE']); // "ODILE (O.S.)"
+  });
+
+  it('salt-mixed-endings: CRLF and LF in one file, tab-indented title', () => {
+    const raw = readFixture('fountain/salt-mixed-endings.fountain').toString('utf8');
+    expect(raw).toContain('\r\n');
+    expect(raw).toMatch(/[^\r]\n/);
+    const parsed = parseFixture('fountain/salt-mixed-endings.fountain');
+    expect(parsed.title).toBe('Salt');
+    expect(parsed.scenes.map(({ heading, characters }) => [heading, characters])).toEqual([
+      ['INT. KITCHEN - DAY', ['MARGIT']],
+      ['INT. DINING ROOM - DAY', ['JONAH']],
+    ]);
+  });
+
+  it('bus-stop-bom: the BOM is stripped before the first heading', () => {
+    const bytes = readFixture('fountain/bus-stop-bom.fountain');
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const parsed = parseScreenplay(bytes, 'utf-8-bom.fountain');
+    const parsed = parseScreenplay(bytes, 'bus-stop-bom.fountain');
     expect(parsed.title).toBeNull();
     expect(parsed.scenes).toHaveLength(1);
-    expect(parsed.scenes[0]).toMatchObject({ heading: 'EXT. SOMEWHERE - DAY', characters: ['GUY', 'GURL'] });
-    expect(parsed.scenes[0]?.text.endsWith('GUY\nNothing.')).toBe(true);
+    expect(parsed.scenes[0]).toMatchObject({ heading: 'EXT. BUS STOP - DAY', characters: ['RUTA', 'KAREL'] });
+    expect(parsed.scenes[0]?.text.endsWith('KAREL\nIt was never early.')).toBe(true);
   });
+
+  const variants = (relative: string): string[] => {
+    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
+    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
+  };
+
+  it.each(['fountain/night-ferry.fountain', 'fountain/salt-mixed-endings.fountain', 'fdx/harbour-radio.fdx'])(
+    '%s parses identically with CRLF, LF and CR',
+    (relative) => {
+      const original = parseFixture(relative);
+      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
+    },
+  );
 });
 
-describe('fdx/final_draft_native_radio_studio.fdx (saved by Final Draft)', () => {
-  const parsed = parseFixture('fdx/final_draft_native_radio_studio.fdx');
+describe('fdx/harbour-radio.fdx', () => {
+  const parsed = parseFixture('fdx/harbour-radio.fdx');
 
-  it('reads title, headings with numbers, and speakers DJ, DAVE, JIM, KAY', () => {
+  it('reads the title, numbered headings and the speakers; text before the first Scene Heading is an OPENING scene', () => {
     expect(parsed.format).toBe('fdx');
-    expect(parsed.title).toBe('FDX Test Script'); // first non-empty centred title-page paragraph
+    expect(parsed.title).toBe('Harbour Radio'); // first non-empty centred title-page paragraph
     expect(parsed.scenes.map(({ heading, sceneNumber, characters }) => ({ heading, sceneNumber, characters }))).toEqual([
-      { heading: 'INT. RADIO STUDIO', sceneNumber: '1', characters: ['DJ', 'DAVE', 'JIM'] }, // "JIM (O.S.)"
-      { heading: 'EXT. OUTSIDE THE FOOD STORE', sceneNumber: '2', characters: ['KAY'] },
+      { heading: 'OPENING', sceneNumber: null, characters: ['ANNOUNCER'] },
+      { heading: 'INT. RADIO BOOTH - NIGHT', sceneNumber: '1', characters: ['VERA', 'SILAS'] }, // "SILAS (O.S.)", dual dialogue
+      { heading: 'EXT. BREAKWATER - NIGHT', sceneNumber: '2', characters: ['TEO'] },
     ]);
-    expect(parsed.characters).toEqual(['DJ', 'DAVE', 'JIM', 'KAY']);
+    expect(parsed.characters).toEqual(['ANNOUNCER', 'VERA', 'SILAS', 'TEO']);
+    expect(parsed.scenes[0]?.text).toBe('Static. A radio dial turns through the dark.\n\nANNOUNCER (V.O.)\nThis is Harbour Radio, still on the air.\n\nFADE IN:');
   });
 
-  it('lays scene text out like Fountain: blocks separated by a blank line, dialogue kept together', () => {
-    expect(parsed.scenes[0]?.text).toContain('DJ\n(bored)\nHey everyone, this is some music that sounds kinda terrible.\n\nDave is at');
+  it('lays scene text out like Fountain: text runs joined, dialogue kept together, outline hidden, entities decoded', () => {
     expect(parsed.scenes[1]?.text).toBe(
-      'We are standing outside the food store. Kay is looking at the posters in the window.\n\nKAY\nMaybe there\'s a job for me here.\n\nFADE TO BLACK',
+      'VERA (50s) leans into a microphone older than she is.\n\nVERA\n(softly)\nShips at sea, this one is for you.\n\nSILAS (O.S.)\nVera, the board is lit up.\n\nVERA\nPut them through.\n\nSILAS\nPutting them through.',
     );
+    expect(parsed.scenes[2]?.text).toBe('A fisherman, TEO, holds a transistor radio to his ear. Salt & spray.\n\nTEO\nCaller number one.\n\nCUT TO BLACK.');
   });
 
   it('is recognised by content when the extension says nothing', () => {
-    const bytes = readFixture('fdx/final_draft_native_radio_studio.fdx');
-    expect(parseScreenplay(bytes, 'radio-studio').format).toBe('fdx');
+    const bytes = readFixture('fdx/harbour-radio.fdx');
+    expect(parseScreenplay(bytes, 'harbour-radio').format).toBe('fdx');
     expect(parseScreenplay(bytes, 'RADIO.FDX')).toEqual(parsed);
+  });
+});
+
+describe('text before the first scene heading (inline)', () => {
+  const fdx = (content: string): Uint8Array =>
+    utf8(`<?xml version="1.0" encoding="UTF-8"?>\n<FinalDraft DocumentType="Script" Version="5"><Content>${content}</Content></FinalDraft>`);
+  const p = (type: string, text: string): string => `<Paragraph Type="${type}"><Text>${text}</Text></Paragraph>`;
+
+  it('Fountain: narration and voice-over become scene 0, OPENING; its speakers count there and in the script', () => {
+    const parsed = parseText('FADE IN:\n\nNARRATOR (V.O.)\nLong ago...\n\nINT. HOUSE - DAY\n\nBOB\nHi.\n');
+    expect(parsed.scenes).toEqual([
+      { index: 0, heading: 'OPENING', sceneNumber: null, text: 'FADE IN:\n\nNARRATOR (V.O.)\nLong ago...', characters: ['NARRATOR'] },
+      { index: 1, heading: 'INT. HOUSE - DAY', sceneNumber: null, text: 'BOB\nHi.', characters: ['BOB'] },
+    ]);
+    expect(parsed.characters).toEqual(['NARRATOR', 'BOB']);
+  });
+
+  it('Fountain: transitions alone (FADE IN:, a forced "> …", "… TO:"), sections, notes and boneyard make no opening scene', () => {
+    for (const preamble of ['FADE IN:', 'FADE IN FROM BLACK:', '> HERE WE GO:', 'SMASH CUT TO:', '# Act one\n\n= Setup', '[[a note]]', '/* cut */']) {
+      expect(headings(parseText(`${preamble}\n\nINT. HOUSE - DAY\n\nAction.\n`))).toEqual(['INT. HOUSE - DAY']);
+    }
+    // Centred text is content, not a transition.
+    expect(headings(parseText('> THE BEGINNING <\n\nINT. HOUSE - DAY\n\nAction.\n'))).toEqual(['OPENING', 'INT. HOUSE - DAY']);
+  });
+
+  it('Fountain: the title page is never narration, even with no blank line after it', () => {
+    expect(parseText('Title: Short\nAuthor: Me\n\nINT. HOUSE - DAY\n\nAction.\n').scenes).toHaveLength(1);
+    const noBlank = parseText('Title: Short\nThe wind howls.\n\nINT. HOUSE - DAY\n\nAction.\n');
+    expect(noBlank.title).toBe('Short');
+    expect(noBlank.scenes[0]).toMatchObject({ heading: 'OPENING', text: 'The wind howls.' });
+  });
+
+  it('FDX: action before the first Scene Heading is scene 0; a Transition alone is not', () => {
+    const withAction = parseScreenplay(fdx(p('Action', 'Rain.') + p('Scene Heading', 'INT. A') + p('Action', 'Dry.')), 'a.fdx');
+    expect(withAction.scenes.map(({ heading, text }) => [heading, text])).toEqual([['OPENING', 'Rain.'], ['INT. A', 'Dry.']]);
+    const transitionOnly = parseScreenplay(fdx(p('Transition', 'SLOW FADE FROM WHITE') + p('Scene Heading', 'INT. A') + p('Action', 'Dry.')), 'a.fdx');
+    expect(headings(transitionOnly)).toEqual(['INT. A']);
   });
 });
 
@@ -373,11 +347,6 @@ describe('FDX details (inline)', () => {
 });
 
 describe('Fountain decisions (inline)', () => {
-  it('drops text before the first heading but counts its speakers', () => {
-    const parsed = parseText('FADE IN:\n\nNARRATOR (V.O.)\nLong ago...\n\nINT. HOUSE - DAY\n\nBOB\nHi.\n');
-    expect(parsed.scenes).toEqual([{ index: 0, heading: 'INT. HOUSE - DAY', sceneNumber: null, text: 'BOB\nHi.', characters: ['BOB'] }]);
-    expect(parsed.characters).toEqual(['NARRATOR', 'BOB']);
-  });
 
   it('ends a title page at a line that is not a key, for files with no blank line before the first heading', () => {
     const parsed = parseText('Title: Short\nINT. HOUSE - DAY\n\nAction.\n');
@@ -464,21 +433,6 @@ describe('errors', () => {
   });
 });
 
-describe('line endings', () => {
-  const variants = (relative: string): string[] => {
-    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
-    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
-  };
-
-  it.each(['fountain/brick_and_steel.fountain', 'edge/afterwriting_kitchen_sink.fountain', 'fdx/final_draft_native_radio_studio.fdx'])(
-    '%s parses identically with CRLF, LF and CR',
-    (relative) => {
-      const original = parseFixture(relative);
-      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
-    },
-  );
-});
-
 describe('sceneContentHash', () => {
   const script = 'INT. KITCHEN - DAY\n\nAnn cooks.\n\nANN\nDinner!\n\nEXT. GARDEN - NIGHT\n\nBob digs.\n';
 
@@ -493,9 +447,9 @@ describe('sceneContentHash', () => {
     const lf = parseText(script).scenes.map(sceneContentHash);
     expect(parseText(script.replace(/\n/g, '\r\n')).scenes.map(sceneContentHash)).toEqual(lf);
     expect(parseText(script.replace('ANN\n', '\t\t\tANN   \n')).scenes.map(sceneContentHash)).toEqual(lf);
-    const brick = readFixture('fountain/brick_and_steel.fountain').toString('utf8');
-    expect(parseText(brick.replace(/\r\n?/g, '\n')).scenes.map(sceneContentHash)).toEqual(
-      parseText(brick.replace(/\r?\n/g, '\r\n')).scenes.map(sceneContentHash),
+    const ferry = readFixture('fountain/night-ferry.fountain').toString('utf8');
+    expect(parseText(ferry.replace(/\r\n?/g, '\n')).scenes.map(sceneContentHash)).toEqual(
+      parseText(ferry.replace(/\r?\n/g, '\r\n')).scenes.map(sceneContentHash),
     );
   });
 

@@ -229,4 +229,21 @@ export class IngestionRepository {
       [runId, status, JSON.stringify(result), JSON.stringify(failures)],
     );
   }
+
+  // What the CLI asks before it writes or starts anything.
+
+  /** Whether the script was ever ingested (any run, any outcome): its next default run is partial. */
+  async hasIngestionRun(scriptId: string): Promise<boolean> {
+    const rows: unknown[] = await this.db.query('SELECT 1 FROM ingestion_runs WHERE script_id = $1 LIMIT 1', [scriptId]);
+    return rows.length > 0;
+  }
+
+  /** The workflow id of the script's run recorded as running, if any (the latest one). */
+  async runningWorkflowId(scriptId: string): Promise<string | undefined> {
+    const rows: { workflow_id: string }[] = await this.db.query(
+      `SELECT workflow_id FROM ingestion_runs WHERE script_id = $1 AND status = 'running' ORDER BY started_at DESC LIMIT 1`,
+      [scriptId],
+    );
+    return rows[0]?.workflow_id;
+  }
 }

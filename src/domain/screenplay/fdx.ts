@@ -1,7 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { normaliseCharacterName } from './characters';
 import { ScreenplayParseError } from './errors';
-import { SceneCollector } from './scene-collector';
+import { isTransitionLine, SceneCollector } from './scene-collector';
 import type { ParsedScreenplay } from './types';
 
 /** A node of fast-xml-parser's `preserveOrder` output: `{ Tag: children, ':@': attributes }` or `{ '#text': text }`. */
@@ -66,7 +66,7 @@ export function parseFdx(text: string): ParsedScreenplay {
       if (type === 'Character' && speaksNext(paragraphs, i)) collector.addSpeaker(normaliseCharacterName(paragraphText));
       const insideDialogue = DIALOGUE_PARTS.has(type) && (previousType === 'Character' || DIALOGUE_PARTS.has(previousType));
       if (!insideDialogue) collector.addLine('');
-      for (const line of paragraphText.split('\n')) collector.addLine(line);
+      for (const line of paragraphText.split('\n')) collector.addLine(line, type === 'Transition' || isTransitionLine(line.trim()));
     }
     previousType = type;
   });

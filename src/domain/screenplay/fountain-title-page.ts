@@ -1,6 +1,7 @@
 import { matchSceneHeading } from './fountain-lines';
+import { isTransitionLine } from './scene-collector';
 
-/** `Key: value`; a key has no '.', so `INT. HOUSE: DAY` never reads as one. */
+/** `Key: value`; a key has no '.', so `INT. HOUSE: DAY` never reads as one, and `FADE IN:` is a transition, not a key. */
 const KEY_LINE = /^([\p{L}\p{N}][\p{L}\p{N} _'-]*):(.*)$/u;
 
 export interface TitlePage {
@@ -38,7 +39,7 @@ export function readTitlePage(lines: readonly string[]): TitlePage {
 }
 
 function isKeyLine(line: string | undefined): boolean {
-  return line !== undefined && KEY_LINE.test(line) && matchSceneHeading(line.trim()) === null;
+  return line !== undefined && KEY_LINE.test(line) && matchSceneHeading(line.trim()) === null && !isTransitionLine(line.trim());
 }
 
 /** Unescaped `*` and `_` are Fountain emphasis, not part of the title. */

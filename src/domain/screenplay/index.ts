@@ -13,6 +13,7 @@ export { MAX_SCREENPLAY_BYTES } from './decode';
 export { normaliseCharacterName } from './characters';
 export { ScreenplayParseError, type ScreenplayParseErrorCode } from './errors';
 export { sceneContentHash } from './hash';
+export { OPENING_SCENE_HEADING } from './scene-collector';
 export type { ParsedScene, ParsedScreenplay, ScreenplayFormat } from './types';
 
 /**

@@ -1,5 +1,18 @@
 import type { ParsedScene } from './types';
 
+/** Heading of the scene that holds the text before the first scene heading. */
+export const OPENING_SCENE_HEADING = 'OPENING';
+
+/**
+ * A transition line (`FADE IN:`, `CUT TO:`, `> HERE WE GO:`): scene-to-scene glue, not story.
+ * `> … <` is centred text, which is content.
+ */
+const TRANSITION = /^(?:>(?!.*<$).*|FADE (?:IN|UP)\b[\p{Lu} ]*:?|[\p{Lu}\p{N} .'-]+ TO:)$/u;
+
+export function isTransitionLine(line: string): boolean {
+  return TRANSITION.test(line);
+}
+
 interface OpenScene {
   heading: string;
   sceneNumber: string | null;
@@ -9,42 +22,47 @@ interface OpenScene {
 
 /**
  * Builds scenes from a stream of headings, text lines and speakers, shared by the Fountain and FDX
- * readers so both lay out scene text the same way. Text before the first heading (a preamble such
- * as `FADE IN:`) belongs to no scene and is dropped, but its speakers still count as characters of
- * the screenplay: a scene needs a heading, a character does not.
+ * readers so both lay out scene text the same way. Text before the first heading (a cold open's
+ * narration or voice-over) becomes an opening scene at position 0, headed OPENING_SCENE_HEADING,
+ * unless it holds nothing but transitions (a bare `FADE IN:` is no scene). A screenplay with no
+ * heading at all still has no scenes: the caller rejects it.
  */
 export class SceneCollector {
   private readonly scenes: ParsedScene[] = [];
   private readonly characters: string[] = [];
-  private current: OpenScene | null = null;
+  private current: OpenScene = { heading: OPENING_SCENE_HEADING, sceneNumber: null, lines: [], characters: [] };
+  private sawHeading = false;
+  private openingHasStory = false;
 
   startScene(heading: string, sceneNumber: string | null): void {
-    this.closeScene();
+    if (this.sawHeading || this.openingHasStory) this.closeScene();
+    this.sawHeading = true;
     this.current = { heading, sceneNumber, lines: [], characters: [] };
   }
 
-  /** One line of scene text ('' for a blank line); ignored before the first heading. */
-  addLine(line: string): void {
-    this.current?.lines.push(line.trim());
+  /** One line of scene text ('' for a blank line). `transition` marks a line that alone would not make an opening scene. */
+  addLine(line: string, transition = isTransitionLine(line.trim())): void {
+    const trimmed = line.trim();
+    if (!this.sawHeading && trimmed !== '' && !transition) this.openingHasStory = true;
+    this.current.lines.push(trimmed);
   }
 
   /** A normalised name that speaks here. */
   addSpeaker(name: string): void {
     if (name === '') return;
+    if (!this.sawHeading) this.openingHasStory = true;
     if (!this.characters.includes(name)) this.characters.push(name);
-    if (this.current && !this.current.characters.includes(name)) this.current.characters.push(name);
+    if (!this.current.characters.includes(name)) this.current.characters.push(name);
   }
 
   finish(): { scenes: ParsedScene[]; characters: string[] } {
-    this.closeScene();
+    if (this.sawHeading) this.closeScene();
     return { scenes: this.scenes, characters: this.characters };
   }
 
   private closeScene(): void {
-    if (!this.current) return;
     const { heading, sceneNumber, lines, characters } = this.current;
     this.scenes.push({ index: this.scenes.length, heading, sceneNumber, text: joinLines(lines), characters });
-    this.current = null;
   }
 }
 

@@ -5,7 +5,10 @@ export type ScreenplayFormat = 'fountain' | 'fdx';
 export interface ParsedScene {
   /** 0-based position in the screenplay. */
   index: number;
-  /** Trimmed, whitespace collapsed, without a forcing '.' or a trailing `#3#` scene number; case kept as written. */
+  /**
+   * Trimmed, whitespace collapsed, without a forcing '.' or a trailing `#3#` scene number; case kept
+   * as written. OPENING_SCENE_HEADING for the opening scene: the text before the first heading.
+   */
   heading: string;
   /** From a Fountain `#3#` / `#1A#` suffix or the FDX `Number` attribute; null when absent. */
   sceneNumber: string | null;
@@ -25,6 +28,6 @@ export interface ParsedScreenplay {
   /** Fountain title page `Title:` (lines joined by a space, emphasis markers removed) or the FDX title page; null when absent. */
   title: string | null;
   scenes: ParsedScene[];
-  /** Every speaker, unique, in order of first appearance (including speakers before the first heading). */
+  /** Every speaker, unique, in order of first appearance. */
   characters: string[];
 }

@@ -1,0 +1,89 @@
+/**
+ * Ingestion modes through the CLI: a script's first ingestion is full (also when the file was
+ * imported before), a later default run is partial, and `--full` redoes every step with fresh
+ * provider calls — no stored summary reused, no answer read from the response cache.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { ingestionWorkflowId } from '../../src/shared/ingestion';
+import { ingestScript } from '../../src/workflows';
+import { cliEnvironment, runCli } from '../helpers/cli';
+import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { FIXTURES, importFixture } from '../helpers/scripts';
+
+let env: TestWorkflowEnvironment;
+let sim: RunningSimulator;
+let app: RunningApp;
+let restoreEnv: () => void;
+
+beforeAll(async () => {
+  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
+  app = await startApp(env, testConfig(sim), 'ingest-modes');
+  restoreEnv = cliEnvironment(env, app, sim);
+});
+afterAll(async () => {
+  restoreEnv?.();
+  await app?.stop();
+  await sim?.close();
+  await env?.teardown();
+});
+
+// night-ferry under a title of its own: 6 scenes (its OPENING one included), 5 speakers (its narrator included).
+const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-modes-'));
+const scriptFile = path.join(dir, 'ferry.fountain');
+writeFileSync(scriptFile, readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tModes ${Date.now()}`));
+let scriptId: string;
+
+it('a file imported first, then ingested, gets a full first run', async () => {
+  const imported = await runCli('import', scriptFile);
+  expect(imported.code).toBe(0);
+  scriptId = /script id: (\S+)/.exec(imported.out)![1];
+  const result = await runCli('ingest', scriptFile, '--wait');
+  expect(result.code).toBe(0);
+  expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(full;/);
+  expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
+  expect(result.out).toContain('sheets      5 made, 0 reused, 0 failed of 5');
+});
+
+it('later default runs are partial, from the file or the script id, and call nothing', async () => {
+  sim.resetStats();
+  const fromFile = await runCli('ingest', scriptFile, '--wait');
+  expect(fromFile.out).toMatch(/\(partial;/);
+  const fromId = await runCli('ingest', scriptId, '--wait');
+  expect(fromId.code).toBe(0);
+  expect(fromId.out).toMatch(/\(partial;/);
+  expect(fromId.out).toContain('summaries   0 made, 6 reused, 0 failed of 6');
+  expect(sim.stats().totalRequests).toBe(0);
+});
+
+it('--full makes every call again: each scene summarised, outline, sheets and embeddings remade, none from the cache', async () => {
+  sim.resetStats();
+  const result = await runCli('ingest', scriptId, '--full', '--wait');
+  expect(result.code).toBe(0);
+  expect(result.out).toMatch(/\(full;/);
+  expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
+  const stats = sim.stats();
+  expect(stats.byPurpose.summary.requests).toBe(6);
+  expect(stats.byPurpose.outline.requests).toBe(1);
+  expect(stats.byPurpose.sheet.requests).toBe(5);
+  expect(stats.byPurpose.embedding).toMatchObject({ requests: 1, embeddingInputs: 6 });
+});
+
+it('a full run that continues as new still redoes every scene, each once', async () => {
+  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', `Modes long ${Date.now()}`);
+  const execute = (mode: 'full' | 'partial') =>
+    env.client.workflow.execute(ingestScript, {
+      taskQueue: app.taskQueue,
+      workflowId: ingestionWorkflowId(script.scriptId),
+      args: [{ scriptId: script.scriptId, mode, scenesPerRun: 2 }],
+    });
+  expect((await execute('full')).status).toBe('completed');
+  sim.resetStats();
+  const again = await execute('full');
+  expect(again).toMatchObject({ status: 'completed', runs: 3 });
+  expect(again.phases.summaries).toMatchObject({ total: 6, done: 6, reused: 0 });
+  expect(sim.stats().byPurpose.summary.requests).toBe(6);
+});
