@@ -54,7 +54,7 @@ export const ScriptOutlineEntity = new EntitySchema<ScriptOutline>({
 
 export interface CharacterSheet {
   characterId: number;
-  sheet: unknown;
+  sheet: object;
   model: string;
   promptVersion: string;
   inputHash: string;

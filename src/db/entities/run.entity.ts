@@ -7,14 +7,14 @@ export interface IngestionRun {
   runId: string;
   scriptId: string;
   mode: string;
-  flags: unknown;
-  concurrency: unknown;
+  flags: object;
+  concurrency: object;
   /** running | completed | completed_with_failures | failed | cancelled */
   status: string;
   startedAt: Date;
   finishedAt: Date | null;
-  result: unknown;
-  failures: unknown[];
+  result: object | null;
+  failures: object[];
 }
 
 export const IngestionRunEntity = new EntitySchema<IngestionRun>({
@@ -68,7 +68,7 @@ export interface RunReportRow {
   kind: string;
   scriptId: string | null;
   status: string;
-  report: unknown;
+  report: object;
   createdAt: Date;
 }
 
