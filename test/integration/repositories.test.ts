@@ -82,6 +82,20 @@ describe('what each write costs', () => {
   });
 });
 
+describe('what an import costs', () => {
+  it('one transaction; a first import and a re-import with new, changed, moved and removed scenes', async () => {
+    const t = title('ImportCost');
+    const text = syntheticScreenplay({ scenes: 8, characters: 4, title: t, salt: t });
+    // START TRANSACTION, find the script, insert it, upsert scenes, delete gone characters,
+    // upsert characters, delete old links, insert links, COMMIT.
+    expect(await cost(() => importText(db, text, { title: t }))).toEqual({ queries: 9, commits: 1 });
+    const edited = text.replace('in scene 2 ', 'in scene 2 EDITED ').replace(/\n(INT|EXT)\. [^\n]*\n\n[^\n]*in scene 5 [\s\S]*?(?=\n(INT|EXT)\. )/, '');
+    // + read the old scenes, delete the removed one, park positions, upsert unchanged scenes
+    // apart from changed and new ones; update the script instead of inserting it.
+    expect(await cost(() => importText(db, edited, { title: t }))).toEqual({ queries: 13, commits: 1 });
+  });
+});
+
 describe('writes', () => {
   it('are idempotent: a repeated batch rewrites the same rows', async () => {
     const script = await importText(db, syntheticScreenplay({ scenes: 3, characters: 2, title: 'Repeat' }), { title: title('Repeat') });
