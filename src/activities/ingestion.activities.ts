@@ -90,7 +90,7 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
       };
     },
 
-    /** Writes a batch of summaries in one transaction. */
+    /** Writes a batch of summaries in one statement. */
     async saveSceneSummaries(rows: SummaryRow[]): Promise<void> {
       await repo.saveSummaries(rows);
     },

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { historyLengthFrom } from '../activities/report.activities';
+import { RunRepository } from '../db/repositories/run.repository';
 import { formatReport } from '../reporting/format-report';
 import type { RunReport } from '../reporting/run-report';
 import type { CliContext } from './context';
@@ -7,15 +8,8 @@ import { UsageError } from './temporal-client';
 
 /** The stored report of a run (by its first run id), with the history length refreshed when Temporal answers. */
 export async function storedReport(ctx: CliContext, where: { firstRunId?: string; workflowId?: string; scriptId?: string }): Promise<RunReport | undefined> {
-  const db = await ctx.db();
-  const [row]: { report: RunReport }[] = await db.query(
-    `SELECT report FROM run_reports
-      WHERE ($1::text IS NULL OR first_run_id = $1) AND ($2::text IS NULL OR workflow_id = $2) AND ($3::uuid IS NULL OR script_id = $3)
-      ORDER BY created_at DESC LIMIT 1`,
-    [where.firstRunId ?? null, where.workflowId ?? null, where.scriptId ?? null],
-  );
-  if (!row) return undefined;
-  const report = row.report;
+  const report = await new RunRepository(await ctx.db()).findReport(where);
+  if (!report) return undefined;
   try {
     const historyLength = historyLengthFrom(await ctx.client());
     const lengths = await Promise.all(report.runIds.map((id) => historyLength(report.workflowId, id)));

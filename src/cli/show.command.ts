@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { IngestionResult } from '../shared/ingestion';
+import { AnalysisRepository } from '../db/repositories/analysis.repository';
+import { RunRepository } from '../db/repositories/run.repository';
 import { cosineSimilarity } from '../domain/ingestion/embedding-batches';
 import { createLogger } from '../observability/logger';
 import { createServices } from '../runtime';
@@ -12,19 +13,17 @@ export async function showCommand(ctx: CliContext, argv: string[]): Promise<numb
   if (argv.length !== 1) throw new UsageError('usage: storyloom show <scriptId>');
   const script = await ctx.script(argv[0]);
   const db = await ctx.db();
-  const [outline] = await db.query('SELECT outline, model, sections FROM script_outlines WHERE script_id = $1', [script.id]);
-  const sheets: { name: string; sheet: { role: string; traits: string[]; goals: string[]; arc: string; keyScenes: number[] } }[] = await db.query(
-    `SELECT c.name, cs.sheet FROM characters c JOIN character_sheets cs ON cs.character_id = c.id WHERE c.script_id = $1 ORDER BY c.name`,
-    [script.id],
-  );
-  const [run] = await db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1 ORDER BY started_at DESC LIMIT 1', [script.id]);
+  const analysis = new AnalysisRepository(db);
+  const outline = await analysis.outline(script.id);
+  const sheets = (await analysis.sheets(script.id)) as { name: string; sheet: { role: string; traits: string[]; goals: string[]; arc: string; keyScenes: number[] } }[];
+  const run = await new RunRepository(db).lastIngestionRun(script.id);
   console.log(`# ${script.title}\nscript id ${script.id}: ${script.scenes} scenes, ${script.characters} characters\n`);
   console.log(outline ? `## Outline (${outline.model}${outline.sections > 1 ? `, ${outline.sections} sections` : ''})\n${outline.outline}\n` : '## Outline\n(none yet)\n');
   console.log(`## Character sheets (${sheets.length})`);
   for (const { name, sheet } of sheets) {
     console.log(`- ${name}: ${sheet.role}\n  traits: ${sheet.traits.join(', ')}\n  goals: ${sheet.goals.join('; ')}\n  arc: ${sheet.arc}\n  key scenes: ${sheet.keyScenes.join(', ')}`);
   }
-  console.log(`\n## Last run\n${run ? (run.result ? describeResult(run.result as IngestionResult) : run.status) : '(never ingested)'}`);
+  console.log(`\n## Last run\n${run ? (run.result ? describeResult(run.result) : run.status) : '(never ingested)'}`);
   return 0;
 }
 
@@ -35,12 +34,7 @@ export async function searchCommand(ctx: CliContext, argv: string[]): Promise<nu
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
   const script = await ctx.script(positionals[0]);
-  const db = await ctx.db();
-  const rows: { position: number; heading: string; summary: string; model: string; embedding: number[] }[] = await db.query(
-    `SELECT s.position, s.heading, ss.summary, se.model, se.embedding FROM scene_embeddings se
-       JOIN scenes s ON s.id = se.scene_id JOIN scene_summaries ss ON ss.scene_id = s.id WHERE s.script_id = $1`,
-    [script.id],
-  );
+  const rows = await new AnalysisRepository(await ctx.db()).embeddedScenes(script.id);
   if (!rows.length) throw new UsageError(`"${script.title}" has no embeddings yet: run \`storyloom ingest ${script.id} --wait\` first.`);
   const route = ctx.config.llm.models.embedding;
   // The CLI's stdout is for people: structured log lines go to stderr.

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { ingestionWorkflowId, type IngestionResult } from '../shared/ingestion';
+import { RunRepository } from '../db/repositories/run.repository';
+import { ingestionWorkflowId } from '../shared/ingestion';
 import { pauseSignal, progressQuery, resumeSignal } from '../workflows';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
@@ -28,16 +29,13 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(progressLine(await handle.query(progressQuery)));
     return 0;
   }
-  const rows: { status: string; result: IngestionResult | null; started_at: Date }[] = await (await ctx.db()).query(
-    'SELECT status, result, started_at FROM ingestion_runs WHERE script_id = $1 ORDER BY started_at DESC LIMIT 1',
-    [script.id],
-  );
-  if (!rows[0]) {
+  const last = await new RunRepository(await ctx.db()).lastIngestionRun(script.id);
+  if (!last) {
     console.log(`"${script.title}" has not been ingested yet: \`storyloom ingest ${script.id}\`.`);
     return 0;
   }
-  console.log(`"${script.title}": last run ${rows[0].status}, started ${rows[0].started_at.toISOString()}`);
-  if (rows[0].result) console.log(describeResult(rows[0].result));
+  console.log(`"${script.title}": last run ${last.status}, started ${last.startedAt.toISOString()}`);
+  if (last.result) console.log(describeResult(last.result));
   return 0;
 }
 

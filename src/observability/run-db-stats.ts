@@ -13,6 +13,7 @@
  *             on its own: a single-statement upsert costs a commit just as a transaction does)
  */
 import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
+import { RunDbStatsEntity } from '../db/entities';
 import type { CallLog } from '../llm/call-log';
 import { currentActivity, outsideActivityScope } from './activity-scope';
 import type { Logger } from './logger';
@@ -129,6 +130,7 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
         const tuples = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4}, now())`);
         // Outside any activity scope, so this statement is not counted (see logQuery).
         await outsideActivityScope(() =>
+          // Raw SQL: TypeORM's orUpdate can only overwrite with EXCLUDED values, and this adds to the stored counts.
           db.query(
             `INSERT INTO run_db_stats (workflow_id, run_id, queries, commits, updated_at) VALUES ${tuples.join(', ')}
              ON CONFLICT (workflow_id, run_id) DO UPDATE SET
@@ -165,19 +167,14 @@ export function commitsOnItsOwn(query: string, inTransaction: boolean): boolean 
  * several); pass `runIds` to keep only the runs of one execution chain. Sum with sumRunDbStats.
  */
 export async function readRunDbStats(db: DataSource, workflowIds: string[], runIds?: string[]): Promise<RunDbStatsRow[]> {
-  const rows: { workflow_id: string; run_id: string; queries: string; commits: string; updated_at: Date }[] = await db.query(
-    `SELECT workflow_id, run_id, queries, commits, updated_at FROM run_db_stats
-      WHERE workflow_id = ANY($1::text[]) AND ($2::text[] IS NULL OR run_id = ANY($2::text[]))
-      ORDER BY workflow_id, updated_at`,
-    [workflowIds, runIds ?? null],
-  );
-  return rows.map((r) => ({
-    workflowId: r.workflow_id,
-    runId: r.run_id,
-    queries: Number(r.queries),
-    commits: Number(r.commits),
-    updatedAt: r.updated_at,
-  }));
+  const query = db
+    .getRepository(RunDbStatsEntity)
+    .createQueryBuilder('r')
+    .where('r.workflowId = ANY(:workflowIds)', { workflowIds })
+    .orderBy('r.workflowId')
+    .addOrderBy('r.updatedAt');
+  if (runIds) query.andWhere('r.runId = ANY(:runIds)', { runIds });
+  return (await query.getMany()).map(({ workflowId, runId, queries, commits, updatedAt }) => ({ workflowId, runId, queries, commits, updatedAt }));
 }
 
 export function sumRunDbStats(rows: RunDbStatsRow[]): { queries: number; commits: number } {

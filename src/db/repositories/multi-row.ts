@@ -1,8 +1,9 @@
 /**
- * Multi-row statements: one `VALUES (…),(…)` per chunk instead of a statement per row, the
+ * Multi-row writes: one `INSERT … VALUES (…),(…)` per chunk instead of a statement per row, the
  * difference between a write per scene and a write per batch.
  */
-import type { EntityManager } from 'typeorm';
+import { In, QueryFailedError, type DataSource, type EntityManager, type EntityTarget, type ObjectLiteral } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
 /** Rows per statement: well under Postgres's 65,535 bind parameters for our widest rows. */
 export const ROWS_PER_STATEMENT = 500;
@@ -11,8 +12,8 @@ type Queryable = Pick<EntityManager, 'query'>;
 
 /**
  * Runs `sql(values)` once per chunk of `rows`, where `values` is `($1,$2::cast,…),(…)` bound
- * to the chunk; `casts[i]` types column i (VALUES parameters otherwise arrive as text).
- * Returns the rows every statement returned.
+ * to the chunk; `casts[i]` types column i. Raw SQL for statements the query builder cannot
+ * build; the repositories write through `upsertInChunks`.
  */
 export async function queryPerChunk(
   q: Queryable,
@@ -33,26 +34,75 @@ export async function queryPerChunk(
   return out;
 }
 
+export interface UpsertSpec {
+  /** Properties to insert (default: every column; name one that is generated to set it, e.g. an existing id). */
+  columns?: string[];
+  /** Database column names forming the conflict target (a primary key or unique constraint). */
+  conflict: string[];
+  /** Database column names a conflicting row takes from the new one (an `updateDate` column is set to now() as well). */
+  overwrite: string[];
+  chunkSize?: number;
+}
+
 /**
- * Idempotent upsert of rows keyed by `key`, skipping rows whose parent row is gone (a scene or
- * character deleted by a re-import while the run was going): a retried write rewrites the same
- * rows and never duplicates one.
+ * `INSERT … VALUES (…),(…) ON CONFLICT (…) DO UPDATE`, one statement per chunk, in the caller's
+ * transaction if any. Idempotent: a repeat rewrites the same rows. Returns the rows `returning` names.
  */
-export async function upsertRows(
-  q: Queryable,
-  spec: { table: string; columns: string[]; casts?: string[]; key: string; parent: { table: string; column: string } },
-  rows: unknown[][],
-  chunkSize?: number,
+export async function upsertInChunks<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  rows: QueryDeepPartialEntity<T>[],
+  spec: UpsertSpec & { returning?: string[] },
+): Promise<Record<string, unknown>[]> {
+  const chunkSize = spec.chunkSize ?? ROWS_PER_STATEMENT;
+  if (!rows.length) return [];
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < rows.length; i += chunkSize) {
+    const insert = manager
+      .createQueryBuilder()
+      .insert()
+      .into(entity, spec.columns)
+      .values(rows.slice(i, i + chunkSize))
+      .orUpdate(spec.overwrite, spec.conflict)
+      // No RETURNING of defaults: nothing reads them back, and the rows may hold large values.
+      .updateEntity(false);
+    if (spec.returning) insert.returning(spec.returning);
+    const result = await insert.execute();
+    out.push(...((result.raw ?? []) as Record<string, unknown>[]));
+  }
+  return out;
+}
+
+/** Postgres's foreign_key_violation: a row's parent is gone. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return err instanceof QueryFailedError && (err.driverError as { code?: string } | undefined)?.code === '23503';
+}
+
+/**
+ * Upserts rows that belong to a parent row (a scene or a character), skipping rows whose parent
+ * is gone (deleted by a re-import while the run was going): a retried write rewrites the same
+ * rows and never duplicates one. One statement when the rows fit one chunk (a single statement
+ * is atomic on its own), else one transaction. Only when a parent has gone is there a second
+ * round: which parents remain, then the write again without the orphans.
+ */
+export async function upsertChildRows<T extends ObjectLiteral>(
+  db: DataSource,
+  entity: EntityTarget<T>,
+  rows: (QueryDeepPartialEntity<T> & ObjectLiteral)[],
+  spec: UpsertSpec & { parent: EntityTarget<ObjectLiteral & { id: number }>; parentKey: string },
 ): Promise<void> {
-  const updates = spec.columns.filter((c) => c !== spec.key).map((c) => `${c} = EXCLUDED.${c}`);
-  await queryPerChunk(
-    q,
-    (values) => `INSERT INTO ${spec.table} (${spec.columns.join(', ')})
-      SELECT v.* FROM (VALUES ${values}) AS v(${spec.columns.join(', ')})
-       WHERE EXISTS (SELECT 1 FROM ${spec.parent.table} WHERE id = v.${spec.parent.column})
-      ON CONFLICT (${spec.key}) DO UPDATE SET ${[...updates, 'updated_at = now()'].join(', ')}`,
-    rows,
-    spec.casts,
-    chunkSize,
-  );
+  const write = (batch: typeof rows) =>
+    batch.length <= (spec.chunkSize ?? ROWS_PER_STATEMENT)
+      ? upsertInChunks(db.manager, entity, batch, spec)
+      : db.transaction((tx) => upsertInChunks(tx, entity, batch, spec));
+  try {
+    await write(rows);
+  } catch (err) {
+    if (!isForeignKeyViolation(err)) throw err;
+    const parentIds = [...new Set(rows.map((r) => r[spec.parentKey] as number))];
+    const remaining = await db.getRepository(spec.parent).find({ select: { id: true }, where: { id: In(parentIds) } });
+    const alive = new Set(remaining.map((p) => Number(p.id)));
+    const kept = rows.filter((r) => alive.has(r[spec.parentKey] as number));
+    if (kept.length) await write(kept);
+  }
 }

@@ -4,9 +4,10 @@
  * embeddings…) of every scene whose content is unchanged.
  */
 import { randomUUID } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { sceneContentHash, type ParsedScreenplay } from '../../domain/screenplay';
-import { queryPerChunk } from './multi-row';
+import { CharacterEntity, SceneCharacterEntity, SceneEntity, ScriptEntity, type Scene } from '../entities';
+import { upsertInChunks } from './multi-row';
 
 export interface ImportOptions {
   /** Update this script (must exist). */
@@ -36,12 +37,14 @@ export class ScriptRepository {
 
   /** The script an import should update: by id, else by title (case-insensitive), else none. */
   async findTarget(tx: EntityManager, opts: ImportOptions): Promise<string | undefined> {
+    const scripts = tx.getRepository(ScriptEntity).createQueryBuilder('s').select('s.id', 'id');
     if (opts.scriptId) {
-      const rows: { id: string }[] = await tx.query('SELECT id FROM scripts WHERE id::text = $1', [opts.scriptId]);
+      // Compared as text: an id that is no uuid is "not found", not a Postgres error.
+      const rows: { id: string }[] = await scripts.where('s.id::text = :id', { id: opts.scriptId }).getRawMany();
       if (!rows[0]) throw new ScriptNotFoundError(`No script with id ${opts.scriptId}; import without --script-id to create one.`);
       return rows[0].id;
     }
-    const rows: { id: string }[] = await tx.query('SELECT id FROM scripts WHERE lower(title) = lower($1) ORDER BY created_at', [opts.title]);
+    const rows: { id: string }[] = await scripts.where('lower(s.title) = lower(:title)', { title: opts.title }).orderBy('s.createdAt').getRawMany();
     if (rows.length > 1) {
       throw new AmbiguousTitleError(`${rows.length} scripts are titled "${opts.title}"; pass --script-id (one of ${rows.map((r) => r.id).join(', ')}).`);
     }
@@ -52,21 +55,22 @@ export class ScriptRepository {
     return this.db.transaction(async (tx) => {
       const existingId = await this.findTarget(tx, opts);
       const scriptId = existingId ?? randomUUID();
+      const script = { title: opts.title, format: parsed.format, sourceName: opts.sourceName };
       if (existingId) {
-        await tx.query('UPDATE scripts SET title = $2, format = $3, source_name = $4, updated_at = now() WHERE id = $1', [scriptId, opts.title, parsed.format, opts.sourceName]);
+        await tx.createQueryBuilder().update(ScriptEntity).set(script).where({ id: scriptId }).updateEntity(false).execute();
       } else {
-        await tx.query('INSERT INTO scripts (id, title, format, source_name) VALUES ($1,$2,$3,$4)', [scriptId, opts.title, parsed.format, opts.sourceName]);
+        await tx.createQueryBuilder().insert().into(ScriptEntity).values({ id: scriptId, ...script }).updateEntity(false).execute();
       }
 
       // Match new scenes to old ones: same content first (wherever it moved), then same position.
-      const old: { id: string; position: number; content_hash: string }[] = existingId
-        ? await tx.query('SELECT id, position, content_hash FROM scenes WHERE script_id = $1', [scriptId])
+      const old: Pick<Scene, 'id' | 'position' | 'contentHash'>[] = existingId
+        ? await tx.find(SceneEntity, { select: { id: true, position: true, contentHash: true }, where: { scriptId } })
         : [];
-      const byHash = new Map<string, string[]>();
-      for (const s of old) byHash.set(s.content_hash, [...(byHash.get(s.content_hash) ?? []), s.id]);
-      const used = new Set<string>();
+      const byHash = new Map<string, number[]>();
+      for (const s of old) byHash.set(s.contentHash, [...(byHash.get(s.contentHash) ?? []), s.id]);
+      const used = new Set<number>();
       const hashes = parsed.scenes.map((s) => sceneContentHash(s));
-      const keptIds: (string | undefined)[] = hashes.map((h) => {
+      const keptIds: (number | undefined)[] = hashes.map((h) => {
         const id = byHash.get(h)?.find((candidate) => !used.has(candidate));
         if (id) used.add(id);
         return id;
@@ -82,63 +86,64 @@ export class ScriptRepository {
         return undefined;
       });
       const removed = old.filter((s) => !used.has(s.id)).map((s) => s.id);
-      if (removed.length) await tx.query('DELETE FROM scenes WHERE id = ANY($1::bigint[])', [removed]);
+      if (removed.length) await tx.delete(SceneEntity, { id: In(removed) });
       // Positions are unique per script: park the kept scenes out of the way before renumbering.
-      if (old.length) await tx.query('UPDATE scenes SET position = -1 - position WHERE script_id = $1', [scriptId]);
+      if (old.length) {
+        await tx.createQueryBuilder().update(SceneEntity).set({ position: () => '-1 - position' }).where({ scriptId }).updateEntity(false).execute();
+      }
 
-      const updates = parsed.scenes.map((s, i) => ({ s, i, id: reusedIds[i] })).filter((x) => x.id);
-      await queryPerChunk(
-        tx,
-        (values) => `UPDATE scenes SET position = v.position, heading = v.heading, scene_number = v.scene_number, text = v.text,
-                       content_hash = v.content_hash, updated_at = CASE WHEN scenes.content_hash = v.content_hash THEN scenes.updated_at ELSE now() END
-                     FROM (VALUES ${values}) AS v(id, position, heading, scene_number, text, content_hash) WHERE scenes.id = v.id RETURNING scenes.id`,
-        updates.map(({ s, i, id }) => [id, i, s.heading, s.sceneNumber, s.text, hashes[i]]),
-        ['::bigint', '::int', '', '::text'],
-      );
-      const inserts = parsed.scenes.map((s, i) => ({ s, i })).filter(({ i }) => !reusedIds[i]);
-      const inserted = await queryPerChunk(
-        tx,
-        (values) => `INSERT INTO scenes (script_id, position, heading, scene_number, text, content_hash) VALUES ${values} RETURNING id, position`,
-        inserts.map(({ s, i }) => [scriptId, i, s.heading, s.sceneNumber, s.text, hashes[i]]),
-        ['::uuid', '::int', '', '::text'],
-      );
-      const sceneIds = [...reusedIds];
-      for (const row of inserted) sceneIds[row.position as number] = String(row.id);
+      // Scenes whose content is unchanged keep their updated_at; changed and new ones are written
+      // together (a new scene has no id: DEFAULT, so the conflict on id never fires for it).
+      const sceneRows = parsed.scenes.map((s, i) => ({
+        id: reusedIds[i], scriptId, position: i, heading: s.heading, sceneNumber: s.sceneNumber, text: s.text, contentHash: hashes[i],
+      }));
+      const columns = ['id', 'scriptId', 'position', 'heading', 'sceneNumber', 'text', 'contentHash'];
+      const content = ['position', 'heading', 'scene_number', 'text', 'content_hash'];
+      const unchanged = sceneRows.filter((_, i) => keptIds[i]);
+      const written = [
+        ...(await upsertInChunks(tx, SceneEntity, unchanged, { columns, conflict: ['id'], overwrite: content, returning: ['id', 'position'] })),
+        ...(await upsertInChunks(tx, SceneEntity, sceneRows.filter((_, i) => !keptIds[i]).map((r) => ({ ...r, updatedAt: () => 'now()' })), {
+          columns: [...columns, 'updatedAt'], conflict: ['id'], overwrite: [...content, 'updated_at'], returning: ['id', 'position'],
+        })),
+      ];
+      const sceneIds: number[] = [];
+      for (const row of written) sceneIds[row.position as number] = Number(row.id);
 
       // Characters: keep existing rows (and their sheets) for names still present.
-      await tx.query('DELETE FROM characters WHERE script_id = $1 AND NOT (name = ANY($2::text[]))', [scriptId, parsed.characters]);
-      if (parsed.characters.length) {
-        await queryPerChunk(tx, (values) => `INSERT INTO characters (script_id, name) VALUES ${values} ON CONFLICT (script_id, name) DO NOTHING`,
-          parsed.characters.map((name) => [scriptId, name]), ['::uuid']);
-      }
-      const chars: { id: string; name: string }[] = await tx.query('SELECT id, name FROM characters WHERE script_id = $1', [scriptId]);
-      const charId = new Map(chars.map((c) => [c.name, c.id]));
-      await tx.query('DELETE FROM scene_characters WHERE scene_id IN (SELECT id FROM scenes WHERE script_id = $1)', [scriptId]);
-      const links = parsed.scenes.flatMap((s, i) => s.characters.filter((n) => charId.has(n)).map((n) => [sceneIds[i], charId.get(n)]));
-      if (links.length) {
-        await queryPerChunk(tx, (values) => `INSERT INTO scene_characters (scene_id, character_id) VALUES ${values} ON CONFLICT DO NOTHING`, links, ['::bigint', '::bigint']);
-      }
-      const unchanged = keptIds.filter(Boolean).length;
+      await tx.createQueryBuilder().delete().from(CharacterEntity).where({ scriptId }).andWhere('NOT (name = ANY(:names))', { names: parsed.characters }).execute();
+      // The upsert returns every named character's row, new or kept (DO UPDATE, unlike DO NOTHING, returns conflicting rows).
+      const chars = await upsertInChunks(tx, CharacterEntity, parsed.characters.map((name) => ({ scriptId, name })), {
+        conflict: ['script_id', 'name'], overwrite: ['name'], returning: ['id', 'name'],
+      });
+      const charId = new Map(chars.map((c) => [c.name as string, Number(c.id)]));
+      const scenesOfScript = tx.createQueryBuilder().subQuery().select('s.id').from(SceneEntity, 's').where('s.scriptId = :scriptId').getQuery();
+      await tx.createQueryBuilder().delete().from(SceneCharacterEntity).where(`scene_id IN ${scenesOfScript}`, { scriptId }).execute();
+      const links = parsed.scenes.flatMap((s, i) => s.characters.filter((n) => charId.has(n)).map((n) => ({ sceneId: sceneIds[i], characterId: charId.get(n)! })));
+      await upsertInChunks(tx, SceneCharacterEntity, links, { conflict: ['scene_id', 'character_id'], overwrite: [] });
       return {
         scriptId,
         title: opts.title,
         created: !existingId,
         scenes: parsed.scenes.length,
         characters: parsed.characters.length,
-        changedScenes: parsed.scenes.length - unchanged,
-        unchangedScenes: unchanged,
+        changedScenes: parsed.scenes.length - unchanged.length,
+        unchangedScenes: unchanged.length,
         removedScenes: removed.length,
       };
     });
   }
 
   async findScript(idOrTitle: string): Promise<{ id: string; title: string; scenes: number; characters: number } | undefined> {
-    const rows: { id: string; title: string; scenes: string; characters: string }[] = await this.db.query(
-      `SELECT s.id, s.title, (SELECT count(*) FROM scenes WHERE script_id = s.id) AS scenes,
-              (SELECT count(*) FROM characters WHERE script_id = s.id) AS characters
-         FROM scripts s WHERE s.id::text = $1 OR lower(s.title) = lower($1) ORDER BY s.created_at LIMIT 2`,
-      [idOrTitle],
-    );
+    const rows: { id: string; title: string; scenes: string; characters: string }[] = await this.db
+      .getRepository(ScriptEntity)
+      .createQueryBuilder('s')
+      .select(['s.id AS id', 's.title AS title'])
+      .addSelect((qb) => qb.select('count(*)').from(SceneEntity, 'sc').where('sc.scriptId = s.id'), 'scenes')
+      .addSelect((qb) => qb.select('count(*)').from(CharacterEntity, 'c').where('c.scriptId = s.id'), 'characters')
+      .where('s.id::text = :idOrTitle OR lower(s.title) = lower(:idOrTitle)', { idOrTitle })
+      .orderBy('s.createdAt')
+      .limit(2)
+      .getRawMany();
     if (rows.length > 1) throw new AmbiguousTitleError(`Several scripts are titled "${idOrTitle}"; use the script id.`);
     const r = rows[0];
     return r && { id: r.id, title: r.title, scenes: Number(r.scenes), characters: Number(r.characters) };
