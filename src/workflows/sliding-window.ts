@@ -1,5 +1,8 @@
 import { condition, patched } from '@temporalio/workflow';
 
+/** The window waits for its started tasks before an error or cancel leaves it (see README, "Changing workflow code"). */
+export const SETTLE_STARTED_TASKS_PATCH = 'sliding-window-settles-started-tasks';
+
 /**
  * Runs `task` over `items` with at most `limit()` in flight: a finished task frees its slot at
  * once (no waiting for the slowest of a batch). `limit` and `canStart` are re-read before each
@@ -38,5 +41,3 @@ export async function slidingWindow<T>(
     throw err;
   }
 }
-
-export const SETTLE_STARTED_TASKS_PATCH = 'sliding-window-settles-started-tasks';
