@@ -5,7 +5,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
-import { createMainActivities, createProviderActivities } from './activities';
+import { createMainActivities, createProviderActivities, type MainActivities } from './activities';
 import type { AppConfig } from './config';
 import { createDataSource } from './db/data-source';
 import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
@@ -108,6 +108,8 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Override the main task queue (tests use one per test). */
   taskQueue?: string;
+  /** Replaces main-queue activities (tests inject failures the real parts cannot make quickly). */
+  mainActivityOverrides?: Partial<MainActivities>;
 }
 
 /**
@@ -137,7 +139,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       ? { interceptors: { ...common.interceptors, workflowModules: tracing.workflowModules } }
       : {}),
     ...(tracing ? { sinks: tracing.sinks } : {}),
-    activities: createMainActivities(setup.services),
+    activities: { ...createMainActivities(setup.services), ...setup.mainActivityOverrides },
   });
   const providerActivities = createProviderActivities(setup.services);
   const providerWorkers = await Promise.all(

@@ -19,6 +19,7 @@ export function formatReport(r: RunReport): string {
   const cost = r.totals.costUsd === null ? `unknown (no price for ${r.totals.unpricedModels.join(', ')})` : usd(r.totals.costUsd);
   return [
     `Run report — ${r.kind} ${r.workflowId} (${r.runIds.length} run${r.runIds.length > 1 ? 's' : ''}): ${r.status} in ${s(r.wallMs)}`,
+    ...(r.error ? [`Error: ${r.error.type}: ${r.error.message}`] : []),
     '',
     `Phases: ${Object.entries(r.phasesMs).sort(([a], [b]) => phaseRank(a) - phaseRank(b)).map(([k, v]) => `${k} ${s(v)}`).join(', ') || '—'}`,
     `Critical path: ${r.criticalPath.steps.map((st) => `${st.name} (${st.calls} calls, ≥ ${s(st.boundMs)})`).join(' → ')}`,

@@ -57,6 +57,8 @@ export interface RunSummary {
   status: string;
   wallMs: number;
   phasesMs: Record<string, number>;
+  /** Why the run failed, when it did. */
+  error?: { type: string; message: string };
 }
 
 /** What the workflow hands over when it ends. */
@@ -186,6 +188,7 @@ export function computeRunReport(input: ReportInput): RunReport {
     status: input.status,
     wallMs: input.wallMs,
     phasesMs: input.phasesMs,
+    ...(input.error ? { error: input.error } : {}),
     criticalPath,
     llm,
     totals: {

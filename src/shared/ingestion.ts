@@ -74,6 +74,8 @@ export interface IngestionResult {
   timingsMs: { total: number; summaries: number; phase2: number; outline: number; sheets: number; embeddings: number };
   /** Temporal runs this ingestion took (continue-as-new splits long scripts). */
   runs: number;
+  /** Why the run failed, when it did. */
+  error?: { type: string; message: string };
 }
 
 export function ingestionWorkflowId(scriptId: string): string {

@@ -1,28 +1,36 @@
 /**
  * Collects rows and writes them with `save` in batches of `size` (a transaction per batch, not
  * per row), in order and never two batches at once. Workflow-safe: only promises, no timers.
+ * A failed batch is never left unobserved: after it, `add` and `flush` throw its error and no
+ * further batch is written.
  */
 export function batchWriter<T>(save: (rows: T[]) => Promise<void>, size: number) {
   let pending: T[] = [];
   let writing: Promise<void> = Promise.resolve();
-  const flush = (all: boolean): Promise<void> => {
-    if (pending.length >= (all ? 1 : size)) {
-      const rows = pending;
-      pending = [];
-      writing = writing.then(() => save(rows));
-    }
-    return writing;
+  let failed: { error: unknown } | undefined;
+  const startBatch = (): void => {
+    const rows = pending;
+    pending = [];
+    writing = writing.then(() => save(rows));
+    writing.catch((error: unknown) => {
+      failed ??= { error };
+    });
   };
   return {
-    /** Queues a row; writes a batch once `size` rows wait. */
+    /** Queues a row; starts a batch once `size` rows wait. Throws if an earlier batch failed. */
     add(row: T): void {
+      if (failed) throw failed.error;
       pending.push(row);
-      // A failed save must not go unobserved (the SDK would fail every workflow task on it, and
-      // the run would hang). Later batches chain on this promise, so the failure rejects the
-      // next `flush()` the workflow awaits.
-      flush(false).catch(() => undefined);
+      if (pending.length >= size) startBatch();
     },
-    /** Writes whatever waits; resolves when every batch so far is written. */
-    flush: () => flush(true),
+    /** Writes whatever waits; resolves when every batch so far is written, rejects if one failed. */
+    flush(): Promise<void> {
+      if (pending.length) startBatch();
+      return writing;
+    },
+    /** The error of a failed batch, once one has failed. */
+    failure(): unknown {
+      return failed?.error;
+    },
   };
 }

@@ -13,6 +13,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -80,6 +81,13 @@ interface CarriedState {
 }
 
 const MAX_FAILURES_KEPT = 50;
+/**
+ * Batch writes run outside the run's cancellation: a cancel keeps what was summarised, and the
+ * run's bookkeeping after it is not stopped by a write cancelled half-way.
+ */
+export const WRITES_SURVIVE_CANCELLATION_PATCH = 'batch-writes-survive-cancellation';
+/** Phase 2 waits for every step to settle before a failure or cancellation ends the run. */
+export const PHASE2_SETTLES_EVERY_STEP_PATCH = 'phase2-settles-every-step';
 /** A sheet is ~0.5 KB: 50 per write keeps each payload far under Temporal's 256 KB warning. */
 const SHEETS_PER_WRITE = 50;
 const emptyPhase = (): PhaseProgress => ({ total: 0, done: 0, failed: 0, reused: 0 });
@@ -105,6 +113,11 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   state.runIds.push(info.runId);
   let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
   let fatal: { type: string; message: string } | undefined;
+  // When the cancel was asked for: phases it cuts short end there in the report.
+  let cancelledAt: number | undefined;
+  CancellationScope.current().cancelRequested.catch(() => {
+    cancelledAt ??= Date.now();
+  });
 
   const progress = (): IngestionProgress => {
     const s = state.phases.summaries;
@@ -143,14 +156,25 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     showDetails();
   });
 
+  const describeError = (err: unknown): { type: string; message: string } => {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
+    return { type, message: (cause as Error)?.message ?? String(cause) };
+  };
+  const keepFailure = (failure: IngestionFailure) => {
+    state.failureCount++;
+    if (state.failures.length < MAX_FAILURES_KEPT) state.failures.push(failure);
+  };
+  /** A batch write that failed for good: the run ends failed, and says why. */
+  const recordWriteFailure = (phaseName: PhaseName, err: unknown) => {
+    const { type, message } = describeError(err);
+    keepFailure({ phase: phaseName, item: 'batch write', errorType: type, message });
+  };
   const recordFailure = (phaseName: PhaseName, item: string, err: unknown) => {
     if (isCancellation(err)) throw err;
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
-    const message = (cause as Error)?.message ?? String(cause);
+    const { type, message } = describeError(err);
     state.phases[phaseName].failed++;
-    state.failureCount++;
-    if (state.failures.length < MAX_FAILURES_KEPT) state.failures.push({ phase: phaseName, item, errorType: type, message });
+    keepFailure({ phase: phaseName, item, errorType: type, message });
     // Bad credentials or an unknown model will fail every item the same way: stop the run.
     if (!fatal && RUN_FATAL_LLM_FAILURES.includes(type as LlmFailureType)) fatal = { type, message };
     showDetails();
@@ -161,13 +185,19 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   };
   // Full redoes every step with fresh provider calls: stored results and cached answers are not reused (answers are still cached).
   const refreshCache = input.mode === 'full';
-  const canStart = () => !state.paused;
-  const stopped = () => fatal !== undefined;
+  const writeEvenIfCancelled = (write: () => Promise<void>): Promise<void> =>
+    patched(WRITES_SURVIVE_CANCELLATION_PATCH) ? CancellationScope.nonCancellable(write) : write();
 
   // Batched writes: a transaction per batch, flushed in order, never more than one at a time.
-  const summaryWriter = batchWriter<SummaryRow>((rows) => mainActivities.saveSceneSummaries(rows), writeBatchSize);
+  const summaryWriter = batchWriter<SummaryRow>((rows) => writeEvenIfCancelled(() => mainActivities.saveSceneSummaries(rows)), writeBatchSize);
+  const canStart = () => !state.paused;
+  const stopped = () => fatal !== undefined || summaryWriter.failure() !== undefined;
+  /** Phases a cancel or failure cut short end at `at`, so their reported time is what they ran. */
+  const endUnfinishedPhases = (at: number) => {
+    for (const p of Object.values(state.phases)) if (p.startedAt !== undefined && p.finishedAt === undefined) p.finishedAt = Math.max(p.startedAt, at);
+  };
 
-  const finish = async (status: IngestionStatus): Promise<IngestionResult> => {
+  const finish = async (status: IngestionStatus, error?: { type: string; message: string }): Promise<IngestionResult> => {
     const p = state.phases;
     const span = (x: PhaseProgress) => (x.startedAt !== undefined && x.finishedAt !== undefined ? x.finishedAt - x.startedAt : 0);
     const result: IngestionResult = {
@@ -187,6 +217,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         embeddings: span(p.embeddings),
       },
       runs: state.runIds.length,
+      ...(error ? { error } : {}),
     };
     if (result.timingsMs.phase2 < 0) result.timingsMs.phase2 = 0;
     const { total: _total, ...phasesMs } = result.timingsMs;
@@ -202,6 +233,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         wallMs: result.timingsMs.total,
         phasesMs,
         ingestion: { flags, concurrency: state.concurrency },
+        ...(error ? { error } : {}),
       }),
     ]);
     phase = 'done';
@@ -272,22 +304,39 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         () => sheetsStep(todo.characters),
         () => embeddingsStep(todo.embedSceneIds),
       ];
-      if (flags.parallelPhase2) await Promise.all(steps.map((step) => step()));
-      else for (const step of steps) await step();
+      if (flags.parallelPhase2) {
+        const running = steps.map((step) => step());
+        try {
+          await Promise.all(running);
+        } catch (stepErr) {
+          // Runs recorded before this patch ended with steps still running; replay them that way.
+          if (patched(PHASE2_SETTLES_EVERY_STEP_PATCH)) await Promise.allSettled(running);
+          throw stepErr;
+        }
+      } else for (const step of steps) await step();
       throwIfFatal();
     }
   } catch (err) {
     if (isCancellation(err)) {
+      endUnfinishedPhases(cancelledAt ?? Date.now());
       // Keep what was written, record the run as cancelled, then let the cancellation end it.
       await CancellationScope.nonCancellable(async () => {
-        await summaryWriter.flush();
+        try {
+          await summaryWriter.flush();
+        } catch (writeErr) {
+          // Before the patch a write cancelled with the run ended it here, unrecorded.
+          if (!patched(WRITES_SURVIVE_CANCELLATION_PATCH)) throw writeErr;
+          recordWriteFailure('summaries', writeErr);
+        }
         await finish('cancelled');
       });
       throw err;
     }
+    endUnfinishedPhases(Date.now());
+    if (summaryWriter.failure() !== undefined && err === summaryWriter.failure()) recordWriteFailure('summaries', err);
     await CancellationScope.nonCancellable(async () => {
       await summaryWriter.flush().catch(() => undefined);
-      await finish('failed');
+      await finish('failed', describeError(err));
     });
     throw err;
   }
@@ -322,7 +371,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     p.startedAt = Date.now();
     const sheets = llmActivities(state.routes.sheet);
     // Sheets are written in batches too, so a large cast never makes one oversized payload.
-    const sheetWriter = batchWriter<SheetRow>((rows) => mainActivities.saveCharacterSheets(rows), SHEETS_PER_WRITE);
+    const sheetWriter = batchWriter<SheetRow>((rows) => writeEvenIfCancelled(() => mainActivities.saveCharacterSheets(rows)), SHEETS_PER_WRITE);
     try {
       await slidingWindow(
         characters,
@@ -345,7 +394,12 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       );
     } finally {
       // What is left is written on cancellation too, so finished sheets are kept.
-      await CancellationScope.nonCancellable(() => sheetWriter.flush());
+      try {
+        await CancellationScope.nonCancellable(() => sheetWriter.flush());
+      } catch (writeErr) {
+        if (!isCancellation(writeErr)) recordWriteFailure('sheets', writeErr);
+        throw writeErr;
+      }
     }
     p.finishedAt = Date.now();
     showDetails();

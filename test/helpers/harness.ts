@@ -7,7 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
-import { createServices, createWorkers, type AppServices, type CreateServicesOptions } from '../../src/runtime';
+import { createServices, createWorkers, type AppServices, type CreateServicesOptions, type WorkerSetup } from '../../src/runtime';
 
 export function testDatabaseUrl(): string {
   const url = process.env.STORYLOOM_TEST_DATABASE_URL;
@@ -66,6 +66,7 @@ export async function startApp(
   servicesOptions: CreateServicesOptions = {},
   /** Reuse a queue (a replacement worker); by default a fresh one. */
   existingQueue?: string,
+  mainActivityOverrides?: WorkerSetup['mainActivityOverrides'],
 ): Promise<RunningApp> {
   const taskQueue = existingQueue ?? queueFor(title);
   const appConfig = { ...config, temporal: { ...config.temporal, taskQueue } };
@@ -75,6 +76,7 @@ export async function startApp(
     services,
     workflowBundle: workflowBundle(),
     taskQueue,
+    mainActivityOverrides,
   });
   const running = workers.map((w) => w.run());
   return {

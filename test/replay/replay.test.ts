@@ -1,31 +1,77 @@
 /**
- * Determinism guard: histories recorded from real runs (test/replay/histories) must replay
- * against today's workflow code. A change that breaks determinism fails here; make it with
- * `patched()` instead, then re-record (see record-histories.test.ts).
+ * Determinism guard: histories recorded from real runs of each release
+ * (test/replay/histories/v<version>/) must replay against today's workflow code. A change that
+ * breaks determinism fails here: make it behind `patched()` so runs recorded before it replay
+ * the old way. Histories are never re-recorded or edited to make a change pass (README,
+ * "Changing workflow code").
  */
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { workflowBundle } from '../helpers/harness';
+import { machineTraces } from './sanitize-history';
 
 const DIR = path.join(__dirname, 'histories');
-const histories = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
-const load = (file: string) => historyFromJSON(JSON.parse(readFileSync(path.join(DIR, file), 'utf8')));
+const histories = readdirSync(DIR, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.split(path.sep).join('/'))
+  .sort();
+const text = (file: string) => readFileSync(path.join(DIR, file), 'utf8');
+const load = (file: string) => historyFromJSON(JSON.parse(text(file)));
 
-it('has recorded histories to replay', () => {
-  expect(histories).toEqual(expect.arrayContaining(['ingest-full.json', 'ingest-flags-off.json', 'ingest-one-failure.json', 'smoke.json']));
+it('has the histories of release 0.1.0 to replay', () => {
+  expect(histories).toEqual(expect.arrayContaining([
+    'v0.1.0/ingest-full.json', 'v0.1.0/ingest-flags-off.json', 'v0.1.0/ingest-one-failure.json', 'v0.1.0/smoke.json',
+    'v0.1.0/ingest-continue-as-new-run1.json', 'v0.1.0/ingest-continue-as-new-run2.json', 'v0.1.0/ingest-continue-as-new-run3.json',
+    'v0.1.0/ingest-pause-resume.json', 'v0.1.0/ingest-set-concurrency.json', 'v0.1.0/ingest-cancelled-phase1.json',
+  ]));
+});
+
+it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
+  expect(machineTraces(text(file))).toEqual([]);
 });
 
 it.each(histories)('replays %s without a determinism violation', async (file) => {
   await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: file }, load(file));
 });
 
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
 it('fails when workflow code schedules different commands (the guard can fail)', async () => {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, 'nondeterministic-workflows.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-  });
-  await expect(Worker.runReplayHistory({ workflowBundle: { code } }, load('ingest-full.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'nondeterministic-workflows.ts'), logger: silent });
+  await expect(Worker.runReplayHistory({ workflowBundle: { code } }, load('v0.1.0/ingest-full.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+});
+
+/**
+ * Bundles the real workflows with `ingest-script.ts` rewritten by `change`: a copy of
+ * src/workflows and src/shared (all workflow code may import) in a temporary directory.
+ */
+async function bundleChangedIngestScript(change: (source: string) => string): Promise<string> {
+  const repo = path.resolve(__dirname, '../..');
+  const root = mkdtempSync(path.join(tmpdir(), 'storyloom-changed-workflow-'));
+  try {
+    for (const dir of ['workflows', 'shared']) cpSync(path.join(repo, 'src', dir), path.join(root, 'src', dir), { recursive: true });
+    symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+    const file = path.join(root, 'src/workflows/ingest-script.ts');
+    writeFileSync(file, change(readFileSync(file, 'utf8')));
+    return (await bundleWorkflowCode({ workflowsPath: path.join(root, 'src/workflows'), logger: silent })).code;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const PHASE2_ORDER = /(\(\) => outlineStep\(todo\.outline\),)(\s*)(\(\) => sheetsStep\(todo\.characters\),)/;
+
+it('fails when the real ingestScript runs two of its activities in the other order', async () => {
+  const source = readFileSync(path.resolve(__dirname, '../../src/workflows/ingest-script.ts'), 'utf8');
+  expect(source).toMatch(PHASE2_ORDER);
+  // The copy replays as it is, so what fails below is the reorder alone.
+  const unchanged = await bundleChangedIngestScript((s) => s);
+  await Worker.runReplayHistory({ workflowBundle: { code: unchanged } }, load('v0.1.0/ingest-flags-off.json'));
+  // Sheets before the outline (phase 2 runs its steps one after another with the flags off).
+  const reordered = await bundleChangedIngestScript((s) => s.replace(PHASE2_ORDER, '$3$2$1'));
+  await expect(Worker.runReplayHistory({ workflowBundle: { code: reordered } }, load('v0.1.0/ingest-flags-off.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
 });
