@@ -75,7 +75,10 @@ it('a worker SIGKILLed mid-summaries: the run completes, each summary written on
       workflowId,
       args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2 }, writeBatchSize: 3 }],
     });
-    await waitFor('4 summaries done', async () => (await handle.query(progressQuery)).phases.summaries.done >= 4);
+    await waitFor(
+      '4 summaries done and 2 hanging',
+      async () => (await handle.query(progressQuery)).phases.summaries.done >= 4 && sim.stats().byPurpose.summary?.errors.hang === 2,
+    );
     await worker.kill();
     expect(sim.stats().byPurpose.summary).toMatchObject({ ok: 4, errors: { hang: 2 } });
 
