@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { EmbeddingRow, IngestionRepository, SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
 import { parseCharacterSheet, CHARACTER_SHEET_SCHEMA } from '../domain/ingestion/character-sheet';
 import { embeddingBatches } from '../domain/ingestion/embedding-batches';
+import { inputHash } from '../domain/ingestion/input-hash';
 import {
   characterSheetPrompt,
   outlinePrompt,
@@ -29,6 +30,21 @@ export interface AnalysisDeps {
   /** Tokens of summaries the outline model takes in one call before the outline is made by sections. */
   outlineContextTokens: number;
   embeddingDimensions: number;
+  /** How often a long embedding activity stores its vectors and saves progress (default 10 s). */
+  checkpointEveryMs?: number;
+}
+
+/** How often a long embedding activity stores what it has (a retry then resumes from there). */
+const DEFAULT_CHECKPOINT_EVERY_MS = 10_000;
+
+/** The outline's heartbeat: each finished section's outline, keyed by a hash of its inputs. */
+interface OutlineProgress {
+  sections: { hash: string; text: string }[];
+}
+
+/** The embeddings' heartbeat: scenes whose vectors are stored. */
+interface EmbeddingProgress {
+  storedSceneIds: number[];
 }
 
 export interface LlmStepInput {
@@ -69,22 +85,34 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
     /**
      * Writes the outline from every summary: one call, or — when the summaries exceed the
      * model's context budget — one call per section, then one over the section outlines.
+     * Sections go one at a time: the activity holds one of the provider's slots, so its
+     * requests never exceed the provider's cap. Each section's outline is saved in the
+     * heartbeat, so a retry resumes after the last one done.
      */
     async writeOutline(input: LlmStepInput & { scriptId: string; title: string }): Promise<{ sections: number; calls: number }> {
       const scenes = await repo.summariesInOrder(input.scriptId);
-      return withActivityContext(async (ctx) => {
+      return withActivityContext<{ sections: number; calls: number }, OutlineProgress>(async (ctx, progress) => {
         const sections = embeddingBatches(scenes, (s) => `${s.heading}: ${s.summary}`, { maxInputs: Infinity, maxTokens: deps.outlineContextTokens });
         let digest: string;
+        let calls = 1;
         if (sections.length <= 1) {
           digest = summariesDigest(scenes);
         } else {
-          const parts = await Promise.all(
-            sections.map((section, i) =>
-              chat(deps, 'outline', input.route, PROMPT_VERSIONS.outlineSection,
-                outlineSectionPrompt(input.title, i + 1, sections.length, summariesDigest(section)), input, ctx),
-            ),
-          );
-          digest = parts.map((p, i) => `Part ${i + 1}:\n${p.text.trim()}`).join('\n\n');
+          const done: OutlineProgress['sections'] = [];
+          for (const [i, section] of sections.entries()) {
+            const sectionDigest = summariesDigest(section);
+            const hash = inputHash(input.route.provider, input.route.model, PROMPT_VERSIONS.outlineSection, input.title, i, sections.length, sectionDigest);
+            let text = progress.previous?.sections?.[i]?.hash === hash ? progress.previous.sections[i].text : undefined;
+            if (text === undefined) {
+              const part = await chat(deps, 'outline', input.route, PROMPT_VERSIONS.outlineSection,
+                outlineSectionPrompt(input.title, i + 1, sections.length, sectionDigest), input, ctx);
+              text = part.text.trim();
+              calls++;
+            }
+            done.push({ hash, text });
+            progress.save({ sections: [...done] });
+          }
+          digest = done.map((p, i) => `Part ${i + 1}:\n${p.text}`).join('\n\n');
         }
         const outline = await chat(deps, 'outline', input.route, PROMPT_VERSIONS.outline, outlinePrompt(input.title, digest), input, ctx);
         await repo.saveOutline({
@@ -95,7 +123,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           sections: Math.max(1, sections.length),
           inputHash: outlineInputHash(input.route, input.title, scenes),
         });
-        return { sections: Math.max(1, sections.length), calls: sections.length > 1 ? sections.length + 1 : 1 };
+        return { sections: Math.max(1, sections.length), calls };
       });
     },
 
@@ -128,13 +156,18 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
 
     /**
      * Embeds the scenes' summaries — one request per ≤ 2,048 inputs within a token budget, or
-     * one per scene when `batch` is off — and writes every vector in one transaction.
+     * one per scene when `batch` is off — and writes the vectors in one transaction. A long run
+     * of requests writes what it has every `checkpointEveryMs` and saves which scenes are
+     * stored in the heartbeat, so a retry embeds only the rest.
      */
     async embedScenes(input: LlmStepInput & { sceneIds: number[]; batch: boolean }): Promise<{ embedded: number; requests: number }> {
       const scenes = await repo.summariesOf(input.sceneIds);
-      return withActivityContext(async (ctx) => {
-        const batches = input.batch ? embeddingBatches(scenes, sceneEmbeddingText) : scenes.map((s) => [s]);
-        const rows: EmbeddingRow[] = [];
+      return withActivityContext<{ embedded: number; requests: number }, EmbeddingProgress>(async (ctx, progress) => {
+        const stored = new Set(progress.previous?.storedSceneIds ?? []);
+        const todo = scenes.filter((s) => !stored.has(s.id));
+        const batches = input.batch ? embeddingBatches(todo, sceneEmbeddingText) : todo.map((s) => [s]);
+        let rows: EmbeddingRow[] = [];
+        let lastCheckpoint = Date.now();
         for (const batch of batches) {
           const result = await deps.llm.embed(
             {
@@ -152,9 +185,16 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           batch.forEach((scene, i) =>
             rows.push({ sceneId: scene.id, inputHash: embeddingInputHash(input.route, scene), model: input.route.model, vector: result.vectors[i] }),
           );
+          if (Date.now() - lastCheckpoint >= (deps.checkpointEveryMs ?? DEFAULT_CHECKPOINT_EVERY_MS)) {
+            await repo.saveEmbeddings(rows);
+            for (const row of rows) stored.add(row.sceneId);
+            rows = [];
+            progress.save({ storedSceneIds: [...stored] });
+            lastCheckpoint = Date.now();
+          }
         }
-        await repo.saveEmbeddings(rows);
-        return { embedded: rows.length, requests: batches.length };
+        if (rows.length) await repo.saveEmbeddings(rows);
+        return { embedded: scenes.length, requests: batches.length };
       });
     },
   };

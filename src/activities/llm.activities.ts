@@ -66,7 +66,8 @@ export function createLlmActivities(deps: { llm: LlmService }) {
 export function createRoutingActivities(deps: { config: AppConfig }) {
   return {
     /**
-     * Which provider, model and task queue serve each purpose, from the worker's configuration.
+     * Which provider, model and task queue serve each purpose, and the request timeout (which
+     * sizes the activities' limits), from the worker's configuration.
      * Called once at the start of a run so the choice is fixed in the run's history.
      */
     async resolveLlmRoutes(purposes: Purpose[]): Promise<Record<string, LlmRoute>> {
@@ -74,7 +75,7 @@ export function createRoutingActivities(deps: { config: AppConfig }) {
       for (const purpose of purposes) {
         const ref = deps.config.llm.models[purpose];
         if (!ref) throw new Error(`Unknown LLM purpose "${purpose}"`);
-        routes[purpose] = { ...ref, taskQueue: llmTaskQueue(deps.config.temporal.taskQueue, ref.provider) };
+        routes[purpose] = { ...ref, taskQueue: llmTaskQueue(deps.config.temporal.taskQueue, ref.provider), requestTimeoutMs: deps.config.llm.requestTimeoutMs };
       }
       return routes;
     },

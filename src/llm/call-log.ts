@@ -1,50 +1,40 @@
 import type { DataSource } from 'typeorm';
-import type { LlmCall } from '../db/entities/llm-call.entity';
-import { queryPerChunk } from '../db/repositories/multi-row';
+import { LlmCallEntity, type LlmCall } from '../db/entities/llm-call.entity';
 import { WriteBehind } from '../db/write-behind';
 
-export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt'>;
+export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey'> & { callKey?: string | null };
 
 export interface CallLog {
-  record(row: LlmCallRecord): void;
+  /** Records one call; a log that stores rows returns a promise that resolves once the row is durable. */
+  record(row: LlmCallRecord): void | Promise<void>;
   flush(): Promise<void>;
 }
 
-const COLUMNS = [
-  'purpose', 'provider', 'model', 'prompt_version', 'outcome', 'error_type', 'latency_ms', 'input_tokens',
-  'output_tokens', 'workflow_id', 'run_id', 'activity_id', 'activity_type', 'attempt', 'cache_key', 'created_at',
-] as const;
-
-type TimedRecord = LlmCallRecord & { createdAt: Date };
-
 /**
- * Buffers `llm_calls` rows and writes them in one multi-row INSERT per batch, so a hot path
- * does not pay a commit per call. Flushes when the buffer fills, on a timer, and on close.
+ * Writes `llm_calls` rows durably, batched across concurrent callers: a row waits at most
+ * `lingerMs` for company, and rows recorded while a batch is being written go together in the
+ * next one, so many activities finishing at once share one multi-row INSERT. `record()`
+ * resolves when its row is in the database (an activity awaits it before it completes, so a
+ * paid call is never lost with its worker) and rejects when the write failed. A row with a
+ * call key is written at most once (ON CONFLICT DO NOTHING).
  */
 export class BufferedCallLog implements CallLog {
-  private readonly rows: WriteBehind<TimedRecord>;
+  private readonly rows: WriteBehind<LlmCall>;
 
-  constructor(db: DataSource, opts: { maxRows?: number; flushIntervalMs?: number; onError?: (err: unknown) => void } = {}) {
+  constructor(db: DataSource, opts: { maxRows?: number; lingerMs?: number; onError?: (err: unknown) => void } = {}) {
     this.rows = new WriteBehind(
-      (batch) =>
-        queryPerChunk(
-          db,
-          (values) => `INSERT INTO llm_calls (${COLUMNS.join(',')}) VALUES ${values}`,
-          batch.map((r) => [
-            r.purpose, r.provider, r.model, r.promptVersion, r.outcome, r.errorType, r.latencyMs, r.inputTokens,
-            r.outputTokens, r.workflowId, r.runId, r.activityId, r.activityType, r.attempt, r.cacheKey, r.createdAt,
-          ]),
-        ).then(() => undefined),
-      // The call log must never fail an LLM call: a failed batch is reported and dropped.
-      { maxItems: opts.maxRows ?? 100, intervalMs: opts.flushIntervalMs ?? 500, onError: opts.onError },
+      async (batch) => {
+        await db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute();
+      },
+      { maxItems: opts.maxRows ?? 500, intervalMs: opts.lingerMs ?? 5, onError: opts.onError },
     );
   }
 
-  record(row: LlmCallRecord): void {
-    this.rows.add({ ...row, createdAt: new Date() });
+  record(row: LlmCallRecord): Promise<void> {
+    return this.rows.add({ ...row, callKey: row.callKey ?? null, createdAt: new Date() } as LlmCall);
   }
 
-  /** Writes everything recorded so far; resolves when it is in the database. */
+  /** Writes everything recorded so far; resolves when it is in the database (or its failure was reported). */
   flush(): Promise<void> {
     return this.rows.flush();
   }
@@ -63,7 +53,8 @@ export class MemoryCallLog implements CallLog {
 
 /**
  * Hands every call to several call logs (the Postgres table, metrics, the log line, ...). An
- * observer that throws is skipped, never the LLM call that was being recorded.
+ * observer that throws is skipped, never the LLM call that was being recorded; a durable log's
+ * failed write is the caller's to see.
  */
 export class TeeCallLog implements CallLog {
   constructor(
@@ -71,14 +62,17 @@ export class TeeCallLog implements CallLog {
     private readonly onError?: (err: unknown) => void,
   ) {}
 
-  record(row: LlmCallRecord): void {
+  record(row: LlmCallRecord): Promise<void> | undefined {
+    const durable: Promise<void>[] = [];
     for (const log of this.logs) {
       try {
-        log.record(row);
+        const written = log.record(row);
+        if (written) durable.push(written);
       } catch (err) {
         this.onError?.(err);
       }
     }
+    return durable.length ? Promise.all(durable).then(() => undefined) : undefined;
   }
 
   async flush(): Promise<void> {

@@ -4,6 +4,7 @@ import type { Provider } from '../shared/llm-routing';
 import type { CallLog, LlmCallRecord } from './call-log';
 import { toLlmFailure } from './errors';
 import type { ProviderRegistry } from './registry';
+import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheStore } from './response-cache';
 import type { ChatRequest, ChatResult, EmbedResult } from './types';
 
@@ -14,6 +15,8 @@ export interface CallContext {
   activityId?: string;
   activityType?: string;
   attempt?: number;
+  /** Numbers the calls of one activity attempt (part of each row's key: a row is written once). */
+  nextCallIndex?: () => number;
   signal?: AbortSignal;
   onToken?: (delta: string) => void;
 }
@@ -45,8 +48,8 @@ export interface EmbedCall {
 export type Cached<T> = T & { cached: boolean };
 
 /**
- * The one path every LLM call takes: response cache, provider adapter, error mapping, call log.
- * A cache hit makes no provider call.
+ * The one path every LLM call takes: response cache, provider adapter, validation, error
+ * mapping, call log. A cache hit makes no provider call.
  */
 export class LlmService {
   constructor(
@@ -67,26 +70,42 @@ export class LlmService {
 
   async chat(call: ChatCall, ctx: CallContext = {}): Promise<Cached<ChatResult>> {
     const request: ChatRequest = { ...call.request, model: call.model };
-    const result = await this.run(call, 'chat', request, ctx, (signal) =>
-      this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: ctx.onToken }),
+    const schema = call.request.jsonSchema?.schema;
+    return this.run(
+      call,
+      'chat',
+      request,
+      ctx,
+      (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: ctx.onToken }),
+      schema ? (result) => structuredAnswerProblem(result.text, schema) : () => undefined,
     );
-    if (call.request.jsonSchema && !result.cached) assertJson(result.text, call);
-    return result;
   }
 
   async embed(call: EmbedCall, ctx: CallContext = {}): Promise<Cached<EmbedResult>> {
     const request = { model: call.model, texts: call.texts, dimensions: call.dimensions };
-    return this.run(call, 'embed', request, ctx, (signal) =>
-      this.deps.registry.embedding(call.provider).embed(request, { purpose: call.purpose, signal }),
+    return this.run(
+      call,
+      'embed',
+      request,
+      ctx,
+      (signal) => this.deps.registry.embedding(call.provider).embed(request, { purpose: call.purpose, signal }),
+      (result) => embeddingProblem(result, call),
     );
   }
 
+  /**
+   * Cache, provider, call log. `problem` says why an answer is unusable (or undefined when it is
+   * fine): an unusable cached entry is a miss (and is replaced by the new answer), an unusable
+   * provider answer is an InvalidOutput failure and is not cached. Every call's row is durable
+   * before this returns.
+   */
   private async run<T extends ChatResult | EmbedResult>(
-    call: { purpose: string; provider: Provider; model: string; promptVersion: string; useCache: boolean; refreshCache?: boolean; request?: unknown },
+    call: { purpose: string; provider: Provider; model: string; promptVersion: string; useCache: boolean; refreshCache?: boolean },
     kind: 'chat' | 'embed',
     request: unknown,
     ctx: CallContext,
     invoke: (signal: AbortSignal) => Promise<T>,
+    problem: (result: T) => string | undefined,
   ): Promise<Cached<T>> {
     const now = this.deps.now ?? Date.now;
     const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind, request });
@@ -102,11 +121,12 @@ export class LlmService {
       activityType: ctx.activityType ?? null,
       attempt: ctx.attempt ?? null,
       cacheKey: key,
+      callKey: callKeyOf(ctx),
     };
     if (call.useCache && !call.refreshCache) {
       const hit = await this.deps.cache.get<T>(key);
-      if (hit) {
-        this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });
+      if (hit && problem(hit) === undefined) {
+        await this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });
         return { ...hit, cached: true };
       }
     }
@@ -123,43 +143,40 @@ export class LlmService {
           })
         : toLlmFailure(err, call.provider, call.model);
       const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
-      this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });
+      // The call failed either way: a failed row write must not hide the call's own error.
+      await Promise.resolve(
+        this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 }),
+      ).catch(() => undefined);
       throw failure;
     }
-    this.deps.callLog.record({
-      ...base,
-      outcome: 'ok',
-      errorType: null,
-      latencyMs: now() - started,
-      inputTokens: result.usage.inputTokens,
-      outputTokens: result.usage.outputTokens,
-    });
-    // Only answers that passed validation are cached (see chat()); embeddings always are.
-    if (call.useCache && (kind === 'embed' || isCacheable(result as ChatResult, call.request))) {
+    const usage = { latencyMs: now() - started, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens };
+    const invalid = problem(result);
+    if (invalid !== undefined) {
+      // A paid answer that cannot be used: recorded with its tokens, never cached, and retryable.
+      await this.deps.callLog.record({ ...base, outcome: 'error', errorType: LlmFailureType.InvalidOutput, ...usage });
+      throw ApplicationFailure.create({
+        type: LlmFailureType.InvalidOutput,
+        message: `${call.provider} (model ${call.model}) gave an unusable ${call.purpose} answer: ${invalid}`,
+      });
+    }
+    await this.deps.callLog.record({ ...base, outcome: 'ok', errorType: null, ...usage });
+    if (call.useCache) {
       await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result });
     }
     return { ...result, cached: false };
   }
 }
 
-function isCacheable(result: ChatResult, request: unknown): boolean {
-  const schema = (request as ChatCall['request'] | undefined)?.jsonSchema;
-  if (!schema) return true;
-  try {
-    JSON.parse(result.text);
-    return true;
-  } catch {
-    return false;
-  }
+/** The row key of a call made inside an activity; undefined outside one (such rows have no key). */
+function callKeyOf(ctx: CallContext): string | null {
+  if (!ctx.workflowId || !ctx.activityId || ctx.attempt === undefined || !ctx.nextCallIndex) return null;
+  return [ctx.workflowId, ctx.runId ?? '', ctx.activityId, ctx.attempt, ctx.nextCallIndex()].join('/');
 }
 
-function assertJson(text: string, call: ChatCall): void {
-  try {
-    JSON.parse(text);
-  } catch {
-    throw ApplicationFailure.create({
-      type: LlmFailureType.InvalidOutput,
-      message: `${call.provider} (model ${call.model}) returned text that is not JSON for a ${call.purpose} request`,
-    });
+function embeddingProblem(result: EmbedResult, call: EmbedCall): string | undefined {
+  if (!Array.isArray(result?.vectors) || result.vectors.length !== call.texts.length) {
+    return `expected ${call.texts.length} vector(s), got ${Array.isArray(result?.vectors) ? result.vectors.length : 'none'}`;
   }
+  const bad = result.vectors.findIndex((v) => !Array.isArray(v) || v.length === 0 || (call.dimensions !== undefined && v.length !== call.dimensions));
+  return bad === -1 ? undefined : `vector ${bad} is empty or not ${call.dimensions ?? 'the expected'}-dimensional`;
 }

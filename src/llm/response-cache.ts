@@ -1,19 +1,8 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json';
 import type { DataSource } from 'typeorm';
-import { queryPerChunk } from '../db/repositories/multi-row';
+import { LlmCacheEntryEntity } from '../db/entities/llm-cache-entry.entity';
 import { WriteBehind } from '../db/write-behind';
-
-/** Stable JSON: object keys sorted, so equal requests hash equally whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 /** Cache key = hash of provider, model, prompt version and the full request. */
 export function cacheKey(parts: { provider: string; model: string; promptVersion: string; kind: 'chat' | 'embed'; request: unknown }): string {
@@ -30,6 +19,7 @@ export interface CacheEntry {
 
 export interface CacheStore {
   get<T>(key: string): Promise<T | undefined>;
+  /** Stores `entry` under `key`, replacing what the key held. */
   put(key: string, entry: CacheEntry): Promise<void>;
   /** Resolves when every entry put so far is stored. */
   flush(): Promise<void>;
@@ -37,8 +27,10 @@ export interface CacheStore {
 
 /**
  * Responses kept in Postgres (`llm_response_cache`). Writes are buffered and stored in one
- * multi-row insert per batch (not a commit per call); an entry still in the buffer is served
- * from it. A repeated put of the same key is a no-op.
+ * multi-row upsert per batch (not a commit per call); an entry still in the buffer is served
+ * from it. A put replaces what the key held: callers put only answers they validated, and
+ * replace an entry that failed validation that way. The cache is an optimisation: a lost write
+ * costs a future call, never a failed one.
  */
 export class PostgresCacheStore implements CacheStore {
   private readonly writes: WriteBehind<{ key: string; entry: CacheEntry }>;
@@ -54,27 +46,35 @@ export class PostgresCacheStore implements CacheStore {
     } = {},
   ) {
     this.writes = new WriteBehind(
-      (batch) =>
-        queryPerChunk(
-          db,
-          (values) => `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
-          batch.map(({ key, entry: e }) => [key, e.provider, e.model, e.promptVersion, e.purpose, JSON.stringify(e.response)]),
-          ['', '', '', '', '', '::jsonb'],
-        ).then(() => undefined),
-      // The cache is an optimisation: a lost batch costs a future call, never a failed one.
+      async (batch) => {
+        // One row per key: Postgres refuses to update the same row twice in one statement.
+        const latest = new Map(batch.map(({ key, entry }) => [key, entry]));
+        const rows = [...latest].map(([key, e]) => ({
+          key, provider: e.provider, model: e.model, promptVersion: e.promptVersion, purpose: e.purpose, response: e.response as object,
+        }));
+        await db
+          .createQueryBuilder()
+          .insert()
+          .into(LlmCacheEntryEntity)
+          .values(rows)
+          .orUpdate(['provider', 'model', 'prompt_version', 'purpose', 'response', 'created_at'], ['key'])
+          .updateEntity(false)
+          .execute();
+      },
       { maxItems: opts.maxPending ?? 50, intervalMs: opts.flushIntervalMs ?? 200, onError: opts.onError, detach: opts.detach },
     );
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const buffered = this.writes.pending.find((w) => w.key === key);
+    const buffered = [...this.writes.pending].reverse().find((w) => w.key === key);
     if (buffered) return buffered.entry.response as T;
-    const rows: { response: T }[] = await this.db.query('SELECT response FROM llm_response_cache WHERE key = $1', [key]);
-    return rows[0]?.response;
+    const row = await this.db.getRepository(LlmCacheEntryEntity).findOne({ select: { response: true }, where: { key } });
+    return (row?.response ?? undefined) as T | undefined;
   }
 
+  /** Write-behind: the cache is an optimisation, so a call does not wait for its entry (a failed write goes to onError). */
   async put(key: string, entry: CacheEntry): Promise<void> {
-    this.writes.add({ key, entry });
+    this.writes.add({ key, entry }).catch(() => undefined);
   }
 
   flush(): Promise<void> {
@@ -91,7 +91,7 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async put(key: string, e: { response: unknown }): Promise<void> {
-    if (!this.entries.has(key)) this.entries.set(key, e.response);
+    this.entries.set(key, e.response);
   }
 
   async flush(): Promise<void> {}

@@ -18,6 +18,11 @@ export interface LlmRoute {
   provider: Provider;
   model: string;
   taskQueue: string;
+  /**
+   * One request's client timeout (STORYLOOM_LLM_TIMEOUT_MS), so the workflow can size its LLM
+   * activities' limits. Absent in routes resolved by earlier releases.
+   */
+  requestTimeoutMs?: number;
 }
 
 /** LLM activities run on one task queue per provider, so worker limits hold per provider. */

@@ -9,8 +9,9 @@ import type { LlmRoute } from '../shared/llm-routing';
 
 /**
  * LLM calls: the client times a request out (STORYLOOM_LLM_TIMEOUT_MS), heartbeats carry
- * cancellation, 429s wait what Retry-After says (nextRetryDelay overrides the backoff), and
- * errors a retry cannot fix are not retried.
+ * cancellation and progress (a dead worker is noticed within the heartbeat timeout), 429s wait
+ * what Retry-After says (nextRetryDelay overrides the backoff), and errors a retry cannot fix
+ * are not retried. The start-to-close limit comes from the route (see llmStartToClose).
  */
 export const LLM_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
@@ -26,9 +27,13 @@ export const LLM_ACTIVITY_OPTIONS: ActivityOptions = {
   },
 };
 
-/** Database and configuration work: quick, idempotent, retried on any error a few times. */
+/**
+ * Database and configuration work: quick, idempotent, retried on any error a few times. The
+ * limit fits a batch write (milliseconds; seconds under load), so a worker killed during one
+ * stalls the run for seconds, not a minute.
+ */
 export const DB_ACTIVITY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
 };
 
@@ -45,7 +50,29 @@ export const LOCAL_DB_ACTIVITY_OPTIONS: LocalActivityOptions = {
 
 export const localActivities = proxyLocalActivities<MainActivities>(LOCAL_DB_ACTIVITY_OPTIONS);
 
-/** LLM activities for one route: they run on that provider's task queue. */
-export function llmActivities(route: LlmRoute, overrides: Partial<ActivityOptions> = {}) {
-  return proxyActivities<ProviderActivities>({ ...LLM_ACTIVITY_OPTIONS, ...overrides, taskQueue: route.taskQueue });
+/** What an LLM activity does besides its requests: database reads and writes, the call-log write. */
+export const LLM_ACTIVITY_OVERHEAD_MS = 30_000;
+
+/**
+ * An LLM activity's start-to-close limit: its requests one after another, each up to the
+ * request timeout, plus the overhead. Routes resolved before they carried the timeout (runs
+ * started by an earlier release) keep the old fixed limit.
+ */
+export function llmStartToClose(route: LlmRoute, requests = 1): ActivityOptions['startToCloseTimeout'] {
+  if (!route.requestTimeoutMs) return LLM_ACTIVITY_OPTIONS.startToCloseTimeout;
+  return route.requestTimeoutMs * Math.max(1, requests) + LLM_ACTIVITY_OVERHEAD_MS;
+}
+
+/**
+ * LLM activities for one route: they run on that provider's task queue. `requests` is the most
+ * requests one activity of this proxy makes (default 1).
+ */
+export function llmActivities(route: LlmRoute, opts: { requests?: number } & Partial<ActivityOptions> = {}) {
+  const { requests, ...overrides } = opts;
+  return proxyActivities<ProviderActivities>({
+    ...LLM_ACTIVITY_OPTIONS,
+    startToCloseTimeout: llmStartToClose(route, requests),
+    ...overrides,
+    taskQueue: route.taskQueue,
+  });
 }

@@ -300,7 +300,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       state.phases.embeddings.total = todo.embedSceneIds.length;
       showDetails();
       const steps = [
-        () => outlineStep(todo.outline),
+        () => outlineStep(todo.outline, todo.summarisedScenes),
         () => sheetsStep(todo.characters),
         () => embeddingsStep(todo.embedSceneIds),
       ];
@@ -345,14 +345,15 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   }
   return finish(state.failureCount ? 'completed_with_failures' : 'completed');
 
-  async function outlineStep(needed: boolean): Promise<void> {
+  async function outlineStep(needed: boolean, summarisedScenes: number): Promise<void> {
     const p = state.phases.outline;
     p.startedAt = Date.now();
     if (needed && !fatal) {
       await condition(() => !state.paused);
       await CancellationScope.cancellable(async () => {
         try {
-          await llmActivities(state.routes.outline).writeOutline.executeWithOptions(
+          // At most one section per scene, plus the outline over the sections.
+          await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
             { summary: `outline: ${state.title}` },
             [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache }],
           );
@@ -411,7 +412,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (sceneIds.length && !fatal) {
       await condition(() => !state.paused);
       try {
-        const r = await llmActivities(state.routes.embedding).embedScenes.executeWithOptions(
+        // At most one request per scene.
+        const r = await llmActivities(state.routes.embedding, { requests: sceneIds.length }).embedScenes.executeWithOptions(
           { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
           [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache }],
         );

@@ -1,4 +1,5 @@
 /** The LLM service on real Postgres: response cache (a hit makes no request) and the call log. */
+import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { createServices, type AppServices } from '../../src/runtime';
 import { testConfig } from '../helpers/harness';
@@ -68,13 +69,36 @@ it('records a failed call with its error type and caches nothing', async () => {
   expect(retried.cached).toBe(false);
 });
 
-it('writes buffered call-log rows in one statement per batch', async () => {
-  await app.callLog.flush();
-  const before = Number((await app.db.query(`SELECT count(*) AS n FROM llm_calls`))[0].n);
-  for (let i = 0; i < 5; i++) app.callLog.record({ purpose: 'x', provider: 'openai', model: 'm', promptVersion: 'v', outcome: 'ok', errorType: null, latencyMs: 1, inputTokens: 1, outputTokens: 1, workflowId: 'wf-batch', runId: null, activityId: null, activityType: null, attempt: null, cacheKey: null });
-  const spy = jest.spyOn(app.db, 'query');
-  await app.callLog.flush();
-  expect(spy.mock.calls.filter(([sql]) => String(sql).startsWith('INSERT INTO llm_calls'))).toHaveLength(1);
+const row = (workflowId: string, callKey: string | null = null) => ({
+  purpose: 'x', provider: 'openai', model: 'm', promptVersion: 'v', outcome: 'ok', errorType: null, latencyMs: 1, inputTokens: 1,
+  outputTokens: 1, workflowId, runId: null, activityId: null, activityType: null, attempt: null, cacheKey: null, callKey,
+});
+const rowsOf = async (workflowId: string) => Number((await app.db.query(`SELECT count(*) AS n FROM llm_calls WHERE workflow_id = $1`, [workflowId]))[0].n);
+
+it('writes concurrent call-log rows in one statement, each durable when its record() resolves', async () => {
+  const workflowId = `wf-batch-${Date.now()}`;
+  const spy = jest.spyOn(PostgresQueryRunner.prototype, 'query');
+  await Promise.all(Array.from({ length: 5 }, () => app.callLog.record(row(workflowId))));
+  const inserts = spy.mock.calls.filter(([sql]) => /^INSERT INTO "llm_calls"/.test(String(sql)));
   spy.mockRestore();
-  expect(Number((await app.db.query(`SELECT count(*) AS n FROM llm_calls`))[0].n)).toBe(before + 5);
+  expect(inserts).toHaveLength(1);
+  expect(await rowsOf(workflowId)).toBe(5);
+});
+
+it('writes a row with a call key once, however often it is recorded', async () => {
+  const workflowId = `wf-key-${Date.now()}`;
+  const key = `${workflowId}/run/7/1/0`;
+  await app.callLog.record(row(workflowId, key));
+  await Promise.all([app.callLog.record(row(workflowId, key)), app.callLog.record(row(workflowId, `${workflowId}/run/7/1/1`))]);
+  expect(await rowsOf(workflowId)).toBe(2);
+});
+
+it('numbers the calls of an activity attempt in their keys', async () => {
+  const workflowId = `wf-index-${Date.now()}`;
+  let index = 0;
+  const ctx = { workflowId, runId: 'r1', activityId: '3', attempt: 2, nextCallIndex: () => index++ };
+  await app.llm.chat(call(`first ${workflowId}`, false), ctx);
+  await app.llm.chat(call(`second ${workflowId}`, false), ctx);
+  const keys = (await app.db.query(`SELECT call_key FROM llm_calls WHERE workflow_id = $1 ORDER BY id`, [workflowId])).map((r: { call_key: string }) => r.call_key);
+  expect(keys).toEqual([`${workflowId}/r1/3/2/0`, `${workflowId}/r1/3/2/1`]);
 });

@@ -20,6 +20,8 @@ export interface LlmCall {
   activityType: string | null;
   attempt: number | null;
   cacheKey: string | null;
+  /** workflow/run/activity/attempt/request index of a call made in an activity: a row is written once. */
+  callKey: string | null;
 }
 
 export const LlmCallEntity = new EntitySchema<LlmCall>({
@@ -43,6 +45,10 @@ export const LlmCallEntity = new EntitySchema<LlmCall>({
     activityType: { name: 'activity_type', type: 'text', nullable: true },
     attempt: { type: 'integer', nullable: true },
     cacheKey: { name: 'cache_key', type: 'text', nullable: true },
+    callKey: { name: 'call_key', type: 'text', nullable: true },
   },
-  indices: [{ name: 'llm_calls_workflow_idx', columns: ['workflowId'] }],
+  indices: [
+    { name: 'llm_calls_workflow_idx', columns: ['workflowId'] },
+    { name: 'llm_calls_call_key_idx', columns: ['callKey'], unique: true },
+  ],
 });

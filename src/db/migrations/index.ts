@@ -3,5 +3,6 @@ import { LlmCallLogAndCache1763900000000 } from './1763900000000-LlmCallLogAndCa
 import { ScriptIngestion1763900100000 } from './1763900100000-ScriptIngestion';
 import { RunDbStats1763900200000 } from './1763900200000-RunDbStats';
 import { RunReports1763900300000 } from './1763900300000-RunReports';
+import { LlmCallKey1763900450000 } from './1763900450000-LlmCallKey';
 
-export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000];
+export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000];

@@ -23,7 +23,7 @@ export interface PipelineState {
   nextRequestId(): string;
 }
 
-const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed'>, { status: number; kind: ErrorKind; message: string }> = {
+const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape'>, { status: number; kind: ErrorKind; message: string }> = {
   http500: { status: 500, kind: 'server', message: 'Simulated internal server error.' },
   http529: { status: 529, kind: 'overloaded', message: 'Simulated overload.' },
   http429: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit.' },
@@ -85,9 +85,9 @@ export async function serveProviderRequest(
     }
   });
 
-  const build = (): Reply | undefined => {
+  const build = (wrongShape = false): Reply | undefined => {
     try {
-      return route.handle(body, { requestId, now: new Date(), embeddingDimensions: cfg.embeddingDimensions });
+      return route.handle(body, { requestId, now: new Date(), embeddingDimensions: cfg.embeddingDimensions, wrongShape });
     } catch (err) {
       if (err instanceof BadRequest) fail(400, 'invalid_request', '400', err.message);
       else fail(500, 'server', '500', `Simulator bug: ${err instanceof Error ? err.message : String(err)}`);
@@ -111,6 +111,13 @@ export async function serveProviderRequest(
       'content-length': Buffer.byteLength(data),
     });
     res.end(data);
+    return;
+  }
+  if (fault?.kind === 'wrongShape') {
+    const reply = build(true);
+    if (!reply) return;
+    rec.error('wrongShape', 200);
+    await deliver(cfg, route, purpose, reply, res, rec, idHeaders, gone.signal);
     return;
   }
   if (fault) {

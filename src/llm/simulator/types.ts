@@ -28,7 +28,11 @@ export interface LatencySpec {
   perInputTokenMs?: number;
 }
 
-export const FAULT_KINDS = ['http500', 'http529', 'http429', 'http400', 'http401', 'hang', 'malformed'] as const;
+/**
+ * `malformed` cuts the body (invalid JSON); `wrongShape` answers a structured-output request
+ * with valid JSON in the provider's normal wire format that breaks the requested schema.
+ */
+export const FAULT_KINDS = ['http500', 'http529', 'http429', 'http400', 'http401', 'hang', 'malformed', 'wrongShape'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {

@@ -29,7 +29,7 @@ export const anthropicMessages: RouteHandler = {
     if (maxTokens === undefined) throw new BadRequest('max_tokens: field required');
 
     const inputTokens = estimateTokens(`${contentText(body.system)}\n${allMessagesText(messages)}`);
-    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens);
+    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
     const stopReason = answer.truncated ? 'max_tokens' : 'end_turn';
     const usage = { inputTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const id = `msg_sim_${ctx.requestId}`;

@@ -44,7 +44,7 @@ export const ollamaChat: RouteHandler = {
     const messages = body.messages === undefined ? [] : requireArray(body, 'messages', false);
 
     const promptTokens = estimateTokens(allMessagesText(messages));
-    const answer = complete(lastUserText(messages), outputFormat(body.format), numPredict(body));
+    const answer = complete(lastUserText(messages), outputFormat(body.format), numPredict(body), ctx.wrongShape);
     const usage = { inputTokens: promptTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const createdAt = ctx.now.toISOString();
     const done = {

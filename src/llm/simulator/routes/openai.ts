@@ -43,7 +43,7 @@ export const openaiChat: RouteHandler = {
     const maxTokens = optionalPositiveInt(body, 'max_completion_tokens') ?? optionalPositiveInt(body, 'max_tokens');
 
     const promptTokens = estimateTokens(allMessagesText(messages));
-    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens);
+    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
     const finishReason = answer.truncated ? 'length' : 'stop';
     const usage = { inputTokens: promptTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const usageBody = {

@@ -8,6 +8,8 @@ export interface RouteContext {
   now: Date;
   /** Used when the request does not ask for a size. */
   embeddingDimensions: number;
+  /** The `wrongShape` fault: structured output that is valid JSON but breaks the requested schema. */
+  wrongShape?: boolean;
 }
 
 export interface RouteHandler {

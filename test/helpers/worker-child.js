@@ -1,0 +1,48 @@
+/**
+ * A worker process for crash tests: the app's workers (main queue + provider queues) in a
+ * child process that a test can SIGKILL. Configured by the environment the parent passes
+ * (see worker-process.ts); TypeScript sources are compiled on load with SWC, as jest does.
+ * Tells the parent `{ ready: true }` once its workers poll; stops cleanly on SIGTERM.
+ */
+const { readFileSync } = require('node:fs');
+const { transformSync } = require('@swc/core');
+
+require.extensions['.ts'] = (module, filename) => {
+  const { code } = transformSync(readFileSync(filename, 'utf8'), {
+    filename,
+    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+    module: { type: 'commonjs' },
+  });
+  module._compile(code, filename);
+};
+
+const { NativeConnection } = require('@temporalio/worker');
+const { loadConfig } = require('../../src/config');
+const { createServices, createWorkers } = require('../../src/runtime');
+
+async function main() {
+  const config = loadConfig();
+  const services = await createServices(config);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const workers = await createWorkers({
+    connection,
+    services,
+    workflowBundle: { code: readFileSync(process.env.STORYLOOM_TEST_WORKFLOW_BUNDLE, 'utf8') },
+  });
+  const running = Promise.all(workers.map((w) => w.run()));
+  process.once('SIGTERM', () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  });
+  process.send?.({ ready: true });
+  await running;
+  await connection.close();
+  await services.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
