@@ -54,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'help') {
+    if (asksForHelp(rest)) {
+      console.log(commandHelp('help'));
+      return 0;
+    }
     if (!COMMAND_HELP[rest[0]]) {
       console.error(`Unknown command "${rest[0]}".\n\n${overviewHelp()}`);
       return 2;

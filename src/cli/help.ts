@@ -89,7 +89,7 @@ export function commandHelp(name: string): string {
 }
 
 export function overviewHelp(): string {
-  const rows = Object.entries(COMMAND_HELP).map(([name, h]) => `  ${`${name} ${h.usage}`.padEnd(48)} ${h.summary}`);
+  const rows = Object.entries(COMMAND_HELP).map(([name, h]) => `  ${`${name} ${h.usage}`.padEnd(50)} ${h.summary}`);
   return `storyloom — durable AI pipelines for stories and scripts
 
 Usage: storyloom <command> [options]      storyloom <command> --help for a command's options
