@@ -47,6 +47,18 @@ function commandEnv(name: string): NodeJS.ProcessEnv {
   return name === 'worker' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
 }
 
+const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;
+
+function failureMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause ? String(err.cause) : '';
+  if (MISSING_SEARCH_ATTRIBUTE.test(cause) || MISSING_SEARCH_ATTRIBUTE.test(message)) {
+    return `${message}: ${cause}\nThe Temporal server lacks storyloom's search attributes: \`npm run temporal:start\` registers them ` +
+      '(or `temporal operator search-attribute create --name StoryloomJob --type Keyword`, likewise StoryloomTitle and StoryloomStatus).';
+  }
+  return message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name = 'help', ...rest] = argv;
   if (name === '--help' || name === '-h' || (name === 'help' && !rest.length)) {
@@ -87,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
       return 2;
     }
-    console.error(`storyloom ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`storyloom ${name} failed: ${failureMessage(err)}`);
     return 1;
   } finally {
     await ctx?.close();
