@@ -26,13 +26,18 @@ async function runningHandle(ctx: CliContext, idOrTitle: string) {
   }
 }
 
+const describeState = (s: SteeringState) =>
+  `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
+
 /** `status`: the live progress of a running ingestion, else the last run's row. */
 export async function statusCommand(ctx: CliContext, argv: string[]): Promise<number> {
   if (argv.length !== 1) throw new UsageError('usage: storyloom status <scriptId>');
   const { script, workflowId, handle, running } = await runningHandle(ctx, argv[0]);
   if (running) {
     console.log(`"${script.title}": running — ${webUiLink(ctx.config, workflowId)}`);
-    console.log(progressLine(await handle.query(progressQuery)));
+    const progress = await handle.query(progressQuery);
+    console.log(progressLine(progress));
+    console.log(describeState(progress));
     return 0;
   }
   const rows: { status: string; result: IngestionResult | null; started_at: Date }[] = await (await ctx.db()).query(
@@ -69,9 +74,6 @@ async function steer(client: Client, send: () => Promise<SteeringState>): Promis
     throw err;
   }
 }
-
-const describeState = (s: SteeringState) =>
-  `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
 
 /** Runs `act` on the script's running ingestion; exit 1 with a message when none is running. */
 async function onRunning(

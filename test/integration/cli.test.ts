@@ -203,6 +203,7 @@ describe('ingest and friends', () => {
       }
       expect((await cli('concurrency', scriptId)).code).toBe(2);
       expect((await handle.query(progressQuery)).concurrency).toEqual({ summaries: 7, sheets: 3 });
+      expect((await cli('status', scriptId)).out).toContain('paused; concurrency: summaries 7, sheets 3');
 
       const resumed = await cli('resume', scriptId);
       expect(resumed).toMatchObject({ code: 0, err: '' });
