@@ -68,7 +68,7 @@ const rejection = (promise: Promise<unknown>) =>
 
 describe('steering updates', () => {
   it('setConcurrency answers the new state, shows it in the details and widens the window', async () => {
-    const script = await importSynthetic(app.services.db, 14, 3, title('Widen'));
+    const script = await importSynthetic(app.services.db, 20, 3, title('Widen'));
     sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 1, sheets: 1 } });
     await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
@@ -85,9 +85,9 @@ describe('steering updates', () => {
 
   it('rejects invalid values with a message the caller sees, leaving the run as it was', async () => {
     const script = await importSynthetic(app.services.db, 8, 3, title('Invalid'));
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 200 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
-    await waitFor(async () => (await handle.query(progressQuery)).phase === 'summaries');
+    // Paused, the run waits for as long as the requests below take.
+    await handle.executeUpdate(pauseUpdate);
 
     const invalid: [unknown, RegExp][] = [
       [{ summaries: 0 }, /summaries must be an integer from 1 to 200; got 0/],
@@ -105,20 +105,22 @@ describe('steering updates', () => {
 
     const progress = await handle.query(progressQuery);
     expect(progress.concurrency).toEqual({ summaries: 2, sheets: 2 });
-    expect(progress.paused).toBe(false);
+    expect(progress.paused).toBe(true);
+    await handle.executeUpdate(resumeUpdate);
     const result = await handle.result();
     expect(result.status).toBe('completed');
     expect(result.phases.summaries.done).toBe(8);
     // A rejected update leaves no trace in the history (only accepted ones are recorded).
     const history = await handle.fetchHistory();
-    expect(history.events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+    const accepted = history.events?.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes) ?? [];
+    expect(accepted.map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name)).toEqual(['pause', 'resume']);
   });
 
   it('pause and resume answer the new state and show it in the details', async () => {
     const script = await importSynthetic(app.services.db, 10, 3, title('PauseUpdate'));
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
-    await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
+    await waitFor(async () => (await handle.query(progressQuery)).phase === 'summaries');
 
     expect(await handle.executeUpdate(pauseUpdate)).toEqual({ paused: true, concurrency: { summaries: 2, sheets: 2 } });
     expect(await currentDetails(handle)).toMatch(/— summaries \(paused\)/);
