@@ -13,6 +13,8 @@ DB_FILE="$DATA_DIR/temporal.sqlite"
 UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 # v1.5.1 first; later tags carry a `replace` directive that `go install` refuses.
 CLI_VERSIONS=(v1.5.1 v1.5.0 v1.4.1)
+# The custom search attributes the workflows set (src/shared/search-attributes.ts: keep in step).
+SEARCH_ATTRIBUTES=(StoryloomJob=Keyword StoryloomTitle=Keyword StoryloomStatus=Keyword)
 
 install_cli() {
   if [ -x "$TEMPORAL_BIN" ]; then return 0; fi
@@ -33,17 +35,34 @@ install_cli() {
 
 healthy() { "$TEMPORAL_BIN" operator cluster health --address "${TEMPORAL_ADDRESS:-127.0.0.1:7233}" >/dev/null 2>&1; }
 
+# On a server this script did not start: registers the search attributes (an existing one is kept).
+register_search_attributes() {
+  local sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    "$TEMPORAL_BIN" operator search-attribute create --name "${sa%%=*}" --type "${sa#*=}" \
+      --address "${TEMPORAL_ADDRESS:-127.0.0.1:7233}" --namespace "${TEMPORAL_NAMESPACE:-default}" >/dev/null 2>&1 ||
+      say "could not register the search attribute ${sa%%=*} (register it yourself: ingestion runs set it)"
+  done
+}
+
 start() {
   local host port
   host=$(temporal_host); port=$(temporal_port)
   if port_open "$host" "$port"; then
     say "a Temporal server already answers at $host:$port; using it"
+    if [ -x "$TEMPORAL_BIN" ]; then
+      register_search_attributes
+    else
+      say "no Temporal CLI here to register the search attributes ${SEARCH_ATTRIBUTES[*]}: register them on that server"
+    fi
     return 0
   fi
   install_cli
   say "starting the Temporal dev server on $host:$port (Web UI on :$UI_PORT, data in $DB_FILE, log in $LOG_FILE)"
+  local sa_args=() sa
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_args+=(--search-attribute "$sa"); done
   nohup "$TEMPORAL_BIN" server start-dev --ip "$host" --port "$port" --ui-port "$UI_PORT" \
-    --db-filename "$DB_FILE" --log-format json --log-level warn >>"$LOG_FILE" 2>&1 &
+    --db-filename "$DB_FILE" --log-format json --log-level warn "${sa_args[@]}" >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 120); do
     if healthy; then say "Temporal is up: http://$host:$UI_PORT"; return 0; fi

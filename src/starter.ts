@@ -3,35 +3,15 @@
  * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
 import { CliContext } from './cli/context';
+import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
-import { statusCommand, steerCommand } from './cli/steer.command';
+import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
-
-const HELP = `storyloom — durable AI pipelines for stories and scripts
-
-Usage: storyloom <command> [options]
-
-Commands:
-  import <file> [--script-id ID] [--title T]      store a screenplay (Fountain or Final Draft .fdx)
-  ingest <file | scriptId> [options]              import (if a file) and run the ingestion workflow
-      --no-parallel-scene-summaries  --no-parallel-character-sheets  --no-batch-embeddings
-      --no-parallel-phase2  --no-cache  --concurrency-summaries N  --concurrency-sheets N
-      --partial | --full   (default: full on a first ingestion, else partial)   --wait (progress bar + result)
-  status <scriptId>                               progress of a running ingestion, else the last run
-  pause | resume | cancel <scriptId>              steer a running ingestion
-  show <scriptId>                                 outline, character sheets and the last run's figures
-  search <scriptId> "<text>" [--limit N]          scenes ranked by embedding similarity
-  report <scriptId | workflowId> [--json]         the last run's report: time, critical path, calls, cost, DB, history
-  smoke [--prompt TEXT] [--no-cache]              one LLM call through the provider layer, stored
-  worker                                          run a worker until Ctrl-C
-  migrate                                         create the database if needed and apply migrations
-
-A scriptId may also be the script's title. Configuration comes from the environment (.env.example).`;
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
 
@@ -42,6 +22,7 @@ const commands: Record<string, Command> = {
   pause: steerCommand('pause'),
   resume: steerCommand('resume'),
   cancel: steerCommand('cancel'),
+  concurrency: concurrencyCommand,
   show: showCommand,
   report: reportCommand,
   search: searchCommand,
@@ -58,27 +39,67 @@ const commands: Record<string, Command> = {
   },
 };
 
+/**
+ * A command's stdout holds its results and its stderr no JSON log lines unless LOG_LEVEL asks:
+ * commands default to warn. The worker keeps the configuration's default (info).
+ */
+function commandEnv(name: string): NodeJS.ProcessEnv {
+  return name === 'worker' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
+}
+
+const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;
+
+function failureMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause ? String(err.cause) : '';
+  if (MISSING_SEARCH_ATTRIBUTE.test(cause) || MISSING_SEARCH_ATTRIBUTE.test(message)) {
+    return `${message}: ${cause}\nThe Temporal server lacks storyloom's search attributes: \`npm run temporal:start\` registers them ` +
+      '(or `temporal operator search-attribute create --name StoryloomJob --type Keyword`, likewise StoryloomTitle and StoryloomStatus).';
+  }
+  return message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name = 'help', ...rest] = argv;
-  if (name === 'help' || name === '--help' || name === '-h') {
-    console.log(HELP);
+  if (name === '--help' || name === '-h' || (name === 'help' && !rest.length)) {
+    console.log(overviewHelp());
+    return 0;
+  }
+  if (name === 'help') {
+    if (asksForHelp(rest)) {
+      console.log(commandHelp('help'));
+      return 0;
+    }
+    if (!COMMAND_HELP[rest[0]]) {
+      console.error(`Unknown command "${rest[0]}".\n\n${overviewHelp()}`);
+      return 2;
+    }
+    console.log(commandHelp(rest[0]));
     return 0;
   }
   const command = commands[name];
   if (!command) {
-    console.error(`Unknown command "${name}".\n\n${HELP}`);
+    console.error(`Unknown command "${name}".\n\n${overviewHelp()}`);
     return 2;
+  }
+  if (asksForHelp(rest)) {
+    console.log(commandHelp(name));
+    return 0;
   }
   let ctx: CliContext | undefined;
   try {
-    ctx = new CliContext(loadConfig());
+    ctx = new CliContext(loadConfig(commandEnv(name)));
     return await command(ctx, rest);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`storyloom ${name}: ${(err as Error).message} (see \`storyloom ${name} --help\`)`);
+      return 2;
+    }
+    if (err instanceof UsageError || err instanceof ConfigError) {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
       return 2;
     }
-    console.error(`storyloom ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`storyloom ${name} failed: ${failureMessage(err)}`);
     return 1;
   } finally {
     await ctx?.close();

@@ -1,4 +1,6 @@
 import type { Client } from '@temporalio/client';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
 import { createDataSource, migrateDatabase } from '../db/data-source';
@@ -28,15 +30,26 @@ export class CliContext {
     return (await this.clientPromise).client;
   }
 
-  /** A script by id or title; a clear error when there is none. */
+  /**
+   * A script by id or title; a clear error when there is none. An argument that names no script
+   * and looks like a path to a file that is not there was a mistyped file, and is reported so.
+   */
   async script(idOrTitle: string): Promise<{ id: string; title: string; scenes: number; characters: number }> {
     const found = await new ScriptRepository(await this.db()).findScript(idOrTitle);
-    if (!found) throw new UsageError(`No script "${idOrTitle}": import one with \`storyloom import <file>\` (it prints the id).`);
-    return found;
+    if (found) return found;
+    if (looksLikeFile(idOrTitle) && !existsSync(idOrTitle)) throw new UsageError(`file not found: ${idOrTitle}`);
+    throw new UsageError(`No script "${idOrTitle}": import one with \`storyloom import <file>\` (it prints the id).`);
   }
 
   async close(): Promise<void> {
     if (this.clientPromise) await (await this.clientPromise.catch(() => undefined))?.close();
     if (this.dbPromise) await (await this.dbPromise.catch(() => undefined))?.destroy();
   }
+}
+
+const SCREENPLAY_EXTENSIONS = new Set(['.fountain', '.spmd', '.txt', '.fdx']);
+
+/** A path separator or a screenplay file's extension: meant as a file, not a script id or title. */
+export function looksLikeFile(arg: string): boolean {
+  return arg.includes('/') || arg.includes(path.sep) || SCREENPLAY_EXTENSIONS.has(path.extname(arg).toLowerCase());
 }

@@ -11,6 +11,7 @@ import {
   type IngestionMode,
   type IngestionResult,
 } from '../shared/ingestion';
+import { storyloomSearchAttributes } from '../shared/search-attributes';
 import { ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeImport, importFile, IngestionRunningError } from './import.command';
@@ -131,6 +132,8 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
       taskQueue: ctx.config.temporal.taskQueue,
       workflowId,
       args: [{ scriptId, mode, flags, concurrency: limits }],
+      // Findable in the Web UI from the start (the workflow keeps the status current).
+      typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running'),
       staticSummary: `ingest "${title}": ${scenes} scenes, ${characters} characters (${mode})`,
       staticDetails: [
         `**${title}** (script ${scriptId})`,

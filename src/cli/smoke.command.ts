@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config';
+import { JOB_KEY } from '../shared/search-attributes';
 import { smokeTest } from '../workflows';
 import { connectClient, webUiLink } from './temporal-client';
 
@@ -18,6 +19,7 @@ export async function smokeCommand(config: AppConfig, argv: string[]): Promise<n
       taskQueue: config.temporal.taskQueue,
       workflowId,
       args: [{ prompt: values.prompt!, useCache: !values['no-cache'] }],
+      typedSearchAttributes: [{ key: JOB_KEY, value: 'smoke' }],
     });
     console.log(`Started smoke workflow ${workflowId}`);
     console.log(`Web UI: ${webUiLink(config, workflowId, handle.firstExecutionRunId)}`);

@@ -1,7 +1,14 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { parseArgs } from 'node:util';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
-import { ingestionWorkflowId } from '../shared/ingestion';
-import { pauseSignal, progressQuery, resumeSignal } from '../workflows';
+import { ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
+import { pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../workflows';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { progressLine } from './progress-bar';
@@ -20,13 +27,18 @@ async function runningHandle(ctx: CliContext, idOrTitle: string) {
   }
 }
 
+const describeState = (s: SteeringState) =>
+  `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
+
 /** `status`: the live progress of a running ingestion, else the last run's row. */
 export async function statusCommand(ctx: CliContext, argv: string[]): Promise<number> {
   if (argv.length !== 1) throw new UsageError('usage: storyloom status <scriptId>');
   const { script, workflowId, handle, running } = await runningHandle(ctx, argv[0]);
   if (running) {
     console.log(`"${script.title}": running — ${webUiLink(ctx.config, workflowId)}`);
-    console.log(progressLine(await handle.query(progressQuery)));
+    const progress = await handle.query(progressQuery);
+    console.log(progressLine(progress));
+    console.log(describeState(progress));
     return 0;
   }
   const last = await new RunRepository(await ctx.db()).lastIngestionRun(script.id);
@@ -39,19 +51,85 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
   return 0;
 }
 
+/** How long a steering command waits for the run to take its request (a worker must be running). */
+const STEER_TIMEOUT_MS = 15_000;
+
+class NotRunning extends Error {}
+
+/**
+ * Sends a steering update and returns the run's answer. The run's validator refusing the
+ * request is a usage error (its message says why); a run that ended meanwhile is NotRunning.
+ */
+async function steer(client: Client, send: () => Promise<SteeringState>): Promise<SteeringState> {
+  try {
+    return await client.withDeadline(Date.now() + STEER_TIMEOUT_MS, send);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new UsageError(err.cause?.message ?? err.message);
+    if (err instanceof WorkflowNotFoundError) throw new NotRunning();
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new Error(`the run did not take the request within ${STEER_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`);
+    }
+    throw err;
+  }
+}
+
+/** Runs `act` on the script's running ingestion; exit 1 with a message when none is running. */
+async function onRunning(
+  ctx: CliContext,
+  idOrTitle: string,
+  act: (handle: WorkflowHandle, title: string, client: Client) => Promise<string>,
+): Promise<number> {
+  const { script, handle, running } = await runningHandle(ctx, idOrTitle);
+  try {
+    if (running) {
+      console.log(await act(handle, script.title, await ctx.client()));
+      return 0;
+    }
+  } catch (err) {
+    if (!(err instanceof NotRunning)) throw err;
+  }
+  console.error(`No ingestion of "${script.title}" is running.`);
+  return 1;
+}
+
 export function steerCommand(action: 'pause' | 'resume' | 'cancel') {
   return async (ctx: CliContext, argv: string[]): Promise<number> => {
-    if (argv.length !== 1) throw new UsageError(`usage: storyloom ${action} <scriptId>`);
-    const { script, handle, running } = await runningHandle(ctx, argv[0]);
-    if (!running) {
-      console.error(`No ingestion of "${script.title}" is running.`);
-      return 1;
-    }
-    if (action === 'pause') await handle.signal(pauseSignal);
-    else if (action === 'resume') await handle.signal(resumeSignal);
-    else await handle.cancel();
-    const verb = { pause: 'Paused (calls in flight finish; no new ones start)', resume: 'Resumed', cancel: 'Cancel requested (calls in flight are aborted; what was written stays)' }[action];
-    console.log(`${verb}: "${script.title}"`);
-    return 0;
+    if (argv.length !== 1) throw new UsageError(`usage: storyloom ${action} <script>`);
+    return onRunning(ctx, argv[0], async (handle, title, client) => {
+      if (action === 'cancel') {
+        await handle.cancel();
+        return `Cancel requested (calls in flight are aborted; what was written stays): "${title}"`;
+      }
+      if (action === 'pause') {
+        const state = await steer(client, () => handle.executeUpdate(pauseUpdate));
+        return `Paused "${title}" (calls in flight finish; no new ones start): ${describeState(state)}`;
+      }
+      const state = await steer(client, () => handle.executeUpdate(resumeUpdate));
+      return `Resumed "${title}": ${describeState(state)}`;
+    });
   };
+}
+
+/** A number when the option is one, else the text as given, so the run's validator can say what is wrong with it. */
+function numberOrText(raw: string): number | string {
+  return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+}
+
+/** `concurrency`: changes the calls in flight of a running ingestion (the run validates the values). */
+export async function concurrencyCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { summaries: { type: 'string' }, sheets: { type: 'string' } },
+  });
+  if (positionals.length !== 1 || (values.summaries === undefined && values.sheets === undefined)) {
+    throw new UsageError('usage: storyloom concurrency <script> [--summaries N] [--sheets M] (one or both)');
+  }
+  const change: Partial<Record<keyof IngestionConcurrency, number | string>> = {};
+  if (values.summaries !== undefined) change.summaries = numberOrText(values.summaries);
+  if (values.sheets !== undefined) change.sheets = numberOrText(values.sheets);
+  return onRunning(ctx, positionals[0], async (handle, title, client) => {
+    const state = await steer(client, () => handle.executeUpdate(setConcurrencyUpdate, { args: [change as Partial<IngestionConcurrency>] }));
+    return `Concurrency of "${title}": ${describeState(state)}`;
+  });
 }

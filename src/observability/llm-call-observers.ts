@@ -1,6 +1,6 @@
 /**
  * Call logs (see src/llm/call-log.ts) that observe every LLM call without storing it: one feeds
- * the Prometheus metrics, one writes an info line. They see exactly what `llm_calls` gets, so
+ * the Prometheus metrics, one writes a debug line. They see exactly what `llm_calls` gets, so
  * the three never disagree.
  */
 import type { CallLog, LlmCallRecord } from '../llm/call-log';
@@ -25,16 +25,17 @@ export class MetricsCallLog implements CallLog {
 }
 
 /**
- * One info line per call. Only what identifies and measures the call: never the prompt, the
+ * One debug line per call (LOG_LEVEL=debug): at info a run would log thousands, and the metrics
+ * and `llm_calls` already hold them; a failed attempt also reaches the log through the SDK's
+ * "Activity failed" warning. Only what identifies and measures the call: never the prompt, the
  * answer or anything from the request (the record does not carry them, and this is why).
  */
 export class LoggingCallLog implements CallLog {
   constructor(private readonly logger: Logger) {}
 
   record(row: LlmCallRecord): void {
-    const level = row.outcome === 'error' ? 'warn' : 'info';
-    if (!this.logger.isLevelEnabled(level)) return;
-    this.logger[level](
+    if (!this.logger.isLevelEnabled('debug')) return;
+    this.logger.debug(
       {
         event: 'llm_call',
         purpose: row.purpose,

@@ -31,6 +31,31 @@ export interface IngestionConcurrency {
 export const DEFAULT_CONCURRENCY: IngestionConcurrency = { summaries: 10, sheets: 5 };
 export const MAX_CONCURRENCY = 200;
 
+/** What the steering updates (pause, resume, setConcurrency) answer: the run's settings after the change. */
+export interface SteeringState {
+  paused: boolean;
+  concurrency: IngestionConcurrency;
+}
+
+const CONCURRENCY_KEYS: readonly (keyof IngestionConcurrency)[] = ['summaries', 'sheets'];
+
+/** Why a setConcurrency request cannot be applied, or undefined when it can (the update's validator). */
+export function concurrencyChangeError(change: unknown): string | undefined {
+  if (typeof change !== 'object' || change === null || Array.isArray(change)) {
+    return `setConcurrency takes an object like { "summaries": 20, "sheets": 5 }; got ${JSON.stringify(change) ?? 'nothing'}`;
+  }
+  const keys = Object.keys(change);
+  if (!keys.length) return 'setConcurrency needs summaries, sheets or both';
+  for (const key of keys) {
+    if (!(CONCURRENCY_KEYS as readonly string[]).includes(key)) return `setConcurrency: unknown key "${key}" (only summaries and sheets can be set)`;
+    const value = (change as Record<string, unknown>)[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
+      return `${key} must be an integer from 1 to ${MAX_CONCURRENCY}; got ${JSON.stringify(value) ?? 'nothing'}`;
+    }
+  }
+  return undefined;
+}
+
 export type PhaseName = 'summaries' | 'outline' | 'sheets' | 'embeddings';
 
 export interface PhaseProgress {

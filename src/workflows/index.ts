@@ -1,3 +1,12 @@
 /** The worker's workflowsPath: every workflow type storyloom registers. */
 export { smokeTest } from './smoke';
-export { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencySignal } from './ingest-script';
+export {
+  ingestScript,
+  pauseSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeSignal,
+  resumeUpdate,
+  setConcurrencySignal,
+  setConcurrencyUpdate,
+} from './ingest-script';

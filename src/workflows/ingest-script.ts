@@ -12,16 +12,20 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   isCancellation,
+  makeContinueAsNewFunc,
   patched,
   setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PlannedScene } from '../activities/ingestion.activities';
 import type { SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
 import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
 import {
+  concurrencyChangeError,
   DEFAULT_CONCURRENCY,
   DEFAULT_FLAGS,
   MAX_CONCURRENCY,
@@ -34,16 +38,25 @@ import {
   type IngestionStatus,
   type PhaseName,
   type PhaseProgress,
+  type SteeringState,
 } from '../shared/ingestion';
 import type { LlmRoute } from '../shared/llm-routing';
+import { STATUS_KEY, storyloomSearchAttributes, type SearchStatus } from '../shared/search-attributes';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
 import { batchWriter } from './batch-writer';
 import { slidingWindow } from './sliding-window';
 
 export const progressQuery = defineQuery<IngestionProgress>('progress');
+/** Steering: updates validate the request and answer the new state (a rejected one changes nothing). */
+export const pauseUpdate = defineUpdate<SteeringState>('pause');
+export const resumeUpdate = defineUpdate<SteeringState>('resume');
+export const setConcurrencyUpdate = defineUpdate<SteeringState, [Partial<IngestionConcurrency>]>('setConcurrency');
+/** The signals the updates replaced: kept for runs and clients that still send them (no validation, no answer). */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 export const setConcurrencySignal = defineSignal<[Partial<IngestionConcurrency>]>('setConcurrency');
+/** Search attributes are upserted commands: histories recorded before them must replay without. */
+const SEARCH_ATTRIBUTES_PATCH = 'search-attributes';
 
 export interface IngestScriptInput {
   scriptId: string;
@@ -146,6 +159,29 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   };
 
   setHandler(progressQuery, progress);
+  const steeringState = (): SteeringState => ({ paused: state.paused, concurrency: { ...state.concurrency } });
+  const rejectArguments = (name: string) => (...args: unknown[]) => {
+    if (args.length) throw ApplicationFailure.nonRetryable(`${name} takes no arguments`, 'InvalidSteeringRequest');
+  };
+  setHandler(pauseUpdate, () => { state.paused = true; showDetails(); return steeringState(); }, {
+    validator: rejectArguments('pause'),
+    description: 'Stop starting calls (calls in flight finish); answers the new state.',
+  });
+  setHandler(resumeUpdate, () => { state.paused = false; showDetails(); return steeringState(); }, {
+    validator: rejectArguments('resume'),
+    description: 'Start calls again after pause; answers the new state.',
+  });
+  setHandler(setConcurrencyUpdate, (change) => {
+    for (const key of ['summaries', 'sheets'] as const) if (change[key] !== undefined) state.concurrency[key] = change[key];
+    showDetails();
+    return steeringState();
+  }, {
+    validator: (change) => {
+      const error = concurrencyChangeError(change);
+      if (error) throw ApplicationFailure.nonRetryable(error, 'InvalidConcurrency');
+    },
+    description: `Calls in flight per phase, e.g. { "summaries": 20, "sheets": 5 } (1 to ${MAX_CONCURRENCY}); answers the new state.`,
+  });
   setHandler(pauseSignal, () => { state.paused = true; showDetails(); });
   setHandler(resumeSignal, () => { state.paused = false; showDetails(); });
   setHandler(setConcurrencySignal, (c) => {
@@ -197,7 +233,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     for (const p of Object.values(state.phases)) if (p.startedAt !== undefined && p.finishedAt === undefined) p.finishedAt = Math.max(p.startedAt, at);
   };
 
+  // What the Web UI and `temporal workflow list --query` filter on (see src/shared/search-attributes.ts).
+  const markStatus = (status: SearchStatus) => {
+    if (patched(SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
+  };
+
   const finish = async (status: IngestionStatus, error?: { type: string; message: string }): Promise<IngestionResult> => {
+    markStatus(status);
     const p = state.phases;
     const span = (x: PhaseProgress) => (x.startedAt !== undefined && x.finishedAt !== undefined ? x.finishedAt - x.startedAt : 0);
     const result: IngestionResult = {
@@ -252,6 +294,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       ]);
       state.routes = routes as unknown as Routes;
       state.title = started.title;
+      if (patched(SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
     }
     const { routes } = state;
 
@@ -341,7 +384,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     throw err;
   }
   if (more) {
-    return continueAsNew<typeof ingestScript>({ ...input, carried: state });
+    if (!patched(SEARCH_ATTRIBUTES_PATCH)) return continueAsNew<typeof ingestScript>({ ...input, carried: state });
+    // This run closes as "continued"; the next one starts as "running" with the same job and title.
+    markStatus('continued');
+    const next = makeContinueAsNewFunc<typeof ingestScript>({
+      typedSearchAttributes: storyloomSearchAttributes('ingest', state.title, 'running'),
+    });
+    return next({ ...input, carried: state });
   }
   return finish(state.failureCount ? 'completed_with_failures' : 'completed');
 

@@ -1,13 +1,21 @@
 /**
  * Test wiring on real parts: a Temporal dev server (the project's CLI binary, never a
- * download), the run's throwaway Postgres database, and the LLM simulator in-process.
+ * download, with storyloom's search attributes registered), the run's throwaway Postgres
+ * database, and the LLM simulator in-process. The SDK's own log lines go to a file
+ * (quietTemporalLogs), so jest's output holds test results only.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { createLogger } from '../../src/observability/logger';
+import { installRuntime } from '../../src/observability/temporal-runtime';
 import { createServices, createWorkers, type AppServices, type CreateServicesOptions, type WorkerSetup } from '../../src/runtime';
+import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 
 export function testDatabaseUrl(): string {
   const url = process.env.STORYLOOM_TEST_DATABASE_URL;
@@ -31,15 +39,38 @@ export function testConfig(sim: RunningSimulator | undefined, env: Record<string
   });
 }
 
+/** Where the SDK's worker and Core log lines go during tests (STORYLOOM_TEST_TEMPORAL_LOG overrides). */
+export const TEMPORAL_TEST_LOG = process.env.STORYLOOM_TEST_TEMPORAL_LOG ?? path.join(tmpdir(), 'storyloom-tests-temporal.log');
+
+/**
+ * Installs the Temporal Runtime with its logger (Core's lines forwarded) writing to
+ * TEMPORAL_TEST_LOG instead of the console. It must come before the first worker, connection
+ * or server of the test file; a test that installs its own Runtime first keeps it.
+ */
+let temporalLogsQuiet = false;
+export function quietTemporalLogs(): void {
+  if (temporalLogsQuiet) return;
+  temporalLogsQuiet = true;
+  const logger = createLogger('info', pino.destination({ dest: TEMPORAL_TEST_LOG, append: true, mkdir: true, sync: true }));
+  installRuntime(loadConfig({ STORYLOOM_METRICS_PORT: '0' }), logger);
+}
+
 export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
-  const path = process.env.TEMPORAL_CLI;
-  if (!path) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
+  const executable = process.env.TEMPORAL_CLI;
+  if (!executable) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
+  quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, extraArgs: ['--log-level', 'error'] },
+    server: {
+      executable: { type: 'existing-path', path: executable },
+      searchAttributes: STORYLOOM_SEARCH_ATTRIBUTES,
+      extraArgs: ['--log-level', 'error'],
+    },
   });
 }
 
 export function workflowBundle(): { code: string } {
+  // Replay tests create workers from the bundle without a server: they log through the Runtime too.
+  quietTemporalLogs();
   const bundlePath = process.env.STORYLOOM_TEST_WORKFLOW_BUNDLE;
   if (!bundlePath) throw new Error('STORYLOOM_TEST_WORKFLOW_BUNDLE is not set: run tests through jest (globalSetup)');
   return { code: readFileSync(bundlePath, 'utf8') };

@@ -1,14 +1,18 @@
 /**
  * The `storyloom` command line, run in-process against the test database, a dev server and
  * the simulator: import (and refusing bad input without writing anything), ingest --wait,
- * status, show, search, and refusing a second ingestion of a running script.
+ * status, show, search, refusing a second ingestion of a running script, steering a running
+ * one, --help everywhere, and (as its own process) quiet output.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync, truncateSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { COMMAND_HELP } from '../../src/cli/help';
 import { main } from '../../src/starter';
+import { progressQuery } from '../../src/workflows';
 import { startApp, startTestTemporal, testConfig, testDatabaseUrl, type RunningApp } from '../helpers/harness';
 import { FIXTURES } from '../helpers/scripts';
 
@@ -163,4 +167,108 @@ describe('ingest and friends', () => {
     expect((await cli('ingest', 'no-such-script-or-file')).err).toContain('No script "no-such-script-or-file"');
     expect((await cli('frobnicate')).code).toBe(2);
   });
+
+  it('reports a path that does not exist as a missing file, not as an unknown script', async () => {
+    for (const missing of [path.join(dir, 'missing.fountain'), 'drafts/act-one', 'Missing Draft.fdx']) {
+      const result = await cli('ingest', missing);
+      expect(result.code).toBe(2);
+      expect(result.err).toContain(`file not found: ${missing}`);
+      expect(result.err).not.toContain('No script');
+    }
+  });
+
+  it('concurrency, pause and resume steer a running ingestion and print its new state', async () => {
+    expect(await cli('concurrency', scriptId, '--summaries', '3')).toMatchObject({ code: 1, err: expect.stringContaining('is running') });
+    sim.configure({ latency: { default: { fixedMs: 1500 } } });
+    try {
+      expect((await cli('ingest', scriptId, '--no-cache', '--full', '--concurrency-sheets', '2')).code).toBe(0);
+      const handle = env.client.workflow.getHandle(`ingest-${scriptId}`);
+
+      // Paused first, so the run is still there for every command that follows.
+      const paused = await cli('pause', scriptId);
+      expect(paused).toMatchObject({ code: 0, err: '' });
+      expect(paused.out).toContain('paused; concurrency: summaries 10, sheets 2');
+
+      const changed = await cli('concurrency', scriptId, '--sheets', '3', '--summaries', '7');
+      expect(changed).toMatchObject({ code: 0, err: '' });
+      expect(changed.out).toContain('paused; concurrency: summaries 7, sheets 3');
+      for (const [args, message] of [
+        [['--summaries', '0'], 'summaries must be an integer from 1 to 200; got 0'],
+        [['--sheets', 'lots'], 'sheets must be an integer from 1 to 200; got "lots"'],
+        [['--sheets', '2.5'], 'sheets must be an integer from 1 to 200; got 2.5'],
+      ]) {
+        const refused = await cli('concurrency', scriptId, ...args);
+        expect(refused.code).toBe(2);
+        expect(refused.err).toContain(message);
+      }
+      expect((await cli('concurrency', scriptId)).code).toBe(2);
+      expect((await handle.query(progressQuery)).concurrency).toEqual({ summaries: 7, sheets: 3 });
+      expect((await cli('status', scriptId)).out).toContain('paused; concurrency: summaries 7, sheets 3');
+
+      const resumed = await cli('resume', scriptId);
+      expect(resumed).toMatchObject({ code: 0, err: '' });
+      expect(resumed.out).toContain('Resumed');
+      expect(resumed.out).toContain('running; concurrency: summaries 7, sheets 3');
+      await cli('cancel', scriptId);
+      await handle.result().catch(() => undefined);
+    } finally {
+      sim.configure({ latency: null });
+    }
+  });
+
+  it('prints results on stdout and no JSON log lines on stderr unless LOG_LEVEL asks (as its own process)', async () => {
+    const quiet = await cliProcess(['search', scriptId, 'memory', '--limit', '2']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.out.trim().split('\n').filter((l) => !/^(\d\.\d{3}  scene \d+|\s{7}\S)/.test(l))).toEqual([]);
+    expect(quiet.err).toBe('');
+    const verbose = await cliProcess(['search', scriptId, 'memory', '--limit', '2'], { LOG_LEVEL: 'debug' });
+    expect(verbose.code).toBe(0);
+    expect(verbose.out).not.toContain('{');
+    expect(verbose.err.split('\n').some((l) => l.startsWith('{') && JSON.parse(l).event === 'llm_call')).toBe(true);
+  });
 });
+
+describe('help', () => {
+  it('storyloom --help lists every command, exit 0', async () => {
+    for (const argv of [['--help'], ['help'], []]) {
+      const result = await cli(...argv);
+      expect(result.code).toBe(0);
+      for (const name of Object.keys(COMMAND_HELP)) expect(result.out).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    }
+  });
+
+  it.each(Object.keys(COMMAND_HELP))('%s --help prints its usage and options, exit 0', async (name) => {
+    const result = await cli(name, '--help');
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect(result.out.split('\n')[0]).toBe(`usage: storyloom ${name}${COMMAND_HELP[name].usage ? ` ${COMMAND_HELP[name].usage}` : ''}`);
+    expect((await cli('help', name)).out).toBe(result.out);
+  });
+
+  it('ingest --help shows the options rather than a parse error; show --help looks up no script', async () => {
+    const ingest = await cli('ingest', '--help');
+    expect(ingest.code).toBe(0);
+    expect(ingest.out).toContain('--concurrency-summaries N');
+    expect(ingest.out).toContain('--no-cache');
+    const show = await cli('show', '-h');
+    expect(show.code).toBe(0);
+    expect(show.err).not.toContain('No script');
+  });
+
+  it('an unknown option names the command\'s --help', async () => {
+    const result = await cli('search', 'x', 'y', '--frobnicate');
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('see `storyloom search --help`');
+  });
+});
+
+/** The CLI as its own process (sources loaded through SWC), to read exactly what it writes. */
+function cliProcess(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const { LOG_LEVEL: _inherited, ...base } = process.env;
+  const root = path.resolve(__dirname, '../..');
+  const run = "require('./src/starter').main(process.argv.slice(1)).then((code) => process.exit(code))";
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-r', './test/helpers/ts-register.js', '-e', run, '--', ...argv], { cwd: root, env: { ...base, ...env } }, (err, out, errOut) => {
+      resolve({ code: err ? Number(err.code ?? 1) : 0, out, err: errOut });
+    });
+  });
+}

@@ -7,6 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import type { LlmCallRecord } from '../../src/llm/call-log';
+import { LoggingCallLog } from '../../src/observability/llm-call-observers';
 import { createLogger, type Logger } from '../../src/observability/logger';
 import { startMetricsServer, type MetricsServer } from '../../src/observability/metrics-server';
 import { runInActivityScope } from '../../src/observability/activity-scope';
@@ -20,10 +22,18 @@ import { queueFor, startApp, startTestTemporal, testConfig, type RunningApp } fr
 const SECRET_KEY = 'sk-ant-test-SECRET-12345';
 const PROMPT_MARKER = 'PROMPT-TEXT-MARKER-7f3a';
 
-/** Every line the app's logger wrote, parsed. */
+/** Every line the app's loggers wrote, parsed. */
 const lines: Record<string, unknown>[] = [];
 const rawLines: string[] = [];
+const sink = {
+  write(line: string) {
+    rawLines.push(line);
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+  },
+};
+/** The Runtime's (SDK lines at info); the app's services log at debug, where the per-call lines are. */
 let logger: Logger;
+let appLogger: Logger;
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
 let app: RunningApp;
@@ -31,19 +41,15 @@ let runtime: InstalledRuntime;
 let metricsServer: MetricsServer;
 
 beforeAll(async () => {
-  logger = createLogger('info', {
-    write(line: string) {
-      rawLines.push(line);
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    },
-  });
+  logger = createLogger('info', sink);
+  appLogger = createLogger('debug', sink);
   sim = await startSimulator();
   const metricsPort = await freePortPair();
   const config = testConfig(sim, { ANTHROPIC_API_KEY: SECRET_KEY, LOG_LEVEL: 'info', STORYLOOM_METRICS_PORT: String(metricsPort) });
   // Before the test server: the Runtime is configured once, when first created.
   runtime = installRuntime(config, logger);
   env = await startTestTemporal();
-  app = await startApp(env, config, 'observability', { logger });
+  app = await startApp(env, config, 'observability', { logger: appLogger });
   metricsServer = await startMetricsServer(metricsPort, app.services.metrics.registry, {
     host: '127.0.0.1',
     temporalMetricsUrl: runtime.temporalMetricsUrl,
@@ -91,11 +97,11 @@ describe('one smoke run', () => {
     expect(metricsText).toMatch(/^temporal_\w+/m);
   });
 
-  it('logs each LLM call once at info with the activity identity, and never the key or the prompt', () => {
+  it('logs each LLM call once at debug with the activity identity, and never the key or the prompt', () => {
     const call = lines.filter((l) => l.event === 'llm_call' && l.workflowId === workflowId);
     expect(call).toHaveLength(1);
     expect(call[0]).toMatchObject({
-      level: 'info',
+      level: 'debug',
       purpose: 'smoke',
       provider: 'anthropic',
       outcome: 'ok',
@@ -109,6 +115,15 @@ describe('one smoke run', () => {
       expect(raw).not.toContain(SECRET_KEY);
       expect(raw).not.toContain(PROMPT_MARKER);
     }
+  });
+
+  it('writes no line per LLM call at info, successful or failed', () => {
+    const infoLines: string[] = [];
+    const callLog = new LoggingCallLog(createLogger('info', { write: (line: string) => void infoLines.push(line) }));
+    const row = { purpose: 'summary', provider: 'anthropic', model: 'm', promptVersion: 'v1', latencyMs: 5, inputTokens: 1, outputTokens: 1 } as const;
+    callLog.record({ ...row, outcome: 'ok' } as LlmCallRecord);
+    callLog.record({ ...row, outcome: 'error', errorType: 'LlmRateLimited' } as LlmCallRecord);
+    expect(infoLines).toEqual([]);
   });
 
   it("routes the Temporal SDK's own log lines into the same JSON stream", () => {
