@@ -60,7 +60,7 @@ export async function importFile(ctx: CliContext, file: string, opts: { scriptId
     size = info.size;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`);
+    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
   }
   if (size > MAX_SCREENPLAY_BYTES) {
     throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB.`);

@@ -6,7 +6,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, truncateSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, truncateSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
@@ -86,7 +86,7 @@ describe('import', () => {
     ['text without a scene heading', () => file('notes.fountain', 'Just some notes.\n\nNo scenes here.\n'), /No scene heading/],
     ['malformed FDX', () => file('broken.fdx', '<?xml version="1.0"?><FinalDraft><Content><Paragraph Type="Scene Heading"><Text>INT. X</Text></Content>'), /not well-formed XML/],
     ['a file over the size limit', () => { const p = file('huge.fountain', 'INT. A - DAY\n'); truncateSync(p, 6 * 1024 * 1024); return p; }, /limit is 5 MB/],
-    ['a missing file', () => path.join(dir, 'nope.fountain'), /no such file/],
+    ['a missing file', () => path.join(dir, 'nope.fountain'), /file not found: .*nope\.fountain/],
   ])('refuses %s with a clear message, exit 2, and writes nothing', async (_what, make, message) => {
     const before = await scriptCount();
     const result = await cli('import', make());
@@ -106,8 +106,9 @@ describe('ingest and friends', () => {
   let scriptId: string;
 
   it('ingest <file> --wait imports, runs the workflow with a progress bar, prints the link and the result', async () => {
-    const copy = path.join(dir, 'night-ferry.fountain');
-    copyFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), copy);
+    // A title of its own: other test files import the same fixture into the same database, and a
+    // title two scripts share is ambiguous.
+    const copy = file('night-ferry.fountain', readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tCLI ${Date.now()}`));
     const result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '4');
     expect(result.code).toBe(0);
     scriptId = /script id: (\S+)/.exec(result.out)![1];
