@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
-import { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencySignal, smokeTest } from '../../src/workflows';
+import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
 import { startApp, startTestTemporal, testConfig, workflowBundle, type RunningApp } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
 import { machineTraces, sanitizeHistory } from './sanitize-history';
@@ -103,7 +103,7 @@ it('records every run of an ingestion that continues as new, and replays each', 
   }
 });
 
-it('records an ingestion paused and resumed by signals, and replays it', async () => {
+it('records an ingestion paused and resumed by updates, and replays it', async () => {
   const script = await importSynthetic(app.services.db, 8, 2, `Replay pause ${Date.now()}`);
   sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   sim.resetStats();
@@ -112,15 +112,15 @@ it('records an ingestion paused and resumed by signals, and replays it', async (
     taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 } }],
   });
   await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
-  await handle.signal(pauseSignal);
+  expect((await handle.executeUpdate(pauseUpdate)).paused).toBe(true);
   await waitFor(async () => (await handle.query(progressQuery)).paused);
   await waitFor(() => sim.stats().currentConcurrent === 0);
-  await handle.signal(resumeSignal);
+  expect((await handle.executeUpdate(resumeUpdate)).paused).toBe(false);
   expect((await handle.result()).status).toBe('completed');
   await recordAndReplay('ingest-pause-resume', workflowId);
 });
 
-it('records an ingestion whose concurrency a signal widens, and replays it', async () => {
+it('records an ingestion whose concurrency an update widens (after refusing a bad value), and replays it', async () => {
   const script = await importSynthetic(app.services.db, 8, 2, `Replay widen ${Date.now()}`);
   sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   sim.resetStats();
@@ -129,7 +129,8 @@ it('records an ingestion whose concurrency a signal widens, and replays it', asy
     taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 1, sheets: 1 } }],
   });
   await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
-  await handle.signal(setConcurrencySignal, { summaries: 3, sheets: 2 });
+  await expect(handle.executeUpdate(setConcurrencyUpdate, { args: [{ summaries: 0 }] })).rejects.toThrow();
+  expect((await handle.executeUpdate(setConcurrencyUpdate, { args: [{ summaries: 3, sheets: 2 }] })).concurrency).toEqual({ summaries: 3, sheets: 2 });
   expect((await handle.result()).status).toBe('completed');
   expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(3);
   await recordAndReplay('ingest-set-concurrency', workflowId);
