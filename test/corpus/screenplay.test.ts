@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type ScreenplayParseErrorCode } from '../../src/domain/screenplay';
+import { parseScreenplay, type ParsedScreenplay } from '../../src/domain/screenplay';
+import { describeEveryFixture, parseError, type FixtureExpectation } from '../helpers/screenplay-fixtures';
 import { CORPUS as FIXTURES } from './corpus-dir';
 
 /**
@@ -16,21 +17,11 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
 const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
 
-function parseError(parse: () => unknown): ScreenplayParseError {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof ScreenplayParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScreenplayParseError');
-}
-
 /**
  * Every fixture with its expected scene and speaker counts. All counts agree with SOURCES.md's
  * heuristic where it gives one; the edge files have none there (see each describe block below).
  */
-const EXPECTED: Record<string, { scenes: number; characters: number } | { error: ScreenplayParseErrorCode }> = {
+const EXPECTED: Record<string, FixtureExpectation> = {
   'fountain/brick_and_steel.fountain': { scenes: 8, characters: 7 },
   'fountain/the_last_birthday_card.fountain': { scenes: 48, characters: 12 },
   'fountain/printing_trouble.fountain': { scenes: 29, characters: 5 },
@@ -43,35 +34,7 @@ const EXPECTED: Record<string, { scenes: number; characters: number } | { error:
   'fdx/final_draft_native_radio_studio.fdx': { scenes: 2, characters: 4 },
 };
 
-describe('every screenplay fixture', () => {
-  const onDisk = ['fountain', 'edge', 'fdx'].flatMap((dir) =>
-    fs
-      .readdirSync(path.join(FIXTURES, dir))
-      .filter((name) => /\.(fountain|fdx)$/.test(name))
-      .map((name) => `${dir}/${name}`),
-  );
-
-  it('has an expectation here (a new fixture must be added to EXPECTED)', () => {
-    expect(onDisk.sort()).toEqual(Object.keys(EXPECTED).sort());
-  });
-
-  it.each(Object.entries(EXPECTED))('%s parses to the expected counts, deterministically', (relative, expected) => {
-    if ('error' in expected) {
-      expect(parseError(() => parseFixture(relative)).code).toBe(expected.error);
-      return;
-    }
-    const parsed = parseFixture(relative);
-    expect(parsed.scenes).toHaveLength(expected.scenes);
-    expect(parsed.characters).toHaveLength(expected.characters);
-    expect(parsed.scenes.map((scene) => scene.index)).toEqual(parsed.scenes.map((_, i) => i));
-    for (const scene of parsed.scenes) {
-      expect(scene.text).not.toMatch(/\r|\uFEFF/);
-      expect(scene.characters.every((name) => parsed.characters.includes(name))).toBe(true);
-    }
-    expect(parseFixture(relative)).toEqual(parsed);
-    expect(JSON.parse(JSON.stringify(parsed))).toEqual(parsed); // plain JSON, safe as a payload
-  });
-});
+describeEveryFixture(FIXTURES, ['fountain', 'edge', 'fdx'], EXPECTED);
 
 describe('fountain/brick_and_steel.fountain (mixed CRLF/LF, tab-indented title page)', () => {
   const parsed = parseFixture('fountain/brick_and_steel.fountain');

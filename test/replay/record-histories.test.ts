@@ -19,6 +19,7 @@ import { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencyS
 import { startApp, startTestTemporal, testConfig, workflowBundle, type RunningApp } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
 import { machineTraces, sanitizeHistory } from './sanitize-history';
+import { waitFor } from '../helpers/wait';
 
 const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const OUT = path.join(__dirname, 'histories', `v${version}`);
@@ -36,14 +37,6 @@ afterAll(async () => {
   await env?.teardown();
 });
 afterEach(() => sim.configure({ faults: [], latency: { default: { fixedMs: 5 }, byPurpose: null } }));
-
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function exportHistory(workflowId: string, runId?: string): string {
   const args = ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--address', env.address, '--output', 'json'];

@@ -7,10 +7,9 @@ import {
   OPENING_SCENE_HEADING,
   parseScreenplay,
   sceneContentHash,
-  ScreenplayParseError,
   type ParsedScreenplay,
-  type ScreenplayParseErrorCode,
 } from '../../src/domain/screenplay';
+import { describeEveryFixture, parseError, type FixtureExpectation } from '../helpers/screenplay-fixtures';
 import { FIXTURES } from '../helpers/scripts';
 
 // The project's own fixtures (test/fixtures, see its README). The third-party corpus is tested in test/corpus.
@@ -20,18 +19,8 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
 const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
 
-function parseError(parse: () => unknown): ScreenplayParseError {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof ScreenplayParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScreenplayParseError');
-}
-
 /** Every fixture with its expected scene and speaker counts (scenes include an OPENING scene where there is one). */
-const EXPECTED: Record<string, { scenes: number; characters: number } | { error: ScreenplayParseErrorCode }> = {
+const EXPECTED: Record<string, FixtureExpectation> = {
   'fountain/night-ferry.fountain': { scenes: 6, characters: 5 },
   'fountain/headings.fountain': { scenes: 6, characters: 2 },
   'fountain/cue-rules.fountain': { error: 'no_scenes' },
@@ -41,35 +30,7 @@ const EXPECTED: Record<string, { scenes: number; characters: number } | { error:
   'fdx/harbour-radio.fdx': { scenes: 3, characters: 4 },
 };
 
-describe('every screenplay fixture', () => {
-  const onDisk = ['fountain', 'fdx'].flatMap((dir) =>
-    fs
-      .readdirSync(path.join(FIXTURES, dir))
-      .filter((name) => /\.(fountain|fdx)$/.test(name))
-      .map((name) => `${dir}/${name}`),
-  );
-
-  it('has an expectation here (a new fixture must be added to EXPECTED)', () => {
-    expect(onDisk.sort()).toEqual(Object.keys(EXPECTED).sort());
-  });
-
-  it.each(Object.entries(EXPECTED))('%s parses to the expected counts, deterministically', (relative, expected) => {
-    if ('error' in expected) {
-      expect(parseError(() => parseFixture(relative)).code).toBe(expected.error);
-      return;
-    }
-    const parsed = parseFixture(relative);
-    expect(parsed.scenes).toHaveLength(expected.scenes);
-    expect(parsed.characters).toHaveLength(expected.characters);
-    expect(parsed.scenes.map((scene) => scene.index)).toEqual(parsed.scenes.map((_, i) => i));
-    for (const scene of parsed.scenes) {
-      expect(scene.text).not.toMatch(/\r|\uFEFF/);
-      expect(scene.characters.every((name) => parsed.characters.includes(name))).toBe(true);
-    }
-    expect(parseFixture(relative)).toEqual(parsed);
-    expect(JSON.parse(JSON.stringify(parsed))).toEqual(parsed); // plain JSON, safe as a payload
-  });
-});
+describeEveryFixture(FIXTURES, ['fountain', 'fdx'], EXPECTED);
 
 describe('fountain/night-ferry.fountain (title page, opening narration, boneyard, notes, dual dialogue)', () => {
   const parsed = parseFixture('fountain/night-ferry.fountain');

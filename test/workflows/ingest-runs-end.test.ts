@@ -14,6 +14,7 @@ import { ingestScript } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
+import { waitFor } from '../helpers/wait';
 
 /** A run that has not ended by then is hung (each run here needs a few seconds). */
 const HANG_BOUND_MS = 30_000;
@@ -65,14 +66,6 @@ async function outcome(handle: WorkflowHandle<typeof ingestScript>): Promise<Ing
     throw new Error(`${handle.workflowId} did not end within ${HANG_BOUND_MS} ms`);
   }
   return first;
-}
-
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const runRow = async (scriptId: string) =>

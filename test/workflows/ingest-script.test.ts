@@ -12,6 +12,7 @@ import type { IngestScriptInput } from '../../src/workflows/ingest-script';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
 import { forgetIngestionResults, importFixture, importSynthetic, importText } from '../helpers/scripts';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
+import { waitFor } from '../helpers/wait';
 
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
@@ -44,14 +45,6 @@ const count = async (sql: string, params: unknown[]) => Number((await app.servic
 const summaries = (scriptId: string) =>
   count('SELECT count(*) AS n FROM scene_summaries ss JOIN scenes s ON s.id = ss.scene_id WHERE s.script_id = $1', [scriptId]);
 const ALL_OFF: IngestionFlags = { parallelSceneSummaries: false, parallelCharacterSheets: false, batchEmbeddings: false, parallelPhase2: false, useCache: false };
-
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 it('ingests a real screenplay: summaries, outline, sheets and embeddings, each written once', async () => {
   const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', title('Ferry'));

@@ -5,6 +5,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { smokeTest } from '../../src/workflows';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
 
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
@@ -46,21 +47,13 @@ it('cancelling the workflow aborts the simulated request in flight', async () =>
       workflowId: `smoke-cancel-${Date.now()}`,
       args: [{ prompt: 'This call hangs.', useCache: false }],
     });
-    await waitFor(() => sim.stats().currentConcurrent === 1);
+    await waitFor(() => sim.stats().currentConcurrent === 1, 15_000);
     await handle.cancel();
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0);
+    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 15_000);
   } finally {
     sim.configure({ faults: [] });
   }
 });
-
-async function waitFor(predicate: () => boolean, timeoutMs = 15000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
