@@ -1,7 +1,14 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseScreenplay, type ParsedScreenplay } from '../../src/domain/screenplay';
-import { describeEveryFixture, parseError, type FixtureExpectation } from '../helpers/screenplay-fixtures';
+import { parseScreenplay } from '../../src/domain/screenplay';
+import {
+  describeEveryFixture,
+  fixtureFiles,
+  headings,
+  itGivesEachCueBlockItsSpeaker,
+  itParsesAlikeWithAnyLineEnding,
+  parseError,
+  withHeading,
+  type FixtureExpectation,
+} from '../helpers/screenplay-fixtures';
 import { CORPUS as FIXTURES } from './corpus-dir';
 
 /**
@@ -11,11 +18,7 @@ import { CORPUS as FIXTURES } from './corpus-dir';
  * counts equal their heading counts.
  */
 
-const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(FIXTURES, relative));
-const parseFixture = (relative: string): ParsedScreenplay => parseScreenplay(readFixture(relative), path.basename(relative));
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
-const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
+const { readFixture, parseFixture } = fixtureFiles(FIXTURES);
 
 /**
  * Every fixture with its expected scene and speaker counts. All counts agree with SOURCES.md's
@@ -209,7 +212,6 @@ describe('edge/screenplay_tools_scene_headings.fountain', () => {
 
 describe('edge/screenplay_tools_character_cues.fountain', () => {
   const raw = readFixture('edge/screenplay_tools_character_cues.fountain').toString('utf8');
-  const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
 
   it('has no scene heading, so on its own it is rejected with no_scenes', () => {
     expect(parseError(() => parseFixture('edge/screenplay_tools_character_cues.fountain')).message).toMatch(
@@ -244,16 +246,7 @@ describe('edge/screenplay_tools_character_cues.fountain', () => {
     TEST: 'TEST',
     'TEST2 ^': 'TEST2',
   };
-  const blocks = raw.split(/\n[ \t]*\n/);
-
-  it('covers every block of the fixture', () => {
-    expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
-  });
-
-  it.each(blocks.map((block) => [block.split('\n')[0] as string, block] as const))('block %j', (firstLine, block) => {
-    const speaker = expectedSpeaker[firstLine] ?? null;
-    expect(withHeading(block).characters).toEqual(speaker === null ? [] : [speaker]);
-  });
+  itGivesEachCueBlockItsSpeaker(raw, expectedSpeaker);
 });
 
 describe('edge/screenplain_utf8_bom.fountain', () => {
@@ -296,17 +289,6 @@ describe('fdx/final_draft_native_radio_studio.fdx (saved by Final Draft)', () =>
 });
 
 describe('line endings', () => {
-  const variants = (relative: string): string[] => {
-    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
-    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
-  };
-
-  it.each(['fountain/brick_and_steel.fountain', 'edge/afterwriting_kitchen_sink.fountain', 'fdx/final_draft_native_radio_studio.fdx'])(
-    '%s parses identically with CRLF, LF and CR',
-    (relative) => {
-      const original = parseFixture(relative);
-      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
-    },
-  );
+  itParsesAlikeWithAnyLineEnding(FIXTURES, ['fountain/brick_and_steel.fountain', 'edge/afterwriting_kitchen_sink.fountain', 'fdx/final_draft_native_radio_studio.fdx']);
 });
 

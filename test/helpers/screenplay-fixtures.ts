@@ -5,6 +5,18 @@ import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type Scre
 /** What a fixture parses to: its scene and speaker counts, or the parse error it must raise. */
 export type FixtureExpectation = { scenes: number; characters: number } | { error: ScreenplayParseErrorCode };
 
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
+export const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
+/** `body` after a scene heading, so cue rules can be tried on text that has none. */
+export const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
+
+/** Reads and parses fixtures by their path under `fixturesDir` (`fountain/x.fountain`). */
+export function fixtureFiles(fixturesDir: string): { readFixture(relative: string): Buffer; parseFixture(relative: string): ParsedScreenplay } {
+  const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(fixturesDir, relative));
+  return { readFixture, parseFixture: (relative) => parseScreenplay(readFixture(relative), path.basename(relative)) };
+}
+
 /** The ScreenplayParseError that `parse` throws; any other error, or none, fails the test. */
 export function parseError(parse: () => unknown): ScreenplayParseError {
   try {
@@ -23,8 +35,7 @@ export function parseError(parse: () => unknown): ScreenplayParseError {
  * list, and a result that survives JSON (it travels as a workflow payload).
  */
 export function describeEveryFixture(fixturesDir: string, dirs: string[], expected: Record<string, FixtureExpectation>): void {
-  const parseFixture = (relative: string): ParsedScreenplay =>
-    parseScreenplay(fs.readFileSync(path.join(fixturesDir, relative)), path.basename(relative));
+  const { parseFixture } = fixtureFiles(fixturesDir);
 
   describe('every screenplay fixture', () => {
     const onDisk = dirs.flatMap((dir) =>
@@ -54,5 +65,36 @@ export function describeEveryFixture(fixturesDir: string, dirs: string[], expect
       expect(parseFixture(relative)).toEqual(parsed);
       expect(JSON.parse(JSON.stringify(parsed))).toEqual(parsed); // plain JSON, safe as a payload
     });
+  });
+}
+
+/** Each fixture in `relatives` parses to the same result with its lines ended by CRLF, LF or CR. */
+export function itParsesAlikeWithAnyLineEnding(fixturesDir: string, relatives: string[]): void {
+  const { readFixture, parseFixture } = fixtureFiles(fixturesDir);
+  const variants = (relative: string): string[] => {
+    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
+    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
+  };
+
+  it.each(relatives)('%s parses identically with CRLF, LF and CR', (relative) => {
+    const original = parseFixture(relative);
+    for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
+  });
+}
+
+/**
+ * Each blank-line-separated block of a cue-rules fixture (`raw`), on its own after a heading,
+ * has the speaker `expectedSpeaker` gives for its first line (null: none), and every block has an entry.
+ */
+export function itGivesEachCueBlockItsSpeaker(raw: string, expectedSpeaker: Record<string, string | null>): void {
+  const blocks = raw.split(/\n[ \t]*\n/);
+
+  it('covers every block of the fixture', () => {
+    expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
+  });
+
+  it.each(blocks.map((block) => [block.split('\n')[0] as string, block] as const))('block %j', (firstLine, block) => {
+    const speaker = expectedSpeaker[firstLine] ?? null;
+    expect(withHeading(block).characters).toEqual(speaker === null ? [] : [speaker]);
   });
 }

@@ -1,23 +1,27 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   MAX_SCREENPLAY_BYTES,
   normaliseCharacterName,
   OPENING_SCENE_HEADING,
   parseScreenplay,
   sceneContentHash,
-  type ParsedScreenplay,
 } from '../../src/domain/screenplay';
-import { describeEveryFixture, parseError, type FixtureExpectation } from '../helpers/screenplay-fixtures';
+import {
+  describeEveryFixture,
+  fixtureFiles,
+  headings,
+  itGivesEachCueBlockItsSpeaker,
+  itParsesAlikeWithAnyLineEnding,
+  parseError,
+  parseText,
+  utf8,
+  withHeading,
+  type FixtureExpectation,
+} from '../helpers/screenplay-fixtures';
 import { FIXTURES } from '../helpers/scripts';
 
 // The project's own fixtures (test/fixtures, see its README). The third-party corpus is tested in test/corpus.
-const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(FIXTURES, relative));
-const parseFixture = (relative: string): ParsedScreenplay => parseScreenplay(readFixture(relative), path.basename(relative));
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
-const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
+const { readFixture, parseFixture } = fixtureFiles(FIXTURES);
 
 /** Every fixture with its expected scene and speaker counts (scenes include an OPENING scene where there is one). */
 const EXPECTED: Record<string, FixtureExpectation> = {
@@ -113,7 +117,6 @@ describe('fountain/headings.fountain', () => {
 
 describe('fountain/cue-rules.fountain', () => {
   const raw = readFixture('fountain/cue-rules.fountain').toString('utf8');
-  const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
 
   it('has no scene heading, so on its own it is rejected with no_scenes (no OPENING scene without a heading)', () => {
     expect(parseError(() => parseFixture('fountain/cue-rules.fountain')).message).toMatch(/^No scene heading found: /);
@@ -146,16 +149,8 @@ describe('fountain/cue-rules.fountain', () => {
     ALPHA: 'ALPHA',
     'BETA ^': 'BETA',
   };
-  const blocks = raw.replace(/\n$/, '').split(/\n[ \t]*\n/);
-
-  it('covers every block of the fixture', () => {
-    expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
-  });
-
-  it.each(blocks.map((block) => [block.split('\n')[0] as string, block] as const))('block %j', (firstLine, block) => {
-    const speaker = expectedSpeaker[firstLine] ?? null;
-    expect(withHeading(block).characters).toEqual(speaker === null ? [] : [speaker]);
-  });
+  // Without the file's final newline, so its last block has no trailing blank line.
+  itGivesEachCueBlockItsSpeaker(raw.replace(/\n$/, ''), expectedSpeaker);
 });
 
 describe('line endings and byte-order marks', () => {
@@ -191,18 +186,7 @@ describe('line endings and byte-order marks', () => {
     expect(parsed.scenes[0]?.text.endsWith('KAREL\nIt was never early.')).toBe(true);
   });
 
-  const variants = (relative: string): string[] => {
-    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
-    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
-  };
-
-  it.each(['fountain/night-ferry.fountain', 'fountain/salt-mixed-endings.fountain', 'fdx/harbour-radio.fdx'])(
-    '%s parses identically with CRLF, LF and CR',
-    (relative) => {
-      const original = parseFixture(relative);
-      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
-    },
-  );
+  itParsesAlikeWithAnyLineEnding(FIXTURES, ['fountain/night-ferry.fountain', 'fountain/salt-mixed-endings.fountain', 'fdx/harbour-radio.fdx']);
 });
 
 describe('fdx/harbour-radio.fdx', () => {
