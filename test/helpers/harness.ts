@@ -123,7 +123,7 @@ export async function startApp(
   };
 }
 
-/** Sets a part up in beforeAll and hands it out afterwards; asking before then is a mistake in the test file. */
+/** A part that a beforeAll hook starts: reading it before the hook has run is a mistake in the test file. */
 function started<T>(part: T | undefined, name: string): T {
   if (part === undefined) throw new Error(`${name} is not started yet: use it inside a hook or a test`);
   return part;
@@ -150,8 +150,9 @@ export function useTestStack(title: string, options: TestStackOptions = {}): Tes
   let env: TestWorkflowEnvironment | undefined;
   let sim: RunningSimulator | undefined;
   const apps: RunningApp[] = [];
-  const startAnother = async (appTitle: string, mainActivityOverrides?: WorkerSetup['mainActivityOverrides']): Promise<RunningApp> => {
-    const app = await startApp(started(env, 'The dev server'), testConfig(started(sim, 'The simulator'), options.env), appTitle, {}, undefined, mainActivityOverrides);
+  const startAnother: TestStack['startApp'] = async (appTitle, mainActivityOverrides) => {
+    const config = testConfig(started(sim, 'The simulator'), options.env);
+    const app = await startApp(started(env, 'The dev server'), config, appTitle, {}, undefined, mainActivityOverrides);
     apps.push(app);
     return app;
   };
