@@ -1,6 +1,14 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type ScreenplayParseErrorCode } from '../../src/domain/screenplay';
+import { parseScreenplay } from '../../src/domain/screenplay';
+import {
+  describeEveryFixture,
+  fixtureFiles,
+  headings,
+  itGivesEachCueBlockItsSpeaker,
+  itParsesAlikeWithAnyLineEnding,
+  parseError,
+  withHeading,
+  type FixtureExpectation,
+} from '../helpers/screenplay-fixtures';
 import { CORPUS as FIXTURES } from './corpus-dir';
 
 /**
@@ -10,27 +18,13 @@ import { CORPUS as FIXTURES } from './corpus-dir';
  * counts equal their heading counts.
  */
 
-const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(FIXTURES, relative));
-const parseFixture = (relative: string): ParsedScreenplay => parseScreenplay(readFixture(relative), path.basename(relative));
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
-const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
-
-function parseError(parse: () => unknown): ScreenplayParseError {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof ScreenplayParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScreenplayParseError');
-}
+const { readFixture, parseFixture } = fixtureFiles(FIXTURES);
 
 /**
  * Every fixture with its expected scene and speaker counts. All counts agree with SOURCES.md's
  * heuristic where it gives one; the edge files have none there (see each describe block below).
  */
-const EXPECTED: Record<string, { scenes: number; characters: number } | { error: ScreenplayParseErrorCode }> = {
+const EXPECTED: Record<string, FixtureExpectation> = {
   'fountain/brick_and_steel.fountain': { scenes: 8, characters: 7 },
   'fountain/the_last_birthday_card.fountain': { scenes: 48, characters: 12 },
   'fountain/printing_trouble.fountain': { scenes: 29, characters: 5 },
@@ -43,35 +37,7 @@ const EXPECTED: Record<string, { scenes: number; characters: number } | { error:
   'fdx/final_draft_native_radio_studio.fdx': { scenes: 2, characters: 4 },
 };
 
-describe('every screenplay fixture', () => {
-  const onDisk = ['fountain', 'edge', 'fdx'].flatMap((dir) =>
-    fs
-      .readdirSync(path.join(FIXTURES, dir))
-      .filter((name) => /\.(fountain|fdx)$/.test(name))
-      .map((name) => `${dir}/${name}`),
-  );
-
-  it('has an expectation here (a new fixture must be added to EXPECTED)', () => {
-    expect(onDisk.sort()).toEqual(Object.keys(EXPECTED).sort());
-  });
-
-  it.each(Object.entries(EXPECTED))('%s parses to the expected counts, deterministically', (relative, expected) => {
-    if ('error' in expected) {
-      expect(parseError(() => parseFixture(relative)).code).toBe(expected.error);
-      return;
-    }
-    const parsed = parseFixture(relative);
-    expect(parsed.scenes).toHaveLength(expected.scenes);
-    expect(parsed.characters).toHaveLength(expected.characters);
-    expect(parsed.scenes.map((scene) => scene.index)).toEqual(parsed.scenes.map((_, i) => i));
-    for (const scene of parsed.scenes) {
-      expect(scene.text).not.toMatch(/\r|\uFEFF/);
-      expect(scene.characters.every((name) => parsed.characters.includes(name))).toBe(true);
-    }
-    expect(parseFixture(relative)).toEqual(parsed);
-    expect(JSON.parse(JSON.stringify(parsed))).toEqual(parsed); // plain JSON, safe as a payload
-  });
-});
+describeEveryFixture(FIXTURES, ['fountain', 'edge', 'fdx'], EXPECTED);
 
 describe('fountain/brick_and_steel.fountain (mixed CRLF/LF, tab-indented title page)', () => {
   const parsed = parseFixture('fountain/brick_and_steel.fountain');
@@ -246,7 +212,6 @@ describe('edge/screenplay_tools_scene_headings.fountain', () => {
 
 describe('edge/screenplay_tools_character_cues.fountain', () => {
   const raw = readFixture('edge/screenplay_tools_character_cues.fountain').toString('utf8');
-  const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
 
   it('has no scene heading, so on its own it is rejected with no_scenes', () => {
     expect(parseError(() => parseFixture('edge/screenplay_tools_character_cues.fountain')).message).toMatch(
@@ -281,16 +246,7 @@ describe('edge/screenplay_tools_character_cues.fountain', () => {
     TEST: 'TEST',
     'TEST2 ^': 'TEST2',
   };
-  const blocks = raw.split(/\n[ \t]*\n/);
-
-  it('covers every block of the fixture', () => {
-    expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
-  });
-
-  it.each(blocks.map((block) => [block.split('\n')[0] as string, block] as const))('block %j', (firstLine, block) => {
-    const speaker = expectedSpeaker[firstLine] ?? null;
-    expect(withHeading(block).characters).toEqual(speaker === null ? [] : [speaker]);
-  });
+  itGivesEachCueBlockItsSpeaker(raw, expectedSpeaker);
 });
 
 describe('edge/screenplain_utf8_bom.fountain', () => {
@@ -333,17 +289,6 @@ describe('fdx/final_draft_native_radio_studio.fdx (saved by Final Draft)', () =>
 });
 
 describe('line endings', () => {
-  const variants = (relative: string): string[] => {
-    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
-    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
-  };
-
-  it.each(['fountain/brick_and_steel.fountain', 'edge/afterwriting_kitchen_sink.fountain', 'fdx/final_draft_native_radio_studio.fdx'])(
-    '%s parses identically with CRLF, LF and CR',
-    (relative) => {
-      const original = parseFixture(relative);
-      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
-    },
-  );
+  itParsesAlikeWithAnyLineEnding(FIXTURES, ['fountain/brick_and_steel.fountain', 'edge/afterwriting_kitchen_sink.fountain', 'fdx/final_draft_native_radio_studio.fdx']);
 });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { startSimulator, type DeepPartial, type RunningSimulator, type SimulatorConfig } from '../../src/llm/simulator';
 import { createLogger } from '../../src/observability/logger';
 import { installRuntime } from '../../src/observability/temporal-runtime';
 import { createServices, createWorkers, type AppServices, type CreateServicesOptions, type WorkerSetup } from '../../src/runtime';
@@ -119,6 +119,90 @@ export async function startApp(
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.all(running);
       await services.close();
+    },
+  };
+}
+
+/** A part that a beforeAll hook starts: reading it before the hook has run is a mistake in the test file. */
+function started<T>(part: T | undefined, name: string): T {
+  if (part === undefined) throw new Error(`${name} is not started yet: use it inside a hook or a test`);
+  return part;
+}
+
+export interface TestStackOptions {
+  /** The simulator's starting configuration (a fixed latency, say). */
+  simulator?: DeepPartial<SimulatorConfig>;
+  /** Configuration variables on top of testConfig's. */
+  env?: Record<string, string>;
+}
+
+/** A test file's dev server, simulator and app (its workers on a fresh queue); read them inside hooks and tests. */
+export interface TestStack {
+  readonly env: TestWorkflowEnvironment;
+  readonly sim: RunningSimulator;
+  readonly app: RunningApp;
+  /** Another app on the same server and simulator, stopped with the rest after the file's tests. */
+  startApp(title: string, mainActivityOverrides?: WorkerSetup['mainActivityOverrides']): Promise<RunningApp>;
+}
+
+/** Starts a dev server, the simulator and the app before the file's tests (beforeAll) and stops them after (afterAll). */
+export function useTestStack(title: string, options: TestStackOptions = {}): TestStack {
+  let env: TestWorkflowEnvironment | undefined;
+  let sim: RunningSimulator | undefined;
+  const apps: RunningApp[] = [];
+  const startAnother: TestStack['startApp'] = async (appTitle, mainActivityOverrides) => {
+    const config = testConfig(started(sim, 'The simulator'), options.env);
+    const app = await startApp(started(env, 'The dev server'), config, appTitle, {}, undefined, mainActivityOverrides);
+    apps.push(app);
+    return app;
+  };
+  beforeAll(async () => {
+    [env, sim] = await Promise.all([startTestTemporal(), startSimulator(options.simulator)]);
+    await startAnother(title);
+  });
+  afterAll(async () => {
+    for (const app of [...apps].reverse()) await app.stop();
+    await sim?.close();
+    await env?.teardown();
+  });
+  return {
+    get env() {
+      return started(env, 'The dev server');
+    },
+    get sim() {
+      return started(sim, 'The simulator');
+    },
+    get app() {
+      return started(apps[0], 'The app');
+    },
+    startApp: startAnother,
+  };
+}
+
+export interface TestServices {
+  readonly sim: RunningSimulator;
+  /** The app's services (database, LLM service, call log) without workers or a dev server. */
+  readonly services: AppServices;
+}
+
+/** Starts the simulator and the app's services before the file's tests (beforeAll) and closes them after (afterAll). */
+export function useTestServices(): TestServices {
+  let sim: RunningSimulator | undefined;
+  let services: AppServices | undefined;
+  beforeAll(async () => {
+    sim = await startSimulator();
+    services = await createServices(testConfig(sim));
+  });
+  afterAll(async () => {
+    await services?.close();
+    await sim?.close();
+  });
+  return {
+    get sim() {
+      return started(sim, 'The simulator');
+    },
+    get services() {
+      return started(services, 'The services');
     },
   };
 }

@@ -7,27 +7,18 @@ import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAnalysisActivities } from '../../src/activities/analysis.activities';
 import { IngestionRepository } from '../../src/db/repositories/ingestion.repository';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
-import { createServices, type AppServices } from '../../src/runtime';
 import type { LlmRoute } from '../../src/shared/llm-routing';
-import { testConfig } from '../helpers/harness';
+import { useTestServices } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
 
-let sim: RunningSimulator;
-let app: AppServices;
+const stack = useTestServices();
 let repo: IngestionRepository;
-beforeAll(async () => {
-  sim = await startSimulator();
-  app = await createServices(testConfig(sim));
-  repo = new IngestionRepository(app.db);
-});
-afterAll(async () => {
-  await app.close();
-  await sim.close();
+beforeAll(() => {
+  repo = new IngestionRepository(stack.services.db);
 });
 beforeEach(() => {
-  sim.configure({ faults: [], latency: null });
-  sim.resetStats();
+  stack.sim.configure({ faults: [], latency: null });
+  stack.sim.resetStats();
 });
 
 const SCENES = 12;
@@ -35,8 +26,8 @@ const route = (provider: 'anthropic' | 'openai', model: string): LlmRoute => ({ 
 
 /** A script whose every scene has a summary naming it (`marker-<position>`), so a fault can pick one. */
 async function summarisedScript(name: string): Promise<{ scriptId: string; sceneIds: number[] }> {
-  const { scriptId } = await importSynthetic(app.db, SCENES, 3, `${name} ${Date.now()}`);
-  const scenes: { id: string; position: number; content_hash: string }[] = await app.db.query(
+  const { scriptId } = await importSynthetic(stack.services.db, SCENES, 3, `${name} ${Date.now()}`);
+  const scenes: { id: string; position: number; content_hash: string }[] = await stack.services.db.query(
     'SELECT id, position, content_hash FROM scenes WHERE script_id = $1 ORDER BY position',
     [scriptId],
   );
@@ -68,44 +59,44 @@ async function attempt<R>(attemptNo: number, heartbeatDetails: unknown, fn: () =
 
 it('outline by sections: one request at a time, and a retry resumes after the sections already done', async () => {
   const { scriptId } = await summarisedScript('Outline resume');
-  const activities = createAnalysisActivities({ repo, llm: app.llm, outlineContextTokens: 150, embeddingDimensions: 256 });
+  const activities = createAnalysisActivities({ repo, llm: stack.services.llm, outlineContextTokens: 150, embeddingDimensions: 256 });
   const input = { scriptId, title: 'Outline resume', route: route('anthropic', 'claude-sonnet-4-6'), useCache: false };
-  sim.configure({ latency: { byPurpose: { outline: { fixedMs: 30 } } }, faults: [{ kind: 'http400', purpose: 'outline', contains: 'part 3 of' }] });
+  stack.sim.configure({ latency: { byPurpose: { outline: { fixedMs: 30 } } }, faults: [{ kind: 'http400', purpose: 'outline', contains: 'part 3 of' }] });
 
   const first = await attempt(1, undefined, () => activities.writeOutline(input));
   expect(first.error).toBeDefined();
   expect((first.lastHeartbeat as { sections: unknown[] }).sections).toHaveLength(2);
-  const firstRequests = sim.stats().byPurpose.outline.requests;
+  const firstRequests = stack.sim.stats().byPurpose.outline.requests;
   expect(firstRequests).toBe(3);
 
-  sim.configure({ faults: [] });
+  stack.sim.configure({ faults: [] });
   const second = await attempt(2, first.lastHeartbeat, () => activities.writeOutline(input));
   expect(second.error).toBeUndefined();
   const sections = second.result!.sections;
   expect(sections).toBeGreaterThan(3);
   // Sections 3..n and the outline over them: sections 1 and 2 came from the heartbeat.
-  expect(sim.stats().byPurpose.outline.requests - firstRequests).toBe(sections - 2 + 1);
-  expect(sim.stats().byPurpose.outline.peakConcurrent).toBe(1);
-  const [outline] = await app.db.query('SELECT sections FROM script_outlines WHERE script_id = $1', [scriptId]);
+  expect(stack.sim.stats().byPurpose.outline.requests - firstRequests).toBe(sections - 2 + 1);
+  expect(stack.sim.stats().byPurpose.outline.peakConcurrent).toBe(1);
+  const [outline] = await stack.services.db.query('SELECT sections FROM script_outlines WHERE script_id = $1', [scriptId]);
   expect(outline.sections).toBe(sections);
 });
 
 it('unbatched embeddings: a retry embeds only the scenes the failed attempt had not stored', async () => {
   const { sceneIds } = await summarisedScript('Embedding resume');
-  const activities = createAnalysisActivities({ repo, llm: app.llm, outlineContextTokens: 100_000, embeddingDimensions: 256, checkpointEveryMs: 0 });
+  const activities = createAnalysisActivities({ repo, llm: stack.services.llm, outlineContextTokens: 100_000, embeddingDimensions: 256, checkpointEveryMs: 0 });
   const input = { sceneIds, batch: false, route: route('openai', 'text-embedding-3-small'), useCache: false };
-  sim.configure({ faults: [{ kind: 'http400', purpose: 'embedding', contains: 'marker-7.' }] });
-  const stored = async () => Number((await app.db.query('SELECT count(*) AS n FROM scene_embeddings WHERE scene_id = ANY($1::bigint[])', [sceneIds]))[0].n);
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'embedding', contains: 'marker-7.' }] });
+  const stored = async () => Number((await stack.services.db.query('SELECT count(*) AS n FROM scene_embeddings WHERE scene_id = ANY($1::bigint[])', [sceneIds]))[0].n);
 
   const first = await attempt(1, undefined, () => activities.embedScenes(input));
   expect(first.error).toBeDefined();
   expect((first.lastHeartbeat as { storedSceneIds: number[] }).storedSceneIds).toHaveLength(7);
   expect(await stored()).toBe(7);
-  expect(sim.stats().byPurpose.embedding.requests).toBe(8);
+  expect(stack.sim.stats().byPurpose.embedding.requests).toBe(8);
 
-  sim.configure({ faults: [] });
+  stack.sim.configure({ faults: [] });
   const second = await attempt(2, first.lastHeartbeat, () => activities.embedScenes(input));
   expect(second.result).toEqual({ embedded: SCENES, requests: SCENES - 7 });
-  expect(sim.stats().byPurpose.embedding.requests).toBe(8 + SCENES - 7);
+  expect(stack.sim.stats().byPurpose.embedding.requests).toBe(8 + SCENES - 7);
   expect(await stored()).toBe(SCENES);
 });

@@ -3,20 +3,16 @@
  * `ingest <file>` refuses before importing (exit 3, like a second ingestion), both naming the
  * running workflow and writing nothing. The run is real (worker, simulator), held by a pause.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { cliEnvironment, runCli } from '../helpers/cli';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { useTestStack } from '../helpers/harness';
 import { FIXTURES } from '../helpers/scripts';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
+const stack = useTestStack('import-during-run');
 let restoreEnv: () => void;
 const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-import-run-'));
 const ferry = readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8');
@@ -26,21 +22,14 @@ const file = (name: string, content: string): string => {
   return p;
 };
 
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
-  app = await startApp(env, testConfig(sim), 'import-during-run');
-  restoreEnv = cliEnvironment(env, app, sim);
+beforeAll(() => {
+  restoreEnv = cliEnvironment(stack.env, stack.app, stack.sim);
 });
-afterAll(async () => {
-  restoreEnv?.();
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
+afterAll(() => restoreEnv?.());
 
 /** Everything an import writes for the script: the script row, its scenes, characters and who speaks where. */
 async function storedScript(scriptId: string): Promise<unknown> {
-  const [row] = await app.services.db.query(
+  const [row] = await stack.app.services.db.query(
     `SELECT s.title, s.source_name, s.updated_at,
             (SELECT json_agg(json_build_object('id', id, 'position', position, 'heading', heading, 'text', text, 'hash', content_hash, 'updated', updated_at) ORDER BY position)
                FROM scenes WHERE script_id = s.id) AS scenes,
@@ -68,16 +57,16 @@ describe('while the script is being ingested', () => {
     scriptId = /script id: (\S+)/.exec(imported.out)![1];
     workflowId = ingestionWorkflowId(scriptId);
     // One slow summary at a time, paused at once: the run stays running, mid-summaries, until resumed.
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1000 } } } });
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1000 } } } });
     expect((await runCli('ingest', scriptId, '--concurrency-summaries', '1')).code).toBe(0);
     expect((await runCli('pause', scriptId)).code).toBe(0);
-    const description = await env.client.workflow.getHandle(workflowId).describe();
+    const description = await stack.env.client.workflow.getHandle(workflowId).describe();
     expect(description.status.name).toBe('RUNNING');
     runId = description.runId;
   });
   afterAll(async () => {
-    sim.configure({ latency: null });
-    await env.client.workflow.getHandle(workflowId).terminate('test cleanup').catch(() => undefined);
+    stack.sim.configure({ latency: null });
+    await stack.env.client.workflow.getHandle(workflowId).terminate('test cleanup').catch(() => undefined);
   });
 
   it('import refuses: exit 2, the running workflow named, nothing written (by --script-id or by title)', async () => {
@@ -97,17 +86,17 @@ describe('while the script is being ingested', () => {
     const result = await runCli('ingest', edited, '--script-id', scriptId, '--wait');
     expect(result.code).toBe(3);
     expect(result.err).toContain(`is being ingested by workflow ${workflowId}`);
-    expect(result.err).toContain(`Web UI: ${app.config.temporal.uiUrl}/namespaces/default/workflows/${workflowId}`);
+    expect(result.err).toContain(`Web UI: ${stack.app.config.temporal.uiUrl}/namespaces/default/workflows/${workflowId}`);
     expect(result.out).toBe('');
     expect(await storedScript(scriptId)).toEqual(before);
-    const description = await env.client.workflow.getHandle(workflowId).describe();
+    const description = await stack.env.client.workflow.getHandle(workflowId).describe();
     expect(description).toMatchObject({ runId, status: { name: 'RUNNING' } });
   });
 
   it('once the run has finished, the same import goes through', async () => {
-    sim.configure({ latency: null });
+    stack.sim.configure({ latency: null });
     expect((await runCli('resume', scriptId)).code).toBe(0);
-    expect((await env.client.workflow.getHandle(workflowId).result()).status).toBe('completed');
+    expect((await stack.env.client.workflow.getHandle(workflowId).result()).status).toBe('completed');
     const result = await runCli('import', edited, '--script-id', scriptId);
     expect(result.code).toBe(0);
     expect(result.out).toContain('2 new or changed, 5 unchanged, 0 removed'); // scene 2 edited, one added
@@ -119,7 +108,7 @@ it('with Temporal out of reach, a run recorded as running still refuses the impo
   const path1 = file('ferry-away.fountain', ferry);
   const imported = await runCli('import', path1, '--title', title);
   const scriptId = /script id: (\S+)/.exec(imported.out)![1];
-  await app.services.db.query(
+  await stack.app.services.db.query(
     `INSERT INTO ingestion_runs (workflow_id, run_id, script_id, mode, flags, concurrency, status) VALUES ($1, $2, $3, 'full', '{}', '{}', 'running')`,
     [ingestionWorkflowId(scriptId), randomUUID(), scriptId],
   );
@@ -131,9 +120,9 @@ it('with Temporal out of reach, a run recorded as running still refuses the impo
     expect(refused.code).toBe(2);
     expect(refused.err).toContain(`is being ingested by workflow ${ingestionWorkflowId(scriptId)} (recorded as running; Temporal could not be reached to confirm)`);
     expect(await storedScript(scriptId)).toEqual(before);
-    await app.services.db.query(`UPDATE ingestion_runs SET status = 'failed' WHERE script_id = $1`, [scriptId]);
+    await stack.app.services.db.query(`UPDATE ingestion_runs SET status = 'failed' WHERE script_id = $1`, [scriptId]);
     expect((await runCli('import', edited, '--title', title)).code).toBe(0);
   } finally {
-    process.env.TEMPORAL_ADDRESS = env.address;
+    process.env.TEMPORAL_ADDRESS = stack.env.address;
   }
 });

@@ -3,33 +3,22 @@
  * imported before), a later default run is partial, and `--full` redoes every step with fresh
  * provider calls — no stored summary reused, no answer read from the response cache.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { ingestScript } from '../../src/workflows';
 import { cliEnvironment, runCli } from '../helpers/cli';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { useTestStack } from '../helpers/harness';
 import { FIXTURES, importFixture } from '../helpers/scripts';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
+const stack = useTestStack('ingest-modes');
 let restoreEnv: () => void;
 
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
-  app = await startApp(env, testConfig(sim), 'ingest-modes');
-  restoreEnv = cliEnvironment(env, app, sim);
+beforeAll(() => {
+  restoreEnv = cliEnvironment(stack.env, stack.app, stack.sim);
 });
-afterAll(async () => {
-  restoreEnv?.();
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
+afterAll(() => restoreEnv?.());
 
 // night-ferry under a title of its own: 6 scenes (its OPENING one included), 5 speakers (its narrator included).
 const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-modes-'));
@@ -49,23 +38,23 @@ it('a file imported first, then ingested, gets a full first run', async () => {
 });
 
 it('later default runs are partial, from the file or the script id, and call nothing', async () => {
-  sim.resetStats();
+  stack.sim.resetStats();
   const fromFile = await runCli('ingest', scriptFile, '--wait');
   expect(fromFile.out).toMatch(/\(partial;/);
   const fromId = await runCli('ingest', scriptId, '--wait');
   expect(fromId.code).toBe(0);
   expect(fromId.out).toMatch(/\(partial;/);
   expect(fromId.out).toContain('summaries   0 made, 6 reused, 0 failed of 6');
-  expect(sim.stats().totalRequests).toBe(0);
+  expect(stack.sim.stats().totalRequests).toBe(0);
 });
 
 it('--full makes every call again: each scene summarised, outline, sheets and embeddings remade, none from the cache', async () => {
-  sim.resetStats();
+  stack.sim.resetStats();
   const result = await runCli('ingest', scriptId, '--full', '--wait');
   expect(result.code).toBe(0);
   expect(result.out).toMatch(/\(full;/);
   expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
-  const stats = sim.stats();
+  const stats = stack.sim.stats();
   expect(stats.byPurpose.summary.requests).toBe(6);
   expect(stats.byPurpose.outline.requests).toBe(1);
   expect(stats.byPurpose.sheet.requests).toBe(5);
@@ -73,17 +62,17 @@ it('--full makes every call again: each scene summarised, outline, sheets and em
 });
 
 it('a full run that continues as new still redoes every scene, each once', async () => {
-  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', `Modes long ${Date.now()}`);
+  const script = await importFixture(stack.app.services.db, 'fountain/night-ferry.fountain', `Modes long ${Date.now()}`);
   const execute = (mode: 'full' | 'partial') =>
-    env.client.workflow.execute(ingestScript, {
-      taskQueue: app.taskQueue,
+    stack.env.client.workflow.execute(ingestScript, {
+      taskQueue: stack.app.taskQueue,
       workflowId: ingestionWorkflowId(script.scriptId),
       args: [{ scriptId: script.scriptId, mode, scenesPerRun: 2 }],
     });
   expect((await execute('full')).status).toBe('completed');
-  sim.resetStats();
+  stack.sim.resetStats();
   const again = await execute('full');
   expect(again).toMatchObject({ status: 'completed', runs: 3 });
   expect(again.phases.summaries).toMatchObject({ total: 6, done: 6, reused: 0 });
-  expect(sim.stats().byPurpose.summary.requests).toBe(6);
+  expect(stack.sim.stats().byPurpose.summary.requests).toBe(6);
 });

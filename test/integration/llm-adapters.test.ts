@@ -12,6 +12,7 @@ import { LlmFailureType } from '../../src/shared/failure-types';
 import type { Provider } from '../../src/shared/llm-routing';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { testConfig } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
 
 const SCENE = 'INT. LIGHTHOUSE - NIGHT. Mara climbs the spiral stairs. The lamp is dark. She strikes a match and the storm answers.';
 const request = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -107,7 +108,7 @@ describe.each(CHAT_PROVIDERS)('%s chat', (provider) => {
     const f = await failureOf(provider, { STORYLOOM_LLM_TIMEOUT_MS: '300' });
     expect(f.type).toBe(LlmFailureType.Timeout);
     expect(f.nonRetryable).toBe(false);
-    await waitFor(() => sim.stats().aborted === 1);
+    await waitFor(() => sim.stats().aborted === 1, 5000);
   });
 });
 
@@ -131,10 +132,10 @@ describe('provider-specific errors', () => {
     sim.configure({ faults: [{ kind: 'hang' }] });
     const controller = new AbortController();
     const call = registry().chat('anthropic').chat(request(MODELS.anthropic), { purpose: 'test', signal: controller.signal });
-    await waitFor(() => sim.stats().currentConcurrent === 1);
+    await waitFor(() => sim.stats().currentConcurrent === 1, 5000);
     controller.abort();
     await expect(call).rejects.toThrow();
-    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0);
+    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 5000);
   });
 });
 
@@ -151,11 +152,3 @@ describe.each(['openai', 'ollama'] as const)('%s embeddings', (provider) => {
     expect(sim.stats().byRoute[provider === 'openai' ? 'openai.embeddings' : 'ollama.embed'].requests).toBe(1);
   });
 });
-
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

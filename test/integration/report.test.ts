@@ -2,42 +2,32 @@
  * Run reports agree with what happened: a scripted ingestion against the simulator (a 429
  * storm, then a cached re-run) and the report's figures equal the simulator's own stats.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { formatReport, formatReportShort } from '../../src/reporting/format-report';
 import type { RunReport } from '../../src/reporting/run-report';
 import { computeRunReport, percentile, windowBound } from '../../src/reporting/run-report';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { ingestScript, smokeTest } from '../../src/workflows';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { startApp, testConfig, useTestStack } from '../helpers/harness';
 import { forgetIngestionResults, importSynthetic } from '../helpers/scripts';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator({ latency: { default: { fixedMs: 10 } } })]);
-  app = await startApp(env, testConfig(sim, { STORYLOOM_PRICES: '{"claude-sonnet-4-6":{"input":3,"output":15}}' }), 'report');
-});
-afterAll(async () => {
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
+const stack = useTestStack('report', {
+  simulator: { latency: { default: { fixedMs: 10 } } },
+  env: { STORYLOOM_PRICES: '{"claude-sonnet-4-6":{"input":3,"output":15}}' },
 });
 
 async function reportOf(firstRunId: string): Promise<RunReport> {
-  const [row] = await app.services.db.query('SELECT report FROM run_reports WHERE first_run_id = $1', [firstRunId]);
+  const [row] = await stack.app.services.db.query('SELECT report FROM run_reports WHERE first_run_id = $1', [firstRunId]);
   return row.report;
 }
 
 it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-run reports cache hits and no calls', async () => {
-  const script = await importSynthetic(app.services.db, 12, 3, `Report ${Date.now()}`);
-  sim.resetStats();
-  sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 4, retryAfterMs: 100 }] });
-  const first = await env.client.workflow.start(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  const script = await importSynthetic(stack.app.services.db, 12, 3, `Report ${Date.now()}`);
+  stack.sim.resetStats();
+  stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 4, retryAfterMs: 100 }] });
+  const first = await stack.env.client.workflow.start(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
   await first.result();
-  sim.configure({ faults: [] });
-  const stats = sim.stats();
+  stack.sim.configure({ faults: [] });
+  const stats = stack.sim.stats();
   const report = await reportOf(first.firstExecutionRunId);
 
   expect(report.status).toBe('completed');
@@ -63,12 +53,12 @@ it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-
   expect(report.history!.events).toBeLessThanOrEqual(described.historyLength);
 
   // Stored results gone: a partial run makes everything again, all of it from the cache.
-  await forgetIngestionResults(app.services.db, script.scriptId);
-  sim.resetStats();
-  const again = await env.client.workflow.start(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'partial' }] });
+  await forgetIngestionResults(stack.app.services.db, script.scriptId);
+  stack.sim.resetStats();
+  const again = await stack.env.client.workflow.start(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'partial' }] });
   await again.result();
   const cached = await reportOf(again.firstExecutionRunId);
-  expect(sim.stats().totalRequests).toBe(0);
+  expect(stack.sim.stats().totalRequests).toBe(0);
   expect(cached.totals.providerCalls).toBe(0);
   const sheets = report.llm.find((l) => l.purpose === 'sheet')!.providerCalls;
   expect(cached.totals.cacheHits).toBe(12 + 1 + sheets + 1);
@@ -78,9 +68,9 @@ it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-
 });
 
 it('a smoke run gets a report too, and an unknown model costs "unknown", not 0', async () => {
-  const priced = await startApp(env, testConfig(sim, { STORYLOOM_MODEL_SMOKE: 'anthropic:some-unpriced-model' }), 'report-unpriced');
+  const priced = await startApp(stack.env, testConfig(stack.sim, { STORYLOOM_MODEL_SMOKE: 'anthropic:some-unpriced-model' }), 'report-unpriced');
   try {
-    const handle = await env.client.workflow.start(smokeTest, { taskQueue: priced.taskQueue, workflowId: `report-smoke-${Date.now()}`, args: [{ prompt: 'Price me.', useCache: false }] });
+    const handle = await stack.env.client.workflow.start(smokeTest, { taskQueue: priced.taskQueue, workflowId: `report-smoke-${Date.now()}`, args: [{ prompt: 'Price me.', useCache: false }] });
     await handle.result();
     const report = await reportOf(handle.firstExecutionRunId);
     expect(report.kind).toBe('smokeTest');

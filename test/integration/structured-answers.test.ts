@@ -5,25 +5,14 @@
  */
 import { CHARACTER_SHEET_SCHEMA } from '../../src/domain/ingestion/character-sheet';
 import { cacheKey } from '../../src/llm/response-cache';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import type { Provider } from '../../src/shared/llm-routing';
 import { LlmFailureType } from '../../src/shared/failure-types';
-import { createServices, type AppServices } from '../../src/runtime';
-import { testConfig } from '../helpers/harness';
+import { useTestServices } from '../helpers/harness';
 
-let sim: RunningSimulator;
-let app: AppServices;
-beforeAll(async () => {
-  sim = await startSimulator();
-  app = await createServices(testConfig(sim));
-});
-afterAll(async () => {
-  await app.close();
-  await sim.close();
-});
+const stack = useTestServices();
 beforeEach(() => {
-  sim.configure({ faults: [] });
-  sim.resetStats();
+  stack.sim.configure({ faults: [] });
+  stack.sim.resetStats();
 });
 
 const MODELS: Record<Provider, string> = { anthropic: 'claude-sonnet-4-6', openai: 'gpt-4o-mini', ollama: 'llama3.2' };
@@ -47,32 +36,32 @@ function keyOf(call: ReturnType<typeof sheetCall>): string {
 }
 
 const cached = async (key: string): Promise<unknown[]> =>
-  (await app.db.query('SELECT response FROM llm_response_cache WHERE key = $1', [key])).map((r: { response: unknown }) => r.response);
+  (await stack.services.db.query('SELECT response FROM llm_response_cache WHERE key = $1', [key])).map((r: { response: unknown }) => r.response);
 const calls = async (workflowId: string): Promise<{ outcome: string; error_type: string | null; attempt: number }[]> => {
-  await app.callLog.flush();
-  return app.db.query('SELECT outcome, error_type, attempt FROM llm_calls WHERE workflow_id = $1 ORDER BY id', [workflowId]);
+  await stack.services.callLog.flush();
+  return stack.services.db.query('SELECT outcome, error_type, attempt FROM llm_calls WHERE workflow_id = $1 ORDER BY id', [workflowId]);
 };
 
 describe.each(['anthropic', 'openai', 'ollama'] as const)('%s', (provider) => {
   it('does not cache a schema-breaking answer, and the next attempt makes a new provider call', async () => {
     const workflowId = `wf-shape-${provider}-${Date.now()}-${n++}`;
     const call = sheetCall(provider, `MARA keeps the lighthouse ${workflowId}.`);
-    sim.configure({ faults: [{ kind: 'wrongShape', purpose: 'sheet', times: 1 }] });
+    stack.sim.configure({ faults: [{ kind: 'wrongShape', purpose: 'sheet', times: 1 }] });
 
-    await expect(app.llm.chat(call, { workflowId, activityId: '1', attempt: 1 })).rejects.toMatchObject({ type: LlmFailureType.InvalidOutput });
-    await app.llm.settle();
+    await expect(stack.services.llm.chat(call, { workflowId, activityId: '1', attempt: 1 })).rejects.toMatchObject({ type: LlmFailureType.InvalidOutput });
+    await stack.services.llm.settle();
     expect(await cached(keyOf(call))).toEqual([]);
-    expect(sim.stats().byPurpose.sheet).toMatchObject({ requests: 1, errors: { wrongShape: 1 } });
+    expect(stack.sim.stats().byPurpose.sheet).toMatchObject({ requests: 1, errors: { wrongShape: 1 } });
 
-    const retried = await app.llm.chat(call, { workflowId, activityId: '1', attempt: 2 });
+    const retried = await stack.services.llm.chat(call, { workflowId, activityId: '1', attempt: 2 });
     expect(retried.cached).toBe(false);
     expect(JSON.parse(retried.text)).toHaveProperty('traits');
-    expect(sim.stats().byPurpose.sheet.requests).toBe(2);
+    expect(stack.sim.stats().byPurpose.sheet.requests).toBe(2);
     expect(await calls(workflowId)).toEqual([
       { outcome: 'error', error_type: LlmFailureType.InvalidOutput, attempt: 1 },
       { outcome: 'ok', error_type: null, attempt: 2 },
     ]);
-    await app.llm.settle();
+    await stack.services.llm.settle();
     expect(await cached(keyOf(call))).toEqual([JSON.parse(JSON.stringify({ ...retried, cached: undefined }))]);
   });
 
@@ -81,21 +70,21 @@ describe.each(['anthropic', 'openai', 'ollama'] as const)('%s', (provider) => {
     const call = sheetCall(provider, `TOMAS rows out alone ${workflowId}.`);
     const key = keyOf(call);
     const poisoned = { text: JSON.stringify({ name: 'TOMAS', role: 42 }), usage: { inputTokens: 1, outputTokens: 1 }, model: call.model, stopReason: 'end_turn' };
-    await app.db.query(
+    await stack.services.db.query(
       `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ($1, $2, $3, $4, 'sheet', $5::jsonb)`,
       [key, provider, call.model, call.promptVersion, JSON.stringify(poisoned)],
     );
 
-    const first = await app.llm.chat(call, { workflowId, activityId: '1', attempt: 1 });
+    const first = await stack.services.llm.chat(call, { workflowId, activityId: '1', attempt: 1 });
     expect(first.cached).toBe(false);
-    expect(sim.stats().byPurpose.sheet.requests).toBe(1);
-    await app.llm.settle();
+    expect(stack.sim.stats().byPurpose.sheet.requests).toBe(1);
+    await stack.services.llm.settle();
     const [stored] = (await cached(key)) as { text: string }[];
     expect(stored.text).toBe(first.text);
 
-    const second = await app.llm.chat(call, { workflowId, activityId: '2', attempt: 1 });
+    const second = await stack.services.llm.chat(call, { workflowId, activityId: '2', attempt: 1 });
     expect(second.cached).toBe(true);
-    expect(sim.stats().byPurpose.sheet.requests).toBe(1);
+    expect(stack.sim.stats().byPurpose.sheet.requests).toBe(1);
     expect((await calls(workflowId)).map((c) => c.outcome)).toEqual(['ok', 'cache_hit']);
   });
 });
@@ -103,11 +92,11 @@ describe.each(['anthropic', 'openai', 'ollama'] as const)('%s', (provider) => {
 it('a poisoned entry that is not JSON at all is a miss too', async () => {
   const workflowId = `wf-poison-text-${Date.now()}`;
   const call = sheetCall('anthropic', `Not JSON ${workflowId}`);
-  await app.db.query(
+  await stack.services.db.query(
     `INSERT INTO llm_response_cache (key, provider, model, prompt_version, purpose, response) VALUES ($1, 'anthropic', $2, $3, 'sheet', $4::jsonb)`,
     [keyOf(call), call.model, call.promptVersion, JSON.stringify({ text: '{"name": "cut off', usage: { inputTokens: 1, outputTokens: 1 }, model: call.model, stopReason: 'max_tokens' })],
   );
-  const result = await app.llm.chat(call, { workflowId, activityId: '1', attempt: 1 });
+  const result = await stack.services.llm.chat(call, { workflowId, activityId: '1', attempt: 1 });
   expect(result.cached).toBe(false);
   expect((await calls(workflowId)).map((c) => c.outcome)).toEqual(['ok']);
 });

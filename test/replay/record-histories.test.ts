@@ -8,45 +8,25 @@
 import { CancelledFailure } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
-import { startApp, startTestTemporal, testConfig, workflowBundle, type RunningApp } from '../helpers/harness';
+import { useTestStack, workflowBundle } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
 import { machineTraces, sanitizeHistory } from './sanitize-history';
+import { waitFor } from '../helpers/wait';
 
 const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const OUT = path.join(__dirname, 'histories', `v${version}`);
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator({ latency: { default: { fixedMs: 5 } } })]);
-  app = await startApp(env, testConfig(sim), 'record');
-});
-afterAll(async () => {
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
-afterEach(() => sim.configure({ faults: [], latency: { default: { fixedMs: 5 }, byPurpose: null } }));
-
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const stack = useTestStack('record', { simulator: { latency: { default: { fixedMs: 5 } } } });
+afterEach(() => stack.sim.configure({ faults: [], latency: { default: { fixedMs: 5 }, byPurpose: null } }));
 
 function exportHistory(workflowId: string, runId?: string): string {
-  const args = ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--address', env.address, '--output', 'json'];
+  const args = ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--address', stack.env.address, '--output', 'json'];
   return execFileSync(process.env.TEMPORAL_CLI!, args, { encoding: 'utf8' });
 }
 
@@ -63,15 +43,15 @@ async function recordAndReplay(name: string, workflowId: string, runId?: string)
 }
 
 it('records a full ingestion and replays it', async () => {
-  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', `Replay ${Date.now()}`);
-  await env.client.workflow.execute(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  const script = await importFixture(stack.app.services.db, 'fountain/night-ferry.fountain', `Replay ${Date.now()}`);
+  await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
   await recordAndReplay('ingest-full', ingestionWorkflowId(script.scriptId));
 });
 
 it('records a flags-off ingestion and replays it', async () => {
-  const script = await importSynthetic(app.services.db, 5, 3, `Replay seq ${Date.now()}`);
-  await env.client.workflow.execute(ingestScript, {
-    taskQueue: app.taskQueue,
+  const script = await importSynthetic(stack.app.services.db, 5, 3, `Replay seq ${Date.now()}`);
+  await stack.env.client.workflow.execute(ingestScript, {
+    taskQueue: stack.app.taskQueue,
     workflowId: ingestionWorkflowId(script.scriptId),
     args: [{ scriptId: script.scriptId, mode: 'full', flags: { parallelSceneSummaries: false, parallelCharacterSheets: false, batchEmbeddings: false, parallelPhase2: false, useCache: false } }],
   });
@@ -79,18 +59,18 @@ it('records a flags-off ingestion and replays it', async () => {
 });
 
 it('records an ingestion with a failed scene and replays it', async () => {
-  sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'in scene 2 ' }] });
-  const script = await importSynthetic(app.services.db, 4, 2, `Replay fail ${Date.now()}`);
-  const result = await env.client.workflow.execute(ingestScript, { taskQueue: app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'in scene 2 ' }] });
+  const script = await importSynthetic(stack.app.services.db, 4, 2, `Replay fail ${Date.now()}`);
+  const result = await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
   expect(result.failureCount).toBe(1);
   await recordAndReplay('ingest-one-failure', ingestionWorkflowId(script.scriptId));
 });
 
 it('records every run of an ingestion that continues as new, and replays each', async () => {
-  const script = await importSynthetic(app.services.db, 7, 2, `Replay can ${Date.now()}`);
+  const script = await importSynthetic(stack.app.services.db, 7, 2, `Replay can ${Date.now()}`);
   const workflowId = ingestionWorkflowId(script.scriptId);
-  const handle = await env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', scenesPerRun: 3, writeBatchSize: 2 }],
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', scenesPerRun: 3, writeBatchSize: 2 }],
   });
   const result = await handle.result();
   expect(result.runs).toBe(3);
@@ -104,48 +84,48 @@ it('records every run of an ingestion that continues as new, and replays each', 
 });
 
 it('records an ingestion paused and resumed by updates, and replays it', async () => {
-  const script = await importSynthetic(app.services.db, 8, 2, `Replay pause ${Date.now()}`);
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
-  sim.resetStats();
+  const script = await importSynthetic(stack.app.services.db, 8, 2, `Replay pause ${Date.now()}`);
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+  stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
-  const handle = await env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 } }],
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 } }],
   });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
   expect((await handle.executeUpdate(pauseUpdate)).paused).toBe(true);
   await waitFor(async () => (await handle.query(progressQuery)).paused);
-  await waitFor(() => sim.stats().currentConcurrent === 0);
+  await waitFor(() => stack.sim.stats().currentConcurrent === 0);
   expect((await handle.executeUpdate(resumeUpdate)).paused).toBe(false);
   expect((await handle.result()).status).toBe('completed');
   await recordAndReplay('ingest-pause-resume', workflowId);
 });
 
 it('records an ingestion whose concurrency an update widens (after refusing a bad value), and replays it', async () => {
-  const script = await importSynthetic(app.services.db, 8, 2, `Replay widen ${Date.now()}`);
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
-  sim.resetStats();
+  const script = await importSynthetic(stack.app.services.db, 8, 2, `Replay widen ${Date.now()}`);
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+  stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
-  const handle = await env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 1, sheets: 1 } }],
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 1, sheets: 1 } }],
   });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
   await expect(handle.executeUpdate(setConcurrencyUpdate, { args: [{ summaries: 0 }] })).rejects.toThrow();
   expect((await handle.executeUpdate(setConcurrencyUpdate, { args: [{ summaries: 3, sheets: 2 }] })).concurrency).toEqual({ summaries: 3, sheets: 2 });
   expect((await handle.result()).status).toBe('completed');
-  expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(3);
+  expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(3);
   await recordAndReplay('ingest-set-concurrency', workflowId);
 });
 
 it('records an ingestion cancelled mid-phase-1, and replays it', async () => {
-  const script = await importSynthetic(app.services.db, 20, 2, `Replay cancel ${Date.now()}`);
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1500 } } } });
-  sim.resetStats();
+  const script = await importSynthetic(stack.app.services.db, 20, 2, `Replay cancel ${Date.now()}`);
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1500 } } } });
+  stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
-  const handle = await env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 }],
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 }],
   });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 4);
-  await waitFor(() => sim.stats().currentConcurrent > 0);
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 4);
+  await waitFor(() => stack.sim.stats().currentConcurrent > 0);
   await handle.cancel();
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 30_000)));
@@ -153,13 +133,13 @@ it('records an ingestion cancelled mid-phase-1, and replays it', async () => {
   clearTimeout(timer);
   if (err === 'hung') await handle.terminate('hung in a test');
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-  const [row] = await app.services.db.query('SELECT status FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
+  const [row] = await stack.app.services.db.query('SELECT status FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(row.status).toBe('cancelled');
   await recordAndReplay('ingest-cancelled-phase1', workflowId);
 });
 
 it('records a smoke run and replays it', async () => {
   const workflowId = `replay-smoke-${Date.now()}`;
-  await env.client.workflow.execute(smokeTest, { taskQueue: app.taskQueue, workflowId, args: [{ prompt: 'Replay me.', useCache: false }] });
+  await stack.env.client.workflow.execute(smokeTest, { taskQueue: stack.app.taskQueue, workflowId, args: [{ prompt: 'Replay me.', useCache: false }] });
   await recordAndReplay('smoke', workflowId);
 });

@@ -1,37 +1,30 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   MAX_SCREENPLAY_BYTES,
   normaliseCharacterName,
   OPENING_SCENE_HEADING,
   parseScreenplay,
   sceneContentHash,
-  ScreenplayParseError,
-  type ParsedScreenplay,
-  type ScreenplayParseErrorCode,
 } from '../../src/domain/screenplay';
+import {
+  describeEveryFixture,
+  fixtureFiles,
+  headings,
+  itGivesEachCueBlockItsSpeaker,
+  itParsesAlikeWithAnyLineEnding,
+  parseError,
+  parseText,
+  utf8,
+  withHeading,
+  type FixtureExpectation,
+} from '../helpers/screenplay-fixtures';
 import { FIXTURES } from '../helpers/scripts';
 
 // The project's own fixtures (test/fixtures, see its README). The third-party corpus is tested in test/corpus.
-const readFixture = (relative: string): Buffer => fs.readFileSync(path.join(FIXTURES, relative));
-const parseFixture = (relative: string): ParsedScreenplay => parseScreenplay(readFixture(relative), path.basename(relative));
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const parseText = (text: string, fileName = 'inline.fountain'): ParsedScreenplay => parseScreenplay(utf8(text), fileName);
-const headings = (parsed: ParsedScreenplay): string[] => parsed.scenes.map((scene) => scene.heading);
-
-function parseError(parse: () => unknown): ScreenplayParseError {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof ScreenplayParseError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScreenplayParseError');
-}
+const { readFixture, parseFixture } = fixtureFiles(FIXTURES);
 
 /** Every fixture with its expected scene and speaker counts (scenes include an OPENING scene where there is one). */
-const EXPECTED: Record<string, { scenes: number; characters: number } | { error: ScreenplayParseErrorCode }> = {
+const EXPECTED: Record<string, FixtureExpectation> = {
   'fountain/night-ferry.fountain': { scenes: 6, characters: 5 },
   'fountain/headings.fountain': { scenes: 6, characters: 2 },
   'fountain/cue-rules.fountain': { error: 'no_scenes' },
@@ -41,35 +34,7 @@ const EXPECTED: Record<string, { scenes: number; characters: number } | { error:
   'fdx/harbour-radio.fdx': { scenes: 3, characters: 4 },
 };
 
-describe('every screenplay fixture', () => {
-  const onDisk = ['fountain', 'fdx'].flatMap((dir) =>
-    fs
-      .readdirSync(path.join(FIXTURES, dir))
-      .filter((name) => /\.(fountain|fdx)$/.test(name))
-      .map((name) => `${dir}/${name}`),
-  );
-
-  it('has an expectation here (a new fixture must be added to EXPECTED)', () => {
-    expect(onDisk.sort()).toEqual(Object.keys(EXPECTED).sort());
-  });
-
-  it.each(Object.entries(EXPECTED))('%s parses to the expected counts, deterministically', (relative, expected) => {
-    if ('error' in expected) {
-      expect(parseError(() => parseFixture(relative)).code).toBe(expected.error);
-      return;
-    }
-    const parsed = parseFixture(relative);
-    expect(parsed.scenes).toHaveLength(expected.scenes);
-    expect(parsed.characters).toHaveLength(expected.characters);
-    expect(parsed.scenes.map((scene) => scene.index)).toEqual(parsed.scenes.map((_, i) => i));
-    for (const scene of parsed.scenes) {
-      expect(scene.text).not.toMatch(/\r|\uFEFF/);
-      expect(scene.characters.every((name) => parsed.characters.includes(name))).toBe(true);
-    }
-    expect(parseFixture(relative)).toEqual(parsed);
-    expect(JSON.parse(JSON.stringify(parsed))).toEqual(parsed); // plain JSON, safe as a payload
-  });
-});
+describeEveryFixture(FIXTURES, ['fountain', 'fdx'], EXPECTED);
 
 describe('fountain/night-ferry.fountain (title page, opening narration, boneyard, notes, dual dialogue)', () => {
   const parsed = parseFixture('fountain/night-ferry.fountain');
@@ -152,7 +117,6 @@ describe('fountain/headings.fountain', () => {
 
 describe('fountain/cue-rules.fountain', () => {
   const raw = readFixture('fountain/cue-rules.fountain').toString('utf8');
-  const withHeading = (body: string): ParsedScreenplay => parseText(`INT. CUE TEST - DAY\n\n${body}`);
 
   it('has no scene heading, so on its own it is rejected with no_scenes (no OPENING scene without a heading)', () => {
     expect(parseError(() => parseFixture('fountain/cue-rules.fountain')).message).toMatch(/^No scene heading found: /);
@@ -185,16 +149,8 @@ describe('fountain/cue-rules.fountain', () => {
     ALPHA: 'ALPHA',
     'BETA ^': 'BETA',
   };
-  const blocks = raw.replace(/\n$/, '').split(/\n[ \t]*\n/);
-
-  it('covers every block of the fixture', () => {
-    expect(blocks.map((block) => block.split('\n')[0])).toEqual(Object.keys(expectedSpeaker));
-  });
-
-  it.each(blocks.map((block) => [block.split('\n')[0] as string, block] as const))('block %j', (firstLine, block) => {
-    const speaker = expectedSpeaker[firstLine] ?? null;
-    expect(withHeading(block).characters).toEqual(speaker === null ? [] : [speaker]);
-  });
+  // Without the file's final newline, so its last block has no trailing blank line.
+  itGivesEachCueBlockItsSpeaker(raw.replace(/\n$/, ''), expectedSpeaker);
 });
 
 describe('line endings and byte-order marks', () => {
@@ -230,18 +186,7 @@ describe('line endings and byte-order marks', () => {
     expect(parsed.scenes[0]?.text.endsWith('KAREL\nIt was never early.')).toBe(true);
   });
 
-  const variants = (relative: string): string[] => {
-    const lf = readFixture(relative).toString('utf8').replace(/\r\n?/g, '\n');
-    return [lf, lf.replace(/\n/g, '\r\n'), lf.replace(/\n/g, '\r')];
-  };
-
-  it.each(['fountain/night-ferry.fountain', 'fountain/salt-mixed-endings.fountain', 'fdx/harbour-radio.fdx'])(
-    '%s parses identically with CRLF, LF and CR',
-    (relative) => {
-      const original = parseFixture(relative);
-      for (const text of variants(relative)) expect(parseText(text, path.basename(relative))).toEqual(original);
-    },
-  );
+  itParsesAlikeWithAnyLineEnding(FIXTURES, ['fountain/night-ferry.fountain', 'fountain/salt-mixed-endings.fountain', 'fdx/harbour-radio.fdx']);
 });
 
 describe('fdx/harbour-radio.fdx', () => {

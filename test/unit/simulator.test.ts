@@ -5,11 +5,12 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { startSimulator, type RunningSimulator, type SimulatorStats } from '../../src/llm/simulator';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { parseArgs } from '../../src/llm/simulator/cli';
 import { cosine, embed } from '../../src/llm/simulator/embeddings';
 import { sampleFromSchema } from '../../src/llm/simulator/schema-sample';
 import { composeText } from '../../src/llm/simulator/text';
+import { waitFor } from '../helpers/wait';
 
 const PROMPT =
   '<chapter>The lighthouse keeper counted ships every night. ' +
@@ -50,15 +51,6 @@ async function caught(p: Promise<unknown>): Promise<any> {
     return err;
   }
   throw new Error('expected the call to fail');
-}
-
-async function waitFor(check: (s: SimulatorStats) => boolean, timeoutMs = 2000): Promise<SimulatorStats> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = sim.stats();
-    if (check(s) || Date.now() > end) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const STORY_SCHEMA = {
@@ -400,7 +392,8 @@ describe('faults', () => {
     const quick = new Anthropic({ baseURL: sim.url, apiKey: 'k', maxRetries: 0, timeout: 300 });
     const err = await caught(quick.messages.create({ model: 'm', max_tokens: 5, messages: user('HANG-ME please') }));
     expect(err).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
-    const s = await waitFor((st) => st.aborted === 1 && st.currentConcurrent === 0);
+    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 2000);
+    const s = sim.stats();
     expect(s.aborted).toBe(1);
     expect(s.currentConcurrent).toBe(0);
     expect(s.byRoute['anthropic.messages'].errors).toEqual({ hang: 1 });
@@ -519,7 +512,8 @@ describe('latency', () => {
     await first;
     stream.abort();
     await stream.done().catch(() => undefined);
-    const s = await waitFor((st) => st.aborted === 1 && st.currentConcurrent === 0);
+    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 2000);
+    const s = sim.stats();
     expect(s).toMatchObject({ aborted: 1, ok: 0, currentConcurrent: 0 });
     expect(s.byRoute['anthropic.messages'].aborted).toBe(1);
   });
@@ -614,9 +608,7 @@ describe('stats and control endpoints', () => {
       () => 'connection closed',
     );
     // Under load the request may take a while to arrive: poll rather than sleep a fixed time.
-    for (const end = Date.now() + 10_000; other.stats().currentConcurrent < 1 && Date.now() < end; ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => other.stats().currentConcurrent >= 1, 10_000);
     expect(other.stats().currentConcurrent).toBe(1);
     await other.close();
     expect(await pending).toBe('connection closed');

@@ -11,6 +11,7 @@ import { createServices, type AppServices } from '../../src/runtime';
 import { queueFor, startApp, startTestTemporal, testConfig } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from '../helpers/worker-process';
+import { waitFor } from '../helpers/wait';
 
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
@@ -33,14 +34,6 @@ beforeEach(() => {
 });
 
 const count = async (sql: string, params: unknown[]) => Number((await services.db.query(sql, params))[0].n);
-
-async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Provider calls (not cache hits) in the call log, and rows sharing a call key (there must be none). */
 async function callLog(workflowId: string) {
@@ -76,8 +69,9 @@ it('a worker SIGKILLed mid-summaries: the run completes, each summary written on
       args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2 }, writeBatchSize: 3 }],
     });
     await waitFor(
-      '4 summaries done and 2 hanging',
       async () => (await handle.query(progressQuery)).phases.summaries.done >= 4 && sim.stats().byPurpose.summary?.errors.hang === 2,
+      60_000,
+      '4 summaries done and 2 hanging',
     );
     await worker.kill();
     expect(sim.stats().byPurpose.summary).toMatchObject({ ok: 4, errors: { hang: 2 } });

@@ -6,48 +6,37 @@
  */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import type { SimulatorStats } from '../../src/llm/simulator';
 import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/ingestion';
 import { ingestScript } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { useTestStack, type RunningApp } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
+import { waitFor } from '../helpers/wait';
 
 /** A run that has not ended by then is hung (each run here needs a few seconds). */
 const HANG_BOUND_MS = 30_000;
 const WRITE_FAILURE = 'simulated: the database refused the summary batch';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
+const stack = useTestStack('runs-end');
 let failingWrites: RunningApp;
 let n = 0;
 const title = (name: string) => `${name} ${Date.now()}-${n++}`;
 
 beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
-  app = await startApp(env, testConfig(sim), 'runs-end');
-  failingWrites = await startApp(env, testConfig(sim), 'runs-end-failing-writes', {}, undefined, {
+  failingWrites = await stack.startApp('runs-end-failing-writes', {
     async saveSceneSummaries() {
       throw ApplicationFailure.nonRetryable(WRITE_FAILURE, 'SimulatedWriteFailure');
     },
   });
 });
-afterAll(async () => {
-  await failingWrites?.stop();
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
 beforeEach(() => {
-  sim.configure({ faults: [], latency: null });
-  sim.resetStats();
+  stack.sim.configure({ faults: [], latency: null });
+  stack.sim.resetStats();
 });
 
 const start = (on: RunningApp, scriptId: string, extra: Partial<IngestScriptInput> = {}) =>
-  env.client.workflow.start(ingestScript, {
+  stack.env.client.workflow.start(ingestScript, {
     taskQueue: on.taskQueue,
     workflowId: ingestionWorkflowId(scriptId),
     args: [{ scriptId, mode: 'full', ...extra }],
@@ -67,25 +56,17 @@ async function outcome(handle: WorkflowHandle<typeof ingestScript>): Promise<Ing
   return first;
 }
 
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const runRow = async (scriptId: string) =>
-  (await app.services.db.query('SELECT status, result, failures FROM ingestion_runs WHERE script_id = $1 ORDER BY started_at DESC LIMIT 1', [scriptId]))[0];
+  (await stack.app.services.db.query('SELECT status, result, failures FROM ingestion_runs WHERE script_id = $1 ORDER BY started_at DESC LIMIT 1', [scriptId]))[0];
 const reportOf = async (handle: { firstExecutionRunId: string }) =>
-  (await app.services.db.query('SELECT status, report FROM run_reports WHERE first_run_id = $1', [handle.firstExecutionRunId]))[0];
+  (await stack.app.services.db.query('SELECT status, report FROM run_reports WHERE first_run_id = $1', [handle.firstExecutionRunId]))[0];
 const workflowTaskFailures = async (handle: WorkflowHandle) =>
   (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message) ?? [];
 
 it('a batch write that always fails ends the run failed, with the error recorded; the script can be ingested again', async () => {
-  const script = await importSynthetic(app.services.db, 12, 2, title('WriteFails'));
+  const script = await importSynthetic(stack.app.services.db, 12, 2, title('WriteFails'));
   // Calls still in flight when the first batch fails: the failure lands mid-window.
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 200 } } } });
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 200 } } } });
   const handle = await start(failingWrites, script.scriptId, { writeBatchSize: 2, concurrency: { summaries: 2, sheets: 2 } });
   const err = await outcome(handle);
   expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -101,7 +82,7 @@ it('a batch write that always fails ends the run failed, with the error recorded
   expect(report.status).toBe('failed');
   expect(report.report.error.message).toContain(WRITE_FAILURE);
 
-  const again = await start(app, script.scriptId);
+  const again = await start(stack.app, script.scriptId);
   const result = (await outcome(again)) as IngestionResult;
   expect(result.status).toBe('completed');
   expect(result.phases.summaries.done).toBe(12);
@@ -128,15 +109,15 @@ const CANCEL_POINTS: CancelPoint[] = [
 ];
 
 it.each(CANCEL_POINTS)('a cancel at "$name" ends the run cancelled after its calls have stopped', async (point) => {
-  const script = await importSynthetic(app.services.db, 10, 4, title('CancelLoop'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 700 }, outline: { fixedMs: 1500 }, sheet: { fixedMs: 700 }, embedding: { fixedMs: 1500 } } } });
-  const handle = await start(app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2, flags: point.flags });
-  await waitFor(() => point.when(sim.stats()));
+  const script = await importSynthetic(stack.app.services.db, 10, 4, title('CancelLoop'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 700 }, outline: { fixedMs: 1500 }, sheet: { fixedMs: 700 }, embedding: { fixedMs: 1500 } } } });
+  const handle = await start(stack.app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2, flags: point.flags });
+  await waitFor(() => point.when(stack.sim.stats()));
   await handle.cancel();
 
   const err = await outcome(handle);
   // Nothing the run started is still talking to the provider once the run has closed.
-  expect(sim.stats().currentConcurrent).toBe(0);
+  expect(stack.sim.stats().currentConcurrent).toBe(0);
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   expect(await workflowTaskFailures(handle)).toEqual([]);
   const row = await runRow(script.scriptId);
@@ -145,10 +126,10 @@ it.each(CANCEL_POINTS)('a cancel at "$name" ends the run cancelled after its cal
 });
 
 it('a cancelled run reports the time its phases really took, and no negative overhead', async () => {
-  const script = await importSynthetic(app.services.db, 12, 3, title('CancelReport'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 400 }, sheet: { fixedMs: 1500 }, outline: { fixedMs: 1500 }, embedding: { fixedMs: 1500 } } } });
-  const handle = await start(app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 });
-  await waitFor(() => (sim.stats().byPurpose.sheet?.requests ?? 0) >= 1);
+  const script = await importSynthetic(stack.app.services.db, 12, 3, title('CancelReport'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 400 }, sheet: { fixedMs: 1500 }, outline: { fixedMs: 1500 }, embedding: { fixedMs: 1500 } } } });
+  const handle = await start(stack.app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 });
+  await waitFor(() => (stack.sim.stats().byPurpose.sheet?.requests ?? 0) >= 1);
   await handle.cancel();
   expect((await outcome(handle)) as WorkflowFailedError).toBeInstanceOf(WorkflowFailedError);
 
@@ -165,10 +146,10 @@ it('a cancelled run reports the time its phases really took, and no negative ove
 });
 
 it('a cancel in phase 1 reports phase 1 up to the cancel, and phase 2 as never started', async () => {
-  const script = await importSynthetic(app.services.db, 12, 3, title('CancelReport1'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 700 } } } });
-  const handle = await start(app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 3 && sim.stats().currentConcurrent > 0);
+  const script = await importSynthetic(stack.app.services.db, 12, 3, title('CancelReport1'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 700 } } } });
+  const handle = await start(stack.app, script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 });
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 3 && stack.sim.stats().currentConcurrent > 0);
   await handle.cancel();
   expect((await outcome(handle)) as WorkflowFailedError).toBeInstanceOf(WorkflowFailedError);
 

@@ -4,57 +4,37 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId, type IngestionFlags } from '../../src/shared/ingestion';
 import { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencySignal } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { startApp, testConfig, useTestStack, type RunningApp } from '../helpers/harness';
 import { forgetIngestionResults, importFixture, importSynthetic, importText } from '../helpers/scripts';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
+import { waitFor } from '../helpers/wait';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
+const stack = useTestStack('ingest');
 let n = 0;
 const title = (name: string) => `${name} ${Date.now()}-${n++}`;
 
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
-  app = await startApp(env, testConfig(sim), 'ingest');
-});
-afterAll(async () => {
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
 beforeEach(() => {
-  sim.configure({ faults: [], apiKeys: null, latency: null, limits: null });
-  sim.resetStats();
+  stack.sim.configure({ faults: [], apiKeys: null, latency: null, limits: null });
+  stack.sim.resetStats();
 });
 
 const start = (scriptId: string, extra: Partial<IngestScriptInput> = {}) =>
-  env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue,
+  stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue,
     workflowId: ingestionWorkflowId(scriptId),
     args: [{ scriptId, mode: 'full', ...extra }],
   });
 const run = async (scriptId: string, extra: Partial<IngestScriptInput> = {}) => (await start(scriptId, extra)).result();
-const count = async (sql: string, params: unknown[]) => Number((await app.services.db.query(sql, params))[0].n);
+const count = async (sql: string, params: unknown[]) => Number((await stack.app.services.db.query(sql, params))[0].n);
 const summaries = (scriptId: string) =>
   count('SELECT count(*) AS n FROM scene_summaries ss JOIN scenes s ON s.id = ss.scene_id WHERE s.script_id = $1', [scriptId]);
 const ALL_OFF: IngestionFlags = { parallelSceneSummaries: false, parallelCharacterSheets: false, batchEmbeddings: false, parallelPhase2: false, useCache: false };
 
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 it('ingests a real screenplay: summaries, outline, sheets and embeddings, each written once', async () => {
-  const script = await importFixture(app.services.db, 'fountain/night-ferry.fountain', title('Ferry'));
+  const script = await importFixture(stack.app.services.db, 'fountain/night-ferry.fountain', title('Ferry'));
   const result = await run(script.scriptId);
   expect(result.status).toBe('completed');
   expect(result.phases.summaries).toMatchObject({ total: script.scenes, done: script.scenes, failed: 0, reused: 0 });
@@ -63,7 +43,7 @@ it('ingests a real screenplay: summaries, outline, sheets and embeddings, each w
   expect(result.phases.sheets).toMatchObject({ total: speakers, done: speakers });
   expect(result.phases.embeddings).toMatchObject({ total: script.scenes, done: script.scenes });
 
-  const stats = sim.stats();
+  const stats = stack.sim.stats();
   expect(stats.byPurpose.summary.requests).toBe(script.scenes);
   expect(stats.byPurpose.outline.requests).toBe(1);
   expect(stats.byPurpose.sheet.requests).toBe(speakers);
@@ -74,23 +54,23 @@ it('ingests a real screenplay: summaries, outline, sheets and embeddings, each w
   expect(await count('SELECT count(*) AS n FROM script_outlines WHERE script_id = $1', [script.scriptId])).toBe(1);
   expect(await count('SELECT count(*) AS n FROM character_sheets cs JOIN characters c ON c.id = cs.character_id WHERE c.script_id = $1', [script.scriptId])).toBe(speakers);
   expect(await count('SELECT count(*) AS n FROM scene_embeddings se JOIN scenes s ON s.id = se.scene_id WHERE s.script_id = $1', [script.scriptId])).toBe(script.scenes);
-  const [sheet] = await app.services.db.query('SELECT sheet FROM character_sheets cs JOIN characters c ON c.id = cs.character_id WHERE c.script_id = $1 LIMIT 1', [script.scriptId]);
+  const [sheet] = await stack.app.services.db.query('SELECT sheet FROM character_sheets cs JOIN characters c ON c.id = cs.character_id WHERE c.script_id = $1 LIMIT 1', [script.scriptId]);
   expect(Object.keys(sheet.sheet).sort()).toEqual(['arc', 'goals', 'keyScenes', 'name', 'relationships', 'role', 'traits']);
-  const [runRow] = await app.services.db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
+  const [runRow] = await stack.app.services.db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(runRow.status).toBe('completed');
   expect(runRow.result.phases.summaries.done).toBe(script.scenes);
 });
 
 it('with every flag off, calls one at a time in scene order (the seed\'s "before")', async () => {
-  const script = await importSynthetic(app.services.db, 6, 3, title('Sequential'));
-  sim.configure({ latency: { default: { fixedMs: 20 } } });
+  const script = await importSynthetic(stack.app.services.db, 6, 3, title('Sequential'));
+  stack.sim.configure({ latency: { default: { fixedMs: 20 } } });
   const result = await run(script.scriptId, { flags: ALL_OFF });
   expect(result.status).toBe('completed');
-  const stats = sim.stats();
+  const stats = stack.sim.stats();
   expect(stats.peakConcurrent).toBe(1);
   expect(stats.byPurpose.embedding.requests).toBe(6); // one request per scene
-  await app.services.callLog.flush();
-  const calls: { activity_id: string }[] = await app.services.db.query(
+  await stack.app.services.callLog.flush();
+  const calls: { activity_id: string }[] = await stack.app.services.db.query(
     `SELECT activity_id FROM llm_calls WHERE workflow_id = $1 AND purpose = 'summary' ORDER BY id`,
     [ingestionWorkflowId(script.scriptId)],
   );
@@ -100,30 +80,30 @@ it('with every flag off, calls one at a time in scene order (the seed\'s "before
 });
 
 it('keeps at most concurrency.summaries calls in flight, and uses them all', async () => {
-  const script = await importSynthetic(app.services.db, 24, 4, title('Window'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 60 } } } });
+  const script = await importSynthetic(stack.app.services.db, 24, 4, title('Window'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 60 } } } });
   const result = await run(script.scriptId, { concurrency: { summaries: 4, sheets: 2 } });
   expect(result.status).toBe('completed');
-  const stats = sim.stats();
+  const stats = stack.sim.stats();
   expect(stats.byPurpose.summary.peakConcurrent).toBe(4);
   expect(stats.byPurpose.sheet.peakConcurrent).toBeLessThanOrEqual(2);
 });
 
 it('rides out a 429 storm, waiting what Retry-After says', async () => {
-  const script = await importSynthetic(app.services.db, 10, 3, title('Storm'));
-  sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 8, retryAfterMs: 300 }] });
+  const script = await importSynthetic(stack.app.services.db, 10, 3, title('Storm'));
+  stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 8, retryAfterMs: 300 }] });
   const result = await run(script.scriptId);
   expect(result.status).toBe('completed');
-  expect(sim.stats().rateLimited).toBe(8);
+  expect(stack.sim.stats().rateLimited).toBe(8);
   expect(await summaries(script.scriptId)).toBe(10);
-  await app.services.callLog.flush();
+  await stack.app.services.callLog.flush();
   expect(await count(`SELECT count(*) AS n FROM llm_calls WHERE workflow_id = $1 AND error_type = 'LlmRateLimited'`, [ingestionWorkflowId(script.scriptId)])).toBe(8);
 });
 
 it('records a scene that fails for good and completes the rest ("completed with 1 failure")', async () => {
   const t = title('OneBad');
-  const script = await importText(app.services.db, syntheticScreenplay({ scenes: 8, characters: 3, title: t, salt: t }).replace('in scene 5 ', 'in scene 5 POISON-PILL '), { title: t });
-  sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'POISON-PILL' }] });
+  const script = await importText(stack.app.services.db, syntheticScreenplay({ scenes: 8, characters: 3, title: t, salt: t }).replace('in scene 5 ', 'in scene 5 POISON-PILL '), { title: t });
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'POISON-PILL' }] });
   const result = await run(script.scriptId);
   expect(result.status).toBe('completed_with_failures');
   expect(result.failureCount).toBe(1);
@@ -131,76 +111,76 @@ it('records a scene that fails for good and completes the rest ("completed with 
   expect(result.failures[0].item).toContain('scene 5');
   expect(await summaries(script.scriptId)).toBe(7);
   expect(result.phases.embeddings.done).toBe(7);
-  const [runRow] = await app.services.db.query('SELECT status, failures FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
+  const [runRow] = await stack.app.services.db.query('SELECT status, failures FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(runRow.status).toBe('completed_with_failures');
   expect(runRow.failures).toHaveLength(1);
 });
 
 it('fails fast on bad credentials, with the message, before every scene has tried', async () => {
-  const script = await importSynthetic(app.services.db, 30, 3, title('BadKey'));
-  sim.configure({ apiKeys: { anthropic: 'a-different-key' }, latency: { default: { fixedMs: 20 } } });
+  const script = await importSynthetic(stack.app.services.db, 30, 3, title('BadKey'));
+  stack.sim.configure({ apiKeys: { anthropic: 'a-different-key' }, latency: { default: { fixedMs: 20 } } });
   const err = await run(script.scriptId, { concurrency: { summaries: 3, sheets: 2 } }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
   expect(cause.type).toBe('LlmAuthentication');
   expect(cause.message).toContain('ANTHROPIC_API_KEY');
-  expect(sim.stats().byPurpose.summary.requests).toBeLessThanOrEqual(3);
-  const [runRow] = await app.services.db.query('SELECT status FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
+  expect(stack.sim.stats().byPurpose.summary.requests).toBeLessThanOrEqual(3);
+  const [runRow] = await stack.app.services.db.query('SELECT status FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(runRow.status).toBe('failed');
 });
 
 it('cancel mid-phase-1 keeps what was written, aborts calls in flight and marks the run cancelled', async () => {
-  const script = await importSynthetic(app.services.db, 40, 3, title('Cancel'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 2500 } } } });
+  const script = await importSynthetic(stack.app.services.db, 40, 3, title('Cancel'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 2500 } } } });
   const handle = await start(script.scriptId, { concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 });
   await waitFor(async () => (await summaries(script.scriptId)) >= 2);
-  await waitFor(() => sim.stats().currentConcurrent > 0);
+  await waitFor(() => stack.sim.stats().currentConcurrent > 0);
   await handle.cancel();
   const err = await handle.result().catch((e: unknown) => e);
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-  await waitFor(() => sim.stats().aborted >= 1);
+  await waitFor(() => stack.sim.stats().aborted >= 1);
   const written = await summaries(script.scriptId);
   expect(written).toBeGreaterThanOrEqual(2);
   expect(written).toBeLessThan(40);
-  const [runRow] = await app.services.db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
+  const [runRow] = await stack.app.services.db.query('SELECT status, result FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(runRow.status).toBe('cancelled');
   expect(runRow.result.phases.summaries.done).toBe(written);
-  expect(sim.stats().byPurpose.outline).toBeUndefined();
+  expect(stack.sim.stats().byPurpose.outline).toBeUndefined();
 });
 
 it('pause stops new calls (calls in flight finish); resume carries on', async () => {
-  const script = await importSynthetic(app.services.db, 12, 3, title('Pause'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+  const script = await importSynthetic(stack.app.services.db, 12, 3, title('Pause'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
   await handle.signal(pauseSignal);
   await waitFor(async () => (await handle.query(progressQuery)).paused);
-  await waitFor(() => sim.stats().currentConcurrent === 0);
-  const requestsWhenPaused = sim.stats().byPurpose.summary.requests;
+  await waitFor(() => stack.sim.stats().currentConcurrent === 0);
+  const requestsWhenPaused = stack.sim.stats().byPurpose.summary.requests;
   await new Promise((r) => setTimeout(r, 800));
-  expect(sim.stats().byPurpose.summary.requests).toBe(requestsWhenPaused);
+  expect(stack.sim.stats().byPurpose.summary.requests).toBe(requestsWhenPaused);
   expect(requestsWhenPaused).toBeLessThan(12);
   await handle.signal(resumeSignal);
   const result = await handle.result();
   expect(result.status).toBe('completed');
-  expect(sim.stats().byPurpose.summary.requests).toBe(12);
+  expect(stack.sim.stats().byPurpose.summary.requests).toBe(12);
 });
 
 it('setConcurrency widens the window of a running ingestion', async () => {
-  const script = await importSynthetic(app.services.db, 14, 3, title('Widen'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+  const script = await importSynthetic(stack.app.services.db, 14, 3, title('Widen'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   const handle = await start(script.scriptId, { concurrency: { summaries: 1, sheets: 1 } });
-  await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
-  expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(1);
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
+  expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(1);
   await handle.signal(setConcurrencySignal, { summaries: 4 });
   const result = await handle.result();
   expect(result.status).toBe('completed');
-  expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
+  expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
 });
 
 it('refuses a second ingestion of the same script while one runs', async () => {
-  const script = await importSynthetic(app.services.db, 6, 2, title('Twice'));
-  sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+  const script = await importSynthetic(stack.app.services.db, 6, 2, title('Twice'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
   const first = await start(script.scriptId);
   await expect(start(script.scriptId)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
   await first.result();
@@ -209,20 +189,20 @@ it('refuses a second ingestion of the same script while one runs', async () => {
 it('partial ingestion calls the provider only for changed work', async () => {
   const t = title('Partial');
   const text = syntheticScreenplay({ scenes: 10, characters: 4, title: t, salt: t });
-  const script = await importText(app.services.db, text, { title: t });
+  const script = await importText(stack.app.services.db, text, { title: t });
   expect((await run(script.scriptId)).status).toBe('completed');
   const edited = text.replace('in scene 4 ', 'in scene 4 with a new twist ');
-  const reimported = await importText(app.services.db, edited, { title: t });
+  const reimported = await importText(stack.app.services.db, edited, { title: t });
   expect(reimported.scriptId).toBe(script.scriptId);
   expect(reimported.changedScenes).toBe(1);
-  const speakersInScene4: { name: string }[] = await app.services.db.query(
+  const speakersInScene4: { name: string }[] = await stack.app.services.db.query(
     `SELECT c.name FROM scene_characters sc JOIN scenes s ON s.id = sc.scene_id JOIN characters c ON c.id = sc.character_id WHERE s.script_id = $1 AND s.position = 3`,
     [script.scriptId],
   );
-  sim.resetStats();
+  stack.sim.resetStats();
   const result = await run(script.scriptId, { mode: 'partial', flags: { useCache: false } });
   expect(result.status).toBe('completed');
-  const stats = sim.stats();
+  const stats = stack.sim.stats();
   expect(stats.byPurpose.summary.requests).toBe(1);
   expect(stats.byPurpose.outline.requests).toBe(1);
   expect(stats.byPurpose.sheet.requests).toBe(speakersInScene4.length);
@@ -231,42 +211,42 @@ it('partial ingestion calls the provider only for changed work', async () => {
 });
 
 it('a re-run with the cache makes zero provider calls', async () => {
-  const script = await importSynthetic(app.services.db, 8, 3, title('Cached'));
+  const script = await importSynthetic(stack.app.services.db, 8, 3, title('Cached'));
   expect((await run(script.scriptId)).status).toBe('completed');
   // Stored results gone: a partial run must make everything again, and the cache answers it all.
-  await forgetIngestionResults(app.services.db, script.scriptId);
-  sim.resetStats();
+  await forgetIngestionResults(stack.app.services.db, script.scriptId);
+  stack.sim.resetStats();
   const again = await run(script.scriptId, { mode: 'partial' });
   expect(again.status).toBe('completed');
   expect(again.phases.summaries).toMatchObject({ done: 8, reused: 0 });
-  expect(sim.stats().totalRequests).toBe(0);
+  expect(stack.sim.stats().totalRequests).toBe(0);
 });
 
 it('continues as new every scenesPerRun scenes, keeping progress and results', async () => {
-  const script = await importSynthetic(app.services.db, 11, 3, title('Long'));
+  const script = await importSynthetic(stack.app.services.db, 11, 3, title('Long'));
   const result = await run(script.scriptId, { scenesPerRun: 4 });
   expect(result.status).toBe('completed');
   expect(result.runs).toBe(3);
   expect(result.phases.summaries).toMatchObject({ total: 11, done: 11 });
-  expect(sim.stats().byPurpose.summary.requests).toBe(11);
+  expect(stack.sim.stats().byPurpose.summary.requests).toBe(11);
   expect(await summaries(script.scriptId)).toBe(11);
 });
 
 describe('provider limits across workflows', () => {
   let limited: RunningApp;
   beforeAll(async () => {
-    limited = await startApp(env, testConfig(sim, { STORYLOOM_ANTHROPIC_MAX_CONCURRENT: '3' }), 'limited');
+    limited = await startApp(stack.env, testConfig(stack.sim, { STORYLOOM_ANTHROPIC_MAX_CONCURRENT: '3' }), 'limited');
   });
   afterAll(() => limited?.stop());
 
   it('two ingestions at once stay within the provider queue\'s worker cap', async () => {
     const [a, b] = await Promise.all([
-      importSynthetic(app.services.db, 15, 3, title('CapA')),
-      importSynthetic(app.services.db, 15, 3, title('CapB')),
+      importSynthetic(stack.app.services.db, 15, 3, title('CapA')),
+      importSynthetic(stack.app.services.db, 15, 3, title('CapB')),
     ]);
-    sim.configure({ latency: { default: { fixedMs: 80 } } });
+    stack.sim.configure({ latency: { default: { fixedMs: 80 } } });
     const runBoth = [a, b].map((s) =>
-      env.client.workflow.execute(ingestScript, {
+      stack.env.client.workflow.execute(ingestScript, {
         taskQueue: limited.taskQueue,
         workflowId: ingestionWorkflowId(s.scriptId),
         args: [{ scriptId: s.scriptId, mode: 'full', concurrency: { summaries: 10, sheets: 5 } }],
@@ -274,17 +254,17 @@ describe('provider limits across workflows', () => {
     );
     const results = await Promise.all(runBoth);
     expect(results.map((r) => r.status)).toEqual(['completed', 'completed']);
-    expect(sim.stats().byProvider.anthropic.peakConcurrent).toBe(3);
-    expect(sim.stats().byProvider.anthropic.requests).toBeGreaterThanOrEqual(30);
+    expect(stack.sim.stats().byProvider.anthropic.peakConcurrent).toBe(3);
+    expect(stack.sim.stats().byProvider.anthropic.requests).toBeGreaterThanOrEqual(30);
   });
 });
 
 describe('durability', () => {
   it('a worker that goes away mid-run is replaced by another, and the run completes without duplicate rows', async () => {
-    const first = await startApp(env, testConfig(sim), 'durable-a');
-    const script = await importSynthetic(app.services.db, 16, 3, title('Durable'));
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
-    const handle = await env.client.workflow.start(ingestScript, {
+    const first = await startApp(stack.env, testConfig(stack.sim), 'durable-a');
+    const script = await importSynthetic(stack.app.services.db, 16, 3, title('Durable'));
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    const handle = await stack.env.client.workflow.start(ingestScript, {
       taskQueue: first.taskQueue,
       workflowId: ingestionWorkflowId(script.scriptId),
       args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 }, writeBatchSize: 2 }],
@@ -292,7 +272,7 @@ describe('durability', () => {
     await waitFor(async () => (await summaries(script.scriptId)) >= 2);
     // The worker process stops (its in-flight calls are cancelled); a new one takes over the same queues.
     await first.stop();
-    const second = await startApp(env, testConfig(sim), 'durable-b', {}, first.taskQueue);
+    const second = await startApp(stack.env, testConfig(stack.sim), 'durable-b', {}, first.taskQueue);
     try {
       const result = await handle.result();
       expect(result.status).toBe('completed');

@@ -4,51 +4,29 @@
  * in the Web UI's current details) and the search attributes the Web UI filters on.
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { JOB_KEY, STATUS_KEY, TITLE_KEY } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { useTestStack } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
+import { waitFor } from '../helpers/wait';
 
-let env: TestWorkflowEnvironment;
-let sim: RunningSimulator;
-let app: RunningApp;
+const stack = useTestStack('steering');
 let n = 0;
 const title = (name: string) => `${name} ${Date.now()}-${n++}`;
 
-beforeAll(async () => {
-  [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
-  app = await startApp(env, testConfig(sim), 'steering');
-});
-afterAll(async () => {
-  await app?.stop();
-  await sim?.close();
-  await env?.teardown();
-});
 beforeEach(() => {
-  sim.configure({ faults: [], latency: null });
-  sim.resetStats();
+  stack.sim.configure({ faults: [], latency: null });
+  stack.sim.resetStats();
 });
 
 const start = (scriptId: string, extra: Partial<IngestScriptInput> = {}) =>
-  env.client.workflow.start(ingestScript, {
-    taskQueue: app.taskQueue,
+  stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue,
     workflowId: ingestionWorkflowId(scriptId),
     args: [{ scriptId, mode: 'full', ...extra }],
   });
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** What the Web UI shows as the run's current details. */
 async function currentDetails(handle: WorkflowHandle): Promise<string> {
@@ -68,11 +46,11 @@ const rejection = (promise: Promise<unknown>) =>
 
 describe('steering updates', () => {
   it('setConcurrency answers the new state, shows it in the details and widens the window', async () => {
-    const script = await importSynthetic(app.services.db, 20, 3, title('Widen'));
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+    const script = await importSynthetic(stack.app.services.db, 20, 3, title('Widen'));
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 1, sheets: 1 } });
-    await waitFor(() => (sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
-    expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(1);
+    await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
+    expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(1);
 
     const state = await handle.executeUpdate(setConcurrencyUpdate, { args: [{ summaries: 4 }] });
     expect(state).toEqual({ paused: false, concurrency: { summaries: 4, sheets: 1 } });
@@ -80,11 +58,11 @@ describe('steering updates', () => {
     expect((await handle.query(progressQuery)).concurrency).toEqual({ summaries: 4, sheets: 1 });
 
     expect((await handle.result()).status).toBe('completed');
-    expect(sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
+    expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
   });
 
   it('rejects invalid values with a message the caller sees, leaving the run as it was', async () => {
-    const script = await importSynthetic(app.services.db, 8, 3, title('Invalid'));
+    const script = await importSynthetic(stack.app.services.db, 8, 3, title('Invalid'));
     const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
     // Paused, the run waits for as long as the requests below take.
     await handle.executeUpdate(pauseUpdate);
@@ -117,37 +95,37 @@ describe('steering updates', () => {
   });
 
   it('pause and resume answer the new state and show it in the details', async () => {
-    const script = await importSynthetic(app.services.db, 10, 3, title('PauseUpdate'));
-    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    const script = await importSynthetic(stack.app.services.db, 10, 3, title('PauseUpdate'));
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
     await waitFor(async () => (await handle.query(progressQuery)).phase === 'summaries');
 
     expect(await handle.executeUpdate(pauseUpdate)).toEqual({ paused: true, concurrency: { summaries: 2, sheets: 2 } });
     expect(await currentDetails(handle)).toMatch(/— summaries \(paused\)/);
-    await waitFor(() => sim.stats().currentConcurrent === 0);
-    const requestsWhenPaused = sim.stats().byPurpose.summary.requests;
+    await waitFor(() => stack.sim.stats().currentConcurrent === 0);
+    const requestsWhenPaused = stack.sim.stats().byPurpose.summary.requests;
     expect(requestsWhenPaused).toBeLessThan(10);
     // Paused: the run waits; a query later still finds it paused with no new calls.
     expect((await handle.query(progressQuery)).paused).toBe(true);
-    expect(sim.stats().byPurpose.summary.requests).toBe(requestsWhenPaused);
+    expect(stack.sim.stats().byPurpose.summary.requests).toBe(requestsWhenPaused);
 
     expect(await handle.executeUpdate(resumeUpdate)).toEqual({ paused: false, concurrency: { summaries: 2, sheets: 2 } });
     expect(await currentDetails(handle)).not.toContain('(paused)');
     expect((await handle.result()).status).toBe('completed');
-    expect(sim.stats().byPurpose.summary.requests).toBe(10);
+    expect(stack.sim.stats().byPurpose.summary.requests).toBe(10);
   });
 });
 
 describe('search attributes', () => {
   const list = async (query: string) => {
     const found = [];
-    for await (const info of env.client.workflow.list({ query })) found.push(info);
+    for await (const info of stack.env.client.workflow.list({ query })) found.push(info);
     return found;
   };
 
   it('a run is found by its title, with its job kind and final status', async () => {
     const t = title('Findable title');
-    const script = await importSynthetic(app.services.db, 4, 2, t);
+    const script = await importSynthetic(stack.app.services.db, 4, 2, t);
     const handle = await start(script.scriptId);
     expect((await handle.result()).status).toBe('completed');
 
@@ -164,7 +142,7 @@ describe('search attributes', () => {
 
   it('a long run that continues as new: earlier runs say "continued", the last one its outcome', async () => {
     const t = title('Continued');
-    const script = await importSynthetic(app.services.db, 7, 2, t);
+    const script = await importSynthetic(stack.app.services.db, 7, 2, t);
     const handle = await start(script.scriptId, { scenesPerRun: 4 });
     expect((await handle.result()).runs).toBe(2);
     const statuses = await waitFor(async () => {
