@@ -8,32 +8,6 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 /** Rows per statement: well under Postgres's 65,535 bind parameters for our widest rows. */
 export const ROWS_PER_STATEMENT = 500;
 
-type Queryable = Pick<EntityManager, 'query'>;
-
-/**
- * Runs `sql(values)` once per chunk of `rows`, where `values` is `($1,$2::cast,…),(…)` bound
- * to the chunk; `casts[i]` types column i. Raw SQL for statements the query builder cannot
- * build; the repositories write through `upsertInChunks`.
- */
-export async function queryPerChunk(
-  q: Queryable,
-  sql: (values: string) => string,
-  rows: unknown[][],
-  casts: string[] = [],
-  chunkSize = ROWS_PER_STATEMENT,
-): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < rows.length; i += chunkSize) {
-    const params: unknown[] = [];
-    const values = rows
-      .slice(i, i + chunkSize)
-      .map((row) => `(${row.map((v, j) => { params.push(v); return `$${params.length}${casts[j] ?? ''}`; }).join(',')})`)
-      .join(',');
-    out.push(...((await q.query(sql(values), params)) as Record<string, unknown>[]));
-  }
-  return out;
-}
-
 export interface UpsertSpec {
   /** Properties to insert (default: every column; name one that is generated to set it, e.g. an existing id). */
   columns?: string[];
