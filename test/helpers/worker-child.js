@@ -5,16 +5,7 @@
  * Tells the parent `{ ready: true }` once its workers poll; stops cleanly on SIGTERM.
  */
 const { readFileSync } = require('node:fs');
-const { transformSync } = require('@swc/core');
-
-require.extensions['.ts'] = (module, filename) => {
-  const { code } = transformSync(readFileSync(filename, 'utf8'), {
-    filename,
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-    module: { type: 'commonjs' },
-  });
-  module._compile(code, filename);
-};
+require('./ts-register');
 
 const { NativeConnection } = require('@temporalio/worker');
 const { loadConfig } = require('../../src/config');

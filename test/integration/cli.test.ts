@@ -11,52 +11,30 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { COMMAND_HELP } from '../../src/cli/help';
-import { main } from '../../src/starter';
 import { progressQuery } from '../../src/workflows';
-import { startApp, startTestTemporal, testConfig, testDatabaseUrl, type RunningApp } from '../helpers/harness';
+import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { cliEnvironment, runCli } from '../helpers/cli';
 import { FIXTURES } from '../helpers/scripts';
 
 let env: TestWorkflowEnvironment;
 let sim: RunningSimulator;
 let app: RunningApp;
 const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-cli-'));
-const savedEnv = { ...process.env };
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   [env, sim] = await Promise.all([startTestTemporal(), startSimulator()]);
   app = await startApp(env, testConfig(sim), 'cli');
-  Object.assign(process.env, {
-    DATABASE_URL: testDatabaseUrl(),
-    TEMPORAL_ADDRESS: env.address,
-    STORYLOOM_TASK_QUEUE: app.taskQueue,
-    ANTHROPIC_BASE_URL: sim.url,
-    ANTHROPIC_API_KEY: 'test-anthropic-key',
-    OPENAI_BASE_URL: `${sim.url}/v1`,
-    OPENAI_API_KEY: 'test-openai-key',
-  });
+  restoreEnv = cliEnvironment(env, app, sim);
 });
 afterAll(async () => {
-  process.env = savedEnv;
+  restoreEnv?.();
   await app?.stop();
   await sim?.close();
   await env?.teardown();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    stderr.mockRestore();
-  }
-}
+const cli = runCli;
 
 const scriptCount = async () => Number((await app.services.db.query('SELECT count(*) AS n FROM scripts'))[0].n);
 const file = (name: string, content: string | Buffer) => {

@@ -60,7 +60,9 @@ it('a worker SIGKILLed mid-summaries: the run completes, each summary written on
     faults: [5, 6].map((scene) => ({ kind: 'hang' as const, purpose: 'summary', contains: `in scene ${scene} (`, times: 1 })),
   });
   const taskQueue = queueFor('crash');
-  const childEnv = workerEnv({ sim, address: env.address, taskQueue });
+  // A request timeout well past the kill: under load the hung requests must still be hanging
+  // (not timed out and retried, answered) when the worker dies.
+  const childEnv = workerEnv({ sim, address: env.address, taskQueue, env: { STORYLOOM_LLM_TIMEOUT_MS: '120000' } });
   let worker: WorkerProcess | undefined = await startWorkerProcess(childEnv);
   try {
     const handle = await env.client.workflow.start(ingestScript, {
