@@ -21,9 +21,12 @@ async function main() {
     workflowBundle: { code: readFileSync(process.env.STORYLOOM_TEST_WORKFLOW_BUNDLE, 'utf8') },
   });
   const running = Promise.all(workers.map((w) => w.run()));
-  process.once('SIGTERM', () => {
+  const shutdown = () => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-  });
+  };
+  process.once('SIGTERM', shutdown);
+  // A test process that dies (or times out) never leaves its worker polling behind.
+  process.once('disconnect', shutdown);
   process.send?.({ ready: true });
   await running;
   await connection.close();
