@@ -41,7 +41,7 @@ import {
   type SteeringState,
 } from '../shared/ingestion';
 import type { LlmRoute } from '../shared/llm-routing';
-import { STATUS_KEY, storyloomSearchAttributes, type SearchStatus } from '../shared/search-attributes';
+import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes, type SearchStatus } from '../shared/search-attributes';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
 import { batchWriter } from './batch-writer';
 import { slidingWindow } from './sliding-window';
@@ -234,8 +234,12 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   };
 
   // What the Web UI and `temporal workflow list --query` filter on (see src/shared/search-attributes.ts).
+  // Only a run started with them sets them: its start proved the server has them registered,
+  // whereas an upsert of an unregistered one fails every workflow task and the run hangs.
+  const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
+  const setsSearchAttributes = () => patched(SEARCH_ATTRIBUTES_PATCH) && searchable;
   const markStatus = (status: SearchStatus) => {
-    if (patched(SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
+    if (setsSearchAttributes()) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
   };
 
   const finish = async (status: IngestionStatus, error?: { type: string; message: string }): Promise<IngestionResult> => {
@@ -294,7 +298,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       ]);
       state.routes = routes as unknown as Routes;
       state.title = started.title;
-      if (patched(SEARCH_ATTRIBUTES_PATCH)) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
+      if (setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
     }
     const { routes } = state;
 
@@ -384,7 +388,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     throw err;
   }
   if (more) {
-    if (!patched(SEARCH_ATTRIBUTES_PATCH)) return continueAsNew<typeof ingestScript>({ ...input, carried: state });
+    if (!setsSearchAttributes()) return continueAsNew<typeof ingestScript>({ ...input, carried: state });
     // This run closes as "continued"; the next one starts as "running" with the same job and title.
     markStatus('continued');
     const next = makeContinueAsNewFunc<typeof ingestScript>({

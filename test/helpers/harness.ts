@@ -55,14 +55,15 @@ export function quietTemporalLogs(): void {
   installRuntime(loadConfig({ STORYLOOM_METRICS_PORT: '0' }), logger);
 }
 
-export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
+/** A dev server with storyloom's search attributes registered (`{ searchAttributes: false }`: a server without them). */
+export async function startTestTemporal(opts: { searchAttributes?: boolean } = {}): Promise<TestWorkflowEnvironment> {
   const executable = process.env.TEMPORAL_CLI;
   if (!executable) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
   quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: executable },
-      searchAttributes: STORYLOOM_SEARCH_ATTRIBUTES,
+      searchAttributes: opts.searchAttributes === false ? [] : STORYLOOM_SEARCH_ATTRIBUTES,
       extraArgs: ['--log-level', 'error'],
     },
   });

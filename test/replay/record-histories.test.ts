@@ -13,11 +13,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
+import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
 import { useTestStack, workflowBundle } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
 import { machineTraces, sanitizeHistory } from './sanitize-history';
 import { waitFor } from '../helpers/wait';
+
+/** As the CLI starts an ingestion: with its search attributes (the flags-off scenario starts without, as a bare client may). */
+const searchable = (title: string) => ({ typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running') });
 
 const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const OUT = path.join(__dirname, 'histories', `v${version}`);
@@ -43,8 +47,9 @@ async function recordAndReplay(name: string, workflowId: string, runId?: string)
 }
 
 it('records a full ingestion and replays it', async () => {
-  const script = await importFixture(stack.app.services.db, 'fountain/night-ferry.fountain', `Replay ${Date.now()}`);
-  await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  const title = `Replay ${Date.now()}`;
+  const script = await importFixture(stack.app.services.db, 'fountain/night-ferry.fountain', title);
+  await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }], ...searchable(title) });
   await recordAndReplay('ingest-full', ingestionWorkflowId(script.scriptId));
 });
 
@@ -60,16 +65,19 @@ it('records a flags-off ingestion and replays it', async () => {
 
 it('records an ingestion with a failed scene and replays it', async () => {
   stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'in scene 2 ' }] });
-  const script = await importSynthetic(stack.app.services.db, 4, 2, `Replay fail ${Date.now()}`);
-  const result = await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }] });
+  const title = `Replay fail ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 4, 2, title);
+  const result = await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId: ingestionWorkflowId(script.scriptId), args: [{ scriptId: script.scriptId, mode: 'full' }], ...searchable(title) });
   expect(result.failureCount).toBe(1);
   await recordAndReplay('ingest-one-failure', ingestionWorkflowId(script.scriptId));
 });
 
 it('records every run of an ingestion that continues as new, and replays each', async () => {
-  const script = await importSynthetic(stack.app.services.db, 7, 2, `Replay can ${Date.now()}`);
+  const title = `Replay can ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 7, 2, title);
   const workflowId = ingestionWorkflowId(script.scriptId);
   const handle = await stack.env.client.workflow.start(ingestScript, {
+    ...searchable(title),
     taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', scenesPerRun: 3, writeBatchSize: 2 }],
   });
   const result = await handle.result();
@@ -84,11 +92,13 @@ it('records every run of an ingestion that continues as new, and replays each', 
 });
 
 it('records an ingestion paused and resumed by updates, and replays it', async () => {
-  const script = await importSynthetic(stack.app.services.db, 8, 2, `Replay pause ${Date.now()}`);
+  const title = `Replay pause ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 8, 2, title);
   stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
   const handle = await stack.env.client.workflow.start(ingestScript, {
+    ...searchable(title),
     taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 } }],
   });
   await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 2);
@@ -101,11 +111,13 @@ it('records an ingestion paused and resumed by updates, and replays it', async (
 });
 
 it('records an ingestion whose concurrency an update widens (after refusing a bad value), and replays it', async () => {
-  const script = await importSynthetic(stack.app.services.db, 8, 2, `Replay widen ${Date.now()}`);
+  const title = `Replay widen ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 8, 2, title);
   stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
   stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
   const handle = await stack.env.client.workflow.start(ingestScript, {
+    ...searchable(title),
     taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 1, sheets: 1 } }],
   });
   await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
@@ -117,11 +129,13 @@ it('records an ingestion whose concurrency an update widens (after refusing a ba
 });
 
 it('records an ingestion cancelled mid-phase-1, and replays it', async () => {
-  const script = await importSynthetic(stack.app.services.db, 20, 2, `Replay cancel ${Date.now()}`);
+  const title = `Replay cancel ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 20, 2, title);
   stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1500 } } } });
   stack.sim.resetStats();
   const workflowId = ingestionWorkflowId(script.scriptId);
   const handle = await stack.env.client.workflow.start(ingestScript, {
+    ...searchable(title),
     taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 3, sheets: 2 }, writeBatchSize: 2 }],
   });
   await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 4);

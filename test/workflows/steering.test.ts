@@ -8,7 +8,7 @@ import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { JOB_KEY, STATUS_KEY, TITLE_KEY } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
-import { useTestStack } from '../helpers/harness';
+import { startApp, startTestTemporal, testConfig, useTestStack } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
 import { waitFor } from '../helpers/wait';
 
@@ -123,10 +123,19 @@ describe('search attributes', () => {
     return found;
   };
 
+  // As the CLI does: a run started with its job kind (the server has the attributes) sets the rest.
+  const startSearchable = (scriptId: string, extra: Partial<IngestScriptInput> = {}) =>
+    stack.env.client.workflow.start(ingestScript, {
+      taskQueue: stack.app.taskQueue,
+      workflowId: ingestionWorkflowId(scriptId),
+      args: [{ scriptId, mode: 'full', ...extra }],
+      typedSearchAttributes: [{ key: JOB_KEY, value: 'ingest' }],
+    });
+
   it('a run is found by its title, with its job kind and final status', async () => {
     const t = title('Findable title');
     const script = await importSynthetic(stack.app.services.db, 4, 2, t);
-    const handle = await start(script.scriptId);
+    const handle = await startSearchable(script.scriptId);
     expect((await handle.result()).status).toBe('completed');
 
     const query = `StoryloomTitle = '${t}' AND StoryloomStatus = 'completed'`;
@@ -143,7 +152,7 @@ describe('search attributes', () => {
   it('a long run that continues as new: earlier runs say "continued", the last one its outcome', async () => {
     const t = title('Continued');
     const script = await importSynthetic(stack.app.services.db, 7, 2, t);
-    const handle = await start(script.scriptId, { scenesPerRun: 4 });
+    const handle = await startSearchable(script.scriptId, { scenesPerRun: 4 });
     expect((await handle.result()).runs).toBe(2);
     const statuses = await waitFor(async () => {
       const runs = await list(`StoryloomTitle = '${t}'`);
@@ -151,5 +160,23 @@ describe('search attributes', () => {
       return found.length === 2 && !found.includes('running') ? found : undefined;
     });
     expect(statuses).toEqual(['completed', 'continued']);
+  });
+
+  it('a run started without them on a server that lacks them completes instead of hanging', async () => {
+    const bare = await startTestTemporal({ searchAttributes: false });
+    const app = await startApp(bare, testConfig(stack.sim), 'no-search-attributes');
+    try {
+      const script = await importSynthetic(app.services.db, 3, 2, title('Unregistered'));
+      const result = await bare.client.workflow.execute(ingestScript, {
+        taskQueue: app.taskQueue,
+        workflowId: ingestionWorkflowId(script.scriptId),
+        args: [{ scriptId: script.scriptId, mode: 'full' }],
+        workflowExecutionTimeout: '60 seconds',
+      });
+      expect(result.status).toBe('completed');
+    } finally {
+      await app.stop();
+      await bare.teardown();
+    }
   });
 });
