@@ -30,12 +30,16 @@ export interface AnalysisDeps {
   /** Tokens of summaries the outline model takes in one call before the outline is made by sections. */
   outlineContextTokens: number;
   embeddingDimensions: number;
-  /** How often a long embedding activity stores its vectors and saves progress (default 10 s). */
+  /** How often a long embedding activity stores its vectors and saves progress (default 30 s). */
   checkpointEveryMs?: number;
 }
 
-/** How often a long embedding activity stores what it has (a retry then resumes from there). */
-const DEFAULT_CHECKPOINT_EVERY_MS = 10_000;
+/**
+ * How often a long embedding activity stores what it has (a retry then resumes from there). Each
+ * checkpoint is a commit: 30 s bounds the work a retry repeats while adding a commit per 30 s only
+ * to runs with batching off (batched embeddings finish well within it).
+ */
+const DEFAULT_CHECKPOINT_EVERY_MS = 30_000;
 
 /** The outline's heartbeat: each finished section's outline, keyed by a hash of its inputs. */
 interface OutlineProgress {
