@@ -11,9 +11,14 @@ export function batchWriter<T>(save: (rows: T[]) => Promise<void>, size: number)
   const startBatch = (): void => {
     const rows = pending;
     pending = [];
-    writing = writing.then(() => save(rows));
-    writing.catch((error: unknown) => {
-      failed ??= { error };
+    // The chain never rejects: a failure is kept in `failed` and the batches after it are skipped.
+    writing = writing.then(async () => {
+      if (failed) return;
+      try {
+        await save(rows);
+      } catch (error) {
+        failed = { error };
+      }
     });
   };
   return {
@@ -26,7 +31,9 @@ export function batchWriter<T>(save: (rows: T[]) => Promise<void>, size: number)
     /** Writes whatever waits; resolves when every batch so far is written, rejects if one failed. */
     flush(): Promise<void> {
       if (pending.length) startBatch();
-      return writing;
+      return writing.then(() => {
+        if (failed) throw failed.error;
+      });
     },
     /** The error of a failed batch, once one has failed. */
     failure(): unknown {

@@ -54,11 +54,14 @@ async function lintAll(fixtures: Fixture[]): Promise<Hit[][]> {
   return results.map((messages) => messages.map(([ruleId, line]) => [ruleId, line]));
 }
 
+// The fixtures are linted as files in src/workflows/: their relative imports resolve from there.
+const SHARED_FAILURE_TYPES = path.posix.relative('src/workflows', 'src/shared/failure-types');
+
 const ALLOWED_WORKFLOW = `
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { MainActivities } from '../activities';
 import { type SummaryRow } from '../db/repositories/ingestion.repository';
-import { NON_RETRYABLE_LLM_FAILURES } from '../shared/failure-types';
+import { NON_RETRYABLE_LLM_FAILURES } from '${SHARED_FAILURE_TYPES}';
 import { batchWriter } from './batch-writer';
 
 const acts = proxyActivities<MainActivities>({ startToCloseTimeout: '1 minute' });
