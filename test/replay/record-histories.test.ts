@@ -1,50 +1,21 @@
-/**
- * Records histories of real runs (via the Temporal CLI's JSON export, as a user would from the
- * Web UI) and checks they replay against today's code. With STORYLOOM_RECORD_HISTORIES=1 it
- * also writes them, sanitized, to test/replay/histories/v<package version>/ for replay.test.ts
- * to guard from then on. It writes only histories that are missing: a release's set is
- * recorded once and never replaced.
- */
+/** Records the ingestion and smoke histories of this release (see recorder.ts). */
 import { CancelledFailure } from '@temporalio/common';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
-import { useTestStack, workflowBundle } from '../helpers/harness';
+import { useTestStack } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
-import { machineTraces, sanitizeHistory } from './sanitize-history';
+import { recordAndReplay as record } from './recorder';
 import { waitFor } from '../helpers/wait';
 
 /** As the CLI starts an ingestion: with its search attributes (the flags-off scenario starts without, as a bare client may). */
 const searchable = (title: string) => ({ typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running') });
 
-const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
-const OUT = path.join(__dirname, 'histories', `v${version}`);
-
 const stack = useTestStack('record', { simulator: { latency: { default: { fixedMs: 5 } } } });
 afterEach(() => stack.sim.configure({ faults: [], latency: { default: { fixedMs: 5 }, byPurpose: null } }));
 
-function exportHistory(workflowId: string, runId?: string): string {
-  const args = ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--address', stack.env.address, '--output', 'json'];
-  return execFileSync(process.env.TEMPORAL_CLI!, args, { encoding: 'utf8' });
-}
-
-async function recordAndReplay(name: string, workflowId: string, runId?: string): Promise<string> {
-  const json = JSON.stringify(sanitizeHistory(JSON.parse(exportHistory(workflowId, runId))), null, 2);
-  expect(machineTraces(json)).toEqual([]);
-  await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: name }, historyFromJSON(JSON.parse(json)));
-  if (process.env.STORYLOOM_RECORD_HISTORIES === '1') {
-    const file = path.join(OUT, `${name}.json`);
-    mkdirSync(OUT, { recursive: true });
-    if (!existsSync(file)) writeFileSync(file, `${json}\n`);
-  }
-  return json;
-}
+const recordAndReplay = (name: string, workflowId: string, runId?: string) => record(stack.env.address, name, workflowId, runId);
 
 it('records a full ingestion and replays it', async () => {
   const title = `Replay ${Date.now()}`;
