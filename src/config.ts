@@ -41,7 +41,13 @@ export interface AppConfig {
     namespace: string;
     taskQueue: string;
     uiUrl: string;
+    /** mTLS client certificate and key (PEM file paths), a CA and server name for self-hosted clusters. */
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+    /** Secret: Temporal Cloud API key (implies TLS). */
+    apiKey?: string;
   };
+  /** The HTTP API (`storyloom serve`). */
+  api: ApiConfig;
   databaseUrl: string;
   llm: {
     models: Record<Purpose, ModelRef>;
@@ -59,7 +65,34 @@ export interface AppConfig {
   otlpEndpoint: string | undefined;
 }
 
+export interface ApiConfig {
+  host: string;
+  port: number;
+  /** Secrets: bearer tokens accepted on /api and /optimization (none: loopback only). */
+  tokens: string[];
+  /** Origins CORS allows (none: CORS off). */
+  corsOrigins: string[];
+  /** Requests per minute per token (per address without one). */
+  rateLimitPerMinute: number;
+  /** Largest JSON body, in bytes (uploads take the import limit). */
+  jsonBodyLimitBytes: number;
+}
+
 type Env = Record<string, string | undefined>;
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function temporalTls(env: Env): AppConfig['temporal']['tls'] {
+  const certPath = env.TEMPORAL_TLS_CERT || undefined;
+  const keyPath = env.TEMPORAL_TLS_KEY || undefined;
+  if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS needs both)');
+  const caPath = env.TEMPORAL_TLS_CA || undefined;
+  const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
+  const on = /^(1|true|yes)$/i.test(env.TEMPORAL_TLS ?? '') || Boolean(certPath || caPath || serverName || env.TEMPORAL_API_KEY);
+  return on ? { certPath, keyPath, caPath, serverName } : undefined;
+}
 
 const DEFAULT_MODELS: Record<Purpose, string> = {
   smoke: 'anthropic:claude-haiku-4-5',
@@ -172,6 +205,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
       namespace: env.TEMPORAL_NAMESPACE || 'default',
       taskQueue: env.STORYLOOM_TASK_QUEUE || 'storyloom',
       uiUrl: (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+      tls: temporalTls(env),
+      apiKey: env.TEMPORAL_API_KEY || undefined,
+    },
+    api: {
+      host: env.STORYLOOM_API_HOST || '127.0.0.1',
+      port: int(env, 'STORYLOOM_API_PORT', 7880),
+      tokens: list(env, 'STORYLOOM_API_TOKENS'),
+      corsOrigins: list(env, 'STORYLOOM_CORS_ORIGINS'),
+      rateLimitPerMinute: int(env, 'STORYLOOM_API_RATE_LIMIT', 1200, 1),
+      jsonBodyLimitBytes: int(env, 'STORYLOOM_API_JSON_LIMIT_BYTES', 64 * 1024, 1024),
     },
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
     llm: {

@@ -6,6 +6,7 @@ import { startMetricsServer, type MetricsServer } from './observability/metrics-
 import { installRuntime } from './observability/temporal-runtime';
 import { tracingFor } from './observability/tracing';
 import { createServices, createWorkers, runWorkers } from './runtime';
+import { temporalConnectionOptions } from './temporal-connection';
 
 export async function runWorkerProcess(): Promise<void> {
   const config = loadConfig();
@@ -13,7 +14,7 @@ export async function runWorkerProcess(): Promise<void> {
   // Before anything touches Temporal: the Runtime is configured once, at creation.
   const runtime = installRuntime(config, logger);
   const services = await createServices(config, { logger });
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   let metricsServer: MetricsServer | undefined;
   try {
     const workers = await createWorkers({ connection, services });

@@ -1,22 +1,14 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { IngestionRepository } from '../db/repositories/ingestion.repository';
-import {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_FLAGS,
-  ingestionWorkflowId,
-  MAX_CONCURRENCY,
-  type IngestionFlags,
-  type IngestionMode,
-  type IngestionResult,
-} from '../shared/ingestion';
-import { storyloomSearchAttributes } from '../shared/search-attributes';
-import { ingestScript, progressQuery } from '../workflows';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionFlags, type IngestionResult } from '../shared/ingestion';
+import { IngestionRunningError } from '../operations/import-script';
+import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
+import { storedReport } from '../operations/stored-report';
+import { type ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
-import { describeImport, importFile, IngestionRunningError } from './import.command';
+import { describeImport, importFile } from './import.command';
 import { ProgressPrinter } from './progress-bar';
-import { storedReport } from './report.command';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
 
@@ -97,7 +89,6 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   // A file is imported first (a re-import updates the same script); otherwise it names a script.
   const target = positionals[0];
   let scriptId: string;
-  let mode: IngestionMode;
   let title: string;
   let scenes: number;
   let characters: number;
@@ -118,38 +109,22 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     const script = await ctx.script(target);
     ({ id: scriptId, title, scenes, characters } = script);
   }
-  // A script's first ingestion is full; later ones reuse what is current unless --full asks for a redo.
-  if (values.full) mode = 'full';
-  else if (values.partial) mode = 'partial';
-  else mode = (await new IngestionRepository(await ctx.db()).hasIngestionRun(scriptId)) ? 'partial' : 'full';
-
-  const client = await ctx.client();
-  const workflowId = ingestionWorkflowId(scriptId);
-  const offFlags = Object.entries(flags).filter(([, on]) => !on).map(([k]) => k);
-  let handle: Awaited<ReturnType<typeof client.workflow.start<typeof ingestScript>>>;
+  let started;
   try {
-    handle = await client.workflow.start(ingestScript, {
-      taskQueue: ctx.config.temporal.taskQueue,
-      workflowId,
-      args: [{ scriptId, mode, flags, concurrency: limits }],
-      // Findable in the Web UI from the start (the workflow keeps the status current).
-      typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running'),
-      staticSummary: `ingest "${title}": ${scenes} scenes, ${characters} characters (${mode})`,
-      staticDetails: [
-        `**${title}** (script ${scriptId})`,
-        `scenes: ${scenes}, characters: ${characters}, mode: ${mode}`,
-        `flags: ${offFlags.length ? `off: ${offFlags.join(', ')}` : 'all on'}`,
-        `concurrency: summaries ${limits.summaries}, sheets ${limits.sheets}`,
-      ].join('\n\n'),
+    started = await startIngestion(ctx, { id: scriptId, title, scenes, characters }, {
+      flags,
+      concurrency: limits,
+      mode: values.full ? 'full' : values.partial ? 'partial' : undefined,
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      console.error(`An ingestion of "${title}" is already running: ${webUiLink(ctx.config, workflowId)}`);
+    if (err instanceof IngestionAlreadyRunningError) {
+      console.error(`An ingestion of "${title}" is already running: ${webUiLink(ctx.config, err.workflowId)}`);
       console.error(`Watch it with \`storyloom status ${scriptId}\`, or stop it with \`storyloom cancel ${scriptId}\`.`);
       return 3;
     }
     throw err;
   }
+  const { workflowId, mode, handle } = started;
   console.log(`Started ingestion ${workflowId} (${mode})`);
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
   if (!values.wait) return 0;

@@ -1,24 +1,8 @@
 import { parseArgs } from 'node:util';
-import { historyLengthFrom } from '../activities/report.activities';
-import { RunRepository } from '../db/repositories/run.repository';
 import { formatReport } from '../reporting/format-report';
-import type { RunReport } from '../reporting/run-report';
+import { storedReport } from '../operations/stored-report';
 import type { CliContext } from './context';
 import { UsageError } from './temporal-client';
-
-/** The stored report of a run (by its first run id), with the history length refreshed when Temporal answers. */
-export async function storedReport(ctx: CliContext, where: { firstRunId?: string; workflowId?: string; scriptId?: string }): Promise<RunReport | undefined> {
-  const report = await new RunRepository(await ctx.db()).findReport(where);
-  if (!report) return undefined;
-  try {
-    const historyLength = historyLengthFrom(await ctx.client());
-    const lengths = await Promise.all(report.runIds.map((id) => historyLength(report.workflowId, id)));
-    if (lengths.every((l) => l !== null)) report.history = { events: lengths.reduce<number>((a, b) => a + (b ?? 0), 0), runs: lengths.length };
-  } catch {
-    // Temporal unreachable or the history is gone (retention): keep the count stored at the end of the run.
-  }
-  return report;
-}
 
 /** `report <scriptId | workflowId> [--json]`: the last run's report, as a table or JSON. */
 export async function reportCommand(ctx: CliContext, argv: string[]): Promise<number> {

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { AnalysisRepository } from '../db/repositories/analysis.repository';
 import { RunRepository } from '../db/repositories/run.repository';
-import { cosineSimilarity } from '../domain/ingestion/embedding-batches';
 import { createLogger } from '../observability/logger';
+import { searchScenes } from '../operations/search-scenes';
 import { createServices } from '../runtime';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
@@ -34,21 +34,10 @@ export async function searchCommand(ctx: CliContext, argv: string[]): Promise<nu
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
   const script = await ctx.script(positionals[0]);
-  const rows = await new AnalysisRepository(await ctx.db()).embeddedScenes(script.id);
-  if (!rows.length) throw new UsageError(`"${script.title}" has no embeddings yet: run \`storyloom ingest ${script.id} --wait\` first.`);
-  const route = ctx.config.llm.models.embedding;
   // The CLI's stdout is for people: structured log lines go to stderr.
   const services = await createServices(ctx.config, { logger: createLogger(ctx.config.logLevel, 'stderr') });
   try {
-    const { vectors } = await services.llm.embed({
-      purpose: 'embedding', provider: route.provider, model: route.model, promptVersion: 'search-query-v1',
-      texts: [positionals[1]], dimensions: ctx.config.llm.embeddingDimensions, useCache: true,
-    });
-    const ranked = rows
-      .filter((r) => r.model === route.model && r.embedding.length === vectors[0].length)
-      .map((r) => ({ ...r, score: cosineSimilarity(vectors[0], r.embedding) }))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, limit);
+    const ranked = await searchScenes(ctx, services.llm, script, positionals[1], limit);
     for (const r of ranked) console.log(`${r.score.toFixed(3)}  scene ${r.position + 1}  ${r.heading}\n       ${r.summary.slice(0, 160)}`);
   } finally {
     await services.close();

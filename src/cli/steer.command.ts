@@ -1,14 +1,9 @@
 import { parseArgs } from 'node:util';
-import {
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
 import { ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
-import { pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../workflows';
+import { NotRunningError, setRunConcurrency, steerRun } from '../operations/steer-run';
+import { progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { progressLine } from './progress-bar';
@@ -51,28 +46,6 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
   return 0;
 }
 
-/** How long a steering command waits for the run to take its request (a worker must be running). */
-const STEER_TIMEOUT_MS = 15_000;
-
-class NotRunning extends Error {}
-
-/**
- * Sends a steering update and returns the run's answer. The run's validator refusing the
- * request is a usage error (its message says why); a run that ended meanwhile is NotRunning.
- */
-async function steer(client: Client, send: () => Promise<SteeringState>): Promise<SteeringState> {
-  try {
-    return await client.withDeadline(Date.now() + STEER_TIMEOUT_MS, send);
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new UsageError(err.cause?.message ?? err.message);
-    if (err instanceof WorkflowNotFoundError) throw new NotRunning();
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      throw new Error(`the run did not take the request within ${STEER_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`);
-    }
-    throw err;
-  }
-}
-
 /** Runs `act` on the script's running ingestion; exit 1 with a message when none is running. */
 async function onRunning(
   ctx: CliContext,
@@ -86,7 +59,7 @@ async function onRunning(
       return 0;
     }
   } catch (err) {
-    if (!(err instanceof NotRunning)) throw err;
+    if (!(err instanceof NotRunningError)) throw err;
   }
   console.error(`No ingestion of "${script.title}" is running.`);
   return 1;
@@ -96,15 +69,9 @@ export function steerCommand(action: 'pause' | 'resume' | 'cancel') {
   return async (ctx: CliContext, argv: string[]): Promise<number> => {
     if (argv.length !== 1) throw new UsageError(`usage: storyloom ${action} <script>`);
     return onRunning(ctx, argv[0], async (handle, title, client) => {
-      if (action === 'cancel') {
-        await handle.cancel();
-        return `Cancel requested (calls in flight are aborted; what was written stays): "${title}"`;
-      }
-      if (action === 'pause') {
-        const state = await steer(client, () => handle.executeUpdate(pauseUpdate));
-        return `Paused "${title}" (calls in flight finish; no new ones start): ${describeState(state)}`;
-      }
-      const state = await steer(client, () => handle.executeUpdate(resumeUpdate));
+      const state = (await steerRun(client, handle, action)) as SteeringState;
+      if (action === 'cancel') return `Cancel requested (calls in flight are aborted; what was written stays): "${title}"`;
+      if (action === 'pause') return `Paused "${title}" (calls in flight finish; no new ones start): ${describeState(state)}`;
       return `Resumed "${title}": ${describeState(state)}`;
     });
   };
@@ -129,7 +96,7 @@ export async function concurrencyCommand(ctx: CliContext, argv: string[]): Promi
   if (values.summaries !== undefined) change.summaries = numberOrText(values.summaries);
   if (values.sheets !== undefined) change.sheets = numberOrText(values.sheets);
   return onRunning(ctx, positionals[0], async (handle, title, client) => {
-    const state = await steer(client, () => handle.executeUpdate(setConcurrencyUpdate, { args: [change as Partial<IngestionConcurrency>] }));
+    const state = (await setRunConcurrency(client, handle, change)) as SteeringState;
     return `Concurrency of "${title}": ${describeState(state)}`;
   });
 }

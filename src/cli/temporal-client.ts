@@ -1,11 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import { clientInterceptors } from '../observability/tracing';
+import { temporalConnectionOptions } from '../temporal-connection';
 
 export async function connectClient(config: AppConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+    connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5 seconds' });
   } catch (err) {
     throw new UsageError(
       `Cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}). ` +

@@ -1,0 +1,102 @@
+/**
+ * Importing a screenplay's bytes: parse, refuse while the script is being ingested, store in one
+ * transaction. Shared by `storyloom import` / `ingest <file>` and `POST /api/scripts`.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { IngestionRepository } from '../db/repositories/ingestion.repository';
+import { AmbiguousTitleError, ScriptNotFoundError, ScriptRepository, type ImportResult } from '../db/repositories/script.repository';
+import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type ScreenplayParseErrorCode } from '../domain/screenplay';
+import { ingestionWorkflowId } from '../shared/ingestion';
+import { UsageError } from '../cli/temporal-client';
+import { OperationError, type OperationContext, type OperationErrorCode } from './context';
+
+/** The script an import would update is being ingested: importing would rewrite its scenes under the run. */
+export class IngestionRunningError extends OperationError {
+  constructor(
+    readonly scriptId: string,
+    readonly workflowId: string,
+    message: string,
+  ) {
+    super('conflict', message);
+  }
+}
+
+/**
+ * Refuses when the script's ingestion is running. Temporal is asked (`ingest-<scriptId>` RUNNING);
+ * when it cannot be reached, the run table is the witness. Checked before the import's
+ * transaction: a run started in the moment between is not caught (the run then reads either the
+ * old or the new scenes, each whole).
+ */
+async function refuseWhileIngesting(ctx: OperationContext, scriptId: string, title: string): Promise<void> {
+  const workflowId = ingestionWorkflowId(scriptId);
+  let running: boolean;
+  let unconfirmed = '';
+  try {
+    running = (await (await ctx.client()).workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) running = false;
+    else if (err instanceof UsageError) {
+      running = (await new IngestionRepository(await ctx.db()).runningWorkflowId(scriptId)) !== undefined;
+      unconfirmed = ' (recorded as running; Temporal could not be reached to confirm)';
+    } else throw err;
+  }
+  if (!running) return;
+  throw new IngestionRunningError(
+    scriptId,
+    workflowId,
+    `"${title}" is being ingested by workflow ${workflowId}${unconfirmed}: importing now would change its scenes under the run, so nothing was written. ` +
+      `Wait for it (\`storyloom status ${scriptId}\`) or cancel it (\`storyloom cancel ${scriptId}\`), then import again.`,
+  );
+}
+
+const PARSE_ERROR_CODES: Record<ScreenplayParseErrorCode, OperationErrorCode> = {
+  empty: 'bad_request',
+  no_scenes: 'bad_request',
+  malformed_xml: 'bad_request',
+  too_large: 'payload_too_large',
+  not_text: 'unsupported_media_type',
+};
+
+/** Parses a screenplay's bytes; a refusal is an OperationError whose message starts with `label`. */
+export function parseScreenplayBytes(bytes: Uint8Array, fileName: string, label: string): ParsedScreenplay {
+  try {
+    return parseScreenplay(bytes, fileName);
+  } catch (err) {
+    if (err instanceof ScreenplayParseError) throw new OperationError(PARSE_ERROR_CODES[err.code], `${label}: ${err.message}`);
+    throw err;
+  }
+}
+
+export interface ImportBytesOptions {
+  /** Update this script (else the script with the same title, else a new one). */
+  scriptId?: string;
+  title?: string;
+  /** Names the bytes in messages (the path the CLI read, the uploaded file's name). */
+  label?: string;
+}
+
+/**
+ * Parses and stores a screenplay in one transaction; nothing is written when any step fails
+ * or when the script it would update is being ingested (IngestionRunningError).
+ */
+export async function importScreenplayBytes(
+  ctx: OperationContext,
+  bytes: Uint8Array,
+  fileName: string,
+  opts: ImportBytesOptions = {},
+): Promise<ImportResult> {
+  const parsed = parseScreenplayBytes(bytes, fileName, opts.label ?? fileName);
+  const title = opts.title ?? parsed.title ?? fileName.replace(/\.[^.]+$/, '');
+  const importOptions = { scriptId: opts.scriptId, title, sourceName: fileName };
+  try {
+    const db = await ctx.db();
+    const repo = new ScriptRepository(db);
+    const target = await repo.findTarget(db.manager, importOptions);
+    if (target) await refuseWhileIngesting(ctx, target, title);
+    return await repo.importScreenplay(parsed, importOptions);
+  } catch (err) {
+    if (err instanceof ScriptNotFoundError) throw new OperationError('not_found', err.message);
+    if (err instanceof AmbiguousTitleError) throw new OperationError('conflict', err.message);
+    throw err;
+  }
+}
