@@ -7,6 +7,7 @@ import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
+import { serveCommand } from './cli/serve.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
@@ -32,6 +33,7 @@ const commands: Record<string, Command> = {
     await runWorkerProcess();
     return 0;
   },
+  serve: serveCommand,
   migrate: async (ctx) => {
     await ctx.db();
     console.log('The database is up to date.');
@@ -41,10 +43,10 @@ const commands: Record<string, Command> = {
 
 /**
  * A command's stdout holds its results and its stderr no JSON log lines unless LOG_LEVEL asks:
- * commands default to warn. The worker keeps the configuration's default (info).
+ * commands default to warn. The worker and the API keep the configuration's default (info).
  */
 function commandEnv(name: string): NodeJS.ProcessEnv {
-  return name === 'worker' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
+  return name === 'worker' || name === 'serve' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
 }
 
 const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;

@@ -79,6 +79,14 @@ ${SCRIPT}`,
   --no-cache      call the provider even when the answer is cached`,
   },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
+  serve: {
+    usage: '[--host HOST] [--port PORT]',
+    summary: 'run the HTTP API until Ctrl-C (OpenAPI at /openapi.json)',
+    details: `  --host HOST   address to listen on (default STORYLOOM_API_HOST, 127.0.0.1); anything but
+                loopback needs STORYLOOM_API_TOKENS
+  --port PORT   port (default STORYLOOM_API_PORT, 7880; 0: any free port)
+Requests to /api and /optimization need "Authorization: Bearer <token>" when STORYLOOM_API_TOKENS is set.`,
+  },
   migrate: { usage: '', summary: 'create the database if needed and apply migrations' },
   help: { usage: '[command]', summary: 'this overview, or one command’s options' },
 };

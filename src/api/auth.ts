@@ -1,0 +1,49 @@
+/**
+ * Bearer tokens (STORYLOOM_API_TOKENS) on every /api and /optimization route, compared in
+ * constant time. With no tokens configured the server listens on loopback only (server.ts), and
+ * these routes are open to the local machine.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from './errors';
+
+/** Paths that need a token. */
+export function isProtectedPath(url: string): boolean {
+  return url === '/api' || url.startsWith('/api/') || url === '/optimization' || url.startsWith('/optimization/');
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Whether `given` is one of `tokens`: every token is compared (equal-length digests), so the time says nothing. */
+export function tokenMatches(tokens: readonly Buffer[], given: string): boolean {
+  const candidate = digest(given);
+  let match = false;
+  for (const token of tokens) match = timingSafeEqual(token, candidate) || match;
+  return match;
+}
+
+/** The bearer token of a request, or undefined. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/** What the rate limit counts by: the token (by its digest, never the token itself), else the address. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const token = bearerToken(request);
+  return token ? `token:${digest(token).toString('hex').slice(0, 32)}` : `ip:${request.ip}`;
+}
+
+/** Answers 401 on protected paths without a valid token (when tokens are configured). */
+export function installAuth(app: FastifyInstance, tokens: readonly string[]): void {
+  if (!tokens.length) return;
+  const digests = tokens.map(digest);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'OPTIONS' || !isProtectedPath(request.url.split('?')[0])) return;
+    reply.header('www-authenticate', 'Bearer');
+    const token = bearerToken(request);
+    if (!token) throw new ApiError(401, 'unauthorized', 'This endpoint needs a bearer token: Authorization: Bearer <token>.');
+    if (!tokenMatches(digests, token)) throw new ApiError(401, 'unauthorized', 'The bearer token is not valid.');
+  });
+}

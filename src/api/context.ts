@@ -1,0 +1,74 @@
+/**
+ * What the API's routes share: the configuration, the database, a Temporal client and (for
+ * search) the LLM service. The API keeps no job state: everything it answers comes from Temporal
+ * and Postgres, so any number of API processes behave as one.
+ */
+import type { Client } from '@temporalio/client';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../config';
+import type { LlmService } from '../llm/llm-service';
+import type { Logger } from '../observability/logger';
+import { webUiLink } from '../cli/temporal-client';
+import type { OperationContext } from '../operations/context';
+import { RunWatchHub } from './run-watch';
+
+export interface ApiDeps {
+  config: AppConfig;
+  logger: Logger;
+  /** Initialised on first use when it is not yet (a Postgres down at start is then a 503, not a crash). */
+  db: DataSource;
+  /** A client on a lazy connection: Temporal down at start is a 503 until it is back. */
+  client: Client;
+  /** The LLM service, for a search query's embedding (made on first use). */
+  llm?: () => Promise<LlmService>;
+  /** How often a watched run is asked for its state (default 500 ms). */
+  watchIntervalMs?: number;
+}
+
+export class ApiContext implements OperationContext {
+  readonly config: AppConfig;
+  readonly watches: RunWatchHub;
+  private dbInit?: Promise<DataSource>;
+
+  constructor(readonly deps: ApiDeps) {
+    this.config = deps.config;
+    this.watches = new RunWatchHub(deps.client, { intervalMs: deps.watchIntervalMs ?? 500 });
+  }
+
+  db(): Promise<DataSource> {
+    const { db } = this.deps;
+    if (db.isInitialized) return Promise.resolve(db);
+    // One attempt at a time; a failed one is forgotten, so the next request tries again.
+    this.dbInit ??= db.initialize().finally(() => {
+      this.dbInit = undefined;
+    });
+    return this.dbInit;
+  }
+
+  client(): Promise<Client> {
+    return Promise.resolve(this.deps.client);
+  }
+
+  llm(): Promise<LlmService> {
+    if (!this.deps.llm) throw new Error('this API process has no LLM service (search is off)');
+    return this.deps.llm();
+  }
+
+  webUi(workflowId: string, runId?: string): string {
+    return webUiLink(this.config, workflowId, runId);
+  }
+
+  /** The API's links to one run. */
+  runUrls(workflowId: string): Record<string, string> {
+    const base = `/api/runs/${encodeURIComponent(workflowId)}`;
+    return {
+      status: base,
+      events: `${base}/events`,
+      pause: `${base}/pause`,
+      resume: `${base}/resume`,
+      cancel: `${base}/cancel`,
+      concurrency: `${base}/concurrency`,
+      report: `${base}/report`,
+    };
+  }
+}

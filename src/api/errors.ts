@@ -1,0 +1,123 @@
+/**
+ * Every error answers `{ "error": { "code", "message" } }` with its status: refusals say why,
+ * failures say only that they happened (the log has the details; no stack, no SQL in a response).
+ */
+import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { UsageError } from '../cli/temporal-client';
+import { OperationError, type OperationErrorCode } from '../operations/context';
+import { RunUnresponsiveError } from '../operations/steer-run';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** The JSON schema of an error answer (for the OpenAPI document). */
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** gRPC status UNAVAILABLE: the server cannot be reached. */
+const GRPC_UNAVAILABLE = 14;
+
+/** Errors of a Postgres that cannot be reached (socket errors; 57P03: cannot connect now). */
+const POSTGRES_DOWN = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P03']);
+
+const OPERATION_STATUS: Record<OperationErrorCode, number> = {
+  bad_request: 400,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+};
+
+interface ValidationIssue {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+/** "body.concurrency.summaries must be <= 200": the field by its path, and the reason. */
+function validationMessage(err: FastifyError): string {
+  const issue = err.validation?.[0] as ValidationIssue | undefined;
+  if (!issue) return err.message;
+  const where = [err.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.');
+  if (issue.keyword === 'additionalProperties') return `${where}: unknown field "${String(issue.params.additionalProperty)}"`;
+  if (issue.keyword === 'required') return `${where}.${String(issue.params.missingProperty)} is required`;
+  return `${where} ${issue.message ?? 'is invalid'}`;
+}
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_REQ_FILE_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported_media_type',
+};
+
+/** Maps any error to its status and body. */
+export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status: number; body: ErrorBody } {
+  const answer = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
+  if (err instanceof ApiError) return answer(err.statusCode, err.code, err.message);
+  if (err instanceof OperationError) return answer(OPERATION_STATUS[err.code], err.code, err.message);
+  if (err instanceof WorkflowNotFoundError) return answer(404, 'not_found', `No workflow ${err.workflowId}.`);
+  if (err instanceof RunUnresponsiveError) return answer(504, 'run_unresponsive', err.message);
+  // connectClient's refusal: Temporal cannot be reached.
+  if (err instanceof UsageError && /Temporal server/.test(err.message)) return answer(503, 'temporal_unavailable', 'Temporal cannot be reached.');
+  if (err instanceof ServiceError && (err.cause as { code?: number } | undefined)?.code === GRPC_UNAVAILABLE) {
+    return answer(503, 'temporal_unavailable', 'Temporal cannot be reached.');
+  }
+  if (POSTGRES_DOWN.has(String((err as { code?: unknown }).code))) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
+  const fe = err as FastifyError;
+  if (fe.validation) return answer(400, 'invalid_request', validationMessage(fe));
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.code === 'FST_REQ_FILE_TOO_LARGE') {
+    const limit = request?.routeOptions.bodyLimit;
+    return answer(413, 'payload_too_large', `The request body is larger than this endpoint's limit${limit ? ` (${limit} bytes)` : ''}: nothing was written.`);
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const type = String(request?.headers['content-type'] ?? 'none').split(';')[0];
+    const accepted = request?.url.startsWith('/api/scripts') ? 'a Fountain or FDX file as text/plain, application/xml or application/octet-stream, or multipart/form-data' : 'application/json';
+    return answer(415, 'unsupported_media_type', `Content-Type ${type} is not accepted here: send ${accepted}.`);
+  }
+  if (fe.code && FASTIFY_CODES[fe.code]) return answer(fe.statusCode ?? 400, FASTIFY_CODES[fe.code], fe.message);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return answer(fe.statusCode, fe.statusCode === 429 ? 'rate_limited' : 'bad_request', fe.message);
+  }
+  return answer(500, 'internal', 'The request failed on the server; the API log has the details.');
+}
+
+export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } } satisfies ErrorBody);
+}
+
+/** Installs the error and not-found handlers. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = toErrorAnswer(err, request);
+    // A dependency down is a warning (readiness says the same); anything else is an error to look into.
+    if (status === 503) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down');
+    else if (status >= 500) request.log.error({ err, code: body.error.code }, 'request failed');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}.`));
+}

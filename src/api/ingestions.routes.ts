@@ -1,0 +1,102 @@
+/** `POST /api/scripts/:id/ingestions`: starts a script's ingestion and answers at once (202). */
+import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionConcurrency, type IngestionFlags, type IngestionMode } from '../shared/ingestion';
+import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
+import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
+import { ApiError, errorSchema } from './errors';
+import { bearerSecurity, runUrlsSchema, scriptIdParams, type ApiRoutes } from './routes';
+
+interface IngestionBody {
+  flags?: Partial<IngestionFlags>;
+  concurrency?: Partial<IngestionConcurrency>;
+  mode?: IngestionMode;
+}
+
+const concurrencyProperty = { type: 'integer', minimum: 1, maximum: MAX_CONCURRENCY } as const;
+
+/** The body's schema: every flag, both limits and the mode optional; nothing else allowed. */
+export const ingestionBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    flags: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Each on by default',
+      properties: Object.fromEntries(Object.keys(DEFAULT_FLAGS).map((k) => [k, { type: 'boolean' }])),
+    },
+    concurrency: {
+      type: 'object',
+      additionalProperties: false,
+      description: `Calls in flight (default summaries ${DEFAULT_CONCURRENCY.summaries}, sheets ${DEFAULT_CONCURRENCY.sheets})`,
+      properties: { summaries: concurrencyProperty, sheets: concurrencyProperty },
+    },
+    mode: { type: 'string', enum: ['full', 'partial'], description: 'Default: full on a first ingestion, else partial' },
+  },
+} as const;
+
+export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
+  app.post<{ Params: { id: string }; Body: IngestionBody | undefined }>(
+    '/api/scripts/:id/ingestions',
+    {
+      // No body is the defaults.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: "Start the script's ingestion (202 with the workflow id, Web UI link and run URLs; 409 when one runs)",
+        tags: ['ingestions'],
+        security: bearerSecurity,
+        params: scriptIdParams,
+        body: ingestionBodySchema,
+        response: {
+          202: {
+            type: 'object',
+            properties: {
+              workflowId: { type: 'string' },
+              runId: { type: 'string' },
+              mode: { type: 'string' },
+              flags: { type: 'object', additionalProperties: { type: 'boolean' } },
+              concurrency: { type: 'object', additionalProperties: { type: 'integer' } },
+              webUi: { type: 'string' },
+              urls: runUrlsSchema,
+            },
+          },
+          409: {
+            type: 'object',
+            properties: {
+              error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, workflowId: { type: 'string' } } },
+              webUi: { type: 'string' },
+              urls: runUrlsSchema,
+            },
+          },
+          400: errorSchema,
+          401: errorSchema,
+          404: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const script = await new ScriptCatalogRepository(await ctx.db()).get(request.params.id);
+      if (!script) throw new ApiError(404, 'not_found', `No script ${request.params.id}.`);
+      try {
+        const started = await startIngestion(ctx, script, request.body ?? {});
+        return reply.code(202).header('location', ctx.runUrls(started.workflowId).status).send({
+          workflowId: started.workflowId,
+          runId: started.firstExecutionRunId,
+          mode: started.mode,
+          flags: started.flags,
+          concurrency: started.concurrency,
+          webUi: ctx.webUi(started.workflowId, started.firstExecutionRunId),
+          urls: ctx.runUrls(started.workflowId),
+        });
+      } catch (err) {
+        if (!(err instanceof IngestionAlreadyRunningError)) throw err;
+        return reply.code(409).send({
+          error: { code: 'already_running', message: err.message, workflowId: err.workflowId },
+          webUi: ctx.webUi(err.workflowId),
+          urls: ctx.runUrls(err.workflowId),
+        });
+      }
+    },
+  );
+};

@@ -1,0 +1,211 @@
+/**
+ * Any job's run, by workflow id: its state, a Server-Sent Events stream of its progress and final
+ * result, steering (pause, resume, cancel, concurrency: each job's Updates of those names) and its
+ * stored report. Everything comes from Temporal and Postgres.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { OperationError } from '../operations/context';
+import { setRunConcurrency, steerRun, type SteeringAction } from '../operations/steer-run';
+import { storedReport } from '../operations/stored-report';
+import { ApiError, errorSchema } from './errors';
+import { runFinal, type RunEvent } from './run-watch';
+import { bearerSecurity, runUrlsSchema, workflowIdParams, type ApiRoutes } from './routes';
+
+type Params = { workflowId: string };
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, 504: errorSchema };
+
+/** A keep-alive comment this often, so proxies keep an idle stream open. */
+const SSE_KEEPALIVE_MS = 15_000;
+
+const steeringStateSchema = { type: 'object', additionalProperties: true } as const;
+
+function sseFrame(event: RunEvent): string {
+  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+export const runRoutes: ApiRoutes = async (app, { ctx }) => {
+  /** The run's description; 404 when Temporal has no such workflow. */
+  const describe = async (workflowId: string) => {
+    try {
+      return await (await ctx.client()).workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'not_found', `No workflow ${workflowId}.`);
+      throw err;
+    }
+  };
+
+  app.get<{ Params: Params }>(
+    '/api/runs/:workflowId',
+    {
+      schema: {
+        summary: "A run's status and its progress query's answer (the result or error once closed)",
+        tags: ['runs'],
+        security: bearerSecurity,
+        params: workflowIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              workflowId: { type: 'string' },
+              runId: { type: 'string' },
+              type: { type: 'string' },
+              status: { type: 'string' },
+              startTime: { type: 'string' },
+              closeTime: { type: ['string', 'null'] },
+              historyLength: { type: 'integer' },
+              progress: { type: ['object', 'null'], additionalProperties: true },
+              result: {},
+              error: { type: 'object', properties: { type: { type: 'string' }, message: { type: 'string' } } },
+              webUi: { type: 'string' },
+              urls: runUrlsSchema,
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { workflowId } = request.params;
+      const desc = await describe(workflowId);
+      const client = await ctx.client();
+      const status = desc.status.name;
+      let progress: unknown = null;
+      try {
+        progress = await client.workflow.getHandle(workflowId).query('progress');
+      } catch {
+        // A job without a progress query, or no worker to answer it.
+      }
+      const final = status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? {} : await runFinal(client, workflowId, status);
+      return {
+        workflowId,
+        runId: desc.runId,
+        type: desc.type,
+        status,
+        startTime: desc.startTime.toISOString(),
+        closeTime: desc.closeTime?.toISOString() ?? null,
+        historyLength: desc.historyLength,
+        progress,
+        ...final,
+        webUi: ctx.webUi(workflowId, desc.runId),
+        urls: ctx.runUrls(workflowId),
+      };
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/api/runs/:workflowId/events',
+    {
+      schema: {
+        summary: 'Server-Sent Events: `progress` on every change, then one `final` (result or error); send Last-Event-ID to continue',
+        tags: ['runs'],
+        security: bearerSecurity,
+        params: workflowIdParams,
+        produces: ['text/event-stream'],
+        response: { 200: { type: 'string', description: 'text/event-stream' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { workflowId } = request.params;
+      await describe(workflowId);
+      const lastEventId = request.headers['last-event-id'];
+      // Headers set so far (CORS) go out with the stream's own.
+      const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, headers as Record<string, string>);
+      res.write('retry: 1000\n\n');
+      let closed = false;
+      let unsubscribe: (() => void) | undefined;
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(keepAlive);
+        unsubscribe?.();
+        res.end();
+      };
+      unsubscribe = ctx.watches.watch(workflowId, (event) => {
+        if (closed) return;
+        // A reconnecting client already has this state: send only what is newer.
+        if (event.type === 'progress' && event.id === lastEventId) return;
+        res.write(sseFrame(event));
+        if (event.type === 'final') close();
+      });
+      if (closed) unsubscribe();
+      request.raw.on('close', close);
+    },
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const satisfies readonly SteeringAction[]) {
+    app.post<{ Params: Params }>(
+      `/api/runs/:workflowId/${action}`,
+      {
+        schema: {
+          summary:
+            action === 'cancel'
+              ? 'Cancel the run (calls in flight are aborted; what was written stays)'
+              : `${action === 'pause' ? 'Pause' : 'Resume'} the run (its \`${action}\` Update; answers the run's new steering state)`,
+          tags: ['runs'],
+          security: bearerSecurity,
+          params: workflowIdParams,
+          response: { 200: { type: 'object', properties: { workflowId: { type: 'string' }, action: { type: 'string' }, state: steeringStateSchema } }, 202: { type: 'object', properties: { workflowId: { type: 'string' }, action: { type: 'string' } } }, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { workflowId } = request.params;
+        const desc = await describe(workflowId);
+        if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+        const client = await ctx.client();
+        const state = await steerRun(client, client.workflow.getHandle(workflowId), action);
+        if (action === 'cancel') return reply.code(202).send({ workflowId, action });
+        return { workflowId, action, state };
+      },
+    );
+  }
+
+  app.patch<{ Params: Params; Body: Record<string, number> }>(
+    '/api/runs/:workflowId/concurrency',
+    {
+      schema: {
+        summary: "Change the run's calls in flight (its `setConcurrency` Update validates the keys and values)",
+        tags: ['runs'],
+        security: bearerSecurity,
+        params: workflowIdParams,
+        body: {
+          type: 'object',
+          minProperties: 1,
+          maxProperties: 10,
+          additionalProperties: { type: 'integer', minimum: 1, maximum: 1000 },
+          description: 'e.g. { "summaries": 20, "sheets": 5 } for an ingestion',
+        },
+        response: { 200: { type: 'object', properties: { workflowId: { type: 'string' }, state: steeringStateSchema } }, ...errors },
+      },
+    },
+    async (request) => {
+      const { workflowId } = request.params;
+      const desc = await describe(workflowId);
+      if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+      const client = await ctx.client();
+      return { workflowId, state: await setRunConcurrency(client, client.workflow.getHandle(workflowId), request.body) };
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/api/runs/:workflowId/report',
+    {
+      schema: {
+        summary: "A finished run's report (calls, tokens, cost, timings, database work)",
+        tags: ['runs'],
+        security: bearerSecurity,
+        params: workflowIdParams,
+        response: { 200: { type: 'object', additionalProperties: true }, ...errors },
+      },
+    },
+    async (request) => {
+      const report = await storedReport(ctx, { workflowId: request.params.workflowId });
+      if (!report) throw new ApiError(404, 'not_found', `No report for ${request.params.workflowId}: the run has not finished (or never ran).`);
+      return report;
+    },
+  );
+};

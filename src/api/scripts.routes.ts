@@ -1,0 +1,216 @@
+/**
+ * Scripts: upload (the same parsing, limits and refusals as `storyloom import`), list, read and
+ * search. An upload is a Fountain or FDX file as the raw body or as one multipart file.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import { AnalysisRepository } from '../db/repositories/analysis.repository';
+import { RunRepository } from '../db/repositories/run.repository';
+import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
+import { MAX_SCREENPLAY_BYTES } from '../domain/screenplay';
+import { OperationError } from '../operations/context';
+import { importScreenplayBytes } from '../operations/import-script';
+import { searchScenes } from '../operations/search-scenes';
+import { ingestionWorkflowId } from '../shared/ingestion';
+import type { ApiContext } from './context';
+import { ApiError, errorSchema } from './errors';
+import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
+
+/** Content types taken as a raw screenplay body. */
+export const UPLOAD_CONTENT_TYPES = ['text/plain', 'text/x-fountain', 'text/fountain', 'text/xml', 'application/xml', 'application/octet-stream'];
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 415: errorSchema };
+
+const scriptSummarySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    title: { type: 'string' },
+    format: { type: 'string' },
+    sourceName: { type: 'string' },
+    scenes: { type: 'integer' },
+    characters: { type: 'integer' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+const importResultSchema = {
+  type: 'object',
+  properties: {
+    scriptId: { type: 'string' },
+    title: { type: 'string' },
+    created: { type: 'boolean' },
+    scenes: { type: 'integer' },
+    characters: { type: 'integer' },
+    changedScenes: { type: 'integer' },
+    unchangedScenes: { type: 'integer' },
+    removedScenes: { type: 'integer' },
+    urls: { type: 'object', properties: { script: { type: 'string' }, ingestions: { type: 'string' } } },
+  },
+} as const;
+
+interface UploadQuery {
+  title?: string;
+  scriptId?: string;
+  fileName?: string;
+}
+
+/** The uploaded bytes and their name, from a raw body or the multipart request's one file. */
+async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }>): Promise<{ bytes: Buffer; fileName: string }> {
+  if (request.isMultipart()) {
+    const part = await request.file({ limits: { fileSize: MAX_SCREENPLAY_BYTES, files: 1, fields: 10 } });
+    if (!part) throw new ApiError(400, 'bad_request', 'The multipart request holds no file: send the screenplay as its "file" part.');
+    const bytes = await part.toBuffer();
+    // Cut at the limit: refused like a raw body over it (the plugin's own check can miss the last chunk).
+    if (part.file.truncated) {
+      throw new ApiError(413, 'payload_too_large', `${part.filename || 'The file'}: the file is larger than the ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB limit; nothing was written.`);
+    }
+    return { bytes, fileName: part.filename || request.query.fileName || 'upload' };
+  }
+  if (!Buffer.isBuffer(request.body)) {
+    throw new ApiError(400, 'bad_request', 'No file: send a Fountain or FDX file as the request body (Content-Type text/plain or application/xml) or as multipart/form-data.');
+  }
+  return { bytes: request.body, fileName: request.query.fileName || 'upload' };
+}
+
+async function scriptOr404(ctx: ApiContext, id: string) {
+  const script = await new ScriptCatalogRepository(await ctx.db()).get(id);
+  if (!script) throw new ApiError(404, 'not_found', `No script ${id}.`);
+  return script;
+}
+
+export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
+  // Uploads take raw screenplay bytes or multipart, nothing else (JSON is a 415 here).
+  await app.register(async (upload) => {
+    upload.removeAllContentTypeParsers();
+    upload.addContentTypeParser(UPLOAD_CONTENT_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    await upload.register(multipart, { throwFileSizeLimit: true });
+    upload.post<{ Querystring: UploadQuery }>(
+      '/api/scripts',
+      {
+        bodyLimit: MAX_SCREENPLAY_BYTES,
+        schema: {
+          summary: 'Upload a Fountain or FDX screenplay (raw body or multipart "file")',
+          description: `The limit is ${MAX_SCREENPLAY_BYTES} bytes. A script with the same title (or scriptId) is updated; nothing is written on any refusal.`,
+          tags: ['scripts'],
+          security: bearerSecurity,
+          consumes: [...UPLOAD_CONTENT_TYPES, 'multipart/form-data'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              title: { type: 'string', minLength: 1, maxLength: 500 },
+              scriptId: { type: 'string', minLength: 1, maxLength: 100 },
+              fileName: { type: 'string', minLength: 1, maxLength: 255, description: 'Names a raw body (its extension chooses the format)' },
+            },
+          },
+          response: { 200: importResultSchema, 201: importResultSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { bytes, fileName } = await uploadedFile(request);
+        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: request.query.title, scriptId: request.query.scriptId, label: fileName });
+        const url = `/api/scripts/${result.scriptId}`;
+        return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });
+      },
+    );
+  });
+
+  app.get<{ Querystring: { limit: number; offset: number } }>(
+    '/api/scripts',
+    {
+      schema: {
+        summary: 'Scripts, newest first',
+        tags: ['scripts'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+        },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, scripts: { type: 'array', items: scriptSummarySchema } } }, ...errors },
+      },
+    },
+    async (request) => new ScriptCatalogRepository(await ctx.db()).list(request.query.limit, request.query.offset),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/scripts/:id',
+    {
+      schema: {
+        summary: 'One script: scenes (with summaries), characters, outline, character sheets, last ingestion',
+        tags: ['scripts'],
+        security: bearerSecurity,
+        params: scriptIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...scriptSummarySchema.properties,
+              scenes: { type: 'array', items: { type: 'object', properties: { position: { type: 'integer' }, heading: { type: 'string' }, sceneNumber: { type: ['string', 'null'] }, summary: { type: ['string', 'null'] } } } },
+              characters: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, scenes: { type: 'integer' } } } },
+              outline: { type: ['object', 'null'], properties: { outline: { type: 'string' }, model: { type: 'string' }, sections: { type: 'integer' } } },
+              sheets: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, sheet: { type: 'object', additionalProperties: true } } } },
+              lastIngestion: { type: ['object', 'null'], properties: { workflowId: { type: 'string' }, status: { type: 'string' }, startedAt: { type: 'string' }, result: { type: ['object', 'null'], additionalProperties: true } } },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const script = await scriptOr404(ctx, request.params.id);
+      const db = await ctx.db();
+      const catalog = new ScriptCatalogRepository(db);
+      const analysis = new AnalysisRepository(db);
+      const [scenes, characters, outline, sheets, last] = await Promise.all([
+        catalog.scenes(script.id),
+        catalog.characters(script.id),
+        analysis.outline(script.id),
+        analysis.sheets(script.id),
+        new RunRepository(db).lastIngestionRun(script.id),
+      ]);
+      return {
+        ...script,
+        scenes,
+        characters,
+        outline: outline ?? null,
+        sheets,
+        lastIngestion: last ? { workflowId: ingestionWorkflowId(script.id), status: last.status, startedAt: last.startedAt.toISOString(), result: last.result } : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { q: string; limit: number } }>(
+    '/api/scripts/:id/search',
+    {
+      schema: {
+        summary: "Scenes ranked by similarity to q (the scenes' embeddings; the script must be ingested)",
+        tags: ['scripts'],
+        security: bearerSecurity,
+        params: scriptIdParams,
+        querystring: {
+          type: 'object',
+          required: ['q'],
+          additionalProperties: false,
+          properties: { q: { type: 'string', minLength: 1, maxLength: 2000 }, limit: { type: 'integer', minimum: 1, maximum: 50, default: 5 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              matches: { type: 'array', items: { type: 'object', properties: { score: { type: 'number' }, position: { type: 'integer' }, heading: { type: 'string' }, summary: { type: 'string' } } } },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const script = await scriptOr404(ctx, request.params.id);
+      if (!request.query.q.trim()) throw new OperationError('bad_request', 'querystring.q must not be blank');
+      return { matches: await searchScenes(ctx, await ctx.llm(), script, request.query.q, request.query.limit) };
+    },
+  );
+};

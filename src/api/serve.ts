@@ -1,0 +1,68 @@
+/**
+ * The API process (`storyloom serve`, `npm run serve`): a database pool, a Temporal client on a
+ * lazy connection (either down at start is a 503 from /readyz, not a crash), the server, and a
+ * clean stop on SIGINT/SIGTERM.
+ */
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '../config';
+import { createDataSource } from '../db/data-source';
+import { createLogger, type Logger } from '../observability/logger';
+import { clientInterceptors } from '../observability/tracing';
+import { createServices, type AppServices } from '../runtime';
+import { temporalConnectionOptions } from '../temporal-connection';
+import { assertListenAllowed, buildApiServer } from './server';
+
+export interface RunningApi {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the API on `config.api.host:port` and returns once it listens. */
+export async function startApiProcess(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningApi> {
+  assertListenAllowed(config.api);
+  const db = createDataSource(config.databaseUrl, { poolSize: 10 });
+  const connection = Connection.lazy(temporalConnectionOptions(config));
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config) });
+  let services: Promise<AppServices> | undefined;
+  const { app } = await buildApiServer({
+    config,
+    logger,
+    db,
+    client,
+    // Search embeds its query: the LLM service (with its cache and call log) is made on the first search.
+    llm: async () => (await (services ??= createServices(config, { logger }).catch((err: unknown) => {
+      services = undefined;
+      throw err;
+    }))).llm,
+  });
+  await app.listen({ host: config.api.host, port: config.api.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.api.port;
+  const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    async close() {
+      await app.close();
+      await connection.close().catch(() => undefined);
+      if (db.isInitialized) await db.destroy();
+      await (await services?.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/** Runs the API until SIGINT/SIGTERM. */
+export async function runApiProcess(config: AppConfig): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const api = await startApiProcess(config, logger);
+  const auth = config.api.tokens.length ? `${config.api.tokens.length} bearer token(s)` : 'no tokens (loopback only)';
+  console.log(`storyloom API listening on ${api.url} (${auth}); OpenAPI: ${api.url}/openapi.json`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await api.close();
+  logger.info('storyloom API stopped');
+}

@@ -1,0 +1,91 @@
+/**
+ * The HTTP API (`storyloom serve`): starts workflows and returns at once, streams their progress,
+ * forwards steering and cancellation. It never runs a job's LLM calls; workers do. It holds no job
+ * state: every answer comes from Temporal and Postgres, so API processes scale out and restart freely.
+ *
+ * Each job adds one routes file (src/api/<job>.routes.ts) to API_ROUTES.
+ */
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ConfigError, type ApiConfig } from '../config';
+import { bearerToken, installAuth, isProtectedPath, rateLimitKey, tokenMatches } from './auth';
+import { ApiContext, type ApiDeps } from './context';
+import { ApiError, installErrorHandlers } from './errors';
+import { healthRoutes } from './health.routes';
+import { ingestionRoutes } from './ingestions.routes';
+import type { ApiRoutes } from './routes';
+import { runRoutes } from './runs.routes';
+import { scriptRoutes } from './scripts.routes';
+import { createHash } from 'node:crypto';
+
+/** Every job's routes: one entry per routes file. */
+export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes];
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
+
+/** Without tokens the API serves the local machine only; anything else is refused with the reason. */
+export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>): void {
+  if (api.tokens.length || LOOPBACK_HOSTS.has(api.host) || /^127\./.test(api.host)) return;
+  throw new ConfigError(
+    `STORYLOOM_API_HOST=${api.host} with no STORYLOOM_API_TOKENS: without tokens the API listens on loopback only (127.0.0.1, ::1). ` +
+      'Set STORYLOOM_API_TOKENS (comma-separated bearer tokens) to listen on other addresses.',
+  );
+}
+
+/** Builds the API (routes, auth, limits, OpenAPI) without listening. */
+export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInstance; ctx: ApiContext }> {
+  const { api } = deps.config;
+  const ctx = new ApiContext(deps);
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // One line per request from onResponse below (no headers, no bodies, no query strings).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: api.jsonBodyLimitBytes,
+    // Unknown fields are refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    forceCloseConnections: true,
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+  installErrorHandlers(app);
+
+  const tokenDigests = api.tokens.map((t) => createHash('sha256').update(t).digest());
+  // Per token (valid ones only; anything else counts against the address), on /api and /optimization.
+  await app.register(rateLimit, {
+    max: api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => {
+      const token = bearerToken(request);
+      return token && (!tokenDigests.length || tokenMatches(tokenDigests, token)) ? rateLimitKey(request) : `ip:${request.ip}`;
+    },
+    allowList: (request) => !isProtectedPath(request.url.split('?')[0]),
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'rate_limited', `Rate limit: ${context.max} requests per minute per token; try again in ${Math.ceil(context.ttl / 1000)} s.`),
+  });
+  installAuth(app, api.tokens);
+  if (api.corsOrigins.length) {
+    await app.register(cors, {
+      origin: api.corsOrigins,
+      methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+      maxAge: 600,
+    });
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'storyloom API', version: '0.3.0', description: 'Start, watch and steer storyloom jobs. Errors: { "error": { "code", "message" } }.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  for (const routes of API_ROUTES) await app.register(routes, { ctx });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return { app, ctx };
+}

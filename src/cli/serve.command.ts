@@ -1,0 +1,14 @@
+import { parseArgs } from 'node:util';
+import type { CliContext } from './context';
+import { UsageError } from './temporal-client';
+
+/** `serve [--host H] [--port P]`: the HTTP API until Ctrl-C. */
+export async function serveCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { host: { type: 'string' }, port: { type: 'string' } } });
+  if (positionals.length) throw new UsageError('usage: storyloom serve [--host HOST] [--port PORT]');
+  const port = values.port === undefined ? ctx.config.api.port : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535; got "${values.port}"`);
+  const { runApiProcess } = await import('../api/serve');
+  await runApiProcess({ ...ctx.config, api: { ...ctx.config.api, host: values.host ?? ctx.config.api.host, port } });
+  return 0;
+}

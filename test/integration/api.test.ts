@@ -1,0 +1,367 @@
+/**
+ * The HTTP API over real HTTP on a real port, against the dev server, Postgres and the simulator:
+ * upload, ingestion with SSE to the end, 409 on a second start, steering, the refusals (401, 400,
+ * 413, 415) with nothing written, readiness, OpenAPI, and an API restart in the middle of a run.
+ */
+import { Writable } from 'node:stream';
+import { assertListenAllowed } from '../../src/api/server';
+import { createDataSource } from '../../src/db/data-source';
+import { MAX_SCREENPLAY_BYTES } from '../../src/domain/screenplay';
+import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
+import { main } from '../../src/starter';
+import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
+import { useTestStack } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
+
+const stack = useTestStack('api');
+let api: TestApi;
+let n = 0;
+const title = (name: string) => `${name} ${Date.now()}-${n++}`;
+
+const apiOptions = () => ({
+  config: stack.app.config,
+  db: stack.app.services.db,
+  client: stack.env.client,
+  llm: async () => stack.app.services.llm,
+});
+
+beforeAll(async () => {
+  api = await startTestApi(apiOptions());
+});
+afterAll(async () => {
+  await api?.close();
+});
+beforeEach(() => {
+  stack.sim.configure({ faults: [], latency: null });
+});
+
+const countScripts = async () => Number((await stack.app.services.db.query('SELECT count(*) AS n FROM scripts'))[0].n);
+
+async function upload(name: string, scenes = 6, characters = 3): Promise<{ scriptId: string; title: string }> {
+  const t = title(name);
+  const res = await api.call(`/api/scripts?title=${encodeURIComponent(t)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: syntheticScreenplay({ scenes, characters, title: t, salt: t }),
+  });
+  expect(res.status).toBe(201);
+  const body = (await res.json()) as { scriptId: string; title: string };
+  return { scriptId: body.scriptId, title: t };
+}
+
+const json = async (res: Response) => (await res.json()) as Record<string, any>;
+
+describe('health and documents', () => {
+  it('/healthz and /readyz answer without a token', async () => {
+    expect(await json(await fetch(`${api.url}/healthz`))).toEqual({ ok: true });
+    const ready = await fetch(`${api.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await json(ready)).toEqual({ ok: true, checks: { temporal: { ok: true }, postgres: { ok: true } } });
+  });
+
+  it('/readyz answers 503 naming Postgres when it cannot be reached, and the API answers 503 for what needs it', async () => {
+    const closedPort = createDataSource('postgres://postgres@127.0.0.1:1/storyloom');
+    const down = await startTestApi({ ...apiOptions(), db: closedPort });
+    try {
+      const res = await fetch(`${down.url}/readyz`);
+      expect(res.status).toBe(503);
+      const body = await json(res);
+      expect(body.error).toEqual({ code: 'not_ready', message: 'Not reachable: Postgres.' });
+      expect(body.checks.temporal).toEqual({ ok: true });
+      expect(body.checks.postgres.ok).toBe(false);
+      const list = await down.call('/api/scripts');
+      expect(list.status).toBe(503);
+      expect(await json(list)).toEqual({ error: { code: 'database_unavailable', message: 'Postgres cannot be reached.' } });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('serves an OpenAPI document built from the route schemas', async () => {
+    const doc = await json(await fetch(`${api.url}/openapi.json`));
+    expect(doc.openapi).toBe('3.0.3');
+    expect(doc.components.securitySchemes.bearerAuth).toEqual({ type: 'http', scheme: 'bearer' });
+    for (const path of ['/api/scripts', '/api/scripts/{id}', '/api/scripts/{id}/search', '/api/scripts/{id}/ingestions', '/api/runs/{workflowId}', '/api/runs/{workflowId}/events', '/api/runs/{workflowId}/pause', '/api/runs/{workflowId}/concurrency', '/api/runs/{workflowId}/report', '/healthz', '/readyz']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+    expect(doc.paths['/api/scripts/{id}/ingestions'].post.requestBody.content['application/json'].schema.properties.concurrency.properties.summaries).toEqual({ type: 'integer', minimum: 1, maximum: 200 });
+  });
+});
+
+describe('scripts, ingestion and SSE', () => {
+  it('uploads a script, ingests it with SSE to the end, refuses a second start (409) and serves the result', async () => {
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 100 } } } });
+    const { scriptId, title: t } = await upload('Upload');
+
+    const list = await json(await api.call('/api/scripts?limit=200'));
+    expect(list.scripts.map((s: { id: string }) => s.id)).toContain(scriptId);
+
+    const started = await api.call(`/api/scripts/${scriptId}/ingestions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ concurrency: { summaries: 2 }, flags: { useCache: false } }),
+    });
+    expect(started.status).toBe(202);
+    const run = await json(started);
+    expect(run).toMatchObject({ workflowId: `ingest-${scriptId}`, mode: 'full', concurrency: { summaries: 2, sheets: 5 } });
+    expect(run.flags.useCache).toBe(false);
+    expect(run.webUi).toContain(`/workflows/${encodeURIComponent(run.workflowId)}/${run.runId}/history`);
+    expect(run.urls.events).toBe(`/api/runs/${run.workflowId}/events`);
+
+    const second = await api.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST' });
+    expect(second.status).toBe(409);
+    const conflict = await json(second);
+    expect(conflict.error).toMatchObject({ code: 'already_running', workflowId: run.workflowId });
+    expect(conflict.error.message).toContain(t);
+
+    const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
+    const progress = events.filter((e) => e.event === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(progress.map((e) => e.id)).size).toBe(progress.length);
+    expect(progress.every((e) => (e.data as { status: string }).status === 'RUNNING')).toBe(true);
+    const final = events.at(-1)!;
+    expect(final.event).toBe('final');
+    expect(final.data).toMatchObject({ status: 'COMPLETED', result: { scriptId, status: 'completed', phases: { summaries: { done: 6 } } } });
+
+    const status = await json(await api.call(run.urls.status));
+    expect(status).toMatchObject({ workflowId: run.workflowId, status: 'COMPLETED', type: 'ingestScript', result: { status: 'completed' } });
+    expect(status.progress.phase).toBe('done');
+
+    const detail = await json(await api.call(`/api/scripts/${scriptId}`));
+    expect(detail.scenes).toHaveLength(6);
+    expect(detail.scenes.every((s: { summary: string | null }) => typeof s.summary === 'string')).toBe(true);
+    expect(detail.characters.length).toBeGreaterThanOrEqual(3);
+    expect(detail.outline.outline.length).toBeGreaterThan(0);
+    expect(detail.sheets.length).toBeGreaterThan(0);
+    expect(detail.lastIngestion).toMatchObject({ workflowId: run.workflowId, status: 'completed' });
+
+    const report = await api.call(run.urls.report);
+    expect(report.status).toBe(200);
+    expect((await json(report)).workflowId).toBe(run.workflowId);
+
+    const search = await json(await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a quarrel at night')}&limit=3`));
+    expect(search.matches).toHaveLength(3);
+    expect(search.matches[0]).toEqual(expect.objectContaining({ score: expect.any(Number), heading: expect.any(String) }));
+  });
+
+  it('takes a multipart upload', async () => {
+    const t = title('Multipart');
+    const form = new FormData();
+    form.append('file', new Blob([syntheticScreenplay({ scenes: 3, characters: 2, title: t, salt: t })]), 'multi.fountain');
+    const res = await api.call(`/api/scripts?title=${encodeURIComponent(t)}`, { method: 'POST', body: form });
+    expect(res.status).toBe(201);
+    expect(await json(res)).toMatchObject({ title: t, created: true, scenes: 3 });
+  });
+
+  it('pauses, resumes and cancels a run through the API', async () => {
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    const { scriptId } = await upload('Steer', 12, 3);
+    const run = await json(await api.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrency: { summaries: 1, sheets: 1 } }) }));
+    const paused = await api.call(run.urls.pause, { method: 'POST' });
+    expect(paused.status).toBe(200);
+    expect(await json(paused)).toEqual({ workflowId: run.workflowId, action: 'pause', state: { paused: true, concurrency: { summaries: 1, sheets: 1 } } });
+    expect((await json(await api.call(run.urls.status))).progress.paused).toBe(true);
+
+    const widened = await api.call(run.urls.concurrency, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ summaries: 3 }) });
+    expect(await json(widened)).toEqual({ workflowId: run.workflowId, state: { paused: true, concurrency: { summaries: 3, sheets: 1 } } });
+    const refused = await api.call(run.urls.concurrency, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ threads: 3 }) });
+    expect(refused.status).toBe(400);
+    expect((await json(refused)).error.message).toMatch(/unknown key "threads"/);
+
+    const resumed = await json(await api.call(run.urls.resume, { method: 'POST' }));
+    expect(resumed.state.paused).toBe(false);
+
+    const cancelled = await api.call(run.urls.cancel, { method: 'POST' });
+    expect(cancelled.status).toBe(202);
+    const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
+    expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'CANCELLED', error: { type: 'CancelledFailure' } } });
+
+    const again = await api.call(run.urls.pause, { method: 'POST' });
+    expect(again.status).toBe(409);
+    expect((await json(again)).error.code).toBe('conflict');
+  });
+
+  it('a client that reconnects to a restarted API with Last-Event-ID sees the run finish', async () => {
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 250 } } } });
+    const { scriptId } = await upload('Restart', 10, 3);
+    let first = await startTestApi(apiOptions());
+    const port = Number(new URL(first.url).port);
+    const run = await json(await first.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ concurrency: { summaries: 1 } }) }));
+    const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+    let lastId: string | undefined;
+    let progressEvents = 0;
+    let stopping: Promise<void> | undefined;
+    // The first API goes away under the client after its second progress event.
+    const before = await readSse(`${first.url}${run.urls.events}`, {
+      headers: auth,
+      onEvent: (e) => {
+        lastId = e.id;
+        if (e.event === 'progress') progressEvents++;
+        if (progressEvents === 2) stopping ??= first.close();
+      },
+    });
+    await stopping;
+    expect(before.ended).toBe(true);
+    expect(before.events.map((e) => e.event)).not.toContain('final');
+    expect(lastId).toMatch(/^[\w-]+:\d+$/);
+    first = await startTestApi({ ...apiOptions(), port });
+    try {
+      const after = await readSse(`${first.url}${run.urls.events}`, { headers: { ...auth, 'last-event-id': lastId! }, until: (e) => e.event === 'final' });
+      expect(after.events[0]?.id).not.toBe(lastId);
+      expect(after.events.at(-1)).toMatchObject({ event: 'final', data: { status: 'COMPLETED', result: { status: 'completed' } } });
+    } finally {
+      await first.close();
+    }
+  });
+});
+
+describe('refusals', () => {
+  const noToken = (path: string, init: RequestInit = {}) => fetch(`${api.url}${path}`, init);
+
+  it('answers 401 without a valid bearer token on /api, and writes nothing', async () => {
+    const before = await countScripts();
+    const body = syntheticScreenplay({ scenes: 2, characters: 2, title: 'x', salt: title('NoToken') });
+    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TEST_TOKEN}` }] as Record<string, string>[]) {
+      const res = await noToken('/api/scripts', { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await json(res)).error.code).toBe('unauthorized');
+    }
+    expect((await noToken('/api/runs/anything')).status).toBe(401);
+    expect((await noToken('/optimization/performance/metrics')).status).toBe(401);
+    expect(await countScripts()).toBe(before);
+  });
+
+  it.each([
+    ['an empty body', 'text/plain', Buffer.alloc(0), 400, 'bad_request', /empty/],
+    ['a file without scenes', 'text/plain', Buffer.from('Just a line of text.\n'), 400, 'bad_request', /./],
+    ['malformed FDX', 'application/xml', Buffer.from('<?xml version="1.0"?><FinalDraft><Content><Paragraph'), 400, 'bad_request', /./],
+    ['a body over the import limit', 'text/plain', Buffer.alloc(MAX_SCREENPLAY_BYTES + 1, 'a'), 413, 'payload_too_large', /limit \(5242880 bytes\)/],
+    ['a binary file', 'application/octet-stream', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0x14, 0]), 415, 'unsupported_media_type', /not UTF-8 text/],
+    ['JSON', 'application/json', Buffer.from('{"title":"x"}'), 415, 'unsupported_media_type', /application\/json/],
+    ['an image', 'image/png', Buffer.from('png'), 415, 'unsupported_media_type', /image\/png/],
+  ])('refuses an upload of %s (%s) with the reason, writing nothing', async (_what, type, body, status, code, message) => {
+    const before = await countScripts();
+    const res = await api.call('/api/scripts', { method: 'POST', headers: { 'content-type': type }, body });
+    expect(res.status).toBe(status);
+    const answer = await json(res);
+    expect(answer.error.code).toBe(code);
+    expect(answer.error.message).toMatch(message);
+    expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
+    expect(await countScripts()).toBe(before);
+  });
+
+  it('refuses a multipart file over the import limit (413), writing nothing', async () => {
+    const before = await countScripts();
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.alloc(MAX_SCREENPLAY_BYTES + 10, 'a')]), 'big.fountain');
+    const res = await api.call('/api/scripts', { method: 'POST', body: form });
+    expect(res.status).toBe(413);
+    expect((await json(res)).error).toEqual({ code: 'payload_too_large', message: 'big.fountain: the file is larger than the 5 MB limit; nothing was written.' });
+    expect(await countScripts()).toBe(before);
+  });
+
+  it.each([
+    [{ concurrency: { summaries: 0 } }, 'body.concurrency.summaries must be >= 1'],
+    [{ concurrency: { sheets: 'many' } }, 'body.concurrency.sheets must be integer'],
+    [{ flags: { parallelPhase3: false } }, 'body.flags: unknown field "parallelPhase3"'],
+    [{ mode: 'quick' }, 'body.mode must be equal to one of the allowed values'],
+    [{ threads: 2 }, 'body: unknown field "threads"'],
+  ])('refuses ingestion body %j with 400 naming the field, starting nothing', async (body, message) => {
+    const { scriptId } = await upload('BadBody', 2, 2);
+    const res = await api.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual({ error: { code: 'invalid_request', message } });
+    expect((await api.call(`/api/runs/ingest-${scriptId}`)).status).toBe(404);
+  });
+
+  it('validates queries and answers 404s in the error shape', async () => {
+    expect(await json(await api.call('/api/scripts?limit=0'))).toEqual({ error: { code: 'invalid_request', message: 'querystring.limit must be >= 1' } });
+    expect(await json(await api.call('/api/scripts?color=red'))).toEqual({ error: { code: 'invalid_request', message: 'querystring: unknown field "color"' } });
+    const { scriptId } = await upload('Search', 2, 2);
+    expect(await json(await api.call(`/api/scripts/${scriptId}/search`))).toEqual({ error: { code: 'invalid_request', message: 'querystring.q is required' } });
+    expect((await api.call('/api/scripts/00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    expect(await json(await api.call('/api/runs/no-such-run'))).toEqual({ error: { code: 'not_found', message: 'No workflow no-such-run.' } });
+    expect(await json(await api.call('/nowhere'))).toEqual({ error: { code: 'not_found', message: 'No route GET /nowhere.' } });
+  });
+
+  it('a JSON body over the JSON limit is a 413', async () => {
+    const { scriptId } = await upload('BigJson', 2, 2);
+    const res = await api.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(100_000) }) });
+    expect(res.status).toBe(413);
+  });
+});
+
+describe('limits, CORS, logs and listening', () => {
+  it('rate-limits per token (429 in the error shape); health checks are not limited', async () => {
+    const limited = await startTestApi({ ...apiOptions(), api: { rateLimitPerMinute: 3 } });
+    try {
+      const codes = [];
+      for (let i = 0; i < 4; i++) codes.push((await limited.call('/api/runs/none')).status);
+      expect(codes).toEqual([404, 404, 404, 429]);
+      expect((await json(await limited.call('/api/runs/none'))).error.code).toBe('rate_limited');
+      for (let i = 0; i < 5; i++) expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('sends CORS headers only for the configured origins', async () => {
+    const origin = 'https://app.example.com';
+    const off = await api.call('/api/scripts?limit=1', { headers: { origin } });
+    expect(off.headers.get('access-control-allow-origin')).toBeNull();
+    const withCors = await startTestApi({ ...apiOptions(), api: { corsOrigins: [origin] } });
+    try {
+      const on = await withCors.call('/api/scripts?limit=1', { headers: { origin } });
+      expect(on.headers.get('access-control-allow-origin')).toBe(origin);
+      const other = await withCors.call('/api/scripts?limit=1', { headers: { origin: 'https://evil.example.com' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await withCors.close();
+    }
+  });
+
+  it('logs one line per request, without tokens, bodies or query strings', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logged = await startTestApi({ ...apiOptions(), logTo: sink });
+    try {
+      const secretText = 'INT. SECRET LAIR - NIGHT';
+      await logged.call('/api/scripts?title=Hidden%20Title', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: `${secretText}\n\nA door.\n` });
+      await logged.call('/api/scripts?limit=1');
+      await fetch(`${logged.url}/api/scripts`, { headers: { authorization: 'Bearer not-the-token' } });
+      await waitFor(() => lines.filter((l) => l.includes('"msg":"request"')).length >= 3);
+      const text = lines.join('');
+      expect(text).not.toContain(TEST_TOKEN);
+      expect(text).not.toContain('not-the-token');
+      expect(text).not.toContain('SECRET LAIR');
+      expect(text).not.toContain('Hidden');
+      const first = JSON.parse(lines.find((l) => l.includes('"msg":"request"'))!);
+      expect(first).toMatchObject({ component: 'api', method: 'POST', path: '/api/scripts', status: 201 });
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('without tokens, refuses to listen on anything but loopback and says so', async () => {
+    expect(() => assertListenAllowed({ host: '0.0.0.0', tokens: [] })).toThrow(/without tokens the API listens on loopback only/);
+    expect(() => assertListenAllowed({ host: '127.0.0.1', tokens: [] })).not.toThrow();
+    expect(() => assertListenAllowed({ host: '0.0.0.0', tokens: ['t'] })).not.toThrow();
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
+    const saved = process.env.STORYLOOM_API_TOKENS;
+    delete process.env.STORYLOOM_API_TOKENS;
+    try {
+      expect(await main(['serve', '--host', '0.0.0.0', '--port', '0'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      if (saved !== undefined) process.env.STORYLOOM_API_TOKENS = saved;
+    }
+    expect(errors.join('\n')).toMatch(/STORYLOOM_API_HOST=0.0.0.0 with no STORYLOOM_API_TOKENS/);
+  });
+});
