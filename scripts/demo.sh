@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end (`npm run demo`): installs dependencies, builds or finds the Temporal
 # CLI, starts what is not running, migrates, starts the LLM simulator when no provider key is
-# set, starts a worker, ingests the sample screenplay with a progress bar, prints the Web UI
-# link to that run. Other commands: `npm run demo -- <storyloom command…>`.
+# set, starts a worker and the HTTP API (printing its URL and a curl that follows the run),
+# ingests the sample screenplay with a progress bar, prints the Web UI link to that run.
+# Other commands: `npm run demo -- <storyloom command…>`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_node_modules
@@ -33,8 +34,30 @@ say "starting a worker (log: $DATA_DIR/worker.log)"
 node dist/worker.js >"$DATA_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 
+API_HOST="${STORYLOOM_API_HOST:-127.0.0.1}"
+API_PORT="${STORYLOOM_API_PORT:-7880}"
+API_URL="http://$API_HOST:$API_PORT"
+if port_open "$API_HOST" "$API_PORT"; then
+  say "something already answers on $API_URL: using it as the API"
+else
+  say "starting the HTTP API on $API_URL (log: $DATA_DIR/api.log)"
+  node bin/storyloom.js serve >"$DATA_DIR/api.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do port_open "$API_HOST" "$API_PORT" && break; sleep 0.1; done
+fi
+AUTH_HEADER=""
+[ -n "${STORYLOOM_API_TOKENS:-}" ] && AUTH_HEADER="-H 'Authorization: Bearer <one of STORYLOOM_API_TOKENS>' "
+
 # The main job: ingest the sample screenplay (a re-run re-imports it and ingests only what changed).
 if [ $# -eq 0 ]; then
-  set -- ingest samples/the-storm-collector.fountain --wait
+  IMPORTED="$(node bin/storyloom.js import samples/the-storm-collector.fountain)"
+  echo "$IMPORTED"
+  SCRIPT_ID="$(printf '%s\n' "$IMPORTED" | sed -n 's/^script id: //p')"
+  say "HTTP API: $API_URL (OpenAPI: $API_URL/openapi.json). Follow this run from another terminal:"
+  echo "  curl -N ${AUTH_HEADER}$API_URL/api/runs/ingest-$SCRIPT_ID/events"
+  echo "  curl -s ${AUTH_HEADER}$API_URL/api/runs/ingest-$SCRIPT_ID"
+  set -- ingest "$SCRIPT_ID" --wait
+else
+  say "HTTP API: $API_URL (OpenAPI: $API_URL/openapi.json)"
 fi
 node bin/storyloom.js "$@"

@@ -3,7 +3,7 @@
  * every client watching it (200 clients on one run cost one describe + one query per interval).
  * A poller keeps only what it last saw, to tell a change; it stops when its last client leaves.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 
 /** A run's final state: the result, or the error it ended with. */
 export interface RunFinal {
@@ -35,6 +35,26 @@ export async function runFinal(client: Client, workflowId: string, status: strin
   }
 }
 
+/** A run as one describe + one progress query saw it. */
+export interface RunSnapshot {
+  desc: WorkflowExecutionDescription;
+  /** The progress query's answer; null when it had none (no such query, no worker, between runs). */
+  progress: unknown;
+}
+
+/** Asks Temporal for a run's snapshot: the description, and the progress query while it runs. */
+async function takeSnapshot(client: Client, workflowId: string): Promise<RunSnapshot> {
+  const handle = client.workflow.getHandle(workflowId);
+  const desc = await handle.describe();
+  let progress: unknown = null;
+  try {
+    progress = await handle.query('progress');
+  } catch {
+    // Before the first workflow task, or a job without a progress query: the status alone.
+  }
+  return { desc, progress };
+}
+
 class RunWatcher {
   private readonly listeners = new Set<Listener>();
   private last?: RunEvent;
@@ -46,6 +66,7 @@ class RunWatcher {
     private readonly client: Client,
     private readonly workflowId: string,
     private readonly intervalMs: number,
+    private readonly snapshot: () => Promise<RunSnapshot>,
     private readonly onIdle: () => void,
   ) {}
 
@@ -88,21 +109,13 @@ class RunWatcher {
 
   /** One look at the run; true once the final event is out. */
   private async poll(): Promise<boolean> {
-    const handle = this.client.workflow.getHandle(this.workflowId);
-    const desc = await handle.describe();
+    const { desc, progress } = await this.snapshot();
     const status = desc.status.name;
     if (status === 'CONTINUED_AS_NEW') return false; // the next run is starting
     if (status !== 'RUNNING') {
       this.emit({ id: `${desc.runId}:final`, type: 'final', data: await runFinal(this.client, this.workflowId, status) });
       this.stop();
       return true;
-    }
-    let progress: unknown;
-    try {
-      progress = await handle.query('progress');
-    } catch {
-      // Before the first workflow task, or a job without a progress query: report the status alone.
-      progress = null;
     }
     const json = JSON.stringify(progress);
     if (json !== this.lastProgressJson || !this.last) {
@@ -115,17 +128,46 @@ class RunWatcher {
 
 export class RunWatchHub {
   private readonly watchers = new Map<string, RunWatcher>();
+  private readonly snapshots = new Map<string, { at: number; value: Promise<RunSnapshot> }>();
 
   constructor(
     private readonly client: Client,
     private readonly opts: { intervalMs: number },
   ) {}
 
+  /**
+   * The run's snapshot, shared by the requests of the same moment: one taken (or being taken)
+   * less than half an interval ago is answered again, so N clients asking together cost one
+   * describe and one query. Kept only that long (this is no store of job state).
+   */
+  snapshot(workflowId: string): Promise<RunSnapshot> {
+    const now = Date.now();
+    const recent = this.snapshots.get(workflowId);
+    if (recent && now - recent.at < this.opts.intervalMs / 2) return recent.value;
+    const value = takeSnapshot(this.client, workflowId);
+    this.snapshots.set(workflowId, { at: now, value });
+    const forget = () => {
+      setTimeout(() => {
+        if (this.snapshots.get(workflowId)?.value === value) this.snapshots.delete(workflowId);
+      }, this.opts.intervalMs / 2).unref();
+    };
+    value.then(forget, () => {
+      // A failure is not shared with later requests.
+      if (this.snapshots.get(workflowId)?.value === value) this.snapshots.delete(workflowId);
+    });
+    return value;
+  }
+
+  /** Forgets the run's shared snapshot (after a change a client made: its next request sees it). */
+  invalidate(workflowId: string): void {
+    this.snapshots.delete(workflowId);
+  }
+
   /** Calls `listener` with the run's current state and every change, then its final event; returns the unsubscribe. */
   watch(workflowId: string, listener: Listener): () => void {
     let watcher = this.watchers.get(workflowId);
     if (!watcher) {
-      const created = new RunWatcher(this.client, workflowId, this.opts.intervalMs, () => {
+      const created = new RunWatcher(this.client, workflowId, this.opts.intervalMs, () => this.snapshot(workflowId), () => {
         if (this.watchers.get(workflowId) === created) this.watchers.delete(workflowId);
       });
       watcher = created;

@@ -25,7 +25,16 @@ function sseFrame(event: RunEvent): string {
 }
 
 export const runRoutes: ApiRoutes = async (app, { ctx }) => {
-  /** The run's description; 404 when Temporal has no such workflow. */
+  /** The run's description and progress (shared by the requests of the same moment); 404 when Temporal has no such workflow. */
+  const snapshot = async (workflowId: string) => {
+    try {
+      return await ctx.watches.snapshot(workflowId);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'not_found', `No workflow ${workflowId}.`);
+      throw err;
+    }
+  };
+  /** A fresh description (for steering, which must not act on a moment-old state). */
   const describe = async (workflowId: string) => {
     try {
       return await (await ctx.client()).workflow.getHandle(workflowId).describe();
@@ -67,15 +76,9 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request) => {
       const { workflowId } = request.params;
-      const desc = await describe(workflowId);
+      const { desc, progress } = await snapshot(workflowId);
       const client = await ctx.client();
       const status = desc.status.name;
-      let progress: unknown = null;
-      try {
-        progress = await client.workflow.getHandle(workflowId).query('progress');
-      } catch {
-        // A job without a progress query, or no worker to answer it.
-      }
       const final = status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? {} : await runFinal(client, workflowId, status);
       return {
         workflowId,
@@ -107,7 +110,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request, reply) => {
       const { workflowId } = request.params;
-      await describe(workflowId);
+      await snapshot(workflowId);
       const lastEventId = request.headers['last-event-id'];
       // Headers set so far (CORS) go out with the stream's own.
       const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
@@ -157,7 +160,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
         const desc = await describe(workflowId);
         if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
         const client = await ctx.client();
-        const state = await steerRun(client, client.workflow.getHandle(workflowId), action);
+        const state = await steerRun(client, client.workflow.getHandle(workflowId), action).finally(() => ctx.watches.invalidate(workflowId));
         if (action === 'cancel') return reply.code(202).send({ workflowId, action });
         return { workflowId, action, state };
       },
@@ -187,7 +190,8 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       const desc = await describe(workflowId);
       if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
       const client = await ctx.client();
-      return { workflowId, state: await setRunConcurrency(client, client.workflow.getHandle(workflowId), request.body) };
+      const state = await setRunConcurrency(client, client.workflow.getHandle(workflowId), request.body).finally(() => ctx.watches.invalidate(workflowId));
+      return { workflowId, state };
     },
   );
 
