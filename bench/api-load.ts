@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { syntheticScreenplay } from '../src/domain/synthetic-screenplay';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
@@ -137,12 +138,16 @@ async function main(): Promise<void> {
     const polls: Promise<void>[] = [];
     const pollStart = Date.now();
     await new Promise<void>((resolve) => {
+      // Requests go out on schedule (elapsed × rate), however late a timer fires on a busy machine.
       const timer = setInterval(() => {
-        if (Date.now() - pollStart >= DURATION_S * 1000) {
+        const elapsed = Math.min(Date.now() - pollStart, DURATION_S * 1000);
+        while (polls.length < Math.floor((elapsed / 1000) * POLLS_PER_SECOND)) poll();
+        if (elapsed >= DURATION_S * 1000) {
           clearInterval(timer);
           resolve();
-          return;
         }
+      }, 1000 / POLLS_PER_SECOND);
+      const poll = () => {
         const t0 = performance.now();
         polls.push(
           call(run.urls.status).then(
@@ -154,7 +159,7 @@ async function main(): Promise<void> {
             () => void pollErrors++,
           ),
         );
-      }, 1000 / POLLS_PER_SECOND);
+      };
     });
     await Promise.all(polls);
     log(`polling done; waiting for the run's final event`);
@@ -177,6 +182,7 @@ async function main(): Promise<void> {
       pollsPerSecond: +(latencies.length / DURATION_S).toFixed(1),
       statusLatencyMs: { p50: +percentile(sorted, 50).toFixed(1), p95: +percentile(sorted, 95).toFixed(1), p99: +percentile(sorted, 99).toFixed(1), max: +(sorted.at(-1) ?? NaN).toFixed(1) },
       sseFirstEventMs: { p50: +percentile(firstSorted, 50).toFixed(1), p95: +percentile(firstSorted, 95).toFixed(1) },
+      machine: { cpus: cpus().length, loadAverage1m: +loadavg()[0].toFixed(1) },
       apiRssMb: { start: +rss[0].toFixed(1), max: +Math.max(...rss).toFixed(1), end: +rss.at(-1)!.toFixed(1) },
     };
     console.log(JSON.stringify(summary, null, 2));

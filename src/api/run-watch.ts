@@ -40,7 +40,11 @@ export interface RunSnapshot {
   desc: WorkflowExecutionDescription;
   /** The progress query's answer; null when it had none (no such query, no worker, between runs). */
   progress: unknown;
+  /** The result or error, once the run is closed. */
+  final?: RunFinal;
 }
+
+const OPEN_STATUSES = new Set(['RUNNING', 'CONTINUED_AS_NEW']);
 
 /** Asks Temporal for a run's snapshot: the description, and the progress query while it runs. */
 async function takeSnapshot(client: Client, workflowId: string): Promise<RunSnapshot> {
@@ -52,7 +56,8 @@ async function takeSnapshot(client: Client, workflowId: string): Promise<RunSnap
   } catch {
     // Before the first workflow task, or a job without a progress query: the status alone.
   }
-  return { desc, progress };
+  const status = desc.status.name;
+  return { desc, progress, ...(OPEN_STATUSES.has(status) ? {} : { final: await runFinal(client, workflowId, status) }) };
 }
 
 class RunWatcher {
@@ -63,8 +68,6 @@ class RunWatcher {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly client: Client,
-    private readonly workflowId: string,
     private readonly intervalMs: number,
     private readonly snapshot: () => Promise<RunSnapshot>,
     private readonly onIdle: () => void,
@@ -109,11 +112,11 @@ class RunWatcher {
 
   /** One look at the run; true once the final event is out. */
   private async poll(): Promise<boolean> {
-    const { desc, progress } = await this.snapshot();
+    const { desc, progress, final } = await this.snapshot();
     const status = desc.status.name;
     if (status === 'CONTINUED_AS_NEW') return false; // the next run is starting
-    if (status !== 'RUNNING') {
-      this.emit({ id: `${desc.runId}:final`, type: 'final', data: await runFinal(this.client, this.workflowId, status) });
+    if (final) {
+      this.emit({ id: `${desc.runId}:final`, type: 'final', data: final });
       this.stop();
       return true;
     }
@@ -167,7 +170,7 @@ export class RunWatchHub {
   watch(workflowId: string, listener: Listener): () => void {
     let watcher = this.watchers.get(workflowId);
     if (!watcher) {
-      const created = new RunWatcher(this.client, workflowId, this.opts.intervalMs, () => this.snapshot(workflowId), () => {
+      const created = new RunWatcher(this.opts.intervalMs, () => this.snapshot(workflowId), () => {
         if (this.watchers.get(workflowId) === created) this.watchers.delete(workflowId);
       });
       watcher = created;

@@ -8,7 +8,7 @@ import { OperationError } from '../operations/context';
 import { setRunConcurrency, steerRun, type SteeringAction } from '../operations/steer-run';
 import { storedReport } from '../operations/stored-report';
 import { ApiError, errorSchema } from './errors';
-import { runFinal, type RunEvent } from './run-watch';
+import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, workflowIdParams, type ApiRoutes } from './routes';
 
 type Params = { workflowId: string };
@@ -76,10 +76,8 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request) => {
       const { workflowId } = request.params;
-      const { desc, progress } = await snapshot(workflowId);
-      const client = await ctx.client();
+      const { desc, progress, final } = await snapshot(workflowId);
       const status = desc.status.name;
-      const final = status === 'RUNNING' || status === 'CONTINUED_AS_NEW' ? {} : await runFinal(client, workflowId, status);
       return {
         workflowId,
         runId: desc.runId,
@@ -89,7 +87,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
         closeTime: desc.closeTime?.toISOString() ?? null,
         historyLength: desc.historyLength,
         progress,
-        ...final,
+        ...(final ? { result: final.result, error: final.error } : {}),
         webUi: ctx.webUi(workflowId, desc.runId),
         urls: ctx.runUrls(workflowId),
       };
