@@ -76,6 +76,8 @@ export interface SessionToolOutcome extends TimedTool {
 export interface ToolBatchInput {
   sessionId: string;
   turnNumber: number;
+  /** The turn's start (beginTurn): a turn taken again after a failure records its batches anew. */
+  turnStartedAt: number;
   step: number;
   outcomes: TimedTool[];
 }
@@ -305,7 +307,7 @@ export function createSessionActivities(deps: SessionActivityDeps) {
       const executionId = `${input.sessionId}/${input.turnNumber}/${input.step}`;
       await recorder.record([
         {
-          opKey: `batch/${executionId}`,
+          opKey: `batch/${executionId}/${input.turnStartedAt}`,
           operation: 'tool_batch',
           sessionId: input.sessionId,
           turnNumber: input.turnNumber,
@@ -399,7 +401,8 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
         const startedAt = Date.now();
         const t0 = performance.now();
         const metric = (ok: boolean, extra: Partial<MetricRow>): MetricRow => ({
-          opKey: `llm/${input.sessionId}/${input.turnNumber}/${input.step}/${ctx.attempt ?? 1}`,
+          // One row per attempt of this activity (a turn taken again after a failure is another activity).
+          opKey: `llm/${ctx.workflowId}/${ctx.runId}/${ctx.activityId}/${ctx.attempt ?? 1}`,
           operation: 'llm_call',
           sessionId: input.sessionId,
           turnNumber: input.turnNumber,

@@ -169,7 +169,7 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
         const stepOutcomes = await runTools(answer.toolCalls, turnNumber, step, s.maxParallelToolCalls);
         rounds++;
         outcomes.push(...stepOutcomes);
-        await localActivities.recordToolBatch({ sessionId: input.sessionId, turnNumber, step, outcomes: stepOutcomes.map(({ content: _c, arguments: _a, ...timed }) => timed) });
+        await localActivities.recordToolBatch({ sessionId: input.sessionId, turnNumber, turnStartedAt: startedAt, step, outcomes: stepOutcomes.map(({ content: _c, arguments: _a, ...timed }) => timed) });
         exchange.push(
           { role: 'assistant', content: answer.text, toolCalls: answer.toolCalls },
           ...stepOutcomes.map((o): ToolChatMessage => ({ role: 'tool', toolCallId: o.id, name: o.name, content: o.content, isError: !o.ok })),

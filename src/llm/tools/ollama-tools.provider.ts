@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Ollama, type Message, type Tool } from 'ollama';
 import type { ProviderClientOptions } from '../anthropic.provider';
 import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
@@ -5,8 +6,8 @@ import { PURPOSE_HEADER } from '../types';
 
 /**
  * Ollama /api/chat with native tools: `tools` in the request, `message.tool_calls` in the answer,
- * `role: "tool"` messages (with `tool_name`) fed back. Ollama gives calls no ids, so each gets
- * one from the answer's position (`ollama-<message>-<call>`), stable for the conversation.
+ * `role: "tool"` messages (with `tool_name`) fed back. Ollama gives calls no ids, so each gets a
+ * unique one here (callers key write-once effects by it, as they do with the other providers' ids).
  */
 export class OllamaToolChatProvider implements ToolChatProvider {
   readonly provider = 'ollama' as const;
@@ -28,10 +29,9 @@ export class OllamaToolChatProvider implements ToolChatProvider {
       tools: req.tools.map((t): Tool => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.inputSchema as Tool['function']['parameters'] } })),
       options: { num_predict: req.maxTokens, ...(req.temperature !== undefined ? { temperature: req.temperature } : {}) },
     });
-    const position = req.messages.length;
     return {
       text: response.message.content,
-      toolCalls: (response.message.tool_calls ?? []).map((c, i) => ({ id: `ollama-${position}-${i}`, name: c.function.name, arguments: c.function.arguments })),
+      toolCalls: (response.message.tool_calls ?? []).map((c) => ({ id: `ollama_${randomUUID()}`, name: c.function.name, arguments: c.function.arguments })),
       usage: { inputTokens: response.prompt_eval_count ?? 0, outputTokens: response.eval_count ?? 0 },
       model: response.model,
       stopReason: response.done_reason ?? null,
