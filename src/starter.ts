@@ -7,6 +7,7 @@ import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
+import { metricsCommand, playCommand, sessionsCommand, turnCommand } from './cli/sessions.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
@@ -27,6 +28,10 @@ const commands: Record<string, Command> = {
   report: reportCommand,
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
+  play: playCommand,
+  turn: turnCommand,
+  sessions: sessionsCommand,
+  metrics: metricsCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

@@ -238,8 +238,8 @@ export function createSessionActivities(deps: SessionActivityDeps) {
       };
     },
 
-    /** Creates the session's row once (seeded from its script's characters). */
-    async openSession(input: { sessionId: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number }> {
+    /** Creates the session's row once (seeded from its script's characters); answers the turns it has taken so far. */
+    async openSession(input: { sessionId: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number }> {
       return repo.openSession({ id: input.sessionId, title: input.title, scriptId: input.scriptId });
     },
 

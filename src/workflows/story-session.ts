@@ -115,7 +115,11 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     end();
   });
 
-  if (!input.carried) await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
+  if (!input.carried) {
+    // A session resumed after its workflow closed (not ended) goes on from the turns it took.
+    const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
+    carried.turns = Math.max(carried.turns, opened.turns);
+  }
   settings = await localActivities.resolveSessionSettings();
   const turnsPerRun = settings.turnsPerRun;
   showDetails();

@@ -66,7 +66,7 @@ export class SessionsRepository {
    * Creates the session once (a repeat changes nothing); a session tied to a script starts with
    * the script's characters and the relationships from their sheets.
    */
-  async openSession(s: { id: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number }> {
+  async openSession(s: { id: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number }> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx
         .createQueryBuilder()
@@ -77,7 +77,11 @@ export class SessionsRepository {
         .returning(['id'])
         .updateEntity(false)
         .execute();
-      if (!inserted.raw.length || !s.scriptId) return { created: inserted.raw.length > 0, characters: 0 };
+      if (!inserted.raw.length) {
+        const [row]: { turns: number }[] = await tx.query('SELECT turns FROM story_sessions WHERE id = $1', [s.id]);
+        return { created: false, characters: 0, turns: row?.turns ?? 0 };
+      }
+      if (!s.scriptId) return { created: true, characters: 0, turns: 0 };
       const rows: { name: string; sheet: { role?: string; traits?: string[]; relationships?: { character: string; relationship: string }[] } | null }[] = await tx.query(
         `SELECT c.name, cs.sheet FROM characters c LEFT JOIN character_sheets cs ON cs.character_id = c.id WHERE c.script_id = $1 ORDER BY c.name`,
         [s.scriptId],
@@ -86,7 +90,7 @@ export class SessionsRepository {
         await this.upsertCharacter(tx, s.id, { name: r.name, description: r.sheet?.role ?? '', traits: r.sheet?.traits ?? [] });
         for (const rel of r.sheet?.relationships ?? []) await this.upsertRelationship(tx, s.id, r.name, rel.character, rel.relationship);
       }
-      return { created: true, characters: rows.length };
+      return { created: true, characters: rows.length, turns: 0 };
     });
   }
 
