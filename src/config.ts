@@ -60,6 +60,8 @@ export interface AppConfig {
     outlineContextTokens: number;
     prices: Record<string, ModelPrice>;
   };
+  /** Story sessions (src/workflows/story-session.ts); the names of the seed's settings are kept. */
+  sessions: SessionSettings;
   logLevel: string;
   metricsPort: number;
   otlpEndpoint: string | undefined;
@@ -76,6 +78,21 @@ export interface ApiConfig {
   rateLimitPerMinute: number;
   /** Largest JSON body, in bytes (uploads take the import limit). */
   jsonBodyLimitBytes: number;
+}
+
+export interface SessionSettings {
+  /** ENABLE_PERFORMANCE_TRACKING: record every LLM call, tool, tool batch and turn (Postgres, log lines, Prometheus). */
+  performanceTracking: boolean;
+  /** MAX_PARALLEL_TOOL_CALLS: read-only tools of one step run at most this many at a time (1: one after another). */
+  maxParallelToolCalls: number;
+  /** STORYLOOM_MAX_TOOL_STEPS: rounds of tool calls in one turn before it ends with a reply saying so. */
+  maxToolSteps: number;
+  /** MAX_TURN_HISTORY: the recent turns the prompt carries in full (older ones are summarised). */
+  maxTurnHistory: number;
+  /** MAX_CONTEXT_TOKENS: the prompt's budget for the world, the history and the memories. */
+  maxContextTokens: number;
+  /** STORYLOOM_SESSION_TURNS_PER_RUN: turns before the session's workflow continues as new. */
+  turnsPerRun: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -101,6 +118,7 @@ const DEFAULT_MODELS: Record<Purpose, string> = {
   sheet: 'anthropic:claude-sonnet-4-6',
   synthesis: 'anthropic:claude-sonnet-4-6',
   embedding: 'openai:text-embedding-3-small',
+  session: 'anthropic:claude-haiku-4-5',
 };
 
 /** Published list prices (USD per million tokens); override or extend with STORYLOOM_PRICES. */
@@ -143,6 +161,14 @@ function num(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number ≥ 0; got "${raw}"`);
   return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false; got "${env[name]}"`);
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -228,6 +254,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
+    },
+    sessions: {
+      performanceTracking: bool(env, 'ENABLE_PERFORMANCE_TRACKING', true),
+      maxParallelToolCalls: int(env, 'MAX_PARALLEL_TOOL_CALLS', 10, 1),
+      maxToolSteps: int(env, 'STORYLOOM_MAX_TOOL_STEPS', 8, 1),
+      maxTurnHistory: int(env, 'MAX_TURN_HISTORY', 5, 0),
+      maxContextTokens: int(env, 'MAX_CONTEXT_TOKENS', 4000, 500),
+      turnsPerRun: int(env, 'STORYLOOM_SESSION_TURNS_PER_RUN', 50, 1),
     },
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),

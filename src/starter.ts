@@ -8,6 +8,7 @@ import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
 import { serveCommand } from './cli/serve.command';
+import { metricsCommand, playCommand, sessionsCommand, turnCommand } from './cli/sessions.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
@@ -28,6 +29,10 @@ const commands: Record<string, Command> = {
   report: reportCommand,
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
+  play: playCommand,
+  turn: turnCommand,
+  sessions: sessionsCommand,
+  metrics: metricsCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

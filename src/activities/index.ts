@@ -1,11 +1,15 @@
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
 import { IngestionRepository } from '../db/repositories/ingestion.repository';
+import { SessionsRepository } from '../db/repositories/sessions.repository';
 import type { LlmService } from '../llm/llm-service';
+import type { Logger } from '../observability/logger';
+import type { AppMetrics } from '../observability/metrics';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
 import { createReportActivities } from './report.activities';
+import { createSessionActivities, createSessionLlmActivities } from './sessions.activities';
 import { createSmokeActivities } from './smoke.activities';
 
 export interface ActivityDeps {
@@ -14,6 +18,9 @@ export interface ActivityDeps {
   llm: LlmService;
   /** Writes this process's buffered call-log rows and DB counts (before a report reads them). */
   flushRecorders?: () => Promise<void>;
+  /** Story sessions log one line per tool batch and turn, and observe Prometheus histograms. */
+  logger?: Logger;
+  metrics?: AppMetrics;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -24,6 +31,7 @@ export function createMainActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps),
     ...createIngestionActivities({ repo, config: deps.config }),
     ...createReportActivities({ db: deps.db, config: deps.config, flushRecorders: deps.flushRecorders ?? (async () => undefined) }),
+    ...createSessionActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
   };
 }
 
@@ -37,6 +45,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       outlineContextTokens: deps.config.llm.outlineContextTokens,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
     }),
+    ...createSessionLlmActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
   };
 }
 

@@ -78,6 +78,33 @@ ${SCRIPT}`,
     details: `  --prompt TEXT   what to ask (default: a one-line story pitch)
   --no-cache      call the provider even when the answer is cached`,
   },
+  play: {
+    usage: '[--session ID] [--script <script>] [--title T]',
+    summary: 'an interactive story: each line you type is a turn',
+    details: `  --session ID       resume a session (its world is kept in Postgres)
+  --script <script>  tie a new session to an ingested script (its characters seed the world,
+                     semantic_search also searches its scenes)
+  --title T          the new session's title (default: the script's, else "Untitled story")
+After each reply a dim line says what the turn took (tools, LLM calls, time). Ctrl-C leaves.
+Directives for testing against the simulator: [tools: read_state, add_memory!bad] and [rounds: N].`,
+  },
+  turn: {
+    usage: '<session> "<text>" [--json]',
+    summary: 'one turn of a session, non-interactively',
+    details: `  --json   the turn's result (reply, tool calls, figures) as JSON
+Exit codes: 0 answered; 1 the turn failed (the session stays usable); 2 bad usage or input.`,
+  },
+  sessions: {
+    usage: 'list | show <id> | end <id>',
+    summary: 'story sessions: list them, show one (world, characters, memories, turns), end one',
+  },
+  metrics: {
+    usage: '[--session ID] [--json] [--reset]',
+    summary: 'performance of LLM calls, tools, tool batches and turns (count, avg, p50, p95, ...)',
+    details: `  --session ID   only this session's operations
+  --json         the response of GET /optimization/performance/metrics
+  --reset        start a new measurement window (nothing is deleted)`,
+  },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   serve: {
     usage: '[--host HOST] [--port PORT]',

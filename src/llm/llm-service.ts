@@ -6,7 +6,7 @@ import { toLlmFailure } from './errors';
 import type { ProviderRegistry } from './registry';
 import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheStore } from './response-cache';
-import type { ChatRequest, ChatResult, EmbedResult } from './types';
+import type { ChatRequest, ChatResult, EmbedResult, ToolChatRequest, ToolChatResult } from './types';
 
 /** Who made a call: recorded with every `llm_calls` row. */
 export interface CallContext {
@@ -45,6 +45,15 @@ export interface EmbedCall {
   refreshCache?: boolean;
 }
 
+/** A chat with native tool calling (never cached: each answer depends on the world's state). */
+export interface ToolChatCall {
+  purpose: string;
+  provider: Provider;
+  model: string;
+  promptVersion: string;
+  request: Omit<ToolChatRequest, 'model'>;
+}
+
 export type Cached<T> = T & { cached: boolean };
 
 /**
@@ -78,6 +87,19 @@ export class LlmService {
       ctx,
       (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: ctx.onToken }),
       schema ? (result) => structuredAnswerProblem(result.text, schema) : () => undefined,
+    );
+  }
+
+  /** One tool-calling round: the provider's text and tool calls, logged like every other call. */
+  async chatWithTools(call: ToolChatCall, ctx: CallContext = {}): Promise<ToolChatResult> {
+    const request: ToolChatRequest = { ...call.request, model: call.model };
+    return this.run(
+      { ...call, useCache: false },
+      'chat',
+      request,
+      ctx,
+      (signal) => this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal }),
+      () => undefined,
     );
   }
 

@@ -3,12 +3,16 @@ import type { Provider } from '../shared/llm-routing';
 import { AnthropicChatProvider } from './anthropic.provider';
 import { OllamaProvider } from './ollama.provider';
 import { OpenAIProvider } from './openai.provider';
-import type { ChatProvider, EmbeddingProvider } from './types';
+import { AnthropicToolChatProvider } from './tools/anthropic-tools.provider';
+import { OllamaToolChatProvider } from './tools/ollama-tools.provider';
+import { OpenAIToolChatProvider } from './tools/openai-tools.provider';
+import type { ChatProvider, EmbeddingProvider, ToolChatProvider } from './types';
 
 /** Adapters by provider name; tests register fakes the same way as real providers. */
 export class ProviderRegistry {
   private readonly chatProviders = new Map<Provider, ChatProvider>();
   private readonly embeddingProviders = new Map<Provider, EmbeddingProvider>();
+  private readonly toolChatProviders = new Map<Provider, ToolChatProvider>();
 
   registerChat(provider: ChatProvider): this {
     this.chatProviders.set(provider.provider, provider);
@@ -18,6 +22,17 @@ export class ProviderRegistry {
   registerEmbedding(provider: EmbeddingProvider): this {
     this.embeddingProviders.set(provider.provider, provider);
     return this;
+  }
+
+  registerToolChat(provider: ToolChatProvider): this {
+    this.toolChatProviders.set(provider.provider, provider);
+    return this;
+  }
+
+  toolChat(provider: Provider): ToolChatProvider {
+    const found = this.toolChatProviders.get(provider);
+    if (!found) throw new Error(`No tool-calling chat provider registered for "${provider}"`);
+    return found;
   }
 
   chat(provider: Provider): ChatProvider {
@@ -48,5 +63,8 @@ export function createProviderRegistry(config: AppConfig['llm']): ProviderRegist
     .registerChat(openai)
     .registerEmbedding(openai)
     .registerChat(ollama)
-    .registerEmbedding(ollama);
+    .registerEmbedding(ollama)
+    .registerToolChat(new AnthropicToolChatProvider(opts('anthropic')))
+    .registerToolChat(new OpenAIToolChatProvider(opts('openai')))
+    .registerToolChat(new OllamaToolChatProvider(opts('ollama')));
 }

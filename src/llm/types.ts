@@ -70,3 +70,46 @@ export interface EmbeddingProvider {
 }
 
 export const PURPOSE_HEADER = 'x-storyloom-purpose';
+
+/** A tool the model may call (native tool calling): its arguments are described by a JSON schema. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+}
+
+/**
+ * One tool call the model asked for. `arguments` is the provider's parsed JSON (a string when the
+ * provider sent text that does not parse, so the caller's schema check reports it).
+ */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: unknown;
+}
+
+/** A conversation with tool use: the assistant's tool calls and the tool results fed back. */
+export type ToolChatMessage =
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; name: string; content: string; isError?: boolean };
+
+export interface ToolChatRequest {
+  model: string;
+  system?: string;
+  messages: ToolChatMessage[];
+  tools: ToolSpec[];
+  maxTokens: number;
+  temperature?: number;
+}
+
+export interface ToolChatResult extends ChatResult {
+  /** Empty when the model answered with text only (its final reply). */
+  toolCalls: ToolCall[];
+}
+
+/** Chat with the provider's native tool calling (Anthropic tools, OpenAI tools, Ollama tools). */
+export interface ToolChatProvider {
+  readonly provider: Provider;
+  chatWithTools(request: ToolChatRequest, options: CallOptions): Promise<ToolChatResult>;
+}

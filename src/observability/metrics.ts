@@ -15,6 +15,24 @@ export interface AppMetrics {
   /** hit = answered from llm_response_cache; miss = the provider was called (cache off or not found). */
   llmCache: Counter<'purpose' | 'result'>;
   activitiesInFlight: Gauge<'activity_type' | 'task_queue'>;
+  /** Story sessions: seconds per LLM call, tool execution, tool batch and turn (outcome ok | error; tool_kind read_only | write | ''). */
+  sessionOperations: Record<SessionOperation, Histogram<'outcome' | 'tool_kind'>>;
+}
+
+export type SessionOperation = 'llm_call' | 'tool_execution' | 'tool_batch' | 'turn';
+
+/** Tools take milliseconds, turns seconds. */
+const SESSION_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+function sessionHistograms(registers: Registry[]): AppMetrics['sessionOperations'] {
+  const histogram = (op: SessionOperation, help: string) =>
+    new Histogram({ name: `storyloom_session_${op}_duration_seconds`, help, labelNames: ['outcome', 'tool_kind'], buckets: SESSION_DURATION_BUCKETS, registers });
+  return {
+    llm_call: histogram('llm_call', 'Story sessions: LLM call latency in seconds'),
+    tool_execution: histogram('tool_execution', 'Story sessions: one tool execution in seconds'),
+    tool_batch: histogram('tool_batch', "Story sessions: one step's tools (reads in parallel, then writes) in seconds"),
+    turn: histogram('turn', 'Story sessions: one turn, LLM calls and tools, in seconds'),
+  };
 }
 
 /** LLM latencies run from a cache hit (milliseconds) to a long generation (minutes). */
@@ -57,5 +75,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): AppMetri
       labelNames: ['activity_type', 'task_queue'],
       registers,
     }),
+    sessionOperations: sessionHistograms(registers),
   };
 }

@@ -10,3 +10,4 @@ export {
   setConcurrencySignal,
   setConcurrencyUpdate,
 } from './ingest-script';
+export { endSessionSignal, endSessionUpdate, sessionProgressQuery, storySession, takeTurnUpdate } from './story-session';

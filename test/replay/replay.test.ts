@@ -33,6 +33,11 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
   expect(histories).toEqual(expect.arrayContaining(RELEASE_SET.map((name) => `${release}/${name}.json`)));
 });
 
+// 0.3.0: story sessions (turns as updates, tools, continue-as-new, end).
+it.each(['session-turns-continue-as-new', 'session-turn-and-end'])('has the story session history v0.3.0/%s to replay', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });

@@ -6,6 +6,7 @@ export * from './scene.entity';
 export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
+export * from './session.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
@@ -13,6 +14,10 @@ import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
 import { SceneEntity } from './scene.entity';
 import { ScriptEntity } from './script.entity';
+import {
+  PerformanceMetricEntity, PerformanceWindowEntity, SessionCharacterEntity, SessionMemoryEntity, SessionRelationshipEntity,
+  SessionToolWriteEntity, SessionTurnEntity, StorySessionEntity,
+} from './session.entity';
 import { SmokeResultEntity } from './smoke-result.entity';
 
 /** Every table the migrations create, one entity each (test/integration/schema.test.ts keeps them in step). */
@@ -21,4 +26,6 @@ export const entities = [
   ScriptEntity, SceneEntity, CharacterEntity, SceneCharacterEntity,
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
+  StorySessionEntity, SessionCharacterEntity, SessionRelationshipEntity, SessionMemoryEntity, SessionTurnEntity,
+  SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity,
 ];

@@ -4,6 +4,8 @@ import { BadRequest, jsonReply, type Frame, type Reply } from '../reply';
 import { allMessagesText, contentText, deltasWithTokens, estimateTokens, lastUserText } from '../text';
 import { asBody, optionalObject, optionalPositiveInt, requireArray, requireString, type Body } from './request';
 import type { RouteHandler } from './route';
+import { offersTools } from '../tool-calls';
+import { anthropicToolReply } from './tool-replies';
 
 function outputFormat(body: Body): OutputFormat {
   // output_config.format is current; output_format is the earlier beta spelling.
@@ -27,6 +29,7 @@ export const anthropicMessages: RouteHandler = {
     const messages = requireArray(body, 'messages');
     const maxTokens = optionalPositiveInt(body, 'max_tokens');
     if (maxTokens === undefined) throw new BadRequest('max_tokens: field required');
+    if (offersTools(body)) return anthropicToolReply(body, messages, model, ctx);
 
     const inputTokens = estimateTokens(`${contentText(body.system)}\n${allMessagesText(messages)}`);
     const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);

@@ -14,6 +14,8 @@ import {
   type Body,
 } from './request';
 import type { RouteHandler } from './route';
+import { offersTools } from '../tool-calls';
+import { ollamaToolReply } from './tool-replies';
 
 /** Nominal per-token durations (ns) so callers computing tokens/s never divide by zero. */
 const NS_PER_TOKEN = 1_000_000;
@@ -42,6 +44,7 @@ export const ollamaChat: RouteHandler = {
     const body = asBody(raw);
     const model = requireString(body, 'model');
     const messages = body.messages === undefined ? [] : requireArray(body, 'messages', false);
+    if (offersTools(body)) return ollamaToolReply(body, messages, model, ctx);
 
     const promptTokens = estimateTokens(allMessagesText(messages));
     const answer = complete(lastUserText(messages), outputFormat(body.format), numPredict(body), ctx.wrongShape);

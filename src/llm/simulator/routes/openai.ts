@@ -14,6 +14,8 @@ import {
   type Body,
 } from './request';
 import type { RouteHandler } from './route';
+import { offersTools } from '../tool-calls';
+import { openaiToolReply } from './tool-replies';
 
 function outputFormat(body: Body): OutputFormat {
   const format = optionalObject(body, 'response_format');
@@ -41,6 +43,7 @@ export const openaiChat: RouteHandler = {
     const model = requireString(body, 'model');
     const messages = requireArray(body, 'messages');
     const maxTokens = optionalPositiveInt(body, 'max_completion_tokens') ?? optionalPositiveInt(body, 'max_tokens');
+    if (offersTools(body)) return openaiToolReply(body, messages, model, ctx);
 
     const promptTokens = estimateTokens(allMessagesText(messages));
     const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);

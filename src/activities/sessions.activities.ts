@@ -1,0 +1,436 @@
+/**
+ * Story session activities: the session's LLM step (native tool calling, on the provider's
+ * queue), the ten tools (main queue; each validates its arguments against its JSON schema and
+ * answers an error result instead of throwing), the turn's bookkeeping, and the performance
+ * metrics of every LLM call, tool execution, tool batch and turn (Postgres, Prometheus and one
+ * log line per tool batch and per turn), all off with ENABLE_PERFORMANCE_TRACKING=false.
+ *
+ * Retry-safety: reads are free to repeat; a write tool's effect and its result are stored once
+ * per (session, turn, tool call id) and a retry answers the stored result; metric rows have a
+ * key and are written once; turn rows are upserts.
+ */
+import { performance } from 'node:perf_hooks';
+import type { AppConfig } from '../config';
+import type { MetricRow, SessionsRepository } from '../db/repositories/sessions.repository';
+import { pathKeys } from '../db/repositories/sessions.repository';
+import { buildSessionPrompt } from '../domain/sessions/context';
+import { batchFigures, performanceLogFields, span, type TimedTool } from '../domain/sessions/tool-batch';
+import { SESSION_TOOL_SPECS, SESSION_TOOLS } from '../domain/sessions/tools';
+import type { StoredToolCall } from '../db/entities';
+import { schemaProblems } from '../llm/json-schema';
+import type { CallContext, LlmService } from '../llm/llm-service';
+import type { ToolCall, ToolChatMessage } from '../llm/types';
+import type { Logger } from '../observability/logger';
+import type { AppMetrics, SessionOperation } from '../observability/metrics';
+import { llmTaskQueue, type LlmRoute } from '../shared/llm-routing';
+import { toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../shared/sessions';
+import { withActivityContext } from './activity-context';
+
+export const SESSION_PROMPT_VERSION = 'session-v1';
+/** What a tool's result may weigh in the conversation (characters); longer results are cut. */
+export const MAX_TOOL_RESULT_CHARS = 2000;
+/** How many completed turns the prompt builder looks at (the rest are only counted). */
+const CONTEXT_TURNS_LOADED = 40;
+
+export interface SessionSettingsResult {
+  route: LlmRoute;
+  maxParallelToolCalls: number;
+  maxToolSteps: number;
+  turnsPerRun: number;
+}
+
+export interface SessionLlmStepInput {
+  sessionId: string;
+  title: string;
+  turnNumber: number;
+  step: number;
+  route: LlmRoute;
+  input: string;
+  /** The turn's exchange so far: the model's tool calls and the results fed back. */
+  exchange: ToolChatMessage[];
+}
+
+export interface SessionLlmStepResult {
+  text: string;
+  toolCalls: ToolCall[];
+  inputTokens: number;
+  outputTokens: number;
+  startedAt: number;
+  durationMs: number;
+}
+
+export interface SessionToolInput {
+  sessionId: string;
+  scriptId: string | null;
+  turnNumber: number;
+  step: number;
+  call: ToolCall;
+}
+
+export interface SessionToolOutcome extends TimedTool {
+  step: number;
+  /** What the model is told (JSON, cut at MAX_TOOL_RESULT_CHARS). */
+  content: string;
+}
+
+export interface ToolBatchInput {
+  sessionId: string;
+  turnNumber: number;
+  /** The turn's start (beginTurn): a turn taken again after a failure records its batches anew. */
+  turnStartedAt: number;
+  step: number;
+  outcomes: TimedTool[];
+}
+
+export interface FinishTurnInput {
+  sessionId: string;
+  turnNumber: number;
+  /** Epoch ms when beginTurn started (the turn's clock starts there). */
+  startedAt: number;
+  status: 'completed' | 'failed';
+  reply: string | null;
+  error: string | null;
+  toolCalls: (SessionToolOutcome & { arguments: unknown })[];
+  llm: { calls: number; ms: number; inputTokens: number; outputTokens: number };
+  steps: number;
+  stepLimitReached: boolean;
+}
+
+export interface SessionActivityDeps {
+  repo: SessionsRepository;
+  llm: LlmService;
+  config: AppConfig;
+  logger?: Logger;
+  metrics?: AppMetrics;
+}
+
+class ToolError extends Error {}
+
+const cut = (text: string, max = MAX_TOOL_RESULT_CHARS) => (text.length <= max ? text : `${text.slice(0, max - 20)}… [cut at ${max} chars]`);
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Records metric rows (Postgres) and observes them (Prometheus), unless tracking is off. */
+function metricsRecorder(deps: SessionActivityDeps) {
+  const on = deps.config.sessions.performanceTracking;
+  return {
+    on,
+    async record(rows: MetricRow[]): Promise<void> {
+      if (!on) return;
+      for (const r of rows) {
+        deps.metrics?.sessionOperations[r.operation as SessionOperation]?.observe({ outcome: r.ok ? 'ok' : 'error', tool_kind: r.toolKind ?? '' }, r.durationMs / 1000);
+      }
+      await deps.repo.recordMetrics(rows);
+    },
+  };
+}
+
+/** Activities on the main task queue: settings, the session's rows, the tools, the turn's bookkeeping. */
+export function createSessionActivities(deps: SessionActivityDeps) {
+  const { repo, config } = deps;
+  const recorder = metricsRecorder(deps);
+  const embedding = config.llm.models.embedding;
+
+  const embed = async (texts: string[], ctx: CallContext) => {
+    const result = await deps.llm.embed(
+      { purpose: 'embedding', provider: embedding.provider, model: embedding.model, promptVersion: 'session-memory-v1', texts, dimensions: config.llm.embeddingDimensions, useCache: true },
+      ctx,
+    );
+    return result.vectors;
+  };
+
+  const tools: Record<ToolName, (a: Record<string, unknown>, input: SessionToolInput, ctx: CallContext) => Promise<unknown>> = {
+    async read_state(a, input) {
+      const session = await repo.getSession(input.sessionId);
+      if (!session) throw new ToolError('the session does not exist');
+      const keys = a.keys as string[] | undefined;
+      const world = keys?.length ? Object.fromEntries(keys.filter((k) => k in session.world).map((k) => [k, session.world[k]])) : session.world;
+      const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
+      return { title: session.title, turns: session.turns, world, characters };
+    },
+    async search_memories(a, input, ctx) {
+      const [vector] = await embed([a.query as string], ctx);
+      return { memories: await repo.searchMemories(input.sessionId, vector, embedding.model, (a.limit as number | undefined) ?? 5) };
+    },
+    async query_relationships(a, input) {
+      return { relationships: await repo.relationships(input.sessionId, a.character as string | undefined) };
+    },
+    async semantic_search(a, input, ctx) {
+      const [vector] = await embed([a.query as string], ctx);
+      const k = (a.limit as number | undefined) ?? 5;
+      const memories = await repo.searchMemories(input.sessionId, vector, embedding.model, k);
+      const scenes = input.scriptId ? await repo.searchScenes(input.scriptId, vector, embedding.model, k) : [];
+      return { hits: [...memories, ...scenes].sort((x, y) => y.score - x.score).slice(0, k) };
+    },
+    async stateful_read(a, input) {
+      const out: Record<string, unknown> = {};
+      if (typeof a.path === 'string' && a.path) {
+        const session = await repo.getSession(input.sessionId);
+        let node: unknown = session?.world ?? {};
+        for (const key of pathKeys(a.path)) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+        out.path = a.path;
+        out.found = node !== undefined;
+        out.value = node ?? null;
+      }
+      if (typeof a.character === 'string' && a.character) {
+        const c = (await repo.characters(input.sessionId)).find((x) => x.name.toLowerCase() === (a.character as string).toLowerCase());
+        out.character = c ? { name: c.name, description: c.description, traits: c.traits } : null;
+        out.relationships = c ? await repo.relationships(input.sessionId, c.name) : [];
+      }
+      if (!Object.keys(out).length) throw new ToolError('give a "path" into the world state or a "character" name');
+      return out;
+    },
+    async add_memory(a, input, ctx) {
+      return writeOnce(input, async (tx) => {
+        const [vector] = await embed([a.text as string], ctx);
+        const [id] = await repo.addMemories(tx, input.sessionId, input.turnNumber, [{ text: a.text as string, embedding: vector, model: embedding.model }]);
+        return { memory_id: id };
+      });
+    },
+    async batch_memory(a, input, ctx) {
+      const texts = a.texts as string[];
+      return writeOnce(input, async (tx) => {
+        const vectors = await embed(texts, ctx);
+        const ids = await repo.addMemories(tx, input.sessionId, input.turnNumber, texts.map((text, i) => ({ text, embedding: vectors[i], model: embedding.model })));
+        return { memory_ids: ids };
+      });
+    },
+    async update_state(a, input) {
+      const changes = a.changes as Record<string, unknown>;
+      return writeOnce(input, async (tx) => ({ updated: Object.keys(changes), keys: await repo.mergeWorld(tx, input.sessionId, changes) }));
+    },
+    async update_world(a, input) {
+      const keys = pathKeys(a.path as string);
+      if (!keys.length) throw new ToolError('"path" names no key');
+      return writeOnce(input, async (tx) => {
+        await repo.setWorldPath(tx, input.sessionId, keys, a.value);
+        return { path: keys.join('.'), value: a.value };
+      });
+    },
+    async create_character(a, input) {
+      const name = (a.name as string).trim();
+      const relationships = (a.relationships as { character: string; kind: string }[] | undefined) ?? [];
+      return writeOnce(input, async (tx) => {
+        const id = await repo.upsertCharacter(tx, input.sessionId, { name, description: (a.description as string | undefined) ?? '', traits: (a.traits as string[] | undefined) ?? [] });
+        for (const r of relationships) await repo.upsertRelationship(tx, input.sessionId, name, r.character, r.kind);
+        return { character_id: id, name, relationships: relationships.length };
+      });
+    },
+  };
+
+  async function writeOnce<T>(input: SessionToolInput, write: Parameters<SessionsRepository['writeOnce']>[1]): Promise<T> {
+    const { result } = await repo.writeOnce({ sessionId: input.sessionId, turnNumber: input.turnNumber, toolCallId: input.call.id, toolName: input.call.name }, write);
+    return result as T;
+  }
+
+  const logLine = (fields: ReturnType<typeof performanceLogFields>, msg: string) => {
+    if (recorder.on) deps.logger?.info(fields, msg);
+  };
+
+  return {
+    /** The session's LLM route and the workflow's limits, from the worker's configuration (fixed in history per run). */
+    async resolveSessionSettings(): Promise<SessionSettingsResult> {
+      const ref = config.llm.models.session;
+      return {
+        route: { ...ref, taskQueue: llmTaskQueue(config.temporal.taskQueue, ref.provider), requestTimeoutMs: config.llm.requestTimeoutMs },
+        maxParallelToolCalls: config.sessions.maxParallelToolCalls,
+        maxToolSteps: config.sessions.maxToolSteps,
+        turnsPerRun: config.sessions.turnsPerRun,
+      };
+    },
+
+    /** Creates the session's row once (seeded from its script's characters); answers the turns it has taken so far. */
+    async openSession(input: { sessionId: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number }> {
+      return repo.openSession({ id: input.sessionId, title: input.title, scriptId: input.scriptId });
+    },
+
+    /** The turn's row (running); answers when the turn's clock started. */
+    async beginTurn(input: { sessionId: string; turnNumber: number; input: string }): Promise<{ startedAt: number }> {
+      const startedAt = Date.now();
+      await repo.beginTurn(input.sessionId, input.turnNumber, input.input);
+      return { startedAt };
+    },
+
+    /**
+     * One tool call. Arguments that break the tool's schema, an unknown tool and a tool that
+     * cannot do what was asked answer `ok: false` with the reason (for the model); only an
+     * infrastructure failure (the database) throws, so Temporal retries it.
+     */
+    async runSessionTool(input: SessionToolInput): Promise<SessionToolOutcome> {
+      return withActivityContext(async (ctx) => {
+        const startedAt = Date.now();
+        const t0 = performance.now();
+        const { call } = input;
+        const kind: ToolKind = toolKind(call.name);
+        let ok = true;
+        let result: unknown;
+        const spec = SESSION_TOOLS[call.name as ToolName];
+        if (!spec) {
+          ok = false;
+          result = { error: `unknown tool "${call.name}"; the tools are ${SESSION_TOOL_SPECS.map((t) => t.name).join(', ')}` };
+        } else {
+          const problems = schemaProblems(call.arguments, spec.inputSchema);
+          if (problems.length) {
+            ok = false;
+            result = { error: `invalid arguments for ${call.name}: ${problems.slice(0, 5).join('; ')}` };
+          } else {
+            try {
+              result = await tools[call.name as ToolName](call.arguments as Record<string, unknown>, input, ctx);
+            } catch (err) {
+              if (!(err instanceof ToolError)) throw err;
+              ok = false;
+              result = { error: `${call.name} failed: ${err.message}` };
+            }
+          }
+        }
+        const durationMs = performance.now() - t0;
+        await recorder.record([
+          {
+            opKey: `tool/${input.sessionId}/${input.turnNumber}/${call.id}`,
+            operation: 'tool_execution',
+            sessionId: input.sessionId,
+            turnNumber: input.turnNumber,
+            durationMs,
+            toolName: call.name,
+            toolKind: kind,
+            ok,
+            errorType: ok ? null : 'ToolError',
+            details: { step: input.step, tool_call_id: call.id },
+          },
+        ]);
+        return { id: call.id, name: call.name, kind, ok, step: input.step, startedAt, durationMs, content: cut(JSON.stringify(result)) };
+      });
+    },
+
+    /** A step's tools as one batch: its metric row and the seed's log line. */
+    async recordToolBatch(input: ToolBatchInput): Promise<void> {
+      const f = batchFigures(input.outcomes);
+      const executionId = `${input.sessionId}/${input.turnNumber}/${input.step}`;
+      await recorder.record([
+        {
+          opKey: `batch/${executionId}/${input.turnStartedAt}`,
+          operation: 'tool_batch',
+          sessionId: input.sessionId,
+          turnNumber: input.turnNumber,
+          durationMs: f.durationMs,
+          ok: input.outcomes.every((o) => o.ok),
+          details: { step: input.step, tool_count: f.toolCount, read_only_count: f.readOnlyCount, write_count: f.writeCount, read_only_ms: f.readOnlyMs, write_ms: f.writeMs, slowest_read_only_ms: f.slowestReadOnlyMs },
+        },
+      ]);
+      logLine(performanceLogFields(executionId, f, f.durationMs), `Executed ${f.toolCount} tools in ${(f.durationMs / 1000).toFixed(3)}s (avg: ${f.avgTimePerToolMs.toFixed(1)}ms/tool): ${f.readOnlyCount} read-only, ${f.writeCount} write`);
+    },
+
+    /** Ends the turn: its row (reply, tool calls, timings), the session's count, its metric row and log line; answers its figures. */
+    async finishTurn(input: FinishTurnInput): Promise<TurnMetrics> {
+      const turnMs = Date.now() - input.startedAt;
+      const steps = [...new Set(input.toolCalls.map((t) => t.step))];
+      const readOnlyMs = steps.reduce((s, step) => s + span(input.toolCalls.filter((t) => t.step === step && t.kind === 'read_only')), 0);
+      const writeMs = steps.reduce((s, step) => s + span(input.toolCalls.filter((t) => t.step === step && t.kind === 'write')), 0);
+      const figures: TurnMetrics = {
+        tools: input.toolCalls.length,
+        readOnly: input.toolCalls.filter((t) => t.kind === 'read_only').length,
+        writes: input.toolCalls.filter((t) => t.kind === 'write').length,
+        readOnlyMs,
+        writeMs,
+        llmCalls: input.llm.calls,
+        llmMs: input.llm.ms,
+        steps: input.steps,
+        turnMs,
+      };
+      const stored: StoredToolCall[] = input.toolCalls.map((t) => ({
+        id: t.id, name: t.name, kind: t.kind, step: t.step, arguments: t.arguments, ok: t.ok, result: t.content, startedAt: t.startedAt, durationMs: t.durationMs,
+      }));
+      await repo.finishTurn(input.sessionId, input.turnNumber, {
+        status: input.status,
+        reply: input.reply,
+        error: input.error,
+        toolCalls: stored,
+        timings: { ...figures, stepLimitReached: input.stepLimitReached, inputTokens: input.llm.inputTokens, outputTokens: input.llm.outputTokens },
+      });
+      const executionId = `${input.sessionId}/${input.turnNumber}`;
+      await recorder.record([
+        {
+          opKey: `turn/${executionId}/${input.startedAt}`,
+          operation: 'turn',
+          sessionId: input.sessionId,
+          turnNumber: input.turnNumber,
+          durationMs: turnMs,
+          inputTokens: input.llm.inputTokens,
+          outputTokens: input.llm.outputTokens,
+          ok: input.status === 'completed',
+          errorType: input.status === 'completed' ? null : 'TurnFailed',
+          details: { ...figures },
+        },
+      ]);
+      const f = { toolCount: figures.tools, readOnlyCount: figures.readOnly, writeCount: figures.writes, toolIds: input.toolCalls.map((t) => t.id) };
+      logLine(performanceLogFields(executionId, f, turnMs), `Turn ${input.turnNumber} ${input.status} in ${(turnMs / 1000).toFixed(3)}s: ${figures.llmCalls} LLM calls, ${figures.tools} tools`);
+      return figures;
+    },
+
+    async endSession(input: { sessionId: string }): Promise<void> {
+      await repo.endSession(input.sessionId);
+    },
+  };
+}
+
+/** The session's LLM step, on the provider's task queue: the prompt from Postgres, the call with tools, its metric row. */
+export function createSessionLlmActivities(deps: SessionActivityDeps) {
+  const recorder = metricsRecorder(deps);
+  return {
+    /**
+     * One round of the model: builds the prompt (world, recent turns, older ones summarised,
+     * within MAX_CONTEXT_TOKENS) plus the turn's exchange so far, calls the provider with the
+     * session's tools and answers its text and tool calls. Retry-safe: it writes only its
+     * call-log and metric rows (one per attempt).
+     */
+    async sessionLlmStep(input: SessionLlmStepInput): Promise<SessionLlmStepResult> {
+      return withActivityContext(async (ctx) => {
+        const { repo, config } = deps;
+        const session = await repo.getSession(input.sessionId);
+        const { turns, olderTurns } = await repo.contextTurns(input.sessionId, input.turnNumber, CONTEXT_TURNS_LOADED);
+        const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
+        const prompt = buildSessionPrompt({
+          title: input.title,
+          world: session?.world ?? {},
+          characters,
+          turns,
+          olderTurns,
+          maxTurnHistory: config.sessions.maxTurnHistory,
+          maxContextTokens: config.sessions.maxContextTokens,
+          input: input.input,
+        });
+        const startedAt = Date.now();
+        const t0 = performance.now();
+        const metric = (ok: boolean, extra: Partial<MetricRow>): MetricRow => ({
+          // One row per attempt of this activity (a turn taken again after a failure is another activity).
+          opKey: `llm/${ctx.workflowId}/${ctx.runId}/${ctx.activityId}/${ctx.attempt ?? 1}`,
+          operation: 'llm_call',
+          sessionId: input.sessionId,
+          turnNumber: input.turnNumber,
+          durationMs: performance.now() - t0,
+          ok,
+          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns },
+          ...extra,
+        });
+        try {
+          const result = await deps.llm.chatWithTools(
+            {
+              purpose: 'session',
+              provider: input.route.provider,
+              model: input.route.model,
+              promptVersion: SESSION_PROMPT_VERSION,
+              request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: 1024 },
+            },
+            ctx,
+          );
+          const row = metric(true, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
+          await recorder.record([row]);
+          return { text: result.text, toolCalls: result.toolCalls, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, startedAt, durationMs: row.durationMs };
+        } catch (err) {
+          const type = (err as { type?: string }).type ?? (err as Error).name ?? 'Error';
+          await recorder.record([metric(false, { errorType: type, details: { step: input.step, message: errorMessage(err).slice(0, 200) } })]).catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+  };
+}

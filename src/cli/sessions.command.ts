@@ -1,0 +1,199 @@
+/**
+ * Story sessions from the terminal: `play` (an interactive prompt; each line is a turn),
+ * `turn` (one turn, for scripts), `sessions list|show|end`, and `metrics` (the seed's
+ * performance metrics, the same numbers as GET /optimization/performance/metrics).
+ */
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { SessionsRepository } from '../db/repositories/sessions.repository';
+import type { OperationStats, PerformanceMetricsResponse } from '../domain/sessions/metrics';
+import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
+import { endSessionUpdate } from '../workflows';
+import type { CliContext } from './context';
+import { sendTurn } from './session-client';
+import { UsageError, webUiLink } from './temporal-client';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+/** The line printed under a reply: `5 tools: 3 read-only in parallel 0.21 s, 2 writes 0.06 s · LLM 2 calls 3.4 s · turn 3.8 s`. */
+export function turnLine(m: TurnMetrics): string {
+  const parts: string[] = [];
+  if (m.tools) {
+    const kinds = [
+      ...(m.readOnly ? [`${m.readOnly} read-only ${m.readOnly > 1 ? 'in parallel ' : ''}${secs(m.readOnlyMs)}`] : []),
+      ...(m.writes ? [`${m.writes} write${m.writes > 1 ? 's' : ''} ${secs(m.writeMs)}`] : []),
+    ];
+    parts.push(`${m.tools} tool${m.tools > 1 ? 's' : ''}${kinds.length ? `: ${kinds.join(', ')}` : ''}`);
+  } else parts.push('no tools');
+  parts.push(`LLM ${m.llmCalls} call${m.llmCalls === 1 ? '' : 's'} ${secs(m.llmMs)}`, `turn ${secs(m.turnMs)}`);
+  return parts.join(' · ');
+}
+
+const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
+
+async function sessionOrFail(ctx: CliContext, id: string) {
+  if (!UUID.test(id)) throw new UsageError(`"${id}" is not a session id (sessions list shows them)`);
+  const session = await new SessionsRepository(await ctx.db()).getSession(id);
+  if (!session) throw new UsageError(`No session ${id}: start one with \`storyloom play\` (sessions list shows them).`);
+  return session;
+}
+
+function printTurn(result: TurnResult): void {
+  console.log(`\n${result.reply}\n`);
+  console.log(dim(turnLine(result.metrics)));
+}
+
+/** A refused or failed turn: the message the run gave (the session goes on). */
+function turnFailure(err: unknown): string | undefined {
+  if (err instanceof WorkflowUpdateFailedError) return err.cause?.message ?? err.message;
+  return undefined;
+}
+
+/** `play`: an interactive story in the terminal; Ctrl-C leaves, `--session` resumes. */
+export async function playCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { session: { type: 'string' }, script: { type: 'string' }, title: { type: 'string' } } });
+  if (positionals.length) throw new UsageError('usage: storyloom play [--session ID] [--script <script>] [--title T]');
+  let session: { id: string; title: string; scriptId: string | null; turns: number };
+  if (values.session) {
+    if (values.script || values.title) throw new UsageError('--session resumes a session as it is: leave out --script and --title');
+    const found = await sessionOrFail(ctx, values.session);
+    if (found.status === 'ended') throw new UsageError(`Session ${found.id} has ended; start a new one with \`storyloom play\`.`);
+    session = found;
+  } else {
+    const script = values.script ? await ctx.script(values.script) : undefined;
+    const title = values.title?.trim() || script?.title || 'Untitled story';
+    session = { id: randomUUID(), title, scriptId: script?.id ?? null, turns: 0 };
+  }
+  const client = await ctx.client();
+  console.log(`"${session.title}" — session ${session.id}${session.turns ? ` (${session.turns} turns so far)` : ''}`);
+  console.log(dim(`Type what you do or say; Ctrl-C leaves (resume with \`storyloom play --session ${session.id}\`). ${webUiLink(ctx.config, sessionWorkflowId(session.id))}`));
+  const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
+  // Ctrl-C closes the prompt: the loop ends after the turn in flight (if any) is answered.
+  rl.on('SIGINT', () => rl.close());
+  rl.prompt();
+  for await (const line of rl) {
+    const text = line.trim();
+    if (text) {
+      const problem = turnInputProblem({ text });
+      if (problem) console.error(problem);
+      else {
+        try {
+          printTurn(await sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text }));
+        } catch (err) {
+          const message = turnFailure(err);
+          if (message === undefined) throw err;
+          console.error(message);
+        }
+      }
+    }
+    rl.prompt();
+  }
+  console.log(`\nLeft "${session.title}". Resume with: storyloom play --session ${session.id}`);
+  return 0;
+}
+
+/** `turn`: one turn of an existing session, non-interactively. */
+export async function turnCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals.length !== 2) throw new UsageError('usage: storyloom turn <session> "<text>" [--json]');
+  const problem = turnInputProblem({ text: positionals[1] });
+  if (problem) throw new UsageError(problem);
+  const session = await sessionOrFail(ctx, positionals[0]);
+  if (session.status === 'ended') throw new UsageError(`Session ${session.id} has ended; start a new one with \`storyloom play\`.`);
+  try {
+    const result = await sendTurn(await ctx.client(), { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1] });
+    if (values.json) console.log(JSON.stringify(result, null, 2));
+    else printTurn(result);
+    return 0;
+  } catch (err) {
+    const message = turnFailure(err);
+    if (message === undefined) throw err;
+    console.error(message);
+    return 1;
+  }
+}
+
+/** `sessions list | show <id> | end <id>`. */
+export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const [verb, id, ...rest] = argv;
+  const repo = () => ctx.db().then((db) => new SessionsRepository(db));
+  if (verb === 'list' && id === undefined) {
+    const sessions = await (await repo()).listSessions();
+    if (!sessions.length) console.log('No sessions yet: `storyloom play` starts one.');
+    for (const s of sessions) console.log(`${s.id}  ${s.status.padEnd(6)}  ${String(s.turns).padStart(4)} turns  ${s.updatedAt.toISOString().slice(0, 16).replace('T', ' ')}  ${s.title}`);
+    return 0;
+  }
+  if (verb === 'show' && id !== undefined && !rest.length) {
+    const session = await sessionOrFail(ctx, id);
+    const r = await repo();
+    const [characters, relationships, memories, turns] = await Promise.all([r.characters(id), r.relationships(id), r.recentMemories(id, 10), r.turns(id, 5)]);
+    console.log(`# ${session.title}\nsession ${session.id}: ${session.status}, ${session.turns} turns${session.scriptId ? `, script ${session.scriptId}` : ''}\n`);
+    console.log(`## World state\n${JSON.stringify(session.world, null, 2)}\n`);
+    console.log(`## Characters (${characters.length})`);
+    for (const c of characters) console.log(`- ${c.name}${c.description ? `: ${c.description}` : ''}${c.traits.length ? ` (${c.traits.join(', ')})` : ''}`);
+    console.log(`\n## Relationships (${relationships.length})`);
+    for (const rel of relationships) console.log(`- ${rel.source} → ${rel.target}: ${rel.kind}`);
+    console.log(`\n## Memories (last ${memories.length})`);
+    for (const m of memories) console.log(`- ${m.turnNumber !== null ? `[turn ${m.turnNumber}] ` : ''}${m.text}`);
+    console.log(`\n## Recent turns`);
+    for (const t of turns) {
+      console.log(`- turn ${t.turnNumber} (${t.status}): > ${t.input}`);
+      if (t.reply) console.log(`  ${t.reply.replace(/\s+/g, ' ').slice(0, 200)}`);
+      if (t.error) console.log(`  error: ${t.error}`);
+      if (t.toolCalls.length) console.log(`  tools: ${t.toolCalls.map((c) => `${c.name}${c.ok ? '' : ' (error)'}`).join(', ')}`);
+    }
+    return 0;
+  }
+  if (verb === 'end' && id !== undefined && !rest.length) {
+    const session = await sessionOrFail(ctx, id);
+    if (session.status === 'ended') {
+      console.log(`Session ${id} had already ended.`);
+      return 0;
+    }
+    try {
+      const ended = await (await ctx.client()).workflow.getHandle(sessionWorkflowId(id)).executeUpdate(endSessionUpdate);
+      console.log(`Ended "${session.title}" after ${ended.turns} turns.`);
+      return 0;
+    } catch (err) {
+      // No workflow is running for it (never played, or closed): mark it ended directly.
+      if (!(err instanceof WorkflowNotFoundError) && !(err instanceof WorkflowUpdateFailedError)) throw err;
+      await (await repo()).endSession(id);
+      console.log(`Ended "${session.title}" after ${session.turns} turns.`);
+      return 0;
+    }
+  }
+  throw new UsageError('usage: storyloom sessions list | show <id> | end <id>');
+}
+
+function statsRow(name: string, s: OperationStats): string {
+  const ms = (v: number) => v.toFixed(1).padStart(10);
+  return `${name.padEnd(16)}${String(s.count).padStart(7)}${ms(s.avg_time_ms)}${ms(s.p50_time_ms)}${ms(s.p95_time_ms)}${ms(s.min_time_ms)}${ms(s.max_time_ms)}${ms(s.total_time_ms)}${String(s.errors).padStart(7)}`;
+}
+
+/** Prints the metrics as a table (ms). */
+export function formatMetrics(m: PerformanceMetricsResponse): string {
+  const head = `${'operation'.padEnd(16)}${'count'.padStart(7)}${'avg'.padStart(10)}${'p50'.padStart(10)}${'p95'.padStart(10)}${'min'.padStart(10)}${'max'.padStart(10)}${'total'.padStart(10)}${'errors'.padStart(7)}`;
+  const rows = Object.entries(m.metrics).map(([name, s]) => statsRow(name, s));
+  const scope = m.session_id ? `session ${m.session_id}` : 'all sessions';
+  return [`Performance metrics (ms), ${scope}, since ${m.window.started_at}${m.enabled ? '' : ' — recording is off (ENABLE_PERFORMANCE_TRACKING=false)'}`, head, ...rows].join('\n');
+}
+
+/** `metrics`: the seed's metrics per operation type; `--reset` starts a new measurement window. */
+export async function metricsCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { session: { type: 'string' }, json: { type: 'boolean' }, reset: { type: 'boolean' } } });
+  if (positionals.length) throw new UsageError('usage: storyloom metrics [--session ID] [--json] [--reset]');
+  if (values.session !== undefined) await sessionOrFail(ctx, values.session);
+  const repo = new SessionsRepository(await ctx.db());
+  if (values.reset) {
+    if (values.session) throw new UsageError('--reset starts a new window for all sessions: leave out --session');
+    const window = await repo.resetMetrics();
+    console.log(values.json ? JSON.stringify({ status: 'success', window: { id: window.id, started_at: window.startedAt.toISOString() } }) : `New measurement window from ${window.startedAt.toISOString()} (earlier rows are kept).`);
+    return 0;
+  }
+  const metrics = await repo.performanceMetrics({ sessionId: values.session, enabled: ctx.config.sessions.performanceTracking });
+  console.log(values.json ? JSON.stringify(metrics, null, 2) : formatMetrics(metrics));
+  return 0;
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { Ollama, type Message, type Tool } from 'ollama';
+import type { ProviderClientOptions } from '../anthropic.provider';
+import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
+import { PURPOSE_HEADER } from '../types';
+
+/**
+ * Ollama /api/chat with native tools: `tools` in the request, `message.tool_calls` in the answer,
+ * `role: "tool"` messages (with `tool_name`) fed back. Ollama gives calls no ids, so each gets a
+ * unique one here (callers key write-once effects by it, as they do with the other providers' ids).
+ */
+export class OllamaToolChatProvider implements ToolChatProvider {
+  readonly provider = 'ollama' as const;
+
+  constructor(private readonly opts: ProviderClientOptions) {}
+
+  async chatWithTools(req: ToolChatRequest, opts: CallOptions): Promise<ToolChatResult> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const client = new Ollama({
+      host: this.opts.baseUrl ?? 'http://127.0.0.1:11434',
+      headers: { [PURPOSE_HEADER]: opts.purpose },
+      fetch: (input, init) => fetch(input, { ...init, signal }),
+    });
+    const response = await client.chat({
+      model: req.model,
+      stream: false,
+      messages: [...(req.system ? [{ role: 'system', content: req.system }] : []), ...ollamaMessages(req.messages)],
+      tools: req.tools.map((t): Tool => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.inputSchema as Tool['function']['parameters'] } })),
+      options: { num_predict: req.maxTokens, ...(req.temperature !== undefined ? { temperature: req.temperature } : {}) },
+    });
+    return {
+      text: response.message.content,
+      toolCalls: (response.message.tool_calls ?? []).map((c) => ({ id: `ollama_${randomUUID()}`, name: c.function.name, arguments: c.function.arguments })),
+      usage: { inputTokens: response.prompt_eval_count ?? 0, outputTokens: response.eval_count ?? 0 },
+      model: response.model,
+      stopReason: response.done_reason ?? null,
+    };
+  }
+}
+
+function ollamaMessages(messages: ToolChatMessage[]): Message[] {
+  return messages.map((m): Message => {
+    if (m.role === 'user') return { role: 'user', content: m.content };
+    if (m.role === 'tool') return { role: 'tool', content: m.content, tool_name: m.name };
+    return {
+      role: 'assistant',
+      content: m.content,
+      ...(m.toolCalls?.length
+        ? { tool_calls: m.toolCalls.map((c) => ({ function: { name: c.name, arguments: (c.arguments && typeof c.arguments === 'object' ? c.arguments : {}) as Record<string, unknown> } })) }
+        : {}),
+    };
+  });
+}

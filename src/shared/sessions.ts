@@ -1,0 +1,111 @@
+/**
+ * Story sessions: names, message payloads and the tool kinds, shared by the workflow, the
+ * activities and the CLI. Pure: safe inside the workflow sandbox.
+ */
+
+/** Safe to run concurrently: they only read the world. */
+export const READ_ONLY_TOOLS = ['read_state', 'search_memories', 'query_relationships', 'semantic_search', 'stateful_read'] as const;
+/** Side effects: run one after another, in the order the model gave, each at most once per (turn, tool call). */
+export const WRITE_TOOLS = ['add_memory', 'update_state', 'update_world', 'create_character', 'batch_memory'] as const;
+export type ReadOnlyTool = (typeof READ_ONLY_TOOLS)[number];
+export type WriteTool = (typeof WRITE_TOOLS)[number];
+export type ToolName = ReadOnlyTool | WriteTool;
+export type ToolKind = 'read_only' | 'write' | 'unknown';
+
+export function toolKind(name: string): ToolKind {
+  if ((READ_ONLY_TOOLS as readonly string[]).includes(name)) return 'read_only';
+  if ((WRITE_TOOLS as readonly string[]).includes(name)) return 'write';
+  return 'unknown';
+}
+
+/** The longest player input a turn takes. */
+export const MAX_TURN_INPUT_CHARS = 4000;
+
+export function sessionWorkflowId(sessionId: string): string {
+  return `session-${sessionId}`;
+}
+
+/** Why an input is refused (undefined when it is fine): the takeTurn validator's message. */
+export function turnInputProblem(input: unknown): string | undefined {
+  const text = (input as { text?: unknown } | undefined)?.text;
+  if (typeof text !== 'string' || text.trim() === '') return 'A turn needs some text: type what your character does or says.';
+  if (text.length > MAX_TURN_INPUT_CHARS) return `A turn takes at most ${MAX_TURN_INPUT_CHARS} characters (got ${text.length}); say it in shorter turns.`;
+  return undefined;
+}
+
+/** A short, readable summary of a tool call for the Web UI: `tool: search_memories "the lighthouse"`. */
+export function toolSummary(name: string, args: unknown): string {
+  const a = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;
+  const first = ['query', 'text', 'name', 'path', 'character', 'topic'].map((k) => a[k]).find((v) => typeof v === 'string' && v);
+  const detail = typeof first === 'string' ? ` "${first.length > 60 ? `${first.slice(0, 57)}...` : first}"` : '';
+  return `tool: ${name}${detail}`;
+}
+
+export interface StorySessionInput {
+  sessionId: string;
+  title: string;
+  scriptId?: string | null;
+  /** Set by the workflow itself when it continues as new. */
+  carried?: SessionCarriedState;
+}
+
+export interface SessionCarriedState {
+  turns: number;
+  startedAt: number;
+  runIds: string[];
+}
+
+export interface TurnInput {
+  text: string;
+}
+
+/** One tool call of a turn, as the turn's answer reports it. */
+export interface TurnToolCall {
+  id: string;
+  name: string;
+  kind: ToolKind;
+  step: number;
+  ok: boolean;
+  durationMs: number;
+}
+
+/** What a turn took: the figures the CLI's dim line shows. */
+export interface TurnMetrics {
+  tools: number;
+  readOnly: number;
+  writes: number;
+  /** Wall time of the read-only phases (tools in parallel), summed over steps. */
+  readOnlyMs: number;
+  /** Wall time of the write phases (one after another), summed over steps. */
+  writeMs: number;
+  llmCalls: number;
+  llmMs: number;
+  steps: number;
+  turnMs: number;
+}
+
+export interface TurnResult {
+  sessionId: string;
+  turnNumber: number;
+  reply: string;
+  toolCalls: TurnToolCall[];
+  metrics: TurnMetrics;
+  /** True when the turn stopped at maxToolSteps rounds of tool calls. */
+  stepLimitReached: boolean;
+}
+
+export interface SessionProgress {
+  sessionId: string;
+  title: string;
+  status: 'idle' | 'taking_turn' | 'ended';
+  turns: number;
+  /** Turns waiting behind the current one. */
+  queued: number;
+  currentTurn?: { turnNumber: number; step: number; phase: 'llm' | 'tools' };
+  lastTurn?: { turnNumber: number; metrics: TurnMetrics };
+}
+
+export interface SessionEnded {
+  sessionId: string;
+  turns: number;
+}

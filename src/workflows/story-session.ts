@@ -1,0 +1,231 @@
+/**
+ * `storySession` (id `session-<sessionId>`): one interactive story. A turn is the `takeTurn`
+ * Update: it answers the reply and the turn's figures. The first turn starts the session
+ * (update-with-start). Turns run one at a time in arrival order (a second update waits its
+ * turn). A turn: the model (native tool calling) → the step's read-only tools concurrently (at
+ * most MAX_PARALLEL_TOOL_CALLS), then its write tools one after another in the model's order →
+ * results fed back → again, at most maxToolSteps rounds. Reads see the world as it was before
+ * the step's writes. An LLM failure (after its retries) fails the turn, not the session. The
+ * world lives in Postgres, so every `turnsPerRun` turns the run continues as new once its
+ * handlers have finished.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { MainActivities } from '../activities';
+import type { FinishTurnInput, SessionSettingsResult, SessionToolOutcome } from '../activities/sessions.activities';
+import type { ToolCall, ToolChatMessage } from '../llm/types';
+import {
+  toolKind,
+  toolSummary,
+  turnInputProblem,
+  type SessionEnded,
+  type SessionProgress,
+  type StorySessionInput,
+  type TurnInput,
+  type TurnMetrics,
+  type TurnResult,
+} from '../shared/sessions';
+import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, localActivities } from './activity-options';
+import { slidingWindow } from './sliding-window';
+
+export const takeTurnUpdate = defineUpdate<TurnResult, [TurnInput]>('takeTurn');
+export const endSessionUpdate = defineUpdate<SessionEnded>('end');
+export const endSessionSignal = defineSignal('end');
+export const sessionProgressQuery = defineQuery<SessionProgress>('progress');
+
+/** Tools are quick database work (an embedding request at most); a failure after these retries is an error result for the model. */
+const tools = proxyActivities<MainActivities>({
+  ...DB_ACTIVITY_OPTIONS,
+  startToCloseTimeout: '30 seconds',
+  retry: { ...DB_ACTIVITY_OPTIONS.retry, maximumAttempts: 5 },
+});
+/** A player waits for the turn: the model's call is retried a few times, not for minutes. */
+const TURN_LLM_RETRY = { ...LLM_ACTIVITY_OPTIONS.retry, maximumAttempts: 3, maximumInterval: '5 seconds' as const };
+
+type Outcome = SessionToolOutcome & { arguments: unknown };
+
+export async function storySession(input: StorySessionInput): Promise<SessionEnded> {
+  const info = workflowInfo();
+  const carried = input.carried ?? { turns: 0, startedAt: Date.now(), runIds: [] };
+  carried.runIds = [...carried.runIds, info.runId].slice(-20);
+  let settings: SessionSettingsResult | undefined;
+  let ended = false;
+  let turnsThisRun = 0;
+  let nextTicket = 0;
+  let serving = 0;
+  let current: SessionProgress['currentTurn'];
+  let lastTurn: SessionProgress['lastTurn'];
+
+  const progress = (): SessionProgress => ({
+    sessionId: input.sessionId,
+    title: input.title,
+    status: ended ? 'ended' : current ? 'taking_turn' : 'idle',
+    turns: carried.turns,
+    queued: Math.max(0, nextTicket - serving - (current ? 1 : 0)),
+    ...(current ? { currentTurn: { ...current } } : {}),
+    ...(lastTurn ? { lastTurn } : {}),
+  });
+  const showDetails = () => {
+    const p = progress();
+    setCurrentDetails(`**${input.title}** — ${p.status}${p.currentTurn ? ` (turn ${p.currentTurn.turnNumber}, step ${p.currentTurn.step}: ${p.currentTurn.phase})` : ''}\n\nturns: ${p.turns}, queued: ${p.queued}`);
+  };
+
+  setHandler(sessionProgressQuery, progress);
+  setHandler(
+    takeTurnUpdate,
+    async (turn) => {
+      const ticket = nextTicket++;
+      await condition(() => serving === ticket && settings !== undefined);
+      try {
+        return await takeTurn(turn.text, settings!);
+      } finally {
+        serving++;
+        current = undefined;
+        showDetails();
+      }
+    },
+    {
+      validator: (turn) => {
+        const problem = turnInputProblem(turn);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidTurnInput');
+        if (ended) throw ApplicationFailure.nonRetryable('This session has ended; start a new one with `storyloom play`.', 'SessionEnded');
+      },
+      description: 'Take one turn: { "text": "what the player does or says" }; answers the reply and the turn\'s figures.',
+    },
+  );
+  const end = (): SessionEnded => {
+    ended = true;
+    showDetails();
+    return { sessionId: input.sessionId, turns: carried.turns };
+  };
+  setHandler(endSessionUpdate, end, { description: 'End the session after the turns already sent; answers the turns taken.' });
+  setHandler(endSessionSignal, () => {
+    end();
+  });
+
+  if (!input.carried) {
+    // A session resumed after its workflow closed (not ended) goes on from the turns it took.
+    const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
+    carried.turns = Math.max(carried.turns, opened.turns);
+  }
+  settings = await localActivities.resolveSessionSettings();
+  const turnsPerRun = settings.turnsPerRun;
+  showDetails();
+
+  await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket);
+  await condition(allHandlersFinished);
+  if (ended) {
+    await localActivities.endSession({ sessionId: input.sessionId });
+    return { sessionId: input.sessionId, turns: carried.turns };
+  }
+  return continueAsNew<typeof storySession>({ ...input, carried });
+
+  async function takeTurn(text: string, s: SessionSettingsResult): Promise<TurnResult> {
+    const turnNumber = carried.turns + 1;
+    current = { turnNumber, step: 0, phase: 'llm' };
+    showDetails();
+    const { startedAt } = await localActivities.beginTurn({ sessionId: input.sessionId, turnNumber, input: text });
+    const model = llmActivities(s.route, { retry: TURN_LLM_RETRY });
+    const exchange: ToolChatMessage[] = [];
+    const outcomes: Outcome[] = [];
+    const llm = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };
+    let reply = '';
+    let stepLimitReached = false;
+    let rounds = 0;
+    const finish = (status: FinishTurnInput['status'], error: string | null) =>
+      localActivities.finishTurn({
+        sessionId: input.sessionId, turnNumber, startedAt, status, reply: status === 'completed' ? reply : null, error,
+        toolCalls: outcomes, llm, steps: rounds, stepLimitReached,
+      });
+    try {
+      for (let step = 1; ; step++) {
+        current = { turnNumber, step, phase: 'llm' };
+        const answer = await model.sessionLlmStep.executeWithOptions({ summary: `llm: turn ${turnNumber}, step ${step}` }, [
+          { sessionId: input.sessionId, title: input.title, turnNumber, step, route: s.route, input: text, exchange },
+        ]);
+        llm.calls++;
+        llm.ms += answer.durationMs;
+        llm.inputTokens += answer.inputTokens;
+        llm.outputTokens += answer.outputTokens;
+        if (!answer.toolCalls.length) {
+          reply = answer.text;
+          break;
+        }
+        if (rounds >= s.maxToolSteps) {
+          stepLimitReached = true;
+          reply = `${answer.text ? `${answer.text}\n\n` : ''}(The storyteller stopped after ${s.maxToolSteps} rounds of tool calls without finishing; say what you do next.)`;
+          break;
+        }
+        current = { turnNumber, step, phase: 'tools' };
+        showDetails();
+        const stepOutcomes = await runTools(answer.toolCalls, turnNumber, step, s.maxParallelToolCalls);
+        rounds++;
+        outcomes.push(...stepOutcomes);
+        await localActivities.recordToolBatch({ sessionId: input.sessionId, turnNumber, turnStartedAt: startedAt, step, outcomes: stepOutcomes.map(({ content: _c, arguments: _a, ...timed }) => timed) });
+        exchange.push(
+          { role: 'assistant', content: answer.text, toolCalls: answer.toolCalls },
+          ...stepOutcomes.map((o): ToolChatMessage => ({ role: 'tool', toolCallId: o.id, name: o.name, content: o.content, isError: !o.ok })),
+        );
+      }
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      const message = (cause as Error)?.message ?? String(cause);
+      await finish('failed', message);
+      throw ApplicationFailure.nonRetryable(`The storyteller could not answer turn ${turnNumber}: ${message}. The session is fine: try the turn again.`, 'TurnFailed');
+    }
+    const metrics: TurnMetrics = await finish('completed', null);
+    carried.turns = turnNumber;
+    turnsThisRun++;
+    lastTurn = { turnNumber, metrics };
+    return {
+      sessionId: input.sessionId,
+      turnNumber,
+      reply,
+      toolCalls: outcomes.map((o) => ({ id: o.id, name: o.name, kind: o.kind, step: o.step, ok: o.ok, durationMs: o.durationMs })),
+      metrics,
+      stepLimitReached,
+    };
+  }
+
+  /**
+   * One step's tools: the read-only ones (and unknown names, which only answer an error)
+   * concurrently, at most `maxParallel` at a time; then the writes one after another in the
+   * model's order. Answers the outcomes in the model's order. A tool that still fails after its
+   * retries becomes an error result for the model.
+   */
+  async function runTools(calls: ToolCall[], turnNumber: number, step: number, maxParallel: number): Promise<Outcome[]> {
+    const done = new Map<string, Outcome>();
+    const run = async (call: ToolCall) => {
+      let outcome: SessionToolOutcome;
+      try {
+        outcome = await tools.runSessionTool.executeWithOptions({ summary: toolSummary(call.name, call.arguments) }, [
+          { sessionId: input.sessionId, scriptId: input.scriptId ?? null, turnNumber, step, call },
+        ]);
+      } catch (err) {
+        const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+        outcome = {
+          id: call.id, name: call.name, kind: toolKind(call.name), ok: false, step, startedAt: Date.now(), durationMs: 0,
+          content: JSON.stringify({ error: `${call.name} failed: ${(cause as Error)?.message ?? String(cause)}` }),
+        };
+      }
+      done.set(call.id, { ...outcome, arguments: call.arguments });
+    };
+    const writes = calls.filter((c) => toolKind(c.name) === 'write');
+    await slidingWindow(calls.filter((c) => toolKind(c.name) !== 'write'), () => maxParallel, run);
+    for (const call of writes) await run(call);
+    return calls.map((c) => done.get(c.id)!);
+  }
+}
+

@@ -1,0 +1,34 @@
+/**
+ * Records storySession histories (0.3.0) from real runs and checks they replay: a run that
+ * takes two turns (tools in parallel and in order, an invalid argument answered as an error)
+ * and continues as new, and the next run that takes a turn and ends. With
+ * STORYLOOM_RECORD_HISTORIES=1 it writes them for replay.test.ts to guard.
+ */
+import { randomUUID } from 'node:crypto';
+import { sendTurn } from '../../src/cli/session-client';
+import { sessionWorkflowId } from '../../src/shared/sessions';
+import { endSessionUpdate } from '../../src/workflows';
+import { useTestStack } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
+import { recordAndReplay } from './recorder';
+
+const stack = useTestStack('record-sessions', { env: { STORYLOOM_SESSION_TURNS_PER_RUN: '2' } });
+
+it('records a session: two turns, continue-as-new, a third turn, end', async () => {
+  const sessionId = randomUUID();
+  const workflowId = sessionWorkflowId(sessionId);
+  const turn = (text: string) => sendTurn(stack.env.client, { sessionId, title: 'Recorded', taskQueue: stack.app.taskQueue, text });
+  await turn('I climb the lighthouse stairs');
+  const handle = stack.env.client.workflow.getHandle(workflowId);
+  const firstRunId = (await handle.describe()).runId;
+  await turn('I shout into the storm [tools: add_memory!bad, read_state]');
+  const secondRunId = await waitFor(async () => {
+    const d = await handle.describe();
+    return d.runId !== firstRunId && d.runId;
+  });
+  expect((await turn('I go back down [tools: none]')).turnNumber).toBe(3);
+  expect(await handle.executeUpdate(endSessionUpdate)).toEqual({ sessionId, turns: 3 });
+  await handle.result();
+  await recordAndReplay(stack.env.address, 'session-turns-continue-as-new', workflowId, firstRunId);
+  await recordAndReplay(stack.env.address, 'session-turn-and-end', workflowId, secondRunId);
+});
