@@ -5,6 +5,8 @@ import type { LlmService } from '../llm/llm-service';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
+import { ArticleSnapshots, createNewsActivities, createNewsProviderActivities } from './news.activities';
+import { NewsRepository } from '../db/repositories/news.repository';
 import { createReportActivities } from './report.activities';
 import { createSmokeActivities } from './smoke.activities';
 
@@ -24,6 +26,7 @@ export function createMainActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps),
     ...createIngestionActivities({ repo, config: deps.config }),
     ...createReportActivities({ db: deps.db, config: deps.config, flushRecorders: deps.flushRecorders ?? (async () => undefined) }),
+    ...createNewsActivities({ repo: new NewsRepository(deps.db) }),
   };
 }
 
@@ -36,6 +39,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       llm: deps.llm,
       outlineContextTokens: deps.config.llm.outlineContextTokens,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
+    }),
+    ...createNewsProviderActivities({
+      repo: new NewsRepository(deps.db),
+      llm: deps.llm,
+      embeddingDimensions: deps.config.llm.embeddingDimensions,
+      snapshots: new ArticleSnapshots(),
     }),
   };
 }
