@@ -28,12 +28,20 @@ function text(v: unknown): string {
   return '';
 }
 
-/** Markup out, entities already decoded, paragraphs kept. */
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/** Markup out and HTML entities decoded (CDATA keeps them encoded), paragraphs kept. */
 export function stripHtml(html: string): string {
   return html
     .replace(/<\s*(br|\/p|\/div|\/li|\/h\d)\s*\/?>/gi, '\n')
     .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ')
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+      if (name[0] === '#') {
+        const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : Number(name.slice(1));
+        return Number.isFinite(code) && code > 0 && code < 0x110000 ? String.fromCodePoint(code) : whole;
+      }
+      return NAMED_ENTITIES[name.toLowerCase()] ?? whole;
+    })
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
