@@ -94,7 +94,12 @@ export interface SynthesizeStoryInput {
   loadOnce: boolean;
 }
 
-export type SynthesizedStory = StorySynthesis & { storyHash: string; cached: boolean };
+export type SynthesizedStory = StorySynthesis & {
+  storyHash: string;
+  cached: boolean;
+  /** Whether the articles were queried (no snapshot of the run here, or loadOnce off). */
+  queriedArticles?: boolean;
+};
 
 function clusterLabel(index: number, topic: string | null, articles: { title: string }[]): string {
   const name = topic ?? articles[0]?.title ?? '';
@@ -173,7 +178,8 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
      * the run's single write.
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
-      const articles = (input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined) ?? (await repo.articlesByIds(input.articleIds));
+      const snapshot = input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined;
+      const articles = snapshot ?? (await repo.articlesByIds(input.articleIds));
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }
@@ -184,7 +190,7 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
           ctx,
         );
         try {
-          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached };
+          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles: !snapshot };
         } catch (err) {
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }

@@ -130,5 +130,7 @@ export interface StoriesResult {
   /** How the run's syntheses were made: calls in a sliding window, or one provider batch. */
   synthesisMode: 'calls' | 'batch';
   timingsMs: { total: number; clustering: number; synthesis: number; writing: number };
+  /** Queries of the articles table: 1 (the load) plus one per synthesis that had to read its articles again. */
+  articleQueries: number;
   error?: { type: string; message: string };
 }

@@ -84,6 +84,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let failureCount = 0;
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
+  let articleQueries = 0;
 
   const progress = (): StoriesProgress => {
     const finished = synthesis.done + synthesis.failed;
@@ -149,6 +150,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const result = (status: StoriesStatus, error?: { type: string; message: string }): StoriesResult => ({
     scope, status, articles, clusters: clusters.length, synthesis, stories, failures, failureCount,
     synthesisMode: 'calls',
+    articleQueries,
     timingsMs: { total: Date.now() - startedAt, ...timings },
     ...(error ? { error } : {}),
   });
@@ -191,6 +193,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
         threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],
     );
     timings.clustering = Date.now() - clusteringStarted;
+    articleQueries = 1;
     articles = plan.articles;
     clusters = plan.clusters;
     const uncached = clusters.filter((c) => c.reusedStoryId === undefined);
@@ -213,7 +216,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const byHash = new Map(clusters.map((c) => [c.storyHash, c]));
     const toWrite = (s: SynthesizedStory): ClusterWrite => {
       const c = byHash.get(s.storyHash)!;
-      const { storyHash: _h, cached: _c, ...syn } = s;
+      const { storyHash: _h, cached: _c, queriedArticles: _q, ...syn } = s;
       return { storyHash: c.storyHash, articleIds: c.articleIds, topic: c.topic, windowStart: c.windowStart, windowEnd: c.windowEnd, synthesis: syn };
     };
     const synthesize = llmActivities(routes.synthesis);
@@ -231,6 +234,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
               await mainActivities.writeStoryAlone({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, cluster: toWrite(story) });
             }
             made.push(story);
+            if (story.queriedArticles) articleQueries++;
             synthesis.done++;
             showDetails();
           } catch (err) {

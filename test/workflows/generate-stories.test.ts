@@ -53,7 +53,7 @@ it('synthesises every cluster once, then reuses them all; one new article re-syn
   const scope = { fromMs: day, toMs: day + DAY_MS };
 
   const first = await run(scope);
-  expect(first).toMatchObject({ status: 'completed', articles: 24, clusters: 4, failureCount: 0, stories: { created: 4, kept: 0, superseded: 0 } });
+  expect(first).toMatchObject({ status: 'completed', articles: 24, clusters: 4, failureCount: 0, articleQueries: 1, stories: { created: 4, kept: 0, superseded: 0 } });
   expect(first.synthesis).toMatchObject({ total: 4, done: 4, reused: 0, failed: 0 });
   expect(synthesisRequests()).toBe(4);
   const made = await currentStories(day);
