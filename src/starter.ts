@@ -11,6 +11,8 @@ import { serveCommand } from './cli/serve.command';
 import { metricsCommand, playCommand, sessionsCommand, turnCommand } from './cli/sessions.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
+import { articlesCommand } from './cli/articles.command';
+import { storiesCommand } from './cli/stories.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
@@ -33,6 +35,8 @@ const commands: Record<string, Command> = {
   turn: turnCommand,
   sessions: sessionsCommand,
   metrics: metricsCommand,
+  articles: articlesCommand,
+  stories: storiesCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

@@ -8,6 +8,8 @@ import type { AppMetrics } from '../observability/metrics';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
+import { ArticleSnapshots, createNewsActivities, createNewsProviderActivities } from './news.activities';
+import { NewsRepository } from '../db/repositories/news.repository';
 import { createReportActivities } from './report.activities';
 import { createSessionActivities, createSessionLlmActivities } from './sessions.activities';
 import { createSmokeActivities } from './smoke.activities';
@@ -32,6 +34,7 @@ export function createMainActivities(deps: ActivityDeps) {
     ...createIngestionActivities({ repo, config: deps.config }),
     ...createReportActivities({ db: deps.db, config: deps.config, flushRecorders: deps.flushRecorders ?? (async () => undefined) }),
     ...createSessionActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
+    ...createNewsActivities({ repo: new NewsRepository(deps.db) }),
   };
 }
 
@@ -46,6 +49,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       embeddingDimensions: deps.config.llm.embeddingDimensions,
     }),
     ...createSessionLlmActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
+    ...createNewsProviderActivities({
+      repo: new NewsRepository(deps.db),
+      llm: deps.llm,
+      embeddingDimensions: deps.config.llm.embeddingDimensions,
+      snapshots: new ArticleSnapshots(),
+    }),
   };
 }
 

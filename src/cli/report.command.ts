@@ -4,6 +4,9 @@ import { storedReport } from '../operations/stored-report';
 import type { CliContext } from './context';
 import { UsageError } from './temporal-client';
 
+/** Moved to src/operations (the API reports too); kept here for the commands that import it from the CLI. */
+export { storedReport };
+
 /** `report <scriptId | workflowId> [--json]`: the last run's report, as a table or JSON. */
 export async function reportCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });

@@ -11,3 +11,10 @@ export {
   setConcurrencyUpdate,
 } from './ingest-script';
 export { endSessionSignal, endSessionUpdate, sessionProgressQuery, storySession, takeTurnUpdate } from './story-session';
+export {
+  generateStories,
+  storiesPauseUpdate,
+  storiesProgressQuery,
+  storiesResumeUpdate,
+  storiesSetConcurrencyUpdate,
+} from './generate-stories';

@@ -38,6 +38,11 @@ it.each(['session-turns-continue-as-new', 'session-turn-and-end'])('has the stor
   expect(histories).toContain(`v0.3.0/${name}.json`);
 });
 
+// 0.3.0: generateStories (test/replay/record-stories.test.ts).
+it.each(['stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered'])('has the generateStories history %s of release 0.3.0', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });

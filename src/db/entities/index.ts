@@ -7,8 +7,10 @@ export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
 export * from './session.entity';
+export * from './news.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
+import { ArticleEmbeddingEntity, ArticleEntity, StoryArticleEntity, StoryEntity, StoryRunEntity } from './news.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
@@ -28,4 +30,5 @@ export const entities = [
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
   StorySessionEntity, SessionCharacterEntity, SessionRelationshipEntity, SessionMemoryEntity, SessionTurnEntity,
   SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity,
+  ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
 ];
