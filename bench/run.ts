@@ -15,10 +15,11 @@ import { runS1 } from './scenarios/s1';
 import { runS2 } from './scenarios/s2';
 import { runS3, S3_TIME_SCALE } from './scenarios/s3';
 import { runS4 } from './scenarios/s4';
+import { runS6 } from './scenarios/s6';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
 import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
 
-const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4 } as const;
+const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S6: runS6 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 /** Compiled to <root>/.data/bench-dist/bench/run.js (scripts/bench.sh); the source is <root>/bench/run.ts. */
@@ -31,7 +32,7 @@ function parse() {
   const { values } = parseArgs({
     options: {
       'time-scale': { type: 'string', default: '1' },
-      only: { type: 'string', default: 'S1,S2,S3,S4' },
+      only: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -46,7 +47,7 @@ function parse() {
     .split(',')
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
-  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes S1, S2, S3, S4 (comma-separated); got "${s}"`);
+  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes ${Object.keys(SCENARIOS).join(', ')} (comma-separated); got "${s}"`);
   return { timeScale, only: only as ScenarioName[], out: values.out as string | undefined };
 }
 
@@ -164,6 +165,7 @@ async function main(): Promise<void> {
       'row 1 the sum of every call; rows 2 and 5 ceil(N/10)·t + max(outline, ceil(C/5)·t, embeddings); row 3 zero; row 4 the same for what the edit made stale; ' +
       'S2 the Anthropic call-time of all ten scripts ÷ the cap of 10; S3 as row 2 at 2,000 scenes and 60 characters; ' +
       'S4 (synthesis 17.5 s) the embedding request + ceil(syntheses/window)·17.5 s (row 1 window 1, row 3 zero). ' +
+      'S6 per turn 2 LLM calls (1.5 s) + the slowest read-only tool + the writes in sequence (recorded tool times), summed over 10 turns. ' +
       'LLM calls are provider requests the simulator received; DB queries and commits are what the worker charged to the run in run_db_stats.',
     '',
     targetLines(targets, true),

@@ -422,7 +422,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
             },
             ctx,
           );
-          const row = metric(true, { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
+          const row = metric(true, { durationMs: result.latencyMs, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
           await recorder.record([row]);
           return { text: result.text, toolCalls: result.toolCalls, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, startedAt, durationMs: row.durationMs };
         } catch (err) {

@@ -90,17 +90,30 @@ export class LlmService {
     );
   }
 
-  /** One tool-calling round: the provider's text and tool calls, logged like every other call. */
-  async chatWithTools(call: ToolChatCall, ctx: CallContext = {}): Promise<ToolChatResult> {
+  /**
+   * One tool-calling round: the provider's text and tool calls, logged like every other call.
+   * `latencyMs` is the provider request alone (without the call log's write).
+   */
+  async chatWithTools(call: ToolChatCall, ctx: CallContext = {}): Promise<ToolChatResult & { latencyMs: number }> {
     const request: ToolChatRequest = { ...call.request, model: call.model };
-    return this.run(
+    const now = this.deps.now ?? Date.now;
+    let latencyMs = 0;
+    const result = await this.run(
       { ...call, useCache: false },
       'chat',
       request,
       ctx,
-      (signal) => this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal }),
+      async (signal) => {
+        const started = now();
+        try {
+          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal });
+        } finally {
+          latencyMs = now() - started;
+        }
+      },
       () => undefined,
     );
+    return { ...result, latencyMs };
   }
 
   async embed(call: EmbedCall, ctx: CallContext = {}): Promise<Cached<EmbedResult>> {
