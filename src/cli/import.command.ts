@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ImportResult } from '../db/repositories/script.repository';
@@ -6,6 +6,7 @@ import { MAX_SCREENPLAY_BYTES } from '../domain/screenplay';
 import type { OperationContext } from '../operations/context';
 import { importScreenplayBytes } from '../operations/import-script';
 import type { CliContext } from './context';
+import { checkInputFile } from './input-file';
 import { UsageError } from './temporal-client';
 
 /**
@@ -13,18 +14,7 @@ import { UsageError } from './temporal-client';
  * when any step fails or when the script it would update is being ingested (IngestionRunningError).
  */
 export async function importFile(ctx: OperationContext, file: string, opts: { scriptId?: string; title?: string }): Promise<ImportResult> {
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new UsageError(`${file} is not a file.`);
-    size = info.size;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
-  }
-  if (size > MAX_SCREENPLAY_BYTES) {
-    throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB.`);
-  }
+  await checkInputFile(file, MAX_SCREENPLAY_BYTES);
   return importScreenplayBytes(ctx, await readFile(file), path.basename(file), { ...opts, label: file });
 }
 

@@ -8,7 +8,6 @@
  * recorded and the run goes on (`completed_with_failures`).
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   defineQuery,
@@ -41,6 +40,7 @@ import {
   type StoryStep,
 } from '../shared/stories';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
+import { describeFailure } from './failures';
 import { slidingWindow } from './sliding-window';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
@@ -132,14 +132,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const markStatus = (status: StoriesStatus) => {
     if (searchable) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
   };
-  const describeError = (err: unknown): { type: string; message: string } => {
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
-    return { type, message: (cause as Error)?.message ?? String(cause) };
-  };
   const recordFailure = (cluster: PlannedCluster, err: unknown) => {
     if (isCancellation(err)) throw err;
-    const { type, message } = describeError(err);
+    const { type, message } = describeFailure(err);
     synthesis.failed++;
     failureCount++;
     if (failures.length < MAX_FAILURES_KEPT) failures.push({ cluster: cluster.index + 1, storyHash: cluster.storyHash, label: cluster.label, errorType: type, message });
@@ -287,7 +282,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       await CancellationScope.nonCancellable(() => endEarly('cancelled'));
       throw err;
     }
-    const error = describeError(err);
+    const error = describeFailure(err);
     await CancellationScope.nonCancellable(() => endEarly('failed', error));
     throw err;
   }
