@@ -1,10 +1,13 @@
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
 import { IngestionRepository } from '../db/repositories/ingestion.repository';
+import { ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
+import { createBatchClients, type BatchClientRegistry } from '../llm/batch/registry';
 import type { LlmService } from '../llm/llm-service';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
+import { createProviderBatchActivities } from './provider-batch.activities';
 import { createReportActivities } from './report.activities';
 import { createSmokeActivities } from './smoke.activities';
 
@@ -14,6 +17,8 @@ export interface ActivityDeps {
   llm: LlmService;
   /** Writes this process's buffered call-log rows and DB counts (before a report reads them). */
   flushRecorders?: () => Promise<void>;
+  /** Provider batch clients (default: the real ones, configured like the adapters). */
+  batchClients?: BatchClientRegistry;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -36,6 +41,11 @@ export function createProviderActivities(deps: ActivityDeps) {
       llm: deps.llm,
       outlineContextTokens: deps.config.llm.outlineContextTokens,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
+    }),
+    ...createProviderBatchActivities({
+      repo: new ProviderBatchRepository(deps.db),
+      llm: deps.llm,
+      clients: deps.batchClients ?? createBatchClients(deps.config.llm),
     }),
   };
 }

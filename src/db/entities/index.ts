@@ -6,8 +6,10 @@ export * from './scene.entity';
 export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
+export * from './llm-batch.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
+import { LlmBatchEntity, LlmBatchItemEntity } from './llm-batch.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
@@ -21,4 +23,5 @@ export const entities = [
   ScriptEntity, SceneEntity, CharacterEntity, SceneCharacterEntity,
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
+  LlmBatchEntity, LlmBatchItemEntity,
 ];
