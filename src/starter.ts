@@ -9,6 +9,8 @@ import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
+import { articlesCommand } from './cli/articles.command';
+import { storiesCommand } from './cli/stories.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
@@ -27,6 +29,8 @@ const commands: Record<string, Command> = {
   report: reportCommand,
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
+  articles: articlesCommand,
+  stories: storiesCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

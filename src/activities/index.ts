@@ -8,6 +8,8 @@ import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
 import { createProviderBatchActivities } from './provider-batch.activities';
+import { ArticleSnapshots, createNewsActivities, createNewsProviderActivities } from './news.activities';
+import { NewsRepository } from '../db/repositories/news.repository';
 import { createReportActivities } from './report.activities';
 import { createSmokeActivities } from './smoke.activities';
 
@@ -29,6 +31,7 @@ export function createMainActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps),
     ...createIngestionActivities({ repo, config: deps.config }),
     ...createReportActivities({ db: deps.db, config: deps.config, flushRecorders: deps.flushRecorders ?? (async () => undefined) }),
+    ...createNewsActivities({ repo: new NewsRepository(deps.db) }),
   };
 }
 
@@ -46,6 +49,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       repo: new ProviderBatchRepository(deps.db),
       llm: deps.llm,
       clients: deps.batchClients ?? createBatchClients(deps.config.llm),
+    }),
+    ...createNewsProviderActivities({
+      repo: new NewsRepository(deps.db),
+      llm: deps.llm,
+      embeddingDimensions: deps.config.llm.embeddingDimensions,
+      snapshots: new ArticleSnapshots(),
     }),
   };
 }

@@ -1,5 +1,6 @@
 /** The `--help` texts: one per command, and the overview `storyloom --help` prints. */
 import { MAX_CONCURRENCY } from '../shared/ingestion';
+import { MAX_SYNTHESIS_CONCURRENCY } from '../shared/stories';
 
 interface CommandHelp {
   /** The arguments after the command's name. */
@@ -77,6 +78,36 @@ ${SCRIPT}`,
     summary: 'one LLM call through the provider layer, stored',
     details: `  --prompt TEXT   what to ask (default: a one-line story pitch)
   --no-cache      call the provider even when the answer is cached`,
+  },
+  articles: {
+    usage: 'import <file> [--format F] [--map field=column,...]',
+    summary: 'store news articles (CSV, JSON Lines, RSS 2.0, Atom)',
+    details: `  --format F   csv | jsonl | rss | atom (default: by extension — .csv, .jsonl/.ndjson, .xml/.rss/.atom — else by content)
+  --map M      name the columns (CSV) or keys (JSON Lines) of fields: url, id, title, body, topic, published, source;
+               e.g. --map title=headline,body=text (default: recognised header names, see README)
+Re-importing is idempotent: the same URL (else source id, else content hash) updates one row.
+A malformed file (bad CSV quoting, invalid JSON on a line, not a feed, no title or date column,
+an article without a title, unparseable dates in more than 5% of articles) is refused whole:
+file, line and reason, exit 2, nothing written. Fewer bad dates: those articles are skipped and listed.`,
+  },
+  stories: {
+    usage: '<generate | list | show | search | schedule | status | pause | resume | concurrency | cancel> …',
+    summary: 'cluster articles into stories and synthesise them (generateStories workflow)',
+    details: `  stories generate [--since 24h | --from T --to T] [--topic T] [--wait] [--batch] [--concurrency N]
+                   [--no-parallel] [--no-one-transaction] [--no-load-once] [--no-cache]
+      starts a run over the scope (widened to whole UTC days, the clustering window); its id comes
+      from the scope, so a second start over the same scope is refused (exit 3) with a link to the
+      running one. --wait draws a progress bar and prints the result and report. --batch: send the
+      uncached syntheses as one provider batch (when this build has provider batches; else by calls).
+  stories list [--all] [--limit N]        current stories, newest first (--all: superseded too)
+  stories show <id>                       headline, summary, key points, time window, articles
+  stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points
+  stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D]
+      a Temporal Schedule running generate (overlap: skip; missed runs made up within the catch-up
+      window, default the interval)
+  stories schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
+  stories status | pause | resume | cancel <workflow id>;  stories concurrency <workflow id> <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})
+Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,
   },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   migrate: { usage: '', summary: 'create the database if needed and apply migrations' },

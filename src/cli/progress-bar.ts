@@ -1,4 +1,5 @@
 import type { IngestionProgress, PhaseProgress } from '../shared/ingestion';
+import type { StoriesProgress } from '../shared/stories';
 
 function bar(fraction: number, width = 24): string {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
@@ -24,6 +25,17 @@ export function progressLine(p: IngestionProgress): string {
   );
 }
 
+/** One line for a story run: clusters synthesised or reused of all, articles, time. */
+export function storiesProgressLine(p: StoriesProgress): string {
+  const s = p.synthesis;
+  const done = s.done + s.reused + s.failed;
+  return (
+    `${bar(s.total ? done / s.total : 0)} ${p.phase}${p.paused ? ' (paused)' : ''}  ` +
+    `articles ${p.articles}  clusters ${p.clusters}  stories ${count(s)} (${s.reused} reused)  concurrency ${p.concurrency.synthesis}  ` +
+    `${seconds(p.elapsedMs)} elapsed${p.estimatedRemainingMs !== undefined ? `, ~${seconds(p.estimatedRemainingMs)} left` : ''}`
+  );
+}
+
 /** Redraws in place on a terminal; elsewhere prints a line when it changes (at most every 5 s). */
 export class ProgressPrinter {
   private last = '';
@@ -31,7 +43,11 @@ export class ProgressPrinter {
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {}
 
   update(p: IngestionProgress): void {
-    const line = progressLine(p);
+    this.updateLine(progressLine(p));
+  }
+
+  /** Draws any job's progress line. */
+  updateLine(line: string): void {
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[2K${line}`);
     } else if (line !== this.last && Date.now() - this.lastPrinted > 5000) {

@@ -70,6 +70,8 @@ export interface RunSummary {
 /** What the workflow hands over when it ends. */
 export interface RunToReport extends RunSummary {
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
+  /** A generateStories run: how its syntheses were windowed. */
+  stories?: { parallelSynthesis: boolean; concurrency: number };
 }
 
 export interface RunReport extends RunSummary {
@@ -170,6 +172,18 @@ export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, c
   return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
 }
 
+/** A story run's chain: the embedding requests (one after another), then the synthesis window. */
+export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthesis: boolean; concurrency: number }, wallMs: number) {
+  const embeddings = okLatencies(calls, 'embedding');
+  const syntheses = okLatencies(calls, 'synthesis');
+  const steps: PathStep[] = [
+    { name: 'embeddings', calls: embeddings.length, boundMs: embeddings.reduce((a, b) => a + b, 0) },
+    { name: 'synthesis', calls: syntheses.length, boundMs: windowBound(syntheses, stories.parallelSynthesis ? stories.concurrency : 1) },
+  ];
+  const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+  return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
+}
+
 export interface ReportInput extends RunToReport {
   calls: CallRow[];
   prices: Record<string, ModelPrice>;
@@ -183,7 +197,9 @@ export function computeRunReport(input: ReportInput): RunReport {
   const sum = (f: (l: LlmUsageLine) => number) => llm.reduce((n, l) => n + f(l), 0);
   const criticalPath = input.ingestion
     ? ingestionCriticalPath(input.calls, input.ingestion.flags, input.ingestion.concurrency, input.wallMs)
-    : (() => {
+    : input.stories
+      ? storiesCriticalPath(input.calls, input.stories, input.wallMs)
+      : (() => {
         const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
           const l = okLatencies(input.calls.filter((c) => !c.batch), purpose);
           // A batch's items share its processing time: the batch counts once.

@@ -7,7 +7,7 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 
-/** The kind of job: "ingest", "smoke". */
+/** The kind of job: "ingest", "smoke", "stories". */
 export const JOB_KEY: SearchAttributeKey<'KEYWORD'> = { name: 'StoryloomJob', type: 'KEYWORD' };
 /** The script's title (Keyword: matched exactly or with STARTS_WITH). */
 export const TITLE_KEY: SearchAttributeKey<'KEYWORD'> = { name: 'StoryloomTitle', type: 'KEYWORD' };
@@ -16,7 +16,7 @@ export const STATUS_KEY: SearchAttributeKey<'KEYWORD'> = { name: 'StoryloomStatu
 
 export const STORYLOOM_SEARCH_ATTRIBUTES = [JOB_KEY, TITLE_KEY, STATUS_KEY];
 
-export type JobKind = 'ingest' | 'smoke';
+export type JobKind = 'ingest' | 'smoke' | 'stories';
 export type SearchStatus = 'running' | 'continued' | 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
 
 /** Keyword values are bounded by the server's visibility store; a longer title is cut. */

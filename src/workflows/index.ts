@@ -10,3 +10,10 @@ export {
   setConcurrencySignal,
   setConcurrencyUpdate,
 } from './ingest-script';
+export {
+  generateStories,
+  storiesPauseUpdate,
+  storiesProgressQuery,
+  storiesResumeUpdate,
+  storiesSetConcurrencyUpdate,
+} from './generate-stories';

@@ -33,6 +33,11 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
   expect(histories).toEqual(expect.arrayContaining(RELEASE_SET.map((name) => `${release}/${name}.json`)));
 });
 
+// 0.3.0: generateStories (test/replay/record-stories.test.ts).
+it.each(['stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered'])('has the generateStories history %s of release 0.3.0', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });

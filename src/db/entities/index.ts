@@ -7,9 +7,11 @@ export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
 export * from './llm-batch.entity';
+export * from './news.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
 import { LlmBatchEntity, LlmBatchItemEntity } from './llm-batch.entity';
+import { ArticleEmbeddingEntity, ArticleEntity, StoryArticleEntity, StoryEntity, StoryRunEntity } from './news.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
@@ -24,4 +26,5 @@ export const entities = [
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
   LlmBatchEntity, LlmBatchItemEntity,
+  ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
 ];

@@ -4,6 +4,10 @@ import { ScriptIngestion1763900100000 } from './1763900100000-ScriptIngestion';
 import { RunDbStats1763900200000 } from './1763900200000-RunDbStats';
 import { RunReports1763900300000 } from './1763900300000-RunReports';
 import { LlmCallKey1763900450000 } from './1763900450000-LlmCallKey';
+import { NewsStories1764100000000 } from './1764100000000-NewsStories';
 import { ProviderBatches1764100100000 } from './1764100100000-ProviderBatches';
 
-export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000, ProviderBatches1764100100000];
+export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000,
+  NewsStories1764100000000,
+  ProviderBatches1764100100000,
+];

@@ -1,0 +1,58 @@
+/** `storyloom articles import <file> [--format F] [--map field=column,...]`: stores news articles. */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { NewsRepository, type ArticleImportResult } from '../db/repositories/news.repository';
+import { ArticleImportError, MAX_ARTICLE_FILE_BYTES, parseArticles, parseFieldMap, type ParseResult } from '../domain/news';
+import type { CliContext } from './context';
+import { UsageError } from './temporal-client';
+
+const USAGE = 'usage: storyloom articles import <file> [--format csv|jsonl|rss|atom] [--map field=column,...]';
+
+/** Reads and parses a whole article file; any problem is a UsageError naming file, line and reason (nothing written). */
+export async function readArticleFile(file: string, opts: { format?: string; map?: string }): Promise<ParseResult> {
+  let size: number;
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new UsageError(`${file} is not a file.`);
+    size = info.size;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
+  }
+  if (size > MAX_ARTICLE_FILE_BYTES) throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_ARTICLE_FILE_BYTES / 1024 / 1024} MB.`);
+  let map;
+  try {
+    map = parseFieldMap(opts.map);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  try {
+    return parseArticles(await readFile(file), path.basename(file), { format: opts.format, map });
+  } catch (err) {
+    if (err instanceof ArticleImportError) throw new UsageError(`${file}${err.line !== undefined ? `:${err.line}` : ''}: ${err.reason} (nothing was imported)`);
+    throw err;
+  }
+}
+
+export function describeArticleImport(file: string, parsed: ParseResult, r: ArticleImportResult): string {
+  const lines = [
+    `Imported ${parsed.articles.length} article(s) from ${path.basename(file)} (${parsed.format}): ${r.created} new, ${r.updated} updated, ${r.unchanged} unchanged`,
+  ];
+  if (parsed.skipped.length) {
+    lines.push(`Skipped ${parsed.skipped.length} without a parseable date: ${parsed.skipped.slice(0, 5).map((s) => `line ${s.line} (${s.reason})`).join(', ')}${parsed.skipped.length > 5 ? ', …' : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export async function articlesCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'import') throw new UsageError(USAGE);
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { format: { type: 'string' }, map: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError(USAGE);
+  const file = positionals[0];
+  const parsed = await readArticleFile(file, values);
+  const result = await new NewsRepository(await ctx.db()).importArticles(parsed.articles);
+  console.log(describeArticleImport(file, parsed, result));
+  return 0;
+}

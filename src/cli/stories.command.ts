@@ -1,0 +1,337 @@
+/**
+ * `storyloom stories …`: generate (start a generateStories run, optionally wait with a progress
+ * bar), list, show, search, schedule (a Temporal Schedule) and the schedule's list / pause /
+ * unpause / trigger / delete, and status / pause / resume / concurrency / cancel of a run.
+ */
+import { parseArgs } from 'node:util';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
+import { formatReportShort } from '../reporting/format-report';
+import { storyloomSearchAttributes } from '../shared/search-attributes';
+import {
+  DEFAULT_STORY_FLAGS,
+  DEFAULT_SYNTHESIS_CONCURRENCY,
+  describeScope,
+  MAX_SYNTHESIS_CONCURRENCY,
+  resolveScope,
+  storiesWorkflowId,
+  type StoriesResult,
+  type StoryFlags,
+  type StoryScopeInput,
+} from '../shared/stories';
+import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../workflows';
+import type { GenerateStoriesInput } from '../workflows/generate-stories';
+import type { CliContext } from './context';
+import { parseDuration, parseTime } from './duration';
+import { ProgressPrinter, storiesProgressLine } from './progress-bar';
+import { storedReport } from './report.command';
+import { UsageError, webUiLink } from './temporal-client';
+
+const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
+  'no-parallel': 'parallelSynthesis',
+  'no-one-transaction': 'oneTransaction',
+  'no-load-once': 'loadOnce',
+  'no-cache': 'useCache',
+};
+
+/** Schedules storyloom creates are named `stories-every-…`; `schedule list` shows only those. */
+const SCHEDULE_PREFIX = 'stories-every-';
+
+function scopeFrom(values: { since?: string; from?: string; to?: string; topic?: string }): StoryScopeInput {
+  if (values.since && (values.from || values.to)) throw new UsageError('--since and --from/--to exclude each other');
+  const scope: StoryScopeInput = values.topic ? { topic: values.topic } : {};
+  if (values.from || values.to) {
+    if (!values.from) throw new UsageError('--to needs --from');
+    scope.fromMs = parseTime('from', values.from);
+    if (values.to) scope.toMs = parseTime('to', values.to);
+    if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new UsageError('--to must be after --from');
+  } else {
+    scope.sinceMs = parseDuration('since', values.since ?? '24h');
+  }
+  return scope;
+}
+
+function concurrencyFrom(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_SYNTHESIS_CONCURRENCY;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SYNTHESIS_CONCURRENCY) throw new UsageError(`--concurrency must be an integer from 1 to ${MAX_SYNTHESIS_CONCURRENCY}; got "${raw}"`);
+  return n;
+}
+
+export function describeStoriesResult(r: StoriesResult): string {
+  const status = r.status === 'completed_with_failures' ? `completed with ${r.failureCount} failure(s)` : r.status;
+  return [
+    `Stories ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${describeScope(r.scope)})`,
+    `  articles ${r.articles}, clusters ${r.clusters}: ${r.synthesis.done} synthesised, ${r.synthesis.reused} reused, ${r.synthesis.failed} failed`,
+    `  stories: ${r.stories.created} new, ${r.stories.kept} kept, ${r.stories.superseded} superseded`,
+    ...r.failures.slice(0, 10).map((f) => `  ✗ ${f.label}: ${f.errorType}: ${f.message}`),
+  ].join('\n');
+}
+
+async function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promise<StoriesResult> {
+  const printer = new ProgressPrinter();
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      try {
+        printer.updateLine(storiesProgressLine(await handle.query(storiesProgressQuery)));
+      } catch {
+        // Before the first workflow task the query may fail; try again.
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return await handle.result();
+  } finally {
+    done = true;
+    await poll;
+    printer.end();
+  }
+}
+
+const GENERATE_OPTIONS = {
+  since: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, topic: { type: 'string' },
+  wait: { type: 'boolean' }, batch: { type: 'boolean' }, concurrency: { type: 'string' },
+  ...Object.fromEntries(Object.keys(FLAG_OPTIONS).map((k) => [k, { type: 'boolean' }])),
+} as const;
+
+function generateInput(values: Record<string, string | boolean | undefined>): GenerateStoriesInput {
+  const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS };
+  for (const [option, flag] of Object.entries(FLAG_OPTIONS)) if (values[option]) flags[flag] = false;
+  return {
+    scope: scopeFrom(values as { since?: string; from?: string; to?: string; topic?: string }),
+    flags,
+    concurrency: concurrencyFrom(values.concurrency as string | undefined),
+    ...(values.batch ? { batch: true } : {}),
+  };
+}
+
+async function generate(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: GENERATE_OPTIONS });
+  if (positionals.length) throw new UsageError(`stories generate takes no positional arguments; got "${positionals[0]}"`);
+  const input = generateInput(values);
+  const scope = resolveScope(input.scope, Date.now());
+  const workflowId = storiesWorkflowId(scope);
+  const client = await ctx.client();
+  let handle: WorkflowHandleWithFirstExecutionRunId<typeof generateStories>;
+  try {
+    handle = await client.workflow.start(generateStories, {
+      taskQueue: ctx.config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      typedSearchAttributes: storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'),
+      staticSummary: `stories ${describeScope(scope)}`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      console.error(`Stories for ${describeScope(scope)} are already being generated: ${webUiLink(ctx.config, workflowId)}`);
+      console.error(`Watch it with \`storyloom stories status ${workflowId}\`, or stop it with \`storyloom stories cancel ${workflowId}\`.`);
+      return 3;
+    }
+    throw err;
+  }
+  console.log(`Started ${workflowId} (${describeScope(scope)})`);
+  console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
+  if (!values.wait) return 0;
+  try {
+    const result = await waitWithProgress(handle);
+    console.log(describeStoriesResult(result));
+    if (input.batch && result.synthesisMode !== 'batch') console.log('  note: provider batches are not in this build; the syntheses were made by calls');
+    const report = await storedReport(ctx, { firstRunId: handle.firstExecutionRunId });
+    if (report) console.log(formatReportShort(report));
+    return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      console.error(`Stories ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${err.cause?.message ?? err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function storyLine(s: StoryListItem): string {
+  const day = new Date(s.windowStart).toISOString().slice(0, 16).replace('T', ' ');
+  return `${s.id.slice(0, 8)}  ${day}  ${String(s.articleCount).padStart(3)} art.  ${s.status === 'current' ? '' : `[${s.status}] `}${s.topic ? `${s.topic}: ` : ''}${s.headline}`;
+}
+
+async function list(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' }, limit: { type: 'string' } } });
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
+  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit });
+  if (!stories.length) console.log('No stories yet: import articles (`storyloom articles import <file>`), then `storyloom stories generate`.');
+  for (const s of stories) console.log(storyLine(s));
+  return 0;
+}
+
+async function show(ctx: CliContext, argv: string[]): Promise<number> {
+  if (argv.length !== 1) throw new UsageError('usage: storyloom stories show <id>');
+  const story = await new NewsRepository(await ctx.db()).storyWithArticles(argv[0]);
+  if (!story) throw new UsageError(`No story with id "${argv[0]}" (a unique prefix will do; \`storyloom stories list\` shows them).`);
+  const cited = new Set(story.citedArticleIds);
+  console.log([
+    story.headline,
+    `${story.id} · ${story.status}${story.supersededBy ? ` (by ${story.supersededBy})` : ''}${story.topic ? ` · ${story.topic}` : ''} · ${story.model}`,
+    `time window: ${new Date(story.windowStart).toISOString()} – ${new Date(story.windowEnd).toISOString()}`,
+    '',
+    story.summary,
+    '',
+    'Key points:',
+    ...story.keyPoints.map((p) => `  • ${p}`),
+    '',
+    `Articles (${story.articles.length}; * cited):`,
+    ...story.articles.map((a) => `  ${cited.has(a.id) ? '*' : ' '} ${new Date(a.publishedAt).toISOString().slice(0, 16).replace('T', ' ')}  ${a.title}${a.sourceName ? ` — ${a.sourceName}` : ''}${a.url ? `\n      ${a.url}` : ''}`),
+  ].join('\n'));
+  return 0;
+}
+
+async function search(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
+  if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('usage: storyloom stories search "<text>" [--limit N]');
+  const found = await new NewsRepository(await ctx.db()).searchStories(positionals[0], values.limit ? Number(values.limit) : 20);
+  if (!found.length) console.log(`No story matches "${positionals[0]}".`);
+  for (const s of found) console.log(storyLine(s));
+  return 0;
+}
+
+/** The schedule id of an interval, scope and topic: one schedule per combination. */
+export function scheduleIdFor(every: string, since: string, topic?: string): string {
+  const t = topic ? `-${topic.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}` : '';
+  return `${SCHEDULE_PREFIX}${every}-since-${since}${t}`;
+}
+
+async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
+  const client = await ctx.client();
+  const [verb, ...rest] = argv;
+  if (verb && !verb.startsWith('-')) return scheduleVerb(ctx, client, verb, rest);
+  const { values } = parseArgs({
+    args: argv,
+    options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' } },
+  });
+  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h]');
+  const everyMs = parseDuration('every', values.every);
+  const since = values.since ?? '24h';
+  const catchup = values['catchup-window'] ?? values.every;
+  const catchupMs = parseDuration('catchup-window', catchup);
+  const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch });
+  const scheduleId = scheduleIdFor(values.every, since, values.topic);
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: everyMs }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: generateStories,
+        args: [input],
+        taskQueue: ctx.config.temporal.taskQueue,
+        // The server appends each action's time to this id.
+        workflowId: scheduleId,
+        typedSearchAttributes: storyloomSearchAttributes('stories', `scheduled stories since ${since}${values.topic ? `, ${values.topic}` : ''}`, 'running'),
+      },
+      // A run still going when the next is due: skip the next. Missed times (server down) are
+      // made up only within the catch-up window.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(10_000, catchupMs) },
+    });
+  } catch (err) {
+    if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`Schedule ${scheduleId} already exists (\`storyloom stories schedule delete ${scheduleId}\` to replace it).`);
+    throw err;
+  }
+  console.log(`Created schedule ${scheduleId}: every ${values.every}, stories of the last ${since}${values.topic ? ` on "${values.topic}"` : ''}; overlap: skip; catch-up window ${catchup}`);
+  console.log(`Manage it with \`storyloom stories schedule list | pause | unpause | trigger | delete ${scheduleId}\`.`);
+  return 0;
+}
+
+async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest: string[]): Promise<number> {
+  if (verb === 'list') {
+    let n = 0;
+    for await (const s of client.schedule.list()) {
+      if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+      n++;
+      const next = s.info.nextActionTimes[0];
+      console.log(`${s.scheduleId}  ${s.state.paused ? 'paused' : 'active'}  next: ${next ? next.toISOString() : '-'}  recent runs: ${s.info.recentActions.length}`);
+    }
+    if (!n) console.log('No story schedules: create one with `storyloom stories schedule --every 1h --since 24h`.');
+    return 0;
+  }
+  if (!['pause', 'unpause', 'trigger', 'delete'].includes(verb)) throw new UsageError(`unknown schedule command "${verb}" (list, pause, unpause, trigger, delete)`);
+  if (rest.length !== 1) throw new UsageError(`usage: storyloom stories schedule ${verb} <schedule id>`);
+  const handle = client.schedule.getHandle(rest[0]);
+  try {
+    if (verb === 'pause') await handle.pause('paused from the storyloom CLI');
+    else if (verb === 'unpause') await handle.unpause('unpaused from the storyloom CLI');
+    else if (verb === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
+    else await handle.delete();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new UsageError(`No schedule "${rest[0]}" (\`storyloom stories schedule list\` shows them).`);
+    throw err;
+  }
+  const done: Record<string, string> = { pause: 'Paused', unpause: 'Unpaused', trigger: 'Triggered', delete: 'Deleted' };
+  console.log(`${done[verb]} schedule ${rest[0]}${verb === 'trigger' ? ` (${webUiLink(ctx.config, rest[0])}…)` : ''}`);
+  return 0;
+}
+
+async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<number> {
+  if (!argv.length) throw new UsageError(`usage: storyloom stories ${verb} <workflow id>${verb === 'concurrency' ? ' <n>' : ''}`);
+  const handle = (await ctx.client()).workflow.getHandle<typeof generateStories>(argv[0]);
+  try {
+    if (verb === 'status') {
+      const d = await handle.describe();
+      if (d.status.name === 'RUNNING') console.log(storiesProgressLine(await handle.query(storiesProgressQuery)));
+      else console.log(`${argv[0]}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
+      return 0;
+    }
+    if (verb === 'cancel') {
+      await handle.cancel();
+      console.log(`Cancel requested for ${argv[0]}`);
+      return 0;
+    }
+    const state = verb === 'pause'
+      ? await handle.executeUpdate(storiesPauseUpdate)
+      : verb === 'resume'
+        ? await handle.executeUpdate(storiesResumeUpdate)
+        : await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrencyFrom(argv[1]) }] });
+    console.log(`${argv[0]}: ${state.paused ? 'paused' : 'running'}, synthesis concurrency ${state.concurrency.synthesis}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      console.error(`No story run "${argv[0]}".`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+export async function storiesCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'generate':
+      return generate(ctx, rest);
+    case 'list':
+      return list(ctx, rest);
+    case 'show':
+      return show(ctx, rest);
+    case 'search':
+      return search(ctx, rest);
+    case 'schedule':
+      return schedule(ctx, rest);
+    case 'status':
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+    case 'concurrency':
+      return steer(ctx, sub, rest);
+    default:
+      throw new UsageError(`unknown stories command "${sub ?? ''}" (generate, list, show, search, schedule, status, pause, resume, concurrency, cancel; see \`storyloom stories --help\`)`);
+  }
+}

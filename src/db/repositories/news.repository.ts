@@ -1,0 +1,324 @@
+/**
+ * Articles and stories. An import is one transaction (upsert by article key); a run loads its
+ * articles with their embeddings in one query, and writes its stories, links, supersessions and
+ * run row in one transaction (`writeStories`). Plain objects out, never entities.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { articleContentHash, articleKey, type ParsedArticle } from '../../domain/news/articles';
+import type { StorySynthesis, SynthesisArticle } from '../../domain/news/synthesis';
+import type { StoryScope } from '../../shared/stories';
+import { ArticleEmbeddingEntity, ArticleEntity, StoryArticleEntity, StoryEntity, StoryRunEntity } from '../entities';
+import { upsertInChunks } from './multi-row';
+
+export interface ArticleImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** An article as a run needs it: everything clustering, synthesis and time windows use, in one row. */
+export interface ArticleForRun extends SynthesisArticle {
+  contentHash: string;
+  topic: string | null;
+  /** The stored embedding and what it was made from (null when there is none). */
+  embedding: number[] | null;
+  embeddingHash: string | null;
+}
+
+export interface EmbeddingRow {
+  articleId: number;
+  inputHash: string;
+  model: string;
+  vector: number[];
+}
+
+/** A cluster as the write sees it: its identity and members, and its synthesis when this run made one. */
+export interface ClusterWrite {
+  storyHash: string;
+  articleIds: number[];
+  topic: string | null;
+  windowStart: number;
+  windowEnd: number;
+  synthesis: StorySynthesis;
+}
+
+export interface StoriesWrite {
+  model: string;
+  promptVersion: string;
+  /** New or changed syntheses to store with their links. */
+  made: ClusterWrite[];
+  /** Story hashes this run keeps (reused without a call): marked current again. */
+  keptHashes: string[];
+  /** Present on a run's last write: supersede what vanished and record the run. */
+  finish?: {
+    scope: StoryScope;
+    /** Every story hash current after this run (made, kept, and made by earlier writes of it). */
+    currentHashes: string[];
+    /** Articles of clusters that failed: stories holding them are left as they are. */
+    failedArticleIds: number[];
+    run: { runId: string; workflowId: string; status: string; result: object; failures: object[] };
+  };
+}
+
+export interface StoriesWriteResult {
+  created: number;
+  kept: number;
+  superseded: number;
+}
+
+export interface StoryListItem {
+  id: string;
+  headline: string;
+  topic: string | null;
+  windowStart: Date;
+  windowEnd: Date;
+  articleCount: number;
+  status: string;
+}
+
+export interface StoryDetail extends StoryListItem {
+  summary: string;
+  keyPoints: string[];
+  citedArticleIds: number[];
+  storyHash: string;
+  model: string;
+  supersededBy: string | null;
+  articles: { id: number; title: string; url: string | null; sourceName: string | null; publishedAt: Date }[];
+}
+
+const LIST_COLUMNS = `id, headline, topic, window_start AS "windowStart", window_end AS "windowEnd", article_count AS "articleCount", status`;
+
+export class NewsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Stores parsed articles in one transaction: a new key inserts, a known key with another
+   * content hash updates that row, the same content is left alone. Within one file the last
+   * article with a key wins.
+   */
+  async importArticles(articles: ParsedArticle[]): Promise<ArticleImportResult> {
+    const byKey = new Map<string, ParsedArticle & { key: string; contentHash: string }>();
+    for (const a of articles) byKey.set(articleKey(a), { ...a, key: articleKey(a), contentHash: articleContentHash(a) });
+    const rows = [...byKey.values()];
+    return this.db.transaction(async (tx) => {
+      const existing = new Map<string, string>();
+      for (let i = 0; i < rows.length; i += 5000) {
+        const found: { key: string; hash: string }[] = await tx.query(
+          'SELECT article_key AS key, content_hash AS hash FROM articles WHERE article_key = ANY($1)',
+          [rows.slice(i, i + 5000).map((r) => r.key)],
+        );
+        for (const f of found) existing.set(f.key, f.hash);
+      }
+      const changed = rows.filter((r) => existing.get(r.key) !== r.contentHash);
+      await upsertInChunks(
+        tx,
+        ArticleEntity,
+        changed.map((r) => ({
+          articleKey: r.key, url: r.url, sourceId: r.sourceId, title: r.title, body: r.body, topic: r.topic,
+          publishedAt: r.publishedAt, sourceName: r.sourceName, contentHash: r.contentHash,
+        })),
+        {
+          columns: ['articleKey', 'url', 'sourceId', 'title', 'body', 'topic', 'publishedAt', 'sourceName', 'contentHash'],
+          conflict: ['article_key'],
+          overwrite: ['url', 'source_id', 'title', 'body', 'topic', 'published_at', 'source_name', 'content_hash', 'updated_at'],
+          chunkSize: 200,
+        },
+      );
+      const updated = changed.filter((r) => existing.has(r.key)).length;
+      return { created: changed.length - updated, updated, unchanged: rows.length - changed.length };
+    });
+  }
+
+  /** Articles published in the scope, with their stored embedding for `model`: one query. */
+  async articlesInScope(scope: StoryScope, model: string): Promise<ArticleForRun[]> {
+    const rows: (Omit<ArticleForRun, 'publishedAt' | 'id'> & { id: string; publishedAt: Date })[] = await this.db.query(
+      `SELECT a.id, a.title, a.body, a.topic, a.published_at AS "publishedAt", a.source_name AS "sourceName", a.content_hash AS "contentHash",
+              e.embedding, e.input_hash AS "embeddingHash"
+         FROM articles a LEFT JOIN article_embeddings e ON e.article_id = a.id AND e.model = $4
+        WHERE a.published_at >= $1 AND a.published_at < $2 AND ($3::text IS NULL OR lower(a.topic) = lower($3))
+        ORDER BY a.published_at, a.id`,
+      [new Date(scope.fromMs), new Date(scope.toMs), scope.topic, model],
+    );
+    return rows.map((r) => ({ ...r, id: Number(r.id), publishedAt: r.publishedAt.getTime() }));
+  }
+
+  /** The articles one synthesis needs, by id (when the run's snapshot is not at hand). */
+  async articlesByIds(ids: number[]): Promise<SynthesisArticle[]> {
+    const rows: { id: string; title: string; body: string; sourceName: string | null; publishedAt: Date }[] = await this.db.query(
+      `SELECT id, title, body, source_name AS "sourceName", published_at AS "publishedAt" FROM articles WHERE id = ANY($1) ORDER BY id`,
+      [ids],
+    );
+    return rows.map((r) => ({ ...r, id: Number(r.id), publishedAt: r.publishedAt.getTime() }));
+  }
+
+  /** Writes embeddings in one statement per 200 (one commit when they fit one). */
+  async saveArticleEmbeddings(rows: EmbeddingRow[]): Promise<void> {
+    if (!rows.length) return;
+    const values = rows.map((r) => ({ articleId: r.articleId, inputHash: r.inputHash, model: r.model, dimensions: r.vector.length, embedding: r.vector }));
+    const spec = { conflict: ['article_id'], overwrite: ['input_hash', 'model', 'dimensions', 'embedding', 'updated_at'], chunkSize: 200 };
+    if (values.length <= spec.chunkSize) await upsertInChunks(this.db.manager, ArticleEmbeddingEntity, values, spec);
+    else await this.db.transaction((tx) => upsertInChunks(tx, ArticleEmbeddingEntity, values, spec));
+  }
+
+  /** Stories already made from these hashes by this model and prompt version (current or superseded). */
+  async storiesByHash(hashes: string[], model: string, promptVersion: string): Promise<{ id: string; storyHash: string }[]> {
+    if (!hashes.length) return [];
+    return this.db.query(
+      `SELECT id, story_hash AS "storyHash" FROM stories WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3`,
+      [hashes, model, promptVersion],
+    );
+  }
+
+  /** The run's stories in one transaction: see StoriesWrite. Idempotent (a retry rewrites the same rows). */
+  async writeStories(input: StoriesWrite): Promise<StoriesWriteResult> {
+    return this.db.transaction((tx) => this.writeStoriesIn(tx, input));
+  }
+
+  /**
+   * One story the way the seed wrote it (the benchmark's "optimisations off" row): the story,
+   * committed, then its links, committed — two commits.
+   */
+  async writeStoryAlone(model: string, promptVersion: string, cluster: ClusterWrite): Promise<void> {
+    const [row] = await this.upsertStories(this.db.manager, model, promptVersion, [cluster]);
+    await this.insertLinks(this.db.manager, [{ id: row.id, articleIds: cluster.articleIds }]);
+  }
+
+  private async upsertStories(tx: EntityManager, model: string, promptVersion: string, made: ClusterWrite[]) {
+    if (!made.length) return [];
+    const rows = made.map((c) => ({
+      id: randomUUID(), storyHash: c.storyHash, model, promptVersion,
+      headline: c.synthesis.headline, summary: c.synthesis.summary,
+      keyPoints: c.synthesis.keyPoints, citedArticleIds: c.synthesis.citedArticleIds,
+      topic: c.topic, windowStart: new Date(c.windowStart), windowEnd: new Date(c.windowEnd),
+      articleCount: c.articleIds.length, status: 'current', supersededAt: null, supersededBy: null,
+    }));
+    const returned: Record<string, unknown>[] = [];
+    for (let i = 0; i < rows.length; i += 100) {
+      const result = await tx
+        .createQueryBuilder()
+        .insert()
+        .into(StoryEntity)
+        .values(rows.slice(i, i + 100))
+        .orUpdate(
+          ['headline', 'summary', 'key_points', 'cited_article_ids', 'topic', 'window_start', 'window_end', 'article_count', 'status', 'superseded_at', 'superseded_by', 'updated_at'],
+          ['story_hash', 'model', 'prompt_version'],
+        )
+        // xmax = 0: the row was inserted, not updated (an existing story keeps its id).
+        .returning('id, story_hash, (xmax = 0) AS inserted')
+        .updateEntity(false)
+        .execute();
+      returned.push(...(result.raw as Record<string, unknown>[]));
+    }
+    const byHash = new Map(returned.map((r) => [r.story_hash as string, r]));
+    return made.map((c) => {
+      const r = byHash.get(c.storyHash)!;
+      return { id: r.id as string, inserted: r.inserted === true };
+    });
+  }
+
+  private async insertLinks(tx: EntityManager, stories: { id: string; articleIds: number[] }[]): Promise<void> {
+    const links = stories.flatMap((s) => s.articleIds.map((articleId) => ({ storyId: s.id, articleId })));
+    for (let i = 0; i < links.length; i += 1000) {
+      await tx.createQueryBuilder().insert().into(StoryArticleEntity).values(links.slice(i, i + 1000)).orIgnore().updateEntity(false).execute();
+    }
+  }
+
+  private async writeStoriesIn(tx: EntityManager, input: StoriesWrite): Promise<StoriesWriteResult> {
+    const made = await this.upsertStories(tx, input.model, input.promptVersion, input.made);
+    await this.insertLinks(tx, made.map((m, i) => ({ id: m.id, articleIds: input.made[i].articleIds })));
+    if (input.keptHashes.length) {
+      await tx.query(
+          `UPDATE stories SET status = 'current', superseded_at = NULL, superseded_by = NULL, updated_at = now()
+            WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3 AND status <> 'current' RETURNING id`,
+        [input.keptHashes, input.model, input.promptVersion],
+      );
+    }
+    const result: StoriesWriteResult = {
+      created: made.filter((m) => m.inserted).length,
+      kept: input.keptHashes.length + made.filter((m) => !m.inserted).length,
+      superseded: 0,
+    };
+    const finish = input.finish;
+    if (finish) {
+      const current: { id: string }[] = await tx.query(
+        `SELECT id FROM stories WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3`,
+        [finish.currentHashes, input.model, input.promptVersion],
+      );
+      const currentIds = current.map((c) => c.id);
+      const [superseded] = (await tx.query(
+        `UPDATE stories s SET status = 'superseded', superseded_at = now(), updated_at = now()
+          WHERE s.status = 'current' AND s.window_start >= $1 AND s.window_start < $2
+            AND ($3::text IS NULL OR lower(s.topic) = lower($3))
+            AND NOT (s.id = ANY($4::uuid[]))
+            AND NOT EXISTS (SELECT 1 FROM story_articles sa WHERE sa.story_id = s.id AND sa.article_id = ANY($5::bigint[]))
+          RETURNING s.id`,
+        [new Date(finish.scope.fromMs), new Date(finish.scope.toMs), finish.scope.topic, currentIds, finish.failedArticleIds],
+      )) as [{ id: string }[], number];
+      result.superseded = superseded.length;
+      if (superseded.length && currentIds.length) {
+        await tx.query(
+          `UPDATE stories s SET superseded_by = best.new_id FROM (
+             SELECT DISTINCT ON (o.story_id) o.story_id, n.story_id AS new_id
+               FROM story_articles o JOIN story_articles n ON n.article_id = o.article_id
+              WHERE o.story_id = ANY($1::uuid[]) AND n.story_id = ANY($2::uuid[])
+              GROUP BY o.story_id, n.story_id
+              ORDER BY o.story_id, count(*) DESC, n.story_id) best
+            WHERE s.id = best.story_id`,
+          [superseded.map((s) => s.id), currentIds],
+        );
+      }
+      await this.saveRun(tx, finish.run, finish.scope);
+    }
+    return result;
+  }
+
+  /** Records a run that ended without writing stories (failed or cancelled before the write). */
+  async finishStoryRun(run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }, scope: StoryScope): Promise<void> {
+    await this.saveRun(this.db.manager, run, scope);
+  }
+
+  private async saveRun(tx: EntityManager, run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }, scope: StoryScope) {
+    await upsertInChunks(tx, StoryRunEntity, [{ ...run, scope, finishedAt: new Date() }], {
+      conflict: ['run_id'],
+      overwrite: ['status', 'result', 'failures', 'finished_at'],
+    });
+  }
+
+  async listStories(opts: { all?: boolean; limit?: number } = {}): Promise<StoryListItem[]> {
+    return this.db.query(
+      `SELECT ${LIST_COLUMNS} FROM stories ${opts.all ? '' : `WHERE status = 'current'`} ORDER BY window_start DESC, headline LIMIT $1`,
+      [opts.limit ?? 50],
+    );
+  }
+
+  /** Full-text search (English stemming) over headline, summary and key points; current stories first. */
+  async searchStories(text: string, limit = 20): Promise<StoryListItem[]> {
+    return this.db.query(
+      `SELECT ${LIST_COLUMNS} FROM (
+         SELECT *, to_tsvector('english', headline || ' ' || summary || ' ' || key_points::text) AS doc FROM stories) s
+        WHERE doc @@ websearch_to_tsquery('english', $1) OR headline ILIKE '%' || $1 || '%'
+        ORDER BY (status = 'current') DESC, ts_rank(doc, websearch_to_tsquery('english', $1)) DESC, window_start DESC
+        LIMIT $2`,
+      [text, limit],
+    );
+  }
+
+  /** A story by id (or a unique id prefix) with its articles; undefined when none matches. */
+  async storyWithArticles(idOrPrefix: string): Promise<StoryDetail | undefined> {
+    const rows: (StoryDetail & { keyPoints: string[] })[] = await this.db.query(
+      `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
+              model, superseded_by AS "supersededBy"
+         FROM stories WHERE id::text LIKE $1 || '%' LIMIT 2`,
+      [idOrPrefix.toLowerCase()],
+    );
+    if (rows.length !== 1) return undefined;
+    const story = rows[0];
+    const articles: { id: string; title: string; url: string | null; sourceName: string | null; publishedAt: Date }[] = await this.db.query(
+      `SELECT a.id, a.title, a.url, a.source_name AS "sourceName", a.published_at AS "publishedAt"
+         FROM story_articles sa JOIN articles a ON a.id = sa.article_id WHERE sa.story_id = $1 ORDER BY a.published_at, a.id`,
+      [story.id],
+    );
+    return { ...story, articles: articles.map((a) => ({ ...a, id: Number(a.id) })) };
+  }
+}

@@ -1,0 +1,43 @@
+/** Article importers: CSV, JSON Lines, RSS 2.0 and Atom, chosen by `--format` or the file. */
+import path from 'node:path';
+import { ArticleImportError, ARTICLE_FORMATS, type ArticleField, type ArticleFormat, type ParseResult } from './articles';
+import { parseCsvArticles } from './csv';
+import { isFeed, parseFeedArticles } from './feed';
+import { parseJsonlArticles } from './jsonl';
+
+export * from './articles';
+
+/** Largest article file accepted (read whole into memory). */
+export const MAX_ARTICLE_FILE_BYTES = 100 * 1024 * 1024;
+
+/** `--format` when given; else by extension (.csv, .jsonl/.ndjson, .xml/.rss/.atom); else by content. */
+export function detectFormat(bytes: Buffer, fileName: string, format?: string): ArticleFormat | 'feed' {
+  if (format) {
+    if (format === 'feed' || (ARTICLE_FORMATS as readonly string[]).includes(format)) return format as ArticleFormat | 'feed';
+    throw new ArticleImportError(fileName, undefined, `unknown format "${format}" (formats: csv, jsonl, rss, atom)`);
+  }
+  const ext = path.extname(fileName).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (['.xml', '.rss', '.atom'].includes(ext)) return 'feed';
+  const head = bytes.subarray(0, 2000).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  if (head.startsWith('<')) return 'feed';
+  if (head.startsWith('{')) return 'jsonl';
+  return 'csv';
+}
+
+/** Parses a whole file; throws ArticleImportError (file, line, reason) when any of it is malformed. */
+export function parseArticles(bytes: Buffer, fileName: string, opts: { format?: string; map?: Partial<Record<ArticleField, string>> } = {}): ParseResult {
+  const format = detectFormat(bytes, fileName, opts.format);
+  const text = bytes.toString('utf8');
+  if (text.includes('\uFFFD')) {
+    const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length;
+    throw new ArticleImportError(fileName, line, 'the file is not valid UTF-8');
+  }
+  if (format === 'csv') return parseCsvArticles(text, fileName, opts.map);
+  if (format === 'jsonl') return parseJsonlArticles(text, fileName, opts.map);
+  if (opts.map && Object.keys(opts.map).length) throw new ArticleImportError(fileName, undefined, '--map applies to CSV and JSON Lines only');
+  const kind = isFeed(text.replace(/^\uFEFF/, ''));
+  if (format !== 'feed' && kind && kind !== format) throw new ArticleImportError(fileName, undefined, `--format ${format}, but the file is ${kind === 'rss' ? 'an RSS' : 'an Atom'} feed`);
+  return parseFeedArticles(text, fileName);
+}

@@ -1,0 +1,134 @@
+/**
+ * Plain types of the generateStories workflow (input, progress, result), its scope and id.
+ * Pure: safe inside the workflow sandbox.
+ */
+
+/** Bumped whenever the synthesis prompt's wording or schema changes: stories of an older prompt are not reused. */
+export const SYNTHESIS_PROMPT_VERSION = 'synthesis-v1';
+
+export const HOUR_MS = 3600_000;
+export const DAY_MS = 24 * HOUR_MS;
+
+/** What a run covers: articles published in [fromMs, toMs), optionally of one topic. */
+export interface StoryScopeInput {
+  /** Relative: the last `sinceMs` before the run starts (a schedule's runs each take their own "now"). */
+  sinceMs?: number;
+  fromMs?: number;
+  toMs?: number;
+  topic?: string;
+}
+
+/** A scope resolved at a run's start and widened to whole clustering windows (UTC-aligned). */
+export interface StoryScope {
+  fromMs: number;
+  toMs: number;
+  topic: string | null;
+}
+
+/**
+ * Resolves a scope at `nowMs` and widens it to whole windows of `windowMs`, so that a cluster
+ * (which never spans two windows) is either wholly in a run's scope or wholly out of it: an
+ * hour later the same `--since 24h` covers the same articles plus any new ones.
+ */
+export function resolveScope(input: StoryScopeInput, nowMs: number, windowMs = DAY_MS): StoryScope {
+  const to = input.toMs ?? nowMs;
+  const from = input.fromMs ?? to - (input.sinceMs ?? DAY_MS);
+  return {
+    fromMs: Math.floor(from / windowMs) * windowMs,
+    toMs: Math.ceil((to === from ? to + 1 : to) / windowMs) * windowMs,
+    topic: input.topic?.trim() ? input.topic.trim() : null,
+  };
+}
+
+const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[:]/g, '');
+
+/** The workflow id of a scope: two runs over the same scope cannot overlap (the second start is refused). */
+export function storiesWorkflowId(scope: StoryScope): string {
+  const topic = scope.topic ? scope.topic.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'topic' : 'all';
+  return `stories-${stamp(scope.fromMs)}-${stamp(scope.toMs)}-${topic}`;
+}
+
+export function describeScope(scope: StoryScope): string {
+  return `${new Date(scope.fromMs).toISOString()} – ${new Date(scope.toMs).toISOString()}${scope.topic ? `, topic "${scope.topic}"` : ''}`;
+}
+
+export interface StoryFlags {
+  /** Syntheses with up to `concurrency` calls in flight (off: one at a time). */
+  parallelSynthesis: boolean;
+  /** All stories and links written in one transaction at the end (off: two commits per story, as it is made). */
+  oneTransaction: boolean;
+  /** Articles loaded once per run (off: each synthesis queries its articles again). */
+  loadOnce: boolean;
+  /** Reuse stories and cached answers for unchanged clusters (off: every cluster is synthesised again). */
+  useCache: boolean;
+}
+
+export const DEFAULT_STORY_FLAGS: StoryFlags = { parallelSynthesis: true, oneTransaction: true, loadOnce: true, useCache: true };
+export const DEFAULT_SYNTHESIS_CONCURRENCY = 5;
+export const MAX_SYNTHESIS_CONCURRENCY = 100;
+
+export interface StoriesSteeringState {
+  paused: boolean;
+  concurrency: { synthesis: number };
+}
+
+/** Why a setConcurrency request cannot be applied, or undefined when it can. */
+export function synthesisConcurrencyError(change: unknown): string | undefined {
+  if (typeof change !== 'object' || change === null || Array.isArray(change)) {
+    return `setConcurrency takes an object like { "synthesis": 8 }; got ${JSON.stringify(change) ?? 'nothing'}`;
+  }
+  const keys = Object.keys(change);
+  if (keys.length !== 1 || keys[0] !== 'synthesis') return 'setConcurrency: only "synthesis" can be set for a story run';
+  const value = (change as { synthesis: unknown }).synthesis;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SYNTHESIS_CONCURRENCY) {
+    return `synthesis must be an integer from 1 to ${MAX_SYNTHESIS_CONCURRENCY}; got ${JSON.stringify(value) ?? 'nothing'}`;
+  }
+  return undefined;
+}
+
+export type StoriesStatus = 'running' | 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
+
+export interface StoryStep {
+  total: number;
+  done: number;
+  failed: number;
+  /** Clusters whose story was reused without a call. */
+  reused: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface StoriesProgress {
+  phase: 'starting' | 'clustering' | 'synthesis' | 'writing' | 'done';
+  status: StoriesStatus;
+  paused: boolean;
+  concurrency: { synthesis: number };
+  articles: number;
+  clusters: number;
+  synthesis: StoryStep;
+  elapsedMs: number;
+  estimatedRemainingMs?: number;
+}
+
+export interface StoryFailure {
+  cluster: number;
+  storyHash: string;
+  label: string;
+  errorType: string;
+  message: string;
+}
+
+export interface StoriesResult {
+  scope: StoryScope;
+  status: StoriesStatus;
+  articles: number;
+  clusters: number;
+  synthesis: StoryStep;
+  stories: { created: number; kept: number; superseded: number };
+  failures: StoryFailure[];
+  failureCount: number;
+  /** How the run's syntheses were made: calls in a sliding window, or one provider batch. */
+  synthesisMode: 'calls' | 'batch';
+  timingsMs: { total: number; clustering: number; synthesis: number; writing: number };
+  error?: { type: string; message: string };
+}

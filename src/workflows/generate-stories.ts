@@ -1,0 +1,290 @@
+/**
+ * `generateStories`: turns a scope's articles into stories. The articles are loaded once and
+ * clustered (one activity on the embedding provider's queue); clusters whose story hash was
+ * already synthesised by the same model and prompt are reused with no call; the rest are
+ * synthesised in a sliding window (default 5, settable while running) on the synthesis
+ * provider's queue; then every story, link and supersession is written in one transaction (in
+ * writes of STORIES_PER_WRITE when larger). A cluster that still fails after its retries is
+ * recorded and the run goes on (`completed_with_failures`).
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PlannedCluster, SynthesizedStory } from '../activities/news.activities';
+import type { ClusterWrite, StoriesWriteResult } from '../db/repositories/news.repository';
+import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
+import type { LlmRoute } from '../shared/llm-routing';
+import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes } from '../shared/search-attributes';
+import {
+  DEFAULT_STORY_FLAGS,
+  DEFAULT_SYNTHESIS_CONCURRENCY,
+  describeScope,
+  resolveScope,
+  synthesisConcurrencyError,
+  SYNTHESIS_PROMPT_VERSION,
+  type StoriesProgress,
+  type StoriesResult,
+  type StoriesStatus,
+  type StoriesSteeringState,
+  type StoryFailure,
+  type StoryFlags,
+  type StoryScopeInput,
+  type StoryStep,
+} from '../shared/stories';
+import { llmActivities, localActivities, mainActivities } from './activity-options';
+import { slidingWindow } from './sliding-window';
+
+export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
+export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
+export const storiesResumeUpdate = defineUpdate<StoriesSteeringState>('resume');
+export const storiesSetConcurrencyUpdate = defineUpdate<StoriesSteeringState, [{ synthesis: number }]>('setConcurrency');
+
+/** Stories per write: ~1.5 KB each, so a write's payload stays far under Temporal's 256 KB warning. */
+export const STORIES_PER_WRITE = 100;
+const MAX_FAILURES_KEPT = 50;
+
+export interface GenerateStoriesInput {
+  scope: StoryScopeInput;
+  flags?: Partial<StoryFlags>;
+  /** Syntheses in flight (default 5). */
+  concurrency?: number;
+  /** Send the uncached syntheses as one provider batch (see the batch seam below). */
+  batch?: boolean;
+  /** Cosine similarity for joining a cluster (default DEFAULT_SIMILARITY_THRESHOLD, 0.5). */
+  similarityThreshold?: number;
+  /** Clustering window (default 24 h). */
+  clusterWindowMs?: number;
+}
+
+const emptyStep = (): StoryStep => ({ total: 0, done: 0, failed: 0, reused: 0 });
+
+/** Generates the stories of a scope; see the module comment. */
+export async function generateStories(input: GenerateStoriesInput): Promise<StoriesResult> {
+  const info = workflowInfo();
+  const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS, ...input.flags };
+  const startedAt = Date.now();
+  const scope = resolveScope(input.scope, startedAt, input.clusterWindowMs);
+  const runKey = `${info.workflowId}/${info.firstExecutionRunId}`;
+  const state = { paused: false, concurrency: { synthesis: input.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY } };
+  let phase: StoriesProgress['phase'] = 'starting';
+  let articles = 0;
+  let clusters: PlannedCluster[] = [];
+  const synthesis = emptyStep();
+  const timings = { clustering: 0, synthesis: 0, writing: 0 };
+  const failures: StoryFailure[] = [];
+  let failureCount = 0;
+  let fatal: { type: string; message: string } | undefined;
+  let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
+
+  const progress = (): StoriesProgress => {
+    const finished = synthesis.done + synthesis.failed;
+    const left = synthesis.total - synthesis.reused - finished;
+    const elapsed = synthesis.startedAt !== undefined ? Date.now() - synthesis.startedAt : 0;
+    return {
+      phase,
+      status: 'running',
+      paused: state.paused,
+      concurrency: { ...state.concurrency },
+      articles,
+      clusters: clusters.length,
+      synthesis: { ...synthesis },
+      elapsedMs: Date.now() - startedAt,
+      estimatedRemainingMs: finished > 0 && phase === 'synthesis' ? Math.round((elapsed / finished) * left) : undefined,
+    };
+  };
+  const showDetails = () =>
+    setCurrentDetails(
+      [`**stories** ${describeScope(scope)} — ${phase}${state.paused ? ' (paused)' : ''}`,
+        `articles: ${articles}, clusters: ${clusters.length}`,
+        `synthesis: ${synthesis.done + synthesis.reused}/${synthesis.total} (${synthesis.reused} reused${synthesis.failed ? `, ${synthesis.failed} failed` : ''})`,
+        `concurrency: ${state.concurrency.synthesis}`].join('\n\n'),
+    );
+  const steering = (): StoriesSteeringState => ({ paused: state.paused, concurrency: { ...state.concurrency } });
+  const noArguments = (name: string) => (...args: unknown[]) => {
+    if (args.length) throw ApplicationFailure.nonRetryable(`${name} takes no arguments`, 'InvalidSteeringRequest');
+  };
+  setHandler(storiesProgressQuery, progress);
+  setHandler(storiesPauseUpdate, () => { state.paused = true; showDetails(); return steering(); }, {
+    validator: noArguments('pause'), description: 'Stop starting syntheses (calls in flight finish); answers the new state.',
+  });
+  setHandler(storiesResumeUpdate, () => { state.paused = false; showDetails(); return steering(); }, {
+    validator: noArguments('resume'), description: 'Start syntheses again after pause; answers the new state.',
+  });
+  setHandler(storiesSetConcurrencyUpdate, (change) => { state.concurrency.synthesis = change.synthesis; showDetails(); return steering(); }, {
+    validator: (change) => {
+      const error = synthesisConcurrencyError(change);
+      if (error) throw ApplicationFailure.nonRetryable(error, 'InvalidConcurrency');
+    },
+    description: 'Syntheses in flight, e.g. { "synthesis": 8 }; answers the new state.',
+  });
+
+  const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
+  const markStatus = (status: StoriesStatus) => {
+    if (searchable) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
+  };
+  const describeError = (err: unknown): { type: string; message: string } => {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
+    return { type, message: (cause as Error)?.message ?? String(cause) };
+  };
+  const recordFailure = (cluster: PlannedCluster, err: unknown) => {
+    if (isCancellation(err)) throw err;
+    const { type, message } = describeError(err);
+    synthesis.failed++;
+    failureCount++;
+    if (failures.length < MAX_FAILURES_KEPT) failures.push({ cluster: cluster.index + 1, storyHash: cluster.storyHash, label: cluster.label, errorType: type, message });
+    if (!fatal && RUN_FATAL_LLM_FAILURES.includes(type as LlmFailureType)) fatal = { type, message };
+    showDetails();
+  };
+
+  const result = (status: StoriesStatus, error?: { type: string; message: string }): StoriesResult => ({
+    scope, status, articles, clusters: clusters.length, synthesis, stories, failures, failureCount,
+    synthesisMode: 'calls',
+    timingsMs: { total: Date.now() - startedAt, ...timings },
+    ...(error ? { error } : {}),
+  });
+  const report = (r: StoriesResult) =>
+    mainActivities.storeRunReport({
+      workflowId: info.workflowId,
+      runIds: [info.runId],
+      kind: 'generateStories',
+      scriptId: null,
+      status: r.status,
+      wallMs: r.timingsMs.total,
+      phasesMs: timings,
+      stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: state.concurrency.synthesis },
+      ...(r.error ? { error: r.error } : {}),
+    });
+  /** A run that ends before its write: its row and report. */
+  const endEarly = async (status: StoriesStatus, error?: { type: string; message: string }) => {
+    phase = 'done';
+    const r = result(status, error);
+    markStatus(status);
+    await Promise.all([
+      mainActivities.finishStoryRun({ run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures }, scope }),
+      report(r),
+    ]);
+    return r;
+  };
+
+  let routes: Record<'synthesis' | 'embedding', LlmRoute>;
+  try {
+    routes = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
+    if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
+
+    // 1–2. Load once, embed what is new, cluster, look the story hashes up.
+    phase = 'clustering';
+    showDetails();
+    const clusteringStarted = Date.now();
+    const plan = await llmActivities(routes.embedding).clusterStories.executeWithOptions(
+      { summary: `clustering: ${describeScope(scope)}` },
+      [{ runKey, scope, embeddingRoute: routes.embedding, synthesisRoute: routes.synthesis, useCache: flags.useCache,
+        threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],
+    );
+    timings.clustering = Date.now() - clusteringStarted;
+    articles = plan.articles;
+    clusters = plan.clusters;
+    const uncached = clusters.filter((c) => c.reusedStoryId === undefined);
+    synthesis.total = clusters.length;
+    synthesis.reused = clusters.length - uncached.length;
+
+    // 3. Synthesise what is not reused.
+    //
+    // Batch seam (`--batch`): `uncached` is the run's list of syntheses to make; each one's custom
+    // id is its story hash (`cluster.storyHash`). A provider-batch path replaces the window below
+    // with runProviderBatch from ./provider-batch over those ids: each request is
+    // synthesisRequest(articles, model) (activities/news.activities.ts, the articles from the
+    // run's snapshot), each result goes through parseSynthesis and `made.push(...)`, and items
+    // that failed in the batch are passed to `synthesiseByCalls` (or recorded with recordFailure).
+    // Until that helper exists, `batch` is accepted and the syntheses are made by calls.
+    phase = 'synthesis';
+    synthesis.startedAt = Date.now();
+    showDetails();
+    const made: SynthesizedStory[] = [];
+    const byHash = new Map(clusters.map((c) => [c.storyHash, c]));
+    const toWrite = (s: SynthesizedStory): ClusterWrite => {
+      const c = byHash.get(s.storyHash)!;
+      const { storyHash: _h, cached: _c, ...syn } = s;
+      return { storyHash: c.storyHash, articleIds: c.articleIds, topic: c.topic, windowStart: c.windowStart, windowEnd: c.windowEnd, synthesis: syn };
+    };
+    const synthesize = llmActivities(routes.synthesis);
+    const synthesiseByCalls = (todo: PlannedCluster[]) =>
+      slidingWindow(
+        todo,
+        () => (flags.parallelSynthesis ? state.concurrency.synthesis : 1),
+        async (cluster) => {
+          try {
+            const story = await synthesize.synthesizeStory.executeWithOptions(
+              { summary: `synthesis: ${cluster.label}` },
+              [{ runKey, storyHash: cluster.storyHash, articleIds: cluster.articleIds, route: routes.synthesis, useCache: flags.useCache, loadOnce: flags.loadOnce }],
+            );
+            if (!flags.oneTransaction) {
+              await mainActivities.writeStoryAlone({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, cluster: toWrite(story) });
+            }
+            made.push(story);
+            synthesis.done++;
+            showDetails();
+          } catch (err) {
+            recordFailure(cluster, err);
+          }
+        },
+        () => !state.paused,
+        () => fatal !== undefined,
+      );
+    await synthesiseByCalls(uncached);
+    synthesis.finishedAt = Date.now();
+    timings.synthesis = synthesis.finishedAt - synthesis.startedAt;
+    if (fatal) throw ApplicationFailure.nonRetryable(fatal.message, fatal.type);
+
+    // 4. Write once: stories, links, supersessions and the run's row.
+    phase = 'writing';
+    showDetails();
+    const writingStarted = Date.now();
+    const status: StoriesStatus = failureCount ? 'completed_with_failures' : 'completed';
+    const failedHashes = new Set(failures.map((f) => f.storyHash));
+    const currentHashes = clusters.filter((c) => !failedHashes.has(c.storyHash)).map((c) => c.storyHash);
+    const failedArticleIds = clusters.filter((c) => failedHashes.has(c.storyHash)).flatMap((c) => c.articleIds);
+    const writes = flags.oneTransaction ? made.map(toWrite) : [];
+    const keptHashes = clusters.filter((c) => c.reusedStoryId !== undefined).map((c) => c.storyHash);
+    for (let i = STORIES_PER_WRITE; i < writes.length; i += STORIES_PER_WRITE) {
+      const r = await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + STORIES_PER_WRITE), keptHashes: [] });
+      stories.created += r.created;
+      stories.kept += r.kept;
+    }
+    timings.writing = Date.now() - writingStarted;
+    const final = result(status);
+    const last = await mainActivities.writeStories({
+      model: routes.synthesis.model,
+      promptVersion: SYNTHESIS_PROMPT_VERSION,
+      made: writes.slice(0, STORIES_PER_WRITE),
+      keptHashes,
+      finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
+    });
+    stories = { created: stories.created + last.created, kept: stories.kept + last.kept, superseded: last.superseded };
+    if (!flags.oneTransaction) stories.created = made.length;
+    timings.writing = Date.now() - writingStarted;
+    phase = 'done';
+    markStatus(status);
+    const r = result(status);
+    await report(r);
+    showDetails();
+    return r;
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => endEarly('cancelled'));
+      throw err;
+    }
+    const error = describeError(err);
+    await CancellationScope.nonCancellable(() => endEarly('failed', error));
+    throw err;
+  }
+}

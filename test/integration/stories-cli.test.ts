@@ -1,0 +1,98 @@
+/**
+ * The news commands in-process against the dev server, Postgres and the simulator: importing
+ * each format (idempotent), refusing each malformed file with nothing written, generating
+ * stories with --wait, list / show / search, and a Temporal Schedule created, triggered and
+ * deleted.
+ */
+import path from 'node:path';
+import { useTestStack } from '../helpers/harness';
+import { cliEnvironment, runCli } from '../helpers/cli';
+import { waitFor } from '../helpers/wait';
+
+const stack = useTestStack('stories-cli');
+const fixture = (name: string) => path.resolve(__dirname, '../fixtures/news', name);
+let restore: () => void;
+beforeAll(() => {
+  restore = cliEnvironment(stack.env, stack.app, stack.sim);
+});
+afterAll(() => restore());
+
+const count = async (where: string, params: unknown[]) =>
+  Number((await stack.app.services.db.query(`SELECT count(*)::int AS n FROM articles WHERE ${where}`, params))[0].n);
+
+it.each([
+  ['bad-quoting.csv', /bad-quoting\.csv:\d+: invalid CSV/, `url LIKE 'https://a.example/%'`],
+  ['no-title-column.csv', /no-title-column\.csv:1: no title column/, `url LIKE 'https://a.example/%'`],
+  ['empty-title.csv', /empty-title\.csv:3: the article has no title/, `url LIKE 'https://a.example/%'`],
+  ['bad-json.jsonl', /bad-json\.jsonl:2: invalid JSON/, `title IN ('Fine', 'After')`],
+  ['not-a-feed.xml', /not-a-feed\.xml: not a feed/, `title = 'Not news'`],
+  ['bad-dates.csv', /bad-dates\.csv:20: 2 of 20 articles \(10\.0%\)/, `url LIKE 'https://d.example/%'`],
+])('refuses %s whole: file, line and reason, exit 2, nothing written', async (file, message, where) => {
+  const r = await runCli('articles', 'import', fixture(file));
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(message);
+  expect(r.err).toContain('nothing was imported');
+  expect(await count(where, [])).toBe(0);
+});
+
+it('imports each format; a re-import changes nothing, a changed body updates the same row', async () => {
+  const csv = await runCli('articles', 'import', fixture('articles.csv'));
+  expect(csv).toMatchObject({ code: 0 });
+  expect(csv.out).toContain('Imported 3 article(s) from articles.csv (csv): 3 new, 0 updated, 0 unchanged');
+  expect((await runCli('articles', 'import', fixture('articles.csv'))).out).toContain('0 new, 0 updated, 3 unchanged');
+  // The RSS feed has the first CSV article's URL with another body: the same row, updated.
+  const rss = await runCli('articles', 'import', fixture('feed-rss.xml'));
+  expect(rss.out).toContain('(rss): 1 new, 1 updated, 0 unchanged');
+  expect(await count('url = $1', ['https://harbour.example/ferry-strike'])).toBe(1);
+  expect((await runCli('articles', 'import', fixture('feed-atom.xml'))).out).toContain('(atom): 1 new, 0 updated, 1 unchanged'); // the same words as the CSV's flood warning
+  expect((await runCli('articles', 'import', fixture('articles.jsonl'))).out).toContain('(jsonl): 3 new');
+  expect((await runCli('articles', 'import', fixture('mapped.csv'), '--map', 'published=published_on')).out).toContain('2 new');
+  const few = await runCli('articles', 'import', fixture('few-bad-dates.csv'));
+  expect(few.out).toContain('Skipped 1 without a parseable date: line 41 (unparseable date "someday")');
+});
+
+it('generates stories with --wait, then lists, shows and searches them', async () => {
+  await runCli('articles', 'import', fixture('articles.csv'));
+  const gen = await runCli('stories', 'generate', '--from', '2026-03-02', '--to', '2026-03-03', '--wait');
+  expect(gen.err).not.toMatch(/failed/);
+  expect(gen.code).toBe(0);
+  expect(gen.out).toMatch(/Stories completed in [\d.]+ s/);
+  expect(gen.out).toMatch(/clusters \d+: \d+ synthesised, 0 reused, 0 failed/);
+  const list = await runCli('stories', 'list');
+  expect(list.code).toBe(0);
+  const id = list.out.split('\n').find((l) => l.includes('Labour'))?.slice(0, 8);
+  expect(id).toMatch(/^[0-9a-f]{8}$/);
+  const show = await runCli('stories', 'show', id!);
+  expect(show.out).toContain('Key points:');
+  expect(show.out).toContain('Ferry crews strike over pensions');
+  expect(show.out).toMatch(/time window: 2026-03-02T06:10:00\.000Z/);
+  const headline = show.out.split('\n')[0];
+  const search = await runCli('stories', 'search', headline.split(' ').slice(0, 2).join(' '));
+  expect(search.out).toContain(id);
+  const again = await runCli('stories', 'generate', '--from', '2026-03-02', '--to', '2026-03-03', '--wait');
+  expect(again.out).toMatch(/0 synthesised, \d+ reused/);
+  expect((await runCli('stories', 'show', 'ffffffff')).code).toBe(2);
+});
+
+it('creates a schedule (overlap skip, catch-up window), lists, triggers, pauses and deletes it', async () => {
+  const topic = `sched-${Date.now()}`;
+  const created = await runCli('stories', 'schedule', '--every', '1h', '--since', '24h', '--topic', topic, '--catchup-window', '10m');
+  expect(created.code).toBe(0);
+  const id = `stories-every-1h-since-24h-${topic}`;
+  expect(created.out).toContain(`Created schedule ${id}`);
+  const handle = stack.env.client.schedule.getHandle(id);
+  const described = await handle.describe();
+  expect(described.policies).toMatchObject({ overlap: 'SKIP', catchupWindow: 600_000 });
+  expect((await runCli('stories', 'schedule', '--every', '1h', '--since', '24h', '--topic', topic)).code).toBe(2);
+  expect((await runCli('stories', 'schedule', 'list')).out).toContain(`${id}  active`);
+  expect((await runCli('stories', 'schedule', 'trigger', id)).code).toBe(0);
+  const action = await waitFor(async () => (await handle.describe()).info.recentActions[0]);
+  const run = stack.env.client.workflow.getHandle(action.action.workflow.workflowId);
+  expect(action.action.workflow.workflowId.startsWith(id)).toBe(true);
+  expect(await run.result()).toMatchObject({ status: 'completed', articles: 0 });
+  expect((await runCli('stories', 'schedule', 'pause', id)).code).toBe(0);
+  expect((await handle.describe()).state.paused).toBe(true);
+  expect((await runCli('stories', 'schedule', 'delete', id)).code).toBe(0);
+  expect((await runCli('stories', 'schedule', 'list')).out).not.toContain(id);
+  expect((await runCli('stories', 'schedule', 'delete', id)).code).toBe(2);
+});

@@ -1,0 +1,66 @@
+/**
+ * Records generateStories histories (a first run, an unchanged rerun that reuses every story, a
+ * run with one failed cluster, a run steered by pause / setConcurrency / resume) and checks each
+ * replays against today's code. STORYLOOM_RECORD_HISTORIES=1 writes them to
+ * test/replay/histories/v<version>/ (only missing ones) for replay.test.ts.
+ */
+import { NewsRepository } from '../../src/db/repositories/news.repository';
+import { syntheticNews } from '../../src/domain/news/synthetic-articles';
+import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
+import { DAY_MS, describeScope, resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
+import { generateStories, storiesPauseUpdate, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../../src/workflows';
+import type { GenerateStoriesInput } from '../../src/workflows/generate-stories';
+import { useTestStack } from '../helpers/harness';
+import { recordAndReplay } from './recorder';
+
+const stack = useTestStack('record-stories');
+let day = Date.UTC(2033, 0, 1) + Math.floor(Math.random() * 1000) * 10 * DAY_MS;
+
+async function newDay(articles: number, clusters: number): Promise<StoryScopeInput> {
+  day += 10 * DAY_MS;
+  await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles, clusters, dayMs: day, salt: `record-${day}` }));
+  return { fromMs: day, toMs: day + DAY_MS };
+}
+
+/** Started as the CLI starts runs: an id from the scope, search attributes set. */
+function start(scope: StoryScopeInput, extra: Partial<GenerateStoriesInput> = {}) {
+  const resolved = resolveScope(scope, Date.now());
+  return stack.env.client.workflow.start(generateStories, {
+    taskQueue: stack.app.taskQueue,
+    workflowId: storiesWorkflowId(resolved),
+    args: [{ scope, ...extra }],
+    typedSearchAttributes: storyloomSearchAttributes('stories', `stories ${describeScope(resolved)}`, 'running'),
+  });
+}
+
+beforeEach(() => stack.sim.configure({ faults: [], latency: null }));
+
+it('records a first run and an unchanged rerun', async () => {
+  const scope = await newDay(12, 3);
+  const first = await start(scope);
+  expect((await first.result()).stories.created).toBe(3);
+  await recordAndReplay(stack.env.address, 'stories-first', first.workflowId, first.firstExecutionRunId);
+  const again = await start(scope);
+  expect((await again.result()).synthesis.reused).toBe(3);
+  await recordAndReplay(stack.env.address, 'stories-unchanged', again.workflowId, again.firstExecutionRunId);
+});
+
+it('records a run with one failed cluster', async () => {
+  const scope = await newDay(6, 2);
+  const marker = syntheticNews({ articles: 2, clusters: 2, dayMs: day })[1].title.split(':')[0];
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'synthesis', contains: marker }] });
+  const handle = await start(scope);
+  expect((await handle.result()).status).toBe('completed_with_failures');
+  await recordAndReplay(stack.env.address, 'stories-one-failure', handle.workflowId, handle.firstExecutionRunId);
+});
+
+it('records a run steered by pause, setConcurrency and resume', async () => {
+  const scope = await newDay(8, 4);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 200 } } } });
+  const handle = await start(scope, { concurrency: 1 });
+  await handle.executeUpdate(storiesPauseUpdate);
+  await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: 3 }] });
+  await handle.executeUpdate(storiesResumeUpdate);
+  expect((await handle.result()).stories.created).toBe(4);
+  await recordAndReplay(stack.env.address, 'stories-steered', handle.workflowId, handle.firstExecutionRunId);
+});

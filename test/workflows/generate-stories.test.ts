@@ -1,0 +1,126 @@
+/**
+ * generateStories end to end on real parts (dev server, Postgres, the simulator through the
+ * SDKs): a first run synthesises every cluster and writes them in one transaction; an unchanged
+ * rerun reuses every story hash with no call and keeps the ids; a new article re-synthesises
+ * only its cluster and supersedes the old story; a cluster that keeps failing is recorded and
+ * the run goes on; a second start over the same scope is refused while the first runs.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { NewsRepository } from '../../src/db/repositories/news.repository';
+import { syntheticNews } from '../../src/domain/news/synthetic-articles';
+import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesResult, type StoryScopeInput } from '../../src/shared/stories';
+import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../../src/workflows';
+import type { GenerateStoriesInput } from '../../src/workflows/generate-stories';
+import { useTestStack } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
+
+const stack = useTestStack('generate-stories');
+/** Each test has days of its own (far from the others'), so scopes never overlap. */
+let nextDay = Date.UTC(2031, 0, 1) + Math.floor(Math.random() * 3000) * 10 * DAY_MS;
+const freshDay = () => (nextDay += 10 * DAY_MS);
+
+beforeEach(() => {
+  stack.sim.configure({ faults: [], latency: null });
+  stack.sim.resetStats();
+});
+
+async function importNews(day: number, articles: number, clusters: number, salt: string) {
+  const news = syntheticNews({ articles, clusters, dayMs: day, salt });
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  return news;
+}
+
+function start(scope: StoryScopeInput, extra: Partial<GenerateStoriesInput> = {}) {
+  const workflowId = storiesWorkflowId(resolveScope(scope, Date.now()));
+  return stack.env.client.workflow.start(generateStories, {
+    taskQueue: stack.app.taskQueue,
+    workflowId,
+    args: [{ scope, ...extra }],
+  });
+}
+
+const run = async (scope: StoryScopeInput, extra: Partial<GenerateStoriesInput> = {}): Promise<StoriesResult> => (await start(scope, extra)).result();
+const synthesisRequests = () => stack.sim.stats().byPurpose.synthesis?.requests ?? 0;
+const currentStories = async (day: number) =>
+  (await stack.app.services.db.query(
+    `SELECT id, story_hash, article_count, status, superseded_by FROM stories WHERE window_start >= $1 AND window_start < $2 ORDER BY window_start, id`,
+    [new Date(day), new Date(day + DAY_MS)],
+  )) as { id: string; story_hash: string; article_count: number; status: string; superseded_by: string | null }[];
+
+it('synthesises every cluster once, then reuses them all; one new article re-synthesises only its cluster', async () => {
+  const day = freshDay();
+  await importNews(day, 24, 4, `e2e-${day}`);
+  const scope = { fromMs: day, toMs: day + DAY_MS };
+
+  const first = await run(scope);
+  expect(first).toMatchObject({ status: 'completed', articles: 24, clusters: 4, failureCount: 0, stories: { created: 4, kept: 0, superseded: 0 } });
+  expect(first.synthesis).toMatchObject({ total: 4, done: 4, reused: 0, failed: 0 });
+  expect(synthesisRequests()).toBe(4);
+  const made = await currentStories(day);
+  expect(made.map((s) => s.article_count)).toEqual([6, 6, 6, 6]);
+  const links = await stack.app.services.db.query('SELECT count(*)::int AS n FROM story_articles WHERE story_id = ANY($1)', [made.map((s) => s.id)]);
+  expect(links[0].n).toBe(24);
+  const detail = await new NewsRepository(stack.app.services.db).storyWithArticles(made[0].id);
+  expect(detail?.headline.length).toBeGreaterThan(0);
+  expect(detail?.keyPoints.length).toBeGreaterThan(0);
+  expect(detail?.articles).toHaveLength(6);
+
+  stack.sim.resetStats();
+  const again = await run(scope);
+  expect(again).toMatchObject({ status: 'completed', clusters: 4, stories: { created: 0, kept: 4, superseded: 0 } });
+  expect(again.synthesis).toMatchObject({ total: 4, done: 0, reused: 4 });
+  expect(stack.sim.stats().totalRequests).toBe(0);
+  expect((await currentStories(day)).map((s) => s.id)).toEqual(made.map((s) => s.id));
+
+  // One more article for the first cluster (same words, same topic).
+  const extra = syntheticNews({ articles: 28, clusters: 4, dayMs: day, salt: `e2e-${day}` })[24];
+  await new NewsRepository(stack.app.services.db).importArticles([extra]);
+  stack.sim.resetStats();
+  const third = await run(scope);
+  expect(third).toMatchObject({ status: 'completed', clusters: 4, stories: { created: 1, kept: 3, superseded: 1 } });
+  expect(synthesisRequests()).toBe(1);
+  expect(stack.sim.stats().byPurpose.embedding?.requests).toBe(1);
+  const after = await currentStories(day);
+  const superseded = after.filter((s) => s.status === 'superseded');
+  expect(superseded).toHaveLength(1);
+  const replacement = after.find((s) => s.id === superseded[0].superseded_by);
+  expect(replacement).toMatchObject({ status: 'current', article_count: 7 });
+});
+
+it('records a cluster whose synthesis keeps failing and completes with the others', async () => {
+  const day = freshDay();
+  const news = await importNews(day, 9, 3, `fail-${day}`);
+  // A non-retryable 400 for prompts quoting the second cluster's place.
+  const marker = news[1].title.split(':')[0];
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'synthesis', contains: marker }] });
+  const result = await run({ fromMs: day, toMs: day + DAY_MS });
+  expect(result.status).toBe('completed_with_failures');
+  expect(result.failureCount).toBe(1);
+  expect(result.failures[0]).toMatchObject({ errorType: 'LlmInvalidRequest' });
+  expect(result.failures[0].label).toContain('3 articles');
+  expect(result.stories.created).toBe(2);
+  const row = await stack.app.services.db.query('SELECT status, failures FROM story_runs WHERE workflow_id = $1', [storiesWorkflowId(result.scope)]);
+  expect(row[0].status).toBe('completed_with_failures');
+  expect(row[0].failures).toHaveLength(1);
+});
+
+it('refuses a second start over the same scope while the first runs; pause, setConcurrency and resume steer it', async () => {
+  const day = freshDay();
+  await importNews(day, 12, 4, `steer-${day}`);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 300 } } } });
+  const scope = { fromMs: day, toMs: day + DAY_MS };
+  const handle = await start(scope, { concurrency: 1 });
+  await expect(start(scope)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+  const paused = await handle.executeUpdate(storiesPauseUpdate);
+  expect(paused.paused).toBe(true);
+  await expect(handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: 0 }] })).rejects.toMatchObject({
+    cause: { message: expect.stringMatching(/synthesis must be an integer from 1 to 100; got 0/) },
+  });
+  expect((await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: 4 }] })).concurrency.synthesis).toBe(4);
+  await waitFor(async () => (await handle.query(storiesProgressQuery)).clusters === 4);
+  const progress = await handle.query(storiesProgressQuery);
+  expect(progress).toMatchObject({ paused: true, articles: 12, clusters: 4 });
+  await handle.executeUpdate(storiesResumeUpdate);
+  const result = await handle.result();
+  expect(result).toMatchObject({ status: 'completed', stories: { created: 4 } });
+});
