@@ -55,6 +55,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       llm: deps.llm,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
       snapshots: new ArticleSnapshots(),
+      batches: new ProviderBatchRepository(deps.db),
     }),
   };
 }

@@ -71,7 +71,7 @@ export interface RunSummary {
 export interface RunToReport extends RunSummary {
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
   /** A generateStories run: how its syntheses were windowed. */
-  stories?: { parallelSynthesis: boolean; concurrency: number };
+  stories?: { parallelSynthesis: boolean; concurrency: number; batch?: boolean };
 }
 
 export interface RunReport extends RunSummary {
@@ -175,9 +175,12 @@ export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, c
 /** A story run's chain: the embedding requests (one after another), then the synthesis window. */
 export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthesis: boolean; concurrency: number }, wallMs: number) {
   const embeddings = okLatencies(calls, 'embedding');
-  const syntheses = okLatencies(calls, 'synthesis');
+  const syntheses = okLatencies(calls.filter((c) => !c.batch), 'synthesis');
+  // A provider batch's items share its processing time (each row's latency): it counts once.
+  const batched = okLatencies(calls.filter((c) => c.batch), 'synthesis');
   const steps: PathStep[] = [
     { name: 'embeddings', calls: embeddings.length, boundMs: embeddings.reduce((a, b) => a + b, 0) },
+    ...(batched.length ? [{ name: 'synthesis batch', calls: batched.length, boundMs: Math.max(...batched) }] : []),
     { name: 'synthesis', calls: syntheses.length, boundMs: windowBound(syntheses, stories.parallelSynthesis ? stories.concurrency : 1) },
   ];
   const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
