@@ -2,12 +2,15 @@ import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
 import { IngestionRepository } from '../db/repositories/ingestion.repository';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
+import { ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
+import { createBatchClients, type BatchClientRegistry } from '../llm/batch/registry';
 import type { LlmService } from '../llm/llm-service';
 import type { Logger } from '../observability/logger';
 import type { AppMetrics } from '../observability/metrics';
 import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
+import { createProviderBatchActivities } from './provider-batch.activities';
 import { ArticleSnapshots, createNewsActivities, createNewsProviderActivities } from './news.activities';
 import { NewsRepository } from '../db/repositories/news.repository';
 import { createReportActivities } from './report.activities';
@@ -23,6 +26,8 @@ export interface ActivityDeps {
   /** Story sessions log one line per tool batch and turn, and observe Prometheus histograms. */
   logger?: Logger;
   metrics?: AppMetrics;
+  /** Provider batch clients (default: the real ones, configured like the adapters). */
+  batchClients?: BatchClientRegistry;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -49,11 +54,17 @@ export function createProviderActivities(deps: ActivityDeps) {
       embeddingDimensions: deps.config.llm.embeddingDimensions,
     }),
     ...createSessionLlmActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
+    ...createProviderBatchActivities({
+      repo: new ProviderBatchRepository(deps.db),
+      llm: deps.llm,
+      clients: deps.batchClients ?? createBatchClients(deps.config.llm),
+    }),
     ...createNewsProviderActivities({
       repo: new NewsRepository(deps.db),
       llm: deps.llm,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
       snapshots: new ArticleSnapshots(),
+      batches: new ProviderBatchRepository(deps.db),
     }),
   };
 }

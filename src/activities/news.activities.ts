@@ -7,6 +7,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArticleForRun, ClusterWrite, EmbeddingRow, NewsRepository, StoriesWrite, StoriesWriteResult } from '../db/repositories/news.repository';
+import type { ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
 import { clusterArticles, DEFAULT_CLUSTER_WINDOW_MS, DEFAULT_SIMILARITY_THRESHOLD } from '../domain/news/clustering';
 import {
   articleEmbeddingText,
@@ -112,8 +113,33 @@ export function synthesisRequest(articles: SynthesisArticle[], model: string): C
   return { ...synthesisPrompt(articles), model, jsonSchema: { name: 'story_synthesis', schema: STORY_SYNTHESIS_SCHEMA as unknown as Record<string, unknown> } };
 }
 
-export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: LlmService; embeddingDimensions: number; snapshots: ArticleSnapshots }) {
+export interface StoryBatchInput {
+  runKey: string;
+  /** providerBatchKey(workflow id, 'synthesis'). */
+  batchKey: string;
+  /** The syntheses to batch; each item's custom id is the cluster's story hash. */
+  clusters: { storyHash: string; articleIds: number[] }[];
+  route: LlmRoute;
+  useCache: boolean;
+  loadOnce: boolean;
+}
+
+export interface StoryBatchCollected {
+  stories: SynthesizedStory[];
+  /** Answers that passed the schema but could not be read as a story (retried by calls). */
+  unreadable: { storyHash: string; message: string }[];
+}
+
+export function createNewsProviderActivities(deps: {
+  repo: NewsRepository;
+  llm: LlmService;
+  embeddingDimensions: number;
+  snapshots: ArticleSnapshots;
+  batches: ProviderBatchRepository;
+}) {
   const { repo, llm, snapshots } = deps;
+  const articlesOf = async (runKey: string, articleIds: number[], loadOnce: boolean) =>
+    (loadOnce ? snapshots.get(runKey, articleIds) : undefined) ?? (await repo.articlesByIds(articleIds));
   const embeddingHash = (route: LlmRoute, a: { title: string; body: string }) =>
     inputHash(route.provider, route.model, ARTICLE_EMBEDDING_PROMPT_VERSION, deps.embeddingDimensions, articleEmbeddingText(a));
 
@@ -178,8 +204,7 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
      * the run's single write.
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
-      const snapshot = input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined;
-      const articles = snapshot ?? (await repo.articlesByIds(input.articleIds));
+      const articles = await articlesOf(input.runKey, input.articleIds, input.loadOnce);
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }
@@ -195,6 +220,58 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }
       });
+    },
+
+    /**
+     * Prepares the run's provider batch (`--batch`): one synthesis request per cluster, exactly
+     * as synthesizeStory would send it, stored under the batch key with the story hash as custom
+     * id (the batch activities submit it). Idempotent: once submitted, preparing again changes
+     * nothing. Clusters whose articles were deleted are left out and returned.
+     */
+    async prepareStoryBatch(input: StoryBatchInput): Promise<{ items: number; missing: string[] }> {
+      const items: { customId: string; request: Omit<ChatRequest, 'model'> }[] = [];
+      const missing: string[] = [];
+      const all = input.loadOnce ? undefined : await repo.articlesByIds([...new Set(input.clusters.flatMap((c) => c.articleIds))]);
+      const byId = all && new Map(all.map((a) => [a.id, a]));
+      for (const cluster of input.clusters) {
+        const articles = byId
+          ? cluster.articleIds.map((id) => byId.get(id)).filter((a) => a !== undefined)
+          : await articlesOf(input.runKey, cluster.articleIds, true);
+        if (articles.length !== cluster.articleIds.length) {
+          missing.push(cluster.storyHash);
+          continue;
+        }
+        const { model: _model, ...request } = synthesisRequest(articles, input.route.model);
+        items.push({ customId: cluster.storyHash, request });
+      }
+      await deps.batches.prepare({
+        key: input.batchKey,
+        provider: input.route.provider,
+        model: input.route.model,
+        purpose: 'synthesis',
+        promptVersion: SYNTHESIS_PROMPT_VERSION,
+        useCache: input.useCache,
+        workflowId: input.runKey.split('/')[0] ?? null,
+        items,
+      });
+      return { items: items.length, missing };
+    },
+
+    /** The batch's answers read as stories (for the run's single write), by story hash. */
+    async collectStoryBatch(input: { batchKey: string; clusters: { storyHash: string; articleIds: number[] }[] }): Promise<StoryBatchCollected> {
+      const answers = await deps.batches.answers(input.batchKey);
+      const items = new Map((await deps.batches.items(input.batchKey)).map((i) => [i.customId, i.outcome]));
+      const out: StoryBatchCollected = { stories: [], unreadable: [] };
+      for (const cluster of input.clusters) {
+        const answer = answers.get(cluster.storyHash);
+        if (!answer) continue;
+        try {
+          out.stories.push({ ...parseSynthesis(answer.text, cluster.articleIds), storyHash: cluster.storyHash, cached: items.get(cluster.storyHash) === 'cached' });
+        } catch (err) {
+          out.unreadable.push({ storyHash: cluster.storyHash, message: (err as Error).message });
+        }
+      }
+      return out;
     },
   };
 }

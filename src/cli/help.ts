@@ -125,7 +125,8 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
       starts a run over the scope (widened to whole UTC days, the clustering window); its id comes
       from the scope, so a second start over the same scope is refused (exit 3) with a link to the
       running one. --wait draws a progress bar and prints the result and report. --batch: send the
-      uncached syntheses as one provider batch (when this build has provider batches; else by calls).
+      uncached syntheses as one provider batch (Anthropic Message Batches or OpenAI Batch, half price, minutes
+      to hours); items that fail in the batch are retried as calls. Cancelling the run cancels the batch.
   stories list [--all] [--limit N]        current stories, newest first (--all: superseded too)
   stories show <id>                       headline, summary, key points, time window, articles
   stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points

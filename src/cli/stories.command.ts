@@ -129,7 +129,9 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   try {
     const result = await waitWithProgress(handle);
     console.log(describeStoriesResult(result));
-    if (input.batch && result.synthesisMode !== 'batch') console.log('  note: provider batches are not in this build; the syntheses were made by calls');
+    if (input.batch && result.synthesisMode !== 'batch') {
+      console.log('  note: no provider batch was sent (every story was reused, or the synthesis provider has no batch API: Ollama)');
+    }
     const report = await storedReport(ctx, { firstRunId: handle.firstExecutionRunId });
     if (report) console.log(formatReportShort(report));
     return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;

@@ -23,14 +23,7 @@ export class AnthropicChatProvider implements ChatProvider {
   }
 
   async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
-    const params: Anthropic.MessageCreateParamsNonStreaming = {
-      model: req.model,
-      max_tokens: req.maxTokens,
-      messages: req.messages,
-      ...(req.system ? { system: req.system } : {}),
-      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-      ...(req.jsonSchema ? { output_config: { format: { type: 'json_schema', schema: req.jsonSchema.schema } } } : {}),
-    };
+    const params = anthropicMessageParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
     let message: Anthropic.Message;
     if (opts.onToken) {
@@ -41,14 +34,30 @@ export class AnthropicChatProvider implements ChatProvider {
     } else {
       message = await this.client.messages.create(params, requestOptions);
     }
-    const text = message.content
-      .map((block) => (block.type === 'text' ? block.text : ''))
-      .join('');
-    return {
-      text,
-      usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
-      model: message.model,
-      stopReason: message.stop_reason ?? null,
-    };
+    return chatResultOfMessage(message);
   }
+}
+
+/** The Messages API parameters of a request (also each item of a Message Batch). */
+export function anthropicMessageParams(req: ChatRequest): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model: req.model,
+    max_tokens: req.maxTokens,
+    messages: req.messages,
+    ...(req.system ? { system: req.system } : {}),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.jsonSchema ? { output_config: { format: { type: 'json_schema', schema: req.jsonSchema.schema } } } : {}),
+  };
+}
+
+export function chatResultOfMessage(message: Anthropic.Message): ChatResult {
+  const text = message.content
+    .map((block) => (block.type === 'text' ? block.text : ''))
+    .join('');
+  return {
+    text,
+    usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
+    model: message.model,
+    stopReason: message.stop_reason ?? null,
+  };
 }

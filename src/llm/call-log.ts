@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { LlmCallEntity, type LlmCall } from '../db/entities/llm-call.entity';
 import { WriteBehind } from '../db/write-behind';
 
-export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey'> & { callKey?: string | null };
+export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey' | 'batch'> & { callKey?: string | null; batch?: boolean };
 
 export interface CallLog {
   /** Records one call; a log that stores rows returns a promise that resolves once the row is durable. */
@@ -31,7 +31,7 @@ export class BufferedCallLog implements CallLog {
   }
 
   record(row: LlmCallRecord): Promise<void> {
-    return this.rows.add({ ...row, callKey: row.callKey ?? null, createdAt: new Date() } as LlmCall);
+    return this.rows.add({ ...row, callKey: row.callKey ?? null, batch: row.batch ?? false, createdAt: new Date() } as LlmCall);
   }
 
   /** Writes everything recorded so far; resolves when it is in the database (or its failure was reported). */

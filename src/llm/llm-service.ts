@@ -19,6 +19,8 @@ export interface CallContext {
   nextCallIndex?: () => number;
   signal?: AbortSignal;
   onToken?: (delta: string) => void;
+  /** The row key to use instead of the attempt's (a batch item's key is attempt-independent). */
+  callKey?: string;
 }
 
 export interface ChatCall {
@@ -129,6 +131,61 @@ export class LlmService {
   }
 
   /**
+   * Batch items share the cache with normal calls: the answer cached for `call` (valid for its
+   * schema), recorded as a cache hit, or undefined on a miss (or when the call skips the cache).
+   */
+  async cachedChat(call: ChatCall, ctx: CallContext = {}): Promise<ChatResult | undefined> {
+    if (!call.useCache || call.refreshCache) return undefined;
+    const { key, base, problem } = this.chatParts(call, ctx);
+    const hit = await this.deps.cache.get<ChatResult>(key);
+    if (!hit || problem(hit) !== undefined) return undefined;
+    await this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+    return hit;
+  }
+
+  /**
+   * Settles one batch item as a normal call would be: an answer is validated (JSON schema), an
+   * unusable one becomes an InvalidOutput failure and is never cached, a usable one is cached
+   * (with useCache); the row is recorded with the batch flag either way. Returns the failure,
+   * or undefined when the answer is usable. `latencyMs` is the batch's processing time.
+   */
+  async settleBatchItem(
+    call: ChatCall,
+    ctx: CallContext,
+    answer: { ok: true; result: ChatResult; latencyMs: number } | { ok: false; failure: ApplicationFailure; latencyMs: number },
+  ): Promise<ApplicationFailure | undefined> {
+    const { key, base, problem } = this.chatParts(call, ctx);
+    const row = { ...base, batch: true, latencyMs: answer.latencyMs };
+    if (!answer.ok) {
+      await this.deps.callLog.record({ ...row, outcome: 'error', errorType: answer.failure.type ?? 'Unknown', inputTokens: 0, outputTokens: 0 });
+      return answer.failure;
+    }
+    const tokens = { inputTokens: answer.result.usage.inputTokens, outputTokens: answer.result.usage.outputTokens };
+    const invalid = problem(answer.result);
+    if (invalid !== undefined) {
+      await this.deps.callLog.record({ ...row, ...tokens, outcome: 'error', errorType: LlmFailureType.InvalidOutput });
+      return ApplicationFailure.create({
+        type: LlmFailureType.InvalidOutput,
+        message: `${call.provider} (model ${call.model}) gave an unusable ${call.purpose} answer in a batch: ${invalid}`,
+      });
+    }
+    await this.deps.callLog.record({ ...row, ...tokens, outcome: 'ok', errorType: null });
+    if (call.useCache) {
+      await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: answer.result });
+    }
+    return undefined;
+  }
+
+  /** A chat call's cache key (the same as `chat` computes), row base and answer check. */
+  private chatParts(call: ChatCall, ctx: CallContext) {
+    const request: ChatRequest = { ...call.request, model: call.model };
+    const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind: 'chat', request });
+    const schema = call.request.jsonSchema?.schema;
+    const problem = (result: ChatResult) => (schema ? structuredAnswerProblem(result.text, schema) : undefined);
+    return { key, base: baseRecord(call, key, ctx), problem };
+  }
+
+  /**
    * Cache, provider, call log. `problem` says why an answer is unusable (or undefined when it is
    * fine): an unusable cached entry is a miss (and is replaced by the new answer), an unusable
    * provider answer is an InvalidOutput failure and is not cached. Every call's row is durable
@@ -145,19 +202,7 @@ export class LlmService {
     const now = this.deps.now ?? Date.now;
     const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind, request });
     const started = now();
-    const base: Omit<LlmCallRecord, 'outcome' | 'errorType' | 'latencyMs' | 'inputTokens' | 'outputTokens'> = {
-      purpose: call.purpose,
-      provider: call.provider,
-      model: call.model,
-      promptVersion: call.promptVersion,
-      workflowId: ctx.workflowId ?? null,
-      runId: ctx.runId ?? null,
-      activityId: ctx.activityId ?? null,
-      activityType: ctx.activityType ?? null,
-      attempt: ctx.attempt ?? null,
-      cacheKey: key,
-      callKey: callKeyOf(ctx),
-    };
+    const base = baseRecord(call, key, ctx);
     if (call.useCache && !call.refreshCache) {
       const hit = await this.deps.cache.get<T>(key);
       if (hit && problem(hit) === undefined) {
@@ -202,8 +247,27 @@ export class LlmService {
   }
 }
 
+type BaseRecord = Omit<LlmCallRecord, 'outcome' | 'errorType' | 'latencyMs' | 'inputTokens' | 'outputTokens'>;
+
+function baseRecord(call: { purpose: string; provider: Provider; model: string; promptVersion: string }, key: string, ctx: CallContext): BaseRecord {
+  return {
+    purpose: call.purpose,
+    provider: call.provider,
+    model: call.model,
+    promptVersion: call.promptVersion,
+    workflowId: ctx.workflowId ?? null,
+    runId: ctx.runId ?? null,
+    activityId: ctx.activityId ?? null,
+    activityType: ctx.activityType ?? null,
+    attempt: ctx.attempt ?? null,
+    cacheKey: key,
+    callKey: callKeyOf(ctx),
+  };
+}
+
 /** The row key of a call made inside an activity; undefined outside one (such rows have no key). */
 function callKeyOf(ctx: CallContext): string | null {
+  if (ctx.callKey) return ctx.callKey;
   if (!ctx.workflowId || !ctx.activityId || ctx.attempt === undefined || !ctx.nextCallIndex) return null;
   return [ctx.workflowId, ctx.runId ?? '', ctx.activityId, ctx.attempt, ctx.nextCallIndex()].join('/');
 }

@@ -27,24 +27,7 @@ export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
   }
 
   async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
-    const messages: OpenAI.ChatCompletionMessageParam[] = [
-      ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
-      ...req.messages,
-    ];
-    const base = {
-      model: req.model,
-      messages,
-      max_completion_tokens: req.maxTokens,
-      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-      ...(req.jsonSchema
-        ? {
-            response_format: {
-              type: 'json_schema' as const,
-              json_schema: { name: req.jsonSchema.name, schema: req.jsonSchema.schema, strict: true },
-            },
-          }
-        : {}),
-    };
+    const base = openaiChatParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
     if (opts.onToken) {
       const stream = await this.client.chat.completions.create(
@@ -69,16 +52,7 @@ export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
       return { text, usage, model, stopReason };
     }
     const completion = await this.client.chat.completions.create(base, requestOptions);
-    const choice = completion.choices[0];
-    return {
-      text: choice?.message?.content ?? '',
-      usage: {
-        inputTokens: completion.usage?.prompt_tokens ?? 0,
-        outputTokens: completion.usage?.completion_tokens ?? 0,
-      },
-      model: completion.model,
-      stopReason: choice?.finish_reason ?? null,
-    };
+    return chatResultOfCompletion(completion);
   }
 
   async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResult> {
@@ -93,4 +67,39 @@ export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
       model: response.model,
     };
   }
+}
+
+/** The chat completions body of a request (also each line of a Batch input file). */
+export function openaiChatParams(req: ChatRequest): OpenAI.ChatCompletionCreateParamsNonStreaming {
+  const messages: OpenAI.ChatCompletionMessageParam[] = [
+    ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
+    ...req.messages,
+  ];
+  return {
+    model: req.model,
+    messages,
+    max_completion_tokens: req.maxTokens,
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.jsonSchema
+      ? {
+          response_format: {
+            type: 'json_schema' as const,
+            json_schema: { name: req.jsonSchema.name, schema: req.jsonSchema.schema, strict: true },
+          },
+        }
+      : {}),
+  };
+}
+
+export function chatResultOfCompletion(completion: OpenAI.ChatCompletion): ChatResult {
+  const choice = completion.choices[0];
+  return {
+    text: choice?.message?.content ?? '',
+    usage: {
+      inputTokens: completion.usage?.prompt_tokens ?? 0,
+      outputTokens: completion.usage?.completion_tokens ?? 0,
+    },
+    model: completion.model,
+    stopReason: choice?.finish_reason ?? null,
+  };
 }

@@ -27,10 +27,10 @@ export function formatReport(r: RunReport): string {
     '',
     table(
       ['purpose', 'provider', 'model', 'calls', 'cache hits', 'retries', '429s', 'errors', 'p50', 'p95', 'max', 'tokens in', 'tokens out', 'cost'],
-      r.llm.map((l) => [l.purpose, l.provider, l.model, l.calls, l.cacheHits, l.retries, l.rateLimited, l.errors, `${l.p50Ms} ms`, `${l.p95Ms} ms`, `${l.maxMs} ms`, l.inputTokens, l.outputTokens, usd(l.costUsd)]),
+      r.llm.map((l) => [l.batch ? `${l.purpose} (batch)` : l.purpose, l.provider, l.model, l.calls, l.cacheHits, l.retries, l.rateLimited, l.errors, `${l.p50Ms} ms`, `${l.p95Ms} ms`, `${l.maxMs} ms`, l.inputTokens, l.outputTokens, usd(l.costUsd)]),
     ),
     '',
-    `LLM: ${r.totals.providerCalls} provider calls, ${r.totals.cacheHits} cache hits, ${r.totals.retries} retries, ${r.totals.rateLimited} × 429; tokens ${r.totals.inputTokens} in / ${r.totals.outputTokens} out; estimated cost ${cost}`,
+    `LLM: ${r.totals.providerCalls} provider calls${r.totals.batchCalls ? ` (${r.totals.batchCalls} in batches, at the batch discount)` : ''}, ${r.totals.cacheHits} cache hits, ${r.totals.retries} retries, ${r.totals.rateLimited} × 429; tokens ${r.totals.inputTokens} in / ${r.totals.outputTokens} out; estimated cost ${cost}`,
     `Database: ${r.db ? `${r.db.queries} queries, ${r.db.commits} commits` : 'n/a'}`,
     `Temporal history: ${r.history ? `${r.history.events} events over ${r.history.runs} run(s)` : 'n/a'}`,
   ].join('\n');
@@ -39,7 +39,7 @@ export function formatReport(r: RunReport): string {
 export function formatReportShort(r: RunReport): string {
   return (
     `Report: ${s(r.wallMs)} wall, lower bound ${s(r.criticalPath.lowerBoundMs)} (${r.criticalPath.steps.map((x) => x.name).join(' → ')}); ` +
-    `${r.totals.providerCalls} LLM calls, ${r.totals.cacheHits} cache hits, ${r.totals.retries} retries, ${r.totals.rateLimited} × 429; ` +
+    `${r.totals.providerCalls} LLM calls${r.totals.batchCalls ? ` (${r.totals.batchCalls} batched)` : ''}, ${r.totals.cacheHits} cache hits, ${r.totals.retries} retries, ${r.totals.rateLimited} × 429; ` +
     `cost ${usd(r.totals.costUsd)}; DB ${r.db ? `${r.db.queries} queries / ${r.db.commits} commits` : 'n/a'}; ` +
     `history ${r.history ? r.history.events : 'n/a'} events`
   );

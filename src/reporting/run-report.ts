@@ -6,6 +6,8 @@
 import type { ModelPrice } from '../config';
 import type { IngestionFlags } from '../shared/ingestion';
 import { LlmFailureType } from '../shared/failure-types';
+import type { Provider } from '../shared/llm-routing';
+import { BATCH_PRICE_FACTOR } from '../shared/provider-batch';
 
 export interface CallRow {
   purpose: string;
@@ -17,6 +19,8 @@ export interface CallRow {
   inputTokens: number;
   outputTokens: number;
   attempt: number | null;
+  /** Made through a provider batch (absent in rows read before batches existed). */
+  batch?: boolean;
 }
 
 export interface LlmUsageLine {
@@ -36,6 +40,8 @@ export interface LlmUsageLine {
   maxMs: number;
   inputTokens: number;
   outputTokens: number;
+  /** Calls made through a provider batch: a line of their own, priced at the batch discount. */
+  batch: boolean;
   /** USD; null when the model has no price in the configured table. */
   costUsd: number | null;
 }
@@ -65,7 +71,7 @@ export interface RunSummary {
 export interface RunToReport extends RunSummary {
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
   /** A generateStories run: how its syntheses were windowed. */
-  stories?: { parallelSynthesis: boolean; concurrency: number };
+  stories?: { parallelSynthesis: boolean; concurrency: number; batch?: boolean };
 }
 
 export interface RunReport extends RunSummary {
@@ -81,6 +87,8 @@ export interface RunReport extends RunSummary {
     outputTokens: number;
     costUsd: number | null;
     unpricedModels: string[];
+    /** Provider calls made through batches (priced at the batch discount); absent in older reports. */
+    batchCalls?: number;
   };
   db: { queries: number; commits: number } | null;
   history: { events: number; runs: number } | null;
@@ -95,7 +103,7 @@ export function percentile(sorted: number[], p: number): number {
 function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUsageLine[] {
   const groups = new Map<string, CallRow[]>();
   for (const c of calls) {
-    const key = `${c.purpose}\u0000${c.provider}\u0000${c.model}`;
+    const key = `${c.purpose}\u0000${c.provider}\u0000${c.model}\u0000${c.batch ? 'batch' : ''}`;
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
   return [...groups.values()]
@@ -105,6 +113,8 @@ function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUs
       const inputTokens = rows.reduce((n, r) => n + r.inputTokens, 0);
       const outputTokens = rows.reduce((n, r) => n + r.outputTokens, 0);
       const price = prices[rows[0].model];
+      const batch = rows[0].batch === true;
+      const factor = batch ? (BATCH_PRICE_FACTOR[rows[0].provider as Provider] ?? 1) : 1;
       return {
         purpose: rows[0].purpose,
         provider: rows[0].provider,
@@ -120,10 +130,11 @@ function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUs
         maxMs: latencies[latencies.length - 1] ?? 0,
         inputTokens,
         outputTokens,
-        costUsd: price ? (inputTokens * price.input + outputTokens * price.output) / 1e6 : null,
+        batch,
+        costUsd: price ? ((inputTokens * price.input + outputTokens * price.output) * factor) / 1e6 : null,
       };
     })
-    .sort((a, b) => a.purpose.localeCompare(b.purpose) || a.model.localeCompare(b.model));
+    .sort((a, b) => a.purpose.localeCompare(b.purpose) || a.model.localeCompare(b.model) || Number(a.batch) - Number(b.batch));
 }
 
 /** Lower bound of n jobs on c slots: the longest job, or the total work spread evenly. */
@@ -164,9 +175,12 @@ export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, c
 /** A story run's chain: the embedding requests (one after another), then the synthesis window. */
 export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthesis: boolean; concurrency: number }, wallMs: number) {
   const embeddings = okLatencies(calls, 'embedding');
-  const syntheses = okLatencies(calls, 'synthesis');
+  const syntheses = okLatencies(calls.filter((c) => !c.batch), 'synthesis');
+  // A provider batch's items share its processing time (each row's latency): it counts once.
+  const batched = okLatencies(calls.filter((c) => c.batch), 'synthesis');
   const steps: PathStep[] = [
     { name: 'embeddings', calls: embeddings.length, boundMs: embeddings.reduce((a, b) => a + b, 0) },
+    ...(batched.length ? [{ name: 'synthesis batch', calls: batched.length, boundMs: Math.max(...batched) }] : []),
     { name: 'synthesis', calls: syntheses.length, boundMs: windowBound(syntheses, stories.parallelSynthesis ? stories.concurrency : 1) },
   ];
   const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
@@ -189,13 +203,15 @@ export function computeRunReport(input: ReportInput): RunReport {
     : input.stories
       ? storiesCriticalPath(input.calls, input.stories, input.wallMs)
       : (() => {
-          const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
-            const l = okLatencies(input.calls, purpose);
-            return { name: purpose, calls: l.length, boundMs: l.reduce((a, b) => a + b, 0) };
-          });
-          const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
-          return { steps, lowerBoundMs, overheadMs: input.wallMs - lowerBoundMs };
-        })();
+        const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
+          const l = okLatencies(input.calls.filter((c) => !c.batch), purpose);
+          // A batch's items share its processing time: the batch counts once.
+          const batched = okLatencies(input.calls.filter((c) => c.batch), purpose);
+          return { name: purpose, calls: l.length + batched.length, boundMs: l.reduce((a, b) => a + b, 0) + (batched.length ? Math.max(...batched) : 0) };
+        });
+        const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+        return { steps, lowerBoundMs, overheadMs: input.wallMs - lowerBoundMs };
+      })();
   return {
     workflowId: input.workflowId,
     runIds: input.runIds,
@@ -217,6 +233,7 @@ export function computeRunReport(input: ReportInput): RunReport {
       outputTokens: sum((l) => l.outputTokens),
       costUsd: unpriced.length ? null : sum((l) => l.costUsd ?? 0),
       unpricedModels: unpriced,
+      batchCalls: sum((l) => (l.batch ? l.providerCalls : 0)),
     },
     db: input.db,
     history: input.historyEvents === null ? null : { events: input.historyEvents, runs: input.runIds.length },

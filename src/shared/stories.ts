@@ -101,6 +101,8 @@ export interface StoriesProgress {
   articles: number;
   clusters: number;
   synthesis: StoryStep;
+  /** With `--batch`: the provider batch's id (null when every item was cached), its status and polls so far. */
+  batch?: { id: string | null; state: string; polls: number };
   elapsedMs: number;
   estimatedRemainingMs?: number;
 }

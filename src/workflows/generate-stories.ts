@@ -22,6 +22,7 @@ import type { PlannedCluster, SynthesizedStory } from '../activities/news.activi
 import type { ClusterWrite, StoriesWriteResult } from '../db/repositories/news.repository';
 import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
 import type { LlmRoute } from '../shared/llm-routing';
+import { providerBatchKey, supportsBatch, type ProviderBatchProgress } from '../shared/provider-batch';
 import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes } from '../shared/search-attributes';
 import {
   DEFAULT_STORY_FLAGS,
@@ -41,6 +42,7 @@ import {
 } from '../shared/stories';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
 import { describeFailure } from './failures';
+import { runProviderBatch } from './provider-batch';
 import { slidingWindow } from './sliding-window';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
@@ -57,8 +59,14 @@ export interface GenerateStoriesInput {
   flags?: Partial<StoryFlags>;
   /** Syntheses in flight (default 5). */
   concurrency?: number;
-  /** Send the uncached syntheses as one provider batch (see the batch seam below). */
+  /**
+   * Send the uncached syntheses as one provider batch (Anthropic Message Batches or OpenAI Batch,
+   * by the synthesis model's provider; a provider without batches makes calls). Items that fail
+   * in the batch are retried as calls (or recorded when a retry cannot help).
+   */
   batch?: boolean;
+  /** How often the batch is polled (default: 2 s growing by 1.5× to 5 min). */
+  batchPoll?: { initialMs?: number; maxMs?: number; factor?: number };
   /** Cosine similarity for joining a cluster (default DEFAULT_SIMILARITY_THRESHOLD, 0.5). */
   similarityThreshold?: number;
   /** Clustering window (default 24 h). */
@@ -85,6 +93,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
   let articleQueries = 0;
+  let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
+  let batch: ProviderBatchProgress | undefined;
 
   const progress = (): StoriesProgress => {
     const finished = synthesis.done + synthesis.failed;
@@ -98,6 +108,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       articles,
       clusters: clusters.length,
       synthesis: { ...synthesis },
+      ...(batch ? { batch: { id: batch.batchId, state: batch.providerStatus, polls: batch.polls } } : {}),
       elapsedMs: Date.now() - startedAt,
       estimatedRemainingMs: finished > 0 && phase === 'synthesis' ? Math.round((elapsed / finished) * left) : undefined,
     };
@@ -107,6 +118,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       [`**stories** ${describeScope(scope)} — ${phase}${state.paused ? ' (paused)' : ''}`,
         `articles: ${articles}, clusters: ${clusters.length}`,
         `synthesis: ${synthesis.done + synthesis.reused}/${synthesis.total} (${synthesis.reused} reused${synthesis.failed ? `, ${synthesis.failed} failed` : ''})`,
+        ...(batch ? [`batch: ${batch.batchId ?? 'all cached'} ${batch.providerStatus}, ${batch.total} items, poll ${batch.polls}`] : []),
         `concurrency: ${state.concurrency.synthesis}`].join('\n\n'),
     );
   const steering = (): StoriesSteeringState => ({ paused: state.paused, concurrency: { ...state.concurrency } });
@@ -144,7 +156,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
 
   const result = (status: StoriesStatus, error?: { type: string; message: string }): StoriesResult => ({
     scope, status, articles, clusters: clusters.length, synthesis, stories, failures, failureCount,
-    synthesisMode: 'calls',
+    synthesisMode,
     articleQueries,
     timingsMs: { total: Date.now() - startedAt, ...timings },
     ...(error ? { error } : {}),
@@ -158,7 +170,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       status: r.status,
       wallMs: r.timingsMs.total,
       phasesMs: timings,
-      stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: state.concurrency.synthesis },
+      stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: state.concurrency.synthesis, batch: synthesisMode === 'batch' },
       ...(r.error ? { error: r.error } : {}),
     });
   /** A run that ends before its write: its row and report. */
@@ -195,15 +207,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     synthesis.total = clusters.length;
     synthesis.reused = clusters.length - uncached.length;
 
-    // 3. Synthesise what is not reused.
-    //
-    // Batch seam (`--batch`): `uncached` is the run's list of syntheses to make; each one's custom
-    // id is its story hash (`cluster.storyHash`). A provider-batch path replaces the window below
-    // with runProviderBatch from ./provider-batch over those ids: each request is
-    // synthesisRequest(articles, model) (activities/news.activities.ts, the articles from the
-    // run's snapshot), each result goes through parseSynthesis and `made.push(...)`, and items
-    // that failed in the batch are passed to `synthesiseByCalls` (or recorded with recordFailure).
-    // Until that helper exists, `batch` is accepted and the syntheses are made by calls.
+    // 3. Synthesise what is not reused: by calls in a sliding window, or (`--batch`) as one
+    // provider batch whose failed items are then retried by calls.
     phase = 'synthesis';
     synthesis.startedAt = Date.now();
     showDetails();
@@ -239,7 +244,47 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
         () => !state.paused,
         () => fatal !== undefined,
       );
-    await synthesiseByCalls(uncached);
+    /**
+     * One provider batch over `todo` (custom id = story hash): prepared from the run's articles,
+     * submitted, polled with durable timers and read back. Returns the clusters to retry by
+     * calls; failures a retry cannot fix are recorded. Cancelling the run cancels the batch.
+     */
+    const synthesiseByBatch = async (todo: PlannedCluster[]): Promise<PlannedCluster[]> => {
+      synthesisMode = 'batch';
+      const batchKey = providerBatchKey(runKey, 'synthesis');
+      const refs = todo.map((c) => ({ storyHash: c.storyHash, articleIds: c.articleIds }));
+      const prepared = await synthesize.prepareStoryBatch({ runKey, batchKey, clusters: refs, route: routes.synthesis, useCache: flags.useCache, loadOnce: flags.loadOnce });
+      const missing = new Set(prepared.missing);
+      const outcome = await runProviderBatch({
+        key: batchKey,
+        route: routes.synthesis,
+        poll: input.batchPoll,
+        onProgress: (p) => {
+          batch = p;
+          showDetails();
+        },
+      });
+      const collected = await synthesize.collectStoryBatch({ batchKey, clusters: refs });
+      for (const story of collected.stories) {
+        made.push(story);
+        synthesis.done++;
+      }
+      const retry = new Set([...missing, ...collected.unreadable.map((u) => u.storyHash)]);
+      for (const item of outcome.items) {
+        if (item.status !== 'failed') continue;
+        const cluster = byHash.get(item.customId);
+        if (!cluster) continue;
+        if (item.retryable) retry.add(item.customId);
+        else recordFailure(cluster, ApplicationFailure.create({ type: item.errorType, message: item.message ?? 'failed in the batch', nonRetryable: true }));
+      }
+      showDetails();
+      return todo.filter((c) => retry.has(c.storyHash));
+    };
+    if (input.batch && uncached.length > 0 && supportsBatch(routes.synthesis.provider)) {
+      await synthesiseByCalls(await synthesiseByBatch(uncached));
+    } else {
+      await synthesiseByCalls(uncached);
+    }
     synthesis.finishedAt = Date.now();
     timings.synthesis = synthesis.finishedAt - synthesis.startedAt;
     if (fatal) throw ApplicationFailure.nonRetryable(fatal.message, fatal.type);

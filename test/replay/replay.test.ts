@@ -43,6 +43,11 @@ it.each(['stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-s
   expect(histories).toContain(`v0.3.0/${name}.json`);
 });
 
+// 0.3.0: generateStories --batch (test/replay/record-stories-batch.test.ts).
+it.each(['stories-batch', 'stories-batch-cancelled'])('has the generateStories batch history %s of release 0.3.0', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });

@@ -7,9 +7,11 @@ export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
 export * from './session.entity';
+export * from './llm-batch.entity';
 export * from './news.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
+import { LlmBatchEntity, LlmBatchItemEntity } from './llm-batch.entity';
 import { ArticleEmbeddingEntity, ArticleEntity, StoryArticleEntity, StoryEntity, StoryRunEntity } from './news.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
@@ -30,5 +32,6 @@ export const entities = [
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
   StorySessionEntity, SessionCharacterEntity, SessionRelationshipEntity, SessionMemoryEntity, SessionTurnEntity,
   SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity,
+  LlmBatchEntity, LlmBatchItemEntity,
   ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
 ];

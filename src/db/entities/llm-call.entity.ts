@@ -22,6 +22,8 @@ export interface LlmCall {
   cacheKey: string | null;
   /** workflow/run/activity/attempt/request index of a call made in an activity: a row is written once. */
   callKey: string | null;
+  /** Made through a provider batch (priced at the batch discount). */
+  batch: boolean;
 }
 
 export const LlmCallEntity = new EntitySchema<LlmCall>({
@@ -46,6 +48,7 @@ export const LlmCallEntity = new EntitySchema<LlmCall>({
     attempt: { type: 'integer', nullable: true },
     cacheKey: { name: 'cache_key', type: 'text', nullable: true },
     callKey: { name: 'call_key', type: 'text', nullable: true },
+    batch: { type: 'boolean', default: false },
   },
   indices: [
     { name: 'llm_calls_workflow_idx', columns: ['workflowId'] },

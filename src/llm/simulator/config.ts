@@ -1,8 +1,11 @@
 /** Simulator config: defaults, deep merge of partial updates, and validation. */
 import {
+  BATCH_ITEM_FAULT_KINDS,
   FAULT_KINDS,
   PROVIDERS,
   ROUTE_NAMES,
+  type BatchConfig,
+  type BatchItemFault,
   type DeepPartial,
   type FaultRule,
   type LatencySpec,
@@ -23,6 +26,7 @@ export function defaultConfig(): SimulatorConfig {
     apiKeys: {},
     seed: 42,
     embeddingDimensions: 256,
+    batches: { processingMs: 1000, itemFaults: [] },
   };
 }
 
@@ -126,6 +130,44 @@ function faultRule(path: string, v: Json): FaultRule {
   return rule;
 }
 
+function batchItemFault(path: string, v: Json): BatchItemFault {
+  const obj = record(path, v);
+  onlyKeys(path, obj, ['provider', 'customId', 'contains', 'kind', 'rate', 'times']);
+  if (typeof obj.kind !== 'string' || !(BATCH_ITEM_FAULT_KINDS as readonly string[]).includes(obj.kind)) {
+    fail(`${path}.kind`, `one of ${BATCH_ITEM_FAULT_KINDS.join(', ')}`, obj.kind);
+  }
+  const rule: BatchItemFault = { kind: obj.kind as BatchItemFault['kind'] };
+  if (obj.provider !== undefined) {
+    if (obj.provider !== 'anthropic' && obj.provider !== 'openai') fail(`${path}.provider`, "'anthropic' or 'openai'", obj.provider);
+    rule.provider = obj.provider;
+  }
+  for (const key of ['customId', 'contains'] as const) {
+    if (obj[key] === undefined) continue;
+    if (typeof obj[key] !== 'string') fail(`${path}.${key}`, 'a string', obj[key]);
+    rule[key] = obj[key] as string;
+  }
+  if (obj.rate !== undefined) {
+    if (typeof obj.rate !== 'number' || !(obj.rate >= 0 && obj.rate <= 1)) fail(`${path}.rate`, 'a number in 0..1', obj.rate);
+    rule.rate = obj.rate;
+  }
+  if (obj.times !== undefined) {
+    if (typeof obj.times !== 'number' || !Number.isInteger(obj.times) || obj.times < 0) fail(`${path}.times`, 'an integer >= 0', obj.times);
+    rule.times = obj.times;
+  }
+  return rule;
+}
+
+function batchConfig(v: Json): BatchConfig {
+  const obj = record('batches', v);
+  onlyKeys('batches', obj, ['processingMs', 'itemFaults']);
+  const faults = obj.itemFaults ?? [];
+  if (!Array.isArray(faults)) fail('batches.itemFaults', 'an array', faults);
+  return {
+    processingMs: obj.processingMs === undefined ? defaultConfig().batches.processingMs : nonNegative('batches.processingMs', obj.processingMs),
+    itemFaults: faults.map((f, i) => batchItemFault(`batches.itemFaults[${i}]`, f)),
+  };
+}
+
 /** Checks every field (unknown keys included, to catch typos in PUT bodies) and rebuilds a clean config. */
 export function validateConfig(v: Json): SimulatorConfig {
   const obj = record('', v);
@@ -187,5 +229,6 @@ export function validateConfig(v: Json): SimulatorConfig {
     apiKeys,
     seed: obj.seed,
     embeddingDimensions,
+    batches: batchConfig(obj.batches),
   };
 }

@@ -1,12 +1,14 @@
 /** The HTTP server: provider routes, the /_sim control endpoints, and the state they share. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { BatchStore } from './batch-store';
 import { ConfigError, defaultConfig, mergeConfig } from './config';
 import { FaultInjector } from './faults';
 import { BodyTooLarge, readBody, sendJson } from './http-io';
 import { Limiter } from './limits';
 import { serveProviderRequest, type PipelineState } from './pipeline';
 import { anthropicMessages } from './routes/anthropic';
+import { serveBatchRequest, type BatchState } from './routes/batches';
 import { ollamaChat, ollamaEmbed } from './routes/ollama';
 import { openaiChat, openaiEmbeddings } from './routes/openai';
 import type { RouteHandler } from './routes/route';
@@ -20,16 +22,18 @@ const ROUTES = new Map<string, RouteHandler>(
 /** Generous: long prompts and embedding batches, but not unbounded memory. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-export class SimulatorState implements PipelineState {
+export class SimulatorState implements PipelineState, BatchState {
   config: SimulatorConfig;
   readonly stats = new StatsRecorder();
   readonly limiter = new Limiter();
   readonly faults: FaultInjector;
+  readonly batches: BatchStore;
   private seq = 0;
 
   constructor(initial?: DeepPartial<SimulatorConfig>) {
     this.config = mergeConfig(defaultConfig(), initial);
     this.faults = new FaultInjector(this.config.seed);
+    this.batches = new BatchStore(this.config.seed);
   }
 
   nextRequestId(): string {
@@ -40,7 +44,11 @@ export class SimulatorState implements PipelineState {
   configure(patch: DeepPartial<SimulatorConfig>): SimulatorConfig {
     const next = mergeConfig(this.config, patch);
     if (patch.faults !== undefined) this.faults.rulesReplaced();
-    if (next.seed !== this.config.seed) this.faults.reseed(next.seed);
+    if (patch.batches?.itemFaults !== undefined) this.batches.rulesReplaced();
+    if (next.seed !== this.config.seed) {
+      this.faults.reseed(next.seed);
+      this.batches.reseed(next.seed);
+    }
     this.config = next;
     return structuredClone(next);
   }
@@ -50,10 +58,11 @@ export class SimulatorState implements PipelineState {
     this.stats.reset();
     this.faults.reset();
     this.limiter.resetWindows();
+    this.batches.reset();
   }
 
   snapshot(): SimulatorStats {
-    return this.stats.snapshot();
+    return { ...this.stats.snapshot(), batches: this.batches.stats() };
   }
 }
 
@@ -93,6 +102,7 @@ function notFound(req: IncomingMessage, res: ServerResponse, path: string): void
 async function handle(state: SimulatorState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://simulator').pathname;
   if (path.startsWith('/_sim/')) return control(state, req, res, path);
+  if (await serveBatchRequest(state, req, res, path)) return;
   const route = ROUTES.get(path);
   if (!route || req.method !== 'POST') {
     req.resume();

@@ -128,7 +128,7 @@ export class StatsRecorder {
     };
   }
 
-  snapshot(): SimulatorStats {
+  snapshot(): Omit<SimulatorStats, 'batches'> {
     const t = this.now();
     const total = this.total.snapshot(t);
     const map = <K extends string>(entries: [K, Bucket][]) =>

@@ -6,6 +6,9 @@ export const ROUTE_NAMES = [
   'openai.embeddings',
   'ollama.chat',
   'ollama.embed',
+  'anthropic.batches',
+  'openai.batches',
+  'openai.files',
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
@@ -18,6 +21,9 @@ export const ROUTE_PROVIDER: Readonly<Record<RouteName, Provider>> = {
   'openai.embeddings': 'openai',
   'ollama.chat': 'ollama',
   'ollama.embed': 'ollama',
+  'anthropic.batches': 'anthropic',
+  'openai.batches': 'openai',
+  'openai.files': 'openai',
 };
 
 export interface LatencySpec {
@@ -49,6 +55,32 @@ export interface FaultRule {
   retryAfterMs?: number;
 }
 
+/**
+ * A fault for one item of a batch (Anthropic Message Batches, OpenAI Batch): the item ends
+ * errored (`http500`, `http529`, `http400`), expired, or succeeds with a wrong-shape answer.
+ */
+export const BATCH_ITEM_FAULT_KINDS = ['http500', 'http529', 'http400', 'expired', 'wrongShape'] as const;
+export type BatchItemFaultKind = (typeof BATCH_ITEM_FAULT_KINDS)[number];
+
+export interface BatchItemFault {
+  provider?: Provider;
+  /** Exact custom id of the item. */
+  customId?: string;
+  /** Substring of the item's request body (JSON). */
+  contains?: string;
+  kind: BatchItemFaultKind;
+  /** Probability 0..1 that a matching item gets the fault; default 1. */
+  rate?: number;
+  /** Fire at most this many times (until reset or the fault list is replaced); default unlimited. */
+  times?: number;
+}
+
+export interface BatchConfig {
+  /** How long a batch takes from creation to its end, in ms before timeScale; items finish evenly over it. */
+  processingMs: number;
+  itemFaults: BatchItemFault[];
+}
+
 export interface ProviderLimits {
   maxConcurrent?: number;
   rpm?: number;
@@ -72,6 +104,8 @@ export interface SimulatorConfig {
   /** Seed of the PRNG that decides fault rates. */
   seed: number;
   embeddingDimensions: number;
+  /** The batch endpoints (Anthropic Message Batches, OpenAI Files + Batch). */
+  batches: BatchConfig;
 }
 
 /**
@@ -110,6 +144,22 @@ export interface SimulatorStats {
   byRoute: Record<RouteName, RouteStats>;
   byPurpose: Record<string, RouteStats>;
   byProvider: Record<Provider, RouteStats>;
+  /** Batches created, cancelled and ended, and their items by outcome. */
+  batches: BatchStats;
+}
+
+export interface BatchStats {
+  created: number;
+  /** Cancel requests that found the batch still processing. */
+  cancelled: number;
+  ended: number;
+  items: number;
+  itemsSucceeded: number;
+  itemsErrored: number;
+  itemsCanceled: number;
+  itemsExpired: number;
+  /** Batches created but not yet ended. */
+  inProgress: number;
 }
 
 export interface StartOptions {

@@ -1,0 +1,218 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { LlmBatch, LlmBatchItem } from '../db/entities/llm-batch.entity';
+import type { ItemOutcomeRow, ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
+import type { BatchClientRegistry } from '../llm/batch/registry';
+import type { BatchCallOptions, BatchClient, BatchStatus } from '../llm/batch/types';
+import { toLlmFailure } from '../llm/errors';
+import type { CallContext, ChatCall, LlmService } from '../llm/llm-service';
+import type { ChatResult } from '../llm/types';
+import { LlmFailureType } from '../shared/failure-types';
+import type { Provider } from '../shared/llm-routing';
+import type { ProviderBatchItemOutcome, ProviderBatchProgress, ProviderBatchRef } from '../shared/provider-batch';
+import { withActivityContext } from './activity-context';
+
+export interface ProviderBatchDeps {
+  repo: ProviderBatchRepository;
+  llm: LlmService;
+  clients: BatchClientRegistry;
+}
+
+/** A batch item's row key: attempt-independent, so a retried fetch never records a paid answer twice. */
+const itemCallKey = (key: string, customId: string) => `batch/${key}/${customId}`;
+
+function callOf(batch: LlmBatch, item: LlmBatchItem): ChatCall {
+  return {
+    purpose: batch.purpose,
+    provider: batch.provider as Provider,
+    model: batch.model,
+    promptVersion: batch.promptVersion,
+    request: item.request as ChatCall['request'],
+    useCache: batch.useCache,
+  };
+}
+
+function failedRow(customId: string, failure: ApplicationFailure): ItemOutcomeRow {
+  return { customId, outcome: 'failed', errorType: failure.type ?? 'Unknown', errorMessage: failure.message, retryable: !failure.nonRetryable };
+}
+
+function outcomeOf(item: LlmBatchItem): ProviderBatchItemOutcome {
+  if (item.outcome === 'ok' || item.outcome === 'cached') return { customId: item.customId, status: item.outcome };
+  return {
+    customId: item.customId,
+    status: 'failed',
+    errorType: item.errorType ?? LlmFailureType.Transient,
+    message: item.errorMessage ?? 'the batch ended without a result for this item',
+    retryable: item.retryable ?? true,
+  };
+}
+
+/**
+ * Submit, poll, fetch and cancel a provider batch prepared in Postgres
+ * (ProviderBatchRepository.prepare). They run on the provider's task queue; every one is
+ * retry-safe: the batch is found by its key (a retried submit never creates a second batch once
+ * the first one's id is recorded), outcomes and call-log rows are written once per item.
+ */
+export function createProviderBatchActivities(deps: ProviderBatchDeps) {
+  async function open(key: string, ctx: CallContext) {
+    const batch = await deps.repo.find(key);
+    if (!batch) {
+      throw ApplicationFailure.create({ type: 'ProviderBatchNotFound', message: `No provider batch prepared under key "${key}"`, nonRetryable: true });
+    }
+    const client = deps.clients.get(batch.provider as Provider);
+    const opts: BatchCallOptions = { purpose: batch.purpose, signal: ctx.signal };
+    /** A provider call, its errors mapped as the synchronous adapters' are. */
+    const call = async <T>(fn: (c: BatchClient) => Promise<T>): Promise<T> => {
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw toLlmFailure(err, batch.provider as Provider, batch.model);
+      }
+    };
+    return { batch, opts, call };
+  }
+
+  function progress(batch: LlmBatch, items: LlmBatchItem[], status: BatchStatus | undefined): ProviderBatchProgress {
+    const cached = items.filter((i) => i.outcome === 'cached').length;
+    return {
+      batchId: status?.id ?? batch.providerBatchId,
+      state: status ? status.state : cached === items.length ? 'ended' : 'prepared',
+      providerStatus: status?.providerStatus ?? (cached === items.length ? 'all cached' : batch.status),
+      total: items.length,
+      cached,
+      succeeded: status?.succeeded ?? 0,
+      failed: status?.failed ?? 0,
+      polls: 0,
+    };
+  }
+
+  const rowStatus = (s: BatchStatus) => (s.state === 'ended' ? 'ended' : s.state);
+
+  return {
+    /**
+     * Answers items from the response cache (recorded as cache hits), then submits the rest as
+     * one batch and records its id before returning. A retry finds the recorded batch (or, on
+     * OpenAI, the batch carrying the key in its metadata) instead of creating another; should
+     * the id not reach Postgres, the new batch is cancelled before the activity fails.
+     */
+    async submitProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
+      return withActivityContext(async (ctx) => {
+        const { batch, opts, call } = await open(ref.key, ctx);
+        let items = await deps.repo.items(ref.key);
+        if (batch.providerBatchId) return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
+        if (batch.status === 'submitting') {
+          const found = await call((c) => c.findByKey(ref.key, opts));
+          if (found) {
+            await deps.repo.update(ref.key, { providerBatchId: found.id, status: rowStatus(found), submittedAt: new Date(found.createdAt) });
+            return progress(batch, items, found);
+          }
+        }
+        const hits: ItemOutcomeRow[] = [];
+        for (const item of items.filter((i) => i.outcome === null)) {
+          const hit = await deps.llm.cachedChat(callOf(batch, item), { ...ctx, callKey: itemCallKey(ref.key, item.customId) });
+          if (hit) hits.push({ customId: item.customId, outcome: 'cached', response: hit });
+        }
+        await deps.repo.saveOutcomes(ref.key, hits);
+        if (hits.length) items = await deps.repo.items(ref.key);
+        const pending = items.filter((i) => i.outcome === null);
+        if (!pending.length) {
+          await deps.repo.update(ref.key, { status: 'ended', endedAt: new Date() });
+          return progress(batch, items, undefined);
+        }
+        await deps.repo.update(ref.key, { status: 'submitting' });
+        const requests = pending.map((i) => ({ customId: i.customId, request: { ...(i.request as ChatCall['request']), model: batch.model } }));
+        const status = await call((c) => c.submit(requests, ref.key, opts));
+        try {
+          await deps.repo.update(ref.key, { providerBatchId: status.id, status: rowStatus(status), submittedAt: new Date(), failure: status.failure ?? null });
+        } catch (err) {
+          // Nobody would poll this batch: stop it (best effort) so a retry's batch is the only one.
+          await call((c) => c.cancel(status.id, { purpose: opts.purpose })).catch(() => undefined);
+          throw err;
+        }
+        return progress(batch, items, status);
+      });
+    },
+
+    /** The batch's state at the provider (recorded when it changed). */
+    async pollProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
+      return withActivityContext(async (ctx) => {
+        const { batch, opts, call } = await open(ref.key, ctx);
+        const items = await deps.repo.items(ref.key);
+        if (!batch.providerBatchId) return progress(batch, items, undefined);
+        const status = await call((c) => c.status(batch.providerBatchId!, opts));
+        if (batch.status !== 'cancelled' && rowStatus(status) !== batch.status) {
+          await deps.repo.update(ref.key, { status: rowStatus(status), failure: status.failure ?? null, endedAt: status.endedAt ? new Date(status.endedAt) : null });
+        }
+        return progress(batch, items, status);
+      });
+    },
+
+    /**
+     * Fetches an ended batch's results, matches them to items by custom id and settles each as a
+     * normal call would be (schema check; cached only when valid; a call-log row with the batch
+     * flag, whose latency is the batch's processing time). Items the provider answered with an
+     * error are classified like synchronous errors; items never run (canceled, expired, or no
+     * result) fail retryable. Returns every item's outcome, cached ones included.
+     */
+    async fetchProviderBatchResults(ref: ProviderBatchRef): Promise<ProviderBatchItemOutcome[]> {
+      return withActivityContext(async (ctx) => {
+        const { batch, opts, call } = await open(ref.key, ctx);
+        const items = await deps.repo.items(ref.key);
+        const open_ = items.filter((i) => i.outcome === null);
+        if (batch.providerBatchId && open_.length) {
+          const status = await call((c) => c.status(batch.providerBatchId!, opts));
+          if (status.state !== 'ended') {
+            throw ApplicationFailure.create({ type: LlmFailureType.Transient, message: `batch ${status.id} has not ended yet (${status.providerStatus})` });
+          }
+          const latencyMs = status.endedAt ? Math.max(0, Date.parse(status.endedAt) - Date.parse(status.createdAt)) : 0;
+          const results = status.failure ? [] : await call((c) => c.results(status.id, opts));
+          const byId = new Map(results.map((r) => [r.customId, r]));
+          const provider = batch.provider as Provider;
+          const rows: ItemOutcomeRow[] = [];
+          for (const item of open_) {
+            const r = byId.get(item.customId);
+            const itemCtx = { ...ctx, callKey: itemCallKey(ref.key, item.customId) };
+            if (!r || (!r.ok && r.reason !== 'errored')) {
+              const why = status.failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
+              rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
+              continue;
+            }
+            if (r.ok) {
+              const failure = await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: true, result: r.result, latencyMs });
+              rows.push(failure ? failedRow(item.customId, failure) : { customId: item.customId, outcome: 'ok', response: r.result as ChatResult });
+              continue;
+            }
+            const mapped = toLlmFailure({ status: r.status ?? 500, message: r.message }, provider, batch.model) as ApplicationFailure;
+            await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: false, failure: mapped, latencyMs });
+            rows.push(failedRow(item.customId, mapped));
+          }
+          await deps.repo.saveOutcomes(ref.key, rows);
+          await deps.repo.update(ref.key, { status: batch.status === 'cancelled' ? 'cancelled' : 'ended', endedAt: status.endedAt ? new Date(status.endedAt) : new Date() });
+          return (await deps.repo.items(ref.key)).map(outcomeOf);
+        }
+        return items.map(outcomeOf);
+      });
+    },
+
+    /**
+     * Cancels the batch at the provider (the workflow was cancelled). Safe at any point: before
+     * the submit recorded an id it looks the batch up by key (OpenAI), and a batch already ended
+     * is left as it is.
+     */
+    async cancelProviderBatch(ref: ProviderBatchRef): Promise<{ batchId: string | null; cancelled: boolean }> {
+      return withActivityContext(async (ctx) => {
+        const batch = await deps.repo.find(ref.key);
+        if (!batch) return { batchId: null, cancelled: false };
+        const { opts, call } = await open(ref.key, ctx);
+        let id = batch.providerBatchId;
+        if (!id && batch.status === 'submitting') id = (await call((c) => c.findByKey(ref.key, opts)))?.id ?? null;
+        if (!id || batch.status === 'ended') {
+          if (batch.status !== 'ended') await deps.repo.update(ref.key, { status: 'cancelled' });
+          return { batchId: id, cancelled: false };
+        }
+        const status = await call((c) => c.cancel(id, opts));
+        await deps.repo.update(ref.key, { providerBatchId: id, status: 'cancelled', endedAt: status.endedAt ? new Date(status.endedAt) : null });
+        return { batchId: id, cancelled: status.state !== 'ended' || status.providerStatus === 'cancelled' };
+      });
+    },
+  };
+}

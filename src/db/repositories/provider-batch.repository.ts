@@ -1,0 +1,96 @@
+/**
+ * Provider batches in Postgres: the caller prepares a batch (its items' requests) under an
+ * attempt-independent key, the batch activities record the provider's id, state and each
+ * item's outcome there, and the caller reads the answers back. Every write is idempotent.
+ */
+import type { DataSource } from 'typeorm';
+import { LlmBatchEntity, LlmBatchItemEntity, type LlmBatch, type LlmBatchItem, type LlmBatchStatus } from '../entities/llm-batch.entity';
+import type { ChatRequest, ChatResult } from '../../llm/types';
+import { upsertInChunks } from './multi-row';
+
+export interface PreparedBatch {
+  key: string;
+  provider: string;
+  model: string;
+  purpose: string;
+  promptVersion: string;
+  useCache: boolean;
+  workflowId: string | null;
+  items: { customId: string; request: Omit<ChatRequest, 'model'> }[];
+}
+
+export interface ItemOutcomeRow {
+  customId: string;
+  outcome: 'ok' | 'cached' | 'failed';
+  response?: ChatResult | null;
+  errorType?: string | null;
+  errorMessage?: string | null;
+  retryable?: boolean | null;
+}
+
+export class ProviderBatchRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Stores a batch and its items in one transaction. Idempotent: preparing the same key again
+   * changes nothing once the batch was submitted (its items stay those the provider got);
+   * before that, it replaces the items.
+   */
+  async prepare(batch: PreparedBatch): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const existing = await m.getRepository(LlmBatchEntity).findOne({ where: { key: batch.key } });
+      if (existing && existing.status !== 'prepared') return;
+      await upsertInChunks(
+        m,
+        LlmBatchEntity,
+        [{ key: batch.key, provider: batch.provider, model: batch.model, purpose: batch.purpose, promptVersion: batch.promptVersion, useCache: batch.useCache, workflowId: batch.workflowId, status: 'prepared', itemCount: batch.items.length }],
+        { conflict: ['key'], overwrite: ['provider', 'model', 'purpose', 'prompt_version', 'use_cache', 'workflow_id', 'item_count'] },
+      );
+      if (existing) await m.getRepository(LlmBatchItemEntity).delete({ batchKey: batch.key });
+      await upsertInChunks(
+        m,
+        LlmBatchItemEntity,
+        batch.items.map((i) => ({ batchKey: batch.key, customId: i.customId, request: i.request as object })),
+        { conflict: ['batch_key', 'custom_id'], overwrite: ['request'] },
+      );
+    });
+  }
+
+  async find(key: string): Promise<LlmBatch | undefined> {
+    return (await this.db.getRepository(LlmBatchEntity).findOne({ where: { key } })) ?? undefined;
+  }
+
+  async items(key: string): Promise<LlmBatchItem[]> {
+    return this.db.getRepository(LlmBatchItemEntity).find({ where: { batchKey: key }, order: { customId: 'ASC' } });
+  }
+
+  async update(key: string, patch: Partial<Pick<LlmBatch, 'providerBatchId' | 'status' | 'failure' | 'submittedAt' | 'endedAt'>> & { status?: LlmBatchStatus }): Promise<void> {
+    await this.db.getRepository(LlmBatchEntity).update({ key }, patch);
+  }
+
+  /** Each item's outcome, in one statement (idempotent: a repeat writes the same values). */
+  async saveOutcomes(key: string, rows: ItemOutcomeRow[]): Promise<void> {
+    if (!rows.length) return;
+    const values = rows.map((r) => ({
+      custom_id: r.customId,
+      outcome: r.outcome,
+      response: r.response ?? null,
+      error_type: r.errorType ?? null,
+      error_message: r.errorMessage ?? null,
+      retryable: r.retryable ?? null,
+    }));
+    await this.db.query(
+      `UPDATE llm_batch_items AS i
+          SET outcome = v.outcome, response = v.response, error_type = v.error_type, error_message = v.error_message, retryable = v.retryable
+         FROM jsonb_to_recordset($2::jsonb) AS v(custom_id text, outcome text, response jsonb, error_type text, error_message text, retryable boolean)
+        WHERE i.batch_key = $1 AND i.custom_id = v.custom_id`,
+      [key, JSON.stringify(values)],
+    );
+  }
+
+  /** The answers of a batch's ok and cached items, by custom id (what the caller writes from). */
+  async answers(key: string): Promise<Map<string, ChatResult>> {
+    const rows = await this.db.getRepository(LlmBatchItemEntity).find({ where: { batchKey: key }, select: { customId: true, outcome: true, response: true } });
+    return new Map(rows.filter((r) => r.response && (r.outcome === 'ok' || r.outcome === 'cached')).map((r) => [r.customId, r.response as unknown as ChatResult]));
+  }
+}

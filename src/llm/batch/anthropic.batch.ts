@@ -1,0 +1,86 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { anthropicMessageParams, chatResultOfMessage, type ProviderClientOptions } from '../anthropic.provider';
+import { PURPOSE_HEADER } from '../types';
+import type { BatchCallOptions, BatchClient, BatchItemRequest, BatchItemResult, BatchStatus } from './types';
+
+/** Anthropic's error types as the HTTP status a synchronous call would have had (for the error mapping). */
+const STATUS_OF_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+function statusOf(batch: Anthropic.Messages.MessageBatch): BatchStatus {
+  const c = batch.request_counts;
+  return {
+    id: batch.id,
+    state: batch.processing_status,
+    providerStatus: batch.processing_status,
+    total: c.processing + c.succeeded + c.errored + c.canceled + c.expired,
+    succeeded: c.succeeded,
+    failed: c.errored + c.canceled + c.expired,
+    createdAt: batch.created_at,
+    endedAt: batch.ended_at,
+  };
+}
+
+/**
+ * Anthropic Message Batches through @anthropic-ai/sdk (retries off). Anthropic keeps no
+ * metadata on a batch, so `findByKey` cannot find one: the caller records the batch id as
+ * soon as `submit` returns.
+ */
+export class AnthropicBatchClient implements BatchClient {
+  readonly provider = 'anthropic' as const;
+  private readonly client: Anthropic;
+
+  constructor(opts: ProviderClientOptions) {
+    this.client = new Anthropic({ apiKey: opts.apiKey ?? null, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 });
+  }
+
+  private options(opts: BatchCallOptions) {
+    return { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
+  }
+
+  async submit(items: BatchItemRequest[], _key: string, opts: BatchCallOptions): Promise<BatchStatus> {
+    const batch = await this.client.messages.batches.create(
+      { requests: items.map((item) => ({ custom_id: item.customId, params: anthropicMessageParams(item.request) })) },
+      this.options(opts),
+    );
+    return statusOf(batch);
+  }
+
+  async findByKey(): Promise<BatchStatus | undefined> {
+    return undefined;
+  }
+
+  async status(batchId: string, opts: BatchCallOptions): Promise<BatchStatus> {
+    return statusOf(await this.client.messages.batches.retrieve(batchId, {}, this.options(opts)));
+  }
+
+  async results(batchId: string, opts: BatchCallOptions): Promise<BatchItemResult[]> {
+    const out: BatchItemResult[] = [];
+    for await (const line of await this.client.messages.batches.results(batchId, {}, this.options(opts))) {
+      const r = line.result;
+      if (r.type === 'succeeded') {
+        out.push({ customId: line.custom_id, ok: true, result: chatResultOfMessage(r.message) });
+      } else if (r.type === 'errored') {
+        const e = r.error.error;
+        out.push({ customId: line.custom_id, ok: false, reason: 'errored', status: STATUS_OF_ERROR_TYPE[e.type] ?? 500, message: `${e.type}: ${e.message}` });
+      } else {
+        out.push({ customId: line.custom_id, ok: false, reason: r.type, message: `the item was ${r.type} before it ran` });
+      }
+    }
+    return out;
+  }
+
+  async cancel(batchId: string, opts: BatchCallOptions): Promise<BatchStatus> {
+    return statusOf(await this.client.messages.batches.cancel(batchId, {}, this.options(opts)));
+  }
+}

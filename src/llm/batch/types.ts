@@ -1,0 +1,70 @@
+/**
+ * The batch interface each provider's batch client implements (Anthropic Message Batches,
+ * OpenAI Batch): submit requests under custom ids, read the batch's state, fetch its results,
+ * cancel it. Clients make one HTTP request per call and never retry (Temporal retries); their
+ * errors are mapped by the caller with toLlmFailure, as for synchronous calls.
+ */
+import type { Provider } from '../../shared/llm-routing';
+import type { ChatRequest, ChatResult } from '../types';
+
+export interface BatchItemRequest {
+  /** Unique within the batch: letters, digits, '_' and '-', at most 64 characters (Anthropic's rule). */
+  customId: string;
+  request: ChatRequest;
+}
+
+/** in_progress → (canceling →) ended, whatever the provider calls its states. */
+export type BatchState = 'in_progress' | 'canceling' | 'ended';
+
+export interface BatchStatus {
+  /** The provider's batch id. */
+  id: string;
+  state: BatchState;
+  /** The provider's own status word (e.g. OpenAI's `finalizing`), for logs and progress. */
+  providerStatus: string;
+  total: number;
+  /** Items known done (0 until the batch ends on Anthropic). */
+  succeeded: number;
+  failed: number;
+  /** ISO times from the provider. */
+  createdAt: string;
+  endedAt: string | null;
+  /** Why the whole batch failed (OpenAI: its input file was refused, or it expired); absent otherwise. */
+  failure?: string;
+}
+
+export type BatchItemResult =
+  | { customId: string; ok: true; result: ChatResult }
+  | {
+      customId: string;
+      ok: false;
+      /** errored: the provider answered the item with an error; canceled/expired: it was never run. */
+      reason: 'errored' | 'canceled' | 'expired';
+      /** The item's HTTP status when it errored (Anthropic's error types are mapped to theirs). */
+      status?: number;
+      message: string;
+    };
+
+export interface BatchCallOptions {
+  /** Sent as the purpose header, like synchronous calls. */
+  purpose: string;
+  signal?: AbortSignal;
+}
+
+export interface BatchClient {
+  readonly provider: Provider;
+  /** Creates the batch; `key` is stored with it where the provider keeps metadata (OpenAI). */
+  submit(items: BatchItemRequest[], key: string, opts: BatchCallOptions): Promise<BatchStatus>;
+  /**
+   * The batch an earlier submit created under `key`, when the provider can tell (OpenAI's
+   * metadata); undefined when there is none or the provider cannot say (Anthropic).
+   */
+  findByKey(key: string, opts: BatchCallOptions): Promise<BatchStatus | undefined>;
+  status(batchId: string, opts: BatchCallOptions): Promise<BatchStatus>;
+  /** Every item's result, in any order; call once the batch has ended. */
+  results(batchId: string, opts: BatchCallOptions): Promise<BatchItemResult[]>;
+  cancel(batchId: string, opts: BatchCallOptions): Promise<BatchStatus>;
+}
+
+/** Providers with a batch API. */
+export const BATCH_PROVIDERS: readonly Provider[] = ['anthropic', 'openai'];
