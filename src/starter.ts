@@ -6,6 +6,7 @@ import { CliContext } from './cli/context';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
+import { personasCommand } from './cli/personas.command';
 import { reportCommand } from './cli/report.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
@@ -27,6 +28,7 @@ const commands: Record<string, Command> = {
   report: reportCommand,
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
+  personas: personasCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

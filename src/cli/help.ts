@@ -78,6 +78,15 @@ ${SCRIPT}`,
     details: `  --prompt TEXT   what to ask (default: a one-line story pitch)
   --no-cache      call the provider even when the answer is cached`,
   },
+  personas: {
+    usage: 'import <file> | list | show <name>',
+    summary: 'personas for screenplay generation (stored in Postgres)',
+    details: `  import <file>   create or update personas from a .json or .yaml file: a list of
+                  { name, description, context (or system_prompt), voice_notes? };
+                  a bad file is refused whole (entry and field named, exit 2, nothing written)
+  list            every persona's name and description
+  show <name>     one persona (an unknown name lists the closest ones, exit 2)`,
+  },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   migrate: { usage: '', summary: 'create the database if needed and apply migrations' },
   help: { usage: '[command]', summary: 'this overview, or one command’s options' },

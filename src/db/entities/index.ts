@@ -6,12 +6,14 @@ export * from './scene.entity';
 export * from './character.entity';
 export * from './analysis.entity';
 export * from './run.entity';
+export * from './screenplay.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
 import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
 import { SceneEntity } from './scene.entity';
+import { PersonaEntity, ScreenplayRunEntity, ScreenplayVersionEntity, StoryCastEntity, StoryEntity } from './screenplay.entity';
 import { ScriptEntity } from './script.entity';
 import { SmokeResultEntity } from './smoke-result.entity';
 
@@ -21,4 +23,5 @@ export const entities = [
   ScriptEntity, SceneEntity, CharacterEntity, SceneCharacterEntity,
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
+  PersonaEntity, StoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity,
 ];

@@ -4,5 +4,6 @@ import { ScriptIngestion1763900100000 } from './1763900100000-ScriptIngestion';
 import { RunDbStats1763900200000 } from './1763900200000-RunDbStats';
 import { RunReports1763900300000 } from './1763900300000-RunReports';
 import { LlmCallKey1763900450000 } from './1763900450000-LlmCallKey';
+import { Screenplays1764100200000 } from './1764100200000-Screenplays';
 
-export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000];
+export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000, Screenplays1764100200000];
