@@ -3,12 +3,13 @@ import type { Provider } from '../shared/llm-routing';
 import { AnthropicChatProvider } from './anthropic.provider';
 import { OllamaProvider } from './ollama.provider';
 import { OpenAIProvider } from './openai.provider';
-import type { ChatProvider, EmbeddingProvider } from './types';
+import type { ChatProvider, EmbeddingProvider, TokenCountingProvider } from './types';
 
 /** Adapters by provider name; tests register fakes the same way as real providers. */
 export class ProviderRegistry {
   private readonly chatProviders = new Map<Provider, ChatProvider>();
   private readonly embeddingProviders = new Map<Provider, EmbeddingProvider>();
+  private readonly tokenCounters = new Map<Provider, TokenCountingProvider>();
 
   registerChat(provider: ChatProvider): this {
     this.chatProviders.set(provider.provider, provider);
@@ -18,6 +19,16 @@ export class ProviderRegistry {
   registerEmbedding(provider: EmbeddingProvider): this {
     this.embeddingProviders.set(provider.provider, provider);
     return this;
+  }
+
+  registerTokenCounting(provider: TokenCountingProvider): this {
+    this.tokenCounters.set(provider.provider, provider);
+    return this;
+  }
+
+  /** The provider's own token counting, when it has an endpoint for it (else undefined: count locally). */
+  tokenCounting(provider: Provider): TokenCountingProvider | undefined {
+    return this.tokenCounters.get(provider);
   }
 
   chat(provider: Provider): ChatProvider {
@@ -43,8 +54,10 @@ export function createProviderRegistry(config: AppConfig['llm']): ProviderRegist
   });
   const openai = new OpenAIProvider(opts('openai'));
   const ollama = new OllamaProvider(opts('ollama'));
+  const anthropic = new AnthropicChatProvider(opts('anthropic'));
   return new ProviderRegistry()
-    .registerChat(new AnthropicChatProvider(opts('anthropic')))
+    .registerChat(anthropic)
+    .registerTokenCounting(anthropic)
     .registerChat(openai)
     .registerEmbedding(openai)
     .registerChat(ollama)

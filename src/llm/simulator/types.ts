@@ -6,6 +6,7 @@ export const ROUTE_NAMES = [
   'openai.embeddings',
   'ollama.chat',
   'ollama.embed',
+  'anthropic.countTokens',
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
@@ -18,6 +19,7 @@ export const ROUTE_PROVIDER: Readonly<Record<RouteName, Provider>> = {
   'openai.embeddings': 'openai',
   'ollama.chat': 'ollama',
   'ollama.embed': 'ollama',
+  'anthropic.countTokens': 'anthropic',
 };
 
 export interface LatencySpec {
