@@ -54,6 +54,13 @@ export interface AppConfig {
     outlineContextTokens: number;
     prices: Record<string, ModelPrice>;
   };
+  /** Screenplay generation (src/workflows/generate-screenplay.ts). */
+  screenplay: {
+    /** Tokens the persona contexts may take together in a prompt; over it each is trimmed to its share. */
+    personaBudgetTokens: number;
+    /** Follow-up calls after a reply cut at max_tokens, before the version is saved marked truncated. */
+    maxContinuations: number;
+  };
   logLevel: string;
   metricsPort: number;
   otlpEndpoint: string | undefined;
@@ -67,6 +74,7 @@ const DEFAULT_MODELS: Record<Purpose, string> = {
   outline: 'anthropic:claude-sonnet-4-6',
   sheet: 'anthropic:claude-sonnet-4-6',
   synthesis: 'anthropic:claude-sonnet-4-6',
+  screenplay: 'anthropic:claude-sonnet-4-6',
   embedding: 'openai:text-embedding-3-small',
 };
 
@@ -185,6 +193,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
+    },
+    screenplay: {
+      personaBudgetTokens: int(env, 'STORYLOOM_SCREENPLAY_PERSONA_BUDGET_TOKENS', 4000, 100),
+      maxContinuations: int(env, 'STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS', 2, 0),
     },
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),

@@ -6,6 +6,10 @@ import { createAnalysisActivities } from './analysis.activities';
 import { createIngestionActivities } from './ingestion.activities';
 import { createLlmActivities, createRoutingActivities } from './llm.activities';
 import { createReportActivities } from './report.activities';
+import { createScreenplayActivities } from './screenplay.activities';
+import { StreamPublisher } from '../db/stream-channel';
+import { createProviderRegistry } from '../llm/registry';
+import { TokenCounter } from '../llm/token-counter';
 import { createSmokeActivities } from './smoke.activities';
 
 export interface ActivityDeps {
@@ -14,6 +18,10 @@ export interface ActivityDeps {
   llm: LlmService;
   /** Writes this process's buffered call-log rows and DB counts (before a report reads them). */
   flushRecorders?: () => Promise<void>;
+  /** Publishes generation deltas to watchers (default: one of its own, on the database). */
+  streams?: StreamPublisher;
+  /** Token counting per provider (default: on the configured providers). */
+  tokens?: TokenCounter;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -36,6 +44,13 @@ export function createProviderActivities(deps: ActivityDeps) {
       llm: deps.llm,
       outlineContextTokens: deps.config.llm.outlineContextTokens,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
+    }),
+    ...createScreenplayActivities({
+      config: deps.config,
+      db: deps.db,
+      llm: deps.llm,
+      tokens: deps.tokens ?? new TokenCounter(createProviderRegistry(deps.config.llm)),
+      streams: deps.streams ?? new StreamPublisher(deps.config.databaseUrl),
     }),
   };
 }

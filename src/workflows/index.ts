@@ -10,3 +10,4 @@ export {
   setConcurrencySignal,
   setConcurrencyUpdate,
 } from './ingest-script';
+export { generateScreenplay, screenplayProgressQuery } from './generate-screenplay';

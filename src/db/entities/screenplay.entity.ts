@@ -123,7 +123,9 @@ export interface ScreenplayRun {
   workflowId: string;
   storyId: string;
   title: string;
-  personaNames: string[];
+  plot: string;
+  /** The personas loaded for the run, in the order asked. */
+  personas: { id: number; name: string }[];
   system: string;
   prompt: string;
   /** Prompt tokens, budget, and what was trimmed to fit it. */
@@ -139,7 +141,8 @@ export const ScreenplayRunEntity = new EntitySchema<ScreenplayRun>({
     workflowId: { name: 'workflow_id', type: 'text' },
     storyId: { name: 'story_id', type: 'uuid' },
     title: { type: 'text' },
-    personaNames: { name: 'persona_names', type: 'jsonb' },
+    plot: { type: 'text' },
+    personas: { type: 'jsonb' },
     system: { type: 'text' },
     prompt: { type: 'text' },
     promptReport: { name: 'prompt_report', type: 'jsonb' },

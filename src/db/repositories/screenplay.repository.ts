@@ -4,6 +4,8 @@
  * idempotently by its save key.
  */
 import type { DataSource, EntityManager } from 'typeorm';
+
+type Queryable = Pick<EntityManager, 'query'>;
 import { closestNames, UnknownPersonasError, type PersonaInput } from '../../domain/generation/personas';
 import type { Persona, PersonaConfig, ScreenplayRun, ScreenplayVersion } from '../entities/screenplay.entity';
 
@@ -50,7 +52,8 @@ export type VersionRow = Pick<ScreenplayVersion, 'id' | 'storyId' | 'version' | 
 export class StoryNotFoundError extends Error {}
 
 export class ScreenplayRepository {
-  constructor(private readonly db: DataSource) {}
+  /** `db`: the app's DataSource, or a query runner's manager (to count a step's statements). */
+  constructor(private readonly db: DataSource | EntityManager) {}
 
   /** Creates or updates every persona of a validated file in one statement; returns how many were new. */
   async importPersonas(personas: PersonaInput[]): Promise<{ created: number; updated: number }> {
@@ -104,16 +107,16 @@ export class ScreenplayRepository {
   /** Stores a run's request and prompt (a repeat rewrites the same row). */
   async saveRun(run: Omit<ScreenplayRun, 'createdAt'>): Promise<void> {
     await this.db.query(
-      `INSERT INTO screenplay_runs (run_key, workflow_id, story_id, title, persona_names, system, prompt, prompt_report)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO screenplay_runs (run_key, workflow_id, story_id, title, plot, personas, system, prompt, prompt_report)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (run_key) DO UPDATE SET system = EXCLUDED.system, prompt = EXCLUDED.prompt, prompt_report = EXCLUDED.prompt_report`,
-      [run.runKey, run.workflowId, run.storyId, run.title, JSON.stringify(run.personaNames), run.system, run.prompt, JSON.stringify(run.promptReport)],
+      [run.runKey, run.workflowId, run.storyId, run.title, run.plot, JSON.stringify(run.personas), run.system, run.prompt, JSON.stringify(run.promptReport)],
     );
   }
 
   async loadRun(runKey: string): Promise<ScreenplayRun> {
     const rows = await this.db.query(
-      `SELECT run_key AS "runKey", workflow_id AS "workflowId", story_id AS "storyId", title, persona_names AS "personaNames",
+      `SELECT run_key AS "runKey", workflow_id AS "workflowId", story_id AS "storyId", title, plot, personas,
               system, prompt, prompt_report AS "promptReport", created_at AS "createdAt"
        FROM screenplay_runs WHERE run_key = $1`,
       [runKey],
@@ -134,15 +137,15 @@ export class ScreenplayRepository {
    * Idempotent: a key saved before returns its version and writes nothing.
    */
   async saveVersion(input: SaveVersionInput): Promise<SavedVersion> {
-    return this.db.transaction((tx) => this.writeVersion(tx, input));
+    return this.db.transaction((tx: EntityManager) => this.writeVersion(tx, input));
   }
 
   /** The seed's way, for the benchmark's "before" row: story, version and cast each committed on its own. */
   async saveVersionSeparately(input: SaveVersionInput): Promise<SavedVersion> {
-    return this.writeVersion(this.db.manager, input);
+    return this.writeVersion(this.db, input);
   }
 
-  private async writeVersion(tx: EntityManager, input: SaveVersionInput): Promise<SavedVersion> {
+  private async writeVersion(tx: Queryable, input: SaveVersionInput): Promise<SavedVersion> {
     // The upsert locks the story row until commit; the next statement's snapshot then sees every
     // version committed before the lock was granted (one statement would number from an older snapshot).
     await tx.query(
