@@ -6,7 +6,9 @@ import { CliContext } from './cli/context';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
+import { generateCommand } from './cli/generate.command';
 import { personasCommand } from './cli/personas.command';
+import { screenplaysCommand } from './cli/screenplays.command';
 import { reportCommand } from './cli/report.command';
 import { searchCommand, showCommand } from './cli/show.command';
 import { smokeCommand } from './cli/smoke.command';
@@ -29,6 +31,8 @@ const commands: Record<string, Command> = {
   search: searchCommand,
   smoke: (ctx, argv) => smokeCommand(ctx.config, argv),
   personas: personasCommand,
+  generate: generateCommand,
+  screenplays: screenplaysCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

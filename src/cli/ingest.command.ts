@@ -15,6 +15,7 @@ import { storyloomSearchAttributes } from '../shared/search-attributes';
 import { ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeImport, importFile, IngestionRunningError } from './import.command';
+import { importStoryVersion } from './screenplays.command';
 import { ProgressPrinter } from './progress-bar';
 import { storedReport } from './report.command';
 import { formatReportShort } from '../reporting/format-report';
@@ -115,7 +116,10 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(describeImport(imported));
     ({ scriptId, title, scenes, characters } = imported);
   } else {
-    const script = await ctx.script(target);
+    // A generated story: its latest version is imported as a script first.
+    const fromStory = await importStoryVersion(ctx, target);
+    if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
+    const script = await ctx.script(fromStory?.scriptId ?? target);
     ({ id: scriptId, title, scenes, characters } = script);
   }
   // A script's first ingestion is full; later ones reuse what is current unless --full asks for a redo.
