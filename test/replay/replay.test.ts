@@ -33,6 +33,12 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
   expect(histories).toEqual(expect.arrayContaining(RELEASE_SET.map((name) => `${release}/${name}.json`)));
 });
 
+const SCREENPLAY_SET = ['screenplay-variants', 'screenplay-unknown-persona', 'screenplay-cancelled'];
+
+it.each(SCREENPLAY_SET)('has the generateScreenplay history v0.3.0/%s.json to replay', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });
