@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --time-scale X] [--only S1,S2,S3] [--out file.json]`: the benchmark. A report,
+ * `npm run bench [-- --time-scale X] [--only S1,S2,S3,S5] [--out file.json]`: the benchmark. A report,
  * not a test: it measures and asserts nothing. Starts its own Temporal dev server, a throwaway
  * Postgres database (dropped at the end) and, per scenario, the LLM simulator and the app's
  * workers in this process; prints a fixed-width table and its markdown version, writes the JSON
@@ -14,10 +14,11 @@ import { redactUrl, startBenchEnv, type BenchEnv } from './env';
 import { runS1 } from './scenarios/s1';
 import { runS2 } from './scenarios/s2';
 import { runS3, S3_TIME_SCALE } from './scenarios/s3';
+import { runS5 } from './scenarios/s5';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
 import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
 
-const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3 } as const;
+const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S5: runS5 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 /** Compiled to <root>/.data/bench-dist/bench/run.js (scripts/bench.sh); the source is <root>/bench/run.ts. */
@@ -30,13 +31,13 @@ function parse() {
   const { values } = parseArgs({
     options: {
       'time-scale': { type: 'string', default: '1' },
-      only: { type: 'string', default: 'S1,S2,S3' },
+      only: { type: 'string', default: 'S1,S2,S3,S5' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3] [--out results.json]');
+    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3,S5] [--out results.json]');
     process.exit(0);
   }
   const timeScale = Number(values['time-scale']);
@@ -45,7 +46,7 @@ function parse() {
     .split(',')
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
-  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes S1, S2, S3 (comma-separated); got "${s}"`);
+  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes ${Object.keys(SCENARIOS).join(', ')} (comma-separated); got "${s}"`);
   return { timeScale, only: only as ScenarioName[], out: values.out as string | undefined };
 }
 

@@ -76,7 +76,8 @@ export class StreamPublisher {
       return;
     }
     const seq = this.seqs.get(key) ?? 0;
-    const timer = setTimeout(() => this.flushKey(key), this.opts.lingerMs ?? 50);
+    // The first delta goes at once: it is the watcher's time to first token.
+    const timer = setTimeout(() => this.flushKey(key), seq === 0 ? 0 : (this.opts.lingerMs ?? 50));
     this.pending.set(key, { channel, variant, seq, text, timer });
   }
 

@@ -163,8 +163,8 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
         costUsd: results.reduce((n, r) => n + r.costUsd, 0),
         wallMs,
         firstTokenMs: Math.min(...results.map((r) => r.ttftMs)),
-        // Each variant's output over its time after the first token, averaged.
-        tokensPerSecond: Math.round(results.reduce((n, r) => n + r.outputTokens / Math.max(0.001, (r.durationMs - r.ttftMs) / 1000), 0) / results.length),
+        // Each variant's output over its time after the first token (the whole call when not streamed), averaged.
+        tokensPerSecond: Math.round(results.reduce((n, r) => n + (r.outputTokens * 1000) / Math.max(1, flags.stream ? r.durationMs - r.ttftMs : r.durationMs), 0) / results.length),
       },
     };
   } catch (err) {
