@@ -15,20 +15,13 @@ export interface LoadedPersona {
   config: PersonaConfig;
 }
 
-export interface SaveVersionInput {
-  saveKey: string;
-  storyId: string;
+/** A version to save (its `saveKey` is `<workflowId>/<runId>/<variant>`) with its story's title and plot. */
+export type SaveVersionInput = Pick<ScreenplayVersion, 'saveKey' | 'storyId' | 'fountain' | 'provider' | 'model' | 'truncated' | 'continuations' | 'stats'> & {
   title: string;
   plot: string;
-  fountain: string;
-  provider: string;
-  model: string;
-  truncated: boolean;
-  continuations: number;
-  stats: object;
   /** Characters of the screenplay, each with the persona written for it (null: none). */
   cast: { character: string; personaId: number | null }[];
-}
+};
 
 export interface SavedVersion {
   versionId: number;
