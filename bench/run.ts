@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --time-scale X] [--only S1,S2,S3,S4] [--out file.json]`: the benchmark. A report,
+ * `npm run bench [-- --time-scale X] [--only S1,S2,S3,S4,S5,S6] [--out file.json]`: the benchmark. A report,
  * not a test: it measures and asserts nothing. Starts its own Temporal dev server, a throwaway
  * Postgres database (dropped at the end) and, per scenario, the LLM simulator and the app's
  * workers in this process; prints a fixed-width table and its markdown version, writes the JSON
@@ -15,11 +15,12 @@ import { runS1 } from './scenarios/s1';
 import { runS2 } from './scenarios/s2';
 import { runS3, S3_TIME_SCALE } from './scenarios/s3';
 import { runS4 } from './scenarios/s4';
+import { runS5 } from './scenarios/s5';
 import { runS6 } from './scenarios/s6';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
 import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
 
-const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S6: runS6 } as const;
+const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S5: runS5, S6: runS6 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 /** Compiled to <root>/.data/bench-dist/bench/run.js (scripts/bench.sh); the source is <root>/bench/run.ts. */
@@ -38,7 +39,7 @@ function parse() {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3,S4] [--out results.json]');
+    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3,S4,S5,S6] [--out results.json]');
     process.exit(0);
   }
   const timeScale = Number(values['time-scale']);

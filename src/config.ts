@@ -62,6 +62,13 @@ export interface AppConfig {
   };
   /** Story sessions (src/workflows/story-session.ts); the names of the seed's settings are kept. */
   sessions: SessionSettings;
+  /** Screenplay generation (src/workflows/generate-screenplay.ts). */
+  screenplay: {
+    /** Tokens the persona contexts may take together in a prompt; over it each is trimmed to its share. */
+    personaBudgetTokens: number;
+    /** Follow-up calls after a reply cut at max_tokens, before the version is saved marked truncated. */
+    maxContinuations: number;
+  };
   logLevel: string;
   metricsPort: number;
   otlpEndpoint: string | undefined;
@@ -117,6 +124,7 @@ const DEFAULT_MODELS: Record<Purpose, string> = {
   outline: 'anthropic:claude-sonnet-4-6',
   sheet: 'anthropic:claude-sonnet-4-6',
   synthesis: 'anthropic:claude-sonnet-4-6',
+  screenplay: 'anthropic:claude-sonnet-4-6',
   embedding: 'openai:text-embedding-3-small',
   session: 'anthropic:claude-haiku-4-5',
 };
@@ -262,6 +270,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxTurnHistory: int(env, 'MAX_TURN_HISTORY', 5, 0),
       maxContextTokens: int(env, 'MAX_CONTEXT_TOKENS', 4000, 500),
       turnsPerRun: int(env, 'STORYLOOM_SESSION_TURNS_PER_RUN', 50, 1),
+    },
+    screenplay: {
+      personaBudgetTokens: int(env, 'STORYLOOM_SCREENPLAY_PERSONA_BUDGET_TOKENS', 4000, 100),
+      maxContinuations: int(env, 'STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS', 2, 0),
     },
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),

@@ -12,6 +12,8 @@ import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
 import { createProviderRegistry, type ProviderRegistry } from './llm/registry';
 import { PostgresCacheStore } from './llm/response-cache';
+import { TokenCounter } from './llm/token-counter';
+import { StreamPublisher } from './db/stream-channel';
 import { observabilityActivityInterceptors } from './observability/activity-interceptor';
 import { outsideActivityScope } from './observability/activity-scope';
 import { LoggingCallLog, MetricsCallLog } from './observability/llm-call-observers';
@@ -33,6 +35,9 @@ export interface AppServices {
   dbStats: RunDbStatsRecorder;
   /** Writes the buffered `llm_calls` rows and `run_db_stats` counts now (a report reads them next). */
   flushRecorders(): Promise<void>;
+  /** Generation deltas to watchers (Postgres NOTIFY, src/db/stream-channel.ts). */
+  streams: StreamPublisher;
+  tokens: TokenCounter;
   close(): Promise<void>;
 }
 
@@ -67,8 +72,10 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     new LoggingCallLog(logger),
     ...(tracing ? [new TracingCallLog(tracing.tracer)] : []),
   ];
+  const registry = opts.registry ?? createProviderRegistry(config.llm);
+  const streams = new StreamPublisher(config.databaseUrl, { onError: (err) => logger.warn({ err }, 'generation stream publish failed') });
   const llm = new LlmService({
-    registry: opts.registry ?? createProviderRegistry(config.llm),
+    registry,
     cache: new PostgresCacheStore(db, {
       detach: outsideActivityScope,
       onError: (err) => logger.warn({ err }, 'LLM response cache write failed'),
@@ -84,6 +91,8 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     logger,
     metrics,
     dbStats,
+    streams,
+    tokens: new TokenCounter(registry),
     async flushRecorders() {
       // Shared writes, charged to no run even when an activity asks for them.
       await outsideActivityScope(async () => {
@@ -93,6 +102,7 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
       await dbStats.flush();
     },
     async close() {
+      await streams.close();
       await llm.settle();
       await callLog.flush();
       await dbStats.close();

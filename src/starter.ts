@@ -6,6 +6,9 @@ import { CliContext } from './cli/context';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
+import { generateCommand } from './cli/generate.command';
+import { personasCommand } from './cli/personas.command';
+import { screenplaysCommand } from './cli/screenplays.command';
 import { reportCommand } from './cli/report.command';
 import { serveCommand } from './cli/serve.command';
 import { metricsCommand, playCommand, sessionsCommand, turnCommand } from './cli/sessions.command';
@@ -37,6 +40,9 @@ const commands: Record<string, Command> = {
   metrics: metricsCommand,
   articles: articlesCommand,
   stories: storiesCommand,
+  personas: personasCommand,
+  generate: generateCommand,
+  screenplays: screenplaysCommand,
   worker: async () => {
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();

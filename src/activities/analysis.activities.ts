@@ -6,7 +6,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { EmbeddingRow, IngestionRepository, SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
 import { parseCharacterSheet, CHARACTER_SHEET_SCHEMA } from '../domain/ingestion/character-sheet';
-import { embeddingBatches } from '../domain/ingestion/embedding-batches';
+import { embeddingBatches, MAX_TOKENS_PER_REQUEST } from '../domain/ingestion/embedding-batches';
+import { estimateTokens, type CountTokens } from '../domain/tokens';
+import { localCounter } from '../llm/token-counter';
 import { inputHash } from '../domain/ingestion/input-hash';
 import {
   characterSheetPrompt,
@@ -67,6 +69,19 @@ function chat(deps: AnalysisDeps, purpose: string, route: LlmRoute, promptVersio
   );
 }
 
+/**
+ * The counter that sizes batches against `budget`: the route's tokenizer (OpenAI's encodings)
+ * when the texts could come near the budget, else the estimate — which then cannot change the
+ * split (the estimate is within 4× of any tokenizer's count), and loading an encoding costs
+ * seconds. Anthropic has no local tokenizer and its counting endpoint is a request per text,
+ * so Anthropic routes keep the estimate.
+ */
+async function batchCounter(route: LlmRoute, texts: string[], budget: number): Promise<CountTokens | undefined> {
+  const estimated = texts.reduce((n, t) => n + estimateTokens(t), 0);
+  if (estimated <= budget / 4) return undefined;
+  return (await localCounter(route.provider, route.model)).count;
+}
+
 export function createAnalysisActivities(deps: AnalysisDeps) {
   const { repo } = deps;
   return {
@@ -96,7 +111,9 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
     async writeOutline(input: LlmStepInput & { scriptId: string; title: string }): Promise<{ sections: number; calls: number }> {
       const scenes = await repo.summariesInOrder(input.scriptId);
       return withActivityContext<{ sections: number; calls: number }, OutlineProgress>(async (ctx, progress) => {
-        const sections = embeddingBatches(scenes, (s) => `${s.heading}: ${s.summary}`, { maxInputs: Infinity, maxTokens: deps.outlineContextTokens });
+        const sectionText = (s: (typeof scenes)[number]) => `${s.heading}: ${s.summary}`;
+        const countTokens = await batchCounter(input.route, scenes.map(sectionText), deps.outlineContextTokens);
+        const sections = embeddingBatches(scenes, sectionText, { maxInputs: Infinity, maxTokens: deps.outlineContextTokens, countTokens });
         let digest: string;
         let calls = 1;
         if (sections.length <= 1) {
@@ -169,7 +186,8 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
       return withActivityContext<{ embedded: number; requests: number }, EmbeddingProgress>(async (ctx, progress) => {
         const stored = new Set(progress.previous?.storedSceneIds ?? []);
         const todo = scenes.filter((s) => !stored.has(s.id));
-        const batches = input.batch ? embeddingBatches(todo, sceneEmbeddingText) : todo.map((s) => [s]);
+        const countTokens = input.batch ? await batchCounter(input.route, todo.map(sceneEmbeddingText), MAX_TOKENS_PER_REQUEST) : undefined;
+        const batches = input.batch ? embeddingBatches(todo, sceneEmbeddingText, { countTokens }) : todo.map((s) => [s]);
         let rows: EmbeddingRow[] = [];
         let lastCheckpoint = Date.now();
         for (const batch of batches) {

@@ -15,6 +15,10 @@ import { ArticleSnapshots, createNewsActivities, createNewsProviderActivities } 
 import { NewsRepository } from '../db/repositories/news.repository';
 import { createReportActivities } from './report.activities';
 import { createSessionActivities, createSessionLlmActivities } from './sessions.activities';
+import { createScreenplayActivities } from './screenplay.activities';
+import { StreamPublisher } from '../db/stream-channel';
+import { createProviderRegistry } from '../llm/registry';
+import { TokenCounter } from '../llm/token-counter';
 import { createSmokeActivities } from './smoke.activities';
 
 export interface ActivityDeps {
@@ -28,6 +32,10 @@ export interface ActivityDeps {
   metrics?: AppMetrics;
   /** Provider batch clients (default: the real ones, configured like the adapters). */
   batchClients?: BatchClientRegistry;
+  /** Publishes generation deltas to watchers (default: one of its own, on the database). */
+  streams?: StreamPublisher;
+  /** Token counting per provider (default: on the configured providers). */
+  tokens?: TokenCounter;
 }
 
 /** Activities that run on the main task queue (database work, configuration). */
@@ -65,6 +73,13 @@ export function createProviderActivities(deps: ActivityDeps) {
       embeddingDimensions: deps.config.llm.embeddingDimensions,
       snapshots: new ArticleSnapshots(),
       batches: new ProviderBatchRepository(deps.db),
+    }),
+    ...createScreenplayActivities({
+      config: deps.config,
+      db: deps.db,
+      llm: deps.llm,
+      tokens: deps.tokens ?? new TokenCounter(createProviderRegistry(deps.config.llm)),
+      streams: deps.streams ?? new StreamPublisher(deps.config.databaseUrl),
     }),
   };
 }

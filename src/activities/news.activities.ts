@@ -204,7 +204,8 @@ export function createNewsProviderActivities(deps: {
      * the run's single write.
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
-      const articles = await articlesOf(input.runKey, input.articleIds, input.loadOnce);
+      const snapshot = input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined;
+      const articles = snapshot ?? (await repo.articlesByIds(input.articleIds));
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }

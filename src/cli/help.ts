@@ -21,7 +21,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   --title TITLE    the script's title (default: the title page's, else the file name)`,
   },
   ingest: {
-    usage: '<file | script> [options]',
+    usage: '<file | script | story> [options]',
     summary: 'import (if a file) and run the ingestion workflow',
     details: `  --partial | --full               partial: only new or changed work; full: everything
                                    (default: full on a script's first ingestion, else partial)
@@ -136,6 +136,41 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
   stories schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
   stories status | pause | resume | cancel <workflow id>;  stories concurrency <workflow id> <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})
 Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,
+  },
+  personas: {
+    usage: 'import <file> | list | show <name>',
+    summary: 'personas for screenplay generation (stored in Postgres)',
+    details: `  import <file>   create or update personas from a .json or .yaml file: a list of
+                  { name, description, context (or system_prompt), voice_notes? };
+                  a bad file is refused whole (entry and field named, exit 2, nothing written)
+  list            every persona's name and description
+  show <name>     one persona (an unknown name lists the closest ones, exit 2)`,
+  },
+  generate: {
+    usage: '--plot <file> --persona "Name" [--persona …] [options]',
+    summary: 'write a screenplay (Fountain) from a plot and personas',
+    details: `  --plot FILE          the plot, as plain text (required)
+  --persona "Name"     a persona to cast (repeat; at least one; \`storyloom personas list\`)
+  --title T            the story's title (default: the plot's first words, or the story's)
+  --max-tokens N       output tokens per call (default 3072); a reply cut there is continued
+                       (STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS, default 2), else saved marked truncated
+  --variants N         N versions generated concurrently (1 to 10, default 1)
+  --model P:M          provider:model (default STORYLOOM_MODEL_SCREENPLAY)
+  --story ID           a new version of this story (default: a new story)
+  --no-cache           never answer from the LLM response cache
+  --wait               stream the screenplay to stdout as it is written, then a summary on stderr
+                       (tokens, time to first token, total time, cost)
+  --ingest             wait, then import the version as a script and run the ingestion on it
+Without --wait: the workflow id and its Web UI link. Exit 2 on bad input or an unknown persona.`,
+  },
+  screenplays: {
+    usage: 'list | show <story> [--version N] | export <story> [--version N]',
+    summary: 'generated stories: list, a version\'s figures and cast, its Fountain',
+    details: `  list                  every story, with its number of versions
+  show <story>          a version's model, figures (tokens, time to first token, cost) and cast
+  export <story>        a version's Fountain on stdout (> draft.fountain)
+  --version N           that version (default: the latest)
+A <story> is a story id or title. \`storyloom ingest <story>\` runs the ingestion on a version.`,
   },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   serve: {

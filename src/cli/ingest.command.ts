@@ -8,6 +8,7 @@ import { storedReport } from '../operations/stored-report';
 import { type ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeImport, importFile } from './import.command';
+import { importStoryVersion } from './screenplays.command';
 import { drawProgressUntil, progressLine } from './progress-bar';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
@@ -88,7 +89,10 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(describeImport(imported));
     ({ scriptId, title, scenes, characters } = imported);
   } else {
-    const script = await ctx.script(target);
+    // A generated story: its latest version is imported as a script first.
+    const fromStory = await importStoryVersion(ctx, target);
+    if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
+    const script = await ctx.script(fromStory?.scriptId ?? target);
     ({ id: scriptId, title, scenes, characters } = script);
   }
   let started;

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { CallOptions, ChatProvider, ChatRequest, ChatResult } from './types';
+import type { CallOptions, ChatProvider, ChatRequest, ChatResult, TokenCountingProvider, TokenCountRequest } from './types';
 import { PURPOSE_HEADER } from './types';
 
 export interface ProviderClientOptions {
@@ -9,7 +9,7 @@ export interface ProviderClientOptions {
 }
 
 /** Anthropic Messages API through @anthropic-ai/sdk; the SDK's retries are off (Temporal retries). */
-export class AnthropicChatProvider implements ChatProvider {
+export class AnthropicChatProvider implements ChatProvider, TokenCountingProvider {
   readonly provider = 'anthropic' as const;
   private readonly client: Anthropic;
 
@@ -35,6 +35,15 @@ export class AnthropicChatProvider implements ChatProvider {
       message = await this.client.messages.create(params, requestOptions);
     }
     return chatResultOfMessage(message);
+  }
+
+  /** Input tokens of a would-be request, counted by the API (`POST /v1/messages/count_tokens`). */
+  async countTokens(req: TokenCountRequest, opts: CallOptions): Promise<number> {
+    const counted = await this.client.messages.countTokens(
+      { model: req.model, messages: req.messages, ...(req.system ? { system: req.system } : {}) },
+      { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } },
+    );
+    return counted.input_tokens;
   }
 }
 

@@ -6,13 +6,14 @@ import { OpenAIProvider } from './openai.provider';
 import { AnthropicToolChatProvider } from './tools/anthropic-tools.provider';
 import { OllamaToolChatProvider } from './tools/ollama-tools.provider';
 import { OpenAIToolChatProvider } from './tools/openai-tools.provider';
-import type { ChatProvider, EmbeddingProvider, ToolChatProvider } from './types';
+import type { ChatProvider, EmbeddingProvider, TokenCountingProvider, ToolChatProvider } from './types';
 
 /** Adapters by provider name; tests register fakes the same way as real providers. */
 export class ProviderRegistry {
   private readonly chatProviders = new Map<Provider, ChatProvider>();
   private readonly embeddingProviders = new Map<Provider, EmbeddingProvider>();
   private readonly toolChatProviders = new Map<Provider, ToolChatProvider>();
+  private readonly tokenCounters = new Map<Provider, TokenCountingProvider>();
 
   registerChat(provider: ChatProvider): this {
     this.chatProviders.set(provider.provider, provider);
@@ -33,6 +34,16 @@ export class ProviderRegistry {
     const found = this.toolChatProviders.get(provider);
     if (!found) throw new Error(`No tool-calling chat provider registered for "${provider}"`);
     return found;
+  }
+
+  registerTokenCounting(provider: TokenCountingProvider): this {
+    this.tokenCounters.set(provider.provider, provider);
+    return this;
+  }
+
+  /** The provider's own token counting, when it has an endpoint for it (else undefined: count locally). */
+  tokenCounting(provider: Provider): TokenCountingProvider | undefined {
+    return this.tokenCounters.get(provider);
   }
 
   chat(provider: Provider): ChatProvider {
@@ -58,8 +69,10 @@ export function createProviderRegistry(config: AppConfig['llm']): ProviderRegist
   });
   const openai = new OpenAIProvider(opts('openai'));
   const ollama = new OllamaProvider(opts('ollama'));
+  const anthropic = new AnthropicChatProvider(opts('anthropic'));
   return new ProviderRegistry()
-    .registerChat(new AnthropicChatProvider(opts('anthropic')))
+    .registerChat(anthropic)
+    .registerTokenCounting(anthropic)
     .registerChat(openai)
     .registerEmbedding(openai)
     .registerChat(ollama)

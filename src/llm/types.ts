@@ -69,6 +69,19 @@ export interface EmbeddingProvider {
   embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult>;
 }
 
+/** A would-be chat request whose input tokens a provider counts. */
+export interface TokenCountRequest {
+  model: string;
+  system?: string;
+  messages: ChatMessage[];
+}
+
+/** A provider with its own token-counting endpoint (Anthropic's `messages/count_tokens`). */
+export interface TokenCountingProvider {
+  readonly provider: Provider;
+  countTokens(request: TokenCountRequest, options: CallOptions): Promise<number>;
+}
+
 export const PURPOSE_HEADER = 'x-storyloom-purpose';
 
 /** A tool the model may call (native tool calling): its arguments are described by a JSON schema. */

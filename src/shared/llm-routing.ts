@@ -7,7 +7,7 @@ export const PROVIDERS = ['anthropic', 'openai', 'ollama'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 /** What an LLM call is for. Each purpose maps to a provider and model through configuration. */
-export const CHAT_PURPOSES = ['smoke', 'summary', 'outline', 'sheet', 'synthesis', 'session'] as const;
+export const CHAT_PURPOSES = ['smoke', 'summary', 'outline', 'sheet', 'synthesis', 'session', 'screenplay'] as const;
 export const EMBEDDING_PURPOSES = ['embedding'] as const;
 export type ChatPurpose = (typeof CHAT_PURPOSES)[number];
 export type EmbeddingPurpose = (typeof EMBEDDING_PURPOSES)[number];

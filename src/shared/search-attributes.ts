@@ -16,7 +16,7 @@ export const STATUS_KEY: SearchAttributeKey<'KEYWORD'> = { name: 'StoryloomStatu
 
 export const STORYLOOM_SEARCH_ATTRIBUTES = [JOB_KEY, TITLE_KEY, STATUS_KEY];
 
-export type JobKind = 'ingest' | 'smoke' | 'stories';
+export type JobKind = 'ingest' | 'smoke' | 'stories' | 'screenplay';
 export type SearchStatus = 'running' | 'continued' | 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
 
 /** Keyword values are bounded by the server's visibility store; a longer title is cut. */

@@ -18,3 +18,4 @@ export {
   storiesResumeUpdate,
   storiesSetConcurrencyUpdate,
 } from './generate-stories';
+export { generateScreenplay, screenplayProgressQuery } from './generate-screenplay';

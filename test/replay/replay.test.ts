@@ -48,6 +48,12 @@ it.each(['stories-batch', 'stories-batch-cancelled'])('has the generateStories b
   expect(histories).toContain(`v0.3.0/${name}.json`);
 });
 
+const SCREENPLAY_SET = ['screenplay-variants', 'screenplay-unknown-persona', 'screenplay-cancelled'];
+
+it.each(SCREENPLAY_SET)('has the generateScreenplay history v0.3.0/%s.json to replay', (name) => {
+  expect(histories).toContain(`v0.3.0/${name}.json`);
+});
+
 it.each(histories)('%s holds no stack trace, machine path or worker identity', (file) => {
   expect(machineTraces(text(file))).toEqual([]);
 });

@@ -9,6 +9,7 @@ export * from './run.entity';
 export * from './session.entity';
 export * from './llm-batch.entity';
 export * from './news.entity';
+export * from './screenplay.entity';
 import { CharacterSheetEntity, SceneEmbeddingEntity, SceneSummaryEntity, ScriptOutlineEntity } from './analysis.entity';
 import { CharacterEntity, SceneCharacterEntity } from './character.entity';
 import { LlmBatchEntity, LlmBatchItemEntity } from './llm-batch.entity';
@@ -17,6 +18,7 @@ import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
 import { SceneEntity } from './scene.entity';
+import { PersonaEntity, ScreenplayRunEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayStoryEntity } from './screenplay.entity';
 import { ScriptEntity } from './script.entity';
 import {
   PerformanceMetricEntity, PerformanceWindowEntity, SessionCharacterEntity, SessionMemoryEntity, SessionRelationshipEntity,
@@ -34,4 +36,5 @@ export const entities = [
   SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity,
   LlmBatchEntity, LlmBatchItemEntity,
   ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
+  PersonaEntity, ScreenplayStoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity,
 ];

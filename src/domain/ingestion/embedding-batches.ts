@@ -2,18 +2,18 @@
  * Splits embedding inputs into requests the provider accepts: at most 2,048 inputs and a token
  * budget per request (OpenAI's limits; 300k tokens per request, kept under with a margin).
  */
+import { estimateTokens, type CountTokens } from '../tokens';
+
 export const MAX_INPUTS_PER_REQUEST = 2048;
 export const MAX_TOKENS_PER_REQUEST = 250_000;
 
-/** A rough token count (≈ 4 characters a token), erring high. */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 3.5);
-}
+export { estimateTokens };
 
+/** `limits.countTokens`: the model's tokenizer when there is one (src/llm/token-counter.ts), else the estimate. */
 export function embeddingBatches<T>(
   items: T[],
   textOf: (item: T) => string,
-  limits: { maxInputs?: number; maxTokens?: number } = {},
+  limits: { maxInputs?: number; maxTokens?: number; countTokens?: CountTokens } = {},
 ): T[][] {
   const maxInputs = limits.maxInputs ?? MAX_INPUTS_PER_REQUEST;
   const maxTokens = limits.maxTokens ?? MAX_TOKENS_PER_REQUEST;
@@ -21,7 +21,7 @@ export function embeddingBatches<T>(
   let current: T[] = [];
   let tokens = 0;
   for (const item of items) {
-    const t = estimateTokens(textOf(item));
+    const t = (limits.countTokens ?? estimateTokens)(textOf(item));
     if (current.length && (current.length >= maxInputs || tokens + t > maxTokens)) {
       batches.push(current);
       current = [];

@@ -7,7 +7,7 @@ import { FaultInjector } from './faults';
 import { BodyTooLarge, readBody, sendJson } from './http-io';
 import { Limiter } from './limits';
 import { serveProviderRequest, type PipelineState } from './pipeline';
-import { anthropicMessages } from './routes/anthropic';
+import { anthropicCountTokens, anthropicMessages } from './routes/anthropic';
 import { serveBatchRequest, type BatchState } from './routes/batches';
 import { ollamaChat, ollamaEmbed } from './routes/ollama';
 import { openaiChat, openaiEmbeddings } from './routes/openai';
@@ -16,7 +16,7 @@ import { StatsRecorder } from './stats';
 import type { DeepPartial, SimulatorConfig, SimulatorStats } from './types';
 
 const ROUTES = new Map<string, RouteHandler>(
-  [anthropicMessages, openaiChat, openaiEmbeddings, ollamaChat, ollamaEmbed].map((r) => [r.path, r]),
+  [anthropicMessages, openaiChat, openaiEmbeddings, ollamaChat, ollamaEmbed, anthropicCountTokens].map((r) => [r.path, r]),
 );
 
 /** Generous: long prompts and embedding batches, but not unbounded memory. */

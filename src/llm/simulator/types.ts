@@ -9,6 +9,7 @@ export const ROUTE_NAMES = [
   'anthropic.batches',
   'openai.batches',
   'openai.files',
+  'anthropic.countTokens',
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
@@ -24,6 +25,7 @@ export const ROUTE_PROVIDER: Readonly<Record<RouteName, Provider>> = {
   'anthropic.batches': 'anthropic',
   'openai.batches': 'openai',
   'openai.files': 'openai',
+  'anthropic.countTokens': 'anthropic',
 };
 
 export interface LatencySpec {

@@ -1,5 +1,6 @@
 /** Anthropic Messages API: POST /v1/messages, JSON or SSE, with output_config.format json_schema. */
 import { complete, type OutputFormat } from '../completion';
+import { composeScreenplay, screenplayRequest } from '../screenplay';
 import { BadRequest, jsonReply, type Frame, type Reply } from '../reply';
 import { allMessagesText, contentText, deltasWithTokens, estimateTokens, lastUserText } from '../text';
 import { asBody, optionalObject, optionalPositiveInt, requireArray, requireString, type Body } from './request';
@@ -32,7 +33,10 @@ export const anthropicMessages: RouteHandler = {
     if (offersTools(body)) return anthropicToolReply(body, messages, model, ctx);
 
     const inputTokens = estimateTokens(`${contentText(body.system)}\n${allMessagesText(messages)}`);
-    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
+    const screenplay = screenplayRequest(contentText(body.system), messages);
+    const answer = screenplay
+      ? composeScreenplay(screenplay, maxTokens, ctx.wrongShape)
+      : complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
     const stopReason = answer.truncated ? 'max_tokens' : 'end_turn';
     const usage = { inputTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const id = `msg_sim_${ctx.requestId}`;
@@ -79,5 +83,18 @@ export const anthropicMessages: RouteHandler = {
       sse('message_stop', { type: 'message_stop' }),
     );
     return { contentType: 'text/event-stream; charset=utf-8', streamFormat: 'sse', frames, usage };
+  },
+};
+
+/** Anthropic's token counting: POST /v1/messages/count_tokens answers `{ input_tokens }` for a would-be request. */
+export const anthropicCountTokens: RouteHandler = {
+  name: 'anthropic.countTokens',
+  path: '/v1/messages/count_tokens',
+  handle(raw): Reply {
+    const body = asBody(raw);
+    requireString(body, 'model');
+    const messages = requireArray(body, 'messages');
+    const inputTokens = estimateTokens(`${contentText(body.system)}\n${allMessagesText(messages)}`);
+    return jsonReply({ input_tokens: inputTokens }, { inputTokens, outputTokens: 0, embeddingInputs: 0 });
   },
 };

@@ -1,5 +1,6 @@
 /** Ollama native API: /api/chat (NDJSON stream by default, `format` json or schema) and /api/embed. */
 import { complete, type OutputFormat } from '../completion';
+import { composeScreenplay, screenplayRequest } from '../screenplay';
 import { embed } from '../embeddings';
 import { BadRequest, jsonReply, type Frame, type Reply } from '../reply';
 import { allMessagesText, deltasWithTokens, estimateTokens, lastUserText } from '../text';
@@ -47,7 +48,10 @@ export const ollamaChat: RouteHandler = {
     if (offersTools(body)) return ollamaToolReply(body, messages, model, ctx);
 
     const promptTokens = estimateTokens(allMessagesText(messages));
-    const answer = complete(lastUserText(messages), outputFormat(body.format), numPredict(body), ctx.wrongShape);
+    const screenplay = screenplayRequest('', messages);
+    const answer = screenplay
+      ? composeScreenplay(screenplay, numPredict(body), ctx.wrongShape)
+      : complete(lastUserText(messages), outputFormat(body.format), numPredict(body), ctx.wrongShape);
     const usage = { inputTokens: promptTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const createdAt = ctx.now.toISOString();
     const done = {

@@ -1,5 +1,6 @@
 /** OpenAI chat completions (JSON or SSE, response_format) and embeddings (float or base64). */
 import { complete, type OutputFormat } from '../completion';
+import { composeScreenplay, screenplayRequest } from '../screenplay';
 import { embed, toBase64Float32 } from '../embeddings';
 import { BadRequest, jsonReply, type Frame, type Reply } from '../reply';
 import { allMessagesText, deltasWithTokens, estimateTokens, lastUserText } from '../text';
@@ -46,7 +47,10 @@ export const openaiChat: RouteHandler = {
     if (offersTools(body)) return openaiToolReply(body, messages, model, ctx);
 
     const promptTokens = estimateTokens(allMessagesText(messages));
-    const answer = complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
+    const screenplay = screenplayRequest('', messages);
+    const answer = screenplay
+      ? composeScreenplay(screenplay, maxTokens, ctx.wrongShape)
+      : complete(lastUserText(messages), outputFormat(body), maxTokens, ctx.wrongShape);
     const finishReason = answer.truncated ? 'length' : 'stop';
     const usage = { inputTokens: promptTokens, outputTokens: answer.outputTokens, embeddingInputs: 0 };
     const usageBody = {

@@ -1,0 +1,189 @@
+/**
+ * `storyloom generate --plot plot.txt --persona "Name" …`: starts generateScreenplay. With
+ * --wait the screenplay streams to stdout as it is written (LISTEN on the run's channel), then a
+ * one-line summary per version; without it, the Web UI link and the workflow id.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parseModelRef, ConfigError } from '../config';
+import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
+import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
+import {
+  DEFAULT_MAX_TOKENS,
+  MAX_VARIANTS,
+  ScreenplayFailureType,
+  screenplayWorkflowId,
+  type GenerateScreenplayInput,
+  type GenerateScreenplayResult,
+} from '../shared/screenplay';
+import { storyloomSearchAttributes } from '../shared/search-attributes';
+import { generateScreenplay } from '../workflows';
+import type { CliContext } from './context';
+import { ingestCommand } from './ingest.command';
+import { describeVariant, importStoryVersion } from './screenplays.command';
+import { UsageError, webUiLink } from './temporal-client';
+
+const MAX_PLOT_BYTES = 100 * 1024;
+const MAX_PERSONAS = 20;
+
+function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got "${raw}"`);
+  return n;
+}
+
+async function readPlot(file: string): Promise<string> {
+  let text: string;
+  try {
+    const bytes = await readFile(file);
+    if (bytes.length > MAX_PLOT_BYTES) throw new UsageError(`${file}: the plot is over ${MAX_PLOT_BYTES / 1024} KB`);
+    text = bytes.toString('utf8');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!text.trim()) throw new UsageError(`${file}: the plot is empty`);
+  return text.trim();
+}
+
+/** Prints variant 1's text as it arrives; the time of its first delta is the CLI's time to first token. */
+class StreamPrinter {
+  firstDeltaAt: number | undefined;
+  readonly done = new Set<number>();
+  private endedWithNewline = true;
+
+  constructor(private readonly out: (text: string) => void) {}
+
+  onEvent = (event: StreamEvent): void => {
+    if (event.type === 'done' || event.type === 'failed') this.done.add(event.variant);
+    if (event.variant !== 0) return;
+    if (event.type === 'delta') {
+      this.firstDeltaAt ??= performance.now();
+      this.out(event.text);
+      this.endedWithNewline = event.text.endsWith('\n');
+    } else if (event.type === 'restart') {
+      this.newline();
+      console.error(`(the reply is not a Fountain screenplay — ${event.reason} — writing it again)`);
+    }
+  };
+
+  newline(): void {
+    if (!this.endedWithNewline) this.out('\n');
+    this.endedWithNewline = true;
+  }
+}
+
+export async function generateCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const started = performance.now();
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      plot: { type: 'string' },
+      persona: { type: 'string', multiple: true },
+      title: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      variants: { type: 'string' },
+      model: { type: 'string' },
+      story: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      ingest: { type: 'boolean' },
+      wait: { type: 'boolean' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (see \`storyloom generate --help\`)`);
+  if (!values.plot) throw new UsageError('--plot <file> is required');
+  const personaNames = (values.persona ?? []).map((p) => p.trim()).filter(Boolean);
+  if (!personaNames.length) throw new UsageError('give at least one --persona "Name" (`storyloom personas list` shows them)');
+  if (personaNames.length > MAX_PERSONAS) throw new UsageError(`at most ${MAX_PERSONAS} personas`);
+  if (new Set(personaNames).size !== personaNames.length) throw new UsageError('a persona is named twice');
+  const maxTokens = intOption('max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
+  const variants = intOption('variants', values.variants, 1, 1, MAX_VARIANTS);
+  let model: GenerateScreenplayInput['model'];
+  try {
+    model = values.model ? parseModelRef('--model', values.model) : undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const plot = await readPlot(values.plot);
+  let storyId: string | undefined;
+  if (values.story) {
+    const story = await new ScreenplayRepository(await ctx.db()).findStory(values.story);
+    if (!story) throw new UsageError(`No story "${values.story}" (\`storyloom screenplays list\` shows them).`);
+    storyId = story.id;
+  }
+
+  const workflowId = screenplayWorkflowId(randomUUID());
+  const wait = values.wait || values.ingest;
+  const printer = new StreamPrinter((text) => process.stdout.write(text));
+  // Listening before the start: no delta is sent before anyone hears it.
+  const subscription = wait ? await subscribeToStream(ctx.config.databaseUrl, workflowId, printer.onEvent) : undefined;
+  try {
+    const client = await ctx.client();
+    const label = values.title ?? (storyId ? `new version of ${storyId}` : plot.split(/\s+/).slice(0, 6).join(' '));
+    const handle = await client.workflow.start(generateScreenplay, {
+      taskQueue: ctx.config.temporal.taskQueue,
+      workflowId,
+      args: [
+        {
+          plot,
+          personaNames,
+          title: values.title,
+          storyId,
+          maxTokens,
+          variants,
+          model,
+          maxContinuations: ctx.config.screenplay.maxContinuations,
+          personaBudgetTokens: ctx.config.screenplay.personaBudgetTokens,
+          flags: { useCache: !values['no-cache'] },
+        },
+      ],
+      typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
+      staticSummary: `screenplay "${label}": ${personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
+    });
+    if (!wait) {
+      console.log(`Started screenplay generation ${workflowId}`);
+      console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
+      return 0;
+    }
+    let result: GenerateScreenplayResult;
+    try {
+      result = await handle.result();
+    } catch (err) {
+      printer.newline();
+      if (err instanceof WorkflowFailedError) {
+        const cause = err.cause as { type?: string; message?: string } | undefined;
+        if (cause?.type === ScreenplayFailureType.UnknownPersona) throw new UsageError(cause.message ?? 'unknown persona');
+        console.error(`Generation ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${cause?.message ?? err.message}`);
+        return 1;
+      }
+      throw err;
+    }
+    // The last deltas may trail the result by a moment.
+    const deadline = Date.now() + 2000;
+    while (printer.done.size < result.variants.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    printer.newline();
+    const cliFirstToken = printer.firstDeltaAt !== undefined ? `${((printer.firstDeltaAt - started) / 1000).toFixed(1)} s` : 'n/a';
+    // Stdout holds the screenplay alone (`generate --wait > draft.fountain`); the summary goes to stderr.
+    const versions = result.variants.map((v) => `v${v.version}`).join(', ');
+    if (result.variants.length > 1) for (const v of result.variants) console.error(`  version ${v.version}: ${describeVariant(v)}`);
+    const truncated = result.variants.filter((v) => v.truncated).length;
+    console.error(
+      `✓ "${result.title}" ${versions} (story ${result.storyId}): ${result.totals.outputTokens.toLocaleString('en-US')} tokens, ` +
+        `first token at the CLI ${cliFirstToken}, ${((performance.now() - started) / 1000).toFixed(1)} s total, $${result.totals.costUsd.toFixed(4)} ` +
+        `(${result.provider}:${result.model}, ${result.totals.tokensPerSecond} tokens/s` +
+        `${truncated ? `; ${truncated} TRUNCATED at max_tokens` : ''}` +
+        `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,
+    );
+    if (!values.ingest) return 0;
+    const imported = await importStoryVersion(ctx, result.storyId);
+    console.error(`Imported version ${imported!.version} as script "${imported!.title}" (${imported!.scriptId}); ingesting it.`);
+    return ingestCommand(ctx, [imported!.scriptId, '--wait']);
+  } finally {
+    await subscription?.close();
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Personas, stories and their screenplay versions. Persona contexts load in one statement
+ * (`WHERE name = ANY($1)`); a version is saved with its story and cast in one transaction,
+ * idempotently by its save key.
+ */
+import type { DataSource, EntityManager } from 'typeorm';
+
+type Queryable = Pick<EntityManager, 'query'>;
+import { closestNames, UnknownPersonasError, type PersonaInput } from '../../domain/generation/personas';
+import type { Persona, PersonaConfig, ScreenplayRun, ScreenplayVersion } from '../entities/screenplay.entity';
+
+export interface LoadedPersona {
+  id: number;
+  name: string;
+  config: PersonaConfig;
+}
+
+/** A version to save (its `saveKey` is `<workflowId>/<runId>/<variant>`) with its story's title and plot. */
+export type SaveVersionInput = Pick<ScreenplayVersion, 'saveKey' | 'storyId' | 'fountain' | 'provider' | 'model' | 'truncated' | 'continuations' | 'stats'> & {
+  title: string;
+  plot: string;
+  /** Characters of the screenplay, each with the persona written for it (null: none). */
+  cast: { character: string; personaId: number | null }[];
+};
+
+export interface SavedVersion {
+  versionId: number;
+  version: number;
+  /** False when the key was saved before (a retried save): nothing was written. */
+  created: boolean;
+}
+
+export interface StorySummary {
+  id: string;
+  title: string;
+  versions: number;
+  updatedAt: Date;
+}
+
+export type VersionRow = Pick<ScreenplayVersion, 'id' | 'storyId' | 'version' | 'fountain' | 'provider' | 'model' | 'truncated' | 'continuations' | 'stats' | 'scriptId' | 'createdAt'> & {
+  title: string;
+  cast: { character: string; persona: string | null }[];
+};
+
+export class StoryNotFoundError extends Error {}
+
+export class ScreenplayRepository {
+  /** `db`: the app's DataSource, or a query runner's manager (to count a step's statements). */
+  constructor(private readonly db: DataSource | EntityManager) {}
+
+  /** Creates or updates every persona of a validated file in one statement; returns how many were new. */
+  async importPersonas(personas: PersonaInput[]): Promise<{ created: number; updated: number }> {
+    const rows: { inserted: boolean }[] = await this.db.query(
+      `INSERT INTO personas (name, config)
+       SELECT * FROM unnest($1::text[], $2::jsonb[])
+       ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()
+       RETURNING (xmax = 0) AS inserted`,
+      [personas.map((p) => p.name), personas.map((p) => JSON.stringify(p.config))],
+    );
+    const created = rows.filter((r) => r.inserted).length;
+    return { created, updated: rows.length - created };
+  }
+
+  async listPersonas(): Promise<Pick<Persona, 'name' | 'config' | 'updatedAt'>[]> {
+    return this.db.query(`SELECT name, config, updated_at AS "updatedAt" FROM personas ORDER BY lower(name)`);
+  }
+
+  /** Persona contexts in one statement; unknown names fail with the closest existing names (one name-only query). */
+  async loadPersonas(names: string[]): Promise<LoadedPersona[]> {
+    const rows: { id: string; name: string; config: PersonaConfig }[] = await this.db.query(
+      `SELECT id, name, config FROM personas WHERE name = ANY($1)`,
+      [names],
+    );
+    const byName = new Map(rows.map((r) => [r.name, { id: Number(r.id), name: r.name, config: r.config }]));
+    const missing = names.filter((n) => !byName.has(n));
+    if (missing.length) {
+      const all: { name: string }[] = await this.db.query(`SELECT name FROM personas`);
+      throw new UnknownPersonasError(missing.map((name) => ({ name, closest: closestNames(name, all.map((a) => a.name)) })));
+    }
+    return names.map((n) => byName.get(n)!);
+  }
+
+  /**
+   * The seed's way, kept for the benchmark's "before" row: one query per persona, and on an
+   * unknown name a query that loads every persona whole.
+   */
+  async loadPersonasOneByOne(names: string[]): Promise<LoadedPersona[]> {
+    const out: LoadedPersona[] = [];
+    for (const name of names) {
+      const rows: { id: string; name: string; config: PersonaConfig }[] = await this.db.query(`SELECT id, name, config FROM personas WHERE name = $1`, [name]);
+      if (!rows[0]) {
+        const all: { name: string }[] = await this.db.query(`SELECT * FROM personas`);
+        throw new UnknownPersonasError([{ name, closest: closestNames(name, all.map((a) => a.name)) }]);
+      }
+      out.push({ id: Number(rows[0].id), name: rows[0].name, config: rows[0].config });
+    }
+    return out;
+  }
+
+  /** Stores a run's request and prompt (a repeat rewrites the same row). */
+  async saveRun(run: Omit<ScreenplayRun, 'createdAt'>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO screenplay_runs (run_key, workflow_id, story_id, title, plot, personas, system, prompt, prompt_report)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (run_key) DO UPDATE SET system = EXCLUDED.system, prompt = EXCLUDED.prompt, prompt_report = EXCLUDED.prompt_report`,
+      [run.runKey, run.workflowId, run.storyId, run.title, run.plot, JSON.stringify(run.personas), run.system, run.prompt, JSON.stringify(run.promptReport)],
+    );
+  }
+
+  async loadRun(runKey: string): Promise<ScreenplayRun> {
+    const rows = await this.db.query(
+      `SELECT run_key AS "runKey", workflow_id AS "workflowId", story_id AS "storyId", title, plot, personas,
+              system, prompt, prompt_report AS "promptReport", created_at AS "createdAt"
+       FROM screenplay_runs WHERE run_key = $1`,
+      [runKey],
+    );
+    if (!rows[0]) throw new Error(`No screenplay run ${runKey}`);
+    return rows[0] as ScreenplayRun;
+  }
+
+  /** The version saved under `saveKey`, if any (a retried activity skips its work). */
+  async versionByKey(saveKey: string): Promise<SavedVersion | undefined> {
+    const rows: { id: string; version: number }[] = await this.db.query(`SELECT id, version FROM screenplay_versions WHERE save_key = $1`, [saveKey]);
+    return rows[0] && { versionId: Number(rows[0].id), version: rows[0].version, created: false };
+  }
+
+  /**
+   * Story (created or updated), the next version and its cast, in one transaction. The story
+   * row's upsert locks it, so concurrent variants number their versions one after another.
+   * Idempotent: a key saved before returns its version and writes nothing.
+   */
+  async saveVersion(input: SaveVersionInput): Promise<SavedVersion> {
+    return this.db.transaction((tx: EntityManager) => this.writeVersion(tx, input));
+  }
+
+  /** The seed's way, for the benchmark's "before" row: story, version and cast each committed on its own. */
+  async saveVersionSeparately(input: SaveVersionInput): Promise<SavedVersion> {
+    return this.writeVersion(this.db, input);
+  }
+
+  private async writeVersion(tx: Queryable, input: SaveVersionInput): Promise<SavedVersion> {
+    // The upsert locks the story row until commit; the next statement's snapshot then sees every
+    // version committed before the lock was granted (one statement would number from an older snapshot).
+    await tx.query(
+      `INSERT INTO screenplay_stories (id, title, plot) VALUES ($1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, plot = EXCLUDED.plot, updated_at = now()`,
+      [input.storyId, input.title, input.plot],
+    );
+    const [story] = (await tx.query(
+      `SELECT (SELECT id FROM screenplay_versions WHERE save_key = $2) AS existing_id,
+              (SELECT version FROM screenplay_versions WHERE save_key = $2) AS existing_version,
+              (SELECT coalesce(max(version), 0) + 1 FROM screenplay_versions WHERE story_id = $1) AS next_version`,
+      [input.storyId, input.saveKey],
+    )) as { existing_id: string | null; existing_version: number | null; next_version: number }[];
+    if (story.existing_id !== null) return { versionId: Number(story.existing_id), version: story.existing_version!, created: false };
+    const [row] = (await tx.query(
+      `INSERT INTO screenplay_versions (story_id, version, save_key, fountain, provider, model, truncated, continuations, stats)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+      [input.storyId, story.next_version, input.saveKey, input.fountain, input.provider, input.model, input.truncated, input.continuations, JSON.stringify(input.stats)],
+    )) as { id: string }[];
+    const versionId = Number(row.id);
+    if (input.cast.length) {
+      await tx.query(
+        `INSERT INTO story_cast (version_id, character, persona_id) SELECT $1, * FROM unnest($2::text[], $3::bigint[])`,
+        [versionId, input.cast.map((c) => c.character), input.cast.map((c) => c.personaId)],
+      );
+    }
+    return { versionId, version: story.next_version, created: true };
+  }
+
+  async listStories(): Promise<StorySummary[]> {
+    const rows: { id: string; title: string; versions: string; updatedAt: Date }[] = await this.db.query(
+      `SELECT s.id, s.title, count(v.id) AS versions, s.updated_at AS "updatedAt"
+       FROM screenplay_stories s LEFT JOIN screenplay_versions v ON v.story_id = s.id
+       GROUP BY s.id ORDER BY s.updated_at DESC`,
+    );
+    return rows.map((r) => ({ ...r, versions: Number(r.versions) }));
+  }
+
+  /** A story by id or title (case-insensitive); undefined when there is none. */
+  async findStory(idOrTitle: string): Promise<{ id: string; title: string; plot: string } | undefined> {
+    const rows: { id: string; title: string; plot: string }[] = await this.db.query(
+      `SELECT id, title, plot FROM screenplay_stories WHERE id::text = $1 OR lower(title) = lower($1) ORDER BY created_at LIMIT 2`,
+      [idOrTitle],
+    );
+    if (rows.length > 1) throw new StoryNotFoundError(`Several stories are titled "${idOrTitle}"; use the story id.`);
+    return rows[0];
+  }
+
+  /** A version of a story (the latest when `version` is undefined), with its cast. */
+  async version(storyId: string, version?: number): Promise<VersionRow | undefined> {
+    const rows = (await this.db.query(
+      `SELECT v.id, v.story_id AS "storyId", v.version, v.fountain, v.provider, v.model, v.truncated, v.continuations, v.stats,
+              v.script_id AS "scriptId", v.created_at AS "createdAt", s.title,
+              coalesce((SELECT json_agg(json_build_object('character', c.character, 'persona', p.name) ORDER BY c.character)
+                        FROM story_cast c LEFT JOIN personas p ON p.id = c.persona_id WHERE c.version_id = v.id), '[]') AS cast
+       FROM screenplay_versions v JOIN screenplay_stories s ON s.id = v.story_id
+       WHERE v.story_id = $1 AND ($2::int IS NULL OR v.version = $2)
+       ORDER BY v.version DESC LIMIT 1`,
+      [storyId, version ?? null],
+    )) as (VersionRow & { id: string })[];
+    return rows[0] && { ...rows[0], id: Number(rows[0].id) };
+  }
+
+  async versions(storyId: string): Promise<Pick<ScreenplayVersion, 'version' | 'model' | 'truncated' | 'stats' | 'createdAt'>[]> {
+    return this.db.query(
+      `SELECT version, model, truncated, stats, created_at AS "createdAt" FROM screenplay_versions WHERE story_id = $1 ORDER BY version`,
+      [storyId],
+    );
+  }
+
+  /** Links a version to the script it was imported as (for ingestion). */
+  async setVersionScript(versionId: number, scriptId: string): Promise<void> {
+    await this.db.query(`UPDATE screenplay_versions SET script_id = $2 WHERE id = $1`, [versionId, scriptId]);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * generateScreenplay on real parts (dev server, Postgres, the simulator through the SDKs):
+ * streaming reaches a watcher before generation ends, cancel aborts the stream, truncation is
+ * continued, unknown personas fail at once, variants run concurrently, and a retried save
+ * makes no second version.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createScreenplayActivities } from '../../src/activities/screenplay.activities';
+import { randomUUID } from 'node:crypto';
+import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
+import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel';
+import { checkFountain } from '../../src/domain/generation/fountain-check';
+import { screenplayWorkflowId, type GenerateScreenplayInput } from '../../src/shared/screenplay';
+import { generateScreenplay } from '../../src/workflows';
+import { testDatabaseUrl, useTestStack } from '../helpers/harness';
+import { CREW, HARBOUR_PLOT, importCrew } from '../helpers/personas';
+import { waitFor } from '../helpers/wait';
+
+/** ~100 tokens a second: the harbour screenplay (~1,900 tokens) streams for ~20 s unless cut. */
+const SLOW = { latency: { default: { fixedMs: 5 }, byPurpose: { screenplay: { fixedMs: 50, perOutputTokenMs: 10 } } } };
+const stack = useTestStack('generate-screenplay', { simulator: { latency: { default: { fixedMs: 5 } } } });
+afterEach(() => stack.sim.configure({ faults: [], latency: { default: { fixedMs: 5 }, byPurpose: null } }));
+
+beforeAll(async () => {
+  await importCrew(stack.app.services.db);
+});
+
+const repo = () => new ScreenplayRepository(stack.app.services.db);
+function start(args: Partial<GenerateScreenplayInput> = {}) {
+  const workflowId = screenplayWorkflowId(randomUUID());
+  return stack.env.client.workflow.start(generateScreenplay, {
+    taskQueue: stack.app.taskQueue,
+    workflowId,
+    args: [{ plot: HARBOUR_PLOT, personaNames: CREW.slice(0, 3), title: 'The Crossing', ...args }],
+  });
+}
+
+async function watch(workflowId: string) {
+  const events: (StreamEvent & { at: number })[] = [];
+  const sub = await subscribeToStream(testDatabaseUrl(), workflowId, (e) => events.push({ ...e, at: Date.now() }));
+  return { events, close: () => sub.close(), text: (variant = 0) => events.filter((e) => e.type === 'delta' && e.variant === variant).map((e) => (e as { text: string }).text).join('') };
+}
+
+it('streams the text to a watcher before generation ends, then saves story, version and cast in one transaction', async () => {
+  stack.sim.configure({ latency: { byPurpose: { screenplay: { fixedMs: 50, perOutputTokenMs: 1 } } } });
+  const workflowId = screenplayWorkflowId(randomUUID());
+  const watcher = await watch(workflowId);
+  try {
+    const handle = await stack.env.client.workflow.start(generateScreenplay, {
+      taskQueue: stack.app.taskQueue, workflowId, args: [{ plot: HARBOUR_PLOT, personaNames: CREW, title: 'The Crossing', flags: { useCache: false } }],
+    });
+    const result = await handle.result();
+    const finishedAt = Date.now();
+    const firstDelta = watcher.events.find((e) => e.type === 'delta');
+    expect(firstDelta!.at).toBeLessThan(finishedAt - 500);
+    await waitFor(() => watcher.events.some((e) => e.type === 'done'));
+    expect(result.personaQueries).toBe(1);
+    expect(result.variants).toHaveLength(1);
+    const [v] = result.variants;
+    expect(v).toMatchObject({ version: 1, truncated: false, continuations: 0, parseRetried: false, cached: false, save: { commits: 1 } });
+    expect(v.ttftMs).toBeLessThan(v.durationMs);
+    expect(result.totals.costUsd).toBeGreaterThan(0);
+    const saved = await repo().version(result.storyId);
+    expect(saved!.fountain).toBe(watcher.text());
+    expect(checkFountain(saved!.fountain)).toMatchObject({ ok: true });
+    expect(saved!.cast.filter((c) => c.persona).map((c) => c.persona).sort()).toEqual([...CREW].sort());
+  } finally {
+    await watcher.close();
+  }
+});
+
+it('fails at once on an unknown persona, naming the closest ones', async () => {
+  stack.sim.resetStats();
+  const handle = await start({ personaNames: ['Mara Quill', 'Tobias Wrenn'] });
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause?.message).toContain('no persona "Tobias Wrenn" (closest: "Tobias Wren")');
+  expect(stack.sim.stats().byPurpose.screenplay).toBeUndefined();
+});
+
+it('continues a reply cut at max_tokens, and saves it marked truncated when the continuations run out', async () => {
+  const whole = await start({ maxTokens: 300, maxContinuations: 10 }).then((h) => h.result());
+  expect(whole.variants[0]).toMatchObject({ truncated: false });
+  expect(whole.variants[0].continuations).toBeGreaterThan(2);
+  const full = await start({ maxTokens: 4096 }).then((h) => h.result());
+  const [a, b] = await Promise.all([repo().version(whole.storyId), repo().version(full.storyId)]);
+  // The continuations join up into the screenplay one long call gives.
+  expect(a!.fountain).toBe(b!.fountain);
+
+  const cut = await start({ maxTokens: 300, maxContinuations: 1 }).then((h) => h.result());
+  expect(cut.variants[0]).toMatchObject({ truncated: true, continuations: 1 });
+  expect((await repo().version(cut.storyId))!.truncated).toBe(true);
+});
+
+it('retries once with the parse error when the reply is not Fountain', async () => {
+  stack.sim.configure({ faults: [{ kind: 'wrongShape', purpose: 'screenplay', times: 1 }] });
+  const result = await start({ flags: { useCache: false } }).then((h) => h.result());
+  expect(result.variants[0]).toMatchObject({ parseRetried: true });
+  expect(stack.sim.stats().byPurpose.screenplay.requests).toBeGreaterThanOrEqual(2);
+});
+
+it('aborts the HTTP stream within about a second of a cancel', async () => {
+  stack.sim.configure(SLOW);
+  const handle = await start({ flags: { useCache: false } });
+  const watcher = await watch(handle.workflowId);
+  try {
+    await waitFor(() => watcher.events.some((e) => e.type === 'delta'), 20_000, 'first delta');
+    const before = stack.sim.stats().aborted;
+    const cancelledAt = Date.now();
+    await handle.cancel();
+    await waitFor(() => stack.sim.stats().aborted > before, 5_000, 'stream aborted');
+    expect(Date.now() - cancelledAt).toBeLessThan(2_500);
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(await repo().versionByKey(`${handle.workflowId}/${handle.firstExecutionRunId}/0`)).toBeUndefined();
+  } finally {
+    await watcher.close();
+  }
+});
+
+it('generates three variants concurrently as versions 1 to 3 of one story', async () => {
+  stack.sim.configure({ latency: { byPurpose: { screenplay: { fixedMs: 50, perOutputTokenMs: 0.5 } } } });
+  const one = await start({ flags: { useCache: false } }).then((h) => h.result());
+  const three = await start({ variants: 3, flags: { useCache: false } }).then((h) => h.result());
+  expect(three.variants.map((v) => v.version).sort()).toEqual([1, 2, 3]);
+  expect(three.totals.wallMs).toBeLessThan(one.totals.wallMs * 1.6);
+  expect((await repo().versions(three.storyId)).map((v) => v.version)).toEqual([1, 2, 3]);
+  // --story: a new version of an existing story.
+  const again = await start({ storyId: three.storyId, title: undefined }).then((h) => h.result());
+  expect(again).toMatchObject({ storyId: three.storyId, title: 'The Crossing', variants: [expect.objectContaining({ version: 4 })] });
+});
+
+it('saves once under a forced retry: the retried activity returns the saved version, with no model call and no second version', async () => {
+  const handle = await start();
+  const result = await handle.result();
+  const { services } = stack.app;
+  const activities = createScreenplayActivities({ config: services.config, db: services.db, llm: services.llm, tokens: services.tokens, streams: services.streams });
+  const [first] = result.variants;
+  const calls = stack.sim.stats().totalRequests;
+  const retried = await new MockActivityEnvironment({ attempt: 2 }).run(activities.generateScreenplayVariant, {
+    runKey: `${handle.workflowId}/${handle.firstExecutionRunId}`, workflowId: handle.workflowId, variant: 0,
+    route: { provider: 'anthropic' as const, model: services.config.llm.models.screenplay.model, taskQueue: 'unused' },
+    maxTokens: 3072, maxContinuations: 2, useCache: false, stream: true, oneTransactionSave: true,
+  });
+  expect(retried).toMatchObject({ version: first.version, versionId: first.versionId, created: false, outputTokens: first.outputTokens });
+  expect(stack.sim.stats().totalRequests).toBe(calls);
+  expect((await repo().versions(result.storyId)).length).toBe(1);
+
+  // The repository's save alone, repeated with one key: one version.
+  const saved = await repo().version(result.storyId);
+  const input = {
+    saveKey: `${handle.workflowId}/again`, storyId: result.storyId, title: 'The Crossing', plot: HARBOUR_PLOT, fountain: saved!.fountain,
+    provider: 'anthropic', model: 'm', truncated: false, continuations: 0, stats: {}, cast: [],
+  };
+  const once = await repo().saveVersion(input);
+  expect(await repo().saveVersion(input)).toEqual({ ...once, created: false });
+  expect((await repo().versions(result.storyId)).length).toBe(2);
+});
