@@ -17,6 +17,7 @@ import { startSimulator, type DeepPartial, type RunningSimulator, type Simulator
 import { createLogger, type Logger } from '../src/observability/logger';
 import { installRuntime } from '../src/observability/temporal-runtime';
 import { createServices, createWorkers, type AppServices } from '../src/runtime';
+import { startPgCounter, type PgCounter } from './pg-counter';
 import { startTemporal, type BenchTemporal } from './temporal-server';
 
 export interface BenchEnv {
@@ -25,6 +26,9 @@ export interface BenchEnv {
   client: Client;
   nativeConnection: NativeConnection;
   databaseUrl: string;
+  /** What the app connects to: the same database through the wire counter (pg-counter.ts). */
+  appDatabaseUrl: string;
+  pgCounter: PgCounter;
   workflowBundle: { code: string };
   logger: Logger;
   close(): Promise<void>;
@@ -59,6 +63,11 @@ export async function startBenchEnv(opts: { root: string; runTag: string; cleanu
   ]);
   opts.cleanups.push(() => temporal.stop());
   opts.cleanups.push(() => dropDatabase(databaseUrl));
+  const target = new URL(databaseUrl);
+  const pgCounter = await startPgCounter({ host: target.hostname, port: Number(target.port || 5432) });
+  opts.cleanups.push(() => pgCounter.close());
+  const appUrl = new URL(databaseUrl);
+  appUrl.host = `127.0.0.1:${pgCounter.port}`;
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
@@ -68,6 +77,8 @@ export async function startBenchEnv(opts: { root: string; runTag: string; cleanu
     client,
     nativeConnection,
     databaseUrl,
+    appDatabaseUrl: appUrl.toString(),
+    pgCounter,
     workflowBundle,
     logger,
     async close() {
@@ -102,7 +113,7 @@ export async function startBenchApp(
   const config = loadConfig({
     TEMPORAL_ADDRESS: env.temporal.address,
     STORYLOOM_TASK_QUEUE: taskQueue,
-    DATABASE_URL: env.databaseUrl,
+    DATABASE_URL: env.appDatabaseUrl,
     ANTHROPIC_API_KEY: 'bench-anthropic-key',
     OPENAI_API_KEY: 'bench-openai-key',
     ANTHROPIC_BASE_URL: sim.url,

@@ -10,7 +10,7 @@ import { DEFAULT_CONCURRENCY } from '../../src/shared/ingestion';
 import { chatCallMs, ingestionBoundMs, SEED_LATENCY } from '../bounds';
 import { importText, startBenchApp } from '../env';
 import { mergeLatency, type ChainHistory } from '../history';
-import { costOf, simDelta, startIngest } from '../measure';
+import { costOf, simDelta, startIngest, workWindow } from '../measure';
 import type { Row } from '../table';
 import { profileLine, SECONDS, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
 
@@ -25,7 +25,7 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
   const app = await startBenchApp(
     ctx.env,
     's2',
-    { timeScale: ts, latency: { default: { fixedMs: 0 }, byPurpose: lat }, limits: { anthropic: { maxConcurrent: CAP }, openai: { maxConcurrent: CAP } } },
+    { timeScale: ts, jitter: ctx.jitter, latency: { default: { fixedMs: 0 }, byPurpose: lat }, limits: { anthropic: { maxConcurrent: CAP }, openai: { maxConcurrent: CAP } } },
     { STORYLOOM_ANTHROPIC_MAX_CONCURRENT: String(CAP), STORYLOOM_OPENAI_MAX_CONCURRENT: String(CAP) },
   );
   try {
@@ -41,6 +41,7 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
     ctx.log(`S2: ${SCRIPTS} scripts × ${SCENES} scenes at once, providers capped at ${CAP} concurrent (bound ≈ ${SECONDS(estimate)})`);
 
     // Sample the simulator every 100 ms: Anthropic busy time and when the last summary is done.
+    const window = await workWindow(ctx.env, app);
     const before = app.sim.stats();
     const t0 = performance.now();
     const totalSummaries = SCRIPTS * SCENES;
@@ -64,6 +65,7 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
     const wallMs = Math.max(...ends.map((e) => e.endedAt)) - t0;
     const after = app.sim.stats();
     const sim = simDelta(before, after);
+    const { wire, draws } = await window.end();
 
     const chains: ChainHistory[] = [];
     let queries = 0;
@@ -79,7 +81,8 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
     }
     const outlineCalls = sim.byPurpose.outline ?? SCRIPTS;
     const works = ends.map((e) => workOf(e.result, { byPurpose: { outline: Math.round(outlineCalls / SCRIPTS) } }));
-    const totalChatMs = works.reduce((a, w) => a + chatCallMs(lat, { ...w, outline: 0 }, 0, ts), 0) + outlineCalls * lat.outline.fixedMs * ts;
+    // The Anthropic call-time the simulator drew (every chat purpose), not the model's constants.
+    const totalChatMs = draws.filter((d) => d.provider === 'anthropic').reduce((a, d) => a + d.ms, 0);
     const bound = Math.max(totalChatMs / cap, ...works.map((w) => ingestionBoundMs(lat, w, { ...DEFAULT_CONCURRENCY, batchEmbeddings: true, parallelPhase2: true }, ts)));
 
     const utilRun = sim.anthropicBusyMs / wallMs / cap;
@@ -93,10 +96,12 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
       boundMs: bound,
       llmCalls: sim.requests,
       rateLimited: sim.rateLimited,
-      dbQueries: dbKnown ? queries : null,
-      dbCommits: dbKnown ? commits : null,
+      dbQueries: wire.statements,
+      dbCommits: wire.commits,
       historyEvents: chains.reduce((a, c) => a + c.totalEvents, 0),
       notes: [
+        `per script ${Math.round(wire.statements / SCRIPTS)} statements, ${Math.round(wire.commits / SCRIPTS)} commits`,
+        ...(dbKnown ? [`run_db_stats ${queries} q / ${commits} c`] : []),
         `Anthropic cap use: ${(100 * (utilWindow ?? NaN)).toFixed(1)}% in the summaries window (${windowMs ? SECONDS(windowMs) : '?'}), ${(100 * utilRun).toFixed(1)}% over the run`,
         `peak concurrent ${after.byProvider.anthropic.peakConcurrent}`,
         ...(failed ? [`${failed} not completed`] : []),
