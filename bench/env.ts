@@ -143,6 +143,46 @@ export async function startBenchApp(
   };
 }
 
+/**
+ * The simulator and the bench's own database access, without workers: for scenarios whose
+ * workers run in processes of their own (worker-processes.ts). The bench's statements go to
+ * the database directly, so the wire counter sees only the workers'.
+ */
+export async function startBenchClient(env: BenchEnv, name: string, simConfig: DeepPartial<SimulatorConfig>): Promise<BenchApp> {
+  const sim = await startSimulator(simConfig);
+  const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  const config = loadConfig({ TEMPORAL_ADDRESS: env.temporal.address, STORYLOOM_TASK_QUEUE: taskQueue, DATABASE_URL: env.databaseUrl, STORYLOOM_METRICS_PORT: '0', LOG_LEVEL: 'warn' });
+  const services = await createServices(config, { logger: env.logger });
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    services,
+    sim,
+    taskQueue,
+    workers: [],
+    stop: () =>
+      (stopped ??= (async () => {
+        await services.close();
+        await sim.close();
+      })()),
+  };
+}
+
+/** What a worker process needs in its environment to use the bench's server, database (counted) and simulator. */
+export function workerProcessEnv(env: BenchEnv, sim: RunningSimulator): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: env.temporal.address,
+    DATABASE_URL: env.appDatabaseUrl,
+    ANTHROPIC_API_KEY: 'bench-anthropic-key',
+    OPENAI_API_KEY: 'bench-openai-key',
+    ANTHROPIC_BASE_URL: sim.url,
+    OPENAI_BASE_URL: `${sim.url}/v1`,
+    OLLAMA_HOST: sim.url,
+    STORYLOOM_METRICS_PORT: '0',
+    LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+  };
+}
+
 export function parseText(text: string): ParsedScreenplay {
   return parseScreenplay(Buffer.from(text), 'script.fountain');
 }
