@@ -6,6 +6,7 @@
  *   3  row 2 again, nothing changed                bound: 0 (no provider call needed)
  *   4  one scene edited, partial ingestion         bound: one summary + max(outline, affected sheets, one embedding request)
  *   5  row 2's calls from a bare script with a limiter (no Temporal, no database): the floor
+ *   6  row 2 on DBOS Transact (bench/peers/dbos-ingest.ts): the same pipeline, durable on Postgres alone
  * The work (N, C, the sheets an edit affects) is what the scenario defines, from the script it
  * wrote; each bound uses the latencies the simulator drew for the row's requests (--jitter).
  */
@@ -14,6 +15,7 @@ import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, SEED_LATENCY, sequentialBoundMs, type DrawnBound, type Parallelism, type Work } from '../bounds';
 import { importText, parseText, startBenchApp } from '../env';
 import { floorIngestion } from '../floor';
+import { IngestionRepository, launchDbosPeer } from '../peers/dbos-ingest';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
 import { llmOverhead, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
@@ -174,10 +176,50 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     r2.notes.push(`row2/row5 ${(m2.wallMs / floor.wallMs).toFixed(3)}`, `summaries ${SECONDS(m2.result.timingsMs.summaries)}, phase 2 ${SECONDS(m2.result.timingsMs.phase2)}`);
     rows[0].notes.push(`summaries ${SECONDS(m1.result.timingsMs.summaries)}, phase 2 ${SECONDS(m1.result.timingsMs.phase2)}`);
 
+    // Row 6: the peer — row 2's script again (same prompts, so the same drawn latencies) on DBOS Transact.
+    ctx.log('S1 row 6: the same pipeline on DBOS Transact (the peer)');
+    const peer = await launchDbosPeer(ctx.env.appDatabaseUrl, {
+      config: app.config,
+      repo: new IngestionRepository(db),
+      llm: app.services.llm,
+      concurrency: DEFAULT_CONCURRENCY,
+    });
+    let r6: Row;
+    try {
+      const s6 = await importText(db, text2, { title: title2 });
+      const window6 = await workWindow(ctx.env, app);
+      const before6 = app.sim.stats();
+      const t6 = performance.now();
+      const done6 = await peer.ingest(s6.scriptId);
+      const wall6 = performance.now() - t6;
+      const after6 = app.sim.stats();
+      const { wire: wire6, draws: draws6 } = await window6.end();
+      const bound6 = drawnIngestionBound(lat, drawnByPurpose(draws6), w2, DEFAULTS, ts);
+      r6 = {
+        id: 'S1.6',
+        label: 'peer: DBOS Transact 5.3.0',
+        wallMs: wall6,
+        boundMs: bound6.ms,
+        llmCalls: after6.totalRequests - before6.totalRequests,
+        rateLimited: after6.rateLimited - before6.rateLimited,
+        dbQueries: wire6.statements,
+        dbCommits: wire6.commits,
+        historyEvents: null,
+        notes: [`${done6.summaries} summaries, ${done6.sheets} sheets, ${done6.embedded} embedded; statements include DBOS's own (workflow status, a checkpoint per step)`, ...missingNotes(bound6)],
+      };
+      details.row6 = { wallMs: wall6, bound: bound6, wire: wire6, draws: draws6, result: done6 };
+    } finally {
+      await peer.shutdown();
+    }
+    rows.push(r6);
+    r2.notes.push(`row2/row6 ${(m2.wallMs / r6.wallMs!).toFixed(3)}`);
+
     // Targets (defined at time scale 1).
     targets.push(
       { row: 'S1.2', what: 'wall ≤ 1.03 × bound', value: `${(m2.wallMs / b2).toFixed(3)}×`, met: m2.wallMs <= 1.03 * b2 },
       { row: 'S1.2', what: 'wall ≤ 1.03 × row 5 (floor)', value: `${(m2.wallMs / floor.wallMs).toFixed(3)}×`, met: m2.wallMs <= 1.03 * floor.wallMs },
+      { row: 'S1.2', what: 'not slower than the DBOS peer (row 6)', value: `${SECONDS(m2.wallMs)} vs ${SECONDS(r6.wallMs!)}`, met: m2.wallMs <= r6.wallMs! },
+      { row: 'S1.2', what: '≤ 30 DB statements (all the app sent, on the wire)', value: `${m2.wire.statements} (peer ${r6.dbQueries})`, met: m2.wire.statements <= 30 },
       { row: 'S1.3', what: 'wall < 1 s with 0 provider calls', value: `${SECONDS(m3.wallMs)}, ${m3.sim.requests} calls`, met: m3.wallMs < 1000 && m3.sim.requests === 0 },
     );
     // Row 4's bound is already one summary + max(outline, the affected sheets, one embedding request), drawn.

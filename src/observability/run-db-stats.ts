@@ -5,7 +5,7 @@
  * It charges a statement to the workflow run of the activity that sent it (activity-scope.ts);
  * statements sent outside activities (startup, migrations, batched background writes, its own
  * flush) are not charged to anyone. Counts are kept in memory and added to `run_db_stats` with
- * one upsert per flush (about every 10 s, on close, and on `flush()`), so counting adds no
+ * one upsert per flush (about every 30 s, on close, and on `flush()`), so counting adds no
  * round trip per statement.
  *
  *   queries = statements sent, BEGIN/COMMIT included (each is a round trip)
@@ -59,8 +59,8 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
   start(db: DataSource): void {
     this.db = db;
     if (this.timer) return;
-    // Counts are statistics: a statement every 10 s is enough (a report flushes before it reads them).
-    this.timer = outsideActivityScope(() => setInterval(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 10_000));
+    // Counts are statistics: a statement every 30 s is enough (a report flushes before it reads them).
+    this.timer = outsideActivityScope(() => setInterval(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 30_000));
     this.timer.unref();
   }
 
