@@ -17,7 +17,7 @@ import { mergeLatency, type ChainHistory } from '../history';
 import { costOf, simDelta, startIngest } from '../measure';
 import { wireDelta } from '../pg-counter';
 import type { Row } from '../table';
-import { profileLine, SECONDS, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
+import { llmOverhead, overheadCell, profileLine, SECONDS, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
 
 const SCRIPTS = 10;
 const SCENES = 100;
@@ -124,6 +124,16 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
     const rpmWindow = summariesDone && windowMs ? summariesDone.requests / (windowMs / 60_000 / ts) / RPM : undefined;
     const used = Math.max(utilWindow ?? 0, rpmWindow ?? 0);
     const failed = ends.filter((e) => e.result.status !== 'completed').length;
+    const merged = {
+      scheduleToStart: Object.fromEntries(
+        ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'].map((t) => [t, mergeLatency(chains, (c) => c.scheduleToStart[t] ?? { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 })]),
+      ),
+      startToClose: Object.fromEntries(
+        ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'].map((t) => [t, mergeLatency(chains, (c) => c.startToClose[t] ?? { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 })]),
+      ),
+      workflowTask: mergeLatency(chains, (c) => c.workflowTask),
+      refill: mergeLatency(chains, (c) => c.refill),
+    };
     const row: Row = {
       id: 'S2',
       label: `${SCRIPTS} scripts, ${WORKERS} worker processes, ${cap} concurrent + ${RPM}/min`,
@@ -134,6 +144,7 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
       dbQueries: wire.statements,
       dbCommits: wire.commits,
       historyEvents: chains.reduce((a, c) => a + c.totalEvents, 0),
+      overhead: overheadCell(llmOverhead(merged, draws)),
       notes: [
         `per script ${Math.round(wire.statements / SCRIPTS)} statements, ${Math.round(wire.commits / SCRIPTS)} commits`,
         ...(dbKnown ? [`run_db_stats ${queries} q / ${commits} c`] : []),
@@ -142,16 +153,6 @@ export async function runS2(ctx: ScenarioCtx): Promise<ScenarioReport> {
         `peak concurrent ${after.byProvider.anthropic.peakConcurrent}`,
         ...(failed ? [`${failed} not completed`] : []),
       ],
-    };
-    const merged = {
-      scheduleToStart: Object.fromEntries(
-        ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'].map((t) => [t, mergeLatency(chains, (c) => c.scheduleToStart[t] ?? { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 })]),
-      ),
-      startToClose: Object.fromEntries(
-        ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'].map((t) => [t, mergeLatency(chains, (c) => c.startToClose[t] ?? { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 })]),
-      ),
-      workflowTask: mergeLatency(chains, (c) => c.workflowTask),
-      refill: mergeLatency(chains, (c) => c.refill),
     };
     return {
       rows: [row],
