@@ -108,39 +108,36 @@ export async function startBenchApp(
   simConfig: DeepPartial<SimulatorConfig>,
   appEnv: Record<string, string> = {},
 ): Promise<BenchApp> {
-  const sim = await startSimulator(simConfig);
-  const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: env.temporal.address,
-    STORYLOOM_TASK_QUEUE: taskQueue,
-    DATABASE_URL: env.appDatabaseUrl,
-    ANTHROPIC_API_KEY: 'bench-anthropic-key',
-    OPENAI_API_KEY: 'bench-openai-key',
-    ANTHROPIC_BASE_URL: sim.url,
-    OPENAI_BASE_URL: `${sim.url}/v1`,
-    OLLAMA_HOST: sim.url,
-    STORYLOOM_METRICS_PORT: '0',
-    LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
-    ...appEnv,
-  });
-  const services = await createServices(config, { logger: env.logger });
+  const { sim, taskQueue, config, services } = await simulatorAndServices(env, name, simConfig, (s) => ({ ...workerProcessEnv(env, s), ...appEnv }));
   const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue });
   const running = workers.map((w) => w.run());
-  let stopped: Promise<void> | undefined;
   return {
     config,
     services,
     sim,
     taskQueue,
     workers,
-    stop: () =>
-      (stopped ??= (async () => {
-        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await Promise.allSettled(running);
-        await services.close();
-        await sim.close();
-      })()),
+    stop: stopOnce(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(running);
+      await services.close();
+      await sim.close();
+    }),
   };
+}
+
+/** The simulator, a fresh task queue, and the app's services configured by `vars` (given the simulator). */
+async function simulatorAndServices(env: BenchEnv, name: string, simConfig: DeepPartial<SimulatorConfig>, vars: (sim: RunningSimulator) => Record<string, string>) {
+  const sim = await startSimulator(simConfig);
+  const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  const config = loadConfig({ ...vars(sim), TEMPORAL_ADDRESS: env.temporal.address, STORYLOOM_TASK_QUEUE: taskQueue });
+  const services = await createServices(config, { logger: env.logger });
+  return { sim, taskQueue, config, services };
+}
+
+function stopOnce(stop: () => Promise<void>): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => (stopped ??= stop());
 }
 
 /**
@@ -149,22 +146,17 @@ export async function startBenchApp(
  * the database directly, so the wire counter sees only the workers'.
  */
 export async function startBenchClient(env: BenchEnv, name: string, simConfig: DeepPartial<SimulatorConfig>): Promise<BenchApp> {
-  const sim = await startSimulator(simConfig);
-  const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
-  const config = loadConfig({ TEMPORAL_ADDRESS: env.temporal.address, STORYLOOM_TASK_QUEUE: taskQueue, DATABASE_URL: env.databaseUrl, STORYLOOM_METRICS_PORT: '0', LOG_LEVEL: 'warn' });
-  const services = await createServices(config, { logger: env.logger });
-  let stopped: Promise<void> | undefined;
+  const { sim, taskQueue, config, services } = await simulatorAndServices(env, name, simConfig, () => ({ DATABASE_URL: env.databaseUrl, STORYLOOM_METRICS_PORT: '0', LOG_LEVEL: 'warn' }));
   return {
     config,
     services,
     sim,
     taskQueue,
     workers: [],
-    stop: () =>
-      (stopped ??= (async () => {
-        await services.close();
-        await sim.close();
-      })()),
+    stop: stopOnce(async () => {
+      await services.close();
+      await sim.close();
+    }),
   };
 }
 
