@@ -74,3 +74,74 @@ export function sequentialBoundMs(lat: LatencyModel, work: Work, timeScale: numb
 export function chatCallMs(lat: LatencyModel, work: Work, outlineCalls: number, timeScale: number): number {
   return (work.summaries * chatMs(lat.summary) + outlineCalls * chatMs(lat.outline) + work.sheets * chatMs(lat.sheet)) * timeScale;
 }
+
+/**
+ * The latencies the simulator drew for one run's calls, by purpose, in the order it admitted
+ * them (ms, time scale applied). Bounds from draws replace the model's constants: with jitter,
+ * a window of c slots finishes when its greedy schedule of the drawn latencies does.
+ */
+export interface DrawnLatencies {
+  summary: number[];
+  outline: number[];
+  sheet: number[];
+  embedding: number[];
+}
+
+export function drawnByPurpose(draws: readonly { purpose: string; ms: number }[]): DrawnLatencies {
+  const out: DrawnLatencies = { summary: [], outline: [], sheet: [], embedding: [] };
+  for (const d of draws) if (d.purpose in out) out[d.purpose as keyof DrawnLatencies].push(d.ms);
+  return out;
+}
+
+/** When `c` slots take jobs in order (each the moment a slot frees), the time the last one ends. */
+export function makespan(latencies: readonly number[], slots: number): number {
+  const c = Math.max(1, slots);
+  if (latencies.length <= c) return Math.max(0, ...latencies);
+  const free = latencies.slice(0, c);
+  for (const ms of latencies.slice(c)) {
+    let i = 0;
+    for (let j = 1; j < c; j++) if (free[j] < free[i]) i = j;
+    free[i] += ms;
+  }
+  return Math.max(...free);
+}
+
+/**
+ * The `n` latencies the work needs: the drawn ones first (calls beyond `n` — retries, extra
+ * calls — are the app's cost, not the bound's), then the model's mean for calls the app did not
+ * make. `missing` counts those, so a report can say the app did less than the scenario defines.
+ */
+function take(drawn: readonly number[], n: number, meanMs: number): { ms: number[]; missing: number } {
+  const ms = drawn.slice(0, n);
+  const missing = Math.max(0, n - ms.length);
+  for (let i = 0; i < missing; i++) ms.push(meanMs);
+  return { ms, missing };
+}
+
+export interface DrawnBound {
+  ms: number;
+  summariesMs: number;
+  phase2Ms: number;
+  /** Calls the scenario defines that the simulator never saw (filled with the model's mean). */
+  missing: Record<keyof DrawnLatencies, number>;
+}
+
+/**
+ * The bound of `work` from the drawn latencies: summaries through a window of
+ * `p.summaries` slots, then outline calls one after another, sheets through `p.sheets` slots and
+ * the embedding requests one after another — in parallel (max) or in sequence (sum). `embeddingRequests`
+ * is how many requests the work's embeddings take (one per ≤ 2,048 inputs when batched).
+ */
+export function drawnIngestionBound(lat: LatencyModel, drawn: DrawnLatencies, work: Work, p: Parallelism, timeScale: number): DrawnBound {
+  const requests = work.embeddings === 0 ? 0 : p.batchEmbeddings ? Math.ceil(work.embeddings / MAX_INPUTS_PER_REQUEST) : work.embeddings;
+  const perRequestInputs = requests ? work.embeddings / requests : 0;
+  const s = take(drawn.summary, work.summaries, chatMs(lat.summary) * timeScale);
+  const o = take(drawn.outline, work.outline, chatMs(lat.outline) * timeScale);
+  const c = take(drawn.sheet, work.sheets, chatMs(lat.sheet) * timeScale);
+  const e = take(drawn.embedding, requests, embedRequestMs(lat.embedding, perRequestInputs) * timeScale);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const summariesMs = makespan(s.ms, p.summaries);
+  const parts = [sum(o.ms), makespan(c.ms, p.sheets), sum(e.ms)];
+  const phase2Ms = p.parallelPhase2 ? Math.max(...parts) : sum(parts);
+  return { ms: summariesMs + phase2Ms, summariesMs, phase2Ms, missing: { summary: s.missing, outline: o.missing, sheet: c.missing, embedding: e.missing } };
+}

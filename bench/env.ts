@@ -17,6 +17,7 @@ import { startSimulator, type DeepPartial, type RunningSimulator, type Simulator
 import { createLogger, type Logger } from '../src/observability/logger';
 import { installRuntime } from '../src/observability/temporal-runtime';
 import { createServices, createWorkers, type AppServices } from '../src/runtime';
+import { startPgCounter, type PgCounter } from './pg-counter';
 import { startTemporal, type BenchTemporal } from './temporal-server';
 
 export interface BenchEnv {
@@ -25,6 +26,9 @@ export interface BenchEnv {
   client: Client;
   nativeConnection: NativeConnection;
   databaseUrl: string;
+  /** What the app connects to: the same database through the wire counter (pg-counter.ts). */
+  appDatabaseUrl: string;
+  pgCounter: PgCounter;
   workflowBundle: { code: string };
   logger: Logger;
   close(): Promise<void>;
@@ -59,6 +63,11 @@ export async function startBenchEnv(opts: { root: string; runTag: string; cleanu
   ]);
   opts.cleanups.push(() => temporal.stop());
   opts.cleanups.push(() => dropDatabase(databaseUrl));
+  const target = new URL(databaseUrl);
+  const pgCounter = await startPgCounter({ host: target.hostname, port: Number(target.port || 5432) });
+  opts.cleanups.push(() => pgCounter.close());
+  const appUrl = new URL(databaseUrl);
+  appUrl.host = `127.0.0.1:${pgCounter.port}`;
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
@@ -68,6 +77,8 @@ export async function startBenchEnv(opts: { root: string; runTag: string; cleanu
     client,
     nativeConnection,
     databaseUrl,
+    appDatabaseUrl: appUrl.toString(),
+    pgCounter,
     workflowBundle,
     logger,
     async close() {
@@ -97,12 +108,63 @@ export async function startBenchApp(
   simConfig: DeepPartial<SimulatorConfig>,
   appEnv: Record<string, string> = {},
 ): Promise<BenchApp> {
+  const { sim, taskQueue, config, services } = await simulatorAndServices(env, name, simConfig, (s) => ({ ...workerProcessEnv(env, s), ...appEnv }));
+  const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue });
+  const running = workers.map((w) => w.run());
+  return {
+    config,
+    services,
+    sim,
+    taskQueue,
+    workers,
+    stop: stopOnce(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(running);
+      await services.close();
+      await sim.close();
+    }),
+  };
+}
+
+/** The simulator, a fresh task queue, and the app's services configured by `vars` (given the simulator). */
+async function simulatorAndServices(env: BenchEnv, name: string, simConfig: DeepPartial<SimulatorConfig>, vars: (sim: RunningSimulator) => Record<string, string>) {
   const sim = await startSimulator(simConfig);
   const taskQueue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
-  const config = loadConfig({
+  const config = loadConfig({ ...vars(sim), TEMPORAL_ADDRESS: env.temporal.address, STORYLOOM_TASK_QUEUE: taskQueue });
+  const services = await createServices(config, { logger: env.logger });
+  return { sim, taskQueue, config, services };
+}
+
+function stopOnce(stop: () => Promise<void>): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => (stopped ??= stop());
+}
+
+/**
+ * The simulator and the bench's own database access, without workers: for scenarios whose
+ * workers run in processes of their own (worker-processes.ts). The bench's statements go to
+ * the database directly, so the wire counter sees only the workers'.
+ */
+export async function startBenchClient(env: BenchEnv, name: string, simConfig: DeepPartial<SimulatorConfig>): Promise<BenchApp> {
+  const { sim, taskQueue, config, services } = await simulatorAndServices(env, name, simConfig, () => ({ DATABASE_URL: env.databaseUrl, STORYLOOM_METRICS_PORT: '0', LOG_LEVEL: 'warn' }));
+  return {
+    config,
+    services,
+    sim,
+    taskQueue,
+    workers: [],
+    stop: stopOnce(async () => {
+      await services.close();
+      await sim.close();
+    }),
+  };
+}
+
+/** What a worker process needs in its environment to use the bench's server, database (counted) and simulator. */
+export function workerProcessEnv(env: BenchEnv, sim: RunningSimulator): Record<string, string> {
+  return {
     TEMPORAL_ADDRESS: env.temporal.address,
-    STORYLOOM_TASK_QUEUE: taskQueue,
-    DATABASE_URL: env.databaseUrl,
+    DATABASE_URL: env.appDatabaseUrl,
     ANTHROPIC_API_KEY: 'bench-anthropic-key',
     OPENAI_API_KEY: 'bench-openai-key',
     ANTHROPIC_BASE_URL: sim.url,
@@ -110,25 +172,6 @@ export async function startBenchApp(
     OLLAMA_HOST: sim.url,
     STORYLOOM_METRICS_PORT: '0',
     LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
-    ...appEnv,
-  });
-  const services = await createServices(config, { logger: env.logger });
-  const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue });
-  const running = workers.map((w) => w.run());
-  let stopped: Promise<void> | undefined;
-  return {
-    config,
-    services,
-    sim,
-    taskQueue,
-    workers,
-    stop: () =>
-      (stopped ??= (async () => {
-        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await Promise.allSettled(running);
-        await services.close();
-        await sim.close();
-      })()),
   };
 }
 

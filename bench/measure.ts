@@ -4,11 +4,12 @@
  * commits (`run_db_stats`, when the worker fills it), and Temporal history (every run of the chain).
  */
 import type { AppServices } from '../src/runtime';
-import type { SimulatorStats, RouteStats } from '../src/llm/simulator';
+import type { LatencyDraw, SimulatorStats, RouteStats } from '../src/llm/simulator';
 import { ingestionWorkflowId, type IngestionConcurrency, type IngestionFlags, type IngestionMode, type IngestionResult } from '../src/shared/ingestion';
 import type { ingestScript } from '../src/workflows/ingest-script';
 import type { BenchApp, BenchEnv } from './env';
 import { chainHistory, type ChainHistory } from './history';
+import { wireDelta, type WireCounts } from './pg-counter';
 
 export interface SimDelta {
   requests: number;
@@ -82,7 +83,12 @@ export interface IngestMeasure {
   result: IngestionResult;
   sim: SimDelta;
   chain: ChainHistory;
+  /** What the worker charged to the run in run_db_stats (the app's own accounting). */
   db: DbCost | null;
+  /** Every statement and commit the app sent to Postgres while the run ran (the wire counter). */
+  wire: WireCounts;
+  /** The latencies the simulator drew for the run's requests. */
+  draws: LatencyDraw[];
 }
 
 export interface IngestRequest {
@@ -122,11 +128,34 @@ export async function costOf(env: BenchEnv, app: BenchApp, workflowId: string, f
   return { chain, db };
 }
 
+/**
+ * Marks where a run's database and provider work begins: buffered writes of earlier runs are
+ * flushed first, so the wire counts between `start()` and `end()` are this run's alone (runs
+ * measured this way must not overlap). `end()` flushes the run's own buffered writes (cache
+ * entries, call-log rows, statistics) before reading the counter.
+ */
+export async function workWindow(env: BenchEnv, app: BenchApp) {
+  await app.services.flushRecorders();
+  await app.services.llm.settle();
+  const wire0 = env.pgCounter.counts();
+  const draw0 = app.sim.latencies().at(-1)?.seq ?? 0;
+  return {
+    async end(): Promise<{ wire: WireCounts; draws: LatencyDraw[] }> {
+      const draws = app.sim.latencies(draw0);
+      await app.services.llm.settle();
+      await app.services.flushRecorders();
+      return { wire: wireDelta(wire0, env.pgCounter.counts()), draws };
+    },
+  };
+}
+
 export async function measureIngest(env: BenchEnv, app: BenchApp, req: IngestRequest): Promise<IngestMeasure> {
+  const window = await workWindow(env, app);
   const before = app.sim.stats();
   const started = await startIngest(env, app, req);
   const { result, wallMs } = await started.done;
   const after = app.sim.stats();
+  const { wire, draws } = await window.end();
   const { chain, db } = await costOf(env, app, started.workflowId, started.firstRunId);
-  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db };
+  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db, wire, draws };
 }

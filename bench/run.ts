@@ -7,10 +7,11 @@
  * or --out) and the markdown to bench/results/latest.md.
  */
 import { cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { redactUrl, startBenchEnv, type BenchEnv } from './env';
+import { mergeLatest } from './latest';
 import { runS1 } from './scenarios/s1';
 import { runS2 } from './scenarios/s2';
 import { runS3, S3_TIME_SCALE } from './scenarios/s3';
@@ -20,7 +21,10 @@ import { runS6 } from './scenarios/s6';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
 import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
 
+/** Each scenario's runner; a new scenario is one more entry (its section in latest.md is its own). */
 const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S5: runS5, S6: runS6 } as const;
+/** σ of the simulator's log-normal latencies: p95 ≈ 1.5 × the configured mean. */
+const DEFAULT_JITTER = 0.27;
 type ScenarioName = keyof typeof SCENARIOS;
 
 /** Compiled to <root>/.data/bench-dist/bench/run.js (scripts/bench.sh); the source is <root>/bench/run.ts. */
@@ -33,23 +37,28 @@ function parse() {
   const { values } = parseArgs({
     options: {
       'time-scale': { type: 'string', default: '1' },
+      jitter: { type: 'string', default: String(DEFAULT_JITTER) },
       only: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3,S4,S5,S6] [--out results.json]');
+    console.log(
+      `usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--jitter SIGMA (default ${DEFAULT_JITTER}: p95 ≈ 1.5 × mean; 0 = constant latencies)] [--only ${Object.keys(SCENARIOS).join(',')}] [--out results.json]`,
+    );
     process.exit(0);
   }
   const timeScale = Number(values['time-scale']);
   if (!Number.isFinite(timeScale) || timeScale <= 0) throw new Error(`--time-scale must be a number > 0; got "${values['time-scale']}"`);
+  const jitter = Number(values.jitter);
+  if (!Number.isFinite(jitter) || jitter < 0 || jitter > 2) throw new Error(`--jitter must be a number from 0 to 2; got "${values.jitter}"`);
   const only = String(values.only)
     .split(',')
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
   for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes ${Object.keys(SCENARIOS).join(', ')} (comma-separated); got "${s}"`);
-  return { timeScale, only: only as ScenarioName[], out: values.out as string | undefined };
+  return { timeScale, jitter, only: only as ScenarioName[], out: values.out as string | undefined };
 }
 
 function localDate(d: Date): string {
@@ -99,11 +108,13 @@ async function main(): Promise<void> {
     log('starting a Temporal dev server, a throwaway database, and bundling the workflows');
     env = await startBenchEnv({ root, runTag, cleanups });
     log(`Temporal ${env.temporal.address} (log ${path.relative(root, env.temporal.logFile)}), database ${redactUrl(env.databaseUrl)}`);
-    const ctx: ScenarioCtx = { env, timeScale: args.timeScale, runTag, log };
+    const ctx: ScenarioCtx = { env, timeScale: args.timeScale, jitter: args.jitter, runTag, log };
     for (const name of args.only) {
       const t = performance.now();
+      const load0 = Math.round(loadavg()[0] * 100) / 100;
       try {
-        reports[name] = await SCENARIOS[name](ctx);
+        const report = await SCENARIOS[name](ctx);
+        reports[name] = { ...report, loadAverage: { atStart: load0, atEnd: Math.round(loadavg()[0] * 100) / 100 } };
         log(`${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
       } catch (err) {
         errors[name] = (err as Error).stack ?? String(err);
@@ -118,15 +129,15 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const targets: Target[] = [];
   const profile: string[] = [];
+  const failedRow = (name: string): Row => ({
+    id: name, label: 'FAILED (see JSON)', wallMs: null, boundMs: null, llmCalls: null, rateLimited: null,
+    dbQueries: null, dbCommits: null, historyEvents: null, notes: [errors[name]?.split('\n')[0] ?? ''],
+  });
   for (const name of args.only) {
     const r = reports[name];
-    if (r) {
-      rows.push(...r.rows);
-      targets.push(...r.targets);
-      profile.push(...r.profile);
-    } else {
-      rows.push({ id: name, label: 'FAILED (see JSON)', wallMs: null, boundMs: null, llmCalls: null, rateLimited: null, dbQueries: null, dbCommits: null, historyEvents: null, notes: [errors[name]?.split('\n')[0] ?? ''] });
-    }
+    rows.push(...(r ? r.rows : [failedRow(name)]));
+    targets.push(...(r?.targets ?? []));
+    profile.push(...(r?.profile ?? []));
   }
 
   const machine = {
@@ -142,7 +153,8 @@ async function main(): Promise<void> {
     args.timeScale === 1
       ? 'Targets are defined at time scale 1.'
       : `Time scale ${args.timeScale}: provider latencies are × ${args.timeScale} while Temporal and database overheads are not, so wall/bound is higher than at scale 1; targets are defined at time scale 1.`;
-  const header = `storyloom bench — ${started.toISOString()} — time scale ${args.timeScale} (S3: ${S3_TIME_SCALE}) — ${machine.cpus} CPUs, ${(machine.memoryBytes / 1024 ** 3).toFixed(0)} GiB, Node ${machine.node}, load avg ${loadAtStart[0]} → ${machine.loadAverage.atEnd[0]}`;
+  const machineLine = `${machine.cpus} CPUs (${machine.cpuModel ?? '?'}), ${(machine.memoryBytes / 1024 ** 3).toFixed(0)} GiB, Node ${machine.node}, ${machine.platform}`;
+  const header = `storyloom bench — ${started.toISOString()} — time scale ${args.timeScale} (S3: ${S3_TIME_SCALE}), jitter σ ${args.jitter} — ${machineLine}, load avg ${loadAtStart[0]} → ${machine.loadAverage.atEnd[0]}`;
 
   const text = [
     '',
@@ -157,28 +169,39 @@ async function main(): Promise<void> {
     'Profile (from the workflow histories):',
     ...profile.map((p) => `  ${p}`),
   ].join('\n');
+  /** One scenario's section of latest.md: its own header, so sections from different runs stay honest. */
+  const section = (name: ScenarioName): string => {
+    const r = reports[name];
+    const load = r?.loadAverage ?? { atStart: loadAtStart[0], atEnd: machine.loadAverage.atEnd[0] };
+    return [
+      `## ${name}`,
+      '',
+      `**${started.toISOString()}** — \`${command}\` — time scale ${name === 'S3' ? S3_TIME_SCALE : args.timeScale}, jitter σ ${args.jitter} — ${machineLine} — load avg (1 min) ${load.atStart} → ${load.atEnd} over this scenario`,
+      '',
+      markdownTable(r ? r.rows : [failedRow(name)]),
+      '',
+      ...(r?.boundNote ? [r.boundNote, ''] : []),
+      targetLines(r?.targets ?? [], true),
+      '',
+      `_${scaleNote}_`,
+      '',
+      '<details><summary>Profile (from the workflow histories)</summary>',
+      '',
+      ...(r?.profile ?? []).map((p) => `- ${p}`),
+      '',
+      '</details>',
+      '',
+    ].join('\n');
+  };
   const markdown = [
     `**${header}** — \`${command}\``,
     '',
-    markdownTable(rows),
+    'Columns: LLM calls are provider requests the simulator received; DB statements and commits are what the app sent to Postgres during the run, ' +
+      'counted on the wire (bench/pg-counter.ts: cache, call log and statistics writes included); the notes give what the worker charged to the run in run_db_stats. ' +
+      'LLM activity overhead: mean start→close minus the drawn provider time, per activity type, and the mean time a freed slot stays empty (refill). ' +
+      'Bounds use the latencies the simulator drew for the run (σ above; bench/bounds.ts).',
     '',
-    'Bounds: the provider latencies alone (summary 2 s, outline 5 s, sheet 3 s, embeddings 0.5 s + 15 ms per input, × time scale): ' +
-      'row 1 the sum of every call; rows 2 and 5 ceil(N/10)·t + max(outline, ceil(C/5)·t, embeddings); row 3 zero; row 4 the same for what the edit made stale; ' +
-      'S2 the Anthropic call-time of all ten scripts ÷ the cap of 10; S3 as row 2 at 2,000 scenes and 60 characters; ' +
-      'S4 (synthesis 17.5 s) the embedding request + ceil(syntheses/window)·17.5 s (row 1 window 1, row 3 zero). ' +
-      'S6 per turn 2 LLM calls (1.5 s) + the slowest read-only tool + the writes in sequence (recorded tool times), summed over 10 turns. ' +
-      'LLM calls are provider requests the simulator received; DB queries and commits are what the worker charged to the run in run_db_stats.',
-    '',
-    targetLines(targets, true),
-    '',
-    `_${scaleNote}_`,
-    '',
-    '<details><summary>Profile (from the workflow histories)</summary>',
-    '',
-    ...profile.map((p) => `- ${p}`),
-    '',
-    '</details>',
-    '',
+    ...args.only.map(section),
   ].join('\n');
 
   process.stdout.write(`${text}\n\nMarkdown:\n\n${markdown}\n`);
@@ -188,6 +211,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command,
     timeScale: args.timeScale,
+    jitter: args.jitter,
     s3TimeScale: S3_TIME_SCALE,
     scenarios: args.only,
     machine,
@@ -201,7 +225,10 @@ async function main(): Promise<void> {
   const subset = args.only.length === Object.keys(SCENARIOS).length ? '' : `-${args.only.join('-')}`;
   const outFile = args.out ? path.resolve(process.cwd(), args.out) : path.join(root, 'bench', 'results', `${localDate(started)}-${args.timeScale}${subset}.json`);
   writeAtomically(outFile, `${JSON.stringify(json, null, 2)}\n`);
-  writeAtomically(path.join(root, 'bench', 'results', 'latest.md'), markdown);
+  // Only the sections of the scenarios this run ran are replaced.
+  const latestFile = path.join(root, 'bench', 'results', 'latest.md');
+  const existing = existsSync(latestFile) ? readFileSync(latestFile, 'utf8') : '';
+  writeAtomically(latestFile, mergeLatest(existing, new Map(args.only.map((name) => [name, section(name)]))));
   log(`wrote ${path.relative(root, outFile)} and bench/results/latest.md`);
   if (Object.keys(errors).length) {
     for (const [name, stack] of Object.entries(errors)) log(`${name}: ${stack}`);

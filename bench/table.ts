@@ -11,6 +11,11 @@ export interface Row {
   dbQueries: number | null;
   dbCommits: number | null;
   historyEvents: number | null;
+  /**
+   * Per LLM activity: mean start→close minus the provider time the simulator drew, and the
+   * mean time a freed slot stays empty, in ms (see llmOverhead in scenarios/common.ts).
+   */
+  overhead?: string | null;
   /** Short facts for the table's last column. */
   notes: string[];
 }
@@ -27,10 +32,10 @@ const ratio = (r: Row) =>
   r.wallMs === null || r.boundMs === null ? '—' : r.boundMs === 0 ? (r.wallMs === 0 ? '1.00' : '∞ (bound 0)') : `${(r.wallMs / r.boundMs).toFixed(2)}×`;
 const n = (v: number | null) => (v === null ? 'n/a' : String(v));
 
-const HEAD = ['row', 'scenario', 'wall s', 'bound s', 'wall/bound', 'LLM calls', '429s', 'DB queries', 'commits', 'history events', 'notes'];
+const HEAD = ['row', 'scenario', 'wall s', 'bound s', 'wall/bound', 'LLM calls', '429s', 'DB statements', 'commits', 'history events', 'LLM activity overhead ms', 'notes'];
 
 function cells(r: Row): string[] {
-  return [r.id, r.label, secs(r.wallMs), secs(r.boundMs), ratio(r), n(r.llmCalls), n(r.rateLimited), n(r.dbQueries), n(r.dbCommits), n(r.historyEvents), r.notes.join('; ')];
+  return [r.id, r.label, secs(r.wallMs), secs(r.boundMs), ratio(r), n(r.llmCalls), n(r.rateLimited), n(r.dbQueries), n(r.dbCommits), n(r.historyEvents), r.overhead ?? '—', r.notes.join('; ')];
 }
 
 export function textTable(rows: Row[]): string {

@@ -19,7 +19,7 @@ import { outsideActivityScope } from './observability/activity-scope';
 import { LoggingCallLog, MetricsCallLog } from './observability/llm-call-observers';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type AppMetrics } from './observability/metrics';
-import { RunDbStatsRecorder, uncountedCallLog } from './observability/run-db-stats';
+import { chargeBatchToItsRuns, RunDbStatsRecorder, uncountedCallLog } from './observability/run-db-stats';
 import { TracingCallLog, tracingFor } from './observability/tracing';
 import { llmTaskQueue, PROVIDERS } from './shared/llm-routing';
 
@@ -63,6 +63,7 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
   dbStats.start(db);
   const callLog = new BufferedCallLog(db, {
     onError: (err) => logger.error({ err }, 'llm_calls write failed'),
+    around: chargeBatchToItsRuns,
   });
   const tracing = tracingFor(config);
   // Every LLM call reaches the table, the metrics, an info line and (when on) a span alike.

@@ -1,7 +1,8 @@
 /** What the scenarios share: context, report shape, warm-up, and reading a run's work and profile. */
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 import type { IngestionResult } from '../../src/shared/ingestion';
-import type { Work } from '../bounds';
+import { drawnByPurpose, type Work } from '../bounds';
+import type { LatencyDraw } from '../../src/llm/simulator';
 import { importText, type BenchApp, type BenchEnv } from '../env';
 import type { ChainHistory, LatencyStats } from '../history';
 import { measureIngest, type SimDelta } from '../measure';
@@ -11,6 +12,8 @@ export interface ScenarioCtx {
   env: BenchEnv;
   /** --time-scale */
   timeScale: number;
+  /** --jitter: σ of the simulator's log-normal latencies (0 = the configured constants). */
+  jitter: number;
   runTag: string;
   /** Progress to stderr (stdout is the report). */
   log(msg: string): void;
@@ -22,6 +25,10 @@ export interface ScenarioReport {
   /** Per-row profile lines (where the time above the bound goes). */
   profile: string[];
   details: Record<string, unknown>;
+  /** How this scenario's bounds are computed (printed under its table). */
+  boundNote?: string;
+  /** 1-minute load average when the scenario started and ended (filled in by run.ts). */
+  loadAverage?: { atStart: number; atEnd: number };
 }
 
 /**
@@ -78,4 +85,38 @@ export function timelineLine(id: string, chain: Pick<ChainHistory, 'spans' | 'cl
         : `${type}${s.count > 1 ? `×${s.count}` : ''} ${Math.round(s.firstScheduledMs)}–${Math.round(s.lastClosedMs)}`,
     );
   return `${id} timeline ms from start (activity first scheduled–last closed; local activity @ recorded): ${parts.join(', ')}; workflow closed ${Math.round(chain.closedMs)}`;
+}
+
+/** LLM activity types and the purpose of their requests. */
+export const LLM_ACTIVITY_PURPOSE: Record<string, string> = {
+  summarizeScene: 'summary',
+  writeOutline: 'outline',
+  generateCharacterSheet: 'sheet',
+  embedScenes: 'embedding',
+};
+
+/**
+ * What an LLM activity costs beyond its provider time, per activity type: mean start→close
+ * (history) minus the mean latency the simulator drew for that purpose; and the mean time a
+ * freed window slot stays empty (a call's completion → the next call scheduled).
+ */
+export function llmOverhead(chain: Pick<ChainHistory, 'startToClose' | 'refill'>, draws: LatencyDraw[]): { activityMs: Record<string, number>; refillMs: number | null } {
+  const drawn = drawnByPurpose(draws);
+  const activityMs: Record<string, number> = {};
+  for (const [type, purpose] of Object.entries(LLM_ACTIVITY_PURPOSE)) {
+    const s2c = chain.startToClose[type];
+    const ms = drawn[purpose as keyof typeof drawn];
+    if (!s2c?.count || !ms?.length) continue;
+    // An activity makes one request (embeddings: its requests one after another).
+    const providerPerActivity = ms.reduce((a, b) => a + b, 0) / s2c.count;
+    activityMs[type] = Math.round(s2c.meanMs - providerPerActivity);
+  }
+  return { activityMs, refillMs: chain.refill.count ? Math.round(chain.refill.meanMs) : null };
+}
+
+/** The table's overhead cell: "summarizeScene +31, sheet +25; refill 40". */
+export function overheadCell(o: ReturnType<typeof llmOverhead>): string {
+  const short: Record<string, string> = { summarizeScene: 'summary', writeOutline: 'outline', generateCharacterSheet: 'sheet', embedScenes: 'embed' };
+  const parts = Object.entries(o.activityMs).map(([t, ms]) => `${short[t] ?? t} +${ms}`);
+  return `${parts.join(', ') || '—'}${o.refillMs !== null ? `; refill ${o.refillMs}` : ''}`;
 }

@@ -20,7 +20,9 @@ import {
   summariesDigest,
   type PromptSpec,
 } from '../domain/ingestion/prompts';
-import type { CallContext, LlmService } from '../llm/llm-service';
+import { deferredWrites, type CallContext, type LlmService } from '../llm/llm-service';
+import type { DeferredLlmWrites } from '../db/repositories/ingestion.repository';
+import { RunDataCache } from './run-data-cache';
 import { LlmFailureType } from '../shared/failure-types';
 import type { LlmRoute } from '../shared/llm-routing';
 import { withActivityContext } from './activity-context';
@@ -34,6 +36,8 @@ export interface AnalysisDeps {
   embeddingDimensions: number;
   /** How often a long embedding activity stores its vectors and saves progress (default 30 s). */
   checkpointEveryMs?: number;
+  /** A run's scenes and characters, loaded once per worker (default: one for these activities). */
+  runData?: RunDataCache;
 }
 
 /**
@@ -84,12 +88,18 @@ async function batchCounter(route: LlmRoute, texts: string[], budget: number): P
 
 export function createAnalysisActivities(deps: AnalysisDeps) {
   const { repo } = deps;
+  const runData = deps.runData ?? new RunDataCache();
   return {
-    /** Summarises one scene; returns the row for the workflow's next batched write. */
-    async summarizeScene(input: LlmStepInput & { sceneId: number }): Promise<SummaryRow & { cached: boolean }> {
-      const scene = await repo.sceneForSummary(input.sceneId);
+    /**
+     * Summarises one scene; returns the row for the workflow's next batched write, with the
+     * call's `llm_calls` row and cache entry, which that write stores (no statement here: the
+     * scene comes from the run's scenes, loaded once per worker).
+     */
+    async summarizeScene(input: LlmStepInput & { sceneId: number }): Promise<SummaryRow & DeferredLlmWrites & { cached: boolean }> {
+      const scene = await runData.get('scenes', input.sceneId, () => repo.scenesOfScriptWith(input.sceneId), () => repo.sceneForSummary(input.sceneId));
       return withActivityContext(async (ctx) => {
-        const result = await chat(deps, 'summary', input.route, PROMPT_VERSIONS.summary, sceneSummaryPrompt(scene), input, ctx);
+        const collect = deferredWrites();
+        const result = await chat(deps, 'summary', input.route, PROMPT_VERSIONS.summary, sceneSummaryPrompt(scene), input, { ...ctx, collect });
         return {
           sceneId: input.sceneId,
           contentHash: scene.contentHash,
@@ -97,6 +107,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           promptVersion: PROMPT_VERSIONS.summary,
           summary: result.text.trim(),
           cached: result.cached,
+          ...collect,
         };
       });
     },
@@ -152,11 +163,12 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
      * A character sheet as structured JSON, validated against its schema; an invalid answer is
      * a retryable failure (the next attempt bypasses nothing: invalid answers are never cached).
      */
-    async generateCharacterSheet(input: LlmStepInput & { characterId: number }): Promise<SheetRow & { cached: boolean }> {
-      const character = await repo.characterWithScenes(input.characterId);
+    async generateCharacterSheet(input: LlmStepInput & { characterId: number }): Promise<SheetRow & DeferredLlmWrites & { cached: boolean }> {
+      const character = await runData.get('characters', input.characterId, () => repo.charactersOfScriptWith(input.characterId), () => repo.characterWithScenes(input.characterId));
       return withActivityContext(async (ctx) => {
+        const collect = deferredWrites();
         const result = await chat(deps, 'sheet', input.route, PROMPT_VERSIONS.sheet,
-          characterSheetPrompt(character.title, character.name, character.scenes), input, ctx,
+          characterSheetPrompt(character.title, character.name, character.scenes), input, { ...ctx, collect },
           { name: 'character_sheet', schema: CHARACTER_SHEET_SCHEMA as unknown as Record<string, unknown> });
         let sheet;
         try {
@@ -171,6 +183,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           promptVersion: PROMPT_VERSIONS.sheet,
           inputHash: sheetInputHash(input.route, character.title, character.name, character.scenes),
           cached: result.cached,
+          ...collect,
         };
       });
     },

@@ -3,7 +3,7 @@
  * All are idempotent: a retry rewrites the same rows.
  */
 import type { AppConfig } from '../config';
-import type { IngestionRepository, SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
+import type { DeferredLlmWrites, IngestionRepository, SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
 import { inputHash } from '../domain/ingestion/input-hash';
 import { PROMPT_VERSIONS, sceneEmbeddingText, summariesDigest } from '../domain/ingestion/prompts';
 import type { LlmRoute } from '../shared/llm-routing';
@@ -90,13 +90,13 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
       };
     },
 
-    /** Writes a batch of summaries in one statement. */
-    async saveSceneSummaries(rows: SummaryRow[]): Promise<void> {
+    /** Writes a batch of summaries, with the LLM call rows and cache entries they carry, in one statement. */
+    async saveSceneSummaries(rows: (SummaryRow & DeferredLlmWrites)[]): Promise<void> {
       await repo.saveSummaries(rows);
     },
 
-    /** Writes a batch of character sheets in one statement. */
-    async saveCharacterSheets(rows: SheetRow[]): Promise<void> {
+    /** Writes a batch of character sheets, with the LLM call rows and cache entries they carry, in one statement. */
+    async saveCharacterSheets(rows: (SheetRow & DeferredLlmWrites)[]): Promise<void> {
       await repo.saveSheets(rows);
     },
 

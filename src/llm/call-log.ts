@@ -2,11 +2,20 @@ import type { DataSource } from 'typeorm';
 import { LlmCallEntity, type LlmCall } from '../db/entities/llm-call.entity';
 import { WriteBehind } from '../db/write-behind';
 
-export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey' | 'batch'> & { callKey?: string | null; batch?: boolean };
+export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey' | 'batch'> & { callKey?: string | null; batch?: boolean; createdAt?: Date };
+
+export interface RecordOptions {
+  /**
+   * The row is carried elsewhere — in the activity's result, written with the caller's batch
+   * (see DeferredWrites in llm-service.ts): a log that stores rows skips it; observers
+   * (metrics, log lines, spans) see it as usual.
+   */
+  deferred?: boolean;
+}
 
 export interface CallLog {
   /** Records one call; a log that stores rows returns a promise that resolves once the row is durable. */
-  record(row: LlmCallRecord): void | Promise<void>;
+  record(row: LlmCallRecord, opts?: RecordOptions): void | Promise<void>;
   flush(): Promise<void>;
 }
 
@@ -21,17 +30,29 @@ export interface CallLog {
 export class BufferedCallLog implements CallLog {
   private readonly rows: WriteBehind<LlmCall>;
 
-  constructor(db: DataSource, opts: { maxRows?: number; lingerMs?: number; onError?: (err: unknown) => void } = {}) {
+  constructor(
+    db: DataSource,
+    opts: {
+      maxRows?: number;
+      lingerMs?: number;
+      onError?: (err: unknown) => void;
+      /** Wraps each batch's write, e.g. to charge its statement to the runs whose rows it carries. */
+      around?: <R>(rows: LlmCall[], write: () => Promise<R>) => Promise<R>;
+    } = {},
+  ) {
+    const around = opts.around ?? ((_rows, write) => write());
     this.rows = new WriteBehind(
       async (batch) => {
-        await db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute();
+        await around(batch, () => db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute());
       },
       { maxItems: opts.maxRows ?? 500, intervalMs: opts.lingerMs ?? 5, onError: opts.onError },
     );
   }
 
-  record(row: LlmCallRecord): Promise<void> {
-    return this.rows.add({ ...row, callKey: row.callKey ?? null, batch: row.batch ?? false, createdAt: new Date() } as LlmCall);
+  /** Resolves once the row is in the database; a deferred row is the caller's to write. */
+  record(row: LlmCallRecord, opts: RecordOptions = {}): Promise<void> {
+    if (opts.deferred) return Promise.resolve();
+    return this.rows.add({ ...row, callKey: row.callKey ?? null, createdAt: row.createdAt ?? new Date() } as LlmCall);
   }
 
   /** Writes everything recorded so far; resolves when it is in the database (or its failure was reported). */
@@ -44,8 +65,8 @@ export class BufferedCallLog implements CallLog {
 export class MemoryCallLog implements CallLog {
   readonly rows: LlmCallRecord[] = [];
 
-  record(row: LlmCallRecord): void {
-    this.rows.push(row);
+  record(row: LlmCallRecord, opts: RecordOptions = {}): void {
+    if (!opts.deferred) this.rows.push(row);
   }
 
   async flush(): Promise<void> {}
@@ -62,11 +83,11 @@ export class TeeCallLog implements CallLog {
     private readonly onError?: (err: unknown) => void,
   ) {}
 
-  record(row: LlmCallRecord): Promise<void> | undefined {
+  record(row: LlmCallRecord, opts?: RecordOptions): Promise<void> | undefined {
     const durable: Promise<void>[] = [];
     for (const log of this.logs) {
       try {
-        const written = log.record(row);
+        const written = log.record(row, opts);
         if (written) durable.push(written);
       } catch (err) {
         this.onError?.(err);

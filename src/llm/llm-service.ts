@@ -5,7 +5,7 @@ import type { CallLog, LlmCallRecord } from './call-log';
 import { toLlmFailure } from './errors';
 import type { ProviderRegistry } from './registry';
 import { structuredAnswerProblem } from './json-schema';
-import { cacheKey, type CacheStore } from './response-cache';
+import { cacheKey, type CacheEntry, type CacheStore } from './response-cache';
 import type { ChatRequest, ChatResult, EmbedResult, ToolChatRequest, ToolChatResult } from './types';
 
 /** Who made a call: recorded with every `llm_calls` row. */
@@ -19,8 +19,25 @@ export interface CallContext {
   nextCallIndex?: () => number;
   signal?: AbortSignal;
   onToken?: (delta: string) => void;
+  /**
+   * When set, a successful call's `llm_calls` row and cache entry are not written here: they are
+   * collected for the caller to write with its own batch (an activity returns them in its
+   * result — durable in the workflow's history from its completion — and the workflow's batch
+   * write stores them with the rows they produced). Failed calls are still written at once.
+   */
+  collect?: DeferredWrites;
   /** The row key to use instead of the attempt's (a batch item's key is attempt-independent). */
   callKey?: string;
+}
+
+/** Writes a caller took over from the service (see CallContext.collect). */
+export interface DeferredWrites {
+  calls: LlmCallRecord[];
+  cacheEntries: { key: string; entry: CacheEntry }[];
+}
+
+export function deferredWrites(): DeferredWrites {
+  return { calls: [], cacheEntries: [] };
 }
 
 export interface ChatCall {
@@ -206,7 +223,7 @@ export class LlmService {
     if (call.useCache && !call.refreshCache) {
       const hit = await this.deps.cache.get<T>(key);
       if (hit && problem(hit) === undefined) {
-        await this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 });
+        await this.recordDone({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 }, ctx);
         return { ...hit, cached: true };
       }
     }
@@ -239,11 +256,24 @@ export class LlmService {
         message: `${call.provider} (model ${call.model}) gave an unusable ${call.purpose} answer: ${invalid}`,
       });
     }
-    await this.deps.callLog.record({ ...base, outcome: 'ok', errorType: null, ...usage });
+    await this.recordDone({ ...base, outcome: 'ok', errorType: null, ...usage }, ctx);
     if (call.useCache) {
-      await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result });
+      const entry: CacheEntry = { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result };
+      if (ctx.collect) ctx.collect.cacheEntries.push({ key, entry });
+      else await this.deps.cache.put(key, entry);
     }
     return { ...result, cached: false };
+  }
+
+  /** A finished call's row: durable now, or collected for the caller's batch (observers see it either way). */
+  private async recordDone(row: LlmCallRecord, ctx: CallContext): Promise<void> {
+    if (!ctx.collect) {
+      await this.deps.callLog.record(row);
+      return;
+    }
+    const at = { ...row, createdAt: new Date() };
+    ctx.collect.calls.push(at);
+    await this.deps.callLog.record(at, { deferred: true });
   }
 }
 

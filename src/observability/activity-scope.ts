@@ -45,3 +45,26 @@ export function runInActivityScope<T>(scope: ActivityScope, fn: () => T): T {
 export function outsideActivityScope<T>(fn: () => T): T {
   return storage.exit(fn);
 }
+
+/** A workflow run a shared write is charged to (see chargedTo). */
+export interface RunRef {
+  workflowId: string | null | undefined;
+  runId: string | null | undefined;
+}
+
+const charges = new AsyncLocalStorage<RunRef[]>();
+
+/**
+ * Runs `fn` (a shared batch write, e.g. `llm_calls` rows of several runs) with its statements
+ * charged to each of `runs` — the runs whose rows it carries — instead of to no one.
+ */
+export function chargedTo<T>(runs: RunRef[], fn: () => T): T {
+  const seen = new Map<string, RunRef>();
+  for (const r of runs) if (r.workflowId) seen.set(`${r.workflowId}\u0000${r.runId ?? ''}`, r);
+  return charges.run([...seen.values()], fn);
+}
+
+/** The runs the current shared write is charged to (undefined outside chargedTo). */
+export function currentCharges(): RunRef[] | undefined {
+  return charges.getStore();
+}

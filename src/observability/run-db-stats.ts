@@ -5,7 +5,7 @@
  * It charges a statement to the workflow run of the activity that sent it (activity-scope.ts);
  * statements sent outside activities (startup, migrations, batched background writes, its own
  * flush) are not charged to anyone. Counts are kept in memory and added to `run_db_stats` with
- * one upsert per flush (about every second, on close, and on `flush()`), so counting adds no
+ * one upsert per flush (about every 30 s, on close, and on `flush()`), so counting adds no
  * round trip per statement.
  *
  *   queries = statements sent, BEGIN/COMMIT included (each is a round trip)
@@ -15,7 +15,7 @@
 import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
 import { RunDbStatsEntity } from '../db/entities';
 import type { CallLog } from '../llm/call-log';
-import { currentActivity, outsideActivityScope } from './activity-scope';
+import { chargedTo, currentActivity, currentCharges, outsideActivityScope } from './activity-scope';
 import type { Logger } from './logger';
 
 export interface RunDbStatsRow {
@@ -59,7 +59,8 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
   start(db: DataSource): void {
     this.db = db;
     if (this.timer) return;
-    this.timer = outsideActivityScope(() => setInterval(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 1000));
+    // Counts are statistics: a statement every 30 s is enough (a report flushes before it reads them).
+    this.timer = outsideActivityScope(() => setInterval(() => this.flushInBackground(), this.opts.flushIntervalMs ?? 30_000));
     this.timer.unref();
   }
 
@@ -85,17 +86,22 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
   }
 
   logQuery(query: string, _parameters?: unknown[], queryRunner?: QueryRunner): void {
+    // A shared batch write (chargedTo) counts for every run whose rows it carries.
     const scope = currentActivity();
-    if (!scope?.workflowId) return;
-    const runId = scope.runId ?? '';
-    const key = `${scope.workflowId}\u0000${runId}`;
-    let entry = this.pending.get(key);
-    if (!entry) {
-      entry = { workflowId: scope.workflowId, runId, queries: 0, commits: 0 };
-      this.pending.set(key, entry);
+    const runs = currentCharges() ?? (scope ? [scope] : []);
+    const commits = commitsOnItsOwn(query, queryRunner?.isTransactionActive ?? false);
+    for (const run of runs) {
+      if (!run.workflowId) continue;
+      const runId = run.runId ?? '';
+      const key = `${run.workflowId}\u0000${runId}`;
+      let entry = this.pending.get(key);
+      if (!entry) {
+        entry = { workflowId: run.workflowId, runId, queries: 0, commits: 0 };
+        this.pending.set(key, entry);
+      }
+      entry.queries += 1;
+      if (commits) entry.commits += 1;
     }
-    entry.queries += 1;
-    if (commitsOnItsOwn(query, queryRunner?.isTransactionActive ?? false)) entry.commits += 1;
   }
 
   // TypeORM's other events: never with parameters, which may hold script or prompt text.
@@ -129,7 +135,7 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
         const params = chunk.flatMap((r) => [r.workflowId, r.runId, r.queries, r.commits]);
         const tuples = chunk.map((_, j) => `($${4 * j + 1}, $${4 * j + 2}, $${4 * j + 3}, $${4 * j + 4}, now())`);
         // Outside any activity scope, so this statement is not counted (see logQuery).
-        await outsideActivityScope(() =>
+        await outsideActivityScope(() => chargedTo([], () =>
           // Raw SQL: TypeORM's orUpdate can only overwrite with EXCLUDED values, and this adds to the stored counts.
           db.query(
             `INSERT INTO run_db_stats (workflow_id, run_id, queries, commits, updated_at) VALUES ${tuples.join(', ')}
@@ -139,7 +145,7 @@ export class RunDbStatsRecorder implements TypeOrmLogger {
                updated_at = EXCLUDED.updated_at`,
             params,
           ),
-        );
+        ));
       }
     } catch (err) {
       // Statistics must never fail the work they measure: report and drop the batch.
@@ -182,12 +188,20 @@ export function sumRunDbStats(rows: RunDbStatsRow[]): { queries: number; commits
 }
 
 /**
- * A call log whose writes are charged to no run: `llm_calls` batches mix calls of many runs,
- * and the batch's timer would otherwise be charged to whichever activity happened to start it.
+ * A call log whose writes are not charged to the activity that happened to start the batch's
+ * timer: `llm_calls` batches mix calls of many runs (each batch is charged to the runs whose
+ * rows it carries: see `chargeBatchToItsRuns`).
  */
 export function uncountedCallLog(log: CallLog): CallLog {
   return {
-    record: (row) => outsideActivityScope(() => log.record(row)),
+    record: (row, opts) => outsideActivityScope(() => log.record(row, opts)),
     flush: () => outsideActivityScope(() => log.flush()),
   };
 }
+
+/** BufferedCallLog's `around`: a batch of rows is charged to each run it holds rows of. */
+export function chargeBatchToItsRuns<R>(rows: RunRefLike[], write: () => Promise<R>): Promise<R> {
+  return chargedTo(rows, write);
+}
+
+type RunRefLike = { workflowId: string | null; runId: string | null };

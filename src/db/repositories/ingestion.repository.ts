@@ -16,7 +16,11 @@ import {
   ScriptOutlineEntity,
   type Scene,
 } from '../entities';
-import { upsertChildRows, upsertInChunks } from './multi-row';
+import { LlmCacheEntryEntity } from '../entities/llm-cache-entry.entity';
+import { LlmCallEntity, type LlmCall } from '../entities/llm-call.entity';
+import type { LlmCallRecord } from '../../llm/call-log';
+import type { CacheEntry } from '../../llm/response-cache';
+import { buildUpsert, isForeignKeyViolation, ROWS_PER_STATEMENT, upsertChildRows, upsertInChunks, writeInOneStatement, type BuiltStatement } from './multi-row';
 
 export interface SceneRef {
   id: number;
@@ -47,6 +51,15 @@ export interface SheetRow {
   model: string;
   promptVersion: string;
   inputHash: string;
+}
+
+/**
+ * The `llm_calls` rows and cache entries behind a result, carried in an activity's result and
+ * written with the batch that stores the result (see CallContext.collect in llm-service.ts).
+ */
+export interface DeferredLlmWrites {
+  calls?: LlmCallRecord[];
+  cacheEntries?: { key: string; entry: CacheEntry }[];
 }
 
 export interface EmbeddingRow {
@@ -94,15 +107,80 @@ export class IngestionRepository {
     return { position: scene.position, heading: scene.heading, text: scene.text, contentHash: scene.contentHash };
   }
 
-  /** One statement for the batch; a repeat overwrites the same rows. */
-  async saveSummaries(rows: SummaryRow[]): Promise<void> {
+  /** Every scene of the script that holds scene `sceneId`, as sceneForSummary reads one: one query. */
+  async scenesOfScriptWith(sceneId: number): Promise<Map<number, { position: number; heading: string; text: string; contentHash: string }>> {
+    const rows: { id: string; position: number; heading: string; text: string; content_hash: string }[] = await this.db
+      .getRepository(SceneEntity)
+      .createQueryBuilder('s')
+      .select(['s.id AS id', 's.position AS position', 's.heading AS heading', 's.text AS text', 's.contentHash AS content_hash'])
+      .where('s.scriptId = (SELECT s2.script_id FROM scenes s2 WHERE s2.id = :sceneId)', { sceneId })
+      .getRawMany();
+    return new Map(rows.map((r) => [Number(r.id), { position: r.position, heading: r.heading, text: r.text, contentHash: r.content_hash }]));
+  }
+
+  /** Every character of the script that holds character `characterId`, as characterWithScenes reads one: one query. */
+  async charactersOfScriptWith(characterId: number): Promise<Map<number, { scriptId: string; title: string; name: string; scenes: SummarisedScene[] }>> {
+    const rows: { id: string; script_id: string; title: string; name: string; scene_id: string | null; position: number | null; heading: string | null; summary: string | null }[] =
+      await this.charactersWithSummaries()
+        .innerJoin(ScriptEntity.options.name, 'script', 'script.id = c.scriptId')
+        .addSelect(['c.scriptId AS script_id', 'script.title AS title'])
+        .where('c.scriptId = (SELECT c2.script_id FROM characters c2 WHERE c2.id = :characterId)', { characterId })
+        .orderBy('c.id')
+        .addOrderBy('s.position')
+        .getRawMany();
+    const out = new Map<number, { scriptId: string; title: string; name: string; scenes: SummarisedScene[] }>();
+    for (const r of rows) {
+      const id = Number(r.id);
+      let c = out.get(id);
+      if (!c) out.set(id, (c = { scriptId: r.script_id, title: r.title, name: r.name, scenes: [] }));
+      if (r.scene_id !== null && r.summary !== null) c.scenes.push({ id: Number(r.scene_id), position: r.position!, heading: r.heading!, summary: r.summary });
+    }
+    return out;
+  }
+
+  /**
+   * One statement for the batch, with the LLM call rows and cache entries the rows carry; a
+   * repeat overwrites the same rows (a call row is written once: its key).
+   */
+  async saveSummaries(rows: (SummaryRow & DeferredLlmWrites)[]): Promise<void> {
     if (!rows.length) return;
-    await upsertChildRows(this.db, SceneSummaryEntity, rows.map((r) => ({ ...r })), {
-      conflict: ['scene_id'],
-      overwrite: ['content_hash', 'model', 'prompt_version', 'summary'],
-      parent: SceneEntity,
-      parentKey: 'sceneId',
-    });
+    const spec = { conflict: ['scene_id'], overwrite: ['content_hash', 'model', 'prompt_version', 'summary'] };
+    const plain = rows.map(({ calls: _c, cacheEntries: _e, ...r }) => ({ ...r }));
+    await this.withDeferred(rows, buildUpsert(this.db.manager, SceneSummaryEntity, plain, spec), () =>
+      upsertChildRows(this.db, SceneSummaryEntity, plain, { ...spec, parent: SceneEntity, parentKey: 'sceneId' }),
+    );
+  }
+
+  /**
+   * `main` and the deferred LLM writes of `rows` as one statement (one commit). When a row's
+   * parent is gone (a re-import deleted it mid-run), `fallback` writes the rest the careful way
+   * and the deferred writes follow on their own.
+   */
+  private async withDeferred(rows: DeferredLlmWrites[], main: BuiltStatement, fallback: () => Promise<void>): Promise<void> {
+    const deferred = this.deferredStatements(rows);
+    if (!deferred.length || rows.length > ROWS_PER_STATEMENT) {
+      await fallback();
+      if (deferred.length) await writeInOneStatement(this.db, deferred);
+      return;
+    }
+    try {
+      await writeInOneStatement(this.db, [...deferred, main]);
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      await fallback();
+      await writeInOneStatement(this.db, deferred);
+    }
+  }
+
+  private deferredStatements(rows: DeferredLlmWrites[]): BuiltStatement[] {
+    const calls = rows.flatMap((r) => r.calls ?? []).map((c) => ({ ...c, callKey: c.callKey ?? null, createdAt: c.createdAt ? new Date(c.createdAt) : new Date() }) as LlmCall);
+    // One row per key: Postgres refuses to update the same row twice in one statement.
+    const entries = new Map(rows.flatMap((r) => r.cacheEntries ?? []).map(({ key, entry }) => [key, entry]));
+    const cache = [...entries].map(([key, e]) => ({ key, provider: e.provider, model: e.model, promptVersion: e.promptVersion, purpose: e.purpose, response: e.response as object }));
+    return [
+      buildUpsert(this.db.manager, LlmCallEntity, calls, { ignore: true }),
+      buildUpsert(this.db.manager, LlmCacheEntryEntity, cache, { conflict: ['key'], overwrite: ['provider', 'model', 'prompt_version', 'purpose', 'response', 'created_at'] }),
+    ].filter((st) => st.sql);
   }
 
   /** Summaries of the script in scene order (scenes without one are left out). */
@@ -165,14 +243,14 @@ export class IngestionRepository {
     };
   }
 
-  async saveSheets(rows: SheetRow[]): Promise<void> {
+  /** One statement for the batch, with the LLM call rows and cache entries the rows carry. */
+  async saveSheets(rows: (SheetRow & DeferredLlmWrites)[]): Promise<void> {
     if (!rows.length) return;
-    await upsertChildRows(this.db, CharacterSheetEntity, rows.map((r) => ({ ...r, sheet: r.sheet as object })), {
-      conflict: ['character_id'],
-      overwrite: ['sheet', 'model', 'prompt_version', 'input_hash'],
-      parent: CharacterEntity,
-      parentKey: 'characterId',
-    });
+    const spec = { conflict: ['character_id'], overwrite: ['sheet', 'model', 'prompt_version', 'input_hash'] };
+    const plain = rows.map(({ calls: _c, cacheEntries: _e, ...r }) => ({ ...r, sheet: r.sheet as object }));
+    await this.withDeferred(rows, buildUpsert(this.db.manager, CharacterSheetEntity, plain, spec), () =>
+      upsertChildRows(this.db, CharacterSheetEntity, plain, { ...spec, parent: CharacterEntity, parentKey: 'characterId' }),
+    );
   }
 
   /** Summarised scenes with their embedding's input hash and model (null when none): one query. */

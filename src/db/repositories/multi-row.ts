@@ -80,3 +80,46 @@ export async function upsertChildRows<T extends ObjectLiteral>(
     if (kept.length) await write(kept);
   }
 }
+
+/** One built statement: SQL with $n placeholders and its parameters. */
+export interface BuiltStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Several INSERTs (upserts) as one statement: `WITH w1 AS (…), w2 AS (…) …` — one round trip,
+ * one commit, and atomic (all rows or none). Placeholders are renumbered; the statements must
+ * come from TypeORM's query builder (placeholders only, no `$n` inside literals).
+ */
+export async function writeInOneStatement(db: DataSource | EntityManager, statements: BuiltStatement[]): Promise<void> {
+  const parts = statements.filter((s) => s.sql);
+  if (!parts.length) return;
+  if (parts.length === 1) {
+    await db.query(parts[0].sql, parts[0].params);
+    return;
+  }
+  const params: unknown[] = [];
+  const sql = parts.map((p) => {
+    const offset = params.length;
+    params.push(...p.params);
+    return p.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+  });
+  const ctes = sql.slice(0, -1).map((q, i) => `w${i} AS (${q})`);
+  await db.query(`WITH ${ctes.join(', ')} ${sql[sql.length - 1]}`, params);
+}
+
+/** The SQL and parameters of an upsert as upsertInChunks would send it (a single chunk). */
+export function buildUpsert<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  rows: QueryDeepPartialEntity<T>[],
+  spec: Pick<UpsertSpec, 'columns' | 'conflict' | 'overwrite'> | { ignore: true },
+): BuiltStatement {
+  if (!rows.length) return { sql: '', params: [] };
+  const insert = manager.createQueryBuilder().insert().into(entity, 'columns' in spec ? spec.columns : undefined).values(rows).updateEntity(false);
+  if ('ignore' in spec) insert.orIgnore();
+  else insert.orUpdate(spec.overwrite, spec.conflict);
+  const [sql, params] = insert.getQueryAndParameters();
+  return { sql, params };
+}

@@ -9,10 +9,11 @@ import { startSimulator } from './index';
 import type { DeepPartial, SimulatorConfig } from './types';
 
 const USAGE =
-  'usage: storyloom-sim [--port N] [--host ADDR] [--time-scale X] [--config FILE.json]\n' +
+  'usage: storyloom-sim [--port N] [--host ADDR] [--time-scale X] [--jitter SIGMA] [--config FILE.json]\n' +
   '  --port        TCP port (flag > $SIM_PORT > 7800; 0 picks a free one)\n' +
   '  --host        bind address (default 127.0.0.1)\n' +
   '  --time-scale  multiplies every simulated latency (flag > $SIM_TIME_SCALE > config file > 1)\n' +
+  '  --jitter      σ of each request\'s log-normal latency around the configured mean (0 = constant; 0.27: p95 ≈ 1.5 × mean)\n' +
   '  --config      JSON file with a partial SimulatorConfig';
 
 export class UsageError extends Error {
@@ -23,6 +24,7 @@ export interface CliOptions {
   port: number;
   host: string;
   timeScale?: number;
+  jitter?: number;
   configFile?: string;
 }
 
@@ -64,6 +66,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): CliOptions | 
       case '--time-scale':
         opts.timeScale = parseTimeScale(value(), '--time-scale');
         break;
+      case '--jitter':
+        opts.jitter = parseTimeScale(value(), '--jitter');
+        break;
       case '--config':
         opts.configFile = value();
         break;
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (opts.timeScale !== undefined) config = { ...config, timeScale: opts.timeScale };
+  if (opts.jitter !== undefined) config = { ...config, jitter: opts.jitter };
 
   let sim;
   try {

@@ -25,6 +25,7 @@ export function defaultConfig(): SimulatorConfig {
     faults: [],
     apiKeys: {},
     seed: 42,
+    jitter: 0,
     embeddingDimensions: 256,
     batches: { processingMs: 1000, itemFaults: [] },
   };
@@ -168,6 +169,12 @@ function batchConfig(v: Json): BatchConfig {
   };
 }
 
+function jitterOf(v: Json): number {
+  const sigma = nonNegative('jitter', v ?? 0);
+  if (sigma > 2) fail('jitter', 'at most 2 (the σ of a log-normal; 0.27 gives p95 ≈ 1.5 × the mean)', v);
+  return sigma;
+}
+
 /** Checks every field (unknown keys included, to catch typos in PUT bodies) and rebuilds a clean config. */
 export function validateConfig(v: Json): SimulatorConfig {
   const obj = record('', v);
@@ -228,6 +235,7 @@ export function validateConfig(v: Json): SimulatorConfig {
     faults,
     apiKeys,
     seed: obj.seed,
+    jitter: jitterOf(obj.jitter),
     embeddingDimensions,
     batches: batchConfig(obj.batches),
   };

@@ -37,6 +37,7 @@ export async function startSimulator(
     port,
     stats: () => state.snapshot(),
     resetStats: () => state.reset(),
+    latencies: (afterSeq) => state.latencies(afterSeq),
     configure: (partial) => {
       state.configure(partial);
     },

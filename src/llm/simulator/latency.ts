@@ -1,4 +1,5 @@
 /** Latency model: which spec applies, how long to wait, and waits that end early when the client goes away. */
+import { fnv1a, mulberry32 } from './hash';
 import type { Usage } from './reply';
 import type { LatencySpec, RouteName, SimulatorConfig } from './types';
 
@@ -35,4 +36,19 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The latency multiplier of one request: log-normal with mean 1 and σ = `sigma`, drawn from a
+ * hash of the seed, the purpose and the body (the same request always draws the same).
+ */
+export function jitterFactor(sigma: number, seed: number, purpose: string, body: string): number {
+  if (sigma <= 0) return 1;
+  const key = `${seed}\u0000${purpose}\u0000${body}`;
+  // Two uniforms from a PRNG seeded by the request's hash, then Box-Muller.
+  const random = mulberry32(fnv1a(key));
+  const u1 = Math.max(random(), 1e-12);
+  const u2 = random();
+  const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  return Math.exp(sigma * z - (sigma * sigma) / 2);
 }

@@ -5,13 +5,13 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FaultInjector } from './faults';
 import { retryAfterHeaders, sendJson } from './http-io';
-import { firstByteMs, latencySpecFor, outputMs, sleep } from './latency';
+import { firstByteMs, jitterFactor, latencySpecFor, outputMs, sleep } from './latency';
 import type { Limiter } from './limits';
 import { apiKeyFrom, errorBody, requestIdHeader, type ErrorKind } from './providers';
 import { BadRequest, malformedBody, type Reply } from './reply';
 import type { RouteHandler } from './routes/route';
 import type { RequestRecord, StatsRecorder } from './stats';
-import { ROUTE_PROVIDER, type FaultKind, type SimulatorConfig } from './types';
+import { ROUTE_PROVIDER, type FaultKind, type LatencyDraw, type SimulatorConfig } from './types';
 
 export const PURPOSE_HEADER = 'x-storyloom-purpose';
 
@@ -21,6 +21,8 @@ export interface PipelineState {
   limiter: Limiter;
   faults: FaultInjector;
   nextRequestId(): string;
+  /** Keeps the latency a request drew (the bench computes its bounds from them). */
+  recordDraw(draw: Omit<LatencyDraw, 'seq'>): void;
 }
 
 const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape'>, { status: number; kind: ErrorKind; message: string }> = {
@@ -117,7 +119,7 @@ export async function serveProviderRequest(
     const reply = build(true);
     if (!reply) return;
     rec.error('wrongShape', 200);
-    await deliver(cfg, route, purpose, reply, res, rec, idHeaders, gone.signal);
+    await deliver(state, cfg, route, purpose, rawBody, reply, res, rec, idHeaders, gone.signal);
     return;
   }
   if (fault) {
@@ -127,14 +129,19 @@ export async function serveProviderRequest(
   }
 
   const reply = build();
-  if (reply) await deliver(cfg, route, purpose, reply, res, rec, idHeaders, gone.signal);
+  if (reply) await deliver(state, cfg, route, purpose, rawBody, reply, res, rec, idHeaders, gone.signal);
 }
 
-/** Writes the reply after its latency: all up front for JSON, first-byte then per-delta for streams. */
+/**
+ * Writes the reply after its latency: all up front for JSON, first-byte then per-delta for
+ * streams. The whole latency is scaled by the request's jitter draw, which is recorded.
+ */
 async function deliver(
+  state: PipelineState,
   cfg: SimulatorConfig,
   route: RouteHandler,
   purpose: string,
+  rawBody: string,
   reply: Reply,
   res: ServerResponse,
   rec: RequestRecord,
@@ -142,11 +149,14 @@ async function deliver(
   signal: AbortSignal,
 ): Promise<void> {
   const spec = latencySpecFor(cfg, route.name, purpose);
-  const scale = cfg.timeScale;
+  const factor = jitterFactor(cfg.jitter, cfg.seed, purpose, rawBody);
+  const scale = cfg.timeScale * factor;
+  const meanMs = firstByteMs(spec, reply.usage, cfg.timeScale) + outputMs(spec, reply.usage.outputTokens, cfg.timeScale);
+  state.recordDraw({ provider: ROUTE_PROVIDER[route.name], route: route.name, purpose, meanMs, ms: meanMs * factor });
   res.on('finish', () => rec.ok(reply.usage));
 
   if (reply.streamFormat === null) {
-    const wait = firstByteMs(spec, reply.usage, scale) + outputMs(spec, reply.usage.outputTokens, scale);
+    const wait = meanMs * factor;
     if (!(await sleep(wait, signal))) return;
     const data = reply.frames[0].data;
     res.writeHead(200, { ...idHeaders, 'content-type': reply.contentType, 'content-length': Buffer.byteLength(data) });

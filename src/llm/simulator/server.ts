@@ -13,7 +13,10 @@ import { ollamaChat, ollamaEmbed } from './routes/ollama';
 import { openaiChat, openaiEmbeddings } from './routes/openai';
 import type { RouteHandler } from './routes/route';
 import { StatsRecorder } from './stats';
-import type { DeepPartial, SimulatorConfig, SimulatorStats } from './types';
+import type { DeepPartial, LatencyDraw, SimulatorConfig, SimulatorStats } from './types';
+
+/** Draws kept for `latencies()`: the newest ones (a bench reads them after each run). */
+const MAX_DRAWS_KEPT = 100_000;
 
 const ROUTES = new Map<string, RouteHandler>(
   [anthropicMessages, openaiChat, openaiEmbeddings, ollamaChat, ollamaEmbed, anthropicCountTokens].map((r) => [r.path, r]),
@@ -29,6 +32,8 @@ export class SimulatorState implements PipelineState, BatchState {
   readonly faults: FaultInjector;
   readonly batches: BatchStore;
   private seq = 0;
+  private draws: LatencyDraw[] = [];
+  private drawSeq = 0;
 
   constructor(initial?: DeepPartial<SimulatorConfig>) {
     this.config = mergeConfig(defaultConfig(), initial);
@@ -38,6 +43,16 @@ export class SimulatorState implements PipelineState, BatchState {
 
   nextRequestId(): string {
     return String(++this.seq);
+  }
+
+  recordDraw(draw: Omit<LatencyDraw, 'seq'>): void {
+    this.draws.push({ seq: ++this.drawSeq, ...draw });
+    if (this.draws.length > MAX_DRAWS_KEPT) this.draws.splice(0, this.draws.length - MAX_DRAWS_KEPT);
+  }
+
+  /** Draws after `afterSeq`, oldest first. */
+  latencies(afterSeq = 0): LatencyDraw[] {
+    return this.draws.filter((d) => d.seq > afterSeq);
   }
 
   /** Throws ConfigError (and changes nothing) when the merged config is invalid. */
@@ -74,6 +89,8 @@ async function control(state: SimulatorState, req: IncomingMessage, res: ServerR
     case 'POST /_sim/reset':
       state.reset();
       return sendJson(res, 200, { ok: true });
+    case 'GET /_sim/latencies':
+      return sendJson(res, 200, state.latencies(Number(new URL(req.url ?? '/', 'http://simulator').searchParams.get('after') ?? 0) || 0));
     case 'GET /_sim/config':
       return sendJson(res, 200, state.config);
     case 'PUT /_sim/config': {

@@ -103,8 +103,15 @@ export interface SimulatorConfig {
   faults: FaultRule[];
   /** When set for a provider, any other key gets a 401. */
   apiKeys: Partial<Record<Provider, string>>;
-  /** Seed of the PRNG that decides fault rates. */
+  /** Seed of the PRNG that decides fault rates, and of the latency draws. */
   seed: number;
+  /**
+   * Spread of each request's latency: the σ of a log-normal whose mean is the configured latency
+   * (0 = exactly the configured latency). 0.27 gives a p95 of about 1.5 × the mean. A request's
+   * draw is a hash of the seed, its purpose and its body, so the same request takes the same time
+   * in every run (a bench compares runs of the same prompts).
+   */
+  jitter: number;
   embeddingDimensions: number;
   /** The batch endpoints (Anthropic Message Batches, OpenAI Files + Batch). */
   batches: BatchConfig;
@@ -164,6 +171,19 @@ export interface BatchStats {
   inProgress: number;
 }
 
+/** One latency the simulator drew and waited out (admitted requests that were answered or aborted). */
+export interface LatencyDraw {
+  /** 1, 2, … in the order the requests were admitted. */
+  seq: number;
+  provider: Provider;
+  route: RouteName;
+  purpose: string;
+  /** The configured latency for this request (time scale applied), before the draw. */
+  meanMs: number;
+  /** What the simulator waited (time scale applied). */
+  ms: number;
+}
+
 export interface StartOptions {
   /** 0 picks a free port. */
   port?: number;
@@ -177,6 +197,8 @@ export interface RunningSimulator {
   port: number;
   stats(): SimulatorStats;
   resetStats(): void;
+  /** The latencies drawn so far with seq > `afterSeq` (default all kept; the newest 100,000). */
+  latencies(afterSeq?: number): LatencyDraw[];
   configure(partial: DeepPartial<SimulatorConfig>): void;
   config(): SimulatorConfig;
   /** Stops listening and destroys open sockets, hung requests included. */

@@ -1,0 +1,77 @@
+/** The simulator's latency jitter: seeded log-normal draws around the configured mean, reported per request. */
+import OpenAI from 'openai';
+import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { parseArgs } from '../../src/llm/simulator/cli';
+import { jitterFactor } from '../../src/llm/simulator/latency';
+
+let sim: RunningSimulator;
+let openai: OpenAI;
+
+beforeAll(async () => {
+  sim = await startSimulator({ timeScale: 0.01, latency: { default: { fixedMs: 1000 } } });
+  openai = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'test-key', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await sim.close();
+});
+
+const ask = (content: string, purpose = 'summary') =>
+  openai.chat.completions.create({ model: 'g', messages: [{ role: 'user', content }] }, { headers: { 'x-storyloom-purpose': purpose } });
+
+describe('jitterFactor', () => {
+  it('is 1 without jitter', () => {
+    expect(jitterFactor(0, 42, 'summary', 'x')).toBe(1);
+  });
+
+  it('has mean ≈ 1 and p95 ≈ 1.5 at σ 0.27, and the same request always draws the same', () => {
+    const xs = Array.from({ length: 20_000 }, (_, i) => jitterFactor(0.27, 42, 'summary', `body ${i}`)).sort((a, b) => a - b);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean).toBeGreaterThan(0.98);
+    expect(mean).toBeLessThan(1.02);
+    const p95 = xs[Math.floor(0.95 * xs.length)];
+    expect(p95).toBeGreaterThan(1.42);
+    expect(p95).toBeLessThan(1.58);
+    expect(jitterFactor(0.27, 42, 'summary', 'body 7')).toBe(jitterFactor(0.27, 42, 'summary', 'body 7'));
+    expect(jitterFactor(0.27, 43, 'summary', 'body 7')).not.toBe(jitterFactor(0.27, 42, 'summary', 'body 7'));
+  });
+});
+
+describe('simulator with jitter', () => {
+  it('reports each drawn latency with its purpose, and waits it out', async () => {
+    sim.configure({ jitter: 0.5 });
+    const from = sim.latencies().at(-1)?.seq ?? 0;
+    const t0 = performance.now();
+    await ask('first');
+    const took = performance.now() - t0;
+    await ask('second', 'sheet');
+    const draws = sim.latencies(from);
+    expect(draws.map((d) => d.purpose)).toEqual(['summary', 'sheet']);
+    expect(draws[0]).toMatchObject({ provider: 'openai', route: 'openai.chat', meanMs: 10 });
+    // The draw is a hash of seed, purpose and the body the SDK sent.
+    const body = JSON.stringify({ model: 'g', messages: [{ role: 'user', content: 'first' }] });
+    expect(draws[0].ms).toBeCloseTo(10 * jitterFactor(0.5, 42, 'summary', body), 6);
+    expect(took).toBeGreaterThanOrEqual(draws[0].ms - 1);
+    expect(draws[0].ms).not.toBe(draws[1].ms);
+    // The same request draws the same latency again.
+    await ask('first');
+    expect(sim.latencies(draws[1].seq)[0].ms).toBe(draws[0].ms);
+  });
+
+  it('draws nothing but the configured latency at jitter 0', async () => {
+    sim.configure({ jitter: 0 });
+    const from = sim.latencies().at(-1)?.seq ?? 0;
+    await ask('constant');
+    expect(sim.latencies(from)).toEqual([expect.objectContaining({ meanMs: 10, ms: 10 })]);
+  });
+
+  it('rejects a negative or huge jitter', () => {
+    expect(() => sim.configure({ jitter: -1 })).toThrow(/jitter/);
+    expect(() => sim.configure({ jitter: 5 })).toThrow(/jitter/);
+  });
+
+  it('takes --jitter on the command line', () => {
+    expect(parseArgs(['--jitter', '0.27'], {})).toMatchObject({ jitter: 0.27 });
+    expect(() => parseArgs(['--jitter', 'x'], {})).toThrow(/--jitter/);
+  });
+});
