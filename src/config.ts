@@ -43,11 +43,15 @@ export interface AppConfig {
     uiUrl: string;
   };
   databaseUrl: string;
+  /** Attempts a database activity gets for errors other than the database being unreachable. */
+  dbMaxAttempts: number;
   llm: {
     models: Record<Purpose, ModelRef>;
     providers: Record<Provider, ProviderSettings>;
     /** Client-side timeout of one provider request. */
     requestTimeoutMs: number;
+    /** How long after its start a run keeps waiting out rate limits (429 / 529) before items fail. */
+    rateLimitDeadlineMs: number;
     /** Embedding vector size requested from providers that support it. */
     embeddingDimensions: number;
     /** Summary tokens the outline model takes in one call; beyond it the outline is made by sections. */
@@ -174,6 +178,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       uiUrl: (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, ''),
     },
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
+    dbMaxAttempts: int(env, 'STORYLOOM_DB_MAX_ATTEMPTS', 10, 1),
     llm: {
       models,
       providers: {
@@ -182,6 +187,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         ollama: provider('ollama', undefined, 'OLLAMA_HOST'),
       },
       requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1),
+      rateLimitDeadlineMs: int(env, 'STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS', 6 * 60 * 60 * 1000, 1000),
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),

@@ -23,7 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { PlannedScene } from '../activities/ingestion.activities';
 import type { SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
-import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
+import { DEFAULT_RATE_LIMIT_DEADLINE_MS, RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
 import {
   concurrencyChangeError,
   DEFAULT_CONCURRENCY,
@@ -219,6 +219,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     const f = fatal as { type: string; message: string } | undefined;
     if (f) throw ApplicationFailure.nonRetryable(f.message, f.type);
   };
+  /** Rate limits are waited out until then: the run's deadline (activity input only: replay-safe). */
+  const deadlineAt = (route: LlmRoute) => state.startedAt + (route.rateLimitDeadlineMs ?? DEFAULT_RATE_LIMIT_DEADLINE_MS);
   // Full redoes every step with fresh provider calls: stored results and cached answers are not reused (answers are still cached).
   const refreshCache = input.mode === 'full';
   const writeEvenIfCancelled = (write: () => Promise<void>): Promise<void> =>
@@ -320,7 +322,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         try {
           const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
             { summary: `summary: ${scene.label}` },
-            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache }],
+            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(routes.summary) }],
           );
           summaryWriter.add(row);
           s.done++;
@@ -408,7 +410,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
           // At most one section per scene, plus the outline over the sections.
           await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
             { summary: `outline: ${state.title}` },
-            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache }],
+            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.outline) }],
           );
           p.done++;
         } catch (err) {
@@ -434,7 +436,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
           try {
             const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
               { summary: `sheet: ${c.name}` },
-              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache }],
+              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.sheet) }],
             );
             sheetWriter.add(row);
             p.done++;
@@ -468,7 +470,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         // At most one request per scene.
         const r = await llmActivities(state.routes.embedding, { requests: sceneIds.length }).embedScenes.executeWithOptions(
           { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
-          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache }],
+          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.embedding) }],
         );
         p.done += r.embedded;
       } catch (err) {
