@@ -2,6 +2,7 @@
  * The only module that reads `process.env`. Everything else receives a typed, validated
  * `AppConfig`. `.env.example` documents every variable read here.
  */
+import { parsePayloadKeys, type PayloadKeys } from './security/payload-codec';
 import {
   CHAT_PURPOSES,
   EMBEDDING_PURPOSES,
@@ -61,6 +62,32 @@ export interface AppConfig {
   logLevel: string;
   metricsPort: number;
   otlpEndpoint: string | undefined;
+  /**
+   * Payload encryption keys (STORYLOOM_PAYLOAD_KEYS, STORYLOOM_PAYLOAD_KEY_ID); undefined =
+   * payloads travel in plaintext. Secret: never logged, never in workflow inputs.
+   */
+  payloadKeys: PayloadKeys | undefined;
+  /** The codec server the Web UI and `temporal --codec-endpoint` decode payloads through. */
+  codecServer: {
+    port: number;
+    host: string;
+    /** Bearer token required on /codec/* (STORYLOOM_CODEC_TOKEN); secret. */
+    token: string | undefined;
+    /** Origins allowed by CORS: the Web UI's (STORYLOOM_CODEC_CORS_ORIGINS, default TEMPORAL_UI_URL's). */
+    corsOrigins: string[];
+  };
+}
+
+function payloadKeys(env: Env): PayloadKeys | undefined {
+  if (!env.STORYLOOM_PAYLOAD_KEYS) {
+    if (env.STORYLOOM_PAYLOAD_KEY_ID) throw new ConfigError('STORYLOOM_PAYLOAD_KEY_ID is set but STORYLOOM_PAYLOAD_KEYS is not');
+    return undefined;
+  }
+  try {
+    return parsePayloadKeys(env.STORYLOOM_PAYLOAD_KEYS, env.STORYLOOM_PAYLOAD_KEY_ID);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -170,12 +197,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });
+  const uiUrl = (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, '');
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
       namespace: env.TEMPORAL_NAMESPACE || 'default',
       taskQueue: env.STORYLOOM_TASK_QUEUE || 'storyloom',
-      uiUrl: (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+      uiUrl,
     },
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
     dbMaxAttempts: int(env, 'STORYLOOM_DB_MAX_ATTEMPTS', 10, 1),
@@ -195,5 +223,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    payloadKeys: payloadKeys(env),
+    codecServer: {
+      port: int(env, 'STORYLOOM_CODEC_PORT', 8888),
+      host: env.STORYLOOM_CODEC_HOST || '127.0.0.1',
+      token: env.STORYLOOM_CODEC_TOKEN || undefined,
+      corsOrigins: (env.STORYLOOM_CODEC_CORS_ORIGINS || new URL(uiUrl).origin).split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    },
   };
 }

@@ -22,6 +22,7 @@ import { createMetrics, type AppMetrics } from './observability/metrics';
 import { RunDbStatsRecorder, uncountedCallLog } from './observability/run-db-stats';
 import { TracingCallLog, tracingFor } from './observability/tracing';
 import { attemptBudgetInterceptors } from './activities/attempt-budget';
+import { dataConverterFor } from './security/data-converter';
 import { LLM_MAX_ATTEMPTS } from './shared/failure-types';
 import { llmTaskQueue, PROVIDERS, type Provider } from './shared/llm-routing';
 
@@ -152,6 +153,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const common = {
     connection: setup.connection,
     namespace: config.temporal.namespace,
+    // Encrypted payloads (when keys are configured): nothing script-derived readable in history.
+    dataConverter: dataConverterFor(config),
     interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(config.dbMaxAttempts, logger)] },
   };
   const main = await Worker.create({

@@ -18,6 +18,9 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
   }
   // Before anything touches Temporal: the Runtime is configured once, at creation.
   const runtime = installRuntime(config, logger, { coreMetricsPort });
+  if (!config.payloadKeys) {
+    logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
+  }
   const services = await createServices(config, { logger });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   let metricsServer: MetricsServer | undefined;
