@@ -62,6 +62,8 @@ export interface LlmStepInput {
   useCache: boolean;
   /** A full run's fresh answers: no cache reads, the answers are still stored. */
   refreshCache?: boolean;
+  /** The run's deadline for waiting out rate limits (epoch ms); absent in runs of earlier releases. */
+  deadlineAt?: number;
 }
 
 type CachePolicy = Pick<LlmStepInput, 'useCache' | 'refreshCache'>;
@@ -109,7 +111,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           cached: result.cached,
           ...collect,
         };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -156,7 +158,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           inputHash: outlineInputHash(input.route, input.title, scenes),
         });
         return { sections: Math.max(1, sections.length), calls };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -185,7 +187,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           cached: result.cached,
           ...collect,
         };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -230,7 +232,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
         }
         if (rows.length) await repo.saveEmbeddings(rows);
         return { embedded: scenes.length, requests: batches.length };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
   };
 }

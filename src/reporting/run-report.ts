@@ -21,6 +21,21 @@ export interface CallRow {
   attempt: number | null;
   /** Made through a provider batch (absent in rows read before batches existed). */
   batch?: boolean;
+  /** `workflow/run/activity/attempt/request`: tells a re-request after a rate-limit wait (absent in old rows). */
+  callKey?: string | null;
+}
+
+/**
+ * Calls that repeat a failed one: those of a later attempt, and those made, within one attempt,
+ * right after a rate-limited request (rate limits are waited out inside the attempt).
+ */
+function countRetries(rows: CallRow[]): number {
+  const limited = new Set(rows.filter((r) => r.errorType === LlmFailureType.RateLimited && r.callKey).map((r) => r.callKey));
+  const afterRateLimit = (key: string | null | undefined) => {
+    const m = key ? /^(.*)\/(\d+)$/.exec(key) : null;
+    return m !== null && Number(m[2]) > 0 && limited.has(`${m[1]}/${Number(m[2]) - 1}`);
+  };
+  return rows.filter((r) => (r.attempt ?? 1) > 1 || afterRateLimit(r.callKey)).length;
 }
 
 export interface LlmUsageLine {
@@ -122,7 +137,7 @@ function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUs
         calls: rows.length,
         providerCalls: provider.length,
         cacheHits: rows.length - provider.length,
-        retries: rows.filter((r) => (r.attempt ?? 1) > 1).length,
+        retries: countRetries(rows),
         rateLimited: rows.filter((r) => r.errorType === LlmFailureType.RateLimited).length,
         errors: rows.filter((r) => r.outcome === 'error').length,
         p50Ms: percentile(latencies, 50),

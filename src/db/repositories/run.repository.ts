@@ -16,7 +16,7 @@ export class RunRepository {
     return this.db
       .getRepository(LlmCallEntity)
       .createQueryBuilder('c')
-      .select(['purpose', 'provider', 'model', 'outcome', 'errorType', 'latencyMs', 'inputTokens', 'outputTokens', 'attempt', 'batch'].map((p) => `c.${p} AS "${p}"`))
+      .select(['purpose', 'provider', 'model', 'outcome', 'errorType', 'latencyMs', 'inputTokens', 'outputTokens', 'attempt', 'batch', 'callKey'].map((p) => `c.${p} AS "${p}"`))
       .where('c.workflowId = :workflowId AND c.runId = ANY(:runIds)', { workflowId, runIds })
       .getRawMany();
   }
