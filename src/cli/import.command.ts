@@ -53,6 +53,7 @@ async function refuseWhileIngesting(ctx: CliContext, scriptId: string, title: st
  * or when the script it would update is being ingested (IngestionRunningError).
  */
 export async function importFile(ctx: CliContext, file: string, opts: { scriptId?: string; title?: string }): Promise<ImportResult> {
+  if (opts.title !== undefined && opts.title.trim() === '') throw new UsageError('--title must not be empty (leave it out to take the title from the file).');
   let size: number;
   try {
     const info = await stat(file);

@@ -7,7 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
-import { ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
+import { concurrencyChangeError, ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
 import { pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate } from '../workflows';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
@@ -128,6 +128,9 @@ export async function concurrencyCommand(ctx: CliContext, argv: string[]): Promi
   const change: Partial<Record<keyof IngestionConcurrency, number | string>> = {};
   if (values.summaries !== undefined) change.summaries = numberOrText(values.summaries);
   if (values.sheets !== undefined) change.sheets = numberOrText(values.sheets);
+  // Checked here too, so a value out of range is refused without a database, server or run.
+  const invalid = concurrencyChangeError(change);
+  if (invalid) throw new UsageError(invalid.replace(/^(summaries|sheets) /, '--$1 '));
   return onRunning(ctx, positionals[0], async (handle, title, client) => {
     const state = await steer(client, () => handle.executeUpdate(setConcurrencyUpdate, { args: [change as Partial<IngestionConcurrency>] }));
     return `Concurrency of "${title}": ${describeState(state)}`;
