@@ -16,6 +16,13 @@ export interface FaultRecord {
   /** ms since the run started when the fault was repaired (worker back, server back, proxy back, faults cleared). */
   restoredAt: number;
   note?: string;
+  /**
+   * A worker was SIGKILLed: its calls in flight are answered (and billed) by the provider, which
+   * sees only a half-closed connection, but the process that would log them is gone.
+   */
+  killedWorker?: boolean;
+  /** The fault's own check failed (e.g. a second worker could not start). */
+  miss?: string;
 }
 
 export interface CaseCtx {
@@ -64,7 +71,7 @@ function killWorker(when: (p: IngestionProgress) => boolean, what: string) {
     const faultAt = ctx.now();
     await ctx.workers[0].kill();
     ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
-    return { faultAt, inFlight, restoredAt: ctx.now() };
+    return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true };
   };
 }
 
@@ -122,7 +129,7 @@ export const CASES: ChaosCase[] = [
       const faultAt = ctx.now();
       await ctx.workers[0].kill();
       ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
-      return { faultAt, inFlight, restoredAt: ctx.now(), note: 'killed with an INSERT INTO scene_summaries held at the proxy' };
+      return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true, note: 'killed with an INSERT INTO scene_summaries held at the proxy' };
     },
   },
   {
@@ -177,7 +184,8 @@ export const CASES: ChaosCase[] = [
         ctx.workers.push(await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: true }));
         return { faultAt, inFlight: 0, restoredAt: ctx.now(), note: 'second worker started' };
       } catch (err) {
-        return { faultAt, inFlight: 0, restoredAt: ctx.now(), note: `second worker died: ${(err as Error).message.split(';')[0]}` };
+        const reason = (err as Error).message.split(';')[0];
+        return { faultAt, inFlight: 0, restoredAt: ctx.now(), note: `second worker: ${reason}`, miss: `the second worker did not start (${reason})` };
       }
     },
   },

@@ -1,6 +1,7 @@
 /** What a case is judged by, read from the database and the simulator after the run. */
 import type { DataSource } from 'typeorm';
 import type { SimulatorStats } from '../../src/llm/simulator';
+import { LlmFailureType } from '../../src/shared/failure-types';
 
 export interface DbCheck {
   scenes: number;
@@ -11,6 +12,8 @@ export interface DbCheck {
   duplicated: number;
   /** llm_calls rows of this workflow by outcome. */
   calls: Record<string, number>;
+  /** llm_calls rows of answers the provider finished (billed): outcome ok, or an unusable answer (LlmInvalidOutput, tokens recorded). */
+  paidLogged: number;
 }
 
 const n = (rows: { n: string | number }[]) => Number(rows[0]?.n ?? 0);
@@ -37,7 +40,14 @@ export async function checkDb(db: DataSource, scriptId: string, workflowId: stri
   for (const row of await q('SELECT outcome, count(*) AS n FROM llm_calls WHERE workflow_id = $1 GROUP BY outcome', [workflowId])) {
     calls[row.outcome as string] = Number(row.n);
   }
+  const paidLogged = n(
+    await q("SELECT count(*) AS n FROM llm_calls WHERE workflow_id = $1 AND (outcome = 'ok' OR (outcome = 'error' AND error_type = $2))", [
+      workflowId,
+      LlmFailureType.InvalidOutput,
+    ]),
+  );
   return {
+    paidLogged,
     scenes,
     characters,
     missing: {
@@ -54,7 +64,7 @@ export async function checkDb(db: DataSource, scriptId: string, workflowId: stri
 
 export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding'] as const;
 
-/** Requests per purpose that reached the simulator, and the ones it answered with a billable 200. */
+/** Requests per purpose that reached the simulator, and the 200 answers it finished (schema-breaking ones included: they are billed too). */
 export function simCalls(stats: SimulatorStats): { requests: Record<string, number>; paid: Record<string, number>; errors: Record<string, number> } {
   const requests: Record<string, number> = {};
   const paid: Record<string, number> = {};

@@ -43,6 +43,8 @@ export interface CaseResult {
   /** ms from the repair to the next item done (or to the run's end). */
   recoveryMs?: number;
   missingFromCallLog?: number;
+  /** Billed calls in flight at a worker kill, which no process could log. */
+  unloggedInFlight?: number;
   neededHuman?: 0 | 1;
   pass?: boolean;
   verdict?: string;
@@ -198,7 +200,9 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   out.requests = sum(sim.requests);
   out.paid = sum(sim.paid);
   out.providerErrors = sim.errors;
-  out.missingFromCallLog = Math.max(0, out.paid - (out.db.calls.ok ?? 0));
+  // Calls in flight at a worker kill are billed yet unloggable (see FaultRecord.killedWorker): counted as repeated calls, not here.
+  out.unloggedInFlight = out.fault?.killedWorker ? Math.min(out.fault.inFlight, Math.max(0, out.paid - out.db.paidLogged)) : 0;
+  out.missingFromCallLog = Math.max(0, out.paid - out.db.paidLogged - out.unloggedInFlight);
   if (baseline?.requests !== undefined && c.id !== 'baseline') out.repeated = out.requests - baseline.requests;
   const completed = out.status === 'completed';
   out.neededHuman = completed ? 0 : 1;
@@ -222,6 +226,7 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
     if ((r.wallMs ?? 0) > 60_000) misses.push(`took ${Math.round((r.wallMs ?? 0) / 1000)} s to end`);
     if ((r.requests ?? 0) > 20) misses.push(`${r.requests} requests spent`);
   }
+  if (r.fault?.miss) misses.push(r.fault.miss);
   if (r.db?.duplicated) misses.push(`${r.db.duplicated} rows duplicated`);
   if (r.missingFromCallLog) misses.push(`${r.missingFromCallLog} paid calls missing from the call log`);
   if (r.fault && r.fault.inFlight > 0 && (r.repeated ?? 0) > r.fault.inFlight && !c.sim) {
@@ -240,6 +245,13 @@ async function main(): Promise<void> {
   const selected = CASES.filter((c) => c.id === 'baseline' || !opts.only || opts.only.includes(c.id));
   log(`chaos run ${runTag}: ${selected.length} case(s), ${opts.scenes} scenes, time scale ${opts.timeScale}`);
   const stack = await startChaosStack({ root, runTag, timeScale: opts.timeScale, log });
+  // Interrupted: the dev server, the workers and the database go too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      stack.close({ keepDatabase: opts.keepDatabase }).finally(() => process.exit(130));
+    });
+  }
   const results: CaseResult[] = [];
   let secrets: SecretsReport | undefined;
   let failure: unknown;
