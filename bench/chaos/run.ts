@@ -249,7 +249,10 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping`);
-      stack.close({ keepDatabase: opts.keepDatabase }).finally(() => process.exit(130));
+      stack.close({ keepDatabase: opts.keepDatabase }).then(
+        () => process.exit(130),
+        () => process.exit(130),
+      );
     });
   }
   const results: CaseResult[] = [];
