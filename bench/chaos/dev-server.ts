@@ -4,9 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { Connection } from '@temporalio/client';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
-import { freePort } from '../temporal-server';
+import { freePort, waitUntilServing } from '../temporal-server';
 
 export interface ChaosDevServer {
   address: string;
@@ -39,25 +38,7 @@ export async function startDevServer(cli: string, dbFile: string, logFile: strin
     child = proc;
     let gone = false;
     exited = new Promise<void>((resolve) => proc.once('exit', () => { gone = true; resolve(); }));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (gone) throw new Error(`the Temporal dev server exited at start; see ${logFile}`);
-      try {
-        const conn = await Connection.connect({ address, connectTimeout: 1000 });
-        try {
-          await conn.workflowService.describeNamespace({ namespace: 'default' });
-          return;
-        } finally {
-          await conn.close();
-        }
-      } catch (err) {
-        if (Date.now() > deadline) {
-          proc.kill('SIGKILL');
-          throw new Error(`the Temporal dev server did not answer in 90 s (${(err as Error).message}); see ${logFile}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await waitUntilServing({ address, child: proc, exited: () => gone, logFile, timeoutMs: 90_000 });
   };
   const end = async (signal: NodeJS.Signals) => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -31,7 +31,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
       `${r.scenes} scenes, ${r.characters} characters per case — ${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load avg ${loadavg()[0].toFixed(2)}** — ` +
       `\`npm run chaos${argv.length ? ` -- ${argv.join(' ')}` : ''}\``,
     '',
-    '| case | fault | status | wall s | items lost | rows duplicated | requests (vs baseline) | in flight at fault | paid calls missing from call log | provider errors | recover s | needed a human | verdict |',
+    '| case | fault | status | wall s | items lost | rows duplicated | requests (vs baseline) | in flight at fault | requests missing from call log | provider errors | recover s | needed a human | verdict |',
     '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|',
   );
   for (const c of r.results) {
@@ -42,7 +42,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     const repeated = c.repeated === undefined ? '' : ` (${c.repeated >= 0 ? '+' : ''}${c.repeated})`;
     lines.push(
       `| ${c.id} | ${cell(c.title)}${c.fault?.note ? ` — ${cell(c.fault.note)}` : ''} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
-        `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${c.fault && c.fault.inFlight ? c.fault.inFlight : '—'} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''} | ` +
+        `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${c.fault && c.fault.inFlight ? c.fault.inFlight : '—'} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''}${c.billedWithoutTokens ? `; ${c.billedWithoutTokens} billed, logged without tokens` : ''} | ` +
         `${errorsCell(c.providerErrors)} | ${c.fault ? s(c.recoveryMs) : '—'} | ${cell(c.neededHuman)} | ${c.pass ? '✅' : '❌'} ${cell(c.verdict)} |`,
     );
   }
@@ -52,8 +52,9 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
       '**rows duplicated** = rows beyond one per item in scene_summaries, scene_embeddings, character_sheets, script_outlines, repeated llm_calls call keys and ingestion_runs rows; ' +
       '**requests** = provider requests the simulator received, and in brackets the difference from the fault-free baseline run of the same size (retries and repeated calls); ' +
       '**in flight at fault** = simulator requests open at the moment of the kill or cut (the calls a kill may make repeat); ' +
-      '**paid calls missing from call log** = 200 answers the simulator finished (schema-breaking ones included) minus llm_calls rows of finished answers (outcome ok, or LlmInvalidOutput with its tokens); ' +
-      'calls in flight at a worker SIGKILL are shown apart ("killed in flight"): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
+      '**requests missing from call log** = provider requests the simulator received minus llm_calls rows (cache hits aside); ' +
+      'requests in flight at a worker SIGKILL are shown apart ("killed in flight"): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
+      '"billed, logged without tokens" = 200 answers the simulator finished (schema-breaking ones included) beyond the rows that carry their tokens (outcome ok or LlmInvalidOutput): requests our side gave up on (timeout, cut connection) after the provider had answered; ' +
       '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done; ' +
       '**needed a human** = 1 when the run did not complete by itself within the deadline (for 401/404 that is the right outcome: a key or a model name to fix). ' +
       'Postgres faults are made by a TCP proxy between the workers and Postgres (the shared server is never stopped); outage lengths are real seconds at any time scale.',
