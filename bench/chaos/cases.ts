@@ -88,9 +88,10 @@ function cutPostgres(ms: (timeScale: number) => number, note: string) {
   };
 }
 
-/** Provider faults on for a window of the run (from the start), then off. */
+/** Provider faults on for a window once the summaries are under way, then off. */
 function providerWindow(rules: (ts: number) => FaultRule[], windowMs: (ts: number) => number, note: string) {
   return async (ctx: CaseCtx): Promise<FaultRecord> => {
+    await ctx.waitFor(summariesAt(0.1), 'summaries 10% done');
     const faultAt = ctx.now();
     ctx.stack.sim.configure({ faults: rules(ctx.timeScale) });
     await ctx.sleep(windowMs(ctx.timeScale));

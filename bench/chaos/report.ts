@@ -72,11 +72,11 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Writes chaos-latest.md and a dated JSON; returns their paths. */
-export function writeChaosReport(root: string, r: ChaosReport): string[] {
+/** Writes `<name>.md` (default chaos-latest.md) and a dated JSON; returns their paths. */
+export function writeChaosReport(root: string, name: string, r: ChaosReport): string[] {
   const dir = path.join(root, 'bench', 'results');
-  const md = path.join(dir, 'chaos-latest.md');
-  const json = path.join(dir, `${r.startedAt.toISOString().slice(0, 16).replace(/:/g, '')}-chaos.json`);
+  const md = path.join(dir, `${name}.md`);
+  const json = path.join(dir, `${r.startedAt.toISOString().slice(0, 16).replace(/:/g, '')}-${name === 'chaos-latest' ? 'chaos' : name}.json`);
   writeFileSync(md, formatChaosMarkdown(r, process.argv.slice(2)));
   writeFileSync(json, `${JSON.stringify({ ...r, argv: process.argv.slice(2), loadavg: loadavg() }, null, 2)}\n`);
   return [path.relative(root, md), path.relative(root, json)];

@@ -60,10 +60,12 @@ interface Options {
   keepDatabase: boolean;
   /** Re-judges and re-renders a run's JSON instead of running (after a change to the judging). */
   fromJson?: string;
+  /** The report's file name in bench/results (default chaos-latest). */
+  name: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { timeScale: 1, scenes: 120, keepDatabase: false };
+  const opts: Options = { timeScale: 1, scenes: 120, keepDatabase: false, name: 'chaos-latest' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -76,11 +78,13 @@ function parseOptions(argv: string[]): Options {
     else if (arg === '--scenes') opts.scenes = Number(value());
     else if (arg === '--keep-database') opts.keepDatabase = true;
     else if (arg === '--from-json') opts.fromJson = value();
+    else if (arg === '--name') opts.name = value();
     else if (arg === '--list') {
       for (const c of CASES) console.log(`${c.id.padEnd(24)} ${c.title}`);
       process.exit(0);
-    } else throw new Error(`unknown option ${arg} (options: --time-scale X, --only id,id, --scenes N, --keep-database, --list)`);
+    } else throw new Error(`unknown option ${arg} (options: --time-scale X, --only id,id, --scenes N, --keep-database, --name NAME, --from-json FILE, --list)`);
   }
+  if (!/^[a-z0-9-]+$/.test(opts.name)) throw new Error('--name: lowercase letters, digits and dashes');
   if (!(opts.timeScale > 0 && opts.timeScale <= 10)) throw new Error('--time-scale must be a number in (0, 10]');
   if (!Number.isInteger(opts.scenes) || opts.scenes < 100 || opts.scenes > 2000) throw new Error('--scenes must be an integer from 100 to 2000');
   const unknown = opts.only?.filter((id) => !CASES.some((c) => c.id === id));
@@ -259,7 +263,7 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
 }
 
 /** `--from-json`: the same results judged by the current rules, written as chaos-latest.md and a new JSON. */
-function rejudge(root: string, file: string): void {
+function rejudge(root: string, file: string, name: string): void {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { startedAt: string; finishedAt: string; timeScale: number; scenes: number; characters: number; results: CaseResult[]; secrets?: SecretsReport };
   const baseline = saved.results.find((r) => r.id === 'baseline');
   for (const r of saved.results) {
@@ -268,14 +272,14 @@ function rejudge(root: string, file: string): void {
     Object.assign(r, callLogGaps(r));
     r.pass = judge(r, c, r === baseline ? undefined : baseline);
   }
-  const files = writeChaosReport(root, { ...saved, startedAt: new Date(saved.startedAt), finishedAt: new Date(saved.finishedAt), secrets: saved.secrets });
+  const files = writeChaosReport(root, name, { ...saved, startedAt: new Date(saved.startedAt), finishedAt: new Date(saved.finishedAt), secrets: saved.secrets });
   log(`re-judged ${file}: wrote ${files.join(', ')}`);
 }
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const root = path.resolve(__dirname, '../..');
-  if (opts.fromJson) return rejudge(root, opts.fromJson);
+  if (opts.fromJson) return rejudge(root, opts.fromJson, opts.name);
   const startedAt = new Date();
   const runTag = `${startedAt.toISOString().slice(0, 19).replace(/[-:T]/g, '')}_${process.pid}`;
   const selected = CASES.filter((c) => c.id === 'baseline' || !opts.only || opts.only.includes(c.id));
@@ -313,7 +317,7 @@ async function main(): Promise<void> {
     await stack.close({ keepDatabase: opts.keepDatabase });
   }
   const finishedAt = new Date();
-  const files = writeChaosReport(root, { startedAt, finishedAt, timeScale: opts.timeScale, scenes: opts.scenes, characters: CHARACTERS, results, secrets });
+  const files = writeChaosReport(root, opts.name, { startedAt, finishedAt, timeScale: opts.timeScale, scenes: opts.scenes, characters: CHARACTERS, results, secrets });
   log(`wrote ${files.join(', ')}`);
   if (failure) throw failure;
 }
