@@ -13,6 +13,8 @@ export interface ChaosReport {
   characters: number;
   results: CaseResult[];
   secrets: SecretsReport | undefined;
+  /** The run's own arguments (a re-judged report keeps those of the run it judges). */
+  argv?: string[];
 }
 
 const s = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)}`);
@@ -77,7 +79,8 @@ export function writeChaosReport(root: string, name: string, r: ChaosReport): st
   const dir = path.join(root, 'bench', 'results');
   const md = path.join(dir, `${name}.md`);
   const json = path.join(dir, `${r.startedAt.toISOString().slice(0, 16).replace(/:/g, '')}-${name === 'chaos-latest' ? 'chaos' : name}.json`);
-  writeFileSync(md, formatChaosMarkdown(r, process.argv.slice(2)));
-  writeFileSync(json, `${JSON.stringify({ ...r, argv: process.argv.slice(2), loadavg: loadavg() }, null, 2)}\n`);
+  const argv = r.argv ?? process.argv.slice(2);
+  writeFileSync(md, formatChaosMarkdown(r, argv));
+  writeFileSync(json, `${JSON.stringify({ ...r, argv, loadavg: loadavg() }, null, 2)}\n`);
   return [path.relative(root, md), path.relative(root, json)];
 }
