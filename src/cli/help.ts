@@ -80,6 +80,14 @@ ${SCRIPT}`,
   },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   migrate: { usage: '', summary: 'create the database if needed and apply migrations' },
+  'codec-server': {
+    usage: '[--port N] [--host H]',
+    summary: 'decrypt payloads for the Web UI and `temporal --codec-endpoint` (Ctrl-C stops)',
+    details: `  --port N   where to listen (default STORYLOOM_CODEC_PORT, 8888)
+  --host H   interface (default STORYLOOM_CODEC_HOST, 127.0.0.1)
+Needs STORYLOOM_PAYLOAD_KEYS; requires "Authorization: Bearer <STORYLOOM_CODEC_TOKEN>" when that is set;
+CORS allows STORYLOOM_CODEC_CORS_ORIGINS (default: TEMPORAL_UI_URL's origin).`,
+  },
   help: { usage: '[command]', summary: 'this overview, or one command’s options' },
 };
 
