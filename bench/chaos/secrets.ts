@@ -48,6 +48,7 @@ export async function searchSecrets(stack: ChaosStack, results: CaseResult[], op
   const needles = [
     { name: 'Anthropic API key', value: stack.keys.anthropic },
     { name: 'OpenAI API key', value: stack.keys.openai },
+    { name: 'payload encryption key', value: stack.keys.payload.slice(stack.keys.payload.indexOf(':') + 1) },
     { name: 'a line of dialogue', value: (dialogueRow?.line as string | undefined) ?? `${dialogue}` },
   ];
 

@@ -6,11 +6,14 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { loadConfig } from '../../src/config';
 import { createDataSource, dropDatabase, migrateDatabase } from '../../src/db/data-source';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { dataConverterFor } from '../../src/security/data-converter';
 import { startDevServer, type ChaosDevServer } from './dev-server';
 import { startPgProxy, type PgProxy } from './pg-proxy';
 import { startChaosWorker, type ChaosWorker } from './worker-process';
@@ -19,6 +22,8 @@ import { startChaosWorker, type ChaosWorker } from './worker-process';
 export interface ChaosKeys {
   anthropic: string;
   openai: string;
+  /** STORYLOOM_PAYLOAD_KEYS of the workers and the run's client (`id:base64`): payloads are encrypted. */
+  payload: string;
 }
 
 export interface ChaosStack {
@@ -73,7 +78,11 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
   proxiedUrl.port = String(proxy.port);
 
   const salt = Math.random().toString(36).slice(2, 10);
-  const keys: ChaosKeys = { anthropic: `sk-ant-chaos-${salt}-key`, openai: `sk-chaos-openai-${salt}-key` };
+  const keys: ChaosKeys = {
+    anthropic: `sk-ant-chaos-${salt}-key`,
+    openai: `sk-chaos-openai-${salt}-key`,
+    payload: `chaos-${salt}:${randomBytes(32).toString('base64')}`,
+  };
   const sim = await startSimulator({
     timeScale: opts.timeScale,
     latency: {
@@ -90,7 +99,7 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
   cleanups.push(() => sim.close());
 
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(loadConfig({ STORYLOOM_PAYLOAD_KEYS: keys.payload })) });
   cleanups.push(() => connection.close());
   const db = createDataSource(databaseUrl.toString(), { poolSize: 4 });
   await db.initialize();
@@ -116,6 +125,7 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
           DATABASE_URL: proxiedUrl.toString(),
           ANTHROPIC_API_KEY: keys.anthropic,
           OPENAI_API_KEY: keys.openai,
+          STORYLOOM_PAYLOAD_KEYS: keys.payload,
           ANTHROPIC_BASE_URL: sim.url,
           OPENAI_BASE_URL: `${sim.url}/v1`,
           OLLAMA_HOST: sim.url,
