@@ -36,6 +36,32 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Resolves once the dev server at `address` answers for the default namespace; throws if the
+ * process exits first, or kills it and throws when it has not answered in `timeoutMs`.
+ */
+export async function waitUntilServing(opts: { address: string; child: ChildProcess; exited: () => boolean; logFile: string; timeoutMs: number }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    if (opts.exited()) throw new Error(`the Temporal dev server exited at start; see ${opts.logFile}`);
+    try {
+      const conn = await Connection.connect({ address: opts.address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) {
+        opts.child.kill('SIGKILL');
+        throw new Error(`the Temporal dev server did not answer in ${opts.timeoutMs / 1000} s (${(err as Error).message}); see ${opts.logFile}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 const SIZE_WARNING = /(history (size|count)|historysize|historycount|blob (data )?size|blobsize|payload size|exceeds? (the )?(size|count|warn)|size limit|count limit)/i;
 
 export async function startTemporal(cli: string, logFile: string): Promise<BenchTemporal> {
@@ -55,25 +81,7 @@ export async function startTemporal(cli: string, logFile: string): Promise<Bench
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
   const address = `127.0.0.1:${port}`;
 
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`the Temporal dev server exited at start; see ${logFile}`);
-    try {
-      const conn = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await conn.workflowService.describeNamespace({ namespace: 'default' });
-        break;
-      } finally {
-        await conn.close();
-      }
-    } catch (err) {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the Temporal dev server did not answer in 60 s (${(err as Error).message}); see ${logFile}`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  await waitUntilServing({ address, child, exited: () => exited, logFile, timeoutMs: 60_000 });
 
   const read = () => {
     try {

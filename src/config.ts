@@ -184,15 +184,18 @@ export function parseModelRef(name: string, value: string): ModelRef {
   return { provider: provider as Provider, model };
 }
 
-function int(env: Env, name: string, fallback: number, min = 0): number {
+function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be an integer ≥ ${min}; got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}; got "${raw}"`);
   }
   return value;
 }
+
+/** Longest timer Node keeps (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function num(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -261,7 +264,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const provider = (p: Provider, keyVar: string | undefined, urlVar: string): ProviderSettings => ({
     apiKey: keyVar ? env[keyVar] || undefined : undefined,
     baseUrl: url(env, urlVar),
-    maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1),
+    maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });
   const uiUrl = (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, '');
@@ -291,9 +294,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
         openai: provider('openai', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'),
         ollama: provider('ollama', undefined, 'OLLAMA_HOST'),
       },
-      requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1),
+      requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1, MAX_TIMER_MS),
       rateLimitDeadlineMs: int(env, 'STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS', 6 * 60 * 60 * 1000, 1000),
-      embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
+      embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1, 65_536),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
     },
@@ -310,7 +313,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxContinuations: int(env, 'STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS', 2, 0),
     },
     logLevel: logLevel(env.LOG_LEVEL),
-    metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),
+    metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464, 0, 65_535),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
     payloadKeys: payloadKeys(env),
     codecServer: {

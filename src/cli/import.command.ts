@@ -14,6 +14,7 @@ import { UsageError } from './temporal-client';
  * when any step fails or when the script it would update is being ingested (IngestionRunningError).
  */
 export async function importFile(ctx: OperationContext, file: string, opts: { scriptId?: string; title?: string }): Promise<ImportResult> {
+  if (opts.title !== undefined && opts.title.trim() === '') throw new UsageError('--title must not be empty (leave it out to take the title from the file).');
   await checkInputFile(file, MAX_SCREENPLAY_BYTES);
   return importScreenplayBytes(ctx, await readFile(file), path.basename(file), { ...opts, label: file });
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
-import { ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
+import { concurrencyChangeError, ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
 import { NotRunningError, setRunConcurrency, steerRun } from '../operations/steer-run';
 import { progressQuery } from '../workflows';
 import type { CliContext } from './context';
@@ -98,6 +98,9 @@ export async function concurrencyCommand(ctx: CliContext, argv: string[]): Promi
   const change: Partial<Record<keyof IngestionConcurrency, number | string>> = {};
   if (values.summaries !== undefined) change.summaries = numberOrText(values.summaries);
   if (values.sheets !== undefined) change.sheets = numberOrText(values.sheets);
+  // Checked here too, so a value out of range is refused without a database, server or run.
+  const invalid = concurrencyChangeError(change);
+  if (invalid) throw new UsageError(invalid.replace(/^(summaries|sheets) /, '--$1 '));
   return onRunning(ctx, positionals[0], async (handle, title, client) => {
     const state = (await setRunConcurrency(client, handle, change)) as SteeringState;
     return `Concurrency of "${title}": ${describeState(state)}`;

@@ -55,6 +55,8 @@ const PARSE_ERROR_CODES: Record<ScreenplayParseErrorCode, OperationErrorCode> = 
   malformed_xml: 'bad_request',
   too_large: 'payload_too_large',
   not_text: 'unsupported_media_type',
+  too_many_scenes: 'payload_too_large',
+  xml_entities: 'bad_request',
 };
 
 /** Parses a screenplay's bytes; a refusal is an OperationError whose message starts with `label`. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  MAX_SCENES,
   MAX_SCREENPLAY_BYTES,
   normaliseCharacterName,
   OPENING_SCENE_HEADING,
@@ -375,6 +376,24 @@ describe('errors', () => {
     const deep = parseError(() => parseScreenplay(utf8(`<FinalDraft>${'<a>'.repeat(500)}${'</a>'.repeat(500)}</FinalDraft>`), 'deep.fdx'));
     expect(deep.code).toBe('malformed_xml');
     expect(deep.message).toMatch(/^The FDX file could not be read as XML: /);
+  });
+
+  it('xml_entities: a DOCTYPE declaring entities (expansion bomb, external entity) is refused, not expanded nor kept literal', () => {
+    const bomb = parseError(() => parseScreenplay(readFixture('bad-input/entity-bomb.fdx'), 'entity-bomb.fdx'));
+    expect(bomb.code).toBe('xml_entities');
+    expect(bomb.message).toMatch(/^The FDX file declares XML entities \(<!ENTITY …> in a <!DOCTYPE>\): .* so the file was refused\./);
+    expect(parseError(() => parseScreenplay(readFixture('bad-input/external-entity.fdx'), 'external-entity.fdx')).code).toBe('xml_entities');
+    // After a comment and with no entities: still refused (Final Draft never writes a DOCTYPE).
+    const plain = parseError(() => parseScreenplay(utf8('<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE FinalDraft>\n<FinalDraft/>'), 'a.fdx'));
+    expect(plain).toMatchObject({ code: 'xml_entities', message: expect.stringContaining('document type declaration') });
+  });
+
+  it(`too_many_scenes: more than ${MAX_SCENES} scenes; exactly the limit is accepted`, () => {
+    const scenes = (n: number) => utf8(Array.from({ length: n }, (_, i) => `INT. ROOM ${i + 1} - DAY\n`).join('\n'));
+    expect(parseScreenplay(scenes(MAX_SCENES), 'a.fountain').scenes).toHaveLength(MAX_SCENES);
+    const over = parseError(() => parseScreenplay(scenes(10_000), 'a.fountain'));
+    expect(over.code).toBe('too_many_scenes');
+    expect(over.message).toMatch(/^The file has 10,000 scenes; the limit is 5,000 /);
   });
 });
 

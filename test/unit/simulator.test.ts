@@ -367,6 +367,21 @@ describe('faults', () => {
     expect(sim.stats().byProvider.anthropic.errors).toEqual({ http529: 1, http500: 1, http400: 1, http401: 1 });
   });
 
+  it('http429NoRetryAfter is a 429 without retry-after headers; http404 is the not-found error of an unknown model', async () => {
+    sim.configure({ faults: [{ kind: 'http429NoRetryAfter' }] });
+    const limited = await caught(ask());
+    expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(limited.headers.get('retry-after')).toBeNull();
+    expect(limited.headers.get('retry-after-ms')).toBeNull();
+    sim.configure({ faults: [{ kind: 'http404', contains: '"model":"claude-gone"' }] });
+    await expect(ask()).resolves.toMatchObject({ type: 'message' });
+    const missing = await caught(anthropic.messages.create({ model: 'claude-gone', max_tokens: 5, messages: user('x') }));
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(missing.type).toBe('not_found_error');
+    const openaiMissing = await caught(openai.chat.completions.create({ model: 'claude-gone', messages: [{ role: 'user', content: 'x' }] }));
+    expect(openaiMissing).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
   it('apiKeys rejects other keys with each provider’s 401', async () => {
     sim.configure({ apiKeys: { anthropic: 'test-key', openai: 'right-key' } });
     await expect(ask()).resolves.toMatchObject({ type: 'message' });

@@ -1,4 +1,4 @@
-export type ScreenplayParseErrorCode = 'empty' | 'too_large' | 'not_text' | 'no_scenes' | 'malformed_xml';
+export type ScreenplayParseErrorCode = 'empty' | 'too_large' | 'not_text' | 'no_scenes' | 'too_many_scenes' | 'malformed_xml' | 'xml_entities';
 
 /**
  * The file cannot be imported as a screenplay. `message` is written for the person importing it:

@@ -36,6 +36,7 @@ const DIALOGUE_PARTS = new Set(['Parenthetical', 'Dialogue']);
  * except inside a dialogue block, so FDX scene text reads like Fountain.
  */
 export function parseFdx(text: string): ParsedScreenplay {
+  refuseDocumentType(text);
   const validation = XMLValidator.validate(text);
   if (validation !== true) {
     const { msg, line, col } = validation.err;
@@ -80,6 +81,27 @@ export function parseFdx(text: string): ParsedScreenplay {
     );
   }
   return { format: 'fdx', title: readTitle(root), scenes, characters };
+}
+
+/** A document type declaration before the root element (after the XML declaration, comments and processing instructions). */
+const DOCTYPE_IN_PROLOG = /^(?:\s|<\?[\s\S]*?\?>|<!--[\s\S]*?-->)*<!DOCTYPE\b/i;
+
+/**
+ * Final Draft never writes a DOCTYPE. One that declares entities is refused before parsing:
+ * nested entities expand exponentially ("billion laughs") and external ones name local files or
+ * URLs (XXE). Neither is expanded nor left in the text as `&name;`: the file is not imported.
+ */
+function refuseDocumentType(text: string): void {
+  if (!DOCTYPE_IN_PROLOG.test(text)) return;
+  const declaresEntities = /<!ENTITY\b/i.test(text);
+  throw new ScreenplayParseError(
+    'xml_entities',
+    declaresEntities
+      ? 'The FDX file declares XML entities (<!ENTITY …> in a <!DOCTYPE>): Final Draft never writes them, and entities can expand ' +
+          'to gigabytes or read local files, so the file was refused. Open it in Final Draft, save it again and import the new file.'
+      : 'The FDX file has a document type declaration (<!DOCTYPE …>), which Final Draft never writes; it was refused. ' +
+          'Open it in Final Draft, save it again and import the new file.',
+  );
 }
 
 /** The parser enforces limits the validator does not (nesting depth, entity expansion) and throws a plain Error for them. */

@@ -31,6 +31,8 @@ const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape
   http429: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit.' },
   http400: { status: 400, kind: 'invalid_request', message: 'Simulated invalid request.' },
   http401: { status: 401, kind: 'authentication', message: 'Simulated invalid API key.' },
+  http429NoRetryAfter: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit (no retry-after).' },
+  http404: { status: 404, kind: 'not_found', message: 'Simulated unknown model: the model does not exist or you do not have access to it.' },
 };
 
 function header(req: IncomingMessage, name: string): string | undefined {

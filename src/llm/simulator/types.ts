@@ -40,7 +40,8 @@ export interface LatencySpec {
  * `malformed` cuts the body (invalid JSON); `wrongShape` answers a structured-output request
  * with valid JSON in the provider's normal wire format that breaks the requested schema.
  */
-export const FAULT_KINDS = ['http500', 'http529', 'http429', 'http400', 'http401', 'hang', 'malformed', 'wrongShape'] as const;
+/** `http429NoRetryAfter`: a 429 without retry-after headers; `http404`: the provider's not-found error (an unknown model). */
+export const FAULT_KINDS = ['http500', 'http529', 'http429', 'http400', 'http401', 'hang', 'malformed', 'wrongShape', 'http429NoRetryAfter', 'http404'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {

@@ -146,6 +146,8 @@ export async function serveBatchRequest(state: BatchState, req: IncomingMessage,
       http429: [429, 'rate_limit'],
       http400: [400, 'invalid_request'],
       http401: [401, 'authentication'],
+      http429NoRetryAfter: [429, 'rate_limit'],
+      http404: [404, 'not_found'],
     } as const;
     const [status, kind] = spec[fault.kind];
     fail(status, kind, fault.kind, `Simulated ${fault.kind}.`);

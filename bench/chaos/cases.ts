@@ -1,0 +1,242 @@
+/**
+ * The fault matrix: each case says what it breaks, when, for how long, and what a good outcome
+ * is. `inject` runs beside the ingestion; it waits for its moment on the run's progress (or on
+ * the traffic through the Postgres proxy), breaks something, repairs it and says when.
+ */
+import type { DeepPartial, FaultRule, SimulatorConfig } from '../../src/llm/simulator';
+import type { IngestionProgress } from '../../src/shared/ingestion';
+import type { ChaosStack } from './stack';
+import type { ChaosWorker } from './worker-process';
+
+export interface FaultRecord {
+  /** ms since the run started. */
+  faultAt: number;
+  /** Simulator requests open at the fault (calls a kill can make repeat). */
+  inFlight: number;
+  /** ms since the run started when the fault was repaired (worker back, server back, proxy back, faults cleared). */
+  restoredAt: number;
+  note?: string;
+  /**
+   * A worker was SIGKILLed: its calls in flight are answered (and billed) by the provider, which
+   * sees only a half-closed connection, but the process that would log them is gone.
+   */
+  killedWorker?: boolean;
+  /** The fault's own check failed (e.g. a second worker could not start). */
+  miss?: string;
+}
+
+export interface CaseCtx {
+  stack: ChaosStack;
+  timeScale: number;
+  taskQueue: string;
+  /** The case's worker processes (the first is started before the run). */
+  workers: ChaosWorker[];
+  workerEnv: Record<string, string>;
+  workerEntry: boolean;
+  /** ms since the run started. */
+  now(): number;
+  /** Resolves with the first progress sample that satisfies `pred`. */
+  waitFor(pred: (p: IngestionProgress) => boolean, what: string): Promise<IngestionProgress>;
+  sleep(ms: number): Promise<void>;
+  log(msg: string): void;
+}
+
+export type Expectation = 'completes' | 'ends-at-once';
+
+export interface ChaosCase {
+  id: string;
+  title: string;
+  expect: Expectation;
+  /** Simulator settings for the whole run (faults, keys), reset afterwards. */
+  sim?: (ctx: { timeScale: number; keys: ChaosStack['keys'] }) => DeepPartial<SimulatorConfig>;
+  workerEnv?: Record<string, string>;
+  /** Workers run the product's entry (src/worker.ts, with its metrics server) instead of the test child. */
+  workerEntry?: boolean;
+  /** Extra time the case may take beyond the usual deadline (an outage's length). */
+  extraDeadlineMs?: (timeScale: number) => number;
+  inject?: (ctx: CaseCtx) => Promise<FaultRecord | undefined>;
+  /** Not run on this branch: why. */
+  notApplicable?: string;
+}
+
+const summariesAt = (fraction: number) => (p: IngestionProgress) =>
+  p.phases.summaries.total > 0 && p.phases.summaries.done + p.phases.summaries.failed >= Math.ceil(p.phases.summaries.total * fraction);
+const inPhase2 = (p: IngestionProgress) => p.phase === 'phase2' && p.phases.sheets.done + p.phases.outline.done >= 1;
+
+/** SIGKILL the case's worker once `when` holds; start a new one at once. */
+function killWorker(when: (p: IngestionProgress) => boolean, what: string) {
+  return async (ctx: CaseCtx): Promise<FaultRecord> => {
+    await ctx.waitFor(when, what);
+    const inFlight = ctx.stack.sim.stats().currentConcurrent;
+    const faultAt = ctx.now();
+    await ctx.workers[0].kill();
+    ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
+    return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true };
+  };
+}
+
+/** Cuts the Postgres proxy for `ms` once the summaries are a third done. */
+function cutPostgres(ms: (timeScale: number) => number, note: string) {
+  return async (ctx: CaseCtx): Promise<FaultRecord> => {
+    await ctx.waitFor(summariesAt(0.3), 'summaries 30% done');
+    const inFlight = ctx.stack.sim.stats().currentConcurrent;
+    const faultAt = ctx.now();
+    await ctx.stack.proxy.cut();
+    await ctx.sleep(ms(ctx.timeScale));
+    await ctx.stack.proxy.restore();
+    return { faultAt, inFlight, restoredAt: ctx.now(), note };
+  };
+}
+
+/** Provider faults on for a window once the summaries are under way, then off. */
+function providerWindow(rules: (ts: number) => FaultRule[], windowMs: (ts: number) => number, note: string) {
+  return async (ctx: CaseCtx): Promise<FaultRecord> => {
+    await ctx.waitFor(summariesAt(0.1), 'summaries 10% done');
+    const faultAt = ctx.now();
+    ctx.stack.sim.configure({ faults: rules(ctx.timeScale) });
+    await ctx.sleep(windowMs(ctx.timeScale));
+    ctx.stack.sim.configure({ faults: [] });
+    return { faultAt, inFlight: 0, restoredAt: ctx.now(), note };
+  };
+}
+
+const UNKNOWN_MODEL = 'claude-chaos-no-such-model';
+
+export const CASES: ChaosCase[] = [
+  { id: 'baseline', title: 'no fault (the reference run)', expect: 'completes' },
+  {
+    id: 'worker-kill-summaries',
+    title: 'worker SIGKILL mid-summaries, restarted',
+    expect: 'completes',
+    inject: killWorker(summariesAt(0.4), 'summaries 40% done'),
+  },
+  {
+    id: 'worker-kill-batch-write',
+    title: 'worker SIGKILL during a summaries batch write, restarted',
+    expect: 'completes',
+    inject: async (ctx) => {
+      await ctx.waitFor(summariesAt(0.2), 'summaries 20% done');
+      // The next INSERT into scene_summaries is held at the proxy and the worker dies with it in flight.
+      const held = new Promise<void>((resolve) => {
+        ctx.stack.proxy.onClientData = (chunk) => {
+          if (!chunk.includes('INSERT INTO "scene_summaries"')) return false;
+          ctx.stack.proxy.onClientData = undefined;
+          resolve();
+          return true;
+        };
+      });
+      await held;
+      const inFlight = ctx.stack.sim.stats().currentConcurrent;
+      const faultAt = ctx.now();
+      await ctx.workers[0].kill();
+      ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
+      return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true, note: 'killed with an INSERT INTO scene_summaries held at the proxy' };
+    },
+  },
+  {
+    id: 'worker-kill-phase2',
+    title: 'worker SIGKILL mid-phase 2 (outline / sheets / embeddings), restarted',
+    expect: 'completes',
+    inject: killWorker(inPhase2, 'phase 2 under way'),
+  },
+  {
+    id: 'dev-server-kill',
+    title: 'dev server kill -9 mid-summaries, restarted on the same data file',
+    expect: 'completes',
+    inject: async (ctx) => {
+      await ctx.waitFor(summariesAt(0.3), 'summaries 30% done');
+      const inFlight = ctx.stack.sim.stats().currentConcurrent;
+      const faultAt = ctx.now();
+      await ctx.stack.server.kill();
+      await ctx.sleep(2000);
+      await ctx.stack.server.start();
+      return { faultAt, inFlight, restoredAt: ctx.now() };
+    },
+  },
+  {
+    id: 'postgres-restart',
+    title: 'Postgres restart (every connection cut, refused for 2 s)',
+    expect: 'completes',
+    inject: cutPostgres(() => 2000, 'proxy cut 2 s'),
+  },
+  {
+    id: 'postgres-outage-20s',
+    title: 'Postgres unreachable for 20 s',
+    expect: 'completes',
+    extraDeadlineMs: () => 20_000,
+    inject: cutPostgres(() => 20_000, 'proxy cut 20 s (real time, not scaled)'),
+  },
+  {
+    id: 'postgres-outage-120s',
+    title: 'Postgres unreachable for 120 s (longer than the database retry budget)',
+    expect: 'completes',
+    extraDeadlineMs: () => 120_000,
+    inject: cutPostgres(() => 120_000, 'proxy cut 120 s (real time, not scaled)'),
+  },
+  { id: 'api-kill', title: 'API process killed', expect: 'completes', notApplicable: 'no API process on this branch yet' },
+  {
+    id: 'two-workers-one-host',
+    title: 'a second worker process (`npm run worker`) on the same host, same configuration',
+    expect: 'completes',
+    workerEntry: true,
+    inject: async (ctx) => {
+      const faultAt = ctx.now();
+      try {
+        ctx.workers.push(await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: true }));
+        return { faultAt, inFlight: 0, restoredAt: ctx.now(), note: 'second worker started' };
+      } catch (err) {
+        const reason = (err as Error).message.split(';')[0];
+        return { faultAt, inFlight: 0, restoredAt: ctx.now(), note: `second worker: ${reason}`, miss: `the second worker did not start (${reason})` };
+      }
+    },
+  },
+  {
+    id: '429-retry-after',
+    title: '429 storm, 50% of calls, retry-after 5 s',
+    expect: 'completes',
+    sim: ({ timeScale }) => ({ faults: [{ kind: 'http429', rate: 0.5, retryAfterMs: Math.max(1000, 5000 * timeScale) }] }),
+  },
+  {
+    id: '429-no-retry-after',
+    title: '429 storm, 50% of calls, no retry-after',
+    expect: 'completes',
+    sim: () => ({ faults: [{ kind: 'http429NoRetryAfter', rate: 0.5 }] }),
+  },
+  {
+    id: '5xx-burst',
+    title: '5xx burst: every call 500/529 for 10 s',
+    expect: 'completes',
+    inject: providerWindow(() => [{ kind: 'http500', rate: 0.5 }, { kind: 'http529' }], (ts) => Math.max(3000, 10_000 * ts), 'every call 500 or 529'),
+  },
+  {
+    id: 'hang',
+    title: `hangs past the request timeout (${5} s): 20 calls never answered`,
+    expect: 'completes',
+    sim: () => ({ faults: [{ kind: 'hang', times: 20 }] }),
+  },
+  {
+    id: 'malformed',
+    title: 'malformed bodies: 20% of calls (at most 30)',
+    expect: 'completes',
+    sim: () => ({ faults: [{ kind: 'malformed', rate: 0.2, times: 30 }] }),
+  },
+  {
+    id: 'schema-breaking',
+    title: 'schema-breaking JSON: 20% of calls (at most 30)',
+    expect: 'completes',
+    sim: () => ({ faults: [{ kind: 'wrongShape', rate: 0.2, times: 30 }] }),
+  },
+  {
+    id: '401',
+    title: '401: the provider rejects the API key',
+    expect: 'ends-at-once',
+    sim: ({ keys }) => ({ apiKeys: { anthropic: `${keys.anthropic}-rotated`, openai: keys.openai } }),
+  },
+  {
+    id: '404-unknown-model',
+    title: `404: unknown model (STORYLOOM_MODEL_SUMMARY=anthropic:${UNKNOWN_MODEL})`,
+    expect: 'ends-at-once',
+    workerEnv: { STORYLOOM_MODEL_SUMMARY: `anthropic:${UNKNOWN_MODEL}` },
+    sim: () => ({ faults: [{ kind: 'http404', contains: UNKNOWN_MODEL }] }),
+  },
+];

@@ -1,0 +1,81 @@
+/** What a case is judged by, read from the database and the simulator after the run. */
+import type { DataSource } from 'typeorm';
+import type { SimulatorStats } from '../../src/llm/simulator';
+import { LlmFailureType } from '../../src/shared/failure-types';
+
+export interface DbCheck {
+  scenes: number;
+  characters: number;
+  /** Items without their result: scenes without summary or embedding, characters without sheet, a missing outline. */
+  missing: { summaries: number; embeddings: number; sheets: number; outline: number };
+  /** Rows beyond one per item (summaries, embeddings, sheets, outline), repeated call keys, repeated run rows. */
+  duplicated: number;
+  /** llm_calls rows of this workflow by outcome. */
+  calls: Record<string, number>;
+  /** llm_calls rows of answers the provider finished (billed): outcome ok, or an unusable answer (LlmInvalidOutput, tokens recorded). */
+  paidLogged: number;
+}
+
+const n = (rows: { n: string | number }[]) => Number(rows[0]?.n ?? 0);
+
+export async function checkDb(db: DataSource, scriptId: string, workflowId: string): Promise<DbCheck> {
+  const q = (sql: string, params: unknown[] = [scriptId]) => db.query(sql, params);
+  const scenes = n(await q('SELECT count(*) AS n FROM scenes WHERE script_id = $1'));
+  const characters = n(await q('SELECT count(*) AS n FROM characters WHERE script_id = $1'));
+  const per = async (table: string, key: string, parent: string) => {
+    const [row] = await q(
+      `SELECT count(*) AS rows, count(DISTINCT t.${key}) AS items FROM ${table} t JOIN ${parent} p ON p.id = t.${key} WHERE p.script_id = $1`,
+    );
+    return { rows: Number(row.rows), items: Number(row.items) };
+  };
+  const summaries = await per('scene_summaries', 'scene_id', 'scenes');
+  const embeddings = await per('scene_embeddings', 'scene_id', 'scenes');
+  const sheets = await per('character_sheets', 'character_id', 'characters');
+  const outlines = n(await q('SELECT count(*) AS n FROM script_outlines WHERE script_id = $1'));
+  const repeatedKeys = n(
+    await q('SELECT count(call_key) - count(DISTINCT call_key) AS n FROM llm_calls WHERE workflow_id = $1', [workflowId]),
+  );
+  const repeatedRuns = n(await q('SELECT count(*) - count(DISTINCT run_id) AS n FROM ingestion_runs WHERE script_id = $1'));
+  const calls: Record<string, number> = {};
+  for (const row of await q('SELECT outcome, count(*) AS n FROM llm_calls WHERE workflow_id = $1 GROUP BY outcome', [workflowId])) {
+    calls[row.outcome as string] = Number(row.n);
+  }
+  const paidLogged = n(
+    await q("SELECT count(*) AS n FROM llm_calls WHERE workflow_id = $1 AND (outcome = 'ok' OR (outcome = 'error' AND error_type = $2))", [
+      workflowId,
+      LlmFailureType.InvalidOutput,
+    ]),
+  );
+  return {
+    paidLogged,
+    scenes,
+    characters,
+    missing: {
+      summaries: scenes - summaries.items,
+      embeddings: scenes - embeddings.items,
+      sheets: characters - sheets.items,
+      outline: outlines > 0 ? 0 : 1,
+    },
+    duplicated:
+      summaries.rows - summaries.items + (embeddings.rows - embeddings.items) + (sheets.rows - sheets.items) + Math.max(0, outlines - 1) + repeatedKeys + repeatedRuns,
+    calls,
+  };
+}
+
+export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding'] as const;
+
+/** Requests per purpose that reached the simulator, and the 200 answers it finished (schema-breaking ones included: they are billed too). */
+export function simCalls(stats: SimulatorStats): { requests: Record<string, number>; paid: Record<string, number>; errors: Record<string, number> } {
+  const requests: Record<string, number> = {};
+  const paid: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  for (const p of PURPOSES) {
+    const s = stats.byPurpose[p];
+    requests[p] = s?.requests ?? 0;
+    paid[p] = s?.ok ?? 0;
+    for (const [kind, count] of Object.entries(s?.errors ?? {})) errors[kind] = (errors[kind] ?? 0) + count;
+  }
+  return { requests, paid, errors };
+}
+
+export const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);

@@ -1,0 +1,217 @@
+/**
+ * Bad input never crashes, hangs or eats memory: every file of the bad-input corpus
+ * (test/fixtures/bad-input, plus the large ones generated here) and every numeric option out of
+ * range goes through the real CLI as its own process. Each must exit 2 with a message naming the
+ * problem, within a time limit, under a peak-RSS bound, and write no row. The CLI gets a database
+ * of its own (nothing else writes to it, so "no row" is exact) and a Temporal address where no
+ * server listens: refusing bad input must not need one.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { dropDatabase, migrateDatabase } from '../../src/db/data-source';
+import { MAX_SCENES } from '../../src/domain/screenplay';
+import { FIXTURES } from '../helpers/scripts';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CORPUS = path.join(FIXTURES, 'bad-input');
+/** Peak resident memory allowed to a refused command (the CLI alone, sources compiled on load, is about 200 MB). */
+const MAX_RSS_MB = 400;
+/** A refusal takes well under this; longer counts as a hang. */
+const TIMEOUT_MS = 60_000;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'storyloom-bad-input-'));
+const databaseUrl = (() => {
+  const url = new URL(process.env.STORYLOOM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  url.pathname = `${url.pathname}_bad_input`;
+  return url.toString();
+})();
+
+beforeAll(async () => {
+  await migrateDatabase(databaseUrl);
+}, 60_000);
+afterAll(async () => {
+  await dropDatabase(databaseUrl);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+  maxRssMb: number;
+  ms: number;
+}
+
+/** `storyloom <argv…>` as a child process; it reports its own peak RSS (process.resourceUsage) on exit. */
+function cliProcess(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const { LOG_LEVEL: _inherited, ...base } = process.env;
+  const run =
+    "require('./src/starter').main(process.argv.slice(1)).then((code) => { " +
+    "process.stderr.write('\\nMAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n'); process.exit(code); })";
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['-r', './test/helpers/ts-register.js', '-e', run, '--', ...argv],
+      {
+        cwd: ROOT,
+        timeout: TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...base, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
+      },
+      (error, out, errOut) => {
+        const rss = /\nMAXRSS_KB=(\d+)\n/.exec(errOut);
+        resolve({
+          code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+          signal: (error?.signal as NodeJS.Signals | undefined) ?? null,
+          out,
+          err: errOut.replace(/\nMAXRSS_KB=\d+\n/, ''),
+          maxRssMb: rss ? Number(rss[1]) / 1024 : Number.NaN,
+          ms: Date.now() - started,
+        });
+      },
+    );
+  });
+}
+
+/** Rows in every table of the app (the migrations table aside). */
+async function rowCount(): Promise<number> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const tables = await db.query<{ name: string }>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'migrations'",
+    );
+    let total = 0;
+    for (const { name } of tables.rows) total += Number((await db.query(`SELECT count(*) AS n FROM "${name}"`)).rows[0].n);
+    return total;
+  } finally {
+    await db.end();
+  }
+}
+
+const corpus = (name: string) => path.join(CORPUS, name);
+
+function overSizeLimit(): string {
+  const p = path.join(dir, 'over-size-limit.fountain');
+  writeFileSync(p, 'INT. A - DAY\n\nA line.\n');
+  truncateSync(p, 6 * 1024 * 1024);
+  return p;
+}
+
+/** Just over the limit in actual content (no sparse zeros): the size check must come before reading and parsing. */
+function overSizeLimitText(): string {
+  const p = path.join(dir, 'over-size-limit-text.fountain');
+  writeFileSync(p, 'INT. A - DAY\n\n' + 'The rain keeps falling on the harbour.\n'.repeat(140_000));
+  return p;
+}
+
+function tenThousandScenes(): string {
+  const p = path.join(dir, 'ten-thousand-scenes.fountain');
+  writeFileSync(p, Array.from({ length: 10_000 }, (_, i) => `INT. ROOM ${i + 1} - DAY\n`).join('\n'));
+  return p;
+}
+
+function directory(): string {
+  const p = path.join(dir, 'a-directory.fountain');
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+const missing = () => path.join(dir, 'no-such-file.fountain');
+
+type Case = [what: string, argv: () => string[], message: RegExp, env?: Record<string, string>];
+
+const FILES: [what: string, file: () => string, message: RegExp][] = [
+  ['an empty file', () => corpus('empty.fountain'), /The file is empty: nothing to import/],
+  ['a whitespace-only file', () => corpus('whitespace.fountain'), /The file is empty \(it holds only whitespace\)/],
+  ['a binary file', () => corpus('binary.fountain'), /not UTF-8 text \(found a NUL byte at offset 8\)/],
+  ['Latin-1 text', () => corpus('latin1.fountain'), /not UTF-8 text \(found invalid bytes at offset 8\)/],
+  ['text with NUL bytes', () => corpus('nul-bytes.fountain'), /not UTF-8 text \(found a NUL byte at offset 42\)/],
+  ['UTF-16 text', () => corpus('utf16.fountain'), /UTF-16 byte-order mark/],
+  ['text without a scene heading', () => corpus('no-heading.fountain'), /No scene heading/],
+  ['a sparse file over the size limit', overSizeLimit, /the file is 6\.0 MB; the limit is 5 MB/],
+  ['a text file over the size limit', overSizeLimitText, /the limit is 5 MB/],
+  ['malformed FDX', () => corpus('malformed.fdx'), /not well-formed XML: unclosed elements? /],
+  ['XML that is not Final Draft', () => corpus('not-final-draft.fdx'), /not a Final Draft document/],
+  ['an FDX entity-expansion bomb', () => corpus('entity-bomb.fdx'), /declares XML entities .*refused/],
+  ['an FDX external entity naming a local file', () => corpus('external-entity.fdx'), /declares XML entities .*refused/],
+  [`${(10_000).toLocaleString('en')} one-line scenes`, tenThousandScenes, new RegExp(`10,000 scenes; the limit is ${MAX_SCENES.toLocaleString('en')}`)],
+  ['a directory', directory, /a-directory\.fountain is not a file/],
+  ['a missing path', missing, /file not found: .*no-such-file\.fountain/],
+];
+
+const fountain = () => path.join(FIXTURES, 'fountain/night-ferry.fountain');
+
+const CASES: Case[] = [
+  ...FILES.map(([what, file, message]): Case => [`import: ${what}`, () => ['import', file()], message]),
+  // ingest imports a file through the same code; these check its own paths (a directory exists, a missing path may name a script).
+  ...FILES.filter(([what]) => /bomb|external|scenes|directory|missing|binary/.test(what)).map(
+    ([what, file, message]): Case => [`ingest: ${what}`, () => ['ingest', file(), '--wait'], message],
+  ),
+  ['import --script-id that is not a uuid', () => ['import', fountain(), '--script-id', 'not-a-uuid'], /No script with id not-a-uuid/],
+  ['import --title empty', () => ['import', fountain(), '--title', '  '], /--title must not be empty/],
+  ...[
+    ['--concurrency-summaries', '0'],
+    ['--concurrency-summaries', '-3'],
+    ['--concurrency-summaries', '1.5'],
+    ['--concurrency-summaries', 'many'],
+    ['--concurrency-summaries', ''],
+    ['--concurrency-sheets', '201'],
+    ['--concurrency-sheets', '9999999999999999999'],
+  ].map(([option, value]): Case => [
+    `ingest ${option} "${value}"`,
+    // --option=value: a separate "-3" would be refused by the argument parser before our check.
+    () => ['ingest', fountain(), `${option}=${value}`],
+    new RegExp(`${option} must be an integer from 1 to 200; got "${value.replace(/[.+]/g, '\\$&')}"`),
+  ]),
+  ...[
+    ['--summaries', '201', 'got 201'],
+    ['--sheets', '-1', 'got -1'],
+    ['--sheets', 'lots', 'got "lots"'],
+  ].map(([option, value, got]): Case => [
+    `concurrency ${option} "${value}"`,
+    () => ['concurrency', 'Any Script', `${option}=${value}`],
+    new RegExp(`${option} must be an integer from 1 to 200; ${got.replace(/[.]/g, '\\.')}`),
+  ]),
+  ...['-5', 'ten'].map((value): Case => [`search --limit "${value}"`, () => ['search', 'Any Script', 'rain', `--limit=${value}`], /--limit must be a positive integer/]),
+  ['ingest --concurrency-summaries -3 (value apart)', () => ['ingest', fountain(), '--concurrency-summaries', '-3'], /Option '--concurrency-summaries' argument is ambiguous/],
+  ...[
+    ['STORYLOOM_LLM_TIMEOUT_MS', '0'],
+    ['STORYLOOM_LLM_TIMEOUT_MS', '99999999999'],
+    ['STORYLOOM_ANTHROPIC_MAX_CONCURRENT', '0'],
+    ['STORYLOOM_OPENAI_MAX_CONCURRENT', '1e9'],
+    ['STORYLOOM_ANTHROPIC_MAX_PER_SECOND', '-1'],
+    ['STORYLOOM_EMBEDDING_DIMENSIONS', '0'],
+    ['STORYLOOM_OUTLINE_CONTEXT_TOKENS', '10'],
+    ['STORYLOOM_METRICS_PORT', '70000'],
+  ].map(([name, value]): Case => [`${name}=${value}`, () => ['import', fountain()], new RegExp(`${name} must be .*; got "${value}"`), { [name]: value }]),
+];
+
+describe('bad input', () => {
+  // Every row has its env (possibly empty): a row shorter than the callback's parameters would make jest pass `done`.
+  it.each(CASES.map(([what, argv, message, env]): Required<Case> => [what, argv, message, env ?? {}]))(
+    '%s: exit 2, a message naming the problem, bounded memory, nothing written',
+    async (_what, argv, message, env) => {
+    const result = await cliProcess(argv(), env);
+    const context = `stderr: ${result.err}\nstdout: ${result.out}`;
+    expect({ signal: result.signal, code: result.code, context }).toMatchObject({ signal: null, code: 2 });
+    expect(result.err).toMatch(message);
+    // A refusal is one line or two, never a stack trace.
+    expect(result.err).not.toMatch(/\n\s+at /);
+    expect(result.maxRssMb).toBeLessThan(MAX_RSS_MB);
+    expect(await rowCount()).toBe(0);
+    },
+  );
+
+  it('never shows the local file an external entity names', async () => {
+    const result = await cliProcess(['import', corpus('external-entity.fdx')]);
+    expect(result.code).toBe(2);
+    expect(result.out + result.err).not.toMatch(/root:.*:0:0:/);
+  });
+});
