@@ -18,10 +18,12 @@ import { ingestionRoutes } from './ingestions.routes';
 import type { ApiRoutes } from './routes';
 import { runRoutes } from './runs.routes';
 import { scriptRoutes } from './scripts.routes';
+import { sessionRoutes } from './sessions.routes';
+import { storiesRoutes } from './stories.routes';
 import { createHash } from 'node:crypto';
 
 /** Every job's routes: one entry per routes file. */
-export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes];
+export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes];
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 
