@@ -2,6 +2,7 @@
  * The only module that reads `process.env`. Everything else receives a typed, validated
  * `AppConfig`. `.env.example` documents every variable read here.
  */
+import { parsePayloadKeys, type PayloadKeys } from './security/payload-codec';
 import {
   CHAT_PURPOSES,
   EMBEDDING_PURPOSES,
@@ -49,11 +50,15 @@ export interface AppConfig {
   /** The HTTP API (`storyloom serve`). */
   api: ApiConfig;
   databaseUrl: string;
+  /** Attempts a database activity gets for errors other than the database being unreachable. */
+  dbMaxAttempts: number;
   llm: {
     models: Record<Purpose, ModelRef>;
     providers: Record<Provider, ProviderSettings>;
     /** Client-side timeout of one provider request. */
     requestTimeoutMs: number;
+    /** How long after its start a run keeps waiting out rate limits (429 / 529) before items fail. */
+    rateLimitDeadlineMs: number;
     /** Embedding vector size requested from providers that support it. */
     embeddingDimensions: number;
     /** Summary tokens the outline model takes in one call; beyond it the outline is made by sections. */
@@ -65,6 +70,32 @@ export interface AppConfig {
   logLevel: string;
   metricsPort: number;
   otlpEndpoint: string | undefined;
+  /**
+   * Payload encryption keys (STORYLOOM_PAYLOAD_KEYS, STORYLOOM_PAYLOAD_KEY_ID); undefined =
+   * payloads travel in plaintext. Secret: never logged, never in workflow inputs.
+   */
+  payloadKeys: PayloadKeys | undefined;
+  /** The codec server the Web UI and `temporal --codec-endpoint` decode payloads through. */
+  codecServer: {
+    port: number;
+    host: string;
+    /** Bearer token required on /codec/* (STORYLOOM_CODEC_TOKEN); secret. */
+    token: string | undefined;
+    /** Origins allowed by CORS: the Web UI's (STORYLOOM_CODEC_CORS_ORIGINS, default TEMPORAL_UI_URL's). */
+    corsOrigins: string[];
+  };
+}
+
+function payloadKeys(env: Env): PayloadKeys | undefined {
+  if (!env.STORYLOOM_PAYLOAD_KEYS) {
+    if (env.STORYLOOM_PAYLOAD_KEY_ID) throw new ConfigError('STORYLOOM_PAYLOAD_KEY_ID is set but STORYLOOM_PAYLOAD_KEYS is not');
+    return undefined;
+  }
+  try {
+    return parsePayloadKeys(env.STORYLOOM_PAYLOAD_KEYS, env.STORYLOOM_PAYLOAD_KEY_ID);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 export interface ApiConfig {
@@ -225,12 +256,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });
+  const uiUrl = (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, '');
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
       namespace: env.TEMPORAL_NAMESPACE || 'default',
       taskQueue: env.STORYLOOM_TASK_QUEUE || 'storyloom',
-      uiUrl: (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, ''),
+      uiUrl,
       tls: temporalTls(env),
       apiKey: env.TEMPORAL_API_KEY || undefined,
     },
@@ -243,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       jsonBodyLimitBytes: int(env, 'STORYLOOM_API_JSON_LIMIT_BYTES', 64 * 1024, 1024),
     },
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
+    dbMaxAttempts: int(env, 'STORYLOOM_DB_MAX_ATTEMPTS', 10, 1),
     llm: {
       models,
       providers: {
@@ -251,6 +284,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         ollama: provider('ollama', undefined, 'OLLAMA_HOST'),
       },
       requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1),
+      rateLimitDeadlineMs: int(env, 'STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS', 6 * 60 * 60 * 1000, 1000),
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),
       prices: prices(env),
@@ -266,5 +300,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464),
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    payloadKeys: payloadKeys(env),
+    codecServer: {
+      port: int(env, 'STORYLOOM_CODEC_PORT', 8888),
+      host: env.STORYLOOM_CODEC_HOST || '127.0.0.1',
+      token: env.STORYLOOM_CODEC_TOKEN || undefined,
+      corsOrigins: (env.STORYLOOM_CODEC_CORS_ORIGINS || new URL(uiUrl).origin).split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    },
   };
 }

@@ -10,6 +10,8 @@ import type { AppConfig } from './config';
 import { createDataSource } from './db/data-source';
 import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
+import { OutageDetector } from './llm/outage-detector';
+import { AimdGate, ProviderGates } from './llm/rate-gate';
 import { createProviderRegistry, type ProviderRegistry } from './llm/registry';
 import { PostgresCacheStore } from './llm/response-cache';
 import { observabilityActivityInterceptors } from './observability/activity-interceptor';
@@ -19,7 +21,10 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type AppMetrics } from './observability/metrics';
 import { RunDbStatsRecorder, uncountedCallLog } from './observability/run-db-stats';
 import { TracingCallLog, tracingFor } from './observability/tracing';
-import { llmTaskQueue, PROVIDERS } from './shared/llm-routing';
+import { attemptBudgetInterceptors } from './activities/attempt-budget';
+import { dataConverterFor } from './security/data-converter';
+import { LLM_MAX_ATTEMPTS } from './shared/failure-types';
+import { llmTaskQueue, PROVIDERS, type Provider } from './shared/llm-routing';
 
 export interface AppServices {
   config: AppConfig;
@@ -31,6 +36,10 @@ export interface AppServices {
   metrics: AppMetrics;
   /** Statements and commits per workflow run, written to `run_db_stats`. */
   dbStats: RunDbStatsRecorder;
+  /** Adaptive concurrency per provider: the current limits (rate-gate.ts). */
+  gates: ProviderGates;
+  /** Provider outages as this process sees them (outage-detector.ts). */
+  outages: OutageDetector;
   /** Writes the buffered `llm_calls` rows and `run_db_stats` counts now (a report reads them next). */
   flushRecorders(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +76,15 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     new LoggingCallLog(logger),
     ...(tracing ? [new TracingCallLog(tracing.tracer)] : []),
   ];
+  const gates = new ProviderGates(
+    (provider) =>
+      new AimdGate({
+        provider,
+        max: config.llm.providers[provider as Provider].maxConcurrent,
+        onChange: (change) => logger.info(change, `${provider}: concurrency limit now ${change.limit} (${change.reason})`),
+      }),
+  );
+  const outages = new OutageDetector();
   const llm = new LlmService({
     registry: opts.registry ?? createProviderRegistry(config.llm),
     cache: new PostgresCacheStore(db, {
@@ -75,8 +93,14 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     }),
     callLog: new TeeCallLog(observers, (err) => logger.warn({ err }, 'LLM call observer failed')),
     requestTimeoutMs: config.llm.requestTimeoutMs,
+    gates,
+    outages,
+    onRateLimitWait: (w) => logger.info(w, `${w.provider} rate limited a ${w.purpose} call: waiting ${w.waitMs} ms, then again`),
+    onOutage: (message) => logger.warn({ outage: true }, message),
   });
   return {
+    gates,
+    outages,
     config,
     db,
     llm,
@@ -125,10 +149,13 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     ...(tracing ? [tracing.activityInterceptors] : []),
     observabilityActivityInterceptors(setup.services.metrics),
   ];
+  const { logger } = setup.services;
   const common = {
     connection: setup.connection,
     namespace: config.temporal.namespace,
-    interceptors: { activity: activityInterceptors },
+    // Encrypted payloads (when keys are configured): nothing script-derived readable in history.
+    dataConverter: dataConverterFor(config),
+    interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(config.dbMaxAttempts, logger)] },
   };
   const main = await Worker.create({
     ...common,
@@ -147,6 +174,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       const limits = config.llm.providers[provider];
       return Worker.create({
         ...common,
+        interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(LLM_MAX_ATTEMPTS, logger)] },
         taskQueue: llmTaskQueue(taskQueue, provider),
         activities: providerActivities,
         maxConcurrentActivityTaskExecutions: limits.maxConcurrent,

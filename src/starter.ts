@@ -4,6 +4,7 @@
  */
 import { CliContext } from './cli/context';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
+import { codecServerCommand } from './cli/codec-server.command';
 import { importCommand } from './cli/import.command';
 import { ingestCommand } from './cli/ingest.command';
 import { reportCommand } from './cli/report.command';
@@ -43,6 +44,7 @@ const commands: Record<string, Command> = {
     return 0;
   },
   serve: serveCommand,
+  'codec-server': (ctx, argv) => codecServerCommand(ctx.config, argv),
   migrate: async (ctx) => {
     await ctx.db();
     console.log('The database is up to date.');
@@ -55,7 +57,7 @@ const commands: Record<string, Command> = {
  * commands default to warn. The worker and the API keep the configuration's default (info).
  */
 function commandEnv(name: string): NodeJS.ProcessEnv {
-  return name === 'worker' || name === 'serve' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
+  return name === 'worker' || name === 'serve' || name === 'codec-server' || process.env.LOG_LEVEL ? process.env : { ...process.env, LOG_LEVEL: 'warn' };
 }
 
 const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;

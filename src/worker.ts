@@ -2,26 +2,37 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from './config';
 import { createLogger } from './observability/logger';
-import { startMetricsServer, type MetricsServer } from './observability/metrics-server';
+import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
 import { installRuntime } from './observability/temporal-runtime';
 import { tracingFor } from './observability/tracing';
-import { createServices, createWorkers, runWorkers } from './runtime';
+import { createServices, createWorkers, runWorkers, type WorkerSetup } from './runtime';
 import { temporalConnectionOptions } from './temporal-connection';
 
-export async function runWorkerProcess(): Promise<void> {
+/** `workflowBundle`: a pre-built bundle (tests); otherwise the worker bundles `./workflows`. */
+export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['workflowBundle'] } = {}): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Several workers on one host: each gets its own Core metrics port when the usual one is taken.
+  const coreMetricsPort = config.metricsPort > 0 ? await freePort(config.metricsPort + 1) : undefined;
+  if (coreMetricsPort !== undefined && coreMetricsPort !== config.metricsPort + 1) {
+    logger.info({ wanted: config.metricsPort + 1, port: coreMetricsPort }, 'Temporal SDK metrics port taken (another worker on this host?): using a free one');
+  }
   // Before anything touches Temporal: the Runtime is configured once, at creation.
-  const runtime = installRuntime(config, logger);
+  const runtime = installRuntime(config, logger, { coreMetricsPort });
+  if (!config.payloadKeys) {
+    logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
+  }
   const services = await createServices(config, { logger });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   let metricsServer: MetricsServer | undefined;
   try {
-    const workers = await createWorkers({ connection, services });
+    const workers = await createWorkers({ connection, services, workflowBundle: opts.workflowBundle });
     if (config.metricsPort > 0) {
       // STORYLOOM_METRICS_PORT serves ours plus the SDK's, which Core serves on port + 1.
       metricsServer = await startMetricsServer(config.metricsPort, services.metrics.registry, {
         temporalMetricsUrl: runtime.temporalMetricsUrl,
+        onPortTaken: (wanted, got) =>
+          logger.warn({ wanted, port: got }, `metrics port ${wanted} is taken (another worker on this host?): serving /metrics on ${got} instead`),
       });
       logger.info({ port: metricsServer.port, temporalMetricsUrl: runtime.temporalMetricsUrl }, 'serving Prometheus metrics at /metrics');
     }

@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { CallContext } from '../llm/llm-service';
+import { DEFAULT_RATE_LIMIT_DEADLINE_MS } from '../shared/failure-types';
 import { scopeOf } from '../observability/activity-scope';
 
 /** Progress an activity saves in its heartbeats, so a retry resumes instead of starting over. */
@@ -10,6 +11,9 @@ export interface ActivityProgress<D> {
   save(details: D): void;
 }
 
+/** What an attempt keeps for its work after a rate-limited call's last wait (the call log, a write). */
+const ATTEMPT_MARGIN_MS = 10_000;
+
 /**
  * Runs `fn` with the activity's identity and cancellation signal, heartbeating meanwhile:
  * a cancellation reaches an activity only through a heartbeat's response, and the signal then
@@ -17,9 +21,15 @@ export interface ActivityProgress<D> {
  */
 export async function withActivityContext<T, D = unknown>(
   fn: (ctx: CallContext, progress: ActivityProgress<D>) => Promise<T>,
-  opts: { heartbeatEveryMs?: number } = {},
+  opts: { heartbeatEveryMs?: number; deadlineAt?: number } = {},
 ): Promise<T> {
   const activity = Context.current();
+  const { info } = activity;
+  // A rate-limited call may wait inside this attempt while its start-to-close limit allows,
+  // less a margin for the writes after it; then Temporal's next attempt takes over.
+  const attemptEndsAt = Date.now() + info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS;
+  // Runs that pass no deadline (the smoke job, runs of earlier releases): from the activity's first scheduling.
+  const runDeadlineAt = opts.deadlineAt ?? info.scheduledTimestampMs + DEFAULT_RATE_LIMIT_DEADLINE_MS;
   const previous = activity.info.heartbeatDetails as D | undefined;
   // Heartbeats carry the previous attempt's progress until this one saves its own, so a crash
   // before the first save does not lose it.
@@ -35,7 +45,10 @@ export async function withActivityContext<T, D = unknown>(
     },
   };
   try {
-    return await fn({ ...scopeOf(activity.info), signal: activity.cancellationSignal, nextCallIndex: () => calls++ }, progress);
+    return await fn(
+      { ...scopeOf(info), signal: activity.cancellationSignal, nextCallIndex: () => calls++, runDeadlineAt, attemptEndsAt },
+      progress,
+    );
   } catch (err) {
     // An abort caused by cancellation is reported as the cancellation itself.
     if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;

@@ -56,6 +56,8 @@ export interface LlmStepInput {
   useCache: boolean;
   /** A full run's fresh answers: no cache reads, the answers are still stored. */
   refreshCache?: boolean;
+  /** The run's deadline for waiting out rate limits (epoch ms); absent in runs of earlier releases. */
+  deadlineAt?: number;
 }
 
 type CachePolicy = Pick<LlmStepInput, 'useCache' | 'refreshCache'>;
@@ -83,7 +85,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           summary: result.text.trim(),
           cached: result.cached,
         };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -128,7 +130,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           inputHash: outlineInputHash(input.route, input.title, scenes),
         });
         return { sections: Math.max(1, sections.length), calls };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -155,7 +157,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           inputHash: sheetInputHash(input.route, character.title, character.name, character.scenes),
           cached: result.cached,
         };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
 
     /**
@@ -199,7 +201,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
         }
         if (rows.length) await repo.saveEmbeddings(rows);
         return { embedded: scenes.length, requests: batches.length };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
   };
 }

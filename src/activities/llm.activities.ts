@@ -14,6 +14,8 @@ export interface ChatCompletionInput {
   temperature?: number;
   jsonSchema?: JsonSchemaSpec;
   useCache: boolean;
+  /** Until when rate limits are waited out (epoch ms); default: 6 h after the activity was first scheduled. */
+  deadlineAt?: number;
 }
 
 export interface ChatCompletionOutput {
@@ -57,7 +59,7 @@ export function createLlmActivities(deps: { llm: LlmService }) {
           outputTokens: result.usage.outputTokens,
           cached: result.cached,
         };
-      });
+      }, { deadlineAt: input.deadlineAt });
     },
   };
 }
@@ -75,7 +77,12 @@ export function createRoutingActivities(deps: { config: AppConfig }) {
       for (const purpose of purposes) {
         const ref = deps.config.llm.models[purpose];
         if (!ref) throw new Error(`Unknown LLM purpose "${purpose}"`);
-        routes[purpose] = { ...ref, taskQueue: llmTaskQueue(deps.config.temporal.taskQueue, ref.provider), requestTimeoutMs: deps.config.llm.requestTimeoutMs };
+        routes[purpose] = {
+          ...ref,
+          taskQueue: llmTaskQueue(deps.config.temporal.taskQueue, ref.provider),
+          requestTimeoutMs: deps.config.llm.requestTimeoutMs,
+          rateLimitDeadlineMs: deps.config.llm.rateLimitDeadlineMs,
+        };
       }
       return routes;
     },

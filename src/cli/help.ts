@@ -146,6 +146,14 @@ Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,
 Requests to /api and /optimization need "Authorization: Bearer <token>" when STORYLOOM_API_TOKENS is set.`,
   },
   migrate: { usage: '', summary: 'create the database if needed and apply migrations' },
+  'codec-server': {
+    usage: '[--port N] [--host H]',
+    summary: 'decrypt payloads for the Web UI and `temporal --codec-endpoint` (Ctrl-C stops)',
+    details: `  --port N   where to listen (default STORYLOOM_CODEC_PORT, 8888)
+  --host H   interface (default STORYLOOM_CODEC_HOST, 127.0.0.1)
+Needs STORYLOOM_PAYLOAD_KEYS; requires "Authorization: Bearer <STORYLOOM_CODEC_TOKEN>" when that is set;
+CORS allows STORYLOOM_CODEC_CORS_ORIGINS (default: TEMPORAL_UI_URL's origin).`,
+  },
   help: { usage: '[command]', summary: 'this overview, or one command’s options' },
 };
 

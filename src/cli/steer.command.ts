@@ -8,6 +8,7 @@ import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { progressLine } from './progress-bar';
 import { UsageError, webUiLink } from './temporal-client';
+import { waitingLines } from './waiting';
 
 async function runningHandle(ctx: CliContext, idOrTitle: string) {
   const script = await ctx.script(idOrTitle);
@@ -34,6 +35,8 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     const progress = await handle.query(progressQuery);
     console.log(progressLine(progress));
     console.log(describeState(progress));
+    if (progress.pauseReason) console.log(`paused by itself: ${progress.pauseReason}`);
+    for (const line of waitingLines(await handle.describe())) console.log(line);
     return 0;
   }
   const last = await new RunRepository(await ctx.db()).lastIngestionRun(script.id);

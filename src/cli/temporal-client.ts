@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import { clientInterceptors } from '../observability/tracing';
 import { temporalConnectionOptions } from '../temporal-connection';
+import { dataConverterFor } from '../security/data-converter';
 
 export async function connectClient(config: AppConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   let connection: Connection;
@@ -14,7 +15,12 @@ export async function connectClient(config: AppConfig): Promise<{ client: Client
     );
   }
   return {
-    client: new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config) }),
+    client: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      interceptors: clientInterceptors(config),
+      dataConverter: dataConverterFor(config),
+    }),
     close: () => connection.close(),
   };
 }

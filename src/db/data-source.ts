@@ -18,7 +18,9 @@ export function createDataSource(databaseUrl: string, opts: { poolSize?: number;
     migrationsRun: false,
     logging: false,
     ...(opts.logger ? { logger: opts.logger } : {}),
-    extra: { max: opts.poolSize ?? 10 },
+    // A connect that hangs (a partition, not a refusal) fails after 10 s as "database unreachable",
+    // which activities wait out (activities/attempt-budget.ts).
+    extra: { max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000 },
   });
 }
 

@@ -85,6 +85,9 @@ export function toLlmFailure(err: unknown, provider: Provider, model: string): E
     return fail(LlmFailureType.RateLimited, `${where} rate limited the request (429)${wait !== undefined ? `; retry after ${wait} ms` : ''}`, false, wait);
   }
   if (status === 529) return fail(LlmFailureType.Overloaded, `${where} is overloaded (529): ${detail}`, false, retryAfterMs(e.headers));
+  if (status === 503 && /overload/i.test(detail)) {
+    return fail(LlmFailureType.Overloaded, `${where} is overloaded (503): ${detail}`, false, retryAfterMs(e.headers));
+  }
   if (status === 408) return fail(LlmFailureType.Timeout, `${where} timed out the request (408)`, false);
   if (status >= 500 || status === 409) return fail(LlmFailureType.Transient, `${where} failed with ${status}: ${detail}`, false);
   if (status === 401) {

@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { LlmFailureType } from '../shared/failure-types';
+import { LlmFailureType, RATE_LIMIT_LLM_FAILURES } from '../shared/failure-types';
 import type { Provider } from '../shared/llm-routing';
 import type { CallLog, LlmCallRecord } from './call-log';
 import { toLlmFailure } from './errors';
+import { describeOutage, type OutageDetector } from './outage-detector';
+import type { ProviderGates } from './rate-gate';
 import type { ProviderRegistry } from './registry';
 import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheStore } from './response-cache';
@@ -19,6 +21,33 @@ export interface CallContext {
   nextCallIndex?: () => number;
   signal?: AbortSignal;
   onToken?: (delta: string) => void;
+  /** Rate limits are waited out until then (epoch ms), then fail the item: the run's deadline. */
+  runDeadlineAt?: number;
+  /**
+   * When this activity attempt must hand a still rate-limited call back to Temporal (epoch ms):
+   * its start-to-close limit less a margin. Without it, a rate limit is not waited out here.
+   */
+  attemptEndsAt?: number;
+}
+
+/** Rate-limit waits without a Retry-After: 1 s, doubling, at most 30 s. */
+function rateLimitBackoffMs(waits: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.min(waits, 5));
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export interface ChatCall {
@@ -69,6 +98,14 @@ export class LlmService {
       /** One request's time limit, enforced here (not left to each SDK) so every provider times out alike. */
       requestTimeoutMs: number;
       now?: () => number;
+      /** Adaptive concurrency per provider (rate-gate.ts); none = no limit beyond the worker's. */
+      gates?: ProviderGates;
+      /** Provider outage detection (outage-detector.ts); none = every failure is the item's. */
+      outages?: OutageDetector;
+      /** Told of each rate-limit wait (a log line). */
+      onRateLimitWait?: (wait: { provider: string; model: string; purpose: string; waitMs: number; waits: number }) => void;
+      /** Told when a failure is part of a provider outage (a log line). */
+      onOutage?: (message: string) => void;
     },
   ) {}
 
@@ -132,7 +169,7 @@ export class LlmService {
     const now = this.deps.now ?? Date.now;
     const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind, request });
     const started = now();
-    const base: Omit<LlmCallRecord, 'outcome' | 'errorType' | 'latencyMs' | 'inputTokens' | 'outputTokens'> = {
+    let base: Omit<LlmCallRecord, 'outcome' | 'errorType' | 'latencyMs' | 'inputTokens' | 'outputTokens'> = {
       purpose: call.purpose,
       provider: call.provider,
       model: call.model,
@@ -145,6 +182,10 @@ export class LlmService {
       cacheKey: key,
       callKey: callKeyOf(ctx),
     };
+    // Each request of a rate-limit wait loop is a row of its own.
+    const nextRequest = () => {
+      base = { ...base, callKey: callKeyOf(ctx) };
+    };
     if (call.useCache && !call.refreshCache) {
       const hit = await this.deps.cache.get<T>(key);
       if (hit && problem(hit) === undefined) {
@@ -152,26 +193,55 @@ export class LlmService {
         return { ...hit, cached: true };
       }
     }
-    let result: T;
-    const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
-    try {
-      result = await invoke(ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout);
-    } catch (err) {
-      const timedOut = timeout.aborted && !ctx.signal?.aborted;
-      const failure = timedOut
-        ? ApplicationFailure.create({
-            type: LlmFailureType.Timeout,
-            message: `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
-          })
-        : toLlmFailure(err, call.provider, call.model);
-      const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
-      // The call failed either way: a failed row write must not hide the call's own error.
-      await Promise.resolve(
-        this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - started, inputTokens: 0, outputTokens: 0 }),
-      ).catch(() => undefined);
-      throw failure;
+    const gate = this.deps.gates?.for(call.provider);
+    const item = `${ctx.workflowId ?? ''}/${ctx.activityId ?? ''}`;
+    let result: T | undefined;
+    let callStarted = started;
+    for (let waits = 0; result === undefined; waits++) {
+      const permit = await gate?.acquire(ctx.signal);
+      callStarted = now();
+      const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
+      try {
+        result = await invoke(ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout);
+        if (permit) gate?.succeeded();
+        this.deps.outages?.succeeded(call.provider, item);
+      } catch (err) {
+        const timedOut = timeout.aborted && !ctx.signal?.aborted;
+        const failure = timedOut
+          ? ApplicationFailure.create({
+              type: LlmFailureType.Timeout,
+              message: `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
+            })
+          : toLlmFailure(err, call.provider, call.model);
+        const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
+        // The call failed either way: a failed row write must not hide the call's own error.
+        await Promise.resolve(
+          this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, inputTokens: 0, outputTokens: 0 }),
+        ).catch(() => undefined);
+        if (!(failure instanceof ApplicationFailure)) throw failure;
+        if (RATE_LIMIT_LLM_FAILURES.includes(errorType as LlmFailureType)) {
+          if (permit) gate?.rateLimited(permit);
+          permit?.release();
+          const waitMs = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null
+            ? Number(failure.nextRetryDelay)
+            : rateLimitBackoffMs(waits);
+          await this.waitOutRateLimit(call, ctx, failure, waitMs, waits);
+          nextRequest();
+          continue;
+        }
+        permit?.release();
+        const outage = this.deps.outages?.failed(call.provider, item, errorType, failure.message);
+        if (outage) {
+          const message = describeOutage(outage);
+          this.deps.onOutage?.(message);
+          throw ApplicationFailure.create({ type: LlmFailureType.ProviderUnavailable, message, nonRetryable: true, cause: failure });
+        }
+        throw failure;
+      } finally {
+        permit?.release();
+      }
     }
-    const usage = { latencyMs: now() - started, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens };
+    const usage = { latencyMs: now() - callStarted, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens };
     const invalid = problem(result);
     if (invalid !== undefined) {
       // A paid answer that cannot be used: recorded with its tokens, never cached, and retryable.
@@ -186,6 +256,26 @@ export class LlmService {
       await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: result });
     }
     return { ...result, cached: false };
+  }
+
+  /**
+   * A rate-limited call waits `waitMs` and goes again, while the run's deadline allows and this
+   * attempt has time left for the request; past the deadline the item fails (not retried), and
+   * an attempt out of time hands the call back to Temporal, which retries after the same wait.
+   */
+  private async waitOutRateLimit(call: { provider: Provider; model: string; purpose: string }, ctx: CallContext, failure: ApplicationFailure, waitMs: number, waits: number): Promise<void> {
+    const at = (this.deps.now ?? Date.now)() + waitMs;
+    if (ctx.runDeadlineAt !== undefined && at > ctx.runDeadlineAt) {
+      throw ApplicationFailure.create({
+        type: failure.type ?? LlmFailureType.RateLimited,
+        message: `${failure.message}; still rate limited at the run's deadline (STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS)`,
+        nonRetryable: true,
+        cause: failure,
+      });
+    }
+    if (ctx.attemptEndsAt === undefined || at + this.deps.requestTimeoutMs > ctx.attemptEndsAt) throw failure;
+    this.deps.onRateLimitWait?.({ provider: call.provider, model: call.model, purpose: call.purpose, waitMs, waits: waits + 1 });
+    await sleep(waitMs, ctx.signal);
   }
 }
 

@@ -5,7 +5,7 @@
  * target per worker process shows both.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServer {
@@ -19,6 +19,11 @@ export interface MetricsServerOptions {
   temporalMetricsUrl?: string;
   /** Interface to listen on; default all, as a scraper usually runs elsewhere. */
   host?: string;
+  /**
+   * When the port is taken (another worker on this host), listen on a free one instead and
+   * report it here; without it, a taken port is an error.
+   */
+  onPortTaken?: (wanted: number, got: number) => void;
 }
 
 export async function startMetricsServer(port: number, registry: Registry, opts: MetricsServerOptions = {}): Promise<MetricsServer> {
@@ -32,7 +37,13 @@ export async function startMetricsServer(port: number, registry: Registry, opts:
       (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${errorMessage(err)}\n`),
     );
   });
-  await listen(server, port, opts.host);
+  try {
+    await listen(server, port, opts.host);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !opts.onPortTaken || port === 0) throw err;
+    await listen(server, 0, opts.host);
+    opts.onPortTaken(port, (server.address() as AddressInfo).port);
+  }
   const bound = (server.address() as AddressInfo).port;
   return {
     port: bound,
@@ -63,6 +74,23 @@ function listen(server: Server, port: number, host: string | undefined): Promise
       resolve();
     });
   });
+}
+
+/**
+ * `preferred` when it is free on `host`, else a free port the system picks: several worker
+ * processes on one host each get a port (Core's metrics port cannot fall back by itself).
+ */
+export async function freePort(preferred: number, host = '127.0.0.1'): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(undefined));
+      probe.listen(port, host, () => {
+        const got = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(got));
+      });
+    });
+  return (await tryPort(preferred)) ?? (await tryPort(0)) ?? 0;
 }
 
 function errorMessage(err: unknown): string {

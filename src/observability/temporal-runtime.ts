@@ -23,9 +23,10 @@ let result: InstalledRuntime | undefined;
  * `config.metricsPort` > 0 has Core serve its worker metrics on 127.0.0.1:<metricsPort + 1>
  * (loopback only: the app's /metrics on metricsPort re-serves them). Idempotent.
  */
-export function installRuntime(config: AppConfig, logger: Logger): InstalledRuntime {
+export function installRuntime(config: AppConfig, logger: Logger, opts: { coreMetricsPort?: number } = {}): InstalledRuntime {
   if (result) return result;
-  const coreMetricsAddress = config.metricsPort > 0 ? `127.0.0.1:${config.metricsPort + 1}` : undefined;
+  // `coreMetricsPort`: the worker found metricsPort + 1 taken (another worker on this host) and picked a free one.
+  const coreMetricsAddress = config.metricsPort > 0 ? `127.0.0.1:${opts.coreMetricsPort ?? config.metricsPort + 1}` : undefined;
   const level = temporalLevel(logger.level);
   try {
     Runtime.install({

@@ -81,6 +81,8 @@ export interface IngestionProgress {
   phase: 'starting' | 'summaries' | 'phase2' | 'done';
   status: IngestionStatus;
   paused: boolean;
+  /** Why the run paused itself (a provider outage); absent when a user paused it or it runs. */
+  pauseReason?: string;
   concurrency: IngestionConcurrency;
   phases: Record<PhaseName, PhaseProgress>;
   elapsedMs: number;

@@ -23,6 +23,11 @@ export interface LlmRoute {
    * activities' limits. Absent in routes resolved by earlier releases.
    */
   requestTimeoutMs?: number;
+  /**
+   * How long after its start a run waits out rate limits (STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS).
+   * Absent in routes resolved by earlier releases.
+   */
+  rateLimitDeadlineMs?: number;
 }
 
 /** LLM activities run on one task queue per provider, so worker limits hold per provider. */

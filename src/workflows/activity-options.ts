@@ -12,6 +12,8 @@ import type { LlmRoute } from '../shared/llm-routing';
  * cancellation and progress (a dead worker is noticed within the heartbeat timeout), 429s wait
  * what Retry-After says (nextRetryDelay overrides the backoff), and errors a retry cannot fix
  * are not retried. The start-to-close limit comes from the route (see llmStartToClose).
+ * No attempt limit here: rate limits are waited out until the run's deadline, and the worker
+ * ends an item's retries after LLM_MAX_ATTEMPTS of its own failures (activities/attempt-budget.ts).
  */
 export const LLM_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
@@ -22,19 +24,20 @@ export const LLM_ACTIVITY_OPTIONS: ActivityOptions = {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 8,
     nonRetryableErrorTypes: [...NON_RETRYABLE_LLM_FAILURES],
   },
 };
 
 /**
- * Database and configuration work: quick, idempotent, retried on any error a few times. The
- * limit fits a batch write (milliseconds; seconds under load), so a worker killed during one
- * stalls the run for seconds, not a minute.
+ * Database and configuration work: quick, idempotent, retried on any error. The limit fits a
+ * batch write (milliseconds; seconds under load), so a worker killed during one stalls the run
+ * for seconds, not a minute. No attempt limit here: an unreachable database is waited for (every
+ * 10 s) however long it is away, and the worker ends retries of other errors after
+ * STORYLOOM_DB_MAX_ATTEMPTS (activities/attempt-budget.ts).
  */
 export const DB_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
 
 export const mainActivities = proxyActivities<MainActivities>(DB_ACTIVITY_OPTIONS);
@@ -45,7 +48,7 @@ export const mainActivities = proxyActivities<MainActivities>(DB_ACTIVITY_OPTION
  */
 export const LOCAL_DB_ACTIVITY_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 10 },
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
 
 export const localActivities = proxyLocalActivities<MainActivities>(LOCAL_DB_ACTIVITY_OPTIONS);

@@ -14,6 +14,7 @@ import {
   defineSignal,
   defineUpdate,
   isCancellation,
+  log,
   makeContinueAsNewFunc,
   patched,
   setCurrentDetails,
@@ -23,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { PlannedScene } from '../activities/ingestion.activities';
 import type { SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
-import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
+import { DEFAULT_RATE_LIMIT_DEADLINE_MS, LlmFailureType, RUN_FATAL_LLM_FAILURES } from '../shared/failure-types';
 import {
   concurrencyChangeError,
   DEFAULT_CONCURRENCY,
@@ -88,6 +89,8 @@ interface CarriedState {
   failures: IngestionFailure[];
   failureCount: number;
   paused: boolean;
+  /** Why the run paused itself (a provider outage); cleared by resume. */
+  pauseReason?: string;
   concurrency: IngestionConcurrency;
   /** Every run of this execution chain (continue-as-new starts a new one). */
   runIds: string[];
@@ -101,6 +104,8 @@ const MAX_FAILURES_KEPT = 50;
 export const WRITES_SURVIVE_CANCELLATION_PATCH = 'batch-writes-survive-cancellation';
 /** Phase 2 waits for every step to settle before a failure or cancellation ends the run. */
 export const PHASE2_SETTLES_EVERY_STEP_PATCH = 'phase2-settles-every-step';
+/** A provider outage pauses the run and its items wait for resume (issue 14, gap 2). */
+export const PAUSE_ON_OUTAGE_PATCH = 'pause-on-provider-outage';
 /** A sheet is ~0.5 KB: 50 per write keeps each payload far under Temporal's 256 KB warning. */
 const SHEETS_PER_WRITE = 50;
 const emptyPhase = (): PhaseProgress => ({ total: 0, done: 0, failed: 0, reused: 0 });
@@ -142,6 +147,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       phase,
       status: 'running',
       paused: state.paused,
+      ...(state.pauseReason ? { pauseReason: state.pauseReason } : {}),
       concurrency: state.concurrency,
       phases: state.phases,
       elapsedMs,
@@ -154,7 +160,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     setCurrentDetails(
       [`**${state.title || input.scriptId}** — ${phase}${state.paused ? ' (paused)' : ''}`,
         line('summaries', p.summaries), line('outline', p.outline), line('sheets', p.sheets), line('embeddings', p.embeddings),
-        `concurrency: summaries ${state.concurrency.summaries}, sheets ${state.concurrency.sheets}`].join('\n\n'),
+        `concurrency: summaries ${state.concurrency.summaries}, sheets ${state.concurrency.sheets}`,
+        ...(state.paused && state.pauseReason ? [`paused by itself: ${state.pauseReason}`] : [])].join('\n\n'),
     );
   };
 
@@ -167,7 +174,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     validator: rejectArguments('pause'),
     description: 'Stop starting calls (calls in flight finish); answers the new state.',
   });
-  setHandler(resumeUpdate, () => { state.paused = false; showDetails(); return steeringState(); }, {
+  setHandler(resumeUpdate, () => { state.paused = false; state.pauseReason = undefined; showDetails(); return steeringState(); }, {
     validator: rejectArguments('resume'),
     description: 'Start calls again after pause; answers the new state.',
   });
@@ -183,7 +190,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     description: `Calls in flight per phase, e.g. { "summaries": 20, "sheets": 5 } (1 to ${MAX_CONCURRENCY}); answers the new state.`,
   });
   setHandler(pauseSignal, () => { state.paused = true; showDetails(); });
-  setHandler(resumeSignal, () => { state.paused = false; showDetails(); });
+  setHandler(resumeSignal, () => { state.paused = false; state.pauseReason = undefined; showDetails(); });
   setHandler(setConcurrencySignal, (c) => {
     for (const key of ['summaries', 'sheets'] as const) {
       const v = c[key];
@@ -215,10 +222,34 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (!fatal && RUN_FATAL_LLM_FAILURES.includes(type as LlmFailureType)) fatal = { type, message };
     showDetails();
   };
+  /**
+   * A provider outage (most recent calls failing the same way, see src/llm/outage-detector.ts)
+   * is nobody's item's fault: the run pauses itself — the state `resume` leaves — and the item
+   * waits for resume, then goes again. No attempts are spent meanwhile.
+   */
+  const untilProviderAnswers = async (call: () => Promise<void>): Promise<void> => {
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        const { type, message } = describeError(err);
+        if (type !== LlmFailureType.ProviderUnavailable || !patched(PAUSE_ON_OUTAGE_PATCH)) throw err;
+        if (!state.paused) {
+          state.paused = true;
+          state.pauseReason = message;
+          log.warn('ingestion paused itself: provider outage', { scriptId: input.scriptId, reason: message });
+          showDetails();
+        }
+        await condition(() => !state.paused);
+      }
+    }
+  };
   const throwIfFatal = () => {
     const f = fatal as { type: string; message: string } | undefined;
     if (f) throw ApplicationFailure.nonRetryable(f.message, f.type);
   };
+  /** Rate limits are waited out until then: the run's deadline (activity input only: replay-safe). */
+  const deadlineAt = (route: LlmRoute) => state.startedAt + (route.rateLimitDeadlineMs ?? DEFAULT_RATE_LIMIT_DEADLINE_MS);
   // Full redoes every step with fresh provider calls: stored results and cached answers are not reused (answers are still cached).
   const refreshCache = input.mode === 'full';
   const writeEvenIfCancelled = (write: () => Promise<void>): Promise<void> =>
@@ -318,13 +349,15 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       () => (flags.parallelSceneSummaries ? state.concurrency.summaries : 1),
       async (scene: PlannedScene) => {
         try {
-          const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
-            { summary: `summary: ${scene.label}` },
-            [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache }],
-          );
-          summaryWriter.add(row);
-          s.done++;
-          showDetails();
+          await untilProviderAnswers(async () => {
+            const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
+              { summary: `summary: ${scene.label}` },
+              [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(routes.summary) }],
+            );
+            summaryWriter.add(row);
+            s.done++;
+            showDetails();
+          });
         } catch (err) {
           recordFailure('summaries', scene.label, err);
         }
@@ -406,10 +439,12 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       await CancellationScope.cancellable(async () => {
         try {
           // At most one section per scene, plus the outline over the sections.
-          await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
-            { summary: `outline: ${state.title}` },
-            [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache }],
-          );
+          await untilProviderAnswers(async () => {
+            await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
+              { summary: `outline: ${state.title}` },
+              [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.outline) }],
+            );
+          });
           p.done++;
         } catch (err) {
           recordFailure('outline', 'outline', err);
@@ -432,13 +467,15 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         () => (flags.parallelCharacterSheets ? state.concurrency.sheets : 1),
         async (c) => {
           try {
-            const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
-              { summary: `sheet: ${c.name}` },
-              [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache }],
-            );
-            sheetWriter.add(row);
-            p.done++;
-            showDetails();
+            await untilProviderAnswers(async () => {
+              const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
+                { summary: `sheet: ${c.name}` },
+                [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.sheet) }],
+              );
+              sheetWriter.add(row);
+              p.done++;
+              showDetails();
+            });
           } catch (err) {
             recordFailure('sheets', c.name, err);
           }
@@ -466,11 +503,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       await condition(() => !state.paused);
       try {
         // At most one request per scene.
-        const r = await llmActivities(state.routes.embedding, { requests: sceneIds.length }).embedScenes.executeWithOptions(
-          { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
-          [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache }],
-        );
-        p.done += r.embedded;
+        await untilProviderAnswers(async () => {
+          const r = await llmActivities(state.routes.embedding, { requests: sceneIds.length }).embedScenes.executeWithOptions(
+            { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
+            [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.embedding) }],
+          );
+          p.done += r.embedded;
+        });
       } catch (err) {
         recordFailure('embeddings', `${sceneIds.length} scenes`, err);
       }

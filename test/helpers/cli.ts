@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RunningSimulator } from '../../src/llm/simulator';
 import { main } from '../../src/starter';
-import { testDatabaseUrl, type RunningApp } from './harness';
+import { TEST_PAYLOAD_KEYS, testDatabaseUrl, type RunningApp } from './harness';
 
 /** Points the CLI (run in-process) at the test database, dev server, worker queue and simulator; returns a restore function. */
 export function cliEnvironment(env: TestWorkflowEnvironment, app: RunningApp, sim: RunningSimulator): () => void {
@@ -14,6 +14,8 @@ export function cliEnvironment(env: TestWorkflowEnvironment, app: RunningApp, si
     ANTHROPIC_API_KEY: 'test-anthropic-key',
     OPENAI_BASE_URL: `${sim.url}/v1`,
     OPENAI_API_KEY: 'test-openai-key',
+    // The workers encrypt payloads with the tests' key: the CLI's client reads them with it.
+    STORYLOOM_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
   });
   return () => {
     process.env = saved;

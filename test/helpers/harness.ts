@@ -15,7 +15,17 @@ import { startSimulator, type DeepPartial, type RunningSimulator, type Simulator
 import { createLogger } from '../../src/observability/logger';
 import { installRuntime } from '../../src/observability/temporal-runtime';
 import { createServices, createWorkers, type AppServices, type CreateServicesOptions, type WorkerSetup } from '../../src/runtime';
+import { dataConverterFor } from '../../src/security/data-converter';
+import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+
+/**
+ * The tests' payload key: every test client and worker encrypts with it, so histories the tests
+ * record (test/replay) are encrypted with it too and replay with it. A test value, not a secret.
+ */
+export const TEST_PAYLOAD_KEYS = 'test-2026:c3Rvcnlsb29tLXRlc3QtcGF5bG9hZC1rZXktMzJiISE=';
+/** The test key's codec settings, for clients and replays outside the harness. */
+export const testDataConverter = () => dataConverterFor({ payloadKeys: parsePayloadKeys(TEST_PAYLOAD_KEYS, undefined) });
 
 export function testDatabaseUrl(): string {
   const url = process.env.STORYLOOM_TEST_DATABASE_URL;
@@ -33,6 +43,7 @@ export function testConfig(sim: RunningSimulator | undefined, env: Record<string
       ? { ANTHROPIC_BASE_URL: sim.url, OPENAI_BASE_URL: `${sim.url}/v1`, OLLAMA_HOST: sim.url }
       : {}),
     STORYLOOM_LLM_TIMEOUT_MS: '5000',
+    STORYLOOM_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     // Keeps the per-call info lines out of test output; tests about logs pass LOG_LEVEL.
     LOG_LEVEL: 'warn',
     ...env,
@@ -61,6 +72,7 @@ export async function startTestTemporal(opts: { searchAttributes?: boolean } = {
   if (!executable) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
   quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter() },
     server: {
       executable: { type: 'existing-path', path: executable },
       searchAttributes: opts.searchAttributes === false ? [] : STORYLOOM_SEARCH_ATTRIBUTES,

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { RunningSimulator } from '../../src/llm/simulator';
-import { testDatabaseUrl } from './harness';
+import { TEST_PAYLOAD_KEYS, testDatabaseUrl } from './harness';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -30,6 +30,7 @@ export function workerEnv(opts: { sim: RunningSimulator; address: string; taskQu
     OPENAI_BASE_URL: `${opts.sim.url}/v1`,
     OLLAMA_HOST: opts.sim.url,
     STORYLOOM_LLM_TIMEOUT_MS: '5000',
+    STORYLOOM_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     TEMPORAL_ADDRESS: opts.address,
     STORYLOOM_TASK_QUEUE: opts.taskQueue,
     STORYLOOM_TEST_WORKFLOW_BUNDLE: bundle,

@@ -15,6 +15,7 @@ import { runInActivityScope } from '../../src/observability/activity-scope';
 import { commitsOnItsOwn, readRunDbStats, sumRunDbStats } from '../../src/observability/run-db-stats';
 import { installRuntime, type InstalledRuntime } from '../../src/observability/temporal-runtime';
 import { clientInterceptors, tracingFor } from '../../src/observability/tracing';
+import { dataConverterFor } from '../../src/security/data-converter';
 import { createServices, createWorkers, type AppServices } from '../../src/runtime';
 import { smokeTest } from '../../src/workflows';
 import { queueFor, startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
@@ -205,7 +206,7 @@ describe('tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set', () => {
       const workers = await createWorkers({ connection: env.nativeConnection, services, taskQueue });
       workersToStop.push(...workers);
       running = Promise.all(workers.map((w) => w.run()));
-      const client = new Client({ connection: env.connection, interceptors: clientInterceptors(config) });
+      const client = new Client({ connection: env.connection, interceptors: clientInterceptors(config), dataConverter: dataConverterFor(config) });
       await client.workflow.execute(smokeTest, {
         taskQueue,
         workflowId: `obs-trace-${Date.now()}`,

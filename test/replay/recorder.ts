@@ -10,7 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { workflowBundle } from '../helpers/harness';
+import { testDataConverter, workflowBundle } from '../helpers/harness';
 import { machineTraces, sanitizeHistory } from './sanitize-history';
 
 const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
@@ -25,7 +25,7 @@ export function exportHistory(address: string, workflowId: string, runId?: strin
 export async function recordAndReplay(address: string, name: string, workflowId: string, runId?: string): Promise<string> {
   const json = JSON.stringify(sanitizeHistory(JSON.parse(exportHistory(address, workflowId, runId))), null, 2);
   expect(machineTraces(json)).toEqual([]);
-  await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: name }, historyFromJSON(JSON.parse(json)));
+  await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: name, dataConverter: testDataConverter() }, historyFromJSON(JSON.parse(json)));
   if (process.env.STORYLOOM_RECORD_HISTORIES === '1') {
     const file = path.join(HISTORIES_OUT, `${name}.json`);
     mkdirSync(HISTORIES_OUT, { recursive: true });

@@ -11,7 +11,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { workflowBundle } from '../helpers/harness';
+import { testDataConverter, workflowBundle } from '../helpers/harness';
 import { machineTraces } from './sanitize-history';
 
 const DIR = path.join(__dirname, 'histories');
@@ -48,7 +48,7 @@ it.each(histories)('%s holds no stack trace, machine path or worker identity', (
 });
 
 it.each(histories)('replays %s without a determinism violation', async (file) => {
-  await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: file }, load(file));
+  await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: file, dataConverter: testDataConverter() }, load(file));
 });
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;

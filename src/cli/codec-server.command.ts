@@ -1,0 +1,47 @@
+/**
+ * `storyloom codec-server`: the codec server on its own (until the API process hosts it), so the
+ * Web UI and `temporal workflow show --codec-endpoint` can show encrypted payloads decoded.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { parseArgs } from 'node:util';
+import { codecRoutes } from '../api/codec.routes';
+import type { AppConfig } from '../config';
+import { createLogger } from '../observability/logger';
+import { AesGcmPayloadCodec } from '../security/payload-codec';
+import { UsageError } from './temporal-client';
+
+/** Builds (does not start) the standalone codec server for `config`. */
+export async function buildCodecServer(config: AppConfig): Promise<FastifyInstance> {
+  if (!config.payloadKeys) throw new UsageError('STORYLOOM_PAYLOAD_KEYS is not set: there is nothing to decode (payloads are not encrypted)');
+  const app = Fastify({ logger: false });
+  await app.register(codecRoutes, {
+    codec: new AesGcmPayloadCodec(config.payloadKeys),
+    token: config.codecServer.token,
+    corsOrigins: config.codecServer.corsOrigins,
+  });
+  return app;
+}
+
+function port(raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535; got "${raw}"`);
+  return n;
+}
+
+export async function codecServerCommand(config: AppConfig, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } }, allowPositionals: true });
+  if (positionals.length) throw new UsageError(`codec-server takes no arguments; got "${positionals[0]}"`);
+  const logger = createLogger(config.logLevel);
+  const app = await buildCodecServer(config);
+  const address = await app.listen({ port: port(values.port, config.codecServer.port), host: values.host ?? config.codecServer.host });
+  logger.info({ corsOrigins: config.codecServer.corsOrigins, token: Boolean(config.codecServer.token) }, `codec server at ${address}/codec`);
+  console.log(`Codec server at ${address}/codec (Web UI: Settings → Codec Server). Ctrl-C stops it.`);
+  if (!config.codecServer.token) console.log('No STORYLOOM_CODEC_TOKEN: anyone who can reach this address can decode payloads; keep it on loopback.');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await app.close();
+  return 0;
+}

@@ -1,0 +1,118 @@
+/** The reliability parts without a network: the AIMD gate, the outage detector, error classes. */
+import { ApplicationFailure } from '@temporalio/common';
+import { isDatabaseUnreachable, waitReason } from '../../src/activities/attempt-budget';
+import { OutageDetector } from '../../src/llm/outage-detector';
+import { AimdGate } from '../../src/llm/rate-gate';
+import { LlmFailureType } from '../../src/shared/failure-types';
+
+describe('AimdGate', () => {
+  it('lets `max` in, then makes the next wait until one is released', async () => {
+    const gate = new AimdGate({ provider: 'p', max: 2 });
+    const a = await gate.acquire();
+    await gate.acquire();
+    let third = false;
+    const pending = gate.acquire().then((p) => {
+      third = true;
+      return p;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(third).toBe(false);
+    a.release();
+    (await pending).release();
+    expect(third).toBe(true);
+  });
+
+  it('lowers the limit once per generation on rate limits, raises it back as calls succeed at the limit', async () => {
+    const changes: number[] = [];
+    const gate = new AimdGate({ provider: 'p', max: 10, decrease: 0.5, onChange: (c) => changes.push(c.limit) });
+    const permits = await Promise.all(Array.from({ length: 10 }, () => gate.acquire()));
+    // Ten requests of one generation come back 429: one decrease, not ten.
+    for (const p of permits) gate.rateLimited(p);
+    expect(gate.limit).toBe(5);
+    for (const p of permits) p.release();
+    const next = await gate.acquire();
+    gate.rateLimited(next);
+    next.release();
+    expect(gate.limit).toBe(2);
+    for (let i = 0; i < 200 && gate.limit < 10; i++) {
+      const held = await Promise.all(Array.from({ length: gate.limit }, () => gate.acquire()));
+      gate.succeeded();
+      for (const p of held) p.release();
+    }
+    expect(gate.limit).toBe(10);
+    expect(changes.slice(0, 2)).toEqual([5, 2]);
+  });
+
+  it('does not grow while the limit is not in use', async () => {
+    const gate = new AimdGate({ provider: 'p', max: 10, decrease: 0.5 });
+    gate.rateLimited(await gate.acquire());
+    const before = gate.limit;
+    for (let i = 0; i < 50; i++) {
+      const p = await gate.acquire();
+      gate.succeeded();
+      p.release();
+    }
+    expect(gate.limit).toBe(before);
+  });
+
+  it('a waiter whose signal aborts leaves the queue with the reason', async () => {
+    const gate = new AimdGate({ provider: 'p', max: 1 });
+    await gate.acquire();
+    const ac = new AbortController();
+    const waiting = gate.acquire(ac.signal);
+    ac.abort(new Error('cancelled'));
+    await expect(waiting).rejects.toThrow('cancelled');
+  });
+});
+
+describe('OutageDetector', () => {
+  let t = 0;
+  const now = () => t;
+  beforeEach(() => {
+    t = 0;
+  });
+
+  it('declares an outage when most recent calls across items fail the same transient way', () => {
+    const d = new OutageDetector({ now });
+    for (let i = 0; i < 4; i++) d.succeeded('anthropic', `ok${i}`);
+    let outage;
+    for (let i = 0; i < 16 && !outage; i++) outage = d.failed('anthropic', `item${i % 8}`, LlmFailureType.Transient, 'failed with 502: bad gateway');
+    expect(outage).toMatchObject({ provider: 'anthropic', errorType: LlmFailureType.Transient });
+    expect(outage?.failures).toBeGreaterThanOrEqual(16 * 0.8);
+    // Still down for the next failure, over at the first success.
+    expect(d.failed('anthropic', 'item9', LlmFailureType.Transient, '502')).toBeDefined();
+    d.succeeded('anthropic', 'item9');
+    expect(d.current('anthropic')).toBeUndefined();
+  });
+
+  it('one item failing again and again is no outage; nor are rate limits or 4xx', () => {
+    const d = new OutageDetector({ now });
+    for (let i = 0; i < 30; i++) expect(d.failed('openai', 'same-scene', LlmFailureType.Transient, '500')).toBeUndefined();
+    for (let i = 0; i < 30; i++) expect(d.failed('openai', `s${i}`, LlmFailureType.RateLimited, '429')).toBeUndefined();
+    for (let i = 0; i < 30; i++) expect(d.failed('openai', `s${i}`, LlmFailureType.InvalidRequest, '400')).toBeUndefined();
+  });
+
+  it('an outage ends after ttlMs without a failure', () => {
+    const d = new OutageDetector({ now, ttlMs: 1000 });
+    for (let i = 0; i < 20; i++) d.failed('ollama', `i${i}`, LlmFailureType.Timeout, 'timed out');
+    expect(d.current('ollama')).toBeDefined();
+    t += 1001;
+    expect(d.current('ollama')).toBeUndefined();
+  });
+});
+
+describe('wait reasons', () => {
+  it('database connection errors, wrapped or not, are waited out', () => {
+    expect(isDatabaseUnreachable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isDatabaseUnreachable({ name: 'QueryFailedError', message: 'x', driverError: { code: '57P01', message: 'terminating connection due to administrator command' } })).toBe(true);
+    expect(isDatabaseUnreachable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseUnreachable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
+  });
+
+  it('rate limits are waited out unless already final', () => {
+    expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.RateLimited, message: '429' }))).toBe('rate_limited');
+    expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.Overloaded, message: '529' }))).toBe('rate_limited');
+    expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.RateLimited, message: 'deadline', nonRetryable: true }))).toBeUndefined();
+    expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.Transient, message: '500' }))).toBeUndefined();
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * An outage that hits every item stops the run early (issue 14, gap 2): when most recent calls
+ * fail the same transient way, the run pauses itself, says why (progress, Web UI details), fails
+ * no item and spends no attempts while paused; `resume` after the provider is back finishes it.
+ * Real dev server, Postgres and simulator.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/ingestion';
+import { ingestScript, progressQuery, resumeUpdate } from '../../src/workflows';
+import { useTestStack } from '../helpers/harness';
+import { importSynthetic } from '../helpers/scripts';
+import { waitFor } from '../helpers/wait';
+
+const stack = useTestStack('provider-outage');
+
+const currentDetails = async (handle: WorkflowHandle) =>
+  ((await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails ?? '';
+const pendingActivities = async (handle: WorkflowHandle) => (await handle.describe()).raw.pendingActivities?.length ?? 0;
+
+it('every call failing with a 5xx pauses the run with the reason; no attempts while paused; resume finishes it with nothing failed', async () => {
+  const script = await importSynthetic(stack.app.services.db, 40, 3, `Outage ${Date.now()}`);
+  stack.sim.configure({ faults: [{ kind: 'http500', rate: 1 }] });
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue,
+    workflowId: ingestionWorkflowId(script.scriptId),
+    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 10, sheets: 3 } }],
+  });
+
+  const paused = await waitFor(async () => {
+    const p = await handle.query(progressQuery);
+    return p.paused && p.pauseReason ? p : undefined;
+  }, 30_000, 'the run pauses itself');
+  expect(paused.pauseReason).toMatch(/anthropic looks down: \d+ of its last \d+ calls failed \(LlmTransient\)/);
+  expect(paused.phases.summaries.failed).toBe(0);
+  expect(await currentDetails(handle)).toContain('paused by itself: anthropic looks down');
+
+  // The attempts already scheduled end at once (the provider is known down); then nothing is called.
+  await waitFor(async () => (await pendingActivities(handle)) === 0, 30_000, 'no activity pending');
+  const before = stack.sim.stats().totalRequests;
+  await new Promise((r) => setTimeout(r, 3000));
+  expect(stack.sim.stats().totalRequests).toBe(before);
+  expect((await handle.query(progressQuery)).phases.summaries.failed).toBe(0);
+
+  // The provider is back: resume, and the run finishes with every item done.
+  stack.sim.configure({ faults: [] });
+  const state = await handle.executeUpdate(resumeUpdate);
+  expect(state.paused).toBe(false);
+  expect((await handle.query(progressQuery)).pauseReason).toBeUndefined();
+  const result: IngestionResult = await handle.result();
+  expect(result.status).toBe('completed');
+  expect(result.failureCount).toBe(0);
+  expect(result.phases.summaries.done).toBe(40);
+});
+
+it('resumed while the provider is still down: it pauses again after one attempt per item in flight, failing none', async () => {
+  const script = await importSynthetic(stack.app.services.db, 20, 2, `Outage again ${Date.now()}`);
+  stack.sim.configure({ faults: [{ kind: 'http500', rate: 1 }] });
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue,
+    workflowId: ingestionWorkflowId(script.scriptId),
+    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 5, sheets: 2 } }],
+  });
+  await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused');
+  await waitFor(async () => (await pendingActivities(handle)) === 0, 30_000, 'no activity pending');
+  const before = stack.sim.stats().totalRequests;
+  await handle.executeUpdate(resumeUpdate);
+  await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused again');
+  await waitFor(async () => (await pendingActivities(handle)) === 0, 30_000, 'no activity pending');
+  // At most the five items in flight were tried once more.
+  expect(stack.sim.stats().totalRequests - before).toBeLessThanOrEqual(5);
+  expect((await handle.query(progressQuery)).phases.summaries.failed).toBe(0);
+  stack.sim.configure({ faults: [] });
+  await handle.executeUpdate(resumeUpdate);
+  expect((await handle.result()).status).toBe('completed');
+});
