@@ -5,7 +5,7 @@ import { OperationError } from '../operations/context';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
 import { errorSchema } from './errors';
-import { bearerSecurity, runUrlsSchema, type ApiRoutes } from './routes';
+import { alreadyRunningSchema, bearerSecurity, runUrlsSchema, sendAlreadyRunning, type ApiRoutes } from './routes';
 
 interface GenerateBody {
   since?: string;
@@ -87,14 +87,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
               urls: runUrlsSchema,
             },
           },
-          409: {
-            type: 'object',
-            properties: {
-              error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, workflowId: { type: 'string' } } },
-              webUi: { type: 'string' },
-              urls: runUrlsSchema,
-            },
-          },
+          409: alreadyRunningSchema,
           400: errorSchema,
           401: errorSchema,
         },
@@ -119,11 +112,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
         });
       } catch (err) {
         if (!(err instanceof StoriesAlreadyRunningError)) throw err;
-        return reply.code(409).send({
-          error: { code: 'already_running', message: err.message, workflowId: err.workflowId },
-          webUi: ctx.webUi(err.workflowId),
-          urls: ctx.runUrls(err.workflowId),
-        });
+        return sendAlreadyRunning(reply, ctx, err);
       }
     },
   );
