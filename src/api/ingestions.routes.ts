@@ -3,7 +3,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionConc
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
 import { ApiError, errorSchema } from './errors';
-import { bearerSecurity, runUrlsSchema, scriptIdParams, type ApiRoutes } from './routes';
+import { alreadyRunningSchema, bearerSecurity, runUrlsSchema, sendAlreadyRunning, scriptIdParams, type ApiRoutes } from './routes';
 
 interface IngestionBody {
   flags?: Partial<IngestionFlags>;
@@ -61,14 +61,7 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
               urls: runUrlsSchema,
             },
           },
-          409: {
-            type: 'object',
-            properties: {
-              error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, workflowId: { type: 'string' } } },
-              webUi: { type: 'string' },
-              urls: runUrlsSchema,
-            },
-          },
+          409: alreadyRunningSchema,
           400: errorSchema,
           401: errorSchema,
           404: errorSchema,
@@ -91,11 +84,7 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
         });
       } catch (err) {
         if (!(err instanceof IngestionAlreadyRunningError)) throw err;
-        return reply.code(409).send({
-          error: { code: 'already_running', message: err.message, workflowId: err.workflowId },
-          webUi: ctx.webUi(err.workflowId),
-          urls: ctx.runUrls(err.workflowId),
-        });
+        return sendAlreadyRunning(reply, ctx, err);
       }
     },
   );

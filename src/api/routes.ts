@@ -1,5 +1,5 @@
 /** The shape of a routes file: one Fastify plugin per job, given the API's shared context. */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ApiContext } from './context';
 
 export type ApiRoutes = FastifyPluginAsync<{ ctx: ApiContext }>;
@@ -24,3 +24,21 @@ export const runUrlsSchema = {
 } as const;
 
 export const bearerSecurity = [{ bearerAuth: [] }];
+
+/** The 409 of a start refused because the same run is running: its id and URLs. */
+export const alreadyRunningSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, workflowId: { type: 'string' } } },
+    webUi: { type: 'string' },
+    urls: runUrlsSchema,
+  },
+} as const;
+
+export function sendAlreadyRunning(reply: FastifyReply, ctx: ApiContext, err: { workflowId: string; message: string }): FastifyReply {
+  return reply.code(409).send({
+    error: { code: 'already_running', message: err.message, workflowId: err.workflowId },
+    webUi: ctx.webUi(err.workflowId),
+    urls: ctx.runUrls(err.workflowId),
+  });
+}

@@ -10,6 +10,7 @@ import { createDataSource } from '../db/data-source';
 import { createLogger, type Logger } from '../observability/logger';
 import { clientInterceptors } from '../observability/tracing';
 import { createServices, type AppServices } from '../runtime';
+import { dataConverterFor } from '../security/data-converter';
 import { temporalConnectionOptions } from '../temporal-connection';
 import { assertListenAllowed, buildApiServer } from './server';
 
@@ -24,7 +25,7 @@ export async function startApiProcess(config: AppConfig, logger: Logger = create
   assertListenAllowed(config.api);
   const db = createDataSource(config.databaseUrl, { poolSize: 10 });
   const connection = Connection.lazy(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config) });
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config), dataConverter: dataConverterFor(config) });
   let services: Promise<AppServices> | undefined;
   const { app } = await buildApiServer({
     config,

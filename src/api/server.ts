@@ -11,6 +11,8 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ConfigError, type ApiConfig } from '../config';
 import { bearerToken, installAuth, isProtectedPath, rateLimitKey, tokenMatches } from './auth';
+import { AesGcmPayloadCodec } from '../security/payload-codec';
+import { codecRoutes } from './codec.routes';
 import { ApiContext, type ApiDeps } from './context';
 import { ApiError, installErrorHandlers } from './errors';
 import { healthRoutes } from './health.routes';
@@ -18,10 +20,12 @@ import { ingestionRoutes } from './ingestions.routes';
 import type { ApiRoutes } from './routes';
 import { runRoutes } from './runs.routes';
 import { scriptRoutes } from './scripts.routes';
+import { sessionRoutes } from './sessions.routes';
+import { storiesRoutes } from './stories.routes';
 import { createHash } from 'node:crypto';
 
 /** Every job's routes: one entry per routes file. */
-export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes];
+export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes];
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 
@@ -85,6 +89,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     },
   });
   for (const routes of API_ROUTES) await app.register(routes, { ctx });
+  // Payload encryption on: the codec server (/codec/encode, /codec/decode) for the Web UI, with its own token and CORS.
+  if (deps.config.payloadKeys) {
+    await app.register(codecRoutes, {
+      codec: new AesGcmPayloadCodec(deps.config.payloadKeys),
+      token: deps.config.codecServer.token,
+      corsOrigins: deps.config.codecServer.corsOrigins,
+    });
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return { app, ctx };

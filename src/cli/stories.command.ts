@@ -8,12 +8,10 @@ import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowHandle,
-  type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
 import { formatReportShort } from '../reporting/format-report';
@@ -23,8 +21,6 @@ import {
   DEFAULT_SYNTHESIS_CONCURRENCY,
   describeScope,
   MAX_SYNTHESIS_CONCURRENCY,
-  resolveScope,
-  storiesWorkflowId,
   type StoriesResult,
   type StoryFlags,
   type StoryScopeInput,
@@ -34,7 +30,8 @@ import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import type { CliContext } from './context';
 import { parseDuration, parseTime } from './duration';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
-import { storedReport } from './report.command';
+import { storedReport } from '../operations/stored-report';
+import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
 import { UsageError, webUiLink } from './temporal-client';
 
 const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
@@ -103,26 +100,18 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: GENERATE_OPTIONS });
   if (positionals.length) throw new UsageError(`stories generate takes no positional arguments; got "${positionals[0]}"`);
   const input = generateInput(values);
-  const scope = resolveScope(input.scope, Date.now());
-  const workflowId = storiesWorkflowId(scope);
-  const client = await ctx.client();
-  let handle: WorkflowHandleWithFirstExecutionRunId<typeof generateStories>;
+  let started;
   try {
-    handle = await client.workflow.start(generateStories, {
-      taskQueue: ctx.config.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      typedSearchAttributes: storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'),
-      staticSummary: `stories ${describeScope(scope)}`,
-    });
+    started = await startStories(ctx, input);
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      console.error(`Stories for ${describeScope(scope)} are already being generated: ${webUiLink(ctx.config, workflowId)}`);
-      console.error(`Watch it with \`storyloom stories status ${workflowId}\`, or stop it with \`storyloom stories cancel ${workflowId}\`.`);
+    if (err instanceof StoriesAlreadyRunningError) {
+      console.error(`Stories for ${describeScope(err.scope)} are already being generated: ${webUiLink(ctx.config, err.workflowId)}`);
+      console.error(`Watch it with \`storyloom stories status ${err.workflowId}\`, or stop it with \`storyloom stories cancel ${err.workflowId}\`.`);
       return 3;
     }
     throw err;
   }
+  const { workflowId, scope, handle } = started;
   console.log(`Started ${workflowId} (${describeScope(scope)})`);
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
   if (!values.wait) return 0;

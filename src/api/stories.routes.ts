@@ -1,0 +1,140 @@
+/** News stories: `POST /api/stories/generate` (a generateStories run, 202) and `GET /api/stories`. */
+import { parseDuration, parseTime } from '../cli/duration';
+import { NewsRepository } from '../db/repositories/news.repository';
+import { OperationError } from '../operations/context';
+import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
+import { errorSchema } from './errors';
+import { alreadyRunningSchema, bearerSecurity, runUrlsSchema, sendAlreadyRunning, type ApiRoutes } from './routes';
+
+interface GenerateBody {
+  since?: string;
+  from?: string;
+  to?: string;
+  topic?: string;
+  flags?: Partial<StoryFlags>;
+  concurrency?: number;
+  batch?: boolean;
+}
+
+/** The scope as `stories generate` reads it: `since` (a duration, default 24h) or `from` [+ `to`]. */
+function scopeFrom(body: GenerateBody): StoryScopeInput {
+  const field = (name: string, parse: () => number) => {
+    try {
+      return parse();
+    } catch (err) {
+      throw new OperationError('bad_request', `body.${name}: ${(err as Error).message.replace(/^--\S+ /, '')}`);
+    }
+  };
+  if (body.since && (body.from || body.to)) throw new OperationError('bad_request', 'body.since and body.from/to exclude each other');
+  const scope: StoryScopeInput = body.topic ? { topic: body.topic } : {};
+  if (body.from || body.to) {
+    if (!body.from) throw new OperationError('bad_request', 'body.to needs body.from');
+    scope.fromMs = field('from', () => parseTime('from', body.from!));
+    if (body.to) scope.toMs = field('to', () => parseTime('to', body.to!));
+    if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new OperationError('bad_request', 'body.to must be after body.from');
+  } else {
+    scope.sinceMs = field('since', () => parseDuration('since', body.since ?? '24h'));
+  }
+  return scope;
+}
+
+const storySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    headline: { type: 'string' },
+    topic: { type: ['string', 'null'] },
+    windowStart: { type: 'string' },
+    windowEnd: { type: 'string' },
+    articleCount: { type: 'integer' },
+    status: { type: 'string' },
+  },
+} as const;
+
+export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
+  app.post<{ Body: GenerateBody }>(
+    '/api/stories/generate',
+    {
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        summary: 'Cluster articles into stories and synthesise them (202 with the run; 409 when the same scope runs)',
+        tags: ['stories'],
+        security: bearerSecurity,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            since: { type: 'string', description: 'A duration like 30m, 24h, 7d (default 24h)' },
+            from: { type: 'string', description: 'ISO date or date-time' },
+            to: { type: 'string', description: 'ISO date or date-time' },
+            topic: { type: 'string', maxLength: 200 },
+            flags: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.keys(DEFAULT_STORY_FLAGS).map((k) => [k, { type: 'boolean' }])) },
+            concurrency: { type: 'integer', minimum: 1, maximum: MAX_SYNTHESIS_CONCURRENCY, description: `Syntheses in flight (default ${DEFAULT_SYNTHESIS_CONCURRENCY})` },
+            batch: { type: 'boolean' },
+          },
+        },
+        response: {
+          202: {
+            type: 'object',
+            properties: {
+              workflowId: { type: 'string' },
+              runId: { type: 'string' },
+              scope: { type: 'object', properties: { fromMs: { type: 'number' }, toMs: { type: 'number' }, topic: { type: ['string', 'null'] } } },
+              webUi: { type: 'string' },
+              urls: runUrlsSchema,
+            },
+          },
+          409: alreadyRunningSchema,
+          400: errorSchema,
+          401: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body ?? {};
+      const input = {
+        scope: scopeFrom(body),
+        flags: { ...DEFAULT_STORY_FLAGS, ...body.flags },
+        concurrency: body.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY,
+        ...(body.batch ? { batch: true } : {}),
+      };
+      try {
+        const { workflowId, scope, handle } = await startStories(ctx, input);
+        return reply.code(202).header('location', ctx.runUrls(workflowId).status).send({
+          workflowId,
+          runId: handle.firstExecutionRunId,
+          scope,
+          webUi: ctx.webUi(workflowId, handle.firstExecutionRunId),
+          urls: ctx.runUrls(workflowId),
+        });
+      } catch (err) {
+        if (!(err instanceof StoriesAlreadyRunningError)) throw err;
+        return sendAlreadyRunning(reply, ctx, err);
+      }
+    },
+  );
+
+  app.get<{ Querystring: { all: boolean; limit: number } }>(
+    '/api/stories',
+    {
+      schema: {
+        summary: 'Current stories, newest first (all=true: superseded ones too)',
+        tags: ['stories'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { all: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        },
+        response: { 200: { type: 'object', properties: { stories: { type: 'array', items: storySchema } } }, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => {
+      const stories = await new NewsRepository(await ctx.db()).listStories({ all: request.query.all, limit: request.query.limit });
+      return { stories: stories.map((s) => ({ ...s, windowStart: new Date(s.windowStart).toISOString(), windowEnd: new Date(s.windowEnd).toISOString() })) };
+    },
+  );
+};

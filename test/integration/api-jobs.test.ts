@@ -1,0 +1,90 @@
+/**
+ * The HTTP API's endpoints of the other jobs, over real HTTP against the dev server, Postgres and
+ * the simulator: news stories (start, 409, SSE to the end, list) and story sessions (turns as an
+ * Update with start, the seed's performance metrics and reset).
+ */
+import { randomUUID } from 'node:crypto';
+import { NewsRepository } from '../../src/db/repositories/news.repository';
+import { syntheticNews } from '../../src/domain/news/synthetic-articles';
+import { DAY_MS } from '../../src/shared/stories';
+import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
+import { useTestStack } from '../helpers/harness';
+
+const stack = useTestStack('api-jobs');
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ config: stack.app.config, db: stack.app.services.db, client: stack.env.client, llm: async () => stack.app.services.llm });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const json = async (res: Response) => (await res.json()) as Record<string, any>;
+const post = (path: string, body: unknown) => api.call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('stories', () => {
+  it('starts a generateStories run (202), refuses the same scope while it runs (409), streams it to the end and lists the stories', async () => {
+    const day = Date.UTC(2032, 0, 1) + Math.floor(Math.random() * 3000) * 10 * DAY_MS;
+    await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 12, clusters: 3, dayMs: day, salt: `api-${day}` }));
+    stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 200 } } } });
+    const from = new Date(day).toISOString();
+    const to = new Date(day + DAY_MS).toISOString();
+    const started = await post('/api/stories/generate', { from, to, concurrency: 2 });
+    expect(started.status).toBe(202);
+    const run = await json(started);
+    expect(run.workflowId).toMatch(/^stories-/);
+    expect(run.scope).toEqual({ fromMs: day, toMs: day + DAY_MS, topic: null });
+
+    const second = await post('/api/stories/generate', { from, to });
+    expect(second.status).toBe(409);
+    expect((await json(second)).error).toMatchObject({ code: 'already_running', workflowId: run.workflowId });
+
+    const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
+    expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'COMPLETED', result: { status: 'completed', clusters: 3, stories: { created: 3 } } } });
+    expect(events.some((e) => e.event === 'progress')).toBe(true);
+
+    const status = await json(await api.call(run.urls.status));
+    expect(status).toMatchObject({ type: 'generateStories', status: 'COMPLETED' });
+
+    const listed = await json(await api.call('/api/stories?limit=500'));
+    const inDay = listed.stories.filter((s: { windowStart: string }) => Date.parse(s.windowStart) >= day && Date.parse(s.windowStart) < day + DAY_MS);
+    expect(inDay).toHaveLength(3);
+    expect(inDay[0]).toEqual(expect.objectContaining({ headline: expect.any(String), status: 'current', articleCount: expect.any(Number) }));
+  });
+
+  it('refuses a bad scope or field with 400 naming it', async () => {
+    expect(await json(await post('/api/stories/generate', { since: 'forever' }))).toEqual({
+      error: { code: 'bad_request', message: 'body.since: takes a duration like 30m, 24h or 7d; got "forever"' },
+    });
+    expect(await json(await post('/api/stories/generate', { concurrency: 0 }))).toEqual({ error: { code: 'invalid_request', message: 'body.concurrency must be >= 1' } });
+    expect(await json(await api.call('/api/stories?all=maybe'))).toEqual({ error: { code: 'invalid_request', message: 'querystring.all must be boolean' } });
+  });
+});
+
+describe('sessions and performance metrics', () => {
+  it('takes turns as Updates (the first starts the session) and serves the seed metrics and reset', async () => {
+    const sessionId = randomUUID();
+    const first = await post(`/api/sessions/${sessionId}/turns`, { text: 'I climb the stairs of the lighthouse', title: 'The Lighthouse' });
+    expect(first.status).toBe(200);
+    const turn1 = await json(first);
+    expect(turn1).toMatchObject({ sessionId, turnNumber: 1, stepLimitReached: false });
+    expect(turn1.reply.length).toBeGreaterThan(0);
+    expect(turn1.toolCalls.length).toBeGreaterThan(0);
+    const turn2 = await json(await post(`/api/sessions/${sessionId}/turns`, { text: 'I light the lamp' }));
+    expect(turn2.turnNumber).toBe(2);
+
+    expect(await json(await post(`/api/sessions/${sessionId}/turns`, { text: '' }))).toEqual({ error: { code: 'invalid_request', message: 'body.text must NOT have fewer than 1 characters' } });
+    expect((await post('/api/sessions/not-a-uuid/turns', { text: 'hello' })).status).toBe(400);
+
+    const metrics = await json(await api.call(`/optimization/performance/metrics?session_id=${sessionId}`));
+    expect(metrics).toMatchObject({ status: 'success', session_id: sessionId, enabled: true });
+    expect(Object.keys(metrics.metrics).length).toBeGreaterThan(0);
+    const counted = Object.values(metrics.metrics as Record<string, { count: number }>).reduce((a, s) => a + s.count, 0);
+    expect(counted).toBeGreaterThan(0);
+
+    const reset = await json(await api.call('/optimization/performance/reset', { method: 'POST' }));
+    expect(reset).toEqual({ status: 'success', window: { id: expect.any(Number), started_at: expect.any(String) } });
+    const after = await json(await api.call('/optimization/performance/metrics'));
+    expect(after.window.id).toBe(reset.window.id);
+  });
+});
