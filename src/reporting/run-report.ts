@@ -189,13 +189,13 @@ export function computeRunReport(input: ReportInput): RunReport {
     : input.stories
       ? storiesCriticalPath(input.calls, input.stories, input.wallMs)
       : (() => {
-          const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
-            const l = okLatencies(input.calls, purpose);
-            return { name: purpose, calls: l.length, boundMs: l.reduce((a, b) => a + b, 0) };
-          });
-          const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
-          return { steps, lowerBoundMs, overheadMs: input.wallMs - lowerBoundMs };
-        })();
+        const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
+          const l = okLatencies(input.calls, purpose);
+          return { name: purpose, calls: l.length, boundMs: l.reduce((a, b) => a + b, 0) };
+        });
+        const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+        return { steps, lowerBoundMs, overheadMs: input.wallMs - lowerBoundMs };
+      })();
   return {
     workflowId: input.workflowId,
     runIds: input.runIds,
