@@ -114,6 +114,8 @@ export function synthesisRequest(articles: SynthesisArticle[], model: string): C
 
 export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: LlmService; embeddingDimensions: number; snapshots: ArticleSnapshots }) {
   const { repo, llm, snapshots } = deps;
+  const articlesOf = async (runKey: string, articleIds: number[], loadOnce: boolean) =>
+    (loadOnce ? snapshots.get(runKey, articleIds) : undefined) ?? (await repo.articlesByIds(articleIds));
   const embeddingHash = (route: LlmRoute, a: { title: string; body: string }) =>
     inputHash(route.provider, route.model, ARTICLE_EMBEDDING_PROMPT_VERSION, deps.embeddingDimensions, articleEmbeddingText(a));
 
@@ -178,11 +180,12 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
      * the run's single write.
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
-      const snapshot = input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined;
-      const articles = snapshot ?? (await repo.articlesByIds(input.articleIds));
+      const articles = await articlesOf(input.runKey, input.articleIds, input.loadOnce);
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }
+      // The snapshot is this process's copy of the run's one load: without it the articles were queried.
+      const queriedArticles = !(input.loadOnce && snapshots.get(input.runKey, input.articleIds));
       return withActivityContext(async (ctx) => {
         const { model: _model, ...request } = synthesisRequest(articles, input.route.model);
         const result = await llm.chat(
@@ -190,7 +193,7 @@ export function createNewsProviderActivities(deps: { repo: NewsRepository; llm: 
           ctx,
         );
         try {
-          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles: !snapshot };
+          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles };
         } catch (err) {
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }
