@@ -204,11 +204,12 @@ export function createNewsProviderActivities(deps: {
      * the run's single write.
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
-      const snapshot = input.loadOnce ? snapshots.get(input.runKey, input.articleIds) : undefined;
-      const articles = snapshot ?? (await repo.articlesByIds(input.articleIds));
+      const articles = await articlesOf(input.runKey, input.articleIds, input.loadOnce);
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }
+      // The snapshot is this process's copy of the run's one load: without it the articles were queried.
+      const queriedArticles = !(input.loadOnce && snapshots.get(input.runKey, input.articleIds));
       return withActivityContext(async (ctx) => {
         const { model: _model, ...request } = synthesisRequest(articles, input.route.model);
         const result = await llm.chat(
@@ -216,7 +217,7 @@ export function createNewsProviderActivities(deps: {
           ctx,
         );
         try {
-          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles: !snapshot };
+          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles };
         } catch (err) {
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }

@@ -41,9 +41,9 @@ import {
   type StoryStep,
 } from '../shared/stories';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
-import { describeFailure } from './failures';
 import { runProviderBatch } from './provider-batch';
 import { slidingWindow } from './sliding-window';
+import { describeFailure } from './failures';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
 export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
@@ -90,9 +90,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const timings = { clustering: 0, synthesis: 0, writing: 0 };
   const failures: StoryFailure[] = [];
   let failureCount = 0;
+  let articleQueries = 0;
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
-  let articleQueries = 0;
   let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
   let batch: ProviderBatchProgress | undefined;
 
@@ -157,8 +157,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const result = (status: StoriesStatus, error?: { type: string; message: string }): StoriesResult => ({
     scope, status, articles, clusters: clusters.length, synthesis, stories, failures, failureCount,
     synthesisMode,
-    articleQueries,
     timingsMs: { total: Date.now() - startedAt, ...timings },
+    articleQueries,
     ...(error ? { error } : {}),
   });
   const report = (r: StoriesResult) =>
