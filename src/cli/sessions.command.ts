@@ -73,7 +73,11 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
   // Ctrl-C closes the prompt: the loop ends after the turn in flight (if any) is answered.
   rl.on('SIGINT', () => rl.close());
-  rl.prompt();
+  // Lines piped in (a script, a test) get no prompt echoed between the replies.
+  const prompt = () => {
+    if (process.stdin.isTTY) rl.prompt();
+  };
+  prompt();
   for await (const line of rl) {
     const text = line.trim();
     if (text) {
@@ -89,7 +93,7 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
         }
       }
     }
-    rl.prompt();
+    prompt();
   }
   console.log(`\nLeft "${session.title}". Resume with: storyloom play --session ${session.id}`);
   return 0;
