@@ -48,7 +48,9 @@ afterAll(async () => {
 it('imports a YAML file and a JSON file, lists and shows personas, and updates on re-import', async () => {
   const yaml = await runCli('personas', 'import', path.join(FIXTURES, 'crew.yaml'));
   expect(yaml).toMatchObject({ code: 0 });
-  expect(yaml.out).toContain('Imported 5 persona(s) from crew.yaml: 5 new, 0 updated');
+  // Other test files of the run may have imported the crew already (one database per run).
+  expect(yaml.out).toMatch(/Imported 5 persona\(s\) from crew\.yaml: \d new, \d updated/);
+  expect((await runCli('personas', 'import', path.join(FIXTURES, 'crew.yaml'))).out).toContain('0 new, 5 updated');
   expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('2 new');
   expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('0 new, 2 updated');
 
