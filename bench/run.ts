@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --time-scale X] [--only S1,S2,S3] [--out file.json]`: the benchmark. A report,
+ * `npm run bench [-- --time-scale X] [--only S1,S2,S3,S4] [--out file.json]`: the benchmark. A report,
  * not a test: it measures and asserts nothing. Starts its own Temporal dev server, a throwaway
  * Postgres database (dropped at the end) and, per scenario, the LLM simulator and the app's
  * workers in this process; prints a fixed-width table and its markdown version, writes the JSON
@@ -14,10 +14,11 @@ import { redactUrl, startBenchEnv, type BenchEnv } from './env';
 import { runS1 } from './scenarios/s1';
 import { runS2 } from './scenarios/s2';
 import { runS3, S3_TIME_SCALE } from './scenarios/s3';
+import { runS4 } from './scenarios/s4';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
 import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
 
-const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3 } as const;
+const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
 
 /** Compiled to <root>/.data/bench-dist/bench/run.js (scripts/bench.sh); the source is <root>/bench/run.ts. */
@@ -30,13 +31,13 @@ function parse() {
   const { values } = parseArgs({
     options: {
       'time-scale': { type: 'string', default: '1' },
-      only: { type: 'string', default: 'S1,S2,S3' },
+      only: { type: 'string', default: 'S1,S2,S3,S4' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3] [--out results.json]');
+    console.log('usage: npm run bench -- [--time-scale X (default 1; 0.1 for a quick run)] [--only S1,S2,S3,S4] [--out results.json]');
     process.exit(0);
   }
   const timeScale = Number(values['time-scale']);
@@ -45,7 +46,7 @@ function parse() {
     .split(',')
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
-  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes S1, S2, S3 (comma-separated); got "${s}"`);
+  for (const s of only) if (!(s in SCENARIOS)) throw new Error(`--only takes S1, S2, S3, S4 (comma-separated); got "${s}"`);
   return { timeScale, only: only as ScenarioName[], out: values.out as string | undefined };
 }
 
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
     '',
     'Bounds: the provider latencies alone (summary 2 s, outline 5 s, sheet 3 s, embeddings 0.5 s + 15 ms per input, × time scale): ' +
       'row 1 the sum of every call; rows 2 and 5 ceil(N/10)·t + max(outline, ceil(C/5)·t, embeddings); row 3 zero; row 4 the same for what the edit made stale; ' +
-      'S2 the Anthropic call-time of all ten scripts ÷ the cap of 10; S3 as row 2 at 2,000 scenes and 60 characters. ' +
+      'S2 the Anthropic call-time of all ten scripts ÷ the cap of 10; S3 as row 2 at 2,000 scenes and 60 characters; ' +
+      'S4 (synthesis 17.5 s) the embedding request + ceil(syntheses/window)·17.5 s (row 1 window 1, row 3 zero). ' +
       'LLM calls are provider requests the simulator received; DB queries and commits are what the worker charged to the run in run_db_stats.',
     '',
     targetLines(targets, true),

@@ -95,7 +95,12 @@ export interface SynthesizeStoryInput {
   loadOnce: boolean;
 }
 
-export type SynthesizedStory = StorySynthesis & { storyHash: string; cached: boolean };
+export type SynthesizedStory = StorySynthesis & {
+  storyHash: string;
+  cached: boolean;
+  /** Whether the articles were queried (no snapshot of the run here, or loadOnce off). */
+  queriedArticles?: boolean;
+};
 
 function clusterLabel(index: number, topic: string | null, articles: { title: string }[]): string {
   const name = topic ?? articles[0]?.title ?? '';
@@ -203,6 +208,8 @@ export function createNewsProviderActivities(deps: {
       if (articles.length !== input.articleIds.length) {
         throw ApplicationFailure.nonRetryable(`${input.articleIds.length - articles.length} of the cluster's articles were deleted`, 'ArticlesGone');
       }
+      // The snapshot is this process's copy of the run's one load: without it the articles were queried.
+      const queriedArticles = !(input.loadOnce && snapshots.get(input.runKey, input.articleIds));
       return withActivityContext(async (ctx) => {
         const { model: _model, ...request } = synthesisRequest(articles, input.route.model);
         const result = await llm.chat(
@@ -210,7 +217,7 @@ export function createNewsProviderActivities(deps: {
           ctx,
         );
         try {
-          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached };
+          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles };
         } catch (err) {
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }

@@ -1,26 +1,18 @@
 /** `storyloom articles import <file> [--format F] [--map field=column,...]`: stores news articles. */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NewsRepository, type ArticleImportResult } from '../db/repositories/news.repository';
 import { ArticleImportError, MAX_ARTICLE_FILE_BYTES, parseArticles, parseFieldMap, type ParseResult } from '../domain/news';
 import type { CliContext } from './context';
+import { checkInputFile } from './input-file';
 import { UsageError } from './temporal-client';
 
 const USAGE = 'usage: storyloom articles import <file> [--format csv|jsonl|rss|atom] [--map field=column,...]';
 
 /** Reads and parses a whole article file; any problem is a UsageError naming file, line and reason (nothing written). */
 export async function readArticleFile(file: string, opts: { format?: string; map?: string }): Promise<ParseResult> {
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new UsageError(`${file} is not a file.`);
-    size = info.size;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
-  }
-  if (size > MAX_ARTICLE_FILE_BYTES) throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_ARTICLE_FILE_BYTES / 1024 / 1024} MB.`);
+  await checkInputFile(file, MAX_ARTICLE_FILE_BYTES);
   let map;
   try {
     map = parseFieldMap(opts.map);

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -7,6 +7,7 @@ import { AmbiguousTitleError, ScriptNotFoundError, ScriptRepository, type Import
 import { MAX_SCREENPLAY_BYTES, parseScreenplay, ScreenplayParseError } from '../domain/screenplay';
 import { ingestionWorkflowId } from '../shared/ingestion';
 import type { CliContext } from './context';
+import { checkInputFile } from './input-file';
 import { UsageError } from './temporal-client';
 
 /** The script an import would update is being ingested: importing would rewrite its scenes under the run. */
@@ -53,18 +54,7 @@ async function refuseWhileIngesting(ctx: CliContext, scriptId: string, title: st
  * or when the script it would update is being ingested (IngestionRunningError).
  */
 export async function importFile(ctx: CliContext, file: string, opts: { scriptId?: string; title?: string }): Promise<ImportResult> {
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new UsageError(`${file} is not a file.`);
-    size = info.size;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
-  }
-  if (size > MAX_SCREENPLAY_BYTES) {
-    throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB.`);
-  }
+  await checkInputFile(file, MAX_SCREENPLAY_BYTES);
   let parsed;
   try {
     parsed = parseScreenplay(await readFile(file), path.basename(file));

@@ -15,7 +15,7 @@ import { storyloomSearchAttributes } from '../shared/search-attributes';
 import { ingestScript, progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeImport, importFile, IngestionRunningError } from './import.command';
-import { ProgressPrinter } from './progress-bar';
+import { drawProgressUntil, progressLine } from './progress-bar';
 import { storedReport } from './report.command';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
@@ -47,26 +47,8 @@ export function describeResult(r: IngestionResult): string {
 }
 
 /** Polls the run's progress query and draws it until the result is in. */
-export async function waitWithProgress(handle: WorkflowHandle<typeof ingestScript>): Promise<IngestionResult> {
-  const printer = new ProgressPrinter();
-  let done = false;
-  const poll = (async () => {
-    while (!done) {
-      try {
-        printer.update(await handle.query(progressQuery));
-      } catch {
-        // Between continue-as-new runs or before the first task the query may fail; try again.
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  try {
-    return await handle.result();
-  } finally {
-    done = true;
-    await poll;
-    printer.end();
-  }
+export function waitWithProgress(handle: WorkflowHandle<typeof ingestScript>): Promise<IngestionResult> {
+  return drawProgressUntil(handle.result(), async () => progressLine(await handle.query(progressQuery)));
 }
 
 export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<number> {

@@ -62,3 +62,29 @@ export class ProgressPrinter {
     else if (this.last) this.out.write(`${this.last}\n`);
   }
 }
+
+/**
+ * Draws `line()` every half second (a query of the run's progress) until `result` settles, then
+ * resolves or rejects with it. A failed read is skipped: before the first workflow task, or
+ * between continue-as-new runs, the query may fail.
+ */
+export async function drawProgressUntil<R>(result: Promise<R>, line: () => Promise<string>, printer = new ProgressPrinter()): Promise<R> {
+  let done = false;
+  const poll = (async () => {
+    while (!done) {
+      try {
+        printer.updateLine(await line());
+      } catch {
+        // not answerable yet; try again
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  try {
+    return await result;
+  } finally {
+    done = true;
+    await poll;
+    printer.end();
+  }
+}

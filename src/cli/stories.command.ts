@@ -33,7 +33,7 @@ import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResum
 import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import type { CliContext } from './context';
 import { parseDuration, parseTime } from './duration';
-import { ProgressPrinter, storiesProgressLine } from './progress-bar';
+import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { storedReport } from './report.command';
 import { UsageError, webUiLink } from './temporal-client';
 
@@ -78,26 +78,8 @@ export function describeStoriesResult(r: StoriesResult): string {
   ].join('\n');
 }
 
-async function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promise<StoriesResult> {
-  const printer = new ProgressPrinter();
-  let done = false;
-  const poll = (async () => {
-    while (!done) {
-      try {
-        printer.updateLine(storiesProgressLine(await handle.query(storiesProgressQuery)));
-      } catch {
-        // Before the first workflow task the query may fail; try again.
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  })();
-  try {
-    return await handle.result();
-  } finally {
-    done = true;
-    await poll;
-    printer.end();
-  }
+function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promise<StoriesResult> {
+  return drawProgressUntil(handle.result(), async () => storiesProgressLine(await handle.query(storiesProgressQuery)));
 }
 
 const GENERATE_OPTIONS = {

@@ -3,6 +3,8 @@
  * Pure: safe inside the workflow sandbox.
  */
 
+import type { PhaseProgress } from './ingestion';
+
 /** Bumped whenever the synthesis prompt's wording or schema changes: stories of an older prompt are not reused. */
 export const SYNTHESIS_PROMPT_VERSION = 'synthesis-v1';
 
@@ -88,15 +90,8 @@ export function synthesisConcurrencyError(change: unknown): string | undefined {
 
 export type StoriesStatus = 'running' | 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
 
-export interface StoryStep {
-  total: number;
-  done: number;
-  failed: number;
-  /** Clusters whose story was reused without a call. */
-  reused: number;
-  startedAt?: number;
-  finishedAt?: number;
-}
+/** Clusters to synthesise: made, failed, and reused (a story of the same hash, no call). */
+export type StoryStep = PhaseProgress;
 
 export interface StoriesProgress {
   phase: 'starting' | 'clustering' | 'synthesis' | 'writing' | 'done';
@@ -132,5 +127,7 @@ export interface StoriesResult {
   /** How the run's syntheses were made: calls in a sliding window, or one provider batch. */
   synthesisMode: 'calls' | 'batch';
   timingsMs: { total: number; clustering: number; synthesis: number; writing: number };
+  /** Queries of the articles table: 1 (the load) plus one per synthesis that had to read its articles again. */
+  articleQueries: number;
   error?: { type: string; message: string };
 }

@@ -8,7 +8,6 @@
  * recorded and the run goes on (`completed_with_failures`).
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   defineQuery,
@@ -44,6 +43,7 @@ import {
 import { llmActivities, localActivities, mainActivities } from './activity-options';
 import { runProviderBatch } from './provider-batch';
 import { slidingWindow } from './sliding-window';
+import { describeFailure } from './failures';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
 export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
@@ -90,6 +90,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const timings = { clustering: 0, synthesis: 0, writing: 0 };
   const failures: StoryFailure[] = [];
   let failureCount = 0;
+  let articleQueries = 0;
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
   let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
@@ -143,14 +144,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const markStatus = (status: StoriesStatus) => {
     if (searchable) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
   };
-  const describeError = (err: unknown): { type: string; message: string } => {
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
-    return { type, message: (cause as Error)?.message ?? String(cause) };
-  };
   const recordFailure = (cluster: PlannedCluster, err: unknown) => {
     if (isCancellation(err)) throw err;
-    const { type, message } = describeError(err);
+    const { type, message } = describeFailure(err);
     synthesis.failed++;
     failureCount++;
     if (failures.length < MAX_FAILURES_KEPT) failures.push({ cluster: cluster.index + 1, storyHash: cluster.storyHash, label: cluster.label, errorType: type, message });
@@ -162,6 +158,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     scope, status, articles, clusters: clusters.length, synthesis, stories, failures, failureCount,
     synthesisMode,
     timingsMs: { total: Date.now() - startedAt, ...timings },
+    articleQueries,
     ...(error ? { error } : {}),
   });
   const report = (r: StoriesResult) =>
@@ -203,6 +200,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
         threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],
     );
     timings.clustering = Date.now() - clusteringStarted;
+    articleQueries = 1;
     articles = plan.articles;
     clusters = plan.clusters;
     const uncached = clusters.filter((c) => c.reusedStoryId === undefined);
@@ -218,7 +216,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const byHash = new Map(clusters.map((c) => [c.storyHash, c]));
     const toWrite = (s: SynthesizedStory): ClusterWrite => {
       const c = byHash.get(s.storyHash)!;
-      const { storyHash: _h, cached: _c, ...syn } = s;
+      const { storyHash: _h, cached: _c, queriedArticles: _q, ...syn } = s;
       return { storyHash: c.storyHash, articleIds: c.articleIds, topic: c.topic, windowStart: c.windowStart, windowEnd: c.windowEnd, synthesis: syn };
     };
     const synthesize = llmActivities(routes.synthesis);
@@ -236,6 +234,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
               await mainActivities.writeStoryAlone({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, cluster: toWrite(story) });
             }
             made.push(story);
+            if (story.queriedArticles) articleQueries++;
             synthesis.done++;
             showDetails();
           } catch (err) {
@@ -328,7 +327,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       await CancellationScope.nonCancellable(() => endEarly('cancelled'));
       throw err;
     }
-    const error = describeError(err);
+    const error = describeFailure(err);
     await CancellationScope.nonCancellable(() => endEarly('failed', error));
     throw err;
   }

@@ -5,7 +5,6 @@
  * `scenesPerRun` scenes so history stays bounded; progress, pause and concurrency survive it.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -43,6 +42,7 @@ import {
 import type { LlmRoute } from '../shared/llm-routing';
 import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes, type SearchStatus } from '../shared/search-attributes';
 import { llmActivities, localActivities, mainActivities } from './activity-options';
+import { describeFailure } from './failures';
 import { batchWriter } from './batch-writer';
 import { slidingWindow } from './sliding-window';
 
@@ -192,23 +192,18 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     showDetails();
   });
 
-  const describeError = (err: unknown): { type: string; message: string } => {
-    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ApplicationFailure') : (cause as Error)?.name ?? 'Error';
-    return { type, message: (cause as Error)?.message ?? String(cause) };
-  };
   const keepFailure = (failure: IngestionFailure) => {
     state.failureCount++;
     if (state.failures.length < MAX_FAILURES_KEPT) state.failures.push(failure);
   };
   /** A batch write that failed for good: the run ends failed, and says why. */
   const recordWriteFailure = (phaseName: PhaseName, err: unknown) => {
-    const { type, message } = describeError(err);
+    const { type, message } = describeFailure(err);
     keepFailure({ phase: phaseName, item: 'batch write', errorType: type, message });
   };
   const recordFailure = (phaseName: PhaseName, item: string, err: unknown) => {
     if (isCancellation(err)) throw err;
-    const { type, message } = describeError(err);
+    const { type, message } = describeFailure(err);
     state.phases[phaseName].failed++;
     keepFailure({ phase: phaseName, item, errorType: type, message });
     // Bad credentials or an unknown model will fail every item the same way: stop the run.
@@ -383,7 +378,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (summaryWriter.failure() !== undefined && err === summaryWriter.failure()) recordWriteFailure('summaries', err);
     await CancellationScope.nonCancellable(async () => {
       await summaryWriter.flush().catch(() => undefined);
-      await finish('failed', describeError(err));
+      await finish('failed', describeFailure(err));
     });
     throw err;
   }

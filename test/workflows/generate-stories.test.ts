@@ -5,7 +5,8 @@
  * only its cluster and supersedes the old story; a cluster that keeps failing is recorded and
  * the run goes on; a second start over the same scope is refused while the first runs.
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesResult, type StoryScopeInput } from '../../src/shared/stories';
@@ -53,13 +54,17 @@ it('synthesises every cluster once, then reuses them all; one new article re-syn
   const scope = { fromMs: day, toMs: day + DAY_MS };
 
   const first = await run(scope);
-  expect(first).toMatchObject({ status: 'completed', articles: 24, clusters: 4, failureCount: 0, stories: { created: 4, kept: 0, superseded: 0 } });
+  expect(first).toMatchObject({ status: 'completed', articles: 24, clusters: 4, failureCount: 0, articleQueries: 1, stories: { created: 4, kept: 0, superseded: 0 } });
   expect(first.synthesis).toMatchObject({ total: 4, done: 4, reused: 0, failed: 0 });
   expect(synthesisRequests()).toBe(4);
   const made = await currentStories(day);
   expect(made.map((s) => s.article_count)).toEqual([6, 6, 6, 6]);
   const links = await stack.app.services.db.query('SELECT count(*)::int AS n FROM story_articles WHERE story_id = ANY($1)', [made.map((s) => s.id)]);
   expect(links[0].n).toBe(24);
+  const [report] = await stack.app.services.db.query('SELECT kind, report FROM run_reports WHERE workflow_id = $1 ORDER BY created_at DESC LIMIT 1', [storiesWorkflowId(first.scope)]);
+  expect(report.kind).toBe('generateStories');
+  expect(report.report.criticalPath.steps.map((step: { name: string; calls: number }) => [step.name, step.calls])).toEqual([['embeddings', 1], ['synthesis', 4]]);
+  expect(report.report.db.commits).toBeLessThanOrEqual(3);
   const detail = await new NewsRepository(stack.app.services.db).storyWithArticles(made[0].id);
   expect(detail?.headline.length).toBeGreaterThan(0);
   expect(detail?.keyPoints.length).toBeGreaterThan(0);
@@ -85,6 +90,16 @@ it('synthesises every cluster once, then reuses them all; one new article re-syn
   expect(superseded).toHaveLength(1);
   const replacement = after.find((s) => s.id === superseded[0].superseded_by);
   expect(replacement).toMatchObject({ status: 'current', article_count: 7 });
+});
+
+it('with every optimisation off: one call at a time, a commit pair per story, the articles queried again per cluster', async () => {
+  const day = freshDay();
+  await importNews(day, 9, 3, `off-${day}`);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 100 } } } });
+  const result = await run({ fromMs: day, toMs: day + DAY_MS }, { flags: { parallelSynthesis: false, oneTransaction: false, loadOnce: false, useCache: false } });
+  expect(result).toMatchObject({ status: 'completed', clusters: 3, articleQueries: 4, stories: { created: 3 } });
+  expect(stack.sim.stats().byPurpose.synthesis.peakConcurrent).toBe(1);
+  expect((await currentStories(day)).filter((s) => s.status === 'current')).toHaveLength(3);
 });
 
 it('records a cluster whose synthesis keeps failing and completes with the others', async () => {
@@ -123,4 +138,20 @@ it('refuses a second start over the same scope while the first runs; pause, setC
   await handle.executeUpdate(storiesResumeUpdate);
   const result = await handle.result();
   expect(result).toMatchObject({ status: 'completed', stories: { created: 4 } });
+});
+
+it('a cancel mid-synthesis ends the run cancelled, recorded, with nothing half-written', async () => {
+  const day = freshDay();
+  await importNews(day, 8, 4, `cancel-${day}`);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 3000 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 2 });
+  await waitFor(async () => (stack.sim.stats().byPurpose.synthesis?.requests ?? 0) >= 2);
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  const [row] = await stack.app.services.db.query('SELECT status FROM story_runs WHERE workflow_id = $1', [handle.workflowId]);
+  expect(row.status).toBe('cancelled');
+  expect(await currentStories(day)).toEqual([]);
+  expect(stack.sim.stats().aborted).toBeGreaterThanOrEqual(1);
 });

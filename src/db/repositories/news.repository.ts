@@ -228,9 +228,10 @@ export class NewsRepository {
     const made = await this.upsertStories(tx, input.model, input.promptVersion, input.made);
     await this.insertLinks(tx, made.map((m, i) => ({ id: m.id, articleIds: input.made[i].articleIds })));
     if (input.keptHashes.length) {
+      // A reused story whose cluster had vanished and came back is current again.
       await tx.query(
-          `UPDATE stories SET status = 'current', superseded_at = NULL, superseded_by = NULL, updated_at = now()
-            WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3 AND status <> 'current' RETURNING id`,
+        `UPDATE stories SET status = 'current', superseded_at = NULL, superseded_by = NULL, updated_at = now()
+          WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3 AND status <> 'current'`,
         [input.keptHashes, input.model, input.promptVersion],
       );
     }

@@ -29,7 +29,7 @@ export interface SyntheticNewsOptions {
   dayMs: number;
   /** With topics, clusters are also told apart by topic; without, only by their words. */
   withTopics?: boolean;
-  /** Makes URLs unique between sets (tests and bench runs share a database). */
+  /** Makes URLs and texts unique between sets (tests and bench runs share a database and a response cache). */
   salt?: string;
 }
 
@@ -53,7 +53,8 @@ export function syntheticNews(opts: SyntheticNewsOptions): ParsedArticle[] {
       url: `https://news.example/${salt}/${c + 1}/${n + 1}`,
       sourceId: null,
       title: `${place}: ${pick(0)} ${pick(1)} ${pick(2)} (report ${n + 1})`,
-      body: sentences.join(' '),
+      // The salt in the text too: another set's articles are never answered from the response cache.
+      body: `${sentences.join(' ')}${opts.salt ? ` Filed as ${opts.salt}.` : ''}`,
       topic: opts.withTopics === false ? null : TOPICS[c],
       publishedAt: new Date(opts.dayMs + ((i * 7919) % (20 * 3600)) * 1000),
       sourceName: `Source ${(i % 5) + 1}`,
