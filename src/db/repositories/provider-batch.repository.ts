@@ -8,16 +8,9 @@ import { LlmBatchEntity, LlmBatchItemEntity, type LlmBatch, type LlmBatchItem, t
 import type { ChatRequest, ChatResult } from '../../llm/types';
 import { upsertInChunks } from './multi-row';
 
-export interface PreparedBatch {
-  key: string;
-  provider: string;
-  model: string;
-  purpose: string;
-  promptVersion: string;
-  useCache: boolean;
-  workflowId: string | null;
+export type PreparedBatch = Pick<LlmBatch, 'key' | 'provider' | 'model' | 'purpose' | 'promptVersion' | 'useCache' | 'workflowId'> & {
   items: { customId: string; request: Omit<ChatRequest, 'model'> }[];
-}
+};
 
 export interface ItemOutcomeRow {
   customId: string;
