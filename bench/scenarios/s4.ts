@@ -9,7 +9,7 @@
  *   3  row 2 again, nothing changed               bound: 0 (no provider call needed)
  *   4  one new article in one cluster             bound: one embedding + one synthesis
  *   5  defaults with a window of 10, a fresh day  bound: embeddings + t
- * (`--batch` has no row: provider batches are another branch's work.)
+ * (`--batch` has no row yet: see the README's Batch mode for a measurement by hand.)
  */
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';

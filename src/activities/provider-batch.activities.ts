@@ -99,7 +99,8 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         const { batch, opts, call } = await open(ref.key, ctx);
         let items = await deps.repo.items(ref.key);
         if (batch.providerBatchId) return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
-        if (batch.status === 'submitting') {
+        // A retry: an earlier attempt may have created the batch without recording it (its answer lost).
+        if ((ctx.attempt ?? 1) > 1) {
           const found = await call((c) => c.findByKey(ref.key, opts));
           if (found) {
             await deps.repo.update(ref.key, { providerBatchId: found.id, status: rowStatus(found), submittedAt: new Date(found.createdAt) });
@@ -111,14 +112,14 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
           const hit = await deps.llm.cachedChat(callOf(batch, item), { ...ctx, callKey: itemCallKey(ref.key, item.customId) });
           if (hit) hits.push({ customId: item.customId, outcome: 'cached', response: hit });
         }
+        const hitIds = new Set(hits.map((h) => h.customId));
+        const pending = items.filter((i) => i.outcome === null && !hitIds.has(i.customId));
+        if (!pending.length) {
+          await deps.repo.settle(ref.key, hits, { status: 'ended', endedAt: new Date() });
+          return progress(batch, await deps.repo.items(ref.key), undefined);
+        }
         await deps.repo.saveOutcomes(ref.key, hits);
         if (hits.length) items = await deps.repo.items(ref.key);
-        const pending = items.filter((i) => i.outcome === null);
-        if (!pending.length) {
-          await deps.repo.update(ref.key, { status: 'ended', endedAt: new Date() });
-          return progress(batch, items, undefined);
-        }
-        await deps.repo.update(ref.key, { status: 'submitting' });
         const requests = pending.map((i) => ({ customId: i.customId, request: { ...(i.request as ChatCall['request']), model: batch.model } }));
         const status = await call((c) => c.submit(requests, ref.key, opts));
         try {
@@ -132,17 +133,14 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       });
     },
 
-    /** The batch's state at the provider (recorded when it changed). */
+    /** The batch's state at the provider. */
     async pollProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
       return withActivityContext(async (ctx) => {
         const { batch, opts, call } = await open(ref.key, ctx);
         const items = await deps.repo.items(ref.key);
         if (!batch.providerBatchId) return progress(batch, items, undefined);
-        const status = await call((c) => c.status(batch.providerBatchId!, opts));
-        if (batch.status !== 'cancelled' && rowStatus(status) !== batch.status) {
-          await deps.repo.update(ref.key, { status: rowStatus(status), failure: status.failure ?? null, endedAt: status.endedAt ? new Date(status.endedAt) : null });
-        }
-        return progress(batch, items, status);
+        // Read-only: the fetch records the batch's end (one commit fewer per run).
+        return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
       });
     },
 
@@ -185,8 +183,11 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
             await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: false, failure: mapped, latencyMs });
             rows.push(failedRow(item.customId, mapped));
           }
-          await deps.repo.saveOutcomes(ref.key, rows);
-          await deps.repo.update(ref.key, { status: batch.status === 'cancelled' ? 'cancelled' : 'ended', endedAt: status.endedAt ? new Date(status.endedAt) : new Date() });
+          await deps.repo.settle(ref.key, rows, {
+            status: batch.status === 'cancelled' ? 'cancelled' : 'ended',
+            endedAt: status.endedAt ? new Date(status.endedAt) : new Date(),
+            failure: status.failure ?? null,
+          });
           return (await deps.repo.items(ref.key)).map(outcomeOf);
         }
         return items.map(outcomeOf);
@@ -204,7 +205,8 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         if (!batch) return { batchId: null, cancelled: false };
         const { opts, call } = await open(ref.key, ctx);
         let id = batch.providerBatchId;
-        if (!id && batch.status === 'submitting') id = (await call((c) => c.findByKey(ref.key, opts)))?.id ?? null;
+        // A submit cancelled in flight may have created the batch without recording it.
+        if (!id && batch.status === 'prepared') id = (await call((c) => c.findByKey(ref.key, opts)))?.id ?? null;
         if (!id || batch.status === 'ended') {
           if (batch.status !== 'ended') await deps.repo.update(ref.key, { status: 'cancelled' });
           return { batchId: id, cancelled: false };

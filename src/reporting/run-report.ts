@@ -196,7 +196,8 @@ export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthes
   const steps: PathStep[] = [
     { name: 'embeddings', calls: embeddings.length, boundMs: embeddings.reduce((a, b) => a + b, 0) },
     ...(batched.length ? [{ name: 'synthesis batch', calls: batched.length, boundMs: Math.max(...batched) }] : []),
-    { name: 'synthesis', calls: syntheses.length, boundMs: windowBound(syntheses, stories.parallelSynthesis ? stories.concurrency : 1) },
+    // After a batch, the calls are its retries (none when every item succeeded).
+    ...(batched.length && !syntheses.length ? [] : [{ name: 'synthesis', calls: syntheses.length, boundMs: windowBound(syntheses, stories.parallelSynthesis ? stories.concurrency : 1) }]),
   ];
   const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
   return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };

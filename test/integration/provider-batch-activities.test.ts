@@ -107,7 +107,8 @@ describe.each(['anthropic', 'openai'] as const)('%s', (provider) => {
     const rows = (await callRows(wf)).filter((r) => r.activityId !== null);
     expect(rows.map((r) => [r.outcome, r.batch]).sort()).toEqual([['cache_hit', false], ['ok', true], ['ok', true]]);
     expect(rows.filter((r) => r.batch).every((r) => r.outputTokens > 0 && r.latencyMs >= 0)).toBe(true);
-    // The batch's answers are cached like normal calls' answers.
+    // The batch's answers are cached like normal calls' answers (once the write-behind has landed).
+    await stack.services.llm.settle();
     const again = await stack.services.llm.chat({ purpose: 'synthesis', provider, model: MODELS[provider], promptVersion: 'syn-v1', request: request(2, `ok-${provider}`), useCache: true });
     expect(again.cached).toBe(true);
     expect(await repo.find(ref.key)).toMatchObject({ status: 'ended', providerBatchId: first.batchId });

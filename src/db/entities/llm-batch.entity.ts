@@ -2,8 +2,8 @@
 import { EntitySchema } from 'typeorm';
 import { timestampDefaultNow } from './columns';
 
-/** prepared → submitting → in_progress → (canceling →) ended | cancelled */
-export type LlmBatchStatus = 'prepared' | 'submitting' | 'in_progress' | 'canceling' | 'ended' | 'cancelled';
+/** prepared → in_progress (submitted) → ended | cancelled (the fetch or the cancel records the end). */
+export type LlmBatchStatus = 'prepared' | 'in_progress' | 'canceling' | 'ended' | 'cancelled';
 
 export interface LlmBatch {
   /** The caller's attempt-independent key, e.g. `<workflow id>/synthesis`. */

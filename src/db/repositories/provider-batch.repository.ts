@@ -3,21 +3,14 @@
  * attempt-independent key, the batch activities record the provider's id, state and each
  * item's outcome there, and the caller reads the answers back. Every write is idempotent.
  */
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { LlmBatchEntity, LlmBatchItemEntity, type LlmBatch, type LlmBatchItem, type LlmBatchStatus } from '../entities/llm-batch.entity';
 import type { ChatRequest, ChatResult } from '../../llm/types';
 import { upsertInChunks } from './multi-row';
 
-export interface PreparedBatch {
-  key: string;
-  provider: string;
-  model: string;
-  purpose: string;
-  promptVersion: string;
-  useCache: boolean;
-  workflowId: string | null;
+export type PreparedBatch = Pick<LlmBatch, 'key' | 'provider' | 'model' | 'purpose' | 'promptVersion' | 'useCache' | 'workflowId'> & {
   items: { customId: string; request: Omit<ChatRequest, 'model'> }[];
-}
+};
 
 export interface ItemOutcomeRow {
   customId: string;
@@ -68,8 +61,16 @@ export class ProviderBatchRepository {
     await this.db.getRepository(LlmBatchEntity).update({ key }, patch);
   }
 
+  /** Each item's outcome and the batch's final state, in one transaction. */
+  async settle(key: string, rows: ItemOutcomeRow[], patch: Parameters<ProviderBatchRepository['update']>[1]): Promise<void> {
+    await this.db.transaction(async (m) => {
+      await this.saveOutcomes(key, rows, m);
+      await m.getRepository(LlmBatchEntity).update({ key }, patch);
+    });
+  }
+
   /** Each item's outcome, in one statement (idempotent: a repeat writes the same values). */
-  async saveOutcomes(key: string, rows: ItemOutcomeRow[]): Promise<void> {
+  async saveOutcomes(key: string, rows: ItemOutcomeRow[], manager: EntityManager = this.db.manager): Promise<void> {
     if (!rows.length) return;
     const values = rows.map((r) => ({
       custom_id: r.customId,
@@ -79,7 +80,7 @@ export class ProviderBatchRepository {
       error_message: r.errorMessage ?? null,
       retryable: r.retryable ?? null,
     }));
-    await this.db.query(
+    await manager.query(
       `UPDATE llm_batch_items AS i
           SET outcome = v.outcome, response = v.response, error_type = v.error_type, error_message = v.error_message, retryable = v.retryable
          FROM jsonb_to_recordset($2::jsonb) AS v(custom_id text, outcome text, response jsonb, error_type text, error_message text, retryable boolean)

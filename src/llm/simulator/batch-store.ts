@@ -4,7 +4,7 @@
  * routes), when it finishes (evenly over the configured processing time, scaled by timeScale),
  * cancellation, item faults and the batch counters in stats.
  */
-import { mulberry32 } from './hash';
+import { RuleBudget } from './faults';
 import type { ErrorKind } from './providers';
 import { BadRequest } from './reply';
 import type { RouteHandler } from './routes/route';
@@ -72,11 +72,10 @@ export class BatchStore {
   private counted = new Set<SimBatch>();
   private cancelCount = 0;
   private seq = 0;
-  private fired: number[] = [];
-  private random: () => number;
+  private readonly budget: RuleBudget;
 
-  constructor(private seed: number) {
-    this.random = mulberry32(seed);
+  constructor(seed: number) {
+    this.budget = new RuleBudget(seed);
   }
 
   nextId(prefix: string): string {
@@ -85,20 +84,18 @@ export class BatchStore {
 
   /** A new item-fault list starts with fresh budgets. */
   rulesReplaced(): void {
-    this.fired = [];
+    this.budget.replaced();
   }
 
   reseed(seed: number): void {
-    this.seed = seed;
-    this.random = mulberry32(seed);
+    this.budget.reseed(seed);
   }
 
   /** Counters, fault budgets and PRNG start over; batches and files stay retrievable. */
   reset(): void {
     this.counted = new Set();
     this.cancelCount = 0;
-    this.fired = [];
-    this.random = mulberry32(this.seed);
+    this.budget.reset();
   }
 
   private pickFault(rules: readonly BatchItemFault[], provider: Provider, customId: string, rawItem: string): BatchItemFault | undefined {
@@ -107,12 +104,7 @@ export class BatchStore {
       if (rule.provider !== undefined && rule.provider !== provider) continue;
       if (rule.customId !== undefined && rule.customId !== customId) continue;
       if (rule.contains !== undefined && !rawItem.includes(rule.contains)) continue;
-      const fired = this.fired[i] ?? 0;
-      if (rule.times !== undefined && fired >= rule.times) continue;
-      const rate = rule.rate ?? 1;
-      if (rate < 1 && !(this.random() < rate)) continue;
-      this.fired[i] = fired + 1;
-      return rule;
+      if (this.budget.fires(i, rule)) return rule;
     }
     return undefined;
   }

@@ -131,6 +131,23 @@ function faultRule(path: string, v: Json): FaultRule {
   return rule;
 }
 
+/** A rule's string matchers and its `rate` and `times` (fault rules and batch item faults alike). */
+function matchAndBudget<R extends { rate?: number; times?: number }>(path: string, obj: Record<string, Json>, rule: R, strings: readonly (keyof R & string)[]): void {
+  for (const key of strings) {
+    if (obj[key] === undefined) continue;
+    if (typeof obj[key] !== 'string') fail(`${path}.${key}`, 'a string', obj[key]);
+    (rule as Record<string, unknown>)[key] = obj[key];
+  }
+  if (obj.rate !== undefined) {
+    if (typeof obj.rate !== 'number' || !(obj.rate >= 0 && obj.rate <= 1)) fail(`${path}.rate`, 'a number in 0..1', obj.rate);
+    rule.rate = obj.rate;
+  }
+  if (obj.times !== undefined) {
+    if (typeof obj.times !== 'number' || !Number.isInteger(obj.times) || obj.times < 0) fail(`${path}.times`, 'an integer >= 0', obj.times);
+    rule.times = obj.times;
+  }
+}
+
 function batchItemFault(path: string, v: Json): BatchItemFault {
   const obj = record(path, v);
   onlyKeys(path, obj, ['provider', 'customId', 'contains', 'kind', 'rate', 'times']);
@@ -142,19 +159,7 @@ function batchItemFault(path: string, v: Json): BatchItemFault {
     if (obj.provider !== 'anthropic' && obj.provider !== 'openai') fail(`${path}.provider`, "'anthropic' or 'openai'", obj.provider);
     rule.provider = obj.provider;
   }
-  for (const key of ['customId', 'contains'] as const) {
-    if (obj[key] === undefined) continue;
-    if (typeof obj[key] !== 'string') fail(`${path}.${key}`, 'a string', obj[key]);
-    rule[key] = obj[key] as string;
-  }
-  if (obj.rate !== undefined) {
-    if (typeof obj.rate !== 'number' || !(obj.rate >= 0 && obj.rate <= 1)) fail(`${path}.rate`, 'a number in 0..1', obj.rate);
-    rule.rate = obj.rate;
-  }
-  if (obj.times !== undefined) {
-    if (typeof obj.times !== 'number' || !Number.isInteger(obj.times) || obj.times < 0) fail(`${path}.times`, 'an integer >= 0', obj.times);
-    rule.times = obj.times;
-  }
+  matchAndBudget(path, obj, rule, ['customId', 'contains']);
   return rule;
 }
 

@@ -6,12 +6,13 @@
  *   POST /v1/batches, GET /v1/batches[/:id], POST /v1/batches/:id/cancel.
  * Each item is answered by the synchronous route's handler (same deterministic answers, schema
  * answers included). Requests are authenticated, counted in stats and subject to the route's
- * faults (`anthropic.batches`, `openai.batches`, `openai.files`) and fixed latency.
+ * faults (`anthropic.batches`, `openai.batches`, `openai.files`) and its fixed latency (by route
+ * or default, never by purpose).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BatchStore, ItemResult, SimBatch } from '../batch-store';
 import { readBody, sendJson } from '../http-io';
-import { latencySpecFor, sleep } from '../latency';
+import { sleep } from '../latency';
 import type { PipelineState } from '../pipeline';
 import { PURPOSE_HEADER } from '../pipeline';
 import { apiKeyFrom, errorBody, requestIdHeader, type ErrorKind } from '../providers';
@@ -163,7 +164,9 @@ export async function serveBatchRequest(state: BatchState, req: IncomingMessage,
     else fail(500, 'server', '500', `Simulator bug: ${err instanceof Error ? err.message : String(err)}`);
     return true;
   }
-  const wait = latencySpecFor(cfg, matched.route, purpose).fixedMs * cfg.timeScale;
+  // The batch's own processing time is batches.processingMs; a batch request takes only its
+  // route's latency (not its purpose's, which models one completion).
+  const wait = (cfg.latency.byRoute?.[matched.route] ?? cfg.latency.default).fixedMs * cfg.timeScale;
   if (!(await sleep(wait, gone.signal))) return true;
   let data = answer.data;
   if (fault?.kind === 'malformed') {
