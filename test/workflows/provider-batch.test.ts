@@ -10,7 +10,7 @@ import { ProviderBatchRepository } from '../../src/db/repositories/provider-batc
 import { LlmFailureType } from '../../src/shared/failure-types';
 import { llmTaskQueue, type Provider } from '../../src/shared/llm-routing';
 import { providerBatchKey } from '../../src/shared/provider-batch';
-import { queueFor, useTestStack } from '../helpers/harness';
+import { queueFor, testDataConverter, useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 import { batchProgressQuery, providerBatchProbe } from './provider-batch-probe';
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
     workflowsPath: require.resolve('./provider-batch-probe'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
   });
-  worker = await Worker.create({ connection: stack.env.nativeConnection, taskQueue: probeQueue, workflowBundle: { code } });
+  worker = await Worker.create({ connection: stack.env.nativeConnection, taskQueue: probeQueue, workflowBundle: { code }, dataConverter: testDataConverter() });
   running = worker.run();
 });
 async function prepare(provider: Provider, workflowId: string, n: number) {
