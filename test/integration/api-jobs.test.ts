@@ -9,6 +9,7 @@ import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { DAY_MS } from '../../src/shared/stories';
 import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
 import { useTestStack } from '../helpers/harness';
+import { withMetricsWindow } from '../helpers/metrics-window';
 
 const stack = useTestStack('api-jobs');
 let api: TestApi;
@@ -82,9 +83,11 @@ describe('sessions and performance metrics', () => {
     const counted = Object.values(metrics.metrics as Record<string, { count: number }>).reduce((a, s) => a + s.count, 0);
     expect(counted).toBeGreaterThan(0);
 
-    const reset = await json(await api.call('/optimization/performance/reset', { method: 'POST' }));
-    expect(reset).toEqual({ status: 'success', window: { id: expect.any(Number), started_at: expect.any(String) } });
-    const after = await json(await api.call('/optimization/performance/metrics'));
-    expect(after.window.id).toBe(reset.window.id);
+    await withMetricsWindow(stack.app.services.db, async () => {
+      const reset = await json(await api.call('/optimization/performance/reset', { method: 'POST' }));
+      expect(reset).toEqual({ status: 'success', window: { id: expect.any(Number), started_at: expect.any(String) } });
+      const after = await json(await api.call('/optimization/performance/metrics'));
+      expect(after.window.id).toBe(reset.window.id);
+    });
   });
 });

@@ -7,6 +7,7 @@ import { COMMAND_HELP } from '../../src/cli/help';
 import { turnLine } from '../../src/cli/sessions.command';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
+import { withMetricsWindow } from '../helpers/metrics-window';
 
 const stack = useTestStack('sessions-cli');
 let restoreEnv: () => void;
@@ -76,15 +77,26 @@ it('refuses bad input with exit 2 and writes nothing', async () => {
 });
 
 it('metrics prints the table and the JSON of the HTTP API; --reset opens a new window', async () => {
-  const reset = await runCli('metrics', '--reset');
-  expect(reset.out).toMatch(/New measurement window from/);
-  await play(['I count the stars']);
-  const json = JSON.parse((await runCli('metrics', '--json')).out);
-  expect(json).toMatchObject({ status: 'success', metrics: { llm_calls: { count: 2 }, tool_executions: { count: 5 }, tool_batches: { count: 1 }, turn_processing: { count: 1 } } });
-  expect(Object.keys(json.metrics.llm_calls)).toEqual(['count', 'total_time_ms', 'avg_time_ms', 'min_time_ms', 'max_time_ms', 'p50_time_ms', 'p95_time_ms', 'errors', 'recent_operations']);
-  const table = (await runCli('metrics')).out;
-  expect(table).toMatch(/^llm_calls\s+2\s/m);
-  expect(table).toMatch(/^turn_processing\s+1\s/m);
+  // Other suites play turns meanwhile: counts are read for this test's session.
+  await withMetricsWindow(stack.app.services.db, async () => {
+    const before = await play(['I look at the sky']);
+    const id = /session ([0-9a-f-]{36})/.exec(before.out)![1];
+    const reset = await runCli('metrics', '--reset');
+    expect(reset.out).toMatch(/New measurement window from/);
+    const emptied = JSON.parse((await runCli('metrics', '--session', id, '--json')).out);
+    expect(Object.values(emptied.metrics as Record<string, { count: number }>).map((m) => m.count)).toEqual([0, 0, 0, 0]);
+
+    await play(['I count the stars'], '--session', id);
+    const json = JSON.parse((await runCli('metrics', '--session', id, '--json')).out);
+    expect(json).toMatchObject({ status: 'success', metrics: { llm_calls: { count: 2 }, tool_executions: { count: 5 }, tool_batches: { count: 1 }, turn_processing: { count: 1 } } });
+    expect(Object.keys(json.metrics.llm_calls)).toEqual(['count', 'total_time_ms', 'avg_time_ms', 'min_time_ms', 'max_time_ms', 'p50_time_ms', 'p95_time_ms', 'errors', 'recent_operations']);
+    const table = (await runCli('metrics', '--session', id)).out;
+    expect(table).toMatch(/^llm_calls\s+2\s/m);
+    expect(table).toMatch(/^turn_processing\s+1\s/m);
+    const all = JSON.parse((await runCli('metrics', '--json')).out);
+    expect(all.window).toEqual(json.window);
+    expect(all.metrics.turn_processing.count).toBeGreaterThanOrEqual(1);
+  });
 });
 
 it.each(['play', 'turn', 'sessions', 'metrics'])('%s --help prints its usage', async (name) => {

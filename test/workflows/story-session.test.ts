@@ -11,6 +11,7 @@ import { SessionsRepository } from '../../src/db/repositories/sessions.repositor
 import { sessionWorkflowId } from '../../src/shared/sessions';
 import { endSessionUpdate, sessionProgressQuery, takeTurnUpdate } from '../../src/workflows';
 import { useTestStack } from '../helpers/harness';
+import { withMetricsWindow } from '../helpers/metrics-window';
 import { waitFor } from '../helpers/wait';
 
 const stack = useTestStack('story-session', { env: { STORYLOOM_MAX_TOOL_STEPS: '3' } });
@@ -138,29 +139,32 @@ it('an LLM failure (after retries) fails the turn with a message; the session ta
   expect(await repo.turn(sessionId, 2)).toMatchObject({ status: 'completed', input: 'I say something else' });
 });
 
-it('metrics: a known sequence gives the expected counts; reset starts a new window without deleting rows', async () => {
-  await repo.resetMetrics();
-  const sessionId = randomUUID();
-  await turn(sessionId, 'I read the logbook');
-  await turn(sessionId, 'I close the logbook [tools: read_state, add_memory]');
-  const m = await repo.performanceMetrics({ sessionId });
-  expect([m.metrics.llm_calls.count, m.metrics.tool_executions.count, m.metrics.tool_batches.count, m.metrics.turn_processing.count]).toEqual([4, 7, 2, 2]);
-  expect(m.metrics.turn_processing.recent_operations.map((o) => o.turn)).toEqual([2, 1]);
-  const all = await repo.metricRows({ sessionId });
-  const llm = all.filter((r) => r.operation === 'llm_call').map((r) => r.durationMs);
-  expect(m.metrics.llm_calls.total_time_ms).toBeCloseTo(llm.reduce((s, d) => s + d, 0), 1);
-  expect(m.metrics.llm_calls.max_time_ms).toBeCloseTo(Math.max(...llm), 1);
-  expect(m.metrics.tool_executions.recent_operations[0]).toMatchObject({ operation: 'tool_execution', session_id: sessionId, turn: 2, ok: true });
+it('metrics: a known sequence gives the expected counts; reset starts a new window without deleting rows', () =>
+  // Other suites play turns and reset the window meanwhile: counts are read for this session, under the window's lock.
+  withMetricsWindow(stack.app.services.db, async () => {
+    await repo.resetMetrics();
+    const sessionId = randomUUID();
+    await turn(sessionId, 'I read the logbook');
+    await turn(sessionId, 'I close the logbook [tools: read_state, add_memory]');
+    const m = await repo.performanceMetrics({ sessionId });
+    expect([m.metrics.llm_calls.count, m.metrics.tool_executions.count, m.metrics.tool_batches.count, m.metrics.turn_processing.count]).toEqual([4, 7, 2, 2]);
+    expect(m.metrics.turn_processing.recent_operations.map((o) => o.turn)).toEqual([2, 1]);
+    const all = await repo.metricRows({ sessionId });
+    const llm = all.filter((r) => r.operation === 'llm_call').map((r) => r.durationMs);
+    expect(m.metrics.llm_calls.total_time_ms).toBeCloseTo(llm.reduce((s, d) => s + d, 0), 1);
+    expect(m.metrics.llm_calls.max_time_ms).toBeCloseTo(Math.max(...llm), 1);
+    expect(m.metrics.tool_executions.recent_operations[0]).toMatchObject({ operation: 'tool_execution', session_id: sessionId, turn: 2, ok: true });
 
-  const rowsBefore = Number((await stack.app.services.db.query('SELECT count(*) AS n FROM performance_metrics'))[0].n);
-  await repo.resetMetrics();
-  const after = await repo.performanceMetrics();
-  expect(Object.values(after.metrics).map((s) => s.count)).toEqual([0, 0, 0, 0]);
-  expect(Number((await stack.app.services.db.query('SELECT count(*) AS n FROM performance_metrics'))[0].n)).toBe(rowsBefore);
-  await turn(sessionId, 'I leave [tools: read_state]');
-  const third = await repo.performanceMetrics();
-  expect(Object.values(third.metrics).map((s) => s.count)).toEqual([2, 1, 1, 1]);
-});
+    const sessionRows = async () => Number((await stack.app.services.db.query('SELECT count(*) AS n FROM performance_metrics WHERE session_id = $1', [sessionId]))[0].n);
+    const rowsBefore = await sessionRows();
+    await repo.resetMetrics();
+    const after = await repo.performanceMetrics({ sessionId });
+    expect(Object.values(after.metrics).map((s) => s.count)).toEqual([0, 0, 0, 0]);
+    expect(await sessionRows()).toBe(rowsBefore);
+    await turn(sessionId, 'I leave [tools: read_state]');
+    const third = await repo.performanceMetrics({ sessionId });
+    expect(Object.values(third.metrics).map((s) => s.count)).toEqual([2, 1, 1, 1]);
+  }));
 
 it('end: the session finishes after the turns already sent, marked ended in Postgres', async () => {
   const sessionId = randomUUID();
