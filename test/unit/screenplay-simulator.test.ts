@@ -10,27 +10,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkFountain } from '../../src/domain/generation/fountain-check';
 import { CONTINUE_PROMPT, personaBlock, SCREENPLAY_SYSTEM, userPrompt } from '../../src/domain/generation/prompt';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { useSimulatorClients } from '../helpers/simulator-clients';
 
 const PLOT = readFileSync(path.join(__dirname, '../fixtures/plots/harbour.txt'), 'utf8');
 const personas = ['Mara Quill', 'Tobias Wren', 'Ines Calder'].map((name) => ({ name, description: `${name} is here.`, context: 'Speaks plainly.', voiceNotes: [] }));
 const PROMPT = userPrompt('The Crossing', PLOT, personas.map((p) => personaBlock(p)));
 
-let sim: RunningSimulator;
-let anthropic: Anthropic;
-let openai: OpenAI;
-let ollama: Ollama;
-
-beforeAll(async () => {
-  sim = await startSimulator();
-  anthropic = new Anthropic({ baseURL: sim.url, apiKey: 'k', maxRetries: 0 });
-  openai = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'k', maxRetries: 0 });
-  ollama = new Ollama({ host: sim.url });
-});
-afterAll(() => sim.close());
+const sdk = useSimulatorClients();
 
 async function anthropicText(messages: Anthropic.MessageParam[], maxTokens: number) {
-  const stream = anthropic.messages.stream({ model: 'claude-sim', max_tokens: maxTokens, system: SCREENPLAY_SYSTEM, messages });
+  const stream = sdk.anthropic.messages.stream({ model: 'claude-sim', max_tokens: maxTokens, system: SCREENPLAY_SYSTEM, messages });
   let deltas = 0;
   stream.on('text', () => deltas++);
   const message = await stream.finalMessage();
@@ -66,7 +55,7 @@ it('cuts at max_tokens with stop_reason max_tokens, and a continuation resumes e
 });
 
 it('streams chunks with finish_reason "length" at max_tokens (OpenAI SSE)', async () => {
-  const stream = await openai.chat.completions.create({
+  const stream = await sdk.openai.chat.completions.create({
     model: 'gpt-sim', stream: true, max_completion_tokens: 200, stream_options: { include_usage: true },
     messages: [{ role: 'system', content: SCREENPLAY_SYSTEM }, { role: 'user', content: PROMPT }],
   });
@@ -81,7 +70,7 @@ it('streams chunks with finish_reason "length" at max_tokens (OpenAI SSE)', asyn
 });
 
 it('streams NDJSON with done_reason "length" at num_predict (Ollama)', async () => {
-  const stream = await ollama.chat({
+  const stream = await sdk.ollama.chat({
     model: 'llama-sim', stream: true, options: { num_predict: 200 },
     messages: [{ role: 'system', content: SCREENPLAY_SYSTEM }, { role: 'user', content: PROMPT }],
   });
@@ -97,11 +86,11 @@ it('streams NDJSON with done_reason "length" at num_predict (Ollama)', async () 
 
 it('paces the stream at the configured tokens per second, scaled by the time scale', async () => {
   // 200 tokens a second, time scale 0.5: ~200 output tokens take ~0.5 s.
-  sim.configure({ timeScale: 0.5, latency: { byPurpose: { unknown: { fixedMs: 0, perOutputTokenMs: 1000 / 200 } } } });
+  sdk.sim.configure({ timeScale: 0.5, latency: { byPurpose: { unknown: { fixedMs: 0, perOutputTokenMs: 1000 / 200 } } } });
   try {
     const started = Date.now();
     let firstAt = 0;
-    const stream = anthropic.messages.stream({ model: 'claude-sim', max_tokens: 200, system: SCREENPLAY_SYSTEM, messages: [{ role: 'user', content: PROMPT }] });
+    const stream = sdk.anthropic.messages.stream({ model: 'claude-sim', max_tokens: 200, system: SCREENPLAY_SYSTEM, messages: [{ role: 'user', content: PROMPT }] });
     stream.on('text', () => (firstAt ||= Date.now()));
     await stream.finalMessage();
     const total = Date.now() - started;
@@ -109,12 +98,12 @@ it('paces the stream at the configured tokens per second, scaled by the time sca
     expect(total).toBeGreaterThan(400);
     expect(total).toBeLessThan(3000);
   } finally {
-    sim.configure({ timeScale: 1, latency: null });
+    sdk.sim.configure({ timeScale: 1, latency: null });
   }
 });
 
 it('answers Anthropic\'s count-tokens endpoint', async () => {
-  const counted = await anthropic.messages.countTokens({ model: 'claude-sim', system: SCREENPLAY_SYSTEM, messages: [{ role: 'user', content: PROMPT }] });
+  const counted = await sdk.anthropic.messages.countTokens({ model: 'claude-sim', system: SCREENPLAY_SYSTEM, messages: [{ role: 'user', content: PROMPT }] });
   expect(counted.input_tokens).toBe(Math.ceil(`${SCREENPLAY_SYSTEM}\n${PROMPT}`.length / 4));
-  expect(sim.stats().byRoute['anthropic.countTokens'].requests).toBe(1);
+  expect(sdk.sim.stats().byRoute['anthropic.countTokens'].requests).toBe(1);
 });

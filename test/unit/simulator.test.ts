@@ -5,7 +5,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
+import { startSimulator } from '../../src/llm/simulator';
+import { useSimulatorClients } from '../helpers/simulator-clients';
 import { parseArgs } from '../../src/llm/simulator/cli';
 import { cosine, embed } from '../../src/llm/simulator/embeddings';
 import { sampleFromSchema } from '../../src/llm/simulator/schema-sample';
@@ -19,26 +20,12 @@ const PROMPT =
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 
-let sim: RunningSimulator;
-let anthropic: Anthropic;
-let openai: OpenAI;
-let ollama: Ollama;
-
-beforeAll(async () => {
-  sim = await startSimulator();
-  anthropic = new Anthropic({ baseURL: sim.url, apiKey: 'test-key', maxRetries: 0 });
-  openai = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'test-key', maxRetries: 0 });
-  ollama = new Ollama({ host: sim.url });
-});
-
-afterAll(async () => {
-  await sim.close();
-});
+const sdk = useSimulatorClients();
 
 beforeEach(() => {
   // null puts a key back to its default.
-  sim.configure({ faults: [], limits: null, apiKeys: null, latency: null, timeScale: 1, retryAfterMs: 1000 });
-  sim.resetStats();
+  sdk.sim.configure({ faults: [], limits: null, apiKeys: null, latency: null, timeScale: 1, retryAfterMs: 1000 });
+  sdk.sim.resetStats();
 });
 
 /** fetch's json() is typed unknown; these tests look at concrete fields. */
@@ -159,7 +146,7 @@ describe('text and embeddings', () => {
 
 describe('anthropic', () => {
   it('create returns an extractive message with usage', async () => {
-    const msg = await anthropic.messages.create({ model: 'claude-sim', max_tokens: 512, messages: user(PROMPT) });
+    const msg = await sdk.anthropic.messages.create({ model: 'claude-sim', max_tokens: 512, messages: user(PROMPT) });
     expect(msg.type).toBe('message');
     expect(msg.role).toBe('assistant');
     expect(msg.model).toBe('claude-sim');
@@ -171,15 +158,15 @@ describe('anthropic', () => {
   });
 
   it('stops with max_tokens when the limit cuts the answer', async () => {
-    const msg = await anthropic.messages.create({ model: 'claude-sim', max_tokens: 6, messages: user(PROMPT) });
+    const msg = await sdk.anthropic.messages.create({ model: 'claude-sim', max_tokens: 6, messages: user(PROMPT) });
     expect(msg.stop_reason).toBe('max_tokens');
     expect(msg.usage.output_tokens).toBeLessThanOrEqual(6);
   });
 
   it('streams text deltas that add up to the non-streamed answer', async () => {
     const params = { model: 'claude-sim', max_tokens: 512, messages: user(PROMPT) };
-    const plain = await anthropic.messages.create(params);
-    const stream = anthropic.messages.stream(params);
+    const plain = await sdk.anthropic.messages.create(params);
+    const stream = sdk.anthropic.messages.stream(params);
     const deltas: string[] = [];
     stream.on('text', (t) => deltas.push(t));
     const final = await stream.finalMessage();
@@ -190,7 +177,7 @@ describe('anthropic', () => {
     expect(final.usage.output_tokens).toBe(plain.usage.output_tokens);
     expect(final.usage.input_tokens).toBe(plain.usage.input_tokens);
 
-    const raw = await anthropic.messages.create({ ...params, stream: true });
+    const raw = await sdk.anthropic.messages.create({ ...params, stream: true });
     const types: string[] = [];
     for await (const ev of raw) types.push(ev.type);
     expect(types[0]).toBe('message_start');
@@ -199,7 +186,7 @@ describe('anthropic', () => {
   });
 
   it('answers output_config json_schema with JSON that fits the schema', async () => {
-    const msg = await anthropic.messages.create({
+    const msg = await sdk.anthropic.messages.create({
       model: 'claude-sim',
       max_tokens: 1024,
       messages: user(PROMPT),
@@ -217,8 +204,8 @@ describe('anthropic', () => {
 
   it('is deterministic: the same request gives the same text', async () => {
     const params = { model: 'claude-sim', max_tokens: 40, messages: user('Tell me about the moon. It is grey. It is far.') };
-    const a = await anthropic.messages.create(params);
-    const b = await anthropic.messages.create(params);
+    const a = await sdk.anthropic.messages.create(params);
+    const b = await sdk.anthropic.messages.create(params);
     expect(a.content).toEqual(b.content);
     expect(a.id).not.toBe(b.id);
   });
@@ -226,13 +213,13 @@ describe('anthropic', () => {
 
 describe('openai', () => {
   it('chat completion, plain and streamed with usage', async () => {
-    const done = await openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT) });
+    const done = await sdk.openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT) });
     expect(done.object).toBe('chat.completion');
     expect(done.choices[0].message.content).toBe(composeText(PROMPT).text);
     expect(done.choices[0].finish_reason).toBe('stop');
     expect(done.usage?.total_tokens).toBe(done.usage!.prompt_tokens + done.usage!.completion_tokens);
 
-    const stream = await openai.chat.completions.create({
+    const stream = await sdk.openai.chat.completions.create({
       model: 'gpt-sim',
       messages: user(PROMPT),
       stream: true,
@@ -252,13 +239,13 @@ describe('openai', () => {
   });
 
   it('finish_reason length when max_completion_tokens cuts', async () => {
-    const r = await openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT), max_completion_tokens: 3 });
+    const r = await sdk.openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT), max_completion_tokens: 3 });
     expect(r.choices[0].finish_reason).toBe('length');
     expect(r.usage?.completion_tokens).toBeLessThanOrEqual(3);
   });
 
   it('json_schema and json_object response formats give parseable JSON', async () => {
-    const r = await openai.chat.completions.create({
+    const r = await sdk.openai.chat.completions.create({
       model: 'gpt-sim',
       messages: user(PROMPT),
       response_format: { type: 'json_schema', json_schema: { name: 'story', schema: STORY_SCHEMA, strict: true } },
@@ -267,7 +254,7 @@ describe('openai', () => {
     expect(typeof parsed.published).toBe('boolean');
     expect(parsed.rating).toBeLessThan(1);
 
-    const obj = await openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT), response_format: { type: 'json_object' } });
+    const obj = await sdk.openai.chat.completions.create({ model: 'gpt-sim', messages: user(PROMPT), response_format: { type: 'json_object' } });
     const value = JSON.parse(obj.choices[0].message.content!);
     expect(typeof value).toBe('object');
     expect(value).not.toBeNull();
@@ -275,8 +262,8 @@ describe('openai', () => {
 
   it('embeddings: base64 default equals float, dimensions honoured, similar texts closer', async () => {
     const inputs = ['the dragon sleeps under the hill', 'a dragon sleeps under a hill', 'tax forms are due in april'];
-    const b64 = await openai.embeddings.create({ model: 'emb-sim', input: inputs });
-    const float = await openai.embeddings.create({ model: 'emb-sim', input: inputs, encoding_format: 'float' });
+    const b64 = await sdk.openai.embeddings.create({ model: 'emb-sim', input: inputs });
+    const float = await sdk.openai.embeddings.create({ model: 'emb-sim', input: inputs, encoding_format: 'float' });
     expect(b64.data).toHaveLength(3);
     expect(b64.data[0].embedding).toHaveLength(256);
     expect(b64.data.map((d) => d.embedding)).toEqual(float.data.map((d) => d.embedding));
@@ -285,15 +272,15 @@ describe('openai', () => {
     expect(cosine(a, near)).toBeGreaterThan(cosine(a, far));
     expect(b64.usage.prompt_tokens).toBe(inputs.reduce((n, s) => n + Math.ceil(s.length / 4), 0));
 
-    const small = await openai.embeddings.create({ model: 'emb-sim', input: 'one text', dimensions: 32 });
+    const small = await sdk.openai.embeddings.create({ model: 'emb-sim', input: 'one text', dimensions: 32 });
     expect(small.data[0].embedding).toHaveLength(32);
-    expect(sim.stats().byRoute['openai.embeddings'].embeddingInputs).toBe(7);
+    expect(sdk.sim.stats().byRoute['openai.embeddings'].embeddingInputs).toBe(7);
   });
 });
 
 describe('ollama', () => {
   it('chat without and with streaming, and with a schema format', async () => {
-    const r = await ollama.chat({ model: 'llama-sim', messages: user(PROMPT), stream: false });
+    const r = await sdk.ollama.chat({ model: 'llama-sim', messages: user(PROMPT), stream: false });
     expect(r.done).toBe(true);
     expect(r.message.content).toBe(composeText(PROMPT).text);
     expect(r.eval_count).toBe(Math.ceil(r.message.content.length / 4));
@@ -301,7 +288,7 @@ describe('ollama', () => {
 
     const parts: string[] = [];
     let last: any;
-    for await (const part of await ollama.chat({ model: 'llama-sim', messages: user(PROMPT), stream: true })) {
+    for await (const part of await sdk.ollama.chat({ model: 'llama-sim', messages: user(PROMPT), stream: true })) {
       parts.push(part.message.content);
       last = part;
     }
@@ -310,14 +297,14 @@ describe('ollama', () => {
     expect(last.done).toBe(true);
     expect(last.eval_count).toBe(r.eval_count);
 
-    const s = await ollama.chat({ model: 'llama-sim', messages: user(PROMPT), format: STORY_SCHEMA });
+    const s = await sdk.ollama.chat({ model: 'llama-sim', messages: user(PROMPT), format: STORY_SCHEMA });
     expect(JSON.parse(s.message.content).mood).toBe('dark');
-    const j = await ollama.chat({ model: 'llama-sim', messages: user(PROMPT), format: 'json' });
+    const j = await sdk.ollama.chat({ model: 'llama-sim', messages: user(PROMPT), format: 'json' });
     expect(typeof JSON.parse(j.message.content)).toBe('object');
   });
 
   it('embed returns one vector per input', async () => {
-    const r = await ollama.embed({ model: 'nomic-sim', input: ['alpha beta', 'alpha gamma', 'zeta eta'] });
+    const r = await sdk.ollama.embed({ model: 'nomic-sim', input: ['alpha beta', 'alpha gamma', 'zeta eta'] });
     expect(r.embeddings).toHaveLength(3);
     expect(r.embeddings[0]).toHaveLength(256);
     expect(cosine(r.embeddings[0], r.embeddings[1])).toBeGreaterThan(cosine(r.embeddings[0], r.embeddings[2]));
@@ -325,7 +312,7 @@ describe('ollama', () => {
   });
 
   it('raw HTTP /api/chat streams NDJSON by default', async () => {
-    const res = await fetch(`${sim.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: user('Hi there.') }) });
+    const res = await fetch(`${sdk.sim.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: user('Hi there.') }) });
     expect(res.headers.get('content-type')).toBe('application/x-ndjson');
     const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.at(-1).done).toBe(true);
@@ -335,17 +322,17 @@ describe('ollama', () => {
 
 describe('faults', () => {
   const ask = (opts?: Anthropic.RequestOptions, content = 'Hello.') =>
-    anthropic.messages.create({ model: 'claude-sim', max_tokens: 50, messages: user(content) }, opts);
+    sdk.anthropic.messages.create({ model: 'claude-sim', max_tokens: 50, messages: user(content) }, opts);
 
   it('http429 surfaces as RateLimitError with retry-after headers', async () => {
-    sim.configure({ faults: [{ route: 'anthropic.messages', kind: 'http429', retryAfterMs: 1500 }] });
+    sdk.sim.configure({ faults: [{ route: 'anthropic.messages', kind: 'http429', retryAfterMs: 1500 }] });
     const err = await caught(ask());
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
     expect(err.status).toBe(429);
     expect(err.headers.get('retry-after')).toBe('2');
     expect(err.headers.get('retry-after-ms')).toBe('1500');
     expect(err.type).toBe('rate_limit_error');
-    const s = sim.stats();
+    const s = sdk.sim.stats();
     expect(s.rateLimited).toBe(1);
     expect(s.byRoute['anthropic.messages'].errors).toEqual({ http429: 1 });
   });
@@ -358,57 +345,57 @@ describe('faults', () => {
       ['http401', 401, Anthropic.AuthenticationError, 'authentication_error'],
     ] as const;
     for (const [kind, status, cls, type] of cases) {
-      sim.configure({ faults: [{ kind }] });
+      sdk.sim.configure({ faults: [{ kind }] });
       const err = await caught(ask());
       expect(err).toBeInstanceOf(cls);
       expect(err.status).toBe(status);
       expect(err.type).toBe(type);
     }
-    expect(sim.stats().byProvider.anthropic.errors).toEqual({ http529: 1, http500: 1, http400: 1, http401: 1 });
+    expect(sdk.sim.stats().byProvider.anthropic.errors).toEqual({ http529: 1, http500: 1, http400: 1, http401: 1 });
   });
 
   it('http429NoRetryAfter is a 429 without retry-after headers; http404 is the not-found error of an unknown model', async () => {
-    sim.configure({ faults: [{ kind: 'http429NoRetryAfter' }] });
+    sdk.sim.configure({ faults: [{ kind: 'http429NoRetryAfter' }] });
     const limited = await caught(ask());
     expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
     expect(limited.headers.get('retry-after')).toBeNull();
     expect(limited.headers.get('retry-after-ms')).toBeNull();
-    sim.configure({ faults: [{ kind: 'http404', contains: '"model":"claude-gone"' }] });
+    sdk.sim.configure({ faults: [{ kind: 'http404', contains: '"model":"claude-gone"' }] });
     await expect(ask()).resolves.toMatchObject({ type: 'message' });
-    const missing = await caught(anthropic.messages.create({ model: 'claude-gone', max_tokens: 5, messages: user('x') }));
+    const missing = await caught(sdk.anthropic.messages.create({ model: 'claude-gone', max_tokens: 5, messages: user('x') }));
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect(missing.type).toBe('not_found_error');
-    const openaiMissing = await caught(openai.chat.completions.create({ model: 'claude-gone', messages: [{ role: 'user', content: 'x' }] }));
+    const openaiMissing = await caught(sdk.openai.chat.completions.create({ model: 'claude-gone', messages: [{ role: 'user', content: 'x' }] }));
     expect(openaiMissing).toBeInstanceOf(OpenAI.NotFoundError);
   });
 
   it('apiKeys rejects other keys with each provider’s 401', async () => {
-    sim.configure({ apiKeys: { anthropic: 'test-key', openai: 'right-key' } });
+    sdk.sim.configure({ apiKeys: { anthropic: 'test-key', openai: 'right-key' } });
     await expect(ask()).resolves.toMatchObject({ type: 'message' });
-    const wrong = new Anthropic({ baseURL: sim.url, apiKey: 'wrong', maxRetries: 0 });
+    const wrong = new Anthropic({ baseURL: sdk.sim.url, apiKey: 'wrong', maxRetries: 0 });
     const err = await caught(wrong.messages.create({ model: 'm', max_tokens: 5, messages: user('x') }));
     expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
     expect(err.status).toBe(401);
-    const viaHeader = await fetch(`${sim.url}/v1/messages`, {
+    const viaHeader = await fetch(`${sdk.sim.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': 'test-key', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'm', max_tokens: 5, messages: user('x') }),
     });
     expect(viaHeader.status).toBe(200);
 
-    const oerr = await caught(openai.chat.completions.create({ model: 'gpt-sim', messages: user('x') }));
+    const oerr = await caught(sdk.openai.chat.completions.create({ model: 'gpt-sim', messages: user('x') }));
     expect(oerr).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(oerr.code).toBe('invalid_api_key');
-    expect(sim.stats().byProvider.openai.errors).toEqual({ '401': 1 });
+    expect(sdk.sim.stats().byProvider.openai.errors).toEqual({ '401': 1 });
   });
 
   it('hang: the client times out and the simulator counts the abort and frees the slot', async () => {
-    sim.configure({ faults: [{ kind: 'hang', contains: 'HANG-ME' }], limits: { anthropic: { maxConcurrent: 1 } } });
-    const quick = new Anthropic({ baseURL: sim.url, apiKey: 'k', maxRetries: 0, timeout: 300 });
+    sdk.sim.configure({ faults: [{ kind: 'hang', contains: 'HANG-ME' }], limits: { anthropic: { maxConcurrent: 1 } } });
+    const quick = new Anthropic({ baseURL: sdk.sim.url, apiKey: 'k', maxRetries: 0, timeout: 300 });
     const err = await caught(quick.messages.create({ model: 'm', max_tokens: 5, messages: user('HANG-ME please') }));
     expect(err).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
-    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 2000);
-    const s = sim.stats();
+    await waitFor(() => sdk.sim.stats().aborted === 1 && sdk.sim.stats().currentConcurrent === 0, 2000);
+    const s = sdk.sim.stats();
     expect(s.aborted).toBe(1);
     expect(s.currentConcurrent).toBe(0);
     expect(s.byRoute['anthropic.messages'].errors).toEqual({ hang: 1 });
@@ -417,38 +404,38 @@ describe('faults', () => {
   });
 
   it('malformed: the SDKs throw on the broken body', async () => {
-    sim.configure({ faults: [{ kind: 'malformed' }] });
+    sdk.sim.configure({ faults: [{ kind: 'malformed' }] });
     await expect(ask()).rejects.toThrow();
-    await expect(openai.chat.completions.create({ model: 'gpt-sim', messages: user('x') })).rejects.toThrow();
-    const res = await fetch(`${sim.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: user('x') }) });
+    await expect(sdk.openai.chat.completions.create({ model: 'gpt-sim', messages: user('x') })).rejects.toThrow();
+    const res = await fetch(`${sdk.sim.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: user('x') }) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     await expect(res.json()).rejects.toThrow();
-    expect(sim.stats().byPurpose.unknown.errors).toEqual({ malformed: 3 });
+    expect(sdk.sim.stats().byPurpose.unknown.errors).toEqual({ malformed: 3 });
   });
 
   it('times and rate limit how often a rule fires; reset restarts the budget', async () => {
-    sim.configure({ faults: [{ kind: 'http500', times: 1 }] });
+    sdk.sim.configure({ faults: [{ kind: 'http500', times: 1 }] });
     await expect(ask()).rejects.toBeInstanceOf(Anthropic.InternalServerError);
     await expect(ask()).resolves.toMatchObject({ type: 'message' });
-    sim.resetStats();
+    sdk.sim.resetStats();
     await expect(ask()).rejects.toBeInstanceOf(Anthropic.InternalServerError);
 
-    sim.configure({ faults: [{ kind: 'http500', rate: 0.5 }], seed: 7 });
+    sdk.sim.configure({ faults: [{ kind: 'http500', rate: 0.5 }], seed: 7 });
     const outcomes: boolean[] = [];
     for (let i = 0; i < 20; i++) outcomes.push(await ask().then(() => true, () => false));
     const failures = outcomes.filter((ok) => !ok).length;
     expect(failures).toBeGreaterThan(3);
     expect(failures).toBeLessThan(17);
     // same seed after reset → same pattern
-    sim.resetStats();
+    sdk.sim.resetStats();
     const again: boolean[] = [];
     for (let i = 0; i < 20; i++) again.push(await ask().then(() => true, () => false));
     expect(again).toEqual(outcomes);
   });
 
   it('faults can target a purpose', async () => {
-    sim.configure({ faults: [{ purpose: 'outline', kind: 'http500' }] });
+    sdk.sim.configure({ faults: [{ purpose: 'outline', kind: 'http500' }] });
     await expect(ask({ headers: { 'x-storyloom-purpose': 'summary' } })).resolves.toMatchObject({ type: 'message' });
     await expect(ask({ headers: { 'x-storyloom-purpose': 'outline' } })).rejects.toBeInstanceOf(Anthropic.InternalServerError);
   });
@@ -456,9 +443,9 @@ describe('faults', () => {
 
 describe('limits', () => {
   it('maxConcurrent: excess concurrent requests get 429 and peak stays at the limit', async () => {
-    sim.configure({ limits: { anthropic: { maxConcurrent: 2 } }, latency: { default: { fixedMs: 150 } } });
+    sdk.sim.configure({ limits: { anthropic: { maxConcurrent: 2 } }, latency: { default: { fixedMs: 150 } } });
     const results = await Promise.allSettled(
-      Array.from({ length: 5 }, (_, i) => anthropic.messages.create({ model: 'm', max_tokens: 20, messages: user(`Request ${i}.`) })),
+      Array.from({ length: 5 }, (_, i) => sdk.anthropic.messages.create({ model: 'm', max_tokens: 20, messages: user(`Request ${i}.`) })),
     );
     const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
@@ -468,7 +455,7 @@ describe('limits', () => {
       expect(r.reason.headers.get('retry-after')).toBe('1');
       expect(r.reason.headers.get('retry-after-ms')).toBe('1000');
     }
-    const s = sim.stats();
+    const s = sdk.sim.stats();
     expect(s.rateLimited).toBe(3);
     expect(s.peakConcurrent).toBe(2);
     expect(s.byProvider.anthropic.peakConcurrent).toBe(2);
@@ -476,26 +463,26 @@ describe('limits', () => {
     // two requests of ~150 ms in parallel
     expect(s.byProvider.anthropic.busyMs).toBeGreaterThanOrEqual(280);
     // other providers are not limited
-    await expect(openai.chat.completions.create({ model: 'g', messages: user('x') })).resolves.toBeTruthy();
+    await expect(sdk.openai.chat.completions.create({ model: 'g', messages: user('x') })).resolves.toBeTruthy();
   });
 
   it('rpm: the request over the per-minute budget gets 429 advertising the wait for a free slot', async () => {
-    sim.configure({ limits: { openai: { rpm: 3 } } });
-    for (let i = 0; i < 3; i++) await openai.embeddings.create({ model: 'e', input: `text ${i}` });
-    const err = await caught(openai.embeddings.create({ model: 'e', input: 'one too many' }));
+    sdk.sim.configure({ limits: { openai: { rpm: 3 } } });
+    for (let i = 0; i < 3; i++) await sdk.openai.embeddings.create({ model: 'e', input: `text ${i}` });
+    const err = await caught(sdk.openai.embeddings.create({ model: 'e', input: 'one too many' }));
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err.code).toBe('rate_limit_exceeded');
     const waitMs = Number(err.headers.get('retry-after-ms'));
     expect(waitMs).toBeGreaterThan(55_000);
     expect(waitMs).toBeLessThanOrEqual(60_000);
     expect(err.headers.get('retry-after')).toBe(String(Math.ceil(waitMs / 1000)));
-    expect(sim.stats().byProvider.openai).toMatchObject({ requests: 4, ok: 3, rateLimited: 1, errors: { '429': 1 } });
+    expect(sdk.sim.stats().byProvider.openai).toMatchObject({ requests: 4, ok: 3, rateLimited: 1, errors: { '429': 1 } });
   });
 });
 
 describe('latency', () => {
   it('applies fixed latency scaled by timeScale, purpose over route over default', async () => {
-    sim.configure({
+    sdk.sim.configure({
       timeScale: 0.1,
       latency: {
         default: { fixedMs: 3000 },
@@ -508,11 +495,11 @@ describe('latency', () => {
       await p();
       return performance.now() - t0;
     };
-    const route = await time(() => openai.chat.completions.create({ model: 'g', messages: user('x') }));
+    const route = await time(() => sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }));
     const purpose = await time(() =>
-      openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'sheet' } }),
+      sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'sheet' } }),
     );
-    const dflt = await time(() => ollama.embed({ model: 'e', input: 'x' }));
+    const dflt = await time(() => sdk.ollama.embed({ model: 'e', input: 'x' }));
     expect(route).toBeGreaterThanOrEqual(95);
     expect(route).toBeLessThan(250);
     expect(purpose).toBeLessThan(60);
@@ -521,21 +508,21 @@ describe('latency', () => {
   });
 
   it('a client leaving mid-stream stops the stream, frees the slot and counts as aborted', async () => {
-    sim.configure({ latency: { default: { fixedMs: 0, perOutputTokenMs: 10 } } });
-    const stream = anthropic.messages.stream({ model: 'm', max_tokens: 500, messages: user(PROMPT) });
+    sdk.sim.configure({ latency: { default: { fixedMs: 0, perOutputTokenMs: 10 } } });
+    const stream = sdk.anthropic.messages.stream({ model: 'm', max_tokens: 500, messages: user(PROMPT) });
     const first = new Promise<void>((resolve) => stream.on('text', () => resolve()));
     await first;
     stream.abort();
     await stream.done().catch(() => undefined);
-    await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 2000);
-    const s = sim.stats();
+    await waitFor(() => sdk.sim.stats().aborted === 1 && sdk.sim.stats().currentConcurrent === 0, 2000);
+    const s = sdk.sim.stats();
     expect(s).toMatchObject({ aborted: 1, ok: 0, currentConcurrent: 0 });
     expect(s.byRoute['anthropic.messages'].aborted).toBe(1);
   });
 
   it('spreads per-output-token latency across stream deltas', async () => {
-    sim.configure({ latency: { default: { fixedMs: 0, perOutputTokenMs: 4 } } });
-    const stream = await openai.chat.completions.create({ model: 'g', messages: user(PROMPT), stream: true });
+    sdk.sim.configure({ latency: { default: { fixedMs: 0, perOutputTokenMs: 4 } } });
+    const stream = await sdk.openai.chat.completions.create({ model: 'g', messages: user(PROMPT), stream: true });
     const arrivals: number[] = [];
     for await (const chunk of stream) if (chunk.choices[0]?.delta.content) arrivals.push(performance.now());
     const tokens = Math.ceil(composeText(PROMPT).text.length / 4); // 40 tokens → ~160 ms
@@ -548,15 +535,15 @@ describe('latency', () => {
 
 describe('stats and control endpoints', () => {
   it('counts by purpose from the x-storyloom-purpose header', async () => {
-    await anthropic.messages.create(
+    await sdk.anthropic.messages.create(
       { model: 'm', max_tokens: 50, messages: user('A summary. Of things.') },
       { headers: { 'x-storyloom-purpose': 'summary' } },
     );
-    await openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'outline' } });
-    await openai.embeddings.create({ model: 'e', input: ['a', 'b'] }, { headers: { 'x-storyloom-purpose': 'embedding' } });
-    await new Ollama({ host: sim.url, headers: { 'x-storyloom-purpose': 'summary' } }).chat({ model: 'l', messages: user('y') });
-    await ollama.embed({ model: 'e', input: 'z' });
-    const s = sim.stats();
+    await sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'outline' } });
+    await sdk.openai.embeddings.create({ model: 'e', input: ['a', 'b'] }, { headers: { 'x-storyloom-purpose': 'embedding' } });
+    await new Ollama({ host: sdk.sim.url, headers: { 'x-storyloom-purpose': 'summary' } }).chat({ model: 'l', messages: user('y') });
+    await sdk.ollama.embed({ model: 'e', input: 'z' });
+    const s = sdk.sim.stats();
     expect(s.totalRequests).toBe(5);
     expect(s.ok).toBe(5);
     expect(Object.keys(s.byPurpose).sort()).toEqual(['embedding', 'outline', 'summary', 'unknown']);
@@ -570,46 +557,46 @@ describe('stats and control endpoints', () => {
   });
 
   it('serves stats, config, reset and 404 over HTTP', async () => {
-    await openai.chat.completions.create({ model: 'g', messages: user('x') });
-    const stats = await json(fetch(`${sim.url}/_sim/stats`));
+    await sdk.openai.chat.completions.create({ model: 'g', messages: user('x') });
+    const stats = await json(fetch(`${sdk.sim.url}/_sim/stats`));
     expect(stats.totalRequests).toBe(1);
     expect(stats.byRoute['openai.chat'].ok).toBe(1);
 
-    const put = await fetch(`${sim.url}/_sim/config`, {
+    const put = await fetch(`${sdk.sim.url}/_sim/config`, {
       method: 'PUT',
       body: JSON.stringify({ faults: [{ route: 'openai.chat', kind: 'http500' }], latency: { byPurpose: { smoke: { fixedMs: 5 } } } }),
     });
     expect(put.status).toBe(200);
-    const cfg = await json(fetch(`${sim.url}/_sim/config`));
+    const cfg = await json(fetch(`${sdk.sim.url}/_sim/config`));
     expect(cfg.faults).toEqual([{ route: 'openai.chat', kind: 'http500' }]);
     expect(cfg.latency.byPurpose.smoke).toEqual({ fixedMs: 5 });
     expect(cfg.latency.default).toEqual({ fixedMs: 0 });
     expect(cfg.embeddingDimensions).toBe(256);
-    const err = await caught(openai.chat.completions.create({ model: 'g', messages: user('x') }));
+    const err = await caught(sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }));
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
 
-    const bad = await fetch(`${sim.url}/_sim/config`, { method: 'PUT', body: JSON.stringify({ timescale: 2 }) });
+    const bad = await fetch(`${sdk.sim.url}/_sim/config`, { method: 'PUT', body: JSON.stringify({ timescale: 2 }) });
     expect(bad.status).toBe(400);
     expect((await json(bad)).error.message).toMatch(/timescale/);
-    const badKind = await fetch(`${sim.url}/_sim/config`, { method: 'PUT', body: JSON.stringify({ faults: [{ kind: 'boom' }] }) });
+    const badKind = await fetch(`${sdk.sim.url}/_sim/config`, { method: 'PUT', body: JSON.stringify({ faults: [{ kind: 'boom' }] }) });
     expect(badKind.status).toBe(400);
-    expect(sim.config().faults).toHaveLength(1); // a rejected update changes nothing
+    expect(sdk.sim.config().faults).toHaveLength(1); // a rejected update changes nothing
 
-    expect((await fetch(`${sim.url}/_sim/reset`, { method: 'POST' })).status).toBe(200);
-    const after = await json(fetch(`${sim.url}/_sim/stats`));
+    expect((await fetch(`${sdk.sim.url}/_sim/reset`, { method: 'POST' })).status).toBe(200);
+    const after = await json(fetch(`${sdk.sim.url}/_sim/stats`));
     expect(after.totalRequests).toBe(0);
     expect(after.byRoute['openai.chat']).toMatchObject({ requests: 0, ok: 0, errors: {} });
 
-    const missing = await fetch(`${sim.url}/v2/nothing`);
+    const missing = await fetch(`${sdk.sim.url}/v2/nothing`);
     expect(missing.status).toBe(404);
     expect((await json(missing)).error.type).toBe('not_found');
   });
 
   it('rejects invalid requests with the provider’s 400', async () => {
-    const err = await caught(anthropic.messages.create({ model: 'm', messages: user('x') } as any));
+    const err = await caught(sdk.anthropic.messages.create({ model: 'm', messages: user('x') } as any));
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect(err.message).toMatch(/max_tokens/);
-    const res = await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', body: '{not json' });
+    const res = await fetch(`${sdk.sim.url}/v1/chat/completions`, { method: 'POST', body: '{not json' });
     expect(res.status).toBe(400);
     expect((await json(res)).error.type).toBe('invalid_request_error');
   });
