@@ -21,7 +21,8 @@ import {
 import { storyloomSearchAttributes } from '../shared/search-attributes';
 import { generateScreenplay } from '../workflows';
 import type { CliContext } from './context';
-import { ingestCommand } from './ingest.command';
+import { IngestionRunningError } from '../operations/import-script';
+import { ingestCommand, refusedWhileIngesting } from './ingest.command';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
 
@@ -179,8 +180,15 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
         `${truncated ? `; ${truncated} TRUNCATED at max_tokens` : ''}` +
         `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,
     );
+    console.error(`Report: storyloom report ${workflowId}`);
     if (!values.ingest) return 0;
-    const imported = await importStoryVersion(ctx, result.storyId);
+    let imported;
+    try {
+      imported = await importStoryVersion(ctx, result.storyId);
+    } catch (err) {
+      if (err instanceof IngestionRunningError) return refusedWhileIngesting(ctx, err);
+      throw err;
+    }
     console.error(`Imported version ${imported!.version} as script "${imported!.title}" (${imported!.scriptId}); ingesting it.`);
     return ingestCommand(ctx, [imported!.scriptId, '--wait']);
   } finally {
