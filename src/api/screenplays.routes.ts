@@ -13,7 +13,7 @@ import { DEFAULT_MAX_TOKENS, MAX_VARIANTS } from '../shared/screenplay';
 import { ApiError, errorSchema } from './errors';
 import type { ApiContext } from './context';
 import type { RunEvent } from './run-watch';
-import { bearerSecurity, runUrlsSchema, workflowIdParams, type ApiRoutes } from './routes';
+import { bearerSecurity, runUrlsSchema, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
 import { openSse } from './sse';
 
 interface GenerateBody {
@@ -70,16 +70,10 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
           },
         },
         response: {
-          202: {
-            type: 'object',
-            properties: {
-              workflowId: { type: 'string' },
-              runId: { type: 'string' },
-              storyId: { type: ['string', 'null'], description: 'The story a new version is made of (null: the run makes a new story; its result names it)' },
-              webUi: { type: 'string' },
-              urls: screenplayUrlsSchema,
-            },
-          },
+          202: startedRunSchema(
+            { storyId: { type: ['string', 'null'], description: 'The story a new version is made of (null: the run makes a new story; its result names it)' } },
+            screenplayUrlsSchema,
+          ),
           400: errorSchema,
           401: errorSchema,
           404: errorSchema,
