@@ -14,7 +14,7 @@ import { ApiError, errorSchema } from './errors';
 import type { ApiContext } from './context';
 import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
-import { openSse } from './sse';
+import { openSse, type SseStream } from './sse';
 
 interface GenerateBody {
   plot: string;
@@ -140,18 +140,18 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       // Listening before the response starts: a client that has the headers hears every delta sent after.
       const streaming = new Set<number>();
       const early: StreamEvent[] = [];
-      let sse: ReturnType<typeof openSse> | undefined;
-      const relay = (event: StreamEvent) => {
+      let open: SseStream | undefined;
+      const relay = (to: SseStream, event: StreamEvent) => {
         if (event.type === 'start' || event.type === 'delta') streaming.add(event.variant);
         else if (event.type === 'done' || event.type === 'failed') streaming.delete(event.variant);
         // Deltas carry no id: they cannot be resumed (they are not stored until the version is saved).
         const { type: name, ...data } = event;
-        sse!.send({ event: name, data });
+        to.send({ event: name, data });
       };
-      const unlisten = await ctx.streams.watch(workflowId, (event) => (sse ? relay(event) : early.push(event)));
+      const unlisten = await ctx.streams.watch(workflowId, (event) => (open ? relay(open, event) : early.push(event)));
       const stream = openSse(request, reply);
-      sse = stream;
-      for (const event of early) relay(event);
+      open = stream;
+      for (const event of early) relay(stream, event);
 
       let finishing = false;
       const finish = async (event: RunEvent) => {

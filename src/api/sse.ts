@@ -57,5 +57,7 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
     },
   };
   request.raw.on('close', () => stream.close());
+  // The client left before the stream opened: no close event is coming.
+  if (res.destroyed) stream.close();
   return stream;
 }
