@@ -15,7 +15,6 @@ import { ingestCommand, refusedWhileIngesting } from './ingest.command';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
 
-
 function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);

@@ -223,17 +223,14 @@ export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthes
 }
 
 /**
- * A screenplay run's chain: the prompt's token count, then the variants' generation calls in
- * their window (a variant's continuations and parse retry follow its first call).
+ * A screenplay run's generation calls in their window of variants (a variant's continuations and
+ * parse retry follow its first call). The prompt's token count is no LLM call: it is in the
+ * `preparing` phase.
  */
 export function screenplayCriticalPath(calls: CallRow[], screenplay: { variantsInFlight: number }, wallMs: number) {
-  const counts = okLatencies(calls, 'screenplay.count');
   const generations = okLatencies(calls, 'screenplay');
-  const steps: PathStep[] = [
-    ...(counts.length ? [{ name: 'screenplay.count', calls: counts.length, boundMs: counts.reduce((a, b) => a + b, 0) }] : []),
-    { name: 'screenplay', calls: generations.length, boundMs: windowBound(generations, screenplay.variantsInFlight) },
-  ];
-  const lowerBoundMs = steps.reduce((n, s) => n + s.boundMs, 0);
+  const steps: PathStep[] = [{ name: 'screenplay', calls: generations.length, boundMs: windowBound(generations, screenplay.variantsInFlight) }];
+  const lowerBoundMs = steps[0].boundMs;
   return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
 }
 
