@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger';
 import { webUiLink } from '../cli/temporal-client';
 import type { OperationContext } from '../operations/context';
 import { RunWatchHub } from './run-watch';
+import { StreamWatchHub } from './stream-watch';
 
 export interface ApiDeps {
   config: AppConfig;
@@ -28,11 +29,14 @@ export interface ApiDeps {
 export class ApiContext implements OperationContext {
   readonly config: AppConfig;
   readonly watches: RunWatchHub;
+  /** Screenplay runs' live text (LISTEN on their stream channels). */
+  readonly streams: StreamWatchHub;
   private dbInit?: Promise<DataSource>;
 
   constructor(readonly deps: ApiDeps) {
     this.config = deps.config;
     this.watches = new RunWatchHub(deps.client, { intervalMs: deps.watchIntervalMs ?? 500 });
+    this.streams = new StreamWatchHub(deps.config.databaseUrl);
   }
 
   db(): Promise<DataSource> {

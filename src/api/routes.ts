@@ -25,6 +25,11 @@ export const runUrlsSchema = {
 
 export const bearerSecurity = [{ bearerAuth: [] }];
 
+/** The 202 of a started run: its ids, what the job adds, the Web UI link and the run's URLs. */
+export function startedRunSchema(properties: Record<string, unknown>, urls: object = runUrlsSchema) {
+  return { type: 'object', properties: { workflowId: { type: 'string' }, runId: { type: 'string' }, ...properties, webUi: { type: 'string' }, urls } } as const;
+}
+
 /** The 409 of a start refused because the same run is running: its id and URLs. */
 export const alreadyRunningSchema = {
   type: 'object',

@@ -8,21 +8,14 @@ import { OperationError } from '../operations/context';
 import { setRunConcurrency, steerRun, type SteeringAction } from '../operations/steer-run';
 import { storedReport } from '../operations/stored-report';
 import { ApiError, errorSchema } from './errors';
-import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, workflowIdParams, type ApiRoutes } from './routes';
+import { openSse } from './sse';
 
 type Params = { workflowId: string };
 
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, 504: errorSchema };
 
-/** A keep-alive comment this often, so proxies keep an idle stream open. */
-const SSE_KEEPALIVE_MS = 15_000;
-
 const steeringStateSchema = { type: 'object', additionalProperties: true } as const;
-
-function sseFrame(event: RunEvent): string {
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
-}
 
 export const runRoutes: ApiRoutes = async (app, { ctx }) => {
   /** The run's description and progress (shared by the requests of the same moment); 404 when Temporal has no such workflow. */
@@ -110,31 +103,14 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       const { workflowId } = request.params;
       await snapshot(workflowId);
       const lastEventId = request.headers['last-event-id'];
-      // Headers set so far (CORS) go out with the stream's own.
-      const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, headers as Record<string, string>);
-      res.write('retry: 1000\n\n');
-      let closed = false;
-      let unsubscribe: (() => void) | undefined;
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
-      const close = () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(keepAlive);
-        unsubscribe?.();
-        res.end();
-      };
-      unsubscribe = ctx.watches.watch(workflowId, (event) => {
-        if (closed) return;
+      const sse = openSse(request, reply);
+      const unsubscribe = ctx.watches.watch(workflowId, (event) => {
         // A reconnecting client already has this state: send only what is newer.
         if (event.type === 'progress' && event.id === lastEventId) return;
-        res.write(sseFrame(event));
-        if (event.type === 'final') close();
+        sse.send({ id: event.id, event: event.type, data: event.data });
+        if (event.type === 'final') sse.close();
       });
-      if (closed) unsubscribe();
-      request.raw.on('close', close);
+      sse.onClose(unsubscribe);
     },
   );
 

@@ -19,13 +19,15 @@ import { healthRoutes } from './health.routes';
 import { ingestionRoutes } from './ingestions.routes';
 import type { ApiRoutes } from './routes';
 import { runRoutes } from './runs.routes';
+import { personasRoutes } from './personas.routes';
+import { screenplaysRoutes } from './screenplays.routes';
 import { scriptRoutes } from './scripts.routes';
 import { sessionRoutes } from './sessions.routes';
 import { storiesRoutes } from './stories.routes';
 import { createHash } from 'node:crypto';
 
 /** Every job's routes: one entry per routes file. */
-export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes];
+export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes, screenplaysRoutes, personasRoutes];
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 

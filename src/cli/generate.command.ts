@@ -4,29 +4,16 @@
  * one-line summary per version; without it, the Web UI link and the workflow id.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseModelRef, ConfigError } from '../config';
-import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
-import {
-  DEFAULT_MAX_TOKENS,
-  MAX_VARIANTS,
-  ScreenplayFailureType,
-  screenplayWorkflowId,
-  type GenerateScreenplayInput,
-  type GenerateScreenplayResult,
-} from '../shared/screenplay';
-import { storyloomSearchAttributes } from '../shared/search-attributes';
-import { generateScreenplay } from '../workflows';
+import { MAX_PERSONAS, MAX_PLOT_BYTES, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
+import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
-import { ingestCommand } from './ingest.command';
+import { IngestionRunningError } from '../operations/import-script';
+import { ingestCommand, refusedWhileIngesting } from './ingest.command';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
-
-const MAX_PLOT_BYTES = 100 * 1024;
-const MAX_PERSONAS = 20;
 
 function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -102,48 +89,17 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   if (new Set(personaNames).size !== personaNames.length) throw new UsageError('a persona is named twice');
   const maxTokens = intOption('max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('variants', values.variants, 1, 1, MAX_VARIANTS);
-  let model: GenerateScreenplayInput['model'];
-  try {
-    model = values.model ? parseModelRef('--model', values.model) : undefined;
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const model = parseScreenplayModel('--model', values.model);
   const plot = await readPlot(values.plot);
-  let storyId: string | undefined;
-  if (values.story) {
-    const story = await new ScreenplayRepository(await ctx.db()).findStory(values.story);
-    if (!story) throw new UsageError(`No story "${values.story}" (\`storyloom screenplays list\` shows them).`);
-    storyId = story.id;
-  }
 
-  const workflowId = screenplayWorkflowId(randomUUID());
+  const workflowId = newScreenplayWorkflowId();
   const wait = values.wait || values.ingest;
   const printer = new StreamPrinter((text) => process.stdout.write(text));
   // Listening before the start: no delta is sent before anyone hears it.
   const subscription = wait ? await subscribeToStream(ctx.config.databaseUrl, workflowId, printer.onEvent) : undefined;
   try {
-    const client = await ctx.client();
-    const label = values.title ?? (storyId ? `new version of ${storyId}` : plot.split(/\s+/).slice(0, 6).join(' '));
-    const handle = await client.workflow.start(generateScreenplay, {
-      taskQueue: ctx.config.temporal.taskQueue,
-      workflowId,
-      args: [
-        {
-          plot,
-          personaNames,
-          title: values.title,
-          storyId,
-          maxTokens,
-          variants,
-          model,
-          maxContinuations: ctx.config.screenplay.maxContinuations,
-          personaBudgetTokens: ctx.config.screenplay.personaBudgetTokens,
-          flags: { useCache: !values['no-cache'] },
-        },
-      ],
-      typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
-      staticSummary: `screenplay "${label}": ${personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
+    const { handle } = await startScreenplay(ctx, {
+      plot, personaNames, title: values.title, story: values.story, maxTokens, variants, model, useCache: !values['no-cache'], workflowId,
     });
     if (!wait) {
       console.log(`Started screenplay generation ${workflowId}`);
@@ -179,8 +135,15 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
         `${truncated ? `; ${truncated} TRUNCATED at max_tokens` : ''}` +
         `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,
     );
+    console.error(`Report: storyloom report ${workflowId}`);
     if (!values.ingest) return 0;
-    const imported = await importStoryVersion(ctx, result.storyId);
+    let imported;
+    try {
+      imported = await importStoryVersion(ctx, result.storyId);
+    } catch (err) {
+      if (err instanceof IngestionRunningError) return refusedWhileIngesting(ctx, err);
+      throw err;
+    }
     console.error(`Imported version ${imported!.version} as script "${imported!.title}" (${imported!.scriptId}); ingesting it.`);
     return ingestCommand(ctx, [imported!.scriptId, '--wait']);
   } finally {

@@ -44,6 +44,16 @@ export function waitWithProgress(handle: WorkflowHandle<typeof ingestScript>): P
   return drawProgressUntil(handle.result(), async () => progressLine(await handle.query(progressQuery)));
 }
 
+/**
+ * An import refused because the script's ingestion runs (src/operations/import-script.ts): the
+ * same answer, exit 3, as a second ingestion of a running script, with the running one's link.
+ */
+export function refusedWhileIngesting(ctx: CliContext, err: IngestionRunningError): number {
+  console.error(`storyloom ingest: ${err.message}`);
+  console.error(`Web UI: ${webUiLink(ctx.config, err.workflowId)}`);
+  return 3;
+}
+
 export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -69,31 +79,27 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     sheets: concurrency('concurrency-sheets', values['concurrency-sheets'] as string | undefined, DEFAULT_CONCURRENCY.sheets),
   };
 
-  // A file is imported first (a re-import updates the same script); otherwise it names a script.
+  // A file is imported first (a re-import updates the same script); otherwise it names a script,
+  // or a generated story whose latest version is imported as a script first.
   const target = positionals[0];
   let scriptId: string;
   let title: string;
   let scenes: number;
   let characters: number;
-  if (existsSync(target)) {
-    let imported;
-    try {
-      imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
-    } catch (err) {
-      // Refused before importing: the same answer, exit 3, as a second ingestion of a running script.
-      if (!(err instanceof IngestionRunningError)) throw err;
-      console.error(`storyloom ingest: ${err.message}`);
-      console.error(`Web UI: ${webUiLink(ctx.config, err.workflowId)}`);
-      return 3;
+  try {
+    if (existsSync(target)) {
+      const imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
+      console.log(describeImport(imported));
+      ({ scriptId, title, scenes, characters } = imported);
+    } else {
+      const fromStory = await importStoryVersion(ctx, target);
+      if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
+      const script = await ctx.script(fromStory?.scriptId ?? target);
+      ({ id: scriptId, title, scenes, characters } = script);
     }
-    console.log(describeImport(imported));
-    ({ scriptId, title, scenes, characters } = imported);
-  } else {
-    // A generated story: its latest version is imported as a script first.
-    const fromStory = await importStoryVersion(ctx, target);
-    if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
-    const script = await ctx.script(fromStory?.scriptId ?? target);
-    ({ id: scriptId, title, scenes, characters } = script);
+  } catch (err) {
+    if (err instanceof IngestionRunningError) return refusedWhileIngesting(ctx, err);
+    throw err;
   }
   let started;
   try {

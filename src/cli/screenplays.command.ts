@@ -1,8 +1,7 @@
 /** `storyloom screenplays list | show <story> [--version N] | export <story> [--version N]`, and a version as an ingestible script. */
 import { parseArgs } from 'node:util';
 import { ScreenplayRepository, StoryNotFoundError, type VersionRow } from '../db/repositories/screenplay.repository';
-import { ScriptRepository } from '../db/repositories/script.repository';
-import { parseScreenplay } from '../domain/screenplay';
+import { importScreenplayBytes } from '../operations/import-script';
 import type { VariantResult } from '../shared/screenplay';
 import type { CliContext } from './context';
 import { UsageError } from './temporal-client';
@@ -40,20 +39,20 @@ async function requireVersion(ctx: CliContext, story: string, version?: number):
 
 /**
  * Imports a story's version as a script (again into the same script when it was imported
- * before), so the ingestion works on it; undefined when `story` names no story.
+ * before), so the ingestion works on it; undefined when `story` names no story. Imported as
+ * `import` does (src/operations/import-script.ts): refused with IngestionRunningError, nothing
+ * written, while that script's ingestion runs.
  */
 export async function importStoryVersion(ctx: CliContext, story: string, version?: number): Promise<{ scriptId: string; title: string; version: number } | undefined> {
   const row = await findVersion(ctx, story, version);
   if (!row) return undefined;
-  const db = await ctx.db();
   const title = `${row.title} (v${row.version})`;
-  const parsed = parseScreenplay(Buffer.from(row.fountain), 'screenplay.fountain');
-  const imported = await new ScriptRepository(db).importScreenplay(parsed, {
+  const imported = await importScreenplayBytes(ctx, Buffer.from(row.fountain), `story-${row.storyId}-v${row.version}.fountain`, {
     scriptId: row.scriptId ?? undefined,
     title,
-    sourceName: `story-${row.storyId}-v${row.version}.fountain`,
+    label: `story "${row.title}" version ${row.version}`,
   });
-  if (row.scriptId !== imported.scriptId) await new ScreenplayRepository(db).setVersionScript(row.id, imported.scriptId);
+  if (row.scriptId !== imported.scriptId) await new ScreenplayRepository(await ctx.db()).setVersionScript(row.id, imported.scriptId);
   return { scriptId: imported.scriptId, title, version: row.version };
 }
 

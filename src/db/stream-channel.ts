@@ -119,9 +119,18 @@ export interface StreamSubscription {
   close(): Promise<void>;
 }
 
-/** LISTENs on a workflow's channel until closed; each event goes to `onEvent` in the order sent. */
-export async function subscribeToStream(databaseUrl: string, workflowId: string, onEvent: (event: StreamEvent) => void): Promise<StreamSubscription> {
+/**
+ * LISTENs on a workflow's channel until closed; each event goes to `onEvent` in the order sent.
+ * A connection lost later goes to `onError` (without one, to the process, as pg's clients do).
+ */
+export async function subscribeToStream(
+  databaseUrl: string,
+  workflowId: string,
+  onEvent: (event: StreamEvent) => void,
+  opts: { onError?: (err: Error) => void } = {},
+): Promise<StreamSubscription> {
   const client = new Client({ connectionString: databaseUrl });
+  if (opts.onError) client.on('error', opts.onError);
   await client.connect();
   client.on('notification', (msg) => {
     if (!msg.payload) return;

@@ -2,7 +2,7 @@
 import type { RunReport } from './run-report';
 
 /** Phases in the order they run (a JSONB round trip does not keep key order). */
-const PHASE_ORDER = ['summaries', 'phase2', 'outline', 'sheets', 'embeddings'];
+const PHASE_ORDER = ['summaries', 'phase2', 'outline', 'sheets', 'embeddings', 'preparing', 'generating'];
 const phaseRank = (name: string) => (PHASE_ORDER.includes(name) ? PHASE_ORDER.indexOf(name) : PHASE_ORDER.length);
 
 const s = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -15,11 +15,21 @@ function table(headers: string[], rows: (string | number)[][]): string {
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+function screenplayLine(sp: NonNullable<RunReport['screenplay']>): string {
+  const versions = sp.versions.length ? `version(s) ${sp.versions.join(', ')}` : 'no version saved';
+  return (
+    `Screenplay: story ${sp.storyId}, ${sp.versions.length} of ${sp.variants} variant(s) saved (${versions}; ${sp.variantsInFlight} at a time)` +
+    `${sp.firstTokenMs !== undefined ? `; first token ${s(sp.firstTokenMs)}` : ''}${sp.truncated ? `; ${sp.truncated} TRUNCATED` : ''}` +
+    `; persona queries ${sp.personaQueries ?? 'n/a'}; save commits ${sp.saveCommits}`
+  );
+}
+
 export function formatReport(r: RunReport): string {
   const cost = r.totals.costUsd === null ? `unknown (no price for ${r.totals.unpricedModels.join(', ')})` : usd(r.totals.costUsd);
   return [
     `Run report — ${r.kind} ${r.workflowId} (${r.runIds.length} run${r.runIds.length > 1 ? 's' : ''}): ${r.status} in ${s(r.wallMs)}`,
     ...(r.error ? [`Error: ${r.error.type}: ${r.error.message}`] : []),
+    ...(r.screenplay ? [screenplayLine(r.screenplay)] : []),
     '',
     `Phases: ${Object.entries(r.phasesMs).sort(([a], [b]) => phaseRank(a) - phaseRank(b)).map(([k, v]) => `${k} ${s(v)}`).join(', ') || '—'}`,
     `Critical path: ${r.criticalPath.steps.map((st) => `${st.name} (${st.calls} calls, ≥ ${s(st.boundMs)})`).join(' → ')}`,

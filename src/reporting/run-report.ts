@@ -87,6 +87,24 @@ export interface RunToReport extends RunSummary {
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
   /** A generateStories run: how its syntheses were windowed. */
   stories?: { parallelSynthesis: boolean; concurrency: number; batch?: boolean };
+  /** A generateScreenplay run: its story, variants and the figures its result has. */
+  screenplay?: ScreenplayRunFigures;
+}
+
+/** What a screenplay run's report adds (figures absent when the run ended before them). */
+export interface ScreenplayRunFigures {
+  storyId: string;
+  variants: number;
+  variantsInFlight: number;
+  /** Statements that loaded the persona contexts. */
+  personaQueries?: number;
+  /** Versions saved by the run. */
+  versions: number[];
+  /** The first token of the fastest variant, from the start of its activity. */
+  firstTokenMs?: number;
+  truncated: number;
+  /** Commits of the saves together (one per version). */
+  saveCommits: number;
 }
 
 export interface RunReport extends RunSummary {
@@ -107,6 +125,7 @@ export interface RunReport extends RunSummary {
   };
   db: { queries: number; commits: number } | null;
   history: { events: number; runs: number } | null;
+  screenplay?: ScreenplayRunFigures;
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -203,6 +222,18 @@ export function storiesCriticalPath(calls: CallRow[], stories: { parallelSynthes
   return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
 }
 
+/**
+ * A screenplay run's generation calls in their window of variants (a variant's continuations and
+ * parse retry follow its first call). The prompt's token count is no LLM call: it is in the
+ * `preparing` phase.
+ */
+export function screenplayCriticalPath(calls: CallRow[], screenplay: { variantsInFlight: number }, wallMs: number) {
+  const generations = okLatencies(calls, 'screenplay');
+  const steps: PathStep[] = [{ name: 'screenplay', calls: generations.length, boundMs: windowBound(generations, screenplay.variantsInFlight) }];
+  const lowerBoundMs = steps[0].boundMs;
+  return { steps, lowerBoundMs, overheadMs: wallMs - lowerBoundMs };
+}
+
 export interface ReportInput extends RunToReport {
   calls: CallRow[];
   prices: Record<string, ModelPrice>;
@@ -218,7 +249,9 @@ export function computeRunReport(input: ReportInput): RunReport {
     ? ingestionCriticalPath(input.calls, input.ingestion.flags, input.ingestion.concurrency, input.wallMs)
     : input.stories
       ? storiesCriticalPath(input.calls, input.stories, input.wallMs)
-      : (() => {
+      : input.screenplay
+        ? screenplayCriticalPath(input.calls, input.screenplay, input.wallMs)
+        : (() => {
         const steps = [...new Set(input.calls.map((c) => c.purpose))].map((purpose) => {
           const l = okLatencies(input.calls.filter((c) => !c.batch), purpose);
           // A batch's items share its processing time: the batch counts once.
@@ -253,5 +286,6 @@ export function computeRunReport(input: ReportInput): RunReport {
     },
     db: input.db,
     history: input.historyEvents === null ? null : { events: input.historyEvents, runs: input.runIds.length },
+    ...(input.screenplay ? { screenplay: input.screenplay } : {}),
   };
 }

@@ -11,6 +11,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -33,7 +34,8 @@ import {
   type VariantResult,
 } from '../shared/screenplay';
 import { JOB_KEY, STATUS_KEY, type SearchStatus } from '../shared/search-attributes';
-import { LLM_ACTIVITY_OPTIONS, llmStartToClose, localActivities } from './activity-options';
+import { LLM_ACTIVITY_OPTIONS, llmStartToClose, localActivities, mainActivities } from './activity-options';
+import { describeFailure } from './failures';
 import { slidingWindow } from './sliding-window';
 
 export const screenplayProgressQuery = defineQuery<ScreenplayProgress>('progress');
@@ -41,6 +43,9 @@ export const screenplayProgressQuery = defineQuery<ScreenplayProgress>('progress
 /** Defaults the CLI fills from configuration; a bare client gets these. */
 const DEFAULT_MAX_CONTINUATIONS = 2;
 const DEFAULT_PERSONA_BUDGET_TOKENS = 4000;
+
+/** Runs from 0.4.0 on store their report in `run_reports` when they end (an activity more at the end). */
+export const SCREENPLAY_RUN_REPORT_PATCH = 'screenplay-run-report';
 
 /**
  * Generation activities: heartbeats every second carry progress and cancellation (a dead
@@ -95,6 +100,39 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     ? { ...resolved, provider: input.model.provider, model: input.model.model, taskQueue: llmTaskQueue(info.taskQueue, input.model.provider) }
     : resolved;
   const activities = generationActivities(route, 2 + 2 * maxContinuations);
+  const variantsInFlight = input.variantsInFlight ?? DEFAULT_VARIANTS_IN_FLIGHT;
+  const phasesMs: Record<string, number> = {};
+  let phaseStartedAt = startedAt;
+  const endPhase = (name: string) => {
+    phasesMs[name] = Date.now() - phaseStartedAt;
+    phaseStartedAt = Date.now();
+  };
+  let personaQueries: number | undefined;
+  const results: VariantResult[] = [];
+  /** The run's report in `run_reports`, as the other jobs store theirs (idempotent: one row per run). */
+  const storeReport = (status: string, error?: { type: string; message: string }) => {
+    const saved = results.filter(Boolean);
+    return mainActivities.storeRunReport({
+      workflowId: info.workflowId,
+      runIds: [info.runId],
+      kind: 'generateScreenplay',
+      scriptId: null,
+      status,
+      wallMs: Date.now() - startedAt,
+      phasesMs,
+      screenplay: {
+        storyId,
+        variants,
+        variantsInFlight,
+        ...(personaQueries !== undefined ? { personaQueries } : {}),
+        versions: saved.map((r) => r.version),
+        ...(saved.length ? { firstTokenMs: Math.min(...saved.map((r) => r.ttftMs)) } : {}),
+        truncated: saved.filter((r) => r.truncated).length,
+        saveCommits: saved.reduce((n, r) => n + r.save.commits, 0),
+      },
+      ...(error ? { error } : {}),
+    });
+  };
 
   try {
     showDetails();
@@ -110,15 +148,16 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
       personaBudgetTokens: input.personaBudgetTokens ?? DEFAULT_PERSONA_BUDGET_TOKENS,
       batchPersonaLoad: flags.batchPersonaLoad,
     });
+    personaQueries = prepared.personaQueries;
+    endPhase('preparing');
     progress.title = prepared.title;
     progress.prompt = prepared.prompt;
     progress.phase = 'generating';
     showDetails();
 
-    const results: VariantResult[] = [];
     await slidingWindow(
       progress.variants.map((v) => v.variant),
-      () => input.variantsInFlight ?? DEFAULT_VARIANTS_IN_FLIGHT,
+      () => variantsInFlight,
       async (variant) => {
         const entry = progress.variants[variant];
         entry.status = 'generating';
@@ -145,6 +184,8 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
         }
       },
     );
+    endPhase('generating');
+    if (patched(SCREENPLAY_RUN_REPORT_PATCH)) await storeReport('completed');
     progress.phase = 'done';
     showDetails();
     markStatus('completed');
@@ -172,6 +213,11 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     progress.phase = cancelled ? 'cancelled' : 'failed';
     showDetails();
     markStatus(cancelled ? 'cancelled' : 'failed');
+    if (patched(SCREENPLAY_RUN_REPORT_PATCH)) {
+      endPhase(personaQueries === undefined ? 'preparing' : 'generating');
+      // A cancelled run's report is written all the same.
+      await CancellationScope.nonCancellable(() => storeReport(cancelled ? 'cancelled' : 'failed', describeFailure(err)));
+    }
     // A persona or story problem is the run's own failure, with the activity's message.
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
       throw ApplicationFailure.create({ type: err.cause.type ?? undefined, message: err.cause.message, nonRetryable: true });

@@ -68,9 +68,17 @@ export interface SseEvent {
  */
 export async function readSse(
   url: string,
-  opts: { headers?: Record<string, string>; until?: (e: SseEvent) => boolean; onEvent?: (e: SseEvent) => void; signal?: AbortSignal } = {},
+  opts: {
+    headers?: Record<string, string>;
+    until?: (e: SseEvent) => boolean;
+    onEvent?: (e: SseEvent) => void;
+    /** Called once the response's headers are in (the stream is open), before any event is read. */
+    onOpen?: (status: number) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<{ status: number; events: SseEvent[]; ended: boolean }> {
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...opts.headers }, signal: opts.signal });
+  opts.onOpen?.(res.status);
   const events: SseEvent[] = [];
   if (!res.ok || !res.body) return { status: res.status, events, ended: true };
   const reader = res.body.getReader();

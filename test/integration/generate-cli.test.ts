@@ -113,3 +113,97 @@ it('generate --ingest generates, then ingests the new version', async () => {
   expect(r.err).toContain('as script "Ingested Draft (v1)"');
   expect(r.out).toMatch(/Ingestion completed/);
 });
+
+it('stores the run report like the other jobs: `report <workflowId>` shows it, once per run', async () => {
+  const r = await cli('generate', '--plot', PLOT, '--persona', 'Tobias Wren', '--persona', 'Juno Park', '--title', 'Reported Draft', '--variants', '2', '--wait', '--no-cache');
+  expect(r.code).toBe(0);
+  const workflowId = /Report: storyloom report (screenplay-[0-9a-f-]{36})/.exec(r.err)![1];
+  const story = storyOf(r.err);
+
+  const report = await cli('report', workflowId);
+  expect(report.code).toBe(0);
+  expect(report.out).toContain(`Run report — generateScreenplay ${workflowId} (1 run): completed`);
+  expect(report.out).toMatch(new RegExp(`Screenplay: story ${story}, 2 of 2 variant\\(s\\) saved \\(version\\(s\\) [12], [12]; 4 at a time\\); first token \\d+\\.\\d+ s; persona queries 1; save commits 2`));
+  // Two variants in a window of 4: the bound is the slower call, not their sum.
+  expect(report.out).toMatch(/Critical path: screenplay \(2 calls, ≥ \d+\.\d+ s\)/);
+  expect(report.out).toMatch(/Phases: preparing \d+\.\d+ s, generating \d+\.\d+ s/);
+  const json = JSON.parse((await cli('report', workflowId, '--json')).out);
+  expect(json).toMatchObject({ kind: 'generateScreenplay', status: 'completed', scriptId: null, screenplay: { storyId: story, variants: 2, saveCommits: 2 } });
+  expect(json.totals.providerCalls).toBeGreaterThanOrEqual(2);
+  expect(json.criticalPath.lowerBoundMs).toBe(json.llm.find((l: { purpose: string }) => l.purpose === 'screenplay').maxMs);
+  const rows = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM run_reports WHERE workflow_id = $1`, [workflowId]);
+  expect(rows[0].n).toBe(1);
+});
+
+it('a failed run has its report too (unknown persona), with the error', async () => {
+  const r = await cli('generate', '--plot', PLOT, '--persona', 'Nobody Here');
+  const workflowId = /Started screenplay generation (screenplay-[0-9a-f-]{36})/.exec(r.out)![1];
+  await expect(stack.env.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+  const report = await cli('report', workflowId);
+  expect(report.code).toBe(0);
+  expect(report.out).toContain(`generateScreenplay ${workflowId} (1 run): failed`);
+  expect(report.out).toContain('Error: UnknownPersona: no persona "Nobody Here"');
+});
+
+describe('while the generated script is being ingested', () => {
+  /** The script's row and scenes as an import writes them. */
+  const storedScript = async (scriptId: string) =>
+    (await stack.app.services.db.query(
+      `SELECT s.title, s.source_name, s.updated_at, (SELECT json_agg(json_build_object('id', id, 'hash', content_hash, 'updated', updated_at) ORDER BY position) FROM scenes WHERE script_id = s.id) AS scenes
+         FROM scripts s WHERE s.id = $1`,
+      [scriptId],
+    ))[0];
+  /** Starts the script's ingestion and pauses it: it stays running until the test ends it. */
+  async function holdIngestion(scriptId: string) {
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 1000 } } } });
+    expect((await runCli('ingest', scriptId, '--concurrency-summaries', '1')).code).toBe(0);
+    expect((await runCli('pause', scriptId)).code).toBe(0);
+    const handle = stack.env.client.workflow.getHandle(`ingest-${scriptId}`);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    return handle;
+  }
+  afterEach(() => stack.sim.configure({ latency: { byPurpose: { summary: null } } }));
+
+  it('`ingest <story>` refuses before importing, as `ingest <file>` does: exit 3, the running one named and linked, nothing written', async () => {
+    const made = await cli('generate', '--plot', PLOT, '--persona', 'Old Harlan', '--title', `Busy Story ${Date.now()}`, '--wait');
+    const story = storyOf(made.err);
+    const first = await cli('ingest', story);
+    expect(first.code).toBe(0);
+    const scriptId = /as script "[^"]+" \(([0-9a-f-]{36})\)/.exec(first.out)![1];
+    await stack.env.client.workflow.getHandle(`ingest-${scriptId}`).terminate('held by the next step');
+    const run = await holdIngestion(scriptId);
+    try {
+      const before = await storedScript(scriptId);
+      const refused = await cli('ingest', story, '--wait');
+      expect(refused.code).toBe(3);
+      expect(refused.err).toContain(`storyloom ingest: "${(before as { title: string }).title}" is being ingested by workflow ingest-${scriptId}`);
+      expect(refused.err).toContain('nothing was written');
+      expect(refused.err).toContain(`Web UI: ${stack.app.config.temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}`);
+      expect(refused.out).toBe('');
+      expect(await storedScript(scriptId)).toEqual(before);
+      expect((await run.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await run.terminate('test cleanup').catch(() => undefined);
+    }
+  });
+
+  it('`generate --ingest` refuses the same way when its version would land in a script being ingested', async () => {
+    const title = `Busy Generated ${Date.now()}`;
+    // A script already titled as the new version will be ("<title> (v1)"), being ingested.
+    const file = path.join(dir, 'busy.fountain');
+    writeFileSync(file, 'INT. HARBOUR - NIGHT\n\nRain.\n\nMARA QUILL\nNot tonight.\n\nEXT. PIER - DAWN\n\nGulls.\n');
+    const imported = await cli('import', file, '--title', `${title} (v1)`);
+    const scriptId = /script id: (\S+)/.exec(imported.out)![1];
+    const run = await holdIngestion(scriptId);
+    try {
+      const before = await storedScript(scriptId);
+      const r = await cli('generate', '--plot', PLOT, '--persona', 'Mara Quill', '--title', title, '--ingest');
+      expect(r.code).toBe(3);
+      expect(r.err).toContain(`is being ingested by workflow ingest-${scriptId}`);
+      expect(r.err).toContain(`Web UI: ${stack.app.config.temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}`);
+      expect(await storedScript(scriptId)).toEqual(before);
+    } finally {
+      await run.terminate('test cleanup').catch(() => undefined);
+    }
+  });
+});

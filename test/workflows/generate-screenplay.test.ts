@@ -8,6 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createScreenplayActivities } from '../../src/activities/screenplay.activities';
 import { randomUUID } from 'node:crypto';
+import { RunRepository } from '../../src/db/repositories/run.repository';
 import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
 import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel';
 import { checkFountain } from '../../src/domain/generation/fountain-check';
@@ -113,6 +114,10 @@ it('aborts the HTTP stream within about a second of a cancel', async () => {
     expect(Date.now() - cancelledAt).toBeLessThan(2_500);
     await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     expect(await repo().versionByKey(`${handle.workflowId}/${handle.firstExecutionRunId}/0`)).toBeUndefined();
+    // The cancelled run's report is stored all the same.
+    const report = await new RunRepository(stack.app.services.db).findReport({ workflowId: handle.workflowId });
+    expect(report).toMatchObject({ kind: 'generateScreenplay', status: 'cancelled', error: { type: 'CancelledFailure' }, screenplay: { versions: [], personaQueries: 1 } });
+    expect(report!.phasesMs).toEqual({ preparing: expect.any(Number), generating: expect.any(Number) });
   } finally {
     await watcher.close();
   }

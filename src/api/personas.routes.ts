@@ -1,0 +1,73 @@
+/**
+ * Personas: `GET /api/personas/contexts?names=a,b`, the seed's batch endpoint. Every context in
+ * one statement through the loader the screenplay run uses (`WHERE name = ANY($1)`); unknown
+ * names answer 404 with the closest existing ones, as the run's refusal says them.
+ */
+import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
+import { UnknownPersonasError } from '../domain/generation/personas';
+import { OperationError } from '../operations/context';
+import { MAX_PERSONAS } from '../operations/start-screenplay';
+import { errorSchema } from './errors';
+import { bearerSecurity, type ApiRoutes } from './routes';
+
+const personaSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    description: { type: 'string' },
+    context: { type: 'string' },
+    voiceNotes: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** The 404 for unknown names: each with the closest existing names. */
+const unknownPersonasSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        unknown: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, closest: { type: 'array', items: { type: 'string' } } } } },
+      },
+    },
+  },
+} as const;
+
+/** `a, b,,a` → ["a", "b"]: trimmed, empty and repeated names left out, in the order asked. */
+export function personaNamesOf(raw: string): string[] {
+  return [...new Set(raw.split(',').map((n) => n.trim()).filter(Boolean))];
+}
+
+export const personasRoutes: ApiRoutes = async (app, { ctx }) => {
+  app.get<{ Querystring: { names: string } }>(
+    '/api/personas/contexts',
+    {
+      schema: {
+        summary: 'Persona contexts by name, in one query (`names` comma-separated; 404 with the closest names for unknown ones)',
+        tags: ['personas'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['names'],
+          properties: { names: { type: 'string', minLength: 1, maxLength: 4000, description: `Up to ${MAX_PERSONAS} names, comma-separated` } },
+        },
+        response: { 200: { type: 'object', properties: { personas: { type: 'array', items: personaSchema } } }, 400: errorSchema, 401: errorSchema, 404: unknownPersonasSchema },
+      },
+    },
+    async (request, reply) => {
+      const names = personaNamesOf(request.query.names);
+      if (!names.length) throw new OperationError('bad_request', 'querystring.names lists no name');
+      if (names.length > MAX_PERSONAS) throw new OperationError('bad_request', `querystring.names lists ${names.length} names; at most ${MAX_PERSONAS}`);
+      try {
+        const personas = await new ScreenplayRepository(await ctx.db()).loadPersonas(names);
+        return { personas: personas.map((p) => ({ name: p.name, ...p.config })) };
+      } catch (err) {
+        if (!(err instanceof UnknownPersonasError)) throw err;
+        return reply.code(404).send({ error: { code: 'not_found', message: err.message, unknown: err.unknown } });
+      }
+    },
+  );
+};

@@ -1,0 +1,98 @@
+/**
+ * Starting a generateScreenplay run: the story to make a new version of (when asked), the model,
+ * the workflow started with its search attributes and Web UI summary. Shared by `storyloom
+ * generate` and `POST /api/screenplays/generate`. The workflow id is made before the start, so a
+ * caller can LISTEN on the run's stream channel first (src/db/stream-channel.ts).
+ */
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, parseModelRef } from '../config';
+import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
+import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput } from '../shared/screenplay';
+import { storyloomSearchAttributes } from '../shared/search-attributes';
+import { generateScreenplay } from '../workflows';
+import { OperationError, type OperationContext } from './context';
+
+/** The most personas one screenplay is written for. */
+export const MAX_PERSONAS = 20;
+/** The largest plot, in bytes (UTF-8). */
+export const MAX_PLOT_BYTES = 100 * 1024;
+
+/** `provider:model` read as the run's model; a bad reference is a bad request naming `label`. */
+export function parseScreenplayModel(label: string, raw: string | undefined): GenerateScreenplayInput['model'] {
+  if (raw === undefined) return undefined;
+  try {
+    return parseModelRef(label, raw);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new OperationError('bad_request', err.message);
+    throw err;
+  }
+}
+
+export interface StartScreenplayOptions {
+  plot: string;
+  personaNames: string[];
+  title?: string;
+  /** A new version of this story (id or title); not_found when there is none. */
+  story?: string;
+  maxTokens?: number;
+  variants?: number;
+  model?: GenerateScreenplayInput['model'];
+  useCache?: boolean;
+  /** The run's id, made beforehand (screenplayWorkflowId); default: a new one. */
+  workflowId?: string;
+}
+
+export interface StartedScreenplay {
+  workflowId: string;
+  /** The story a new version is made of; undefined for a new story (the run makes its id). */
+  storyId?: string;
+  handle: WorkflowHandleWithFirstExecutionRunId<typeof generateScreenplay>;
+}
+
+/** A new screenplay run's id. */
+export function newScreenplayWorkflowId(): string {
+  return screenplayWorkflowId(randomUUID());
+}
+
+/** Starts the run and returns at once (the story looked up first: nothing starts for an unknown one). */
+export async function startScreenplay(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
+  let storyId: string | undefined;
+  if (opts.story !== undefined) {
+    let story;
+    try {
+      story = await new ScreenplayRepository(await ctx.db()).findStory(opts.story);
+    } catch (err) {
+      if (err instanceof StoryNotFoundError) throw new OperationError('conflict', err.message);
+      throw err;
+    }
+    if (!story) throw new OperationError('not_found', `No story "${opts.story}" (\`storyloom screenplays list\` shows them).`);
+    storyId = story.id;
+  }
+  const workflowId = opts.workflowId ?? newScreenplayWorkflowId();
+  const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+  const variants = opts.variants ?? 1;
+  const label = opts.title ?? (storyId ? `new version of ${storyId}` : opts.plot.split(/\s+/).slice(0, 6).join(' '));
+  const client = await ctx.client();
+  const handle = await client.workflow.start(generateScreenplay, {
+    taskQueue: ctx.config.temporal.taskQueue,
+    workflowId,
+    args: [
+      {
+        plot: opts.plot,
+        personaNames: opts.personaNames,
+        title: opts.title,
+        storyId,
+        maxTokens,
+        variants,
+        model: opts.model,
+        maxContinuations: ctx.config.screenplay.maxContinuations,
+        personaBudgetTokens: ctx.config.screenplay.personaBudgetTokens,
+        flags: { useCache: opts.useCache ?? true },
+      },
+    ],
+    typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
+    staticSummary: `screenplay "${label}": ${opts.personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
+  });
+  return { workflowId, storyId, handle };
+}
