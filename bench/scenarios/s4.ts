@@ -12,9 +12,9 @@
  *   6  `--batch`, a fresh day: the syntheses as one provider batch (the simulator's Message
  *      Batches endpoints, processing BATCH_PROCESSING_MS), polled on the default policy × the
  *      time scale                                 bound: embeddings + the batch's processing
- * Commits and statements are the app's own accounting (run_db_stats: what each run's activities
- * sent); the notes add the wire's count (bench/pg-counter.ts), which also holds the statistics'
- * own flushes.
+ * Statements and commits are counted on the wire (bench/pg-counter.ts, as in S1): everything
+ * the app sent during the run, the statistics' own flushes (run_db_stats: the report's, and the
+ * bench's at the end) included; the notes give what the worker charged to the run itself.
  */
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
@@ -82,14 +82,14 @@ function row(id: string, label: string, m: StoriesMeasure, bound: number, notes:
     boundMs: bound,
     llmCalls: m.sim.requests,
     rateLimited: m.sim.rateLimited,
-    dbQueries: m.db?.queries ?? null,
-    dbCommits: m.db?.commits ?? null,
+    dbQueries: m.wire.statements,
+    dbCommits: m.wire.commits,
     historyEvents: m.chain.totalEvents,
     notes: [
       ...(m.result.status === 'completed' ? [] : [`status ${m.result.status}`]),
       `${m.result.clusters} clusters, ${m.result.synthesis.done} synthesised, ${m.result.synthesis.reused} reused`,
       `article queries ${m.result.articleQueries}`,
-      `wire ${m.wire.statements} statements / ${m.wire.commits} commits`,
+      ...(m.db ? [`run_db_stats ${m.db.queries} q / ${m.db.commits} c`] : []),
       ...notes,
     ],
   };
@@ -192,7 +192,12 @@ export async function runS4(ctx: ScenarioCtx): Promise<ScenarioReport> {
       { row: 'S4.6', what: 'synthesis cost ≤ half of row 2\'s (the batch discount; same cluster sizes)', value: `${usd(cost6)} vs ${usd(cost2)}`, met: cost6 !== null && cost2 !== null && cost6 <= 0.5 * cost2 * 1.02 },
       { row: 'S4.6', what: 'one batch, no synthesis call', value: `${batches6.created - before6.created} batch, ${calls6} calls`, met: batches6.created - before6.created === 1 && calls6 === 0 },
       ...[['S4.2', m2], ['S4.3', m3], ['S4.4', m4], ['S4.6', m6]].flatMap(([id, m]) => [
-        { row: id as string, what: 'DB commits per run ≤ 3', value: String((m as StoriesMeasure).db?.commits ?? 'n/a'), met: commits(m as StoriesMeasure) <= 3 },
+        {
+          row: id as string,
+          what: 'DB commits per run ≤ 3 (the run\'s own, run_db_stats; the wire adds the statistics\' flushes)',
+          value: `${(m as StoriesMeasure).db?.commits ?? 'n/a'} (wire ${(m as StoriesMeasure).wire.commits})`,
+          met: commits(m as StoriesMeasure) <= 3,
+        },
         { row: id as string, what: 'article queries per run 1', value: String((m as StoriesMeasure).result.articleQueries), met: (m as StoriesMeasure).result.articleQueries === 1 },
       ]),
     );
