@@ -1,6 +1,7 @@
 /**
  * generateStories end to end on real parts (dev server, Postgres, the simulator through the
- * SDKs): a first run synthesises every cluster and writes them in one transaction; an unchanged
+ * SDKs): a first run synthesises every cluster and writes them, with the calls' log rows and
+ * cache entries, in one transaction (in writes of STORIES_PER_WRITE when larger); an unchanged
  * rerun reuses every story hash with no call and keeps the ids; a new article re-synthesises
  * only its cluster and supersedes the old story; a cluster that keeps failing is recorded and
  * the run goes on; a second start over the same scope is refused while the first runs.
@@ -11,7 +12,7 @@ import { NewsRepository, type StoriesWrite } from '../../src/db/repositories/new
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesResult, type StoryScopeInput } from '../../src/shared/stories';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../../src/workflows';
-import type { GenerateStoriesInput } from '../../src/workflows/generate-stories';
+import { STORIES_PER_WRITE, type GenerateStoriesInput } from '../../src/workflows/generate-stories';
 import { useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 
@@ -129,6 +130,21 @@ it('a retried story write stores its stories, call rows and cache entries once',
   expect(await count('SELECT count(*)::int AS n FROM stories WHERE prompt_version = $1')).toBe(1);
   expect(await count('SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1')).toBe(1);
   expect(await count('SELECT count(*)::int AS n FROM llm_response_cache WHERE prompt_version = $1')).toBe(1);
+});
+
+it('writes more stories than one write holds in writes of STORIES_PER_WRITE, every call row with its story', async () => {
+  const day = freshDay();
+  // 12 clusters a day (one article each) over 5 days: 60 stories, more than one write's 50.
+  for (let d = 0; d < 5; d++) await importNews(day + d * DAY_MS, 12, 12, `many-${day}-${d}`);
+  const handle = await start({ fromMs: day, toMs: day + 5 * DAY_MS }, { concurrency: 20 });
+  const result = await handle.result();
+  expect(result).toMatchObject({ status: 'completed', clusters: 60, stories: { created: 60, kept: 0 } });
+  expect(STORIES_PER_WRITE).toBeLessThan(60);
+  const { events } = await handle.fetchHistory();
+  const writes = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeStories');
+  expect(writes).toHaveLength(Math.ceil(60 / STORIES_PER_WRITE));
+  const [calls] = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis'`, [handle.workflowId]);
+  expect(calls.n).toBe(60);
 });
 
 it('with every optimisation off: one call at a time, a commit pair per story, the articles queried again per cluster', async () => {
