@@ -147,7 +147,7 @@ export class IngestionRepository {
    * and the deferred writes follow on their own.
    */
   private async withDeferred(rows: DeferredLlmWrites[], main: BuiltStatement, fallback: () => Promise<void>): Promise<void> {
-    const deferred = this.deferredStatements(rows);
+    const deferred = deferredLlmStatements(this.db.manager, rows);
     if (!deferred.length || rows.length > ROWS_PER_STATEMENT) {
       await fallback();
       if (deferred.length) await writeInOneStatement(this.db, deferred);
@@ -160,10 +160,6 @@ export class IngestionRepository {
       await fallback();
       await writeInOneStatement(this.db, deferred);
     }
-  }
-
-  private deferredStatements(rows: DeferredLlmWrites[]): BuiltStatement[] {
-    return deferredLlmStatements(this.db.manager, rows);
   }
 
   /** Summaries of the script in scene order (scenes without one are left out). */
