@@ -2,7 +2,8 @@
 # The main job end to end (`npm run demo`): installs dependencies, builds or finds the Temporal
 # CLI, starts what is not running, migrates, starts the LLM simulator when no provider key is
 # set, starts a worker and the HTTP API (printing its URL and a curl that follows the run),
-# ingests the sample screenplay with a progress bar, prints the Web UI link to that run.
+# ingests the sample screenplay with a progress bar, prints the Web UI link to that run; then
+# imports the sample news articles (samples/news.csv) and generates their stories.
 # Other commands: `npm run demo -- <storyloom command…>`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +19,7 @@ if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${OPENAI_API_KEY:-}" ] && [ -z "${OL
   SIM_PORT="${SIM_PORT:-7800}"
   say "No provider key is set (ANTHROPIC_API_KEY, OPENAI_API_KEY, OLLAMA_HOST): using the storyloom LLM SIMULATOR on port $SIM_PORT, not a real model."
   if ! port_open 127.0.0.1 "$SIM_PORT"; then
-    # The seed's latencies (summary 2 s, outline 5 s, sheet 3 s, embeddings 0.5 s + 15 ms/input) at a quarter.
+    # The seeds' latencies (summary 2 s, outline 5 s, sheet 3 s, story synthesis 17.5 s, embeddings 0.5 s + 15 ms/input) at a quarter.
     node dist/llm/simulator/cli.js --port "$SIM_PORT" --config samples/demo-simulator.json --time-scale "${SIM_TIME_SCALE:-0.25}" >"$DATA_DIR/simulator.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 50); do port_open 127.0.0.1 "$SIM_PORT" && break; sleep 0.1; done
@@ -56,8 +57,16 @@ if [ $# -eq 0 ]; then
   say "HTTP API: $API_URL (OpenAPI: $API_URL/openapi.json). Follow this run from another terminal:"
   echo "  curl -N ${AUTH_HEADER}$API_URL/api/runs/ingest-$SCRIPT_ID/events"
   echo "  curl -s ${AUTH_HEADER}$API_URL/api/runs/ingest-$SCRIPT_ID"
-  set -- ingest "$SCRIPT_ID" --wait
-else
-  say "HTTP API: $API_URL (OpenAPI: $API_URL/openapi.json)"
+  node bin/storyloom.js ingest "$SCRIPT_ID" --wait
+
+  # The second job: the sample articles (the project's own, all of 2 March 2026) into stories.
+  # A re-run re-imports them (nothing changes) and reuses every story: no LLM call.
+  say "news stories: importing samples/news.csv and generating the stories of its day"
+  node bin/storyloom.js articles import samples/news.csv
+  node bin/storyloom.js stories generate --from 2026-03-02 --to 2026-03-03 --wait
+  node bin/storyloom.js stories list
+  say "a story in full: node bin/storyloom.js stories show <id>; search: node bin/storyloom.js stories search \"ferry strike\""
+  exit 0
 fi
+say "HTTP API: $API_URL (OpenAPI: $API_URL/openapi.json)"
 node bin/storyloom.js "$@"

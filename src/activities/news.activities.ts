@@ -20,7 +20,8 @@ import {
 } from '../domain/news/synthesis';
 import { embeddingBatches } from '../domain/ingestion/embedding-batches';
 import { inputHash } from '../domain/ingestion/input-hash';
-import type { LlmService } from '../llm/llm-service';
+import type { DeferredLlmWrites } from '../db/repositories/deferred-llm-writes';
+import { deferredWrites, type LlmService } from '../llm/llm-service';
 import type { ChatRequest } from '../llm/types';
 import { LlmFailureType } from '../shared/failure-types';
 import type { LlmRoute } from '../shared/llm-routing';
@@ -95,7 +96,7 @@ export interface SynthesizeStoryInput {
   loadOnce: boolean;
 }
 
-export type SynthesizedStory = StorySynthesis & {
+export type SynthesizedStory = StorySynthesis & DeferredLlmWrites & {
   storyHash: string;
   cached: boolean;
   /** Whether the articles were queried (no snapshot of the run here, or loadOnce off). */
@@ -156,6 +157,8 @@ export function createNewsProviderActivities(deps: {
         const stale = articles.filter((a) => a.embedding === null || a.embeddingHash !== embeddingHash(input.embeddingRoute, a));
         const vectors = new Map<number, number[]>(articles.filter((a) => a.embedding).map((a) => [a.id, a.embedding as number[]]));
         const rows: EmbeddingRow[] = [];
+        // The calls' log rows and cache entries are written with the embeddings: one commit.
+        const collect = deferredWrites();
         const batches = embeddingBatches(stale, articleEmbeddingText);
         for (const batch of batches) {
           const result = await llm.embed(
@@ -168,14 +171,14 @@ export function createNewsProviderActivities(deps: {
               dimensions: deps.embeddingDimensions,
               useCache: input.useCache,
             },
-            ctx,
+            { ...ctx, collect },
           );
           batch.forEach((a, i) => {
             vectors.set(a.id, result.vectors[i]);
             rows.push({ articleId: a.id, inputHash: embeddingHash(input.embeddingRoute, a), model: input.embeddingRoute.model, vector: result.vectors[i] });
           });
         }
-        await repo.saveArticleEmbeddings(rows);
+        await repo.saveArticleEmbeddings(rows, collect);
         const clusters = clusterArticles(
           articles.map((a) => ({ id: a.id, contentHash: a.contentHash, topic: a.topic, publishedAt: a.publishedAt, vector: vectors.get(a.id)! })),
           { threshold: input.threshold ?? DEFAULT_SIMILARITY_THRESHOLD, windowMs: input.windowMs ?? DEFAULT_CLUSTER_WINDOW_MS },
@@ -201,7 +204,8 @@ export function createNewsProviderActivities(deps: {
     /**
      * One cluster's story: a structured-JSON call validated against STORY_SYNTHESIS_SCHEMA (an
      * invalid answer is a retryable failure and is never cached). Returns the small result for
-     * the run's single write.
+     * the run's single write, with the call's `llm_calls` row and cache entry, which that write
+     * stores (no statement here; a failed call's row is written at once).
      */
     async synthesizeStory(input: SynthesizeStoryInput): Promise<SynthesizedStory> {
       const articles = await articlesOf(input.runKey, input.articleIds, input.loadOnce);
@@ -212,13 +216,16 @@ export function createNewsProviderActivities(deps: {
       const queriedArticles = !(input.loadOnce && snapshots.get(input.runKey, input.articleIds));
       return withActivityContext(async (ctx) => {
         const { model: _model, ...request } = synthesisRequest(articles, input.route.model);
+        const collect = deferredWrites();
         const result = await llm.chat(
           { purpose: 'synthesis', provider: input.route.provider, model: input.route.model, promptVersion: SYNTHESIS_PROMPT_VERSION, request, useCache: input.useCache },
-          ctx,
+          { ...ctx, collect },
         );
         try {
-          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles };
+          return { ...parseSynthesis(result.text, input.articleIds), storyHash: input.storyHash, cached: result.cached, queriedArticles, ...collect };
         } catch (err) {
+          // A paid answer that cannot be read as a story: its row is recorded now, and it is not cached.
+          await repo.saveLlmWrites({ calls: collect.calls });
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }
       });
@@ -291,9 +298,12 @@ export function createNewsActivities(deps: { repo: NewsRepository }) {
       await repo.writeStoryAlone(input.model, input.promptVersion, input.cluster);
     },
 
-    /** Records a run that ended before its write (failed or cancelled). */
-    async finishStoryRun(input: { run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }; scope: StoryScope }): Promise<void> {
-      await repo.finishStoryRun(input.run, input.scope);
+    /**
+     * Records a run that ended before its write (failed or cancelled), with the call-log rows and
+     * cache entries its syntheses carried (`llm`).
+     */
+    async finishStoryRun(input: { run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }; scope: StoryScope; llm?: DeferredLlmWrites[] }): Promise<void> {
+      await repo.finishStoryRun(input.run, input.scope, input.llm);
     },
   };
 }

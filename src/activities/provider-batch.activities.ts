@@ -4,7 +4,7 @@ import type { ItemOutcomeRow, ProviderBatchRepository } from '../db/repositories
 import type { BatchClientRegistry } from '../llm/batch/registry';
 import type { BatchCallOptions, BatchClient, BatchStatus } from '../llm/batch/types';
 import { toLlmFailure } from '../llm/errors';
-import type { CallContext, ChatCall, LlmService } from '../llm/llm-service';
+import { deferredWrites, type CallContext, type ChatCall, type LlmService } from '../llm/llm-service';
 import type { ChatResult } from '../llm/types';
 import { LlmFailureType } from '../shared/failure-types';
 import type { Provider } from '../shared/llm-routing';
@@ -108,17 +108,19 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
           }
         }
         const hits: ItemOutcomeRow[] = [];
+        // The hits' call rows are written with their outcomes (one commit, not one each).
+        const collect = deferredWrites();
         for (const item of items.filter((i) => i.outcome === null)) {
-          const hit = await deps.llm.cachedChat(callOf(batch, item), { ...ctx, callKey: itemCallKey(ref.key, item.customId) });
+          const hit = await deps.llm.cachedChat(callOf(batch, item), { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) });
           if (hit) hits.push({ customId: item.customId, outcome: 'cached', response: hit });
         }
         const hitIds = new Set(hits.map((h) => h.customId));
         const pending = items.filter((i) => i.outcome === null && !hitIds.has(i.customId));
         if (!pending.length) {
-          await deps.repo.settle(ref.key, hits, { status: 'ended', endedAt: new Date() });
+          await deps.repo.settle(ref.key, hits, { status: 'ended', endedAt: new Date() }, collect);
           return progress(batch, await deps.repo.items(ref.key), undefined);
         }
-        await deps.repo.saveOutcomes(ref.key, hits);
+        await deps.repo.saveOutcomes(ref.key, hits, undefined, collect);
         if (hits.length) items = await deps.repo.items(ref.key);
         const requests = pending.map((i) => ({ customId: i.customId, request: { ...(i.request as ChatCall['request']), model: batch.model } }));
         const status = await call((c) => c.submit(requests, ref.key, opts));
@@ -166,9 +168,11 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
           const byId = new Map(results.map((r) => [r.customId, r]));
           const provider = batch.provider as Provider;
           const rows: ItemOutcomeRow[] = [];
+          // Every item's call row and cache entry are written with the outcomes: one transaction.
+          const collect = deferredWrites();
           for (const item of open_) {
             const r = byId.get(item.customId);
-            const itemCtx = { ...ctx, callKey: itemCallKey(ref.key, item.customId) };
+            const itemCtx = { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) };
             if (!r || (!r.ok && r.reason !== 'errored')) {
               const why = status.failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
               rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
@@ -187,7 +191,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
             status: batch.status === 'cancelled' ? 'cancelled' : 'ended',
             endedAt: status.endedAt ? new Date(status.endedAt) : new Date(),
             failure: status.failure ?? null,
-          });
+          }, collect);
           return (await deps.repo.items(ref.key)).map(outcomeOf);
         }
         return items.map(outcomeOf);

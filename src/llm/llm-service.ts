@@ -25,7 +25,8 @@ export interface CallContext {
    * When set, a successful call's `llm_calls` row and cache entry are not written here: they are
    * collected for the caller to write with its own batch (an activity returns them in its
    * result — durable in the workflow's history from its completion — and the workflow's batch
-   * write stores them with the rows they produced). Failed calls are still written at once.
+   * write stores them with the rows they produced). Failed calls are still written at once,
+   * except a batch item's (settleBatchItem), whose row goes with the item's recorded outcome.
    */
   collect?: DeferredWrites;
   /** The row key to use instead of the attempt's (a batch item's key is attempt-independent). */
@@ -193,15 +194,17 @@ export class LlmService {
     const { key, base, problem } = this.chatParts(call, ctx);
     const hit = await this.deps.cache.get<ChatResult>(key);
     if (!hit || problem(hit) !== undefined) return undefined;
-    await this.deps.callLog.record({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+    await this.recordDone({ ...base, outcome: 'cache_hit', errorType: null, latencyMs: 0, inputTokens: 0, outputTokens: 0 }, ctx);
     return hit;
   }
 
   /**
    * Settles one batch item as a normal call would be: an answer is validated (JSON schema), an
    * unusable one becomes an InvalidOutput failure and is never cached, a usable one is cached
-   * (with useCache); the row is recorded with the batch flag either way. Returns the failure,
-   * or undefined when the answer is usable. `latencyMs` is the batch's processing time.
+   * (with useCache); the row is recorded with the batch flag either way (with ctx.collect, the
+   * row and the cache entry are collected for the caller's write of the item's outcome).
+   * Returns the failure, or undefined when the answer is usable. `latencyMs` is the batch's
+   * processing time.
    */
   async settleBatchItem(
     call: ChatCall,
@@ -211,21 +214,23 @@ export class LlmService {
     const { key, base, problem } = this.chatParts(call, ctx);
     const row = { ...base, batch: true, latencyMs: answer.latencyMs };
     if (!answer.ok) {
-      await this.deps.callLog.record({ ...row, outcome: 'error', errorType: answer.failure.type ?? 'Unknown', inputTokens: 0, outputTokens: 0 });
+      await this.recordDone({ ...row, outcome: 'error', errorType: answer.failure.type ?? 'Unknown', inputTokens: 0, outputTokens: 0 }, ctx);
       return answer.failure;
     }
     const tokens = { inputTokens: answer.result.usage.inputTokens, outputTokens: answer.result.usage.outputTokens };
     const invalid = problem(answer.result);
     if (invalid !== undefined) {
-      await this.deps.callLog.record({ ...row, ...tokens, outcome: 'error', errorType: LlmFailureType.InvalidOutput });
+      await this.recordDone({ ...row, ...tokens, outcome: 'error', errorType: LlmFailureType.InvalidOutput }, ctx);
       return ApplicationFailure.create({
         type: LlmFailureType.InvalidOutput,
         message: `${call.provider} (model ${call.model}) gave an unusable ${call.purpose} answer in a batch: ${invalid}`,
       });
     }
-    await this.deps.callLog.record({ ...row, ...tokens, outcome: 'ok', errorType: null });
+    await this.recordDone({ ...row, ...tokens, outcome: 'ok', errorType: null }, ctx);
     if (call.useCache) {
-      await this.deps.cache.put(key, { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: answer.result });
+      const entry: CacheEntry = { provider: call.provider, model: call.model, promptVersion: call.promptVersion, purpose: call.purpose, response: answer.result };
+      if (ctx.collect) ctx.collect.cacheEntries.push({ key, entry });
+      else await this.deps.cache.put(key, entry);
     }
     return undefined;
   }
@@ -355,7 +360,7 @@ export class LlmService {
     await sleep(waitMs, ctx.signal);
   }
 
-  /** A finished call's row: durable now, or collected for the caller's batch (observers see it either way). */
+  /** A finished call's (or batch item's) row: durable now, or collected for the caller's write (observers see it either way). */
   private async recordDone(row: LlmCallRecord, ctx: CallContext): Promise<void> {
     if (!ctx.collect) {
       await this.deps.callLog.record(row);

@@ -13,6 +13,7 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -50,8 +51,13 @@ export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
 export const storiesResumeUpdate = defineUpdate<StoriesSteeringState>('resume');
 export const storiesSetConcurrencyUpdate = defineUpdate<StoriesSteeringState, [{ synthesis: number }]>('setConcurrency');
 
-/** Stories per write: ~1.5 KB each, so a write's payload stays far under Temporal's 256 KB warning. */
-export const STORIES_PER_WRITE = 100;
+/**
+ * Stories per write. Runs before the patch `stories-llm-rows-in-write` wrote 100 (~1.5 KB
+ * each); a story now carries its synthesis call's `llm_calls` row and cache entry (~4 KB in
+ * all), so 50 keep a write's payload under Temporal's 256 KB warning.
+ */
+export const STORIES_PER_WRITE = 50;
+const STORIES_PER_WRITE_BEFORE_PATCH = 100;
 const MAX_FAILURES_KEPT = 50;
 
 export interface GenerateStoriesInput {
@@ -95,6 +101,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
   let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
   let batch: ProviderBatchProgress | undefined;
+  /** Syntheses made by this run, not yet written. */
+  const made: SynthesizedStory[] = [];
 
   const progress = (): StoriesProgress => {
     const finished = synthesis.done + synthesis.failed;
@@ -179,7 +187,12 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const r = result(status, error);
     markStatus(status);
     await Promise.all([
-      mainActivities.finishStoryRun({ run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures }, scope }),
+      mainActivities.finishStoryRun({
+        run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures },
+        scope,
+        // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
+        ...(flags.oneTransaction ? { llm: made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) } : {}),
+      }),
       report(r),
     ]);
     return r;
@@ -212,12 +225,16 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     phase = 'synthesis';
     synthesis.startedAt = Date.now();
     showDetails();
-    const made: SynthesizedStory[] = [];
     const byHash = new Map(clusters.map((c) => [c.storyHash, c]));
     const toWrite = (s: SynthesizedStory): ClusterWrite => {
       const c = byHash.get(s.storyHash)!;
-      const { storyHash: _h, cached: _c, queriedArticles: _q, ...syn } = s;
-      return { storyHash: c.storyHash, articleIds: c.articleIds, topic: c.topic, windowStart: c.windowStart, windowEnd: c.windowEnd, synthesis: syn };
+      const { storyHash: _h, cached: _c, queriedArticles: _q, calls, cacheEntries, ...syn } = s;
+      return {
+        storyHash: c.storyHash, articleIds: c.articleIds, topic: c.topic, windowStart: c.windowStart, windowEnd: c.windowEnd, synthesis: syn,
+        // The call's log row and cache entry travel with the story into its write (no commit of their own).
+        ...(calls ? { calls } : {}),
+        ...(cacheEntries ? { cacheEntries } : {}),
+      };
     };
     const synthesize = llmActivities(routes.synthesis);
     const synthesiseByCalls = (todo: PlannedCluster[]) =>
@@ -299,8 +316,10 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const failedArticleIds = clusters.filter((c) => failedHashes.has(c.storyHash)).flatMap((c) => c.articleIds);
     const writes = flags.oneTransaction ? made.map(toWrite) : [];
     const keptHashes = clusters.filter((c) => c.reusedStoryId !== undefined).map((c) => c.storyHash);
-    for (let i = STORIES_PER_WRITE; i < writes.length; i += STORIES_PER_WRITE) {
-      const r = await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + STORIES_PER_WRITE), keptHashes: [] });
+    // Histories from before the patch wrote 100 a time: replaying them keeps their writes.
+    const perWrite = writes.length > STORIES_PER_WRITE && !patched('stories-llm-rows-in-write') ? STORIES_PER_WRITE_BEFORE_PATCH : STORIES_PER_WRITE;
+    for (let i = perWrite; i < writes.length; i += perWrite) {
+      const r = await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
       stories.created += r.created;
       stories.kept += r.kept;
     }
@@ -309,7 +328,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const last = await mainActivities.writeStories({
       model: routes.synthesis.model,
       promptVersion: SYNTHESIS_PROMPT_VERSION,
-      made: writes.slice(0, STORIES_PER_WRITE),
+      made: writes.slice(0, perWrite),
       keptHashes,
       finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
     });

@@ -1,4 +1,5 @@
 /** Clustering is pure and deterministic: by topic, within a UTC window, then by embedding similarity; story hashes follow membership and content. */
+import { realArray } from '../../src/db/repositories/news.repository';
 import { clusterArticles, DEFAULT_SIMILARITY_THRESHOLD, storyHash, type ClusterInput } from '../../src/domain/news/clustering';
 import { articleEmbeddingText } from '../../src/domain/news/synthesis';
 import { syntheticClusterOf, syntheticNews } from '../../src/domain/news/synthetic-articles';
@@ -60,4 +61,16 @@ it('widens a scope to whole UTC days, so the same --since an hour later is the s
   expect(resolveScope({ sinceMs: DAY_MS }, now + 3600_000)).toEqual(scope);
   expect(storiesWorkflowId(scope)).toBe('stories-2026-11-24T00-2026-11-26T00-all');
   expect(storiesWorkflowId(resolveScope({ sinceMs: DAY_MS, topic: 'Wild Fires' }, now))).toBe('stories-2026-11-24T00-2026-11-26T00-wild-fires');
+});
+
+describe('realArray (stored embeddings read as text)', () => {
+  it('reads Postgres real[] text as the numbers node-pg would give', () => {
+    expect(realArray('{0.84147096,-1.2e-05,3,1e+20,-0}')).toEqual([0.84147096, -1.2e-5, 3, 1e20, -0]);
+    expect(realArray('{}')).toEqual([]);
+  });
+
+  it('answers null for a vector that is not finite numbers (the article is embedded again)', () => {
+    expect(realArray('{0.1,NaN}')).toBeNull();
+    expect(realArray('{Infinity}')).toBeNull();
+  });
 });

@@ -16,11 +16,10 @@ import {
   ScriptOutlineEntity,
   type Scene,
 } from '../entities';
-import { LlmCacheEntryEntity } from '../entities/llm-cache-entry.entity';
-import { LlmCallEntity, type LlmCall } from '../entities/llm-call.entity';
-import type { LlmCallRecord } from '../../llm/call-log';
-import type { CacheEntry } from '../../llm/response-cache';
+import { deferredLlmStatements, type DeferredLlmWrites } from './deferred-llm-writes';
 import { buildUpsert, isForeignKeyViolation, ROWS_PER_STATEMENT, upsertChildRows, upsertInChunks, writeInOneStatement, type BuiltStatement } from './multi-row';
+
+export type { DeferredLlmWrites } from './deferred-llm-writes';
 
 export interface SceneRef {
   id: number;
@@ -51,15 +50,6 @@ export interface SheetRow {
   model: string;
   promptVersion: string;
   inputHash: string;
-}
-
-/**
- * The `llm_calls` rows and cache entries behind a result, carried in an activity's result and
- * written with the batch that stores the result (see CallContext.collect in llm-service.ts).
- */
-export interface DeferredLlmWrites {
-  calls?: LlmCallRecord[];
-  cacheEntries?: { key: string; entry: CacheEntry }[];
 }
 
 export interface EmbeddingRow {
@@ -157,7 +147,7 @@ export class IngestionRepository {
    * and the deferred writes follow on their own.
    */
   private async withDeferred(rows: DeferredLlmWrites[], main: BuiltStatement, fallback: () => Promise<void>): Promise<void> {
-    const deferred = this.deferredStatements(rows);
+    const deferred = deferredLlmStatements(this.db.manager, rows);
     if (!deferred.length || rows.length > ROWS_PER_STATEMENT) {
       await fallback();
       if (deferred.length) await writeInOneStatement(this.db, deferred);
@@ -170,17 +160,6 @@ export class IngestionRepository {
       await fallback();
       await writeInOneStatement(this.db, deferred);
     }
-  }
-
-  private deferredStatements(rows: DeferredLlmWrites[]): BuiltStatement[] {
-    const calls = rows.flatMap((r) => r.calls ?? []).map((c) => ({ ...c, callKey: c.callKey ?? null, createdAt: c.createdAt ? new Date(c.createdAt) : new Date() }) as LlmCall);
-    // One row per key: Postgres refuses to update the same row twice in one statement.
-    const entries = new Map(rows.flatMap((r) => r.cacheEntries ?? []).map(({ key, entry }) => [key, entry]));
-    const cache = [...entries].map(([key, e]) => ({ key, provider: e.provider, model: e.model, promptVersion: e.promptVersion, purpose: e.purpose, response: e.response as object }));
-    return [
-      buildUpsert(this.db.manager, LlmCallEntity, calls, { ignore: true }),
-      buildUpsert(this.db.manager, LlmCacheEntryEntity, cache, { conflict: ['key'], overwrite: ['provider', 'model', 'prompt_version', 'purpose', 'response', 'created_at'] }),
-    ].filter((st) => st.sql);
   }
 
   /** Summaries of the script in scene order (scenes without one are left out). */

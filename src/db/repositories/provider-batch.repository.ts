@@ -6,7 +6,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { LlmBatchEntity, LlmBatchItemEntity, type LlmBatch, type LlmBatchItem, type LlmBatchStatus } from '../entities/llm-batch.entity';
 import type { ChatRequest, ChatResult } from '../../llm/types';
-import { upsertInChunks } from './multi-row';
+import { deferredLlmStatements, type DeferredLlmWrites } from './deferred-llm-writes';
+import { upsertInChunks, writeInOneStatement } from './multi-row';
 
 export type PreparedBatch = Pick<LlmBatch, 'key' | 'provider' | 'model' | 'purpose' | 'promptVersion' | 'useCache' | 'workflowId'> & {
   items: { customId: string; request: Omit<ChatRequest, 'model'> }[];
@@ -61,17 +62,30 @@ export class ProviderBatchRepository {
     await this.db.getRepository(LlmBatchEntity).update({ key }, patch);
   }
 
-  /** Each item's outcome and the batch's final state, in one transaction. */
-  async settle(key: string, rows: ItemOutcomeRow[], patch: Parameters<ProviderBatchRepository['update']>[1]): Promise<void> {
+  /**
+   * Each item's outcome and the batch's final state, with the items' `llm_calls` rows and cache
+   * entries (`llm`, collected while settling them), in one transaction. Idempotent: an item's
+   * call row has an attempt-independent key and is written once.
+   */
+  async settle(key: string, rows: ItemOutcomeRow[], patch: Parameters<ProviderBatchRepository['update']>[1], llm: DeferredLlmWrites = {}): Promise<void> {
     await this.db.transaction(async (m) => {
+      await writeInOneStatement(m, deferredLlmStatements(m, [llm]));
       await this.saveOutcomes(key, rows, m);
       await m.getRepository(LlmBatchEntity).update({ key }, patch);
     });
   }
 
-  /** Each item's outcome, in one statement (idempotent: a repeat writes the same values). */
-  async saveOutcomes(key: string, rows: ItemOutcomeRow[], manager: EntityManager = this.db.manager): Promise<void> {
+  /** Each item's outcome, in one statement (idempotent: a repeat writes the same values), after the items' call rows when given. */
+  async saveOutcomes(key: string, rows: ItemOutcomeRow[], manager: EntityManager = this.db.manager, llm: DeferredLlmWrites = {}): Promise<void> {
     if (!rows.length) return;
+    const deferred = deferredLlmStatements(manager, [llm]);
+    if (deferred.length) {
+      await manager.transaction(async (m) => {
+        await writeInOneStatement(m, deferred);
+        await this.saveOutcomes(key, rows, m);
+      });
+      return;
+    }
     const values = rows.map((r) => ({
       custom_id: r.customId,
       outcome: r.outcome,
