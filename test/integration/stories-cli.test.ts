@@ -58,9 +58,10 @@ it('generates stories with --wait, then lists, shows and searches them', async (
   expect(gen.code).toBe(0);
   expect(gen.out).toMatch(/Stories completed in [\d.]+ s/);
   expect(gen.out).toMatch(/clusters \d+: \d+ synthesised, 0 reused, 0 failed/);
-  const list = await runCli('stories', 'list');
+  // Other suites write stories to the same database meanwhile: this run's is the one of its day.
+  const list = await runCli('stories', 'list', '--limit', '1000');
   expect(list.code).toBe(0);
-  const id = list.out.split('\n').find((l) => l.includes('Labour'))?.slice(0, 8);
+  const id = list.out.split('\n').find((l) => l.includes(' 2026-03-02 ') && l.includes('Labour'))?.slice(0, 8);
   expect(id).toMatch(/^[0-9a-f]{8}$/);
   const show = await runCli('stories', 'show', id!);
   expect(show.out).toContain('Key points:');
