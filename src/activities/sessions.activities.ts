@@ -17,6 +17,7 @@ import { buildSessionPrompt } from '../domain/sessions/context';
 import { batchFigures, performanceLogFields, span, type TimedTool } from '../domain/sessions/tool-batch';
 import { SESSION_TOOL_SPECS, SESSION_TOOLS } from '../domain/sessions/tools';
 import type { StoredToolCall } from '../db/entities';
+import { streamChannel, type StreamPublisher } from '../db/stream-channel';
 import { schemaProblems } from '../llm/json-schema';
 import type { CallContext, LlmService } from '../llm/llm-service';
 import type { ToolCall, ToolChatMessage } from '../llm/types';
@@ -48,6 +49,12 @@ export interface SessionLlmStepInput {
   input: string;
   /** The turn's exchange so far: the model's tool calls and the results fed back. */
   exchange: ToolChatMessage[];
+  /**
+   * Where the step's text is streamed (`turnStreamKey`: the session and the Update's id), or
+   * none. Each step is a stream variant: `start`, its deltas, then `done` (the reply: version is
+   * the turn's number) or `restart` (the text came with tool calls: it is not the reply).
+   */
+  streamKey?: string;
 }
 
 export interface SessionLlmStepResult {
@@ -102,6 +109,8 @@ export interface SessionActivityDeps {
   config: AppConfig;
   logger?: Logger;
   metrics?: AppMetrics;
+  /** Publishes the reply's deltas to watchers (src/db/stream-channel.ts); none = no streaming. */
+  streams?: StreamPublisher;
 }
 
 class ToolError extends Error {}
@@ -411,6 +420,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns },
           ...extra,
         });
+        const stream = replyStream(deps.streams, input);
         try {
           const result = await deps.llm.chatWithTools(
             {
@@ -420,17 +430,46 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
               promptVersion: SESSION_PROMPT_VERSION,
               request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: 1024 },
             },
-            ctx,
+            { ...ctx, onToken: stream?.start(ctx.attempt ?? 1) },
           );
+          await stream?.end(result.toolCalls.length > 0, TRUNCATED_STOPS.has(result.stopReason ?? ''));
           const row = metric(true, { durationMs: result.latencyMs, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
           await recorder.record([row]);
           return { text: result.text, toolCalls: result.toolCalls, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, startedAt, durationMs: row.durationMs };
         } catch (err) {
+          await stream?.fail(ctx.signal?.aborted ? 'cancelled' : errorMessage(err));
           const type = (err as { type?: string }).type ?? (err as Error).name ?? 'Error';
           await recorder.record([metric(false, { errorType: type, details: { step: input.step, message: errorMessage(err).slice(0, 200) } })]).catch(() => undefined);
           throw err;
         }
       });
+    },
+  };
+}
+
+const TRUNCATED_STOPS = new Set(['max_tokens', 'length']);
+
+/**
+ * A step's text on the turn's stream channel (best-effort, never failing the step): `start`,
+ * deltas as the provider sends them, then `done` when the step is the reply or `restart` when it
+ * came with tool calls (its text, if any, was the model thinking aloud, not the reply).
+ */
+function replyStream(streams: StreamPublisher | undefined, input: SessionLlmStepInput) {
+  if (!streams || !input.streamKey) return undefined;
+  const channel = streamChannel(input.streamKey);
+  const variant = input.step;
+  return {
+    start(attempt: number): (delta: string) => void {
+      streams.event(channel, { type: 'start', variant, attempt });
+      return (delta) => streams.delta(channel, variant, delta);
+    },
+    async end(toolCalls: boolean, truncated: boolean): Promise<void> {
+      streams.event(channel, toolCalls ? { type: 'restart', variant, reason: 'tool calls' } : { type: 'done', variant, version: input.turnNumber, truncated });
+      await streams.flush();
+    },
+    async fail(message: string): Promise<void> {
+      streams.event(channel, { type: 'failed', variant, message });
+      await streams.flush();
     },
   };
 }

@@ -25,6 +25,14 @@ export function sessionWorkflowId(sessionId: string): string {
   return `session-${sessionId}`;
 }
 
+/**
+ * The name of one turn's reply stream (src/db/stream-channel.ts): the session and the takeTurn
+ * Update's id, which the client chooses, so it listens before it sends the turn.
+ */
+export function turnStreamKey(sessionId: string, updateId: string): string {
+  return `${sessionWorkflowId(sessionId)}/turn/${updateId}`;
+}
+
 /** Why an input is refused (undefined when it is fine): the takeTurn validator's message. */
 export function turnInputProblem(input: unknown): string | undefined {
   const text = (input as { text?: unknown } | undefined)?.text;

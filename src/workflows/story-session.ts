@@ -15,6 +15,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   defineQuery,
   defineSignal,
   defineUpdate,
@@ -30,6 +31,7 @@ import {
   toolKind,
   toolSummary,
   turnInputProblem,
+  turnStreamKey,
   type SessionEnded,
   type SessionProgress,
   type StorySessionInput,
@@ -87,9 +89,11 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     takeTurnUpdate,
     async (turn) => {
       const ticket = nextTicket++;
+      // The reply streams on a channel named by the Update's id, which the client chose.
+      const updateId = currentUpdateInfo()?.id;
       await condition(() => serving === ticket && settings !== undefined);
       try {
-        return await takeTurn(turn.text, settings!);
+        return await takeTurn(turn.text, settings!, updateId);
       } finally {
         serving++;
         current = undefined;
@@ -132,7 +136,7 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   }
   return continueAsNew<typeof storySession>({ ...input, carried });
 
-  async function takeTurn(text: string, s: SessionSettingsResult): Promise<TurnResult> {
+  async function takeTurn(text: string, s: SessionSettingsResult, updateId: string | undefined): Promise<TurnResult> {
     const turnNumber = carried.turns + 1;
     current = { turnNumber, step: 0, phase: 'llm' };
     showDetails();
@@ -153,7 +157,10 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
       for (let step = 1; ; step++) {
         current = { turnNumber, step, phase: 'llm' };
         const answer = await model.sessionLlmStep.executeWithOptions({ summary: `llm: turn ${turnNumber}, step ${step}` }, [
-          { sessionId: input.sessionId, title: input.title, turnNumber, step, route: s.route, input: text, exchange },
+          {
+            sessionId: input.sessionId, title: input.title, turnNumber, step, route: s.route, input: text, exchange,
+            ...(updateId ? { streamKey: turnStreamKey(input.sessionId, updateId) } : {}),
+          },
         ]);
         llm.calls++;
         llm.ms += answer.durationMs;
