@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config';
 import type { MetricRow, SessionsRepository } from '../db/repositories/sessions.repository';
 import { pathKeys } from '../db/repositories/sessions.repository';
-import { buildSessionPrompt } from '../domain/sessions/context';
+import { buildSessionPrompt, buildSummaryPrompt } from '../domain/sessions/context';
 import { batchFigures, performanceLogFields, span, type TimedTool } from '../domain/sessions/tool-batch';
 import { SESSION_TOOL_SPECS, SESSION_TOOLS } from '../domain/sessions/tools';
 import type { StoredToolCall } from '../db/entities';
@@ -28,6 +28,9 @@ import { toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../sha
 import { withActivityContext } from './activity-context';
 
 export const SESSION_PROMPT_VERSION = 'session-v1';
+export const SESSION_SUMMARY_PROMPT_VERSION = 'session-summary-v1';
+/** How long the story-so-far summary may grow (tokens). */
+const SUMMARY_MAX_TOKENS = 300;
 /** What a tool's result may weigh in the conversation (characters); longer results are cut. */
 export const MAX_TOOL_RESULT_CHARS = 2000;
 /** How many completed turns the prompt builder looks at (the rest are only counted). */
@@ -38,6 +41,25 @@ export interface SessionSettingsResult {
   maxParallelToolCalls: number;
   maxToolSteps: number;
   turnsPerRun: number;
+  /** MAX_TURN_HISTORY: turns before the last this many are summarised (absent in histories recorded before summaries). */
+  maxTurnHistory?: number;
+}
+
+export interface SummariseTurnsInput {
+  sessionId: string;
+  title: string;
+  /** Summarise turns 1 to this one (folding the latest earlier summary and the turns after it). */
+  throughTurn: number;
+  route: LlmRoute;
+}
+
+export interface SummariseTurnsResult {
+  /** The last turn the stored summary covers (0: nothing to summarise yet). */
+  throughTurn: number;
+  /** False when the summary was there already (made by an earlier attempt or turn). */
+  created: boolean;
+  /** Turns this summary folded in. */
+  turns: number;
 }
 
 export interface SessionLlmStepInput {
@@ -244,6 +266,7 @@ export function createSessionActivities(deps: SessionActivityDeps) {
         maxParallelToolCalls: config.sessions.maxParallelToolCalls,
         maxToolSteps: config.sessions.maxToolSteps,
         turnsPerRun: config.sessions.turnsPerRun,
+        maxTurnHistory: config.sessions.maxTurnHistory,
       };
     },
 
@@ -386,6 +409,41 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
   const recorder = metricsRecorder(deps);
   return {
     /**
+     * The story so far: folds the latest summary and the completed turns after it, through
+     * `throughTurn`, into one LLM summary stored in session_summaries. Made once per range: a
+     * summary already stored that reaches as far is answered as it is (no call); the call is
+     * cached, so a retry before the row landed makes no second paid call.
+     */
+    async summariseSessionTurns(input: SummariseTurnsInput): Promise<SummariseTurnsResult> {
+      return withActivityContext(async (ctx) => {
+        const { repo } = deps;
+        const previous = await repo.latestSummary(input.sessionId, input.throughTurn + 1);
+        if (previous && previous.throughTurn >= input.throughTurn) return { throughTurn: previous.throughTurn, created: false, turns: 0 };
+        const from = previous?.throughTurn ?? 0;
+        const turns = await repo.completedTurns(input.sessionId, from + 1, input.throughTurn);
+        if (!turns.length && !previous) return { throughTurn: 0, created: false, turns: 0 };
+        let text = previous?.summary ?? '';
+        if (turns.length) {
+          const prompt = buildSummaryPrompt({ title: input.title, previous: previous && { throughTurn: previous.throughTurn, text: previous.summary }, turns, maxTokens: SUMMARY_MAX_TOKENS });
+          const result = await deps.llm.chat(
+            {
+              purpose: 'session-summary',
+              provider: input.route.provider,
+              model: input.route.model,
+              promptVersion: SESSION_SUMMARY_PROMPT_VERSION,
+              request: { system: prompt.system, messages: [{ role: 'user', content: prompt.user }], maxTokens: SUMMARY_MAX_TOKENS },
+              useCache: true,
+            },
+            ctx,
+          );
+          text = result.text.trim();
+        }
+        await repo.saveSummary({ sessionId: input.sessionId, throughTurn: input.throughTurn, fromTurn: from, summary: text, model: input.route.model });
+        return { throughTurn: input.throughTurn, created: true, turns: turns.length };
+      });
+    },
+
+    /**
      * One round of the model: builds the prompt (world, recent turns, older ones summarised,
      * within MAX_CONTEXT_TOKENS) plus the turn's exchange so far, calls the provider with the
      * session's tools and answers its text and tool calls. Retry-safe: it writes only its
@@ -397,7 +455,9 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
         const session = await repo.getSession(input.sessionId);
         const { turns, olderTurns } = await repo.contextTurns(input.sessionId, input.turnNumber, CONTEXT_TURNS_LOADED);
         const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
+        const summary = await repo.latestSummary(input.sessionId, input.turnNumber);
         const prompt = buildSessionPrompt({
+          summary: summary && { throughTurn: summary.throughTurn, text: summary.summary },
           title: input.title,
           world: session?.world ?? {},
           characters,
@@ -417,7 +477,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           turnNumber: input.turnNumber,
           durationMs: performance.now() - t0,
           ok,
-          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns },
+          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns, summary_through_turn: prompt.summaryThroughTurn },
           ...extra,
         });
         const stream = replyStream(deps.streams, input);

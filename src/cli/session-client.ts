@@ -2,6 +2,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
+import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
 import { sessionWorkflowId, turnStreamKey, type TurnResult } from '../shared/sessions';
 import { storySession, takeTurnUpdate } from '../workflows';
 
@@ -25,6 +26,8 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     taskQueue: opts.taskQueue,
     args: [{ sessionId: opts.sessionId, title: opts.title, scriptId: opts.scriptId ?? null }],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).
+    typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }],
   });
   return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
     args: [{ text: opts.text }],

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { COMMAND_HELP } from '../../src/cli/help';
 import { turnLine } from '../../src/cli/sessions.command';
+import { SessionsRepository } from '../../src/db/repositories/sessions.repository';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
 import { withMetricsWindow } from '../helpers/metrics-window';
@@ -53,9 +54,13 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   expect(shown.out).toContain('[turn 1] I walk along the cliff');
   expect(shown.out).toContain('- turn 3 (completed): > I go home [tools: none]');
 
-  const turn = await runCli('turn', id, 'I sleep [tools: read_state]');
+  // The reply is written as it streams (process.stdout.write), then the figures' line.
+  let streamed = '';
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((streamed += String(chunk)), true));
+  const turn = await runCli('turn', id, 'I sleep [tools: read_state]').finally(() => write.mockRestore());
   expect(turn.code).toBe(0);
   expect(turn.out).toMatch(/1 tool: 1 read-only [\d.]+ s · LLM 2 calls/);
+  expect(streamed).toBe(`\n${(await new SessionsRepository(stack.app.services.db).turn(id, 4))!.reply}`);
 
   expect((await runCli('sessions', 'list')).out).toMatch(new RegExp(`${id}  active     4 turns .* Cliffs`));
   expect((await runCli('sessions', 'end', id)).out).toContain('Ended "Cliffs" after 4 turns.');
