@@ -21,9 +21,13 @@ afterAll(() => restoreEnv?.());
 async function play(lines: string[], ...argv: string[]) {
   const saved = Object.getOwnPropertyDescriptor(process, 'stdin')!;
   Object.defineProperty(process, 'stdin', { value: Readable.from(lines.map((l) => `${l}\n`)), configurable: true });
+  // Replies are written as they stream (process.stdout.write): kept apart from the lines.
+  let streamed = '';
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((streamed += String(chunk)), true));
   try {
-    return await runCli('play', ...argv);
+    return { ...(await runCli('play', ...argv)), streamed };
   } finally {
+    write.mockRestore();
     Object.defineProperty(process, 'stdin', saved);
   }
 }
@@ -40,6 +44,8 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   const first = await play(['I walk along the cliff', 'I remember the storm'], '--title', 'Cliffs');
   expect(first.code).toBe(0);
   const id = /session ([0-9a-f-]{36})/.exec(first.out)![1];
+  const replies = await Promise.all([1, 2].map(async (n) => (await new SessionsRepository(stack.app.services.db).turn(id, n))!.reply));
+  expect(first.streamed).toBe(replies.map((r) => `\n${r}`).join(''));
   expect(first.out.match(new RegExp(LINE.source, 'gm'))).toHaveLength(2);
   expect(first.out).toContain(`storyloom play --session ${id}`);
 
