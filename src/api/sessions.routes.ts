@@ -68,7 +68,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       const client = await ctx.client();
       const updateId = randomUUID();
       const take = () =>
-        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId });
+        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true });
       const failure = (err: unknown) =>
         // The run refused or failed the turn; the session goes on.
         err instanceof WorkflowUpdateFailedError ? new ApiError(422, 'turn_failed', err.cause?.message ?? err.message) : err;

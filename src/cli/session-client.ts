@@ -14,6 +14,12 @@ export interface SendTurnOptions {
   text: string;
   /** The takeTurn Update's id (default: one the server picks); the reply streams under it. */
   updateId?: string;
+  /**
+   * A session started by this turn gets storyloom's search attributes (job, title, status,
+   * turns), which the server must have registered (scripts/temporal.sh does); the CLI and the
+   * API ask for them, a bare server (a benchmark's) does without.
+   */
+  searchAttributes?: boolean;
 }
 
 /**
@@ -27,7 +33,7 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     args: [{ sessionId: opts.sessionId, title: opts.title, scriptId: opts.scriptId ?? null }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).
-    typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }],
+    ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });
   return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
     args: [{ text: opts.text }],

@@ -88,7 +88,7 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
       if (problem) console.error(problem);
       else {
         try {
-          await playTurn(ctx, client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text });
+          await playTurn(ctx, client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text, searchAttributes: true });
         } catch (err) {
           const message = turnFailure(err);
           if (message === undefined) throw err;
@@ -111,7 +111,7 @@ export async function turnCommand(ctx: CliContext, argv: string[]): Promise<numb
   const session = await sessionOrFail(ctx, positionals[0]);
   if (session.status === 'ended') throw new UsageError(`Session ${session.id} has ended; start a new one with \`storyloom play\`.`);
   try {
-    const opts = { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1] };
+    const opts = { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1], searchAttributes: true };
     // --json prints one document at the end; otherwise the reply streams as in `play`.
     if (values.json) console.log(JSON.stringify(await sendTurn(await ctx.client(), opts), null, 2));
     else await playTurn(ctx, await ctx.client(), opts);

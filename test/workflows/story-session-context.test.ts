@@ -20,7 +20,7 @@ import { waitFor } from '../helpers/wait';
 
 const stack = useTestStack('story-session-context', { env: { MAX_TURN_HISTORY: '2' } });
 const db = () => stack.app.services.db;
-const turn = (sessionId: string, text: string, title = 'Summaries') => sendTurn(stack.env.client, { sessionId, title, taskQueue: stack.app.taskQueue, text });
+const turn = (sessionId: string, text: string, title = 'Summaries') => sendTurn(stack.env.client, { sessionId, title, taskQueue: stack.app.taskQueue, text, searchAttributes: true });
 
 beforeEach(() => {
   stack.sim.configure({ faults: [], latency: null });
@@ -55,6 +55,16 @@ it('turns that leave the history window are summarised once per range, and the n
   const after = await db().query(`SELECT count(*)::int AS n FROM llm_calls WHERE purpose = 'session-summary' AND workflow_id = $1`, [sessionWorkflowId(sessionId)]);
   expect(after[0].n).toBe(4);
   await stack.env.client.workflow.getHandle(sessionWorkflowId(sessionId)).executeUpdate(endSessionUpdate);
+});
+
+it('a session started without search attributes (a bare server) sets none', async () => {
+  const sessionId = randomUUID();
+  await sendTurn(stack.env.client, { sessionId, title: 'Bare', taskQueue: stack.app.taskQueue, text: 'I wait [tools: none]' });
+  const handle = stack.env.client.workflow.getHandle(sessionWorkflowId(sessionId));
+  await handle.executeUpdate(endSessionUpdate);
+  await handle.result();
+  const attrs = (await handle.describe()).typedSearchAttributes;
+  expect([attrs.get(JOB_KEY), attrs.get(TURNS_KEY), attrs.get(STATUS_KEY)]).toEqual([undefined, undefined, undefined]);
 });
 
 it('a session run is findable by its search attributes: job, title, status and turns', async () => {
