@@ -525,10 +525,12 @@ function replyStream(streams: StreamPublisher | undefined, input: SessionLlmStep
     },
     async end(toolCalls: boolean, truncated: boolean): Promise<void> {
       streams.event(channel, toolCalls ? { type: 'restart', variant, reason: 'tool calls' } : { type: 'done', variant, version: input.turnNumber, truncated });
+      streams.forget(channel, variant);
       await streams.flush();
     },
     async fail(message: string): Promise<void> {
       streams.event(channel, { type: 'failed', variant, message });
+      streams.forget(channel, variant);
       await streams.flush();
     },
   };

@@ -106,7 +106,8 @@ export async function sendTurnStreaming(client: Client, databaseUrl: string, opt
   const subscription = await subscribeToStream(databaseUrl, turnStreamKey(opts.sessionId, updateId), printer.onEvent).catch(() => undefined);
   try {
     const result = await sendTurn(client, { ...opts, updateId });
-    await printer.finish(result.reply, subscription ? 1000 : 0);
+    // A turn stopped at the step limit has no streamed reply to wait for.
+    await printer.finish(result.reply, subscription && !result.stepLimitReached ? 1000 : 0);
     return result;
   } finally {
     await subscription?.close();
