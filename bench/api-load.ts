@@ -18,8 +18,9 @@ const SSE_CLIENTS = Number(process.env.API_LOAD_SSE_CLIENTS ?? 200);
 const POLLS_PER_SECOND = Number(process.env.API_LOAD_POLLS_PER_SECOND ?? 50);
 const DURATION_S = Number(process.env.API_LOAD_DURATION_S ?? 60);
 const TOKEN = 'api-load-token';
-/** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
+/** temporal.api.enums.v1.IndexedValueType: INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_INT. */
 const INDEXED_VALUE_TYPE_KEYWORD = 2;
+const INDEXED_VALUE_TYPE_INT = 3;
 
 const log = (line: string) => process.stderr.write(`[api-load] ${line}\n`);
 
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     // The API starts runs as the CLI does, with storyloom's search attributes: the bench server needs them.
     await env.client.connection.operatorService.addSearchAttributes({
       namespace: 'default',
-      searchAttributes: Object.fromEntries(STORYLOOM_SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(STORYLOOM_SEARCH_ATTRIBUTES.map((k) => [k.name, k.type === 'INT' ? INDEXED_VALUE_TYPE_INT : INDEXED_VALUE_TYPE_KEYWORD])),
     });
     // Summaries at 1 s each, 4 in flight: 200 scenes take about 50 s, phase 2 a few more.
     const app = await startBenchApp(env, 'api-load', { latency: { byPurpose: { summary: { fixedMs: 1000 }, sheet: { fixedMs: 1000 }, outline: { fixedMs: 2000 } } } });

@@ -14,7 +14,7 @@ UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 # v1.5.1 first; later tags carry a `replace` directive that `go install` refuses.
 CLI_VERSIONS=(v1.5.1 v1.5.0 v1.4.1)
 # The custom search attributes the workflows set (src/shared/search-attributes.ts: keep in step).
-SEARCH_ATTRIBUTES=(StoryloomJob=Keyword StoryloomTitle=Keyword StoryloomStatus=Keyword)
+SEARCH_ATTRIBUTES=(StoryloomJob=Keyword StoryloomTitle=Keyword StoryloomStatus=Keyword StoryloomTurns=Int)
 
 install_cli() {
   if [ -x "$TEMPORAL_BIN" ]; then return 0; fi

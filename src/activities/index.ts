@@ -53,6 +53,7 @@ export function createMainActivities(deps: ActivityDeps) {
 
 /** Activities that call an LLM provider; registered on each provider's task queue. */
 export function createProviderActivities(deps: ActivityDeps) {
+  const streams = deps.streams ?? new StreamPublisher(deps.config.databaseUrl);
   return {
     ...createLlmActivities(deps),
     ...createAnalysisActivities({
@@ -61,7 +62,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       outlineContextTokens: deps.config.llm.outlineContextTokens,
       embeddingDimensions: deps.config.llm.embeddingDimensions,
     }),
-    ...createSessionLlmActivities({ ...deps, repo: new SessionsRepository(deps.db) }),
+    ...createSessionLlmActivities({ ...deps, repo: new SessionsRepository(deps.db), streams }),
     ...createProviderBatchActivities({
       repo: new ProviderBatchRepository(deps.db),
       llm: deps.llm,
@@ -79,7 +80,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       db: deps.db,
       llm: deps.llm,
       tokens: deps.tokens ?? new TokenCounter(createProviderRegistry(deps.config.llm)),
-      streams: deps.streams ?? new StreamPublisher(deps.config.databaseUrl),
+      streams,
     }),
   };
 }

@@ -13,10 +13,11 @@ import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config';
 import type { MetricRow, SessionsRepository } from '../db/repositories/sessions.repository';
 import { pathKeys } from '../db/repositories/sessions.repository';
-import { buildSessionPrompt } from '../domain/sessions/context';
+import { buildSessionPrompt, buildSummaryPrompt } from '../domain/sessions/context';
 import { batchFigures, performanceLogFields, span, type TimedTool } from '../domain/sessions/tool-batch';
 import { SESSION_TOOL_SPECS, SESSION_TOOLS } from '../domain/sessions/tools';
 import type { StoredToolCall } from '../db/entities';
+import { streamChannel, type StreamPublisher } from '../db/stream-channel';
 import { schemaProblems } from '../llm/json-schema';
 import type { CallContext, LlmService } from '../llm/llm-service';
 import type { ToolCall, ToolChatMessage } from '../llm/types';
@@ -27,6 +28,9 @@ import { toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../sha
 import { withActivityContext } from './activity-context';
 
 export const SESSION_PROMPT_VERSION = 'session-v1';
+export const SESSION_SUMMARY_PROMPT_VERSION = 'session-summary-v1';
+/** How long the story-so-far summary may grow (tokens). */
+const SUMMARY_MAX_TOKENS = 300;
 /** What a tool's result may weigh in the conversation (characters); longer results are cut. */
 export const MAX_TOOL_RESULT_CHARS = 2000;
 /** How many completed turns the prompt builder looks at (the rest are only counted). */
@@ -37,6 +41,25 @@ export interface SessionSettingsResult {
   maxParallelToolCalls: number;
   maxToolSteps: number;
   turnsPerRun: number;
+  /** MAX_TURN_HISTORY: turns before the last this many are summarised (absent in histories recorded before summaries). */
+  maxTurnHistory?: number;
+}
+
+export interface SummariseTurnsInput {
+  sessionId: string;
+  title: string;
+  /** Summarise turns 1 to this one (folding the latest earlier summary and the turns after it). */
+  throughTurn: number;
+  route: LlmRoute;
+}
+
+export interface SummariseTurnsResult {
+  /** The last turn the stored summary covers (0: nothing to summarise yet). */
+  throughTurn: number;
+  /** False when the summary was there already (made by an earlier attempt or turn). */
+  created: boolean;
+  /** Turns this summary folded in. */
+  turns: number;
 }
 
 export interface SessionLlmStepInput {
@@ -48,6 +71,12 @@ export interface SessionLlmStepInput {
   input: string;
   /** The turn's exchange so far: the model's tool calls and the results fed back. */
   exchange: ToolChatMessage[];
+  /**
+   * Where the step's text is streamed (`turnStreamKey`: the session and the Update's id), or
+   * none. Each step is a stream variant: `start`, its deltas, then `done` (the reply: version is
+   * the turn's number) or `restart` (the text came with tool calls: it is not the reply).
+   */
+  streamKey?: string;
 }
 
 export interface SessionLlmStepResult {
@@ -102,6 +131,8 @@ export interface SessionActivityDeps {
   config: AppConfig;
   logger?: Logger;
   metrics?: AppMetrics;
+  /** Publishes the reply's deltas to watchers (src/db/stream-channel.ts); none = no streaming. */
+  streams?: StreamPublisher;
 }
 
 class ToolError extends Error {}
@@ -235,6 +266,7 @@ export function createSessionActivities(deps: SessionActivityDeps) {
         maxParallelToolCalls: config.sessions.maxParallelToolCalls,
         maxToolSteps: config.sessions.maxToolSteps,
         turnsPerRun: config.sessions.turnsPerRun,
+        maxTurnHistory: config.sessions.maxTurnHistory,
       };
     },
 
@@ -377,6 +409,41 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
   const recorder = metricsRecorder(deps);
   return {
     /**
+     * The story so far: folds the latest summary and the completed turns after it, through
+     * `throughTurn`, into one LLM summary stored in session_summaries. Made once per range: a
+     * summary already stored that reaches as far is answered as it is (no call); the call is
+     * cached, so a retry before the row landed makes no second paid call.
+     */
+    async summariseSessionTurns(input: SummariseTurnsInput): Promise<SummariseTurnsResult> {
+      return withActivityContext(async (ctx) => {
+        const { repo } = deps;
+        const previous = await repo.latestSummary(input.sessionId, input.throughTurn + 1);
+        if (previous && previous.throughTurn >= input.throughTurn) return { throughTurn: previous.throughTurn, created: false, turns: 0 };
+        const from = previous?.throughTurn ?? 0;
+        const turns = await repo.completedTurns(input.sessionId, from + 1, input.throughTurn);
+        if (!turns.length && !previous) return { throughTurn: 0, created: false, turns: 0 };
+        let text = previous?.summary ?? '';
+        if (turns.length) {
+          const prompt = buildSummaryPrompt({ title: input.title, previous: previous && { throughTurn: previous.throughTurn, text: previous.summary }, turns, maxTokens: SUMMARY_MAX_TOKENS });
+          const result = await deps.llm.chat(
+            {
+              purpose: 'session-summary',
+              provider: input.route.provider,
+              model: input.route.model,
+              promptVersion: SESSION_SUMMARY_PROMPT_VERSION,
+              request: { system: prompt.system, messages: [{ role: 'user', content: prompt.user }], maxTokens: SUMMARY_MAX_TOKENS },
+              useCache: true,
+            },
+            ctx,
+          );
+          text = result.text.trim();
+        }
+        await repo.saveSummary({ sessionId: input.sessionId, throughTurn: input.throughTurn, fromTurn: from, summary: text, model: input.route.model });
+        return { throughTurn: input.throughTurn, created: true, turns: turns.length };
+      });
+    },
+
+    /**
      * One round of the model: builds the prompt (world, recent turns, older ones summarised,
      * within MAX_CONTEXT_TOKENS) plus the turn's exchange so far, calls the provider with the
      * session's tools and answers its text and tool calls. Retry-safe: it writes only its
@@ -388,7 +455,9 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
         const session = await repo.getSession(input.sessionId);
         const { turns, olderTurns } = await repo.contextTurns(input.sessionId, input.turnNumber, CONTEXT_TURNS_LOADED);
         const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
+        const summary = await repo.latestSummary(input.sessionId, input.turnNumber);
         const prompt = buildSessionPrompt({
+          summary: summary && { throughTurn: summary.throughTurn, text: summary.summary },
           title: input.title,
           world: session?.world ?? {},
           characters,
@@ -408,9 +477,10 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           turnNumber: input.turnNumber,
           durationMs: performance.now() - t0,
           ok,
-          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns },
+          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns, summary_through_turn: prompt.summaryThroughTurn },
           ...extra,
         });
+        const stream = replyStream(deps.streams, input);
         try {
           const result = await deps.llm.chatWithTools(
             {
@@ -420,17 +490,48 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
               promptVersion: SESSION_PROMPT_VERSION,
               request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: 1024 },
             },
-            ctx,
+            { ...ctx, onToken: stream?.start(ctx.attempt ?? 1) },
           );
+          await stream?.end(result.toolCalls.length > 0, TRUNCATED_STOPS.has(result.stopReason ?? ''));
           const row = metric(true, { durationMs: result.latencyMs, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
           await recorder.record([row]);
           return { text: result.text, toolCalls: result.toolCalls, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, startedAt, durationMs: row.durationMs };
         } catch (err) {
+          await stream?.fail(ctx.signal?.aborted ? 'cancelled' : errorMessage(err));
           const type = (err as { type?: string }).type ?? (err as Error).name ?? 'Error';
           await recorder.record([metric(false, { errorType: type, details: { step: input.step, message: errorMessage(err).slice(0, 200) } })]).catch(() => undefined);
           throw err;
         }
       });
+    },
+  };
+}
+
+const TRUNCATED_STOPS = new Set(['max_tokens', 'length']);
+
+/**
+ * A step's text on the turn's stream channel (best-effort, never failing the step): `start`,
+ * deltas as the provider sends them, then `done` when the step is the reply or `restart` when it
+ * came with tool calls (its text, if any, was the model thinking aloud, not the reply).
+ */
+function replyStream(streams: StreamPublisher | undefined, input: SessionLlmStepInput) {
+  if (!streams || !input.streamKey) return undefined;
+  const channel = streamChannel(input.streamKey);
+  const variant = input.step;
+  return {
+    start(attempt: number): (delta: string) => void {
+      streams.event(channel, { type: 'start', variant, attempt });
+      return (delta) => streams.delta(channel, variant, delta);
+    },
+    async end(toolCalls: boolean, truncated: boolean): Promise<void> {
+      streams.event(channel, toolCalls ? { type: 'restart', variant, reason: 'tool calls' } : { type: 'done', variant, version: input.turnNumber, truncated });
+      streams.forget(channel, variant);
+      await streams.flush();
+    },
+    async fail(message: string): Promise<void> {
+      streams.event(channel, { type: 'failed', variant, message });
+      streams.forget(channel, variant);
+      await streams.flush();
     },
   };
 }

@@ -1,12 +1,15 @@
 /**
  * Story sessions and the seed's performance endpoints: `POST /api/sessions/:id/turns` (a turn as
- * the session workflow's `takeTurn` Update, started with the first turn), `GET
+ * the session workflow's `takeTurn` Update, started with the first turn; with `Accept:
+ * text/event-stream` the reply's deltas as Server-Sent Events, then the turn's result), `GET
  * /optimization/performance/metrics` and `POST /optimization/performance/reset` in the seed's shape.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../cli/session-client';
+import { subscribeToStream } from '../db/stream-channel';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
-import { MAX_TURN_INPUT_CHARS, turnInputProblem } from '../shared/sessions';
+import { MAX_TURN_INPUT_CHARS, turnInputProblem, turnStreamKey } from '../shared/sessions';
 import { ApiError, errorSchema } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
@@ -20,7 +23,10 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
     {
       schema: {
         summary: "One turn of a story session (the session workflow's takeTurn Update, with start): the reply, tool calls and figures",
-        description: 'An id no session has yet starts one (its id is the client\'s UUID; title and scriptId are read then).',
+        description:
+          "An id no session has yet starts one (its id is the client's UUID; title and scriptId are read then). With `Accept: text/event-stream` " +
+          'the answer is Server-Sent Events: `delta` ({ step, text }) as the reply is written (a `discard` ({ step }) when a step\'s text came with tool calls), ' +
+          'then `result` (the JSON below) or `error` ({ code, message }).',
         tags: ['sessions'],
         security: bearerSecurity,
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID.source } } },
@@ -53,24 +59,50 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const problem = turnInputProblem(request.body);
       if (problem) throw new ApiError(400, 'invalid_request', problem);
       const found = await new SessionsRepository(await ctx.db()).getSession(request.params.id);
       const session = found ?? { id: request.params.id, title: request.body.title ?? 'Untitled story', scriptId: request.body.scriptId ?? null, status: 'new' };
       if (session.status === 'ended') throw new ApiError(409, 'session_ended', `Session ${session.id} has ended; start a new one.`);
-      try {
-        return await sendTurn(await ctx.client(), {
-          sessionId: session.id,
-          title: session.title,
-          scriptId: session.scriptId,
-          taskQueue: ctx.config.temporal.taskQueue,
-          text: request.body.text,
-        });
-      } catch (err) {
+      const client = await ctx.client();
+      const updateId = randomUUID();
+      const take = () =>
+        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true });
+      const failure = (err: unknown) =>
         // The run refused or failed the turn; the session goes on.
-        if (err instanceof WorkflowUpdateFailedError) throw new ApiError(422, 'turn_failed', err.cause?.message ?? err.message);
-        throw err;
+        err instanceof WorkflowUpdateFailedError ? new ApiError(422, 'turn_failed', err.cause?.message ?? err.message) : err;
+
+      if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
+        try {
+          return await take();
+        } catch (err) {
+          throw failure(err);
+        }
+      }
+      // Server-Sent Events: the reply's deltas from the turn's stream channel, then the result.
+      const headers = { ...reply.getHeaders(), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, headers as Record<string, string>);
+      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      let replyDone = false;
+      const subscription = await subscribeToStream(ctx.config.databaseUrl, turnStreamKey(session.id, updateId), (e) => {
+        if (e.type === 'delta') send('delta', { step: e.variant, text: e.text });
+        else if (e.type === 'restart' || (e.type === 'start' && e.attempt > 1)) send('discard', { step: e.variant });
+        else if (e.type === 'done') replyDone = true;
+      }).catch(() => undefined);
+      try {
+        const result = await take();
+        // NOTIFY may trail the Update's answer: the last deltas go out before the result (which has the whole reply anyway).
+        for (let waited = 0; subscription && !replyDone && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+        send('result', result);
+      } catch (err) {
+        const mapped = failure(err);
+        send('error', mapped instanceof ApiError ? { code: mapped.code, message: mapped.message } : { code: 'internal', message: (mapped as Error).message });
+      } finally {
+        await subscription?.close();
+        res.end();
       }
     },
   );

@@ -1,6 +1,9 @@
 /** Sending turns to a story session: the first turn starts the session's workflow (update-with-start). */
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { sessionWorkflowId, type TurnResult } from '../shared/sessions';
+import { randomUUID } from 'node:crypto';
+import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
+import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
+import { sessionWorkflowId, turnStreamKey, type TurnResult } from '../shared/sessions';
 import { storySession, takeTurnUpdate } from '../workflows';
 
 export interface SendTurnOptions {
@@ -9,6 +12,14 @@ export interface SendTurnOptions {
   scriptId?: string | null;
   taskQueue: string;
   text: string;
+  /** The takeTurn Update's id (default: one the server picks); the reply streams under it. */
+  updateId?: string;
+  /**
+   * A session started by this turn gets storyloom's search attributes (job, title, status,
+   * turns), which the server must have registered (scripts/temporal.sh does); the CLI and the
+   * API ask for them, a bare server (a benchmark's) does without.
+   */
+  searchAttributes?: boolean;
 }
 
 /**
@@ -21,6 +32,84 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     taskQueue: opts.taskQueue,
     args: [{ sessionId: opts.sessionId, title: opts.title, scriptId: opts.scriptId ?? null }],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).
+    ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });
-  return client.workflow.executeUpdateWithStart(takeTurnUpdate, { args: [{ text: opts.text }], startWorkflowOperation });
+  return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
+    args: [{ text: opts.text }],
+    startWorkflowOperation,
+    ...(opts.updateId ? { updateId: opts.updateId } : {}),
+  });
+}
+
+/**
+ * Follows one turn's stream: writes each step's text as it arrives, ends a line when a step's
+ * text turns out not to be the reply (it came with tool calls, or the step is tried again), and
+ * remembers the reply's text (the step that ended `done`).
+ */
+export class ReplyStreamPrinter {
+  /** The streamed reply, once its step ended `done`. */
+  reply: string | undefined;
+  /** Every delta as it arrived (for tests: when, and what). */
+  readonly deltas: { at: number; step: number; text: string }[] = [];
+  private shown = '';
+  private wroteAny = false;
+
+  constructor(private readonly write: (text: string) => void) {}
+
+  onEvent = (event: StreamEvent): void => {
+    if (event.type === 'delta') {
+      this.deltas.push({ at: Date.now(), step: event.variant, text: event.text });
+      if (!this.wroteAny) this.write('\n');
+      this.wroteAny = true;
+      this.write(event.text);
+      this.shown += event.text;
+    } else if (event.type === 'done') {
+      this.reply = this.shown;
+    } else {
+      this.endLine();
+    }
+  };
+
+  private endLine(): void {
+    if (this.shown && !this.shown.endsWith('\n')) this.write('\n');
+    this.shown = '';
+  }
+
+  /**
+   * After the Update answered: waits briefly for the stream's last events (NOTIFY may trail the
+   * answer), then writes whatever the stream did not show, so the reply is always printed whole.
+   */
+  async finish(reply: string, waitMs = 1000): Promise<void> {
+    const until = Date.now() + waitMs;
+    while (this.reply === undefined && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (this.reply === reply) return;
+    if (this.reply === undefined && this.shown && reply.startsWith(this.shown)) {
+      this.write(reply.slice(this.shown.length));
+      return;
+    }
+    this.endLine();
+    if (!this.wroteAny) this.write('\n');
+    this.write(reply);
+  }
+}
+
+/**
+ * A turn whose reply is written as it arrives (LISTENing on the turn's channel before the turn
+ * is sent), then completed from the Update's answer if the stream missed anything. Answers the
+ * turn's result, as sendTurn does.
+ */
+export async function sendTurnStreaming(client: Client, databaseUrl: string, opts: SendTurnOptions, write: (text: string) => void): Promise<TurnResult> {
+  const updateId = opts.updateId ?? randomUUID();
+  const printer = new ReplyStreamPrinter(write);
+  // Streaming is a nicety: a turn still runs (and prints at the end) when listening fails.
+  const subscription = await subscribeToStream(databaseUrl, turnStreamKey(opts.sessionId, updateId), printer.onEvent).catch(() => undefined);
+  try {
+    const result = await sendTurn(client, { ...opts, updateId });
+    // A turn stopped at the step limit has no streamed reply to wait for.
+    await printer.finish(result.reply, subscription && !result.stepLimitReached ? 1000 : 0);
+    return result;
+  } finally {
+    await subscription?.close();
+  }
 }

@@ -3,7 +3,7 @@
  * `turn` (one turn, for scripts), `sessions list|show|end`, and `metrics` (the seed's
  * performance metrics, the same numbers as GET /optimization/performance/metrics).
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ import type { OperationStats, PerformanceMetricsResponse } from '../domain/sessi
 import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
 import { endSessionUpdate } from '../workflows';
 import type { CliContext } from './context';
-import { sendTurn } from './session-client';
+import { sendTurn, sendTurnStreaming, type SendTurnOptions } from './session-client';
 import { UsageError, webUiLink } from './temporal-client';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,9 +41,12 @@ async function sessionOrFail(ctx: CliContext, id: string) {
   return session;
 }
 
-function printTurn(result: TurnResult): void {
-  console.log(`\n${result.reply}\n`);
+/** Takes a turn with its reply printed as it arrives, then the dim line of its figures. */
+async function playTurn(ctx: CliContext, client: Client, opts: SendTurnOptions): Promise<TurnResult> {
+  const result = await sendTurnStreaming(client, ctx.config.databaseUrl, opts, (text) => process.stdout.write(text));
+  console.log('\n');
   console.log(dim(turnLine(result.metrics)));
+  return result;
 }
 
 /** A refused or failed turn: the message the run gave (the session goes on). */
@@ -85,7 +88,7 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
       if (problem) console.error(problem);
       else {
         try {
-          printTurn(await sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text }));
+          await playTurn(ctx, client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text, searchAttributes: true });
         } catch (err) {
           const message = turnFailure(err);
           if (message === undefined) throw err;
@@ -108,9 +111,10 @@ export async function turnCommand(ctx: CliContext, argv: string[]): Promise<numb
   const session = await sessionOrFail(ctx, positionals[0]);
   if (session.status === 'ended') throw new UsageError(`Session ${session.id} has ended; start a new one with \`storyloom play\`.`);
   try {
-    const result = await sendTurn(await ctx.client(), { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1] });
-    if (values.json) console.log(JSON.stringify(result, null, 2));
-    else printTurn(result);
+    const opts = { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1], searchAttributes: true };
+    // --json prints one document at the end; otherwise the reply streams as in `play`.
+    if (values.json) console.log(JSON.stringify(await sendTurn(await ctx.client(), opts), null, 2));
+    else await playTurn(ctx, await ctx.client(), opts);
     return 0;
   } catch (err) {
     const message = turnFailure(err);

@@ -101,6 +101,12 @@ export class StreamPublisher {
     this.send(channel, event);
   }
 
+  /** Forgets a variant's delta count once nothing more will be sent on it (a long-lived publisher keeps no entry per finished stream). */
+  forget(channel: string, variant: number): void {
+    this.flushKey(`${channel}/${variant}`);
+    this.seqs.delete(`${channel}/${variant}`);
+  }
+
   /** Resolves when everything queued so far was sent (or failed). */
   async flush(): Promise<void> {
     for (const key of [...this.pending.keys()]) this.flushKey(key);

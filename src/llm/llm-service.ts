@@ -149,6 +149,7 @@ export class LlmService {
 
   /**
    * One tool-calling round: the provider's text and tool calls, logged like every other call.
+   * With `ctx.onToken` the call streams and text deltas reach it as they arrive.
    * `latencyMs` is the provider request alone (without the call log's write).
    */
   async chatWithTools(call: ToolChatCall, ctx: CallContext = {}): Promise<ToolChatResult & { latencyMs: number }> {
@@ -163,7 +164,7 @@ export class LlmService {
       async (signal) => {
         const started = now();
         try {
-          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal });
+          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal, onToken: ctx.onToken });
         } finally {
           latencyMs = now() - started;
         }

@@ -25,6 +25,22 @@ export function sessionWorkflowId(sessionId: string): string {
   return `session-${sessionId}`;
 }
 
+/**
+ * The name of one turn's reply stream (src/db/stream-channel.ts): the session and the takeTurn
+ * Update's id, which the client chooses, so it listens before it sends the turn.
+ */
+export function turnStreamKey(sessionId: string, updateId: string): string {
+  return `${sessionWorkflowId(sessionId)}/turn/${updateId}`;
+}
+
+/**
+ * The last turn a summary should cover before turn `turnNumber`: the turns that have left the
+ * history window of `maxTurnHistory` turns (0: none yet).
+ */
+export function summaryThroughFor(turnNumber: number, maxTurnHistory: number): number {
+  return Math.max(0, turnNumber - 1 - maxTurnHistory);
+}
+
 /** Why an input is refused (undefined when it is fine): the takeTurn validator's message. */
 export function turnInputProblem(input: unknown): string | undefined {
   const text = (input as { text?: unknown } | undefined)?.text;

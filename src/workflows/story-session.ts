@@ -15,12 +15,15 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   defineQuery,
   defineSignal,
   defineUpdate,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MainActivities } from '../activities';
@@ -28,8 +31,10 @@ import type { FinishTurnInput, SessionSettingsResult, SessionToolOutcome } from 
 import type { ToolCall, ToolChatMessage } from '../llm/types';
 import {
   toolKind,
+  summaryThroughFor,
   toolSummary,
   turnInputProblem,
+  turnStreamKey,
   type SessionEnded,
   type SessionProgress,
   type StorySessionInput,
@@ -37,6 +42,7 @@ import {
   type TurnMetrics,
   type TurnResult,
 } from '../shared/sessions';
+import { JOB_KEY, STATUS_KEY, TURNS_KEY, type SearchStatus } from '../shared/search-attributes';
 import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, localActivities } from './activity-options';
 import { slidingWindow } from './sliding-window';
 
@@ -67,6 +73,9 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   let serving = 0;
   let current: SessionProgress['currentTurn'];
   let lastTurn: SessionProgress['lastTurn'];
+  /** The story-so-far summary being made between turns (at most one at a time), and how far the last one reached. */
+  let summarising: Promise<void> | undefined;
+  let summarisedThrough = 0;
 
   const progress = (): SessionProgress => ({
     sessionId: input.sessionId,
@@ -77,6 +86,13 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     ...(current ? { currentTurn: { ...current } } : {}),
     ...(lastTurn ? { lastTurn } : {}),
   });
+  // Runs started with search attributes (the client sets them) keep their status and turn count current.
+  const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
+  const setsSearchAttributes = () => searchable && patched('session-search-attributes');
+  const markSearch = (status: SearchStatus | undefined) => {
+    if (!setsSearchAttributes()) return;
+    upsertSearchAttributes([{ key: TURNS_KEY, value: carried.turns }, ...(status ? [{ key: STATUS_KEY, value: status }] : [])]);
+  };
   const showDetails = () => {
     const p = progress();
     setCurrentDetails(`**${input.title}** — ${p.status}${p.currentTurn ? ` (turn ${p.currentTurn.turnNumber}, step ${p.currentTurn.step}: ${p.currentTurn.phase})` : ''}\n\nturns: ${p.turns}, queued: ${p.queued}`);
@@ -87,9 +103,11 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     takeTurnUpdate,
     async (turn) => {
       const ticket = nextTicket++;
+      // The reply streams on a channel named by the Update's id, which the client chose.
+      const updateId = currentUpdateInfo()?.id;
       await condition(() => serving === ticket && settings !== undefined);
       try {
-        return await takeTurn(turn.text, settings!);
+        return await takeTurn(turn.text, settings!, updateId);
       } finally {
         serving++;
         current = undefined;
@@ -120,19 +138,24 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
     carried.turns = Math.max(carried.turns, opened.turns);
   }
+  // A run continued from the last one inherited its "continued" status.
+  if (input.carried) markSearch('running');
   settings = await localActivities.resolveSessionSettings();
   const turnsPerRun = settings.turnsPerRun;
   showDetails();
 
-  await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket);
+  // A summary still being made is finished before the run ends or hands over.
+  await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket && summarising === undefined);
   await condition(allHandlersFinished);
   if (ended) {
     await localActivities.endSession({ sessionId: input.sessionId });
+    markSearch('ended');
     return { sessionId: input.sessionId, turns: carried.turns };
   }
+  markSearch('continued');
   return continueAsNew<typeof storySession>({ ...input, carried });
 
-  async function takeTurn(text: string, s: SessionSettingsResult): Promise<TurnResult> {
+  async function takeTurn(text: string, s: SessionSettingsResult, updateId: string | undefined): Promise<TurnResult> {
     const turnNumber = carried.turns + 1;
     current = { turnNumber, step: 0, phase: 'llm' };
     showDetails();
@@ -153,7 +176,10 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
       for (let step = 1; ; step++) {
         current = { turnNumber, step, phase: 'llm' };
         const answer = await model.sessionLlmStep.executeWithOptions({ summary: `llm: turn ${turnNumber}, step ${step}` }, [
-          { sessionId: input.sessionId, title: input.title, turnNumber, step, route: s.route, input: text, exchange },
+          {
+            sessionId: input.sessionId, title: input.title, turnNumber, step, route: s.route, input: text, exchange,
+            ...(updateId ? { streamKey: turnStreamKey(input.sessionId, updateId) } : {}),
+          },
         ]);
         llm.calls++;
         llm.ms += answer.durationMs;
@@ -189,6 +215,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     carried.turns = turnNumber;
     turnsThisRun++;
     lastTurn = { turnNumber, metrics };
+    markSearch(undefined);
+    summariseOlderTurns(turnNumber + 1, s);
     return {
       sessionId: input.sessionId,
       turnNumber,
@@ -197,6 +225,32 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
       metrics,
       stepLimitReached,
     };
+  }
+
+  /**
+   * Once turns leave the history window, the turns before it are summarised by an LLM (stored,
+   * once per range) between turns: started when a turn ends, off the player's wait; the next
+   * prompt carries the latest summary there is. At most one runs; a failure leaves the older
+   * turns as one-line extracts. Histories from before summaries (no `maxTurnHistory`, no
+   * marker) schedule nothing.
+   */
+  function summariseOlderTurns(nextTurn: number, s: SessionSettingsResult): void {
+    if (s.maxTurnHistory === undefined || summarising) return;
+    const through = summaryThroughFor(nextTurn, s.maxTurnHistory);
+    if (through <= summarisedThrough || !patched('session-summarises-older-turns')) return;
+    summarising = (async () => {
+      try {
+        const done = await llmActivities(s.route, { retry: TURN_LLM_RETRY }).summariseSessionTurns.executeWithOptions(
+          { summary: `summary: turns 1-${through}` },
+          [{ sessionId: input.sessionId, title: input.title, throughTurn: through, route: s.route }],
+        );
+        summarisedThrough = Math.max(summarisedThrough, done.throughTurn);
+      } catch {
+        // The next turn's prompt shows those turns as one-line extracts; a later turn tries again.
+      } finally {
+        summarising = undefined;
+      }
+    })();
   }
 
   /**

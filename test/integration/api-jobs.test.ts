@@ -74,6 +74,23 @@ describe('sessions and performance metrics', () => {
     const turn2 = await json(await post(`/api/sessions/${sessionId}/turns`, { text: 'I light the lamp' }));
     expect(turn2.turnNumber).toBe(2);
 
+    // Accept: text/event-stream: the reply's deltas as they are written, then the result.
+    const streamed = await api.call(`/api/sessions/${sessionId}/turns`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ text: 'I ring the bell' }),
+    });
+    expect(streamed.headers.get('content-type')).toContain('text/event-stream');
+    const frames = (await streamed.text()).split('\n\n').filter(Boolean).map((f) => {
+      const [, event, data] = /^event: (\w+)\ndata: (.*)$/s.exec(f)!;
+      return { event, data: JSON.parse(data) };
+    });
+    const result = frames[frames.length - 1];
+    expect(result).toMatchObject({ event: 'result', data: { turnNumber: 3 } });
+    const deltas = frames.filter((f) => f.event === 'delta');
+    expect(deltas.length).toBeGreaterThan(0);
+    expect(deltas.map((f) => f.data.text).join('')).toBe(result.data.reply);
+
     expect(await json(await post(`/api/sessions/${sessionId}/turns`, { text: '' }))).toEqual({ error: { code: 'invalid_request', message: 'body.text must NOT have fewer than 1 characters' } });
     expect((await post('/api/sessions/not-a-uuid/turns', { text: 'hello' })).status).toBe(400);
 

@@ -43,6 +43,27 @@ describe.each(['anthropic', 'openai', 'ollama'] as Provider[])('%s tool calling'
     expect(second.text.length).toBeGreaterThan(0);
   });
 
+  it('streams (the SDK\'s stream): the same tool calls, and text deltas that make the reply', async () => {
+    const streamed = (messages: ToolChatMessage[], deltas: string[]) =>
+      registry().toolChat(provider).chatWithTools(
+        { model: MODELS[provider], system: 'You tell a story.', messages, tools: TOOLS, maxTokens: 300 },
+        { purpose: 'session', onToken: (d) => deltas.push(d) },
+      );
+    const asked: string[] = [];
+    const first = await streamed([{ role: 'user', content: 'I climb to the lighthouse' }], asked);
+    const plain = await call([{ role: 'user', content: 'I climb to the lighthouse' }]);
+    expect(first.toolCalls.map((c) => [c.name, c.arguments])).toEqual(plain.toolCalls.map((c) => [c.name, c.arguments]));
+    expect(new Set(first.toolCalls.map((c) => c.id)).size).toBe(5);
+    expect(asked.join('')).toBe(first.text);
+    const results: ToolChatMessage[] = first.toolCalls.map((c) => ({ role: 'tool', toolCallId: c.id, name: c.name, content: `result of ${c.name}: the lamp is dark` }));
+    const deltas: string[] = [];
+    const reply = await streamed([{ role: 'user', content: 'I climb to the lighthouse' }, { role: 'assistant', content: '', toolCalls: first.toolCalls }, ...results], deltas);
+    expect(reply.toolCalls).toEqual([]);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe(reply.text);
+    expect(reply.usage.outputTokens).toBeGreaterThan(0);
+  });
+
   it('follows a [tools: …] directive, sending arguments that break the schema for `!bad`', async () => {
     const answer = await call([{ role: 'user', content: 'Look around [tools: read_state, add_memory!bad]' }]);
     expect(answer.toolCalls.map((c) => c.name)).toEqual(['read_state', 'add_memory']);

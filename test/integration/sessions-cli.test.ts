@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { COMMAND_HELP } from '../../src/cli/help';
 import { turnLine } from '../../src/cli/sessions.command';
+import { SessionsRepository } from '../../src/db/repositories/sessions.repository';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
 import { withMetricsWindow } from '../helpers/metrics-window';
@@ -20,9 +21,13 @@ afterAll(() => restoreEnv?.());
 async function play(lines: string[], ...argv: string[]) {
   const saved = Object.getOwnPropertyDescriptor(process, 'stdin')!;
   Object.defineProperty(process, 'stdin', { value: Readable.from(lines.map((l) => `${l}\n`)), configurable: true });
+  // Replies are written as they stream (process.stdout.write): kept apart from the lines.
+  let streamed = '';
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((streamed += String(chunk)), true));
   try {
-    return await runCli('play', ...argv);
+    return { ...(await runCli('play', ...argv)), streamed };
   } finally {
+    write.mockRestore();
     Object.defineProperty(process, 'stdin', saved);
   }
 }
@@ -39,6 +44,8 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   const first = await play(['I walk along the cliff', 'I remember the storm'], '--title', 'Cliffs');
   expect(first.code).toBe(0);
   const id = /session ([0-9a-f-]{36})/.exec(first.out)![1];
+  const replies = await Promise.all([1, 2].map(async (n) => (await new SessionsRepository(stack.app.services.db).turn(id, n))!.reply));
+  expect(first.streamed).toBe(replies.map((r) => `\n${r}`).join(''));
   expect(first.out.match(new RegExp(LINE.source, 'gm'))).toHaveLength(2);
   expect(first.out).toContain(`storyloom play --session ${id}`);
 
@@ -53,9 +60,13 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   expect(shown.out).toContain('[turn 1] I walk along the cliff');
   expect(shown.out).toContain('- turn 3 (completed): > I go home [tools: none]');
 
-  const turn = await runCli('turn', id, 'I sleep [tools: read_state]');
+  // The reply is written as it streams (process.stdout.write), then the figures' line.
+  let streamed = '';
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((streamed += String(chunk)), true));
+  const turn = await runCli('turn', id, 'I sleep [tools: read_state]').finally(() => write.mockRestore());
   expect(turn.code).toBe(0);
   expect(turn.out).toMatch(/1 tool: 1 read-only [\d.]+ s · LLM 2 calls/);
+  expect(streamed).toBe(`\n${(await new SessionsRepository(stack.app.services.db).turn(id, 4))!.reply}`);
 
   expect((await runCli('sessions', 'list')).out).toMatch(new RegExp(`${id}  active     4 turns .* Cliffs`));
   expect((await runCli('sessions', 'end', id)).out).toContain('Ended "Cliffs" after 4 turns.');

@@ -1,7 +1,8 @@
 /**
  * Records storySession histories (0.3.0) from real runs and checks they replay: a run that
  * takes two turns (tools in parallel and in order, an invalid argument answered as an error)
- * and continues as new, and the next run that takes a turn and ends. With
+ * and continues as new, and the next run that takes a turn and ends; both with search attributes
+ * and, one turn of history kept in full, a summary of the older turns made between turns. With
  * STORYLOOM_RECORD_HISTORIES=1 it writes them for replay.test.ts to guard.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,12 +13,12 @@ import { useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 import { recordAndReplay } from './recorder';
 
-const stack = useTestStack('record-sessions', { env: { STORYLOOM_SESSION_TURNS_PER_RUN: '2' } });
+const stack = useTestStack('record-sessions', { env: { STORYLOOM_SESSION_TURNS_PER_RUN: '2', MAX_TURN_HISTORY: '1' } });
 
 it('records a session: two turns, continue-as-new, a third turn, end', async () => {
   const sessionId = randomUUID();
   const workflowId = sessionWorkflowId(sessionId);
-  const turn = (text: string) => sendTurn(stack.env.client, { sessionId, title: 'Recorded', taskQueue: stack.app.taskQueue, text });
+  const turn = (text: string) => sendTurn(stack.env.client, { sessionId, title: 'Recorded', taskQueue: stack.app.taskQueue, text, searchAttributes: true });
   await turn('I climb the lighthouse stairs');
   const handle = stack.env.client.workflow.getHandle(workflowId);
   const firstRunId = (await handle.describe()).runId;
@@ -29,6 +30,12 @@ it('records a session: two turns, continue-as-new, a third turn, end', async () 
   expect((await turn('I go back down [tools: none]')).turnNumber).toBe(3);
   expect(await handle.executeUpdate(endSessionUpdate)).toEqual({ sessionId, turns: 3 });
   await handle.result();
+  // Both runs took the new branches: a summary between turns and search attributes kept current.
+  for (const runId of [firstRunId, secondRunId]) {
+    const events = (await stack.env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    expect(events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'summariseSessionTurns')).toBe(true);
+    expect(events.some((e) => e.upsertWorkflowSearchAttributesEventAttributes)).toBe(true);
+  }
   await recordAndReplay(stack.env.address, 'session-turns-continue-as-new', workflowId, firstRunId);
   await recordAndReplay(stack.env.address, 'session-turn-and-end', workflowId, secondRunId);
 });

@@ -1,5 +1,6 @@
 /** The turn's prompt: recent turns in full, older ones summarised or counted (never dropped silently), within the budget. */
-import { buildSessionPrompt, estimateTokens, type ContextTurn } from '../../src/domain/sessions/context';
+import { buildSessionPrompt, buildSummaryPrompt, estimateTokens, type ContextTurn } from '../../src/domain/sessions/context';
+import { summaryThroughFor } from '../../src/shared/sessions';
 import { percentile } from '../../src/domain/sessions/metrics';
 
 const turns = (n: number, words = 20): ContextTurn[] =>
@@ -22,6 +23,26 @@ it('stays within max_context_tokens and counts what did not fit', () => {
   expect(estimateTokens(p.system + p.messages.map((m) => m.content).join(''))).toBeLessThanOrEqual(1600);
   expect(p.fullTurns + p.summarisedTurns + p.omittedTurns).toBe(50);
   expect(p.system).toMatch(new RegExp(`\\(${p.omittedTurns} earlier turns not shown`));
+});
+
+it('the LLM summary tells the turns it covers; only later turns outside the window are extracts', () => {
+  const p = buildSessionPrompt({ ...base, turns: turns(8), summary: { throughTurn: 4, text: 'Mara found the key and opened the cellar.' } });
+  expect(p.fullTurns).toBe(3);
+  expect(p.system).toContain('The story so far (turns 1-4): Mara found the key and opened the cellar.');
+  expect(p.system).not.toMatch(/Turn [1-4]: the player/);
+  expect(p.system).toMatch(/Turn 5: the player: "input 5/);
+  expect([p.summarisedTurns, p.omittedTurns, p.summaryThroughTurn]).toEqual([5, 0, 4]);
+  // Turns not loaded from the database are covered when the summary reaches them.
+  const far = buildSessionPrompt({ ...base, turns: turns(8).map((t) => ({ ...t, turnNumber: t.turnNumber + 10 })), olderTurns: 10, summary: { throughTurn: 15, text: 'Long ago.' } });
+  expect([far.omittedTurns, far.fullTurns + far.summarisedTurns]).toEqual([0, 18]);
+});
+
+it('summaries cover the turns that left the window; each folds the previous one', () => {
+  expect([1, 3, 4, 9].map((n) => summaryThroughFor(n, 3))).toEqual([0, 0, 0, 5]);
+  const prompt = buildSummaryPrompt({ title: 'T', previous: { throughTurn: 2, text: 'Earlier things.' }, turns: turns(4).slice(2), maxTokens: 300 });
+  expect(prompt.user).toMatch(/^The story so far \(turns 1-2\): Earlier things\.\n\nTurn 3\. The player: input 3/);
+  expect(prompt.user).toContain('Turn 4. The player: input 4');
+  expect(prompt.system).toContain('at most 300 tokens');
 });
 
 it('percentile is nearest-rank, as Postgres percentile_disc', () => {

@@ -22,7 +22,7 @@ import { PersonaEntity, ScreenplayRunEntity, ScreenplayVersionEntity, StoryCastE
 import { ScriptEntity } from './script.entity';
 import {
   PerformanceMetricEntity, PerformanceWindowEntity, SessionCharacterEntity, SessionMemoryEntity, SessionRelationshipEntity,
-  SessionToolWriteEntity, SessionTurnEntity, StorySessionEntity,
+  SessionSummaryEntity, SessionToolWriteEntity, SessionTurnEntity, StorySessionEntity,
 } from './session.entity';
 import { SmokeResultEntity } from './smoke-result.entity';
 
@@ -33,7 +33,7 @@ export const entities = [
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
   StorySessionEntity, SessionCharacterEntity, SessionRelationshipEntity, SessionMemoryEntity, SessionTurnEntity,
-  SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity,
+  SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity, SessionSummaryEntity,
   LlmBatchEntity, LlmBatchItemEntity,
   ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
   PersonaEntity, ScreenplayStoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity,

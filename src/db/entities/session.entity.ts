@@ -178,6 +178,35 @@ export const SessionToolWriteEntity = new EntitySchema<SessionToolWrite>({
   foreignKeys: [cascadingForeignKey('session_tool_writes', 'session_id', 'sessionId', 'StorySession')],
 });
 
+/**
+ * What the model was told of the turns that left the prompt's history window: turns 1 to
+ * `throughTurn` summarised by an LLM, made once per range (a retry or a later step reads it).
+ * Each summary folds the previous one and the turns after it.
+ */
+export interface SessionSummary {
+  sessionId: string;
+  throughTurn: number;
+  /** The previous summary this one continued (0: none). */
+  fromTurn: number;
+  summary: string;
+  model: string;
+  createdAt: Date;
+}
+
+export const SessionSummaryEntity = new EntitySchema<SessionSummary>({
+  name: 'SessionSummary',
+  tableName: 'session_summaries',
+  columns: {
+    sessionId: { name: 'session_id', type: 'uuid', primary: true },
+    throughTurn: { name: 'through_turn', type: 'integer', primary: true },
+    fromTurn: { name: 'from_turn', type: 'integer' },
+    summary: { type: 'text' },
+    model: { type: 'text' },
+    createdAt: timestampDefaultNow('created_at'),
+  },
+  foreignKeys: [cascadingForeignKey('session_summaries', 'session_id', 'sessionId', 'StorySession')],
+});
+
 /** One timed operation: an LLM call, a tool execution, a tool batch or a turn (the seed's PerformanceMetrics, durable). */
 export interface PerformanceMetric {
   id: number;

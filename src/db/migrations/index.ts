@@ -8,10 +8,12 @@ import { StorySessions1764100300000 } from './1764100300000-StorySessions';
 import { NewsStories1764100000000 } from './1764100000000-NewsStories';
 import { ProviderBatches1764100100000 } from './1764100100000-ProviderBatches';
 import { Screenplays1764100200000 } from './1764100200000-Screenplays';
+import { SessionSummaries1764100600000 } from './1764100600000-SessionSummaries';
 
 export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000,
   NewsStories1764100000000,
   StorySessions1764100300000,
   ProviderBatches1764100100000,
   Screenplays1764100200000,
+  SessionSummaries1764100600000,
 ];

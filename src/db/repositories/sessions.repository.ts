@@ -3,7 +3,7 @@
  * write-once tool effects, and the performance metrics with their measurement windows.
  * Returns plain objects; every write is idempotent (a retried activity never writes twice).
  */
-import type { DataSource, EntityManager } from 'typeorm';
+import { LessThan, type DataSource, type EntityManager } from 'typeorm';
 import { cosineSimilarity } from '../../domain/ingestion/embedding-batches';
 import type { ContextTurn } from '../../domain/sessions/context';
 import {
@@ -23,6 +23,7 @@ import {
   SessionCharacterEntity,
   SessionMemoryEntity,
   SessionRelationshipEntity,
+  SessionSummaryEntity,
   SessionToolWriteEntity,
   SessionTurnEntity,
   StorySessionEntity,
@@ -155,6 +156,32 @@ export class SessionsRepository {
       [sessionId, beforeTurn],
     );
     return { turns: rows.reverse().map((r) => ({ turnNumber: r.turn_number, input: r.input, reply: r.reply })), olderTurns: Math.max(0, Number(n) - rows.length) };
+  }
+
+  /** Completed turns `from`..`through` (inclusive), oldest first: what a summary folds in. */
+  async completedTurns(sessionId: string, from: number, through: number): Promise<ContextTurn[]> {
+    const rows: { turn_number: number; input: string; reply: string }[] = await this.db.query(
+      `SELECT turn_number, input, reply FROM session_turns WHERE session_id = $1 AND status = 'completed' AND turn_number BETWEEN $2 AND $3 ORDER BY turn_number`,
+      [sessionId, from, through],
+    );
+    return rows.map((r) => ({ turnNumber: r.turn_number, input: r.input, reply: r.reply }));
+  }
+
+  /** The summary reaching furthest, of turns before `beforeTurn` (undefined: none yet). */
+  async latestSummary(sessionId: string, beforeTurn: number): Promise<{ throughTurn: number; summary: string } | undefined> {
+    const row = await this.db.getRepository(SessionSummaryEntity).findOne({
+      where: { sessionId, throughTurn: LessThan(beforeTurn) },
+      order: { throughTurn: 'DESC' },
+    });
+    return row ? { throughTurn: row.throughTurn, summary: row.summary } : undefined;
+  }
+
+  /** Stores a summary once per (session, throughTurn); a second writer keeps the first. */
+  async saveSummary(s: { sessionId: string; throughTurn: number; fromTurn: number; summary: string; model: string }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO session_summaries (session_id, through_turn, from_turn, summary, model) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [s.sessionId, s.throughTurn, s.fromTurn, s.summary, s.model],
+    );
   }
 
   async turns(sessionId: string, limit = 10): Promise<SessionTurn[]> {

@@ -1,8 +1,10 @@
 /**
  * The prompt of one turn, within a token budget: the world summary (state and characters),
- * the last `maxTurnHistory` turns in full, older turns summarised one line each (never dropped
- * silently: what does not fit is counted), and the player's input. Memories reach the model
- * through its own tool calls (search_memories, semantic_search) in the turn's exchange.
+ * the last `maxTurnHistory` turns in full, the turns before them as the story so far (an LLM's
+ * summary, made once per range: `buildSummaryPrompt`), any older turn no summary covers yet as
+ * a one-line extract (never dropped silently: what does not fit is counted), and the player's
+ * input. Memories reach the model through its own tool calls (search_memories,
+ * semantic_search) in the turn's exchange.
  */
 
 export interface ContextTurn {
@@ -22,6 +24,8 @@ export interface PromptInput {
   maxTurnHistory: number;
   maxContextTokens: number;
   input: string;
+  /** The LLM's summary of turns 1 to `throughTurn` (session_summaries), when there is one. */
+  summary?: { throughTurn: number; text: string };
 }
 
 export interface SessionPrompt {
@@ -31,6 +35,8 @@ export interface SessionPrompt {
   fullTurns: number;
   summarisedTurns: number;
   omittedTurns: number;
+  /** The last turn the LLM summary covers (0: no summary in the prompt). */
+  summaryThroughTurn: number;
   estimatedTokens: number;
 }
 
@@ -63,21 +69,51 @@ export function buildSessionPrompt(p: PromptInput): SessionPrompt {
     messages.unshift({ role: 'user', content: t.input }, { role: 'assistant', content: t.reply });
     fullTurns++;
   }
+  // Turns the summary covers are told by it, not line by line.
+  const through = p.summary?.throughTurn ?? 0;
+  let summaryLine: string | undefined;
+  if (p.summary) {
+    summaryLine = `The story so far (turns 1-${through}): ${clip(oneLine(p.summary.text), Math.floor(budget * 4 * 0.25))}`;
+    used += estimateTokens(summaryLine);
+  }
   const older = p.turns.slice(0, p.turns.length - fullTurns);
+  const uncovered = older.filter((t) => t.turnNumber > through);
+  const coveredLoaded = older.length - uncovered.length;
+  const firstLoaded = p.turns[0]?.turnNumber ?? Number.POSITIVE_INFINITY;
+  const notLoadedUncovered = p.summary && through >= firstLoaded - 1 ? 0 : p.olderTurns;
   const lines: string[] = [];
-  for (let i = older.length - 1; i >= 0; i--) {
-    const t = older[i];
+  for (let i = uncovered.length - 1; i >= 0; i--) {
+    const t = uncovered[i];
     const line = `Turn ${t.turnNumber}: the player: "${clip(oneLine(t.input), 80)}" → ${clip(oneLine(t.reply), 100)}`;
     if (used + estimateTokens(line) > budget) break;
     used += estimateTokens(line);
     lines.unshift(line);
   }
-  const omittedTurns = p.olderTurns + older.length - lines.length;
+  const omittedTurns = notLoadedUncovered + uncovered.length - lines.length;
   const earlier = [
+    ...(summaryLine ? [summaryLine] : []),
     ...(omittedTurns > 0 ? [`(${omittedTurns} earlier turn${omittedTurns === 1 ? '' : 's'} not shown; search the memories for them.)`] : []),
     ...lines,
   ];
   const system = earlier.length ? `${head}\nEarlier in the story:\n${earlier.join('\n')}` : head;
   messages.push({ role: 'user', content: p.input });
-  return { system, messages, fullTurns, summarisedTurns: lines.length, omittedTurns, estimatedTokens: used };
+  return {
+    system, messages, fullTurns, summarisedTurns: lines.length + (p.summary ? coveredLoaded + (p.olderTurns - notLoadedUncovered) : 0), omittedTurns,
+    summaryThroughTurn: through, estimatedTokens: used,
+  };
+}
+
+/** What the summariser is asked: the previous summary (if any) and the turns after it, folded into one. */
+export function buildSummaryPrompt(p: { title: string; previous?: { throughTurn: number; text: string }; turns: ContextTurn[]; maxTokens: number }): { system: string; user: string } {
+  const system = [
+    `You keep the running summary of the interactive story "${p.title}".`,
+    `Fold the turns below into the story so far: who did what, where, what changed, what is unresolved. Plain prose, at most ${p.maxTokens} tokens, no lists.`,
+  ].join('\n');
+  const turns = p.turns.map((t) => `Turn ${t.turnNumber}. The player: ${oneLine(t.input)}\nThe storyteller: ${oneLine(t.reply)}`);
+  const user = [
+    p.previous ? `The story so far (turns 1-${p.previous.throughTurn}): ${p.previous.text}` : 'The story so far: it has just begun.',
+    '',
+    ...turns,
+  ].join('\n');
+  return { system, user };
 }

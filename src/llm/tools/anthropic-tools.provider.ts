@@ -16,17 +16,25 @@ export class AnthropicToolChatProvider implements ToolChatProvider {
   }
 
   async chatWithTools(req: ToolChatRequest, opts: CallOptions): Promise<ToolChatResult> {
-    const message = await this.client.messages.create(
-      {
-        model: req.model,
-        max_tokens: req.maxTokens,
-        messages: anthropicMessages(req.messages),
-        tools: req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
-        ...(req.system ? { system: req.system } : {}),
-        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-      },
-      { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } },
-    );
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
+      model: req.model,
+      max_tokens: req.maxTokens,
+      messages: anthropicMessages(req.messages),
+      tools: req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema as Anthropic.Tool.InputSchema })),
+      ...(req.system ? { system: req.system } : {}),
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    };
+    const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
+    let message: Anthropic.Message;
+    if (opts.onToken) {
+      // Text deltas as they arrive; the SDK's MessageStream assembles the tool_use blocks.
+      const stream = this.client.messages.stream(params, requestOptions);
+      const onToken = opts.onToken;
+      stream.on('text', (delta) => onToken(delta));
+      message = await stream.finalMessage();
+    } else {
+      message = await this.client.messages.create(params, requestOptions);
+    }
     const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     const toolCalls = message.content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: b.input }] : []));
     return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Ollama, type Message, type Tool } from 'ollama';
+import { Ollama, type Message, type Tool, type ToolCall as ToolCallPart } from 'ollama';
 import type { ProviderClientOptions } from '../anthropic.provider';
 import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
 import { PURPOSE_HEADER } from '../types';
@@ -22,16 +22,39 @@ export class OllamaToolChatProvider implements ToolChatProvider {
       headers: { [PURPOSE_HEADER]: opts.purpose },
       fetch: (input, init) => fetch(input, { ...init, signal }),
     });
-    const response = await client.chat({
+    const request = {
       model: req.model,
-      stream: false,
       messages: [...(req.system ? [{ role: 'system', content: req.system }] : []), ...ollamaMessages(req.messages)],
       tools: req.tools.map((t): Tool => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.inputSchema as Tool['function']['parameters'] } })),
       options: { num_predict: req.maxTokens, ...(req.temperature !== undefined ? { temperature: req.temperature } : {}) },
-    });
+    };
+    const withIds = (calls: ToolCallPart[] | undefined) => (calls ?? []).map((c) => ({ id: `ollama_${randomUUID()}`, name: c.function.name, arguments: c.function.arguments }));
+    if (opts.onToken) {
+      // Streamed: text in pieces (to onToken), tool calls in whichever chunks carry them, totals in the last.
+      const stream = await client.chat({ ...request, stream: true });
+      let text = '';
+      const toolCalls: ToolCallPart[] = [];
+      let last: { model: string; prompt_eval_count: number; eval_count: number; done_reason: string } | undefined;
+      for await (const part of stream) {
+        if (part.message?.content) {
+          text += part.message.content;
+          opts.onToken(part.message.content);
+        }
+        toolCalls.push(...(part.message?.tool_calls ?? []));
+        if (part.done) last = part;
+      }
+      return {
+        text,
+        toolCalls: withIds(toolCalls),
+        usage: { inputTokens: last?.prompt_eval_count ?? 0, outputTokens: last?.eval_count ?? 0 },
+        model: last?.model ?? req.model,
+        stopReason: last?.done_reason ?? null,
+      };
+    }
+    const response = await client.chat({ ...request, stream: false });
     return {
       text: response.message.content,
-      toolCalls: (response.message.tool_calls ?? []).map((c) => ({ id: `ollama_${randomUUID()}`, name: c.function.name, arguments: c.function.arguments })),
+      toolCalls: withIds(response.message.tool_calls),
       usage: { inputTokens: response.prompt_eval_count ?? 0, outputTokens: response.eval_count ?? 0 },
       model: response.model,
       stopReason: response.done_reason ?? null,
