@@ -25,16 +25,7 @@ export class AnthropicChatProvider implements ChatProvider, TokenCountingProvide
   async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
     const params = anthropicMessageParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
-    let message: Anthropic.Message;
-    if (opts.onToken) {
-      const stream = this.client.messages.stream(params, requestOptions);
-      const onToken = opts.onToken;
-      stream.on('text', (delta) => onToken(delta));
-      message = await stream.finalMessage();
-    } else {
-      message = await this.client.messages.create(params, requestOptions);
-    }
-    return chatResultOfMessage(message);
+    return chatResultOfMessage(await sendMessage(this.client, params, requestOptions, opts.onToken));
   }
 
   /** Input tokens of a would-be request, counted by the API (`POST /v1/messages/count_tokens`). */
@@ -69,4 +60,17 @@ export function chatResultOfMessage(message: Anthropic.Message): ChatResult {
     model: message.model,
     stopReason: message.stop_reason ?? null,
   };
+}
+
+/** One Messages API request: streamed when `onToken` wants the text deltas (the SDK's MessageStream assembles the message, tool_use blocks included). */
+export async function sendMessage(
+  client: Anthropic,
+  params: Anthropic.MessageCreateParamsNonStreaming,
+  requestOptions: { signal?: AbortSignal; headers: Record<string, string> },
+  onToken?: (delta: string) => void,
+): Promise<Anthropic.Message> {
+  if (!onToken) return client.messages.create(params, requestOptions);
+  const stream = client.messages.stream(params, requestOptions);
+  stream.on('text', (delta) => onToken(delta));
+  return stream.finalMessage();
 }

@@ -30,26 +30,8 @@ export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
     const base = openaiChatParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
     if (opts.onToken) {
-      const stream = await this.client.chat.completions.create(
-        { ...base, stream: true, stream_options: { include_usage: true } },
-        requestOptions,
-      );
-      let text = '';
-      let model = req.model;
-      let stopReason: string | null = null;
-      let usage = { inputTokens: 0, outputTokens: 0 };
-      for await (const chunk of stream) {
-        model = chunk.model || model;
-        const choice = chunk.choices[0];
-        const delta = choice?.delta?.content;
-        if (delta) {
-          text += delta;
-          opts.onToken(delta);
-        }
-        if (choice?.finish_reason) stopReason = choice.finish_reason;
-        if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
-      }
-      return { text, usage, model, stopReason };
+      const { toolCalls: _toolCalls, ...streamed } = await streamChatCompletion(this.client, base, requestOptions, opts.onToken);
+      return streamed;
     }
     const completion = await this.client.chat.completions.create(base, requestOptions);
     return chatResultOfCompletion(completion);
@@ -102,4 +84,40 @@ export function chatResultOfCompletion(completion: OpenAI.ChatCompletion): ChatR
     model: completion.model,
     stopReason: choice?.finish_reason ?? null,
   };
+}
+
+/**
+ * One chat completion, streamed: content deltas go to `onToken`; tool calls, which arrive in
+ * pieces per index, are joined (their arguments as the JSON text the model wrote).
+ */
+export async function streamChatCompletion(
+  client: OpenAI,
+  params: OpenAI.ChatCompletionCreateParamsNonStreaming,
+  requestOptions: { signal?: AbortSignal; headers: Record<string, string> },
+  onToken: (delta: string) => void,
+): Promise<{ text: string; usage: { inputTokens: number; outputTokens: number }; model: string; stopReason: string | null; toolCalls: { id: string; name: string; arguments: string }[] }> {
+  const stream = await client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, requestOptions);
+  let text = '';
+  let model = params.model;
+  let stopReason: string | null = null;
+  let usage = { inputTokens: 0, outputTokens: 0 };
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  for await (const chunk of stream) {
+    model = chunk.model || model;
+    const choice = chunk.choices[0];
+    const delta = choice?.delta?.content;
+    if (delta) {
+      text += delta;
+      onToken(delta);
+    }
+    for (const piece of choice?.delta?.tool_calls ?? []) {
+      const call = (calls[piece.index] ??= { id: '', name: '', arguments: '' });
+      if (piece.id) call.id = piece.id;
+      if (piece.function?.name) call.name += piece.function.name;
+      if (piece.function?.arguments) call.arguments += piece.function.arguments;
+    }
+    if (choice?.finish_reason) stopReason = choice.finish_reason;
+    if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+  }
+  return { text, usage, model, stopReason, toolCalls: calls.filter(Boolean) };
 }

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { ProviderClientOptions } from '../anthropic.provider';
+import { sendMessage, type ProviderClientOptions } from '../anthropic.provider';
 import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
 import { PURPOSE_HEADER } from '../types';
 
@@ -25,16 +25,7 @@ export class AnthropicToolChatProvider implements ToolChatProvider {
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
-    let message: Anthropic.Message;
-    if (opts.onToken) {
-      // Text deltas as they arrive; the SDK's MessageStream assembles the tool_use blocks.
-      const stream = this.client.messages.stream(params, requestOptions);
-      const onToken = opts.onToken;
-      stream.on('text', (delta) => onToken(delta));
-      message = await stream.finalMessage();
-    } else {
-      message = await this.client.messages.create(params, requestOptions);
-    }
+    const message = await sendMessage(this.client, params, requestOptions, opts.onToken);
     const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     const toolCalls = message.content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: b.input }] : []));
     return {

@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { streamChatCompletion } from '../openai.provider';
 import type { ProviderClientOptions } from '../anthropic.provider';
 import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
 import { PURPOSE_HEADER } from '../types';
@@ -25,7 +26,10 @@ export class OpenAIToolChatProvider implements ToolChatProvider {
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
-    if (opts.onToken) return this.streamed(params, requestOptions, opts.onToken);
+    if (opts.onToken) {
+      const { toolCalls, ...streamed } = await streamChatCompletion(this.client, params, requestOptions, opts.onToken);
+      return { ...streamed, toolCalls: toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: parseArguments(c.arguments) })) };
+    }
     const completion = await this.client.chat.completions.create(params, requestOptions);
     const choice = completion.choices[0];
     const toolCalls = (choice?.message?.tool_calls ?? []).flatMap((c) =>
@@ -38,39 +42,6 @@ export class OpenAIToolChatProvider implements ToolChatProvider {
       model: completion.model,
       stopReason: choice?.finish_reason ?? null,
     };
-  }
-
-  /** Streamed: content deltas go to `onToken`; tool calls arrive in pieces per index and are joined here. */
-  private async streamed(
-    params: OpenAI.ChatCompletionCreateParamsNonStreaming,
-    requestOptions: { signal?: AbortSignal; headers: Record<string, string> },
-    onToken: (delta: string) => void,
-  ): Promise<ToolChatResult> {
-    const stream = await this.client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, requestOptions);
-    let text = '';
-    let model = params.model;
-    let stopReason: string | null = null;
-    let usage = { inputTokens: 0, outputTokens: 0 };
-    const calls: { id: string; name: string; arguments: string }[] = [];
-    for await (const chunk of stream) {
-      model = chunk.model || model;
-      const choice = chunk.choices[0];
-      const delta = choice?.delta?.content;
-      if (delta) {
-        text += delta;
-        onToken(delta);
-      }
-      for (const piece of choice?.delta?.tool_calls ?? []) {
-        const call = (calls[piece.index] ??= { id: '', name: '', arguments: '' });
-        if (piece.id) call.id = piece.id;
-        if (piece.function?.name) call.name += piece.function.name;
-        if (piece.function?.arguments) call.arguments += piece.function.arguments;
-      }
-      if (choice?.finish_reason) stopReason = choice.finish_reason;
-      if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
-    }
-    const toolCalls = calls.filter(Boolean).map((c) => ({ id: c.id, name: c.name, arguments: parseArguments(c.arguments) }));
-    return { text, toolCalls, usage, model, stopReason };
   }
 }
 
