@@ -266,11 +266,17 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       state.pauseReason = `${state.pauseReason ?? ''} Still down after ${probes} probes: \`resume\` it once the provider answers.`.trim();
       log.warn('ingestion stays paused: the provider is still down after the probes', { scriptId: input.scriptId, probes });
       showDetails();
+      // After the human's resume, a later outage gets its probes again.
+      probes = 0;
       return false;
     }
     const delay = Math.min(AUTO_RESUME_MAX_DELAY_MS, autoResumeAfterMs * 2 ** probes);
     const userTookOver = await condition(() => !state.paused || state.pauseReason === undefined, delay);
-    if (userTookOver) return false;
+    if (userTookOver) {
+      // A user's resume or pause ends this outage's probes; a later outage starts from the first back-off.
+      probes = 0;
+      return false;
+    }
     probes++;
     return true;
   };
