@@ -14,6 +14,12 @@ export interface DbCheck {
   calls: Record<string, number>;
   /** llm_calls rows of answers the provider finished (billed): outcome ok, or an unusable answer (LlmInvalidOutput, tokens recorded). */
   paidLogged: number;
+  /**
+   * Activities, by type, whose first attempts left no llm_calls row at all (the first row has
+   * attempt > 1): after a worker SIGKILL, the activities that were running on it — their calls
+   * were open at the provider or answered but not yet reported, and are the calls the run repeats.
+   */
+  rowlessAttempts: Record<string, number>;
 }
 
 const n = (rows: { n: string | number }[]) => Number(rows[0]?.n ?? 0);
@@ -46,8 +52,17 @@ export async function checkDb(db: DataSource, scriptId: string, workflowId: stri
       LlmFailureType.InvalidOutput,
     ]),
   );
+  const rowlessAttempts: Record<string, number> = {};
+  const rowless = await q(
+    `SELECT activity_type AS type, count(*) AS n FROM (
+       SELECT activity_type, min(attempt) AS first FROM llm_calls WHERE workflow_id = $1 AND activity_id IS NOT NULL GROUP BY run_id, activity_id, activity_type
+     ) a WHERE first > 1 GROUP BY activity_type`,
+    [workflowId],
+  );
+  for (const row of rowless) rowlessAttempts[row.type as string] = Number(row.n);
   return {
     paidLogged,
+    rowlessAttempts,
     scenes,
     characters,
     missing: {

@@ -44,7 +44,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     const repeated = c.repeated === undefined ? '' : ` (${c.repeated >= 0 ? '+' : ''}${c.repeated})`;
     lines.push(
       `| ${c.id} | ${cell(c.title)}${c.fault?.note ? ` — ${cell(c.fault.note)}` : ''} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
-        `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${c.fault && c.fault.inFlight ? c.fault.inFlight : '—'} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''}${c.billedWithoutTokens ? `; ${c.billedWithoutTokens} billed, logged without tokens` : ''} | ` +
+        `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${inFlightCell(c)} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''}${c.billedWithoutTokens ? `; ${c.billedWithoutTokens} billed, logged without tokens` : ''} | ` +
         `${errorsCell(c.providerErrors)} | ${c.fault ? s(c.recoveryMs) : '—'} | ${cell(c.neededHuman)} | ${c.pass ? '✅' : '❌'} ${cell(c.verdict)} |`,
     );
   }
@@ -53,9 +53,11 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     'Columns: **items lost** = scenes without a summary or an embedding, characters without a sheet, a missing outline, from the database after the run; ' +
       '**rows duplicated** = rows beyond one per item in scene_summaries, scene_embeddings, character_sheets, script_outlines, repeated llm_calls call keys and ingestion_runs rows; ' +
       '**requests** = provider requests the simulator received, and in brackets the difference from the fault-free baseline run of the same size (retries and repeated calls); ' +
-      '**in flight at fault** = simulator requests open at the moment of the kill or cut (the calls a kill may make repeat); ' +
+      '**in flight at fault** = simulator requests open at the moment of the kill or cut; after a worker SIGKILL, the LLM activities the kill cut short, by type, from the call keys ' +
+      '(activities whose attempt on the killed worker left no llm_calls row: their request was open at the simulator, answered but not yet reported as the activity\'s result — a loaded machine widens that window — ' +
+      'or not sent yet), and in brackets the requests open at the simulator when the kill was sent; a kill should repeat at most one call per activity it cut short; ' +
       '**requests missing from call log** = provider requests the simulator received minus llm_calls rows (cache hits aside); ' +
-      'requests in flight at a worker SIGKILL are shown apart ("killed in flight"): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
+      'requests of activities a worker SIGKILL cut short are shown apart ("killed in flight", at most one per such activity): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
       '"billed, logged without tokens" = 200 answers the simulator finished (schema-breaking ones included) beyond the rows that carry their tokens (outcome ok or LlmInvalidOutput): requests our side gave up on (timeout, cut connection) after the provider had answered; ' +
       '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done; ' +
       '**needed a human** = 1 when the run did not complete by itself within the deadline (for 401/404 that is the right outcome: a key or a model name to fix). ' +
@@ -83,4 +85,13 @@ export function writeChaosReport(root: string, name: string, r: ChaosReport): st
   writeFileSync(md, formatChaosMarkdown(r, argv));
   writeFileSync(json, `${JSON.stringify({ ...r, argv, loadavg: loadavg() }, null, 2)}\n`);
   return [path.relative(root, md), path.relative(root, json)];
+}
+
+/** In flight at the fault: after a kill, the killed worker's unfinished calls by activity type, and how many were open at the simulator. */
+function inFlightCell(c: CaseResult): string {
+  if (c.killedInFlight !== undefined) {
+    const types = Object.entries(c.db?.rowlessAttempts ?? {}).map(([t, n]) => `${t} ${n}`).join(', ');
+    return `${c.killedInFlight}${types ? ` (${types}; ${c.fault?.inFlight ?? 0} open)` : ''}`;
+  }
+  return c.fault && c.fault.inFlight ? String(c.fault.inFlight) : '—';
 }

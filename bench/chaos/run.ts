@@ -46,6 +46,13 @@ export interface CaseResult {
   missingFromCallLog?: number;
   /** Requests in flight at a worker kill, which no process could log (they are the calls the run repeats). */
   unloggedInFlight?: number;
+  /**
+   * After a worker SIGKILL: the LLM activities it cut short — their call open at the simulator,
+   * answered but not yet reported, or not sent yet — counted from the call keys (activities whose
+   * attempt on the killed worker left no row), at least the requests open at the kill. A kill
+   * should repeat at most one call per such activity.
+   */
+  killedInFlight?: number;
   /** Answers the provider finished (billed) that the log holds without their tokens: timed out on our side, or not logged at all. */
   billedWithoutTokens?: number;
   neededHuman?: 0 | 1;
@@ -225,12 +232,14 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
  * make none), except those in flight at a worker SIGKILL — the simulator, like a provider, sees a
  * half-closed connection, finishes and bills the answer, but the process that would log it is gone.
  */
-export function callLogGaps(r: CaseResult): Pick<CaseResult, 'missingFromCallLog' | 'unloggedInFlight' | 'billedWithoutTokens'> {
+export function callLogGaps(r: CaseResult): Pick<CaseResult, 'missingFromCallLog' | 'unloggedInFlight' | 'billedWithoutTokens' | 'killedInFlight'> {
   if (!r.db || r.requests === undefined || r.paid === undefined) return {};
   const rows = Object.entries(r.db.calls).reduce((a, [outcome, count]) => a + (outcome === 'cache_hit' ? 0 : count), 0);
   const gap = Math.max(0, r.requests - rows);
-  const unloggedInFlight = r.fault?.killedWorker ? Math.min(r.fault.inFlight, gap) : 0;
+  const killedInFlight = r.fault?.killedWorker ? Math.max(r.fault.inFlight, sum(r.db.rowlessAttempts ?? {})) : undefined;
+  const unloggedInFlight = killedInFlight !== undefined ? Math.min(killedInFlight, gap) : 0;
   return {
+    killedInFlight,
     missingFromCallLog: gap - unloggedInFlight,
     unloggedInFlight,
     billedWithoutTokens: Math.max(0, r.paid - r.db.paidLogged - unloggedInFlight),
@@ -254,8 +263,9 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
   if (r.fault?.miss) misses.push(r.fault.miss);
   if (r.db?.duplicated) misses.push(`${r.db.duplicated} rows duplicated`);
   if (r.missingFromCallLog) misses.push(`${r.missingFromCallLog} provider requests missing from the call log`);
-  if (r.fault && r.fault.inFlight > 0 && (r.repeated ?? 0) > r.fault.inFlight && !c.sim) {
-    misses.push(`${r.repeated} calls repeated, ${r.fault.inFlight} in flight at the fault`);
+  const inFlight = r.killedInFlight ?? r.fault?.inFlight ?? 0;
+  if (r.fault && inFlight > 0 && (r.repeated ?? 0) > inFlight && !c.sim) {
+    misses.push(`${r.repeated} calls repeated, ${inFlight} in flight at the fault`);
   }
   if (c.id === 'baseline' && baseline === undefined && r.status !== 'completed') misses.push('the baseline did not complete');
   r.verdict = misses.join('; ') || 'as expected';

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LlmCallEntity, type LlmCall } from '../db/entities/llm-call.entity';
 import { WriteBehind } from '../db/write-behind';
+import { isDatabaseUnreachable } from '../activities/attempt-budget';
 
 export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey' | 'batch'> & { callKey?: string | null; batch?: boolean; createdAt?: Date };
 
@@ -19,13 +20,18 @@ export interface CallLog {
   flush(): Promise<void>;
 }
 
+/** How long a batch of rows waits for an unreachable database before it is given up (default 15 min). */
+const DEFAULT_UNREACHABLE_BUDGET_MS = 15 * 60_000;
+
 /**
  * Writes `llm_calls` rows durably, batched across concurrent callers: a row waits at most
  * `lingerMs` for company, and rows recorded while a batch is being written go together in the
  * next one, so many activities finishing at once share one multi-row INSERT. `record()`
  * resolves when its row is in the database (an activity awaits it before it completes, so a
  * paid call is never lost with its worker) and rejects when the write failed. A row with a
- * call key is written at most once (ON CONFLICT DO NOTHING).
+ * call key is written at most once (ON CONFLICT DO NOTHING). While the database is unreachable
+ * (a restart, an outage) a batch is tried again every second or so, up to `unreachableBudgetMs`,
+ * so a call made meanwhile keeps its row (before, it was dropped with the failed write).
  */
 export class BufferedCallLog implements CallLog {
   private readonly rows: WriteBehind<LlmCall>;
@@ -38,12 +44,28 @@ export class BufferedCallLog implements CallLog {
       onError?: (err: unknown) => void;
       /** Wraps each batch's write, e.g. to charge its statement to the runs whose rows it carries. */
       around?: <R>(rows: LlmCall[], write: () => Promise<R>) => Promise<R>;
+      /** How long a batch waits for an unreachable database (default 15 min; 0: not at all). */
+      unreachableBudgetMs?: number;
+      /** The wait between tries while the database is unreachable (default 1 s, doubling to 10 s). */
+      retryDelayMs?: number;
     } = {},
   ) {
     const around = opts.around ?? ((_rows, write) => write());
+    const budgetMs = opts.unreachableBudgetMs ?? DEFAULT_UNREACHABLE_BUDGET_MS;
+    const firstDelayMs = opts.retryDelayMs ?? 1000;
     this.rows = new WriteBehind(
       async (batch) => {
-        await around(batch, () => db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute());
+        const giveUpAt = Date.now() + budgetMs;
+        for (let tries = 0; ; tries++) {
+          try {
+            await around(batch, () => db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute());
+            return;
+          } catch (err) {
+            const delay = Math.min(10 * firstDelayMs, firstDelayMs * 2 ** tries);
+            if (!isDatabaseUnreachable(err) || Date.now() + delay > giveUpAt) throw err;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
       },
       { maxItems: opts.maxRows ?? 500, intervalMs: opts.lingerMs ?? 5, onError: opts.onError },
     );

@@ -50,6 +50,9 @@ export function deferredWrites(): DeferredWrites {
   return { calls: [], cacheEntries: [] };
 }
 
+/** How long a failed call waits for its row before its error goes on (the row is written later if the database is away). */
+const FAILED_ROW_WAIT_MS = 2000;
+
 /** Rate-limit waits without a Retry-After: 1 s, doubling, at most 30 s. */
 function rateLimitBackoffMs(waits: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.min(waits, 5));
@@ -295,10 +298,9 @@ export class LlmService {
             })
           : toLlmFailure(err, call.provider, call.model);
         const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
-        // The call failed either way: a failed row write must not hide the call's own error.
-        await Promise.resolve(
-          this.deps.callLog.record({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, inputTokens: 0, outputTokens: 0 }),
-        ).catch(() => undefined);
+        // The call failed either way: a failed row write must not hide the call's own error, nor
+        // hold it while the database is away (the row is written when it is back).
+        await this.recordFailed({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, inputTokens: 0, outputTokens: 0 });
         if (!(failure instanceof ApplicationFailure)) throw failure;
         if (RATE_LIMIT_LLM_FAILURES.includes(errorType as LlmFailureType)) {
           if (permit) gate?.rateLimited(permit);
@@ -359,6 +361,21 @@ export class LlmService {
     if (ctx.attemptEndsAt === undefined || at + this.deps.requestTimeoutMs > ctx.attemptEndsAt) throw failure;
     this.deps.onRateLimitWait?.({ provider: call.provider, model: call.model, purpose: call.purpose, waitMs, waits: waits + 1 });
     await sleep(waitMs, ctx.signal);
+  }
+
+  /**
+   * A failed call's row: awaited as usual (milliseconds), but at most FAILED_ROW_WAIT_MS — while
+   * the database is unreachable the call log keeps trying in the background — and never thrown.
+   */
+  private async recordFailed(row: LlmCallRecord): Promise<void> {
+    const written = Promise.resolve(this.deps.callLog.record(row)).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FAILED_ROW_WAIT_MS);
+      timer.unref();
+    });
+    await Promise.race([written, waited]);
+    clearTimeout(timer);
   }
 
   /** A finished call's (or batch item's) row: durable now, or collected for the caller's write (observers see it either way). */

@@ -118,5 +118,5 @@ function strip(down: Outage & { lastFailureAt: number }): Outage {
 /** The message a paused run shows: what failed, how often, and what to do. */
 export function describeOutage(o: Outage): string {
   return `${o.provider} looks down: ${o.failures} of its last ${o.calls} calls failed (${o.errorType}), e.g. "${o.example.slice(0, 200)}". ` +
-    'The run paused itself; `resume` it once the provider answers again.';
+    'The run paused itself: it probes the provider now and then and resumes once it answers (or `resume` it).';
 }

@@ -42,7 +42,7 @@ import {
 } from '../shared/ingestion';
 import type { LlmRoute } from '../shared/llm-routing';
 import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes, type SearchStatus } from '../shared/search-attributes';
-import { llmActivities, localActivities, mainActivities } from './activity-options';
+import { LLM_ACTIVITY_OPTIONS, llmActivities, localActivities, mainActivities } from './activity-options';
 import { describeFailure } from './failures';
 import { batchWriter } from './batch-writer';
 import { slidingWindow } from './sliding-window';
@@ -68,6 +68,13 @@ export interface IngestScriptInput {
   scenesPerRun?: number;
   /** Summaries written per transaction. Default 25. */
   writeBatchSize?: number;
+  /**
+   * A pause the run made by itself on a provider outage ends by itself: after `afterMs`
+   * (default 15 s, doubling up to 5 min) one item probes the provider — one attempt — and the
+   * run resumes when it is answered; after `maxProbes` (default 12) failed probes a human must
+   * `resume` it.
+   */
+  autoResume?: { afterMs?: number; maxProbes?: number };
   /** Set by the workflow itself when it continues as new. */
   carried?: CarriedState;
 }
@@ -106,6 +113,18 @@ export const WRITES_SURVIVE_CANCELLATION_PATCH = 'batch-writes-survive-cancellat
 export const PHASE2_SETTLES_EVERY_STEP_PATCH = 'phase2-settles-every-step';
 /** A provider outage pauses the run and its items wait for resume (issue 14, gap 2). */
 export const PAUSE_ON_OUTAGE_PATCH = 'pause-on-provider-outage';
+/**
+ * A pause on a provider outage ends by itself: after a back-off the item that paused the run
+ * probes the provider with one attempt (a timer, then an activity without retries).
+ */
+export const AUTO_RESUME_PATCH = 'auto-resume-after-provider-outage';
+const AUTO_RESUME_AFTER_MS = 15_000;
+const AUTO_RESUME_MAX_DELAY_MS = 5 * 60_000;
+const AUTO_RESUME_MAX_PROBES = 12;
+/** A probe failing this way finds the provider still down (a timed-out attempt included). */
+const STILL_DOWN: readonly string[] = [LlmFailureType.ProviderUnavailable, LlmFailureType.Transient, LlmFailureType.Timeout, 'TimeoutFailure'];
+/** A probe is one attempt: its failure goes back to the workflow, which waits longer. */
+const PROBE_OPTIONS = { retry: { ...LLM_ACTIVITY_OPTIONS.retry, maximumAttempts: 1 } };
 /** A sheet is ~0.5 KB: 50 per write keeps each payload far under Temporal's 256 KB warning. */
 const SHEETS_PER_WRITE = 50;
 const emptyPhase = (): PhaseProgress => ({ total: 0, done: 0, failed: 0, reused: 0 });
@@ -166,11 +185,17 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   };
 
   setHandler(progressQuery, progress);
+  /** A user's pause: it replaces a pause on an outage, so no probe ends it (only `resume` does). */
+  const userPause = () => {
+    state.paused = true;
+    state.pauseReason = undefined;
+    showDetails();
+  };
   const steeringState = (): SteeringState => ({ paused: state.paused, concurrency: { ...state.concurrency } });
   const rejectArguments = (name: string) => (...args: unknown[]) => {
     if (args.length) throw ApplicationFailure.nonRetryable(`${name} takes no arguments`, 'InvalidSteeringRequest');
   };
-  setHandler(pauseUpdate, () => { state.paused = true; showDetails(); return steeringState(); }, {
+  setHandler(pauseUpdate, () => { userPause(); return steeringState(); }, {
     validator: rejectArguments('pause'),
     description: 'Stop starting calls (calls in flight finish); answers the new state.',
   });
@@ -189,7 +214,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     },
     description: `Calls in flight per phase, e.g. { "summaries": 20, "sheets": 5 } (1 to ${MAX_CONCURRENCY}); answers the new state.`,
   });
-  setHandler(pauseSignal, () => { state.paused = true; showDetails(); });
+  setHandler(pauseSignal, userPause);
   setHandler(resumeSignal, () => { state.paused = false; state.pauseReason = undefined; showDetails(); });
   setHandler(setConcurrencySignal, (c) => {
     for (const key of ['summaries', 'sheets'] as const) {
@@ -220,22 +245,72 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   /**
    * A provider outage (most recent calls failing the same way, see src/llm/outage-detector.ts)
    * is nobody's item's fault: the run pauses itself — the state `resume` leaves — and the item
-   * waits for resume, then goes again. No attempts are spent meanwhile.
+   * waits for resume, then goes again. No attempts are spent meanwhile. With AUTO_RESUME_PATCH
+   * the item that paused the run probes the provider after a back-off (one attempt: `call(true)`)
+   * and the run resumes by itself once the provider answers; other items wait for that.
    */
-  const untilProviderAnswers = async (call: () => Promise<void>): Promise<void> => {
+  const autoResumeAfterMs = input.autoResume?.afterMs ?? AUTO_RESUME_AFTER_MS;
+  const maxProbes = input.autoResume?.maxProbes ?? AUTO_RESUME_MAX_PROBES;
+  let probes = 0;
+  const endOutagePause = () => {
+    if (!state.paused || state.pauseReason === undefined) return;
+    state.paused = false;
+    state.pauseReason = undefined;
+    log.info('ingestion resumed itself: the provider answers again', { scriptId: input.scriptId, probes });
+    probes = 0;
+    showDetails();
+  };
+  /** The prober's wait: true when it should probe now, false when a user's resume or pause took over. */
+  const waitToProbe = async (): Promise<boolean> => {
+    if (probes >= maxProbes) {
+      state.pauseReason = `${state.pauseReason ?? ''} Still down after ${probes} probes: \`resume\` it once the provider answers.`.trim();
+      log.warn('ingestion stays paused: the provider is still down after the probes', { scriptId: input.scriptId, probes });
+      showDetails();
+      // After the human's resume, a later outage gets its probes again.
+      probes = 0;
+      return false;
+    }
+    const delay = Math.min(AUTO_RESUME_MAX_DELAY_MS, autoResumeAfterMs * 2 ** probes);
+    const userTookOver = await condition(() => !state.paused || state.pauseReason === undefined, delay);
+    if (userTookOver) {
+      // A user's resume or pause ends this outage's probes; a later outage starts from the first back-off.
+      probes = 0;
+      return false;
+    }
+    probes++;
+    return true;
+  };
+  const untilProviderAnswers = async (call: (probe: boolean) => Promise<void>): Promise<void> => {
+    let probing = false;
     for (;;) {
       try {
-        return await call();
+        await call(probing);
+        if (probing) endOutagePause();
+        return;
       } catch (err) {
         const { type, message } = describeFailure(err);
+        if (probing) {
+          probing = false;
+          if (isCancellation(err)) throw err;
+          if (!STILL_DOWN.includes(type)) {
+            // The provider answered (the item's own failure is retried the usual way).
+            endOutagePause();
+            continue;
+          }
+          probing = state.paused && state.pauseReason !== undefined && (await waitToProbe());
+          if (!probing) await condition(() => !state.paused);
+          continue;
+        }
         if (type !== LlmFailureType.ProviderUnavailable || !patched(PAUSE_ON_OUTAGE_PATCH)) throw err;
         if (!state.paused) {
           state.paused = true;
           state.pauseReason = message;
           log.warn('ingestion paused itself: provider outage', { scriptId: input.scriptId, reason: message });
           showDetails();
+          // This item probes the provider; the others wait for the run to resume.
+          if (patched(AUTO_RESUME_PATCH)) probing = await waitToProbe();
         }
-        await condition(() => !state.paused);
+        if (!probing) await condition(() => !state.paused);
       }
     }
   };
@@ -344,9 +419,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       () => (flags.parallelSceneSummaries ? state.concurrency.summaries : 1),
       async (scene: PlannedScene) => {
         try {
-          await untilProviderAnswers(async () => {
+          await untilProviderAnswers(async (probe) => {
             const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
-              { summary: `summary: ${scene.label}` },
+              { summary: `summary: ${scene.label}`, ...(probe ? PROBE_OPTIONS : {}) },
               [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(routes.summary) }],
             );
             summaryWriter.add(row);
@@ -434,9 +509,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       await CancellationScope.cancellable(async () => {
         try {
           // At most one section per scene, plus the outline over the sections.
-          await untilProviderAnswers(async () => {
+          await untilProviderAnswers(async (probe) => {
             await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
-              { summary: `outline: ${state.title}` },
+              { summary: `outline: ${state.title}`, ...(probe ? PROBE_OPTIONS : {}) },
               [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.outline) }],
             );
           });
@@ -462,9 +537,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         () => (flags.parallelCharacterSheets ? state.concurrency.sheets : 1),
         async (c) => {
           try {
-            await untilProviderAnswers(async () => {
+            await untilProviderAnswers(async (probe) => {
               const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
-                { summary: `sheet: ${c.name}` },
+                { summary: `sheet: ${c.name}`, ...(probe ? PROBE_OPTIONS : {}) },
                 [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.sheet) }],
               );
               sheetWriter.add(row);
@@ -498,9 +573,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       await condition(() => !state.paused);
       try {
         // At most one request per scene.
-        await untilProviderAnswers(async () => {
+        await untilProviderAnswers(async (probe) => {
           const r = await llmActivities(state.routes.embedding, { requests: sceneIds.length }).embedScenes.executeWithOptions(
-            { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}` },
+            { summary: `embeddings: ${sceneIds.length} scenes${flags.batchEmbeddings ? '' : ', one request each'}`, ...(probe ? PROBE_OPTIONS : {}) },
             [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.embedding) }],
           );
           p.done += r.embedded;

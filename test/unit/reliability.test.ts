@@ -1,6 +1,12 @@
-/** The reliability parts without a network: the AIMD gate, the outage detector, error classes. */
+/** The reliability parts without a network: the AIMD gate, the outage detector, error classes, the call log's waits. */
 import { ApplicationFailure } from '@temporalio/common';
+import type { DataSource } from 'typeorm';
 import { isDatabaseUnreachable, waitReason } from '../../src/activities/attempt-budget';
+import { BufferedCallLog, type CallLog, type LlmCallRecord } from '../../src/llm/call-log';
+import { LlmService } from '../../src/llm/llm-service';
+import { ProviderRegistry } from '../../src/llm/registry';
+import { MemoryCacheStore } from '../../src/llm/response-cache';
+import type { ChatProvider } from '../../src/llm/types';
 import { OutageDetector } from '../../src/llm/outage-detector';
 import { AimdGate } from '../../src/llm/rate-gate';
 import { LlmFailureType } from '../../src/shared/failure-types';
@@ -114,5 +120,73 @@ describe('wait reasons', () => {
     expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.Overloaded, message: '529' }))).toBe('rate_limited');
     expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.RateLimited, message: 'deadline', nonRetryable: true }))).toBeUndefined();
     expect(waitReason(ApplicationFailure.create({ type: LlmFailureType.Transient, message: '500' }))).toBeUndefined();
+  });
+});
+
+/** A DataSource whose INSERT fails with `failures` errors first, then stores the rows. */
+function flakyDb(failures: Error[]) {
+  const stored: unknown[][] = [];
+  let tries = 0;
+  const execute = (rows: unknown[]) => async () => {
+    tries++;
+    const err = failures.shift();
+    if (err) throw err;
+    stored.push(rows);
+  };
+  const db = {
+    createQueryBuilder: () => ({
+      insert: () => ({ into: () => ({ values: (rows: unknown[]) => ({ orIgnore: () => ({ updateEntity: () => ({ execute: execute(rows) }) }) }) }) }),
+    }),
+  } as unknown as DataSource;
+  return { db, stored, tries: () => tries };
+}
+
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+const row = (callKey: string): LlmCallRecord => ({
+  purpose: 'summary', provider: 'anthropic', model: 'm', promptVersion: 'v', workflowId: 'w', runId: 'r', activityId: '1', activityType: 'summarizeScene',
+  attempt: 1, cacheKey: 'k', callKey, outcome: 'error', errorType: LlmFailureType.Timeout, latencyMs: 1, inputTokens: 0, outputTokens: 0,
+});
+
+describe('call log while the database is away', () => {
+  it('a row recorded while Postgres is unreachable is written once it is back, not dropped', async () => {
+    const f = flakyDb([refused(), refused(), refused()]);
+    const log = new BufferedCallLog(f.db, { lingerMs: 1, retryDelayMs: 5, onError: () => undefined });
+    await expect(log.record(row('a'))).resolves.toBeUndefined();
+    expect(f.tries()).toBe(4);
+    expect(f.stored).toHaveLength(1);
+    expect((f.stored[0][0] as { callKey: string }).callKey).toBe('a');
+  });
+
+  it('other write errors, and an outage longer than the budget, still fail the write', async () => {
+    const bad = flakyDb([Object.assign(new Error('duplicate key'), { code: '23505' })]);
+    await expect(new BufferedCallLog(bad.db, { lingerMs: 1, retryDelayMs: 5, onError: () => undefined }).record(row('b'))).rejects.toThrow('duplicate key');
+    expect(bad.tries()).toBe(1);
+    const away = flakyDb(Array.from({ length: 100 }, refused));
+    await expect(new BufferedCallLog(away.db, { lingerMs: 1, retryDelayMs: 5, unreachableBudgetMs: 30, onError: () => undefined }).record(row('c'))).rejects.toThrow('ECONNREFUSED');
+    expect(away.stored).toHaveLength(0);
+  });
+
+  it('a failed call goes on with its own error while its row waits for the database', async () => {
+    const provider: ChatProvider = {
+      provider: 'anthropic',
+      chat: async () => {
+        throw Object.assign(new Error('upstream broke'), { status: 500 });
+      },
+    };
+    const recorded: LlmCallRecord[] = [];
+    let landed: () => void = () => undefined;
+    // The row's write never finishes while the test looks (a database that is away).
+    const callLog: CallLog = {
+      record: (r) => {
+        recorded.push(r);
+        return new Promise<void>((resolve) => (landed = resolve));
+      },
+      flush: async () => undefined,
+    };
+    const llm = new LlmService({ registry: new ProviderRegistry().registerChat(provider), cache: new MemoryCacheStore(), callLog, requestTimeoutMs: 1000 });
+    const call = { purpose: 'summary', provider: 'anthropic' as const, model: 'm', promptVersion: 'v', request: { messages: [{ role: 'user' as const, content: 'x' }], maxTokens: 5 }, useCache: false };
+    await expect(llm.chat(call)).rejects.toMatchObject({ type: LlmFailureType.Transient });
+    expect(recorded).toEqual([expect.objectContaining({ outcome: 'error', errorType: LlmFailureType.Transient })]);
+    landed();
   });
 });
