@@ -128,3 +128,18 @@ it('records a smoke run and replays it', async () => {
   await stack.env.client.workflow.execute(smokeTest, { taskQueue: stack.app.taskQueue, workflowId, args: [{ prompt: 'Replay me.', useCache: false }] });
   await recordAndReplay('smoke', workflowId);
 });
+
+it('records an ingestion paused by a provider outage that resumes itself by a probe, and replays it', async () => {
+  const script = await importSynthetic(stack.app.services.db, 20, 2, `Replay outage ${Date.now()}`);
+  const workflowId = ingestionWorkflowId(script.scriptId);
+  stack.sim.configure({ faults: [{ kind: 'http500', rate: 1 }] });
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    taskQueue: stack.app.taskQueue,
+    workflowId,
+    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 5, sheets: 2 }, autoResume: { afterMs: 1000 } }],
+  });
+  await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused by the outage');
+  stack.sim.configure({ faults: [] });
+  expect((await handle.result()).status).toBe('completed');
+  await recordAndReplay('ingest-outage-auto-resume', workflowId);
+});
