@@ -5,6 +5,7 @@
  */
 import type { DeepPartial, FaultRule, SimulatorConfig } from '../../src/llm/simulator';
 import type { IngestionProgress } from '../../src/shared/ingestion';
+import { readSse, type SseEvent } from '../../test/helpers/api';
 import type { ChaosStack } from './stack';
 import type { ChaosWorker } from './worker-process';
 
@@ -23,6 +24,8 @@ export interface FaultRecord {
   killedWorker?: boolean;
   /** The fault's own check failed (e.g. a second worker could not start). */
   miss?: string;
+  /** Recovery as the case measures it (ms from `restoredAt`), instead of to the next item done. */
+  recoveryMs?: number;
 }
 
 export interface CaseCtx {
@@ -39,6 +42,17 @@ export interface CaseCtx {
   waitFor(pred: (p: IngestionProgress) => boolean, what: string): Promise<IngestionProgress>;
   sleep(ms: number): Promise<void>;
   log(msg: string): void;
+  /** Resolves once the run has ended (completed, failed, or terminated at the deadline). */
+  runEnded: Promise<void>;
+  /** Cases with `viaApi`: the case's API process, which started the run. */
+  api?: {
+    url: string;
+    token: string;
+    workflowId: string;
+    kill(): Promise<void>;
+    /** Starts it again on the same port (resolves once it listens). */
+    restart(): Promise<void>;
+  };
 }
 
 export type Expectation = 'completes' | 'ends-at-once';
@@ -52,6 +66,8 @@ export interface ChaosCase {
   workerEnv?: Record<string, string>;
   /** Workers run the product's entry (src/worker.ts, with its metrics server) instead of the test child. */
   workerEntry?: boolean;
+  /** The run is started through the HTTP API (`storyloom serve`, a process of its own) instead of the Temporal client. */
+  viaApi?: boolean;
   /** Extra time the case may take beyond the usual deadline (an outage's length). */
   extraDeadlineMs?: (timeScale: number) => number;
   inject?: (ctx: CaseCtx) => Promise<FaultRecord | undefined>;
@@ -97,6 +113,79 @@ function providerWindow(rules: (ts: number) => FaultRule[], windowMs: (ts: numbe
     await ctx.sleep(windowMs(ctx.timeScale));
     ctx.stack.sim.configure({ faults: [] });
     return { faultAt, inFlight: 0, restoredAt: ctx.now(), note };
+  };
+}
+
+/**
+ * The API process dies under an SSE client following the run: SIGKILL once the summaries are a
+ * third done, started again on the same port, and the client reconnects with the last event id it
+ * holds, as a browser's EventSource does. Recovery is from the restart to the client's next event;
+ * the client must get the run's final event.
+ */
+async function killApi(ctx: CaseCtx): Promise<FaultRecord> {
+  const api = ctx.api;
+  if (!api) throw new Error('api-kill runs with viaApi');
+  const url = `${api.url}/api/runs/${encodeURIComponent(api.workflowId)}/events`;
+  const auth = { authorization: `Bearer ${api.token}` };
+  const events: { t: number; event: SseEvent }[] = [];
+  let lastId: string | undefined;
+  const onEvent = (event: SseEvent) => {
+    events.push({ t: ctx.now(), event });
+    if (event.id) lastId = event.id;
+  };
+  const isFinal = (e: SseEvent) => e.event === 'final';
+  // Gives up a while after the run ended: a client that never hears the final event is a miss, not a hang.
+  const giveUp = new AbortController();
+  ctx.runEnded.then(() => ctx.sleep(30_000)).then(
+    () => giveUp.abort(),
+    () => giveUp.abort(),
+  );
+  const read = (headers: Record<string, string>) =>
+    readSse(url, { headers: { ...auth, ...headers }, until: isFinal, onEvent, signal: giveUp.signal }).catch((err: unknown) => ({
+      status: 0,
+      events: [] as SseEvent[],
+      ended: true,
+      error: (err as Error).message,
+    }));
+
+  const first = read({});
+  await ctx.waitFor(summariesAt(0.3), 'summaries 30% done');
+  const inFlight = ctx.stack.sim.stats().currentConcurrent;
+  const faultAt = ctx.now();
+  await api.kill();
+  const beforeKill = (await first).events.length;
+  const idAtKill = lastId;
+  await api.restart();
+  const restoredAt = ctx.now();
+  let reconnects = 0;
+  let resumedFrom: string | undefined;
+  let got: SseEvent[] = [];
+  while (!giveUp.signal.aborted && !got.some(isFinal)) {
+    reconnects++;
+    resumedFrom = lastId;
+    got = (await read(lastId ? { 'last-event-id': lastId } : {})).events;
+    if (!got.some(isFinal)) await ctx.sleep(500);
+  }
+  const next = events.find((e) => e.t > restoredAt);
+  const final = got.find(isFinal);
+  const finalStatus = final ? (final.data as { status?: string }).status : undefined;
+  const repeated = got.filter((e) => e.event === 'progress' && e.id === resumedFrom).length;
+  const note =
+    `SSE: ${beforeKill} events before the kill (last id ${idAtKill ?? 'none'}), ${reconnects} reconnect(s) with Last-Event-ID, ` +
+    `${got.length} after${final ? `, final ${finalStatus}` : ', no final event'}${repeated ? `, ${repeated} repeated` : ''}`;
+  const misses = [
+    ...(final ? [] : ['the SSE client never got the final event']),
+    ...(final && finalStatus !== 'COMPLETED' ? [`the final event says ${finalStatus}`] : []),
+    ...(repeated ? [`the resumed stream repeated the event ${resumedFrom}`] : []),
+    ...(idAtKill ? [] : ['no event before the kill to resume from']),
+  ];
+  return {
+    faultAt,
+    inFlight,
+    restoredAt,
+    note,
+    recoveryMs: next ? next.t - restoredAt : undefined,
+    ...(misses.length ? { miss: misses.join('; ') } : {}),
   };
 }
 
@@ -173,7 +262,13 @@ export const CASES: ChaosCase[] = [
     extraDeadlineMs: () => 120_000,
     inject: cutPostgres(() => 120_000, 'proxy cut 120 s (real time, not scaled)'),
   },
-  { id: 'api-kill', title: 'API process killed', expect: 'completes', notApplicable: 'no API process on this branch yet' },
+  {
+    id: 'api-kill',
+    title: 'API process SIGKILL mid-summaries (run started through the API, followed by SSE), restarted; the SSE client resumes with Last-Event-ID',
+    expect: 'completes',
+    viaApi: true,
+    inject: killApi,
+  },
   {
     id: 'two-workers-one-host',
     title: 'a second worker process (`npm run worker`) on the same host, same configuration',

@@ -17,6 +17,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, ingestionWorkflowId, type Ingestion
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, progressQuery } from '../../src/workflows';
 import { freePort } from '../temporal-server';
+import type { ChaosApi } from './api-process';
 import { CASES, type CaseCtx, type ChaosCase, type FaultRecord } from './cases';
 import { checkDb, simCalls, sum, type DbCheck } from './measure';
 import { searchSecrets, type SecretsReport } from './secrets';
@@ -118,16 +119,36 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   stack.sim.resetStats();
   stack.sim.configure({ faults: [], ...c.sim?.({ timeScale: opts.timeScale, keys: stack.keys }) });
 
-  const workflowId = ingestionWorkflowId(imported.scriptId);
-  out.workflowId = workflowId;
+  // `viaApi`: the case's own `storyloom serve` starts the ingestion (POST /api/scripts/:id/ingestions).
+  let api: (ChaosApi & { logFile: string }) | undefined;
+  const apiPort = c.viaApi ? await freePort() : 0;
+  if (c.viaApi) api = await stack.startApi(taskQueue, apiPort);
   const started = Date.now();
   const now = () => Date.now() - started;
-  const handle: WorkflowHandle<typeof ingestScript> = await stack.client.workflow.start(ingestScript, {
-    taskQueue,
-    workflowId,
-    args: [{ scriptId: imported.scriptId, mode: 'full', flags: DEFAULT_FLAGS, concurrency: DEFAULT_CONCURRENCY }],
-    typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running'),
-  });
+  let handle: WorkflowHandle<typeof ingestScript>;
+  let workflowId: string;
+  if (api) {
+    const res = await fetch(`${api.url}/api/scripts/${imported.scriptId}/ingestions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'full' }),
+    });
+    const body = (await res.json()) as { workflowId?: string; message?: string };
+    if (res.status !== 202 || !body.workflowId) throw new Error(`POST /api/scripts/:id/ingestions answered ${res.status}: ${JSON.stringify(body)}`);
+    workflowId = body.workflowId;
+    handle = stack.client.workflow.getHandle<typeof ingestScript>(workflowId);
+  } else {
+    workflowId = ingestionWorkflowId(imported.scriptId);
+    handle = await stack.client.workflow.start(ingestScript, {
+      taskQueue,
+      workflowId,
+      args: [{ scriptId: imported.scriptId, mode: 'full', flags: DEFAULT_FLAGS, concurrency: DEFAULT_CONCURRENCY }],
+      typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running'),
+    });
+  }
+  out.workflowId = workflowId;
+  let signalRunEnded = () => {};
+  const runEnded = new Promise<void>((resolve) => (signalRunEnded = resolve));
 
   // Progress samples: what waitFor watches and what recovery is measured on.
   const samples: { t: number; done: number; progress: IngestionProgress }[] = [];
@@ -165,6 +186,22 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
       }),
     sleep,
     log,
+    runEnded,
+    ...(api
+      ? {
+          api: {
+            url: api.url,
+            token: stack.apiToken,
+            workflowId,
+            kill: async () => {
+              await api?.kill();
+            },
+            restart: async () => {
+              api = await stack.startApi(taskQueue, apiPort, {}, api?.logFile);
+            },
+          },
+        }
+      : {}),
   };
 
   const baselineMs = baseline?.wallMs ?? 60_000 * opts.timeScale;
@@ -193,6 +230,7 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   }
   out.wallMs = now();
   finished = true;
+  signalRunEnded();
   for (const w of watchers) w.resolve(samples.at(-1)?.progress as IngestionProgress);
   const fault = await injected;
   await poller;
@@ -203,8 +241,9 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
     out.fault = fault;
     const doneAtRepair = [...samples].reverse().find((s) => s.t <= fault.restoredAt)?.done ?? 0;
     const next = samples.find((s) => s.t > fault.restoredAt && s.done > doneAtRepair);
-    out.recoveryMs = (next?.t ?? out.wallMs) - fault.restoredAt;
+    out.recoveryMs = fault.recoveryMs ?? (next?.t ?? out.wallMs) - fault.restoredAt;
   }
+  await api?.stop();
 
   // Workers stop cleanly (their call-log buffer is written), then the checks.
   for (const w of workers) await w.stop().catch(() => undefined);

@@ -65,7 +65,7 @@ export async function searchSecrets(stack: ChaosStack, results: CaseResult[], op
     }
   }
   const readLog = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-  const workerLog = stack.workerLogs.map(readLog).join('\n');
+  const workerLog = [...stack.workerLogs, ...stack.apiLogs].map(readLog).join('\n');
   const serverLog = readLog(path.join(stack.dir, 'temporal.log'));
   const tables: string[] = (
     await stack.db.query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")
@@ -92,6 +92,6 @@ export async function searchSecrets(stack: ChaosStack, results: CaseResult[], op
   }
   return {
     needles: report,
-    how: `temporal workflow show --output json for each of ${histories.length} workflow run(s) of run ${runTag} (raw JSON and base64 payloads decoded); ${stack.workerLogs.length} worker log(s) at LOG_LEVEL=info; the dev server's log; every table (row_to_json)`,
+    how: `temporal workflow show --output json for each of ${histories.length} workflow run(s) of run ${runTag} (raw JSON and base64 payloads decoded); ${stack.workerLogs.length} worker log(s) and ${stack.apiLogs.length} API log(s) at LOG_LEVEL=info; the dev server's log; every table (row_to_json)`,
   };
 }

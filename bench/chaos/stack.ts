@@ -16,6 +16,7 @@ import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { dataConverterFor } from '../../src/security/data-converter';
 import { startDevServer, type ChaosDevServer } from './dev-server';
 import { startPgProxy, type PgProxy } from './pg-proxy';
+import { startChaosApi, type ChaosApi } from './api-process';
 import { startChaosWorker, type ChaosWorker } from './worker-process';
 
 /** Fake provider keys: the secrets search looks for these values everywhere the run leaves traces. */
@@ -38,8 +39,17 @@ export interface ChaosStack {
   keys: ChaosKeys;
   /** Worker log files written so far (one per worker process). */
   workerLogs: string[];
+  /** API log files written so far (one per case that runs the API; a restart appends to its case's). */
+  apiLogs: string[];
+  /** The bearer token the API processes accept (STORYLOOM_API_TOKENS). */
+  apiToken: string;
   /** A worker process on `taskQueue`; `env` overrides its environment. */
   startWorker(taskQueue: string, env?: Record<string, string>, opts?: { entry?: boolean }): Promise<ChaosWorker>;
+  /**
+   * `storyloom serve` on 127.0.0.1:`port`, with the workers' environment (its ingestions start on
+   * `taskQueue`) and the stack's API token; `logFile` from an earlier start continues that log.
+   */
+  startApi(taskQueue: string, port: number, env?: Record<string, string>, logFile?: string): Promise<ChaosApi & { logFile: string }>;
   close(opts: { keepDatabase: boolean }): Promise<void>;
 }
 
@@ -106,6 +116,27 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
   cleanups.push(() => db.destroy());
 
   const workerLogs: string[] = [];
+  const apiLogs: string[] = [];
+  const apiToken = `chaos-api-${randomBytes(12).toString('hex')}`;
+  /** What every process of the product here runs with: the proxied database, the simulator, the keys. */
+  const productEnv = (taskQueue: string, env: Record<string, string>): Record<string, string> => ({
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: proxiedUrl.toString(),
+    ANTHROPIC_API_KEY: keys.anthropic,
+    OPENAI_API_KEY: keys.openai,
+    STORYLOOM_PAYLOAD_KEYS: keys.payload,
+    ANTHROPIC_BASE_URL: sim.url,
+    OPENAI_BASE_URL: `${sim.url}/v1`,
+    OLLAMA_HOST: sim.url,
+    STORYLOOM_LLM_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+    TEMPORAL_ADDRESS: server.address,
+    STORYLOOM_TASK_QUEUE: taskQueue,
+    STORYLOOM_TEST_WORKFLOW_BUNDLE: bundlePath,
+    // Info, as an operator runs it: the secrets search reads what the logs really hold.
+    LOG_LEVEL: 'info',
+    STORYLOOM_METRICS_PORT: '0',
+    ...env,
+  });
   return {
     dir,
     server,
@@ -116,31 +147,22 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
     sim,
     keys,
     workerLogs,
+    apiLogs,
+    apiToken,
     async startWorker(taskQueue, env = {}, workerOpts = {}) {
       const logFile = path.join(dir, `worker-${workerLogs.length + 1}.log`);
       workerLogs.push(logFile);
-      return startChaosWorker(
-        {
-          PATH: process.env.PATH ?? '',
-          DATABASE_URL: proxiedUrl.toString(),
-          ANTHROPIC_API_KEY: keys.anthropic,
-          OPENAI_API_KEY: keys.openai,
-          STORYLOOM_PAYLOAD_KEYS: keys.payload,
-          ANTHROPIC_BASE_URL: sim.url,
-          OPENAI_BASE_URL: `${sim.url}/v1`,
-          OLLAMA_HOST: sim.url,
-          STORYLOOM_LLM_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-          TEMPORAL_ADDRESS: server.address,
-          STORYLOOM_TASK_QUEUE: taskQueue,
-          STORYLOOM_TEST_WORKFLOW_BUNDLE: bundlePath,
-          // Info, as an operator runs it: the secrets search reads what the logs really hold.
-          LOG_LEVEL: 'info',
-          STORYLOOM_METRICS_PORT: '0',
-          ...env,
-        },
-        logFile,
-        workerOpts,
-      );
+      return startChaosWorker(productEnv(taskQueue, env), logFile, workerOpts);
+    },
+    async startApi(taskQueue, port, env = {}, logFile) {
+      if (!logFile) {
+        logFile = path.join(dir, `api-${apiLogs.length + 1}.log`);
+        apiLogs.push(logFile);
+      }
+      const api = await startChaosApi(productEnv(taskQueue, { STORYLOOM_API_TOKENS: apiToken, ...env }), port, logFile);
+      // Whatever a case leaves running goes with the stack (a kill or stop of an ended one is a no-op).
+      cleanups.push(() => api.stop());
+      return { ...api, logFile };
     },
     async close({ keepDatabase }) {
       for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => opts.log(`cleanup: ${(err as Error).message}`));
