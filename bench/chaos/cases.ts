@@ -171,8 +171,9 @@ async function killApi(ctx: CaseCtx): Promise<FaultRecord> {
   const finalStatus = final ? (final.data as { status?: string }).status : undefined;
   const repeated = got.filter((e) => e.event === 'progress' && e.id === resumedFrom).length;
   const note =
-    `SSE: ${beforeKill} events before the kill (last id ${idAtKill ?? 'none'}), ${reconnects} reconnect(s) with Last-Event-ID, ` +
-    `${got.length} after${final ? `, final ${finalStatus}` : ', no final event'}${repeated ? `, ${repeated} repeated` : ''}`;
+    `SSE: ${beforeKill} event(s) before the kill (first at ${secs(events[0]?.t)}, kill at ${secs(faultAt)}, last id ${idAtKill ?? 'none'}); ` +
+    `API down ${secs(restoredAt - faultAt)} (kill to listening, sources compiled on load); ${reconnects} reconnect(s) with Last-Event-ID, ` +
+    `${got.length} event(s) after${final ? `, final ${finalStatus}` : ', no final event'}${repeated ? `, ${repeated} repeated` : ''}`;
   const misses = [
     ...(final ? [] : ['the SSE client never got the final event']),
     ...(final && finalStatus !== 'COMPLETED' ? [`the final event says ${finalStatus}`] : []),
@@ -188,6 +189,8 @@ async function killApi(ctx: CaseCtx): Promise<FaultRecord> {
     ...(misses.length ? { miss: misses.join('; ') } : {}),
   };
 }
+
+const secs = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(1)} s`);
 
 const UNKNOWN_MODEL = 'claude-chaos-no-such-model';
 
