@@ -66,6 +66,10 @@ export interface ChaosCase {
   workerEnv?: Record<string, string>;
   /** Workers run the product's entry (src/worker.ts, with its metrics server) instead of the test child. */
   workerEntry?: boolean;
+  /** The job the case runs: a script's ingestion (the default) or a generateStories run over a day of synthetic news (stories-case.ts). */
+  job?: 'ingest' | 'stories';
+  /** Stories cases: SIGKILL the worker (and start another) once this share of the syntheses is done. */
+  killAtSynthesis?: number;
   /** The run is started through the HTTP API (`storyloom serve`, a process of its own) instead of the Temporal client. */
   viaApi?: boolean;
   /** Extra time the case may take beyond the usual deadline (an outage's length). */
@@ -271,6 +275,19 @@ export const CASES: ChaosCase[] = [
     expect: 'completes',
     viaApi: true,
     inject: killApi,
+  },
+  {
+    id: 'stories-baseline',
+    title: 'news stories (generateStories, 240 articles in 40 clusters): no fault (the reference run of the stories cases)',
+    expect: 'completes',
+    job: 'stories',
+  },
+  {
+    id: 'worker-kill-synthesis',
+    title: 'news stories: worker SIGKILL mid-synthesis, restarted',
+    expect: 'completes',
+    job: 'stories',
+    killAtSynthesis: 0.4,
   },
   {
     id: 'two-workers-one-host',

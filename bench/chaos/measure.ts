@@ -38,10 +38,34 @@ export async function checkDb(db: DataSource, scriptId: string, workflowId: stri
   const embeddings = await per('scene_embeddings', 'scene_id', 'scenes');
   const sheets = await per('character_sheets', 'character_id', 'characters');
   const outlines = n(await q('SELECT count(*) AS n FROM script_outlines WHERE script_id = $1'));
+  const { repeatedKeys, calls, paidLogged, rowlessAttempts } = await checkCallLog(db, workflowId);
+  const repeatedRuns = n(await q('SELECT count(*) - count(DISTINCT run_id) AS n FROM ingestion_runs WHERE script_id = $1'));
+  return {
+    paidLogged,
+    rowlessAttempts,
+    scenes,
+    characters,
+    missing: {
+      summaries: scenes - summaries.items,
+      embeddings: scenes - embeddings.items,
+      sheets: characters - sheets.items,
+      outline: outlines > 0 ? 0 : 1,
+    },
+    duplicated:
+      summaries.rows - summaries.items + (embeddings.rows - embeddings.items) + (sheets.rows - sheets.items) + Math.max(0, outlines - 1) + repeatedKeys + repeatedRuns,
+    calls,
+  };
+}
+
+/** A run's call log (llm_calls of `workflowId`): repeated call keys, rows by outcome, billed answers logged, activities whose first attempts left no row. */
+export async function checkCallLog(
+  db: DataSource,
+  workflowId: string,
+): Promise<{ repeatedKeys: number } & Pick<DbCheck, 'calls' | 'paidLogged' | 'rowlessAttempts'>> {
+  const q = (sql: string, params: unknown[] = [workflowId]) => db.query(sql, params);
   const repeatedKeys = n(
     await q('SELECT count(call_key) - count(DISTINCT call_key) AS n FROM llm_calls WHERE workflow_id = $1', [workflowId]),
   );
-  const repeatedRuns = n(await q('SELECT count(*) - count(DISTINCT run_id) AS n FROM ingestion_runs WHERE script_id = $1'));
   const calls: Record<string, number> = {};
   for (const row of await q('SELECT outcome, count(*) AS n FROM llm_calls WHERE workflow_id = $1 GROUP BY outcome', [workflowId])) {
     calls[row.outcome as string] = Number(row.n);
@@ -60,24 +84,10 @@ export async function checkDb(db: DataSource, scriptId: string, workflowId: stri
     [workflowId],
   );
   for (const row of rowless) rowlessAttempts[row.type as string] = Number(row.n);
-  return {
-    paidLogged,
-    rowlessAttempts,
-    scenes,
-    characters,
-    missing: {
-      summaries: scenes - summaries.items,
-      embeddings: scenes - embeddings.items,
-      sheets: characters - sheets.items,
-      outline: outlines > 0 ? 0 : 1,
-    },
-    duplicated:
-      summaries.rows - summaries.items + (embeddings.rows - embeddings.items) + (sheets.rows - sheets.items) + Math.max(0, outlines - 1) + repeatedKeys + repeatedRuns,
-    calls,
-  };
+  return { repeatedKeys, calls, paidLogged, rowlessAttempts };
 }
 
-export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding'] as const;
+export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding', 'synthesis'] as const;
 
 /** Requests per purpose that reached the simulator, and the 200 answers it finished (schema-breaking ones included: they are billed too). */
 export function simCalls(stats: SimulatorStats): { requests: Record<string, number>; paid: Record<string, number>; errors: Record<string, number> } {

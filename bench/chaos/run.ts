@@ -22,6 +22,7 @@ import { CASES, type CaseCtx, type ChaosCase, type FaultRecord } from './cases';
 import { checkDb, simCalls, sum, type DbCheck } from './measure';
 import { searchSecrets, type SecretsReport } from './secrets';
 import { startChaosStack, type ChaosStack } from './stack';
+import { runStoriesRun } from './stories-case';
 import { writeChaosReport } from './report';
 
 export interface CaseResult {
@@ -104,9 +105,16 @@ const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOStri
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const CHARACTERS = 8;
 
+/** The fault-free reference run of a case's job: its requests are what the case's are compared with. */
+const baselineId = (c: ChaosCase) => (c.job === 'stories' ? 'stories-baseline' : 'baseline');
+
 async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: string, baseline: CaseResult | undefined): Promise<CaseResult> {
   const out: CaseResult = { id: c.id, title: c.title, expect: c.expect };
   if (c.notApplicable) return { ...out, notApplicable: c.notApplicable };
+  if (c.job === 'stories') {
+    const dayIndex = CASES.indexOf(c);
+    return judgeCase(stack, c, await runStoriesRun(stack, c, opts, runTag, dayIndex, log), baseline);
+  }
   const title = `chaos ${c.id} ${runTag}`;
   const text = syntheticScreenplay({ title, scenes: opts.scenes, characters: CHARACTERS, salt: `${c.id}-${runTag}` });
   const imported = await new ScriptRepository(stack.db).importScreenplay(parseScreenplay(Buffer.from(text), 'chaos.fountain'), {
@@ -247,21 +255,26 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
 
   // Workers stop cleanly (their call-log buffer is written), then the checks.
   for (const w of workers) await w.stop().catch(() => undefined);
-  const stats = stack.sim.stats();
-  stack.sim.configure({ faults: [], apiKeys: { anthropic: stack.keys.anthropic, openai: stack.keys.openai } });
-  const sim = simCalls(stats);
   out.db = await checkDb(stack.db, imported.scriptId, workflowId);
   const missing = out.db.missing;
   out.itemsLost = missing.summaries + missing.embeddings + missing.sheets + missing.outline;
+  return judgeCase(stack, c, out, baseline);
+}
+
+/** The simulator's side of a finished case (its workers stopped, `out.db` filled), the call-log gaps and the verdict. */
+function judgeCase(stack: ChaosStack, c: ChaosCase, out: CaseResult, baseline: CaseResult | undefined): CaseResult {
+  const stats = stack.sim.stats();
+  stack.sim.configure({ faults: [], apiKeys: { anthropic: stack.keys.anthropic, openai: stack.keys.openai } });
+  const sim = simCalls(stats);
   out.requests = sum(sim.requests);
   out.paid = sum(sim.paid);
   out.providerErrors = sim.errors;
   Object.assign(out, callLogGaps(out));
-  if (baseline?.requests !== undefined && c.id !== 'baseline') out.repeated = out.requests - baseline.requests;
+  if (baseline?.requests !== undefined && c.id !== baselineId(c)) out.repeated = out.requests - baseline.requests;
   const completed = out.status === 'completed';
   out.neededHuman = completed ? 0 : 1;
   out.pass = judge(out, c, baseline);
-  log(`  ${c.id}: ${out.status} in ${(out.wallMs / 1000).toFixed(1)} s, lost ${out.itemsLost}, duplicated ${out.db.duplicated}, ` +
+  log(`  ${c.id}: ${out.status} in ${((out.wallMs ?? 0) / 1000).toFixed(1)} s, lost ${out.itemsLost}, duplicated ${out.db?.duplicated}, ` +
     `requests ${out.requests}, missing from call log ${out.missingFromCallLog}${out.pass ? '' : `: MISS (${out.verdict})`}`);
   return out;
 }
@@ -306,7 +319,7 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
   if (r.fault && inFlight > 0 && (r.repeated ?? 0) > inFlight && !c.sim) {
     misses.push(`${r.repeated} calls repeated, ${inFlight} in flight at the fault`);
   }
-  if (c.id === 'baseline' && baseline === undefined && r.status !== 'completed') misses.push('the baseline did not complete');
+  if (c.id === baselineId(c) && baseline === undefined && r.status !== 'completed') misses.push('the baseline did not complete');
   r.verdict = misses.join('; ') || 'as expected';
   return misses.length === 0;
 }
@@ -314,10 +327,10 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
 /** `--from-json`: the same results judged by the current rules, written as chaos-latest.md and a new JSON. */
 function rejudge(root: string, file: string, name: string): void {
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { startedAt: string; finishedAt: string; timeScale: number; scenes: number; characters: number; results: CaseResult[]; secrets?: SecretsReport };
-  const baseline = saved.results.find((r) => r.id === 'baseline');
   for (const r of saved.results) {
     const c = CASES.find((x) => x.id === r.id);
     if (!c || r.notApplicable || !r.db) continue;
+    const baseline = saved.results.find((b) => b.id === baselineId(c));
     Object.assign(r, callLogGaps(r));
     r.pass = judge(r, c, r === baseline ? undefined : baseline);
   }
@@ -331,7 +344,9 @@ async function main(): Promise<void> {
   if (opts.fromJson) return rejudge(root, opts.fromJson, opts.name);
   const startedAt = new Date();
   const runTag = `${startedAt.toISOString().slice(0, 19).replace(/[-:T]/g, '')}_${process.pid}`;
-  const selected = CASES.filter((c) => c.id === 'baseline' || !opts.only || opts.only.includes(c.id));
+  const chosen = CASES.filter((c) => !opts.only || opts.only.includes(c.id));
+  // A case's baseline runs with it (the ingestion baseline always: it sets the deadlines).
+  const selected = CASES.filter((c) => c.id === 'baseline' || chosen.includes(c) || chosen.some((x) => baselineId(x) === c.id));
   log(`chaos run ${runTag}: ${selected.length} case(s), ${opts.scenes} scenes, time scale ${opts.timeScale}`);
   const stack = await startChaosStack({ root, runTag, timeScale: opts.timeScale, log });
   // Interrupted: the dev server, the workers and the database go too.
@@ -348,14 +363,14 @@ async function main(): Promise<void> {
   let secrets: SecretsReport | undefined;
   let failure: unknown;
   try {
-    let baseline: CaseResult | undefined;
+    const baselines = new Map<string, CaseResult>();
     for (const c of selected) {
       log(`case ${c.id}: ${c.title}`);
-      const r = await runCase(stack, c, opts, runTag, baseline).catch((err: unknown): CaseResult => {
+      const r = await runCase(stack, c, opts, runTag, baselines.get(baselineId(c))).catch((err: unknown): CaseResult => {
         log(`  ${c.id}: the case itself failed: ${(err as Error).stack}`);
         return { id: c.id, title: c.title, expect: c.expect, status: 'error', error: (err as Error).message, pass: false, verdict: 'the case could not run' };
       });
-      if (c.id === 'baseline') baseline = r;
+      if (c.id === baselineId(c)) baselines.set(c.id, r);
       results.push(r);
     }
     log('searching histories, logs, the call log and the database for the keys and a line of dialogue');
