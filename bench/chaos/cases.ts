@@ -278,7 +278,7 @@ export const CASES: ChaosCase[] = [
   },
   {
     id: 'stories-baseline',
-    title: 'news stories (generateStories, 240 articles in 40 clusters): no fault (the reference run of the stories cases)',
+    title: 'news stories (generateStories, 72 articles in 12 clusters): no fault (the reference run of the stories cases)',
     expect: 'completes',
     job: 'stories',
   },
