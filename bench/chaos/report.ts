@@ -50,8 +50,10 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
   }
   lines.push(
     '',
-    'Columns: **items lost** = scenes without a summary or an embedding, characters without a sheet, a missing outline, from the database after the run; ' +
-      '**rows duplicated** = rows beyond one per item in scene_summaries, scene_embeddings, character_sheets, script_outlines, repeated llm_calls call keys and ingestion_runs rows; ' +
+    'Columns: **items lost** = scenes without a summary or an embedding, characters without a sheet, a missing outline, from the database after the run ' +
+      '(stories cases: clusters of the day without a story); ' +
+      '**rows duplicated** = rows beyond one per item in scene_summaries, scene_embeddings, character_sheets, script_outlines, repeated llm_calls call keys and ingestion_runs rows ' +
+      '(stories cases: stories beyond one per story hash of the day, story_articles beyond one per article, repeated story_runs rows and llm_calls call keys); ' +
       '**requests** = provider requests the simulator received, and in brackets the difference from the fault-free baseline run of the same size (retries and repeated calls); ' +
       '**in flight at fault** = simulator requests open at the moment of the kill or cut; after a worker SIGKILL, the LLM activities the kill cut short, by type, from the call keys ' +
       '(activities whose attempt on the killed worker left no llm_calls row: their request was open at the simulator, answered but not yet reported as the activity\'s result — a loaded machine widens that window — ' +
@@ -59,7 +61,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
       '**requests missing from call log** = provider requests the simulator received minus llm_calls rows (cache hits aside); ' +
       'requests of activities a worker SIGKILL cut short are shown apart ("killed in flight", at most one per such activity): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
       '"billed, logged without tokens" = 200 answers the simulator finished (schema-breaking ones included) beyond the rows that carry their tokens (outcome ok or LlmInvalidOutput): requests our side gave up on (timeout, cut connection) after the provider had answered; ' +
-      '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done; ' +
+      '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done (api-kill: from the restarted API listening to the SSE client\'s next event); ' +
       '**needed a human** = 1 when the run did not complete by itself within the deadline (for 401/404 that is the right outcome: a key or a model name to fix). ' +
       'Postgres faults are made by a TCP proxy between the workers and Postgres (the shared server is never stopped); outage lengths are real seconds at any time scale.',
   );
