@@ -1,4 +1,5 @@
 /** What a case is judged by, read from the database and the simulator after the run. */
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { SimulatorStats } from '../../src/llm/simulator';
 import { LlmFailureType } from '../../src/shared/failure-types';
@@ -104,3 +105,45 @@ export function simCalls(stats: SimulatorStats): { requests: Record<string, numb
 }
 
 export const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What a case's run ended as, for the report. */
+export interface RunOutcome {
+  status?: string;
+  error?: string;
+}
+
+/**
+ * Waits for a case's run until `deadlineMs` and writes its status and error into `out`: the
+ * run's result (its error, or its first two failures by `describeFailure`), a workflow failure,
+ * or, at the deadline, what `atDeadline` says, after which the run is terminated. Returns the
+ * result when the run ended by itself.
+ */
+export async function awaitCaseRun<F, R extends { status: string; error?: { type: string; message: string }; failureCount: number; failures: F[] }>(
+  handle: WorkflowHandle,
+  deadlineMs: number,
+  out: RunOutcome,
+  describeFailure: (f: F) => string,
+  atDeadline: () => RunOutcome = () => ({ status: `not finished in ${Math.round(deadlineMs / 1000)} s` }),
+): Promise<R | undefined> {
+  try {
+    const outcome = await Promise.race([
+      (handle.result() as Promise<R>).then((r) => ({ r })),
+      sleep(deadlineMs).then(() => ({ timeout: true as const })),
+    ]);
+    if ('r' in outcome) {
+      const result = outcome.r;
+      out.status = result.status;
+      if (result.error) out.error = `${result.error.type}: ${result.error.message}`;
+      else if (result.failureCount) out.error = result.failures.slice(0, 2).map(describeFailure).join('; ');
+      return result;
+    }
+    Object.assign(out, atDeadline());
+    await handle.terminate('chaos: case deadline').catch(() => undefined);
+  } catch (err) {
+    out.status = err instanceof WorkflowFailedError ? 'failed' : 'error';
+    out.error = err instanceof WorkflowFailedError ? `${err.cause?.name}: ${err.cause?.message}` : (err as Error).message;
+  }
+  return undefined;
+}

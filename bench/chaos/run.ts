@@ -7,19 +7,19 @@
  * Not a test: a report. Loopback only; `--time-scale` scales the simulated provider latency and
  * the provider fault windows (outages stay in real seconds: they are measured against real retry budgets).
  */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ScriptRepository } from '../../src/db/repositories/script.repository';
 import { parseScreenplay } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
-import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, ingestionWorkflowId, type IngestionProgress, type IngestionResult } from '../../src/shared/ingestion';
+import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, ingestionWorkflowId, type IngestionFailure, type IngestionProgress, type IngestionResult } from '../../src/shared/ingestion';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, progressQuery } from '../../src/workflows';
 import { freePort } from '../temporal-server';
 import type { ChaosApi } from './api-process';
 import { CASES, type CaseCtx, type ChaosCase, type FaultRecord } from './cases';
-import { checkDb, simCalls, sum, type DbCheck } from './measure';
+import { awaitCaseRun, checkDb, simCalls, sleep, sum, type DbCheck } from './measure';
 import { searchSecrets, type SecretsReport } from './secrets';
 import { startChaosStack, type ChaosStack } from './stack';
 import { runStoriesRun } from './stories-case';
@@ -102,7 +102,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const CHARACTERS = 8;
 
 /** The fault-free reference run of a case's job: its requests are what the case's are compared with. */
@@ -215,27 +214,13 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   const baselineMs = baseline?.wallMs ?? 60_000 * opts.timeScale;
   const deadlineMs = Math.max(180_000, 5 * baselineMs) + (c.extraDeadlineMs?.(opts.timeScale) ?? 0);
   const injected = c.inject ? c.inject(ctx).catch((err: unknown) => ({ error: err as Error })) : Promise.resolve(undefined);
-  let result: IngestionResult | undefined;
-  try {
-    const outcome = await Promise.race([
-      handle.result().then((r) => ({ r })),
-      sleep(deadlineMs).then(() => ({ timeout: true as const })),
-    ]);
-    if ('r' in outcome) {
-      result = outcome.r;
-      out.status = result.status;
-      if (result.error) out.error = `${result.error.type}: ${result.error.message}`;
-      else if (result.failureCount) out.error = result.failures.slice(0, 2).map((f) => `${f.phase} ${f.item}: ${f.errorType}`).join('; ');
-    } else {
-      const last = samples.at(-1)?.progress;
-      out.status = last?.paused ? 'paused at the deadline' : `not finished in ${Math.round(deadlineMs / 1000)} s`;
-      if (last) out.error = `at the deadline: ${last.phase}, summaries ${last.phases.summaries.done}/${last.phases.summaries.total}`;
-      await handle.terminate('chaos: case deadline').catch(() => undefined);
-    }
-  } catch (err) {
-    out.status = err instanceof WorkflowFailedError ? 'failed' : 'error';
-    out.error = err instanceof WorkflowFailedError ? `${err.cause?.name}: ${err.cause?.message}` : (err as Error).message;
-  }
+  const result = await awaitCaseRun<IngestionFailure, IngestionResult>(handle, deadlineMs, out, (f) => `${f.phase} ${f.item}: ${f.errorType}`, () => {
+    const last = samples.at(-1)?.progress;
+    return {
+      status: last?.paused ? 'paused at the deadline' : `not finished in ${Math.round(deadlineMs / 1000)} s`,
+      ...(last ? { error: `at the deadline: ${last.phase}, summaries ${last.phases.summaries.done}/${last.phases.summaries.total}` } : {}),
+    };
+  });
   out.wallMs = now();
   finished = true;
   signalRunEnded();

@@ -4,14 +4,14 @@
  * worker SIGKILL once a share of the syntheses is done. Judged from the database like the
  * ingestion cases: every cluster's story written once, the call log complete.
  */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
-import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesProgress, type StoriesResult } from '../../src/shared/stories';
+import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesProgress, type StoriesResult, type StoryFailure } from '../../src/shared/stories';
 import { generateStories, storiesProgressQuery } from '../../src/workflows';
 import type { ChaosCase, FaultRecord } from './cases';
-import { checkCallLog } from './measure';
+import { awaitCaseRun, checkCallLog, sleep } from './measure';
 import type { CaseResult } from './run';
 import type { ChaosStack } from './stack';
 
@@ -19,7 +19,6 @@ import type { ChaosStack } from './stack';
 export const STORY_ARTICLES = 72;
 export const STORY_CLUSTERS = 12;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Runs `c` (a `job: 'stories'` case) and fills what the ingestion cases fill before the common
@@ -80,22 +79,7 @@ export async function runStoriesRun(
   })();
 
   const deadlineMs = 180_000;
-  let result: StoriesResult | undefined;
-  try {
-    const outcome = await Promise.race([handle.result().then((r) => ({ r })), sleep(deadlineMs).then(() => ({ timeout: true as const }))]);
-    if ('r' in outcome) {
-      result = outcome.r;
-      out.status = result.status;
-      if (result.error) out.error = `${result.error.type}: ${result.error.message}`;
-      else if (result.failureCount) out.error = result.failures.slice(0, 2).map((f) => `cluster ${f.cluster}: ${f.errorType}`).join('; ');
-    } else {
-      out.status = `not finished in ${Math.round(deadlineMs / 1000)} s`;
-      await handle.terminate('chaos: case deadline').catch(() => undefined);
-    }
-  } catch (err) {
-    out.status = err instanceof WorkflowFailedError ? 'failed' : 'error';
-    out.error = err instanceof WorkflowFailedError ? `${err.cause?.name}: ${err.cause?.message}` : (err as Error).message;
-  }
+  const result = await awaitCaseRun<StoryFailure, StoriesResult>(handle, deadlineMs, out, (f) => `cluster ${f.cluster}: ${f.errorType}`);
   out.wallMs = now();
   finished = true;
   await poller;

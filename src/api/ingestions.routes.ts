@@ -3,7 +3,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionConc
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
 import { ApiError, errorSchema } from './errors';
-import { alreadyRunningSchema, bearerSecurity, runUrlsSchema, sendAlreadyRunning, scriptIdParams, type ApiRoutes } from './routes';
+import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, scriptIdParams, startedRunSchema, type ApiRoutes } from './routes';
 
 interface IngestionBody {
   flags?: Partial<IngestionFlags>;
@@ -49,18 +49,11 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
         params: scriptIdParams,
         body: ingestionBodySchema,
         response: {
-          202: {
-            type: 'object',
-            properties: {
-              workflowId: { type: 'string' },
-              runId: { type: 'string' },
-              mode: { type: 'string' },
-              flags: { type: 'object', additionalProperties: { type: 'boolean' } },
-              concurrency: { type: 'object', additionalProperties: { type: 'integer' } },
-              webUi: { type: 'string' },
-              urls: runUrlsSchema,
-            },
-          },
+          202: startedRunSchema({
+            mode: { type: 'string' },
+            flags: { type: 'object', additionalProperties: { type: 'boolean' } },
+            concurrency: { type: 'object', additionalProperties: { type: 'integer' } },
+          }),
           409: alreadyRunningSchema,
           400: errorSchema,
           401: errorSchema,
@@ -73,15 +66,8 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
       if (!script) throw new ApiError(404, 'not_found', `No script ${request.params.id}.`);
       try {
         const started = await startIngestion(ctx, script, request.body ?? {});
-        return reply.code(202).header('location', ctx.runUrls(started.workflowId).status).send({
-          workflowId: started.workflowId,
-          runId: started.firstExecutionRunId,
-          mode: started.mode,
-          flags: started.flags,
-          concurrency: started.concurrency,
-          webUi: ctx.webUi(started.workflowId, started.firstExecutionRunId),
-          urls: ctx.runUrls(started.workflowId),
-        });
+        const run = { workflowId: started.workflowId, runId: started.firstExecutionRunId };
+        return sendStarted(reply, ctx, run, { mode: started.mode, flags: started.flags, concurrency: started.concurrency });
       } catch (err) {
         if (!(err instanceof IngestionAlreadyRunningError)) throw err;
         return sendAlreadyRunning(reply, ctx, err);

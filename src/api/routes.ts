@@ -30,6 +30,20 @@ export function startedRunSchema(properties: Record<string, unknown>, urls: obje
   return { type: 'object', properties: { workflowId: { type: 'string' }, runId: { type: 'string' }, ...properties, webUi: { type: 'string' }, urls } } as const;
 }
 
+/** Answers a started run (startedRunSchema): 202, Location its status URL. */
+export function sendStarted(
+  reply: FastifyReply,
+  ctx: ApiContext,
+  run: { workflowId: string; runId: string },
+  properties: Record<string, unknown>,
+  urls: Record<string, string> = ctx.runUrls(run.workflowId),
+): FastifyReply {
+  return reply
+    .code(202)
+    .header('location', urls.status)
+    .send({ workflowId: run.workflowId, runId: run.runId, ...properties, webUi: ctx.webUi(run.workflowId, run.runId), urls });
+}
+
 /** The 409 of a start refused because the same run is running: its id and URLs. */
 export const alreadyRunningSchema = {
   type: 'object',

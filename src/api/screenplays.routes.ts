@@ -13,7 +13,7 @@ import { DEFAULT_MAX_TOKENS, MAX_VARIANTS } from '../shared/screenplay';
 import { ApiError, errorSchema } from './errors';
 import type { ApiContext } from './context';
 import type { RunEvent } from './run-watch';
-import { bearerSecurity, runUrlsSchema, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
+import { bearerSecurity, runUrlsSchema, sendStarted, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
 import { openSse, type SseStream } from './sse';
 
 interface GenerateBody {
@@ -99,14 +99,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
         model: parseScreenplayModel('body.model', body.model),
         useCache: body.useCache,
       });
-      const urls = screenplayUrls(ctx, workflowId);
-      return reply.code(202).header('location', urls.status).send({
-        workflowId,
-        runId: handle.firstExecutionRunId,
-        storyId: storyId ?? null,
-        webUi: ctx.webUi(workflowId, handle.firstExecutionRunId),
-        urls,
-      });
+      return sendStarted(reply, ctx, { workflowId, runId: handle.firstExecutionRunId }, { storyId: storyId ?? null }, screenplayUrls(ctx, workflowId));
     },
   );
 

@@ -5,7 +5,7 @@ import { OperationError } from '../operations/context';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
 import { errorSchema } from './errors';
-import { alreadyRunningSchema, bearerSecurity, runUrlsSchema, sendAlreadyRunning, type ApiRoutes } from './routes';
+import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
 
 interface GenerateBody {
   since?: string;
@@ -77,16 +77,9 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
           },
         },
         response: {
-          202: {
-            type: 'object',
-            properties: {
-              workflowId: { type: 'string' },
-              runId: { type: 'string' },
-              scope: { type: 'object', properties: { fromMs: { type: 'number' }, toMs: { type: 'number' }, topic: { type: ['string', 'null'] } } },
-              webUi: { type: 'string' },
-              urls: runUrlsSchema,
-            },
-          },
+          202: startedRunSchema({
+            scope: { type: 'object', properties: { fromMs: { type: 'number' }, toMs: { type: 'number' }, topic: { type: ['string', 'null'] } } },
+          }),
           409: alreadyRunningSchema,
           400: errorSchema,
           401: errorSchema,
@@ -103,13 +96,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
       };
       try {
         const { workflowId, scope, handle } = await startStories(ctx, input);
-        return reply.code(202).header('location', ctx.runUrls(workflowId).status).send({
-          workflowId,
-          runId: handle.firstExecutionRunId,
-          scope,
-          webUi: ctx.webUi(workflowId, handle.firstExecutionRunId),
-          urls: ctx.runUrls(workflowId),
-        });
+        return sendStarted(reply, ctx, { workflowId, runId: handle.firstExecutionRunId }, { scope });
       } catch (err) {
         if (!(err instanceof StoriesAlreadyRunningError)) throw err;
         return sendAlreadyRunning(reply, ctx, err);
