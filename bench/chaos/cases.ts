@@ -77,6 +77,11 @@ export interface ChaosCase {
   inject?: (ctx: CaseCtx) => Promise<FaultRecord | undefined>;
   /** Not run on this branch: why. */
   notApplicable?: string;
+  /**
+   * A 429 storm: judge the wall time against what the provider's answers permit (rate-bound.ts),
+   * each 429 followed by the wait it asked for; `target` is the largest wall/bound that passes.
+   */
+  rateBound?: { retryAfterMs: (timeScale: number) => number; target?: number };
 }
 
 const summariesAt = (fraction: number) => (p: IngestionProgress) =>
@@ -198,6 +203,9 @@ const secs = (ms: number | undefined) => (ms === undefined ? '—' : `${(ms / 10
 
 const UNKNOWN_MODEL = 'claude-chaos-no-such-model';
 
+/** The storm's retry-after: the issue's 5 s, scaled, at least 1 s. */
+const stormRetryAfterMs = (timeScale: number) => Math.max(1000, 5000 * timeScale);
+
 export const CASES: ChaosCase[] = [
   { id: 'baseline', title: 'no fault (the reference run)', expect: 'completes' },
   {
@@ -309,13 +317,17 @@ export const CASES: ChaosCase[] = [
     id: '429-retry-after',
     title: '429 storm, 50% of calls, retry-after 5 s',
     expect: 'completes',
-    sim: ({ timeScale }) => ({ faults: [{ kind: 'http429', rate: 0.5, retryAfterMs: Math.max(1000, 5000 * timeScale) }] }),
+    sim: ({ timeScale }) => ({ faults: [{ kind: 'http429', rate: 0.5, retryAfterMs: stormRetryAfterMs(timeScale) }] }),
+    rateBound: { retryAfterMs: stormRetryAfterMs, target: 1.2 },
   },
   {
     id: '429-no-retry-after',
     title: '429 storm, 50% of calls, no retry-after',
     expect: 'completes',
     sim: () => ({ faults: [{ kind: 'http429NoRetryAfter', rate: 0.5 }] }),
+    // Without retry-after the provider permits an immediate retry: the bound waits nothing, and
+    // the run's own back-off shows as the distance to it (no target: the issue sets it with retry-after).
+    rateBound: { retryAfterMs: () => 0 },
   },
   {
     id: '5xx-burst',

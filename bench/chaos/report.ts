@@ -43,7 +43,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     }
     const repeated = c.repeated === undefined ? '' : ` (${c.repeated >= 0 ? '+' : ''}${c.repeated})`;
     lines.push(
-      `| ${c.id} | ${cell(c.title)}${c.fault?.note ? ` — ${cell(c.fault.note)}` : ''} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
+      `| ${c.id} | ${cell(c.title)}${c.fault?.note ? ` — ${cell(c.fault.note)}` : ''}${rateBoundNote(c)} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
         `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${inFlightCell(c)} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''}${c.billedWithoutTokens ? `; ${c.billedWithoutTokens} billed, logged without tokens` : ''} | ` +
         `${errorsCell(c.providerErrors)} | ${c.fault ? s(c.recoveryMs) : '—'} | ${cell(c.neededHuman)} | ${c.pass ? '✅' : '❌'} ${cell(c.verdict)} |`,
     );
@@ -76,6 +76,14 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** 429 storms: the bound the provider's answers allow and the wall time against it. */
+function rateBoundNote(c: ChaosReport['results'][number]): string {
+  const b = c.rateBound;
+  if (!b) return '';
+  const wait = b.retryAfterMs ? `each of its ${b.rateLimited} 429s followed by the ${s(b.retryAfterMs)} s it asked for` : `its ${b.rateLimited} 429s retried at once`;
+  return ` — the provider's answers permit ${s(b.boundMs)} s (${wait}, through the run's windows): wall ${b.ratio.toFixed(2)}× that${b.target ? ` (target ≤ ${b.target}×)` : ''}`;
 }
 
 /** Writes `<name>.md` (default chaos-latest.md) and a dated JSON; returns their paths. */

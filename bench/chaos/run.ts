@@ -23,6 +23,7 @@ import { awaitCaseRun, checkDb, simCalls, sleep, sum, type DbCheck } from './mea
 import { searchSecrets, type SecretsReport } from './secrets';
 import { startChaosStack, type ChaosStack } from './stack';
 import { runStoriesRun } from './stories-case';
+import { rateLimitBound, type RateLimitBound } from './rate-bound';
 import { writeChaosReport } from './report';
 
 export interface CaseResult {
@@ -57,6 +58,8 @@ export interface CaseResult {
   killedInFlight?: number;
   /** Answers the provider finished (billed) that the log holds without their tokens: timed out on our side, or not logged at all. */
   billedWithoutTokens?: number;
+  /** 429 storms: what the provider's answers permit (rate-bound.ts) and the wall time against it. */
+  rateBound?: RateLimitBound & { ratio: number; target?: number };
   neededHuman?: 0 | 1;
   pass?: boolean;
   verdict?: string;
@@ -243,6 +246,10 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   out.db = await checkDb(stack.db, imported.scriptId, workflowId);
   const missing = out.db.missing;
   out.itemsLost = missing.summaries + missing.embeddings + missing.sheets + missing.outline;
+  if (c.rateBound) {
+    const bound = await rateLimitBound(stack.db, workflowId, { retryAfterMs: c.rateBound.retryAfterMs(opts.timeScale), scenes: opts.scenes, characters: CHARACTERS, timeScale: opts.timeScale });
+    out.rateBound = { ...bound, ratio: out.wallMs / bound.boundMs, ...(c.rateBound.target ? { target: c.rateBound.target } : {}) };
+  }
   return judgeCase(stack, c, out, baseline);
 }
 
@@ -298,6 +305,9 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
     if ((r.requests ?? 0) > 20) misses.push(`${r.requests} requests spent`);
   }
   if (r.fault?.miss) misses.push(r.fault.miss);
+  if (r.rateBound?.target !== undefined && r.rateBound.ratio > r.rateBound.target) {
+    misses.push(`wall ${r.rateBound.ratio.toFixed(2)}× what the provider's answers permit (target ≤ ${r.rateBound.target}×)`);
+  }
   if (r.db?.duplicated) misses.push(`${r.db.duplicated} rows duplicated`);
   if (r.missingFromCallLog) misses.push(`${r.missingFromCallLog} provider requests missing from the call log`);
   const inFlight = r.killedInFlight ?? r.fault?.inFlight ?? 0;

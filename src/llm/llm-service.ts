@@ -303,11 +303,10 @@ export class LlmService {
         await this.recordFailed({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, inputTokens: 0, outputTokens: 0 });
         if (!(failure instanceof ApplicationFailure)) throw failure;
         if (RATE_LIMIT_LLM_FAILURES.includes(errorType as LlmFailureType)) {
-          if (permit) gate?.rateLimited(permit);
+          const asked = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null ? Number(failure.nextRetryDelay) : undefined;
+          if (permit) gate?.rateLimited(permit, asked);
           permit?.release();
-          const waitMs = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null
-            ? Number(failure.nextRetryDelay)
-            : rateLimitBackoffMs(waits);
+          const waitMs = asked ?? rateLimitBackoffMs(waits);
           await this.waitOutRateLimit(call, ctx, failure, waitMs, waits);
           nextRequest();
           continue;

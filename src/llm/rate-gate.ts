@@ -4,7 +4,9 @@
  * about one per `limit` successes while the limit is in use, between 1 and the provider's
  * STORYLOOM_<P>_MAX_CONCURRENT. One decrease per "generation": the requests that were already
  * in flight when the limit dropped and come back rate limited do not drop it again (as TCP
- * counts one loss per window).
+ * counts one loss per window). Nor do rate limits within the retry-after of the last decrease:
+ * the provider has said how long it needs, and each of those requests waits it out anyway; a
+ * decrease per answer of a storm would starve the run far below what the provider admits.
  *
  * Per process, not per cluster: each worker of a provider's queue sees the provider's 429s for
  * its own requests and backs off alike, so N workers converge on their share without a shared
@@ -31,12 +33,15 @@ export interface AimdGateOptions {
   decrease?: number;
   /** Told whenever the whole-number limit changes (logs, metrics). */
   onChange?: (change: GateChange) => void;
+  now?: () => number;
 }
 
 export class AimdGate {
   private limitValue: number;
   private inFlight = 0;
   private generation = 0;
+  /** No decrease before this time: the retry-after the provider gave with the last one. */
+  private quietUntil = 0;
   private readonly waiters: (() => void)[] = [];
 
   constructor(private readonly opts: AimdGateOptions) {
@@ -94,9 +99,15 @@ export class AimdGate {
     this.wakeUp();
   }
 
-  /** The provider rate limited a request: lower the limit once per generation. */
-  rateLimited(permit: GatePermit): void {
+  /**
+   * The provider rate limited a request and asked for `retryAfterMs`: lower the limit, once per
+   * generation and at most once per retry-after.
+   */
+  rateLimited(permit: GatePermit, retryAfterMs = 0): void {
     if (permit.generation !== this.generation) return;
+    const now = (this.opts.now ?? Date.now)();
+    if (now < this.quietUntil) return;
+    this.quietUntil = now + retryAfterMs;
     this.generation++;
     const before = this.limit;
     this.limitValue = Math.max(1, this.limitValue * (this.opts.decrease ?? 0.7));

@@ -49,6 +49,26 @@ describe('AimdGate', () => {
     expect(changes.slice(0, 2)).toEqual([5, 2]);
   });
 
+  it('lowers the limit at most once per retry-after the provider asked for', async () => {
+    let t = 0;
+    const gate = new AimdGate({ provider: 'p', max: 10, decrease: 0.5, now: () => t });
+    const first = await gate.acquire();
+    gate.rateLimited(first, 2000);
+    first.release();
+    expect(gate.limit).toBe(5);
+    // A later generation's 429 inside the 2 s it asked for: the same episode, no second decrease.
+    t = 1500;
+    const inside = await gate.acquire();
+    gate.rateLimited(inside, 2000);
+    inside.release();
+    expect(gate.limit).toBe(5);
+    t = 2000;
+    const after = await gate.acquire();
+    gate.rateLimited(after, 2000);
+    after.release();
+    expect(gate.limit).toBe(2);
+  });
+
   it('does not grow while the limit is not in use', async () => {
     const gate = new AimdGate({ provider: 'p', max: 10, decrease: 0.5 });
     gate.rateLimited(await gate.acquire());
