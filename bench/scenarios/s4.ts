@@ -92,6 +92,7 @@ const meanBoundMs = (work: StoriesWork, window: number, ts: number) => drawnStor
 function drawnNote(m: StoriesMeasure): string[] {
   const xs = drawnByPurpose(m.draws).synthesis;
   if (!xs.length) return [];
+  if (xs.length === 1) return [`synthesis drawn ${SECONDS(xs[0])}`];
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   return [`syntheses drawn ${(Math.min(...xs) / 1000).toFixed(2)}–${SECONDS(Math.max(...xs))} (mean ${SECONDS(mean)})`];
 }
