@@ -85,10 +85,11 @@ export interface DrawnLatencies {
   outline: number[];
   sheet: number[];
   embedding: number[];
+  synthesis: number[];
 }
 
 export function drawnByPurpose(draws: readonly { purpose: string; ms: number }[]): DrawnLatencies {
-  const out: DrawnLatencies = { summary: [], outline: [], sheet: [], embedding: [] };
+  const out: DrawnLatencies = { summary: [], outline: [], sheet: [], embedding: [], synthesis: [] };
   for (const d of draws) if (d.purpose in out) out[d.purpose as keyof DrawnLatencies].push(d.ms);
   return out;
 }
@@ -123,8 +124,10 @@ export interface DrawnBound {
   summariesMs: number;
   phase2Ms: number;
   /** Calls the scenario defines that the simulator never saw (filled with the model's mean). */
-  missing: Record<keyof DrawnLatencies, number>;
+  missing: Record<'summary' | 'outline' | 'sheet' | 'embedding', number>;
 }
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * The bound of `work` from the drawn latencies: summaries through a window of
@@ -139,9 +142,45 @@ export function drawnIngestionBound(lat: LatencyModel, drawn: DrawnLatencies, wo
   const o = take(drawn.outline, work.outline, chatMs(lat.outline) * timeScale);
   const c = take(drawn.sheet, work.sheets, chatMs(lat.sheet) * timeScale);
   const e = take(drawn.embedding, requests, embedRequestMs(lat.embedding, perRequestInputs) * timeScale);
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const summariesMs = makespan(s.ms, p.summaries);
   const parts = [sum(o.ms), makespan(c.ms, p.sheets), sum(e.ms)];
   const phase2Ms = p.parallelPhase2 ? Math.max(...parts) : sum(parts);
   return { ms: summariesMs + phase2Ms, summariesMs, phase2Ms, missing: { summary: s.missing, outline: o.missing, sheet: c.missing, embedding: e.missing } };
+}
+
+/** What one stories run (S4) has to make. */
+export interface StoriesWork {
+  /** Articles to embed (one request per ≤ 2,048). */
+  embeddingInputs: number;
+  /** Clusters to synthesise. */
+  syntheses: number;
+}
+
+export interface DrawnStoriesBound {
+  ms: number;
+  embeddingMs: number;
+  synthesisMs: number;
+  /** Calls the scenario defines that the simulator never saw (filled with the model's mean). */
+  missing: Record<'embedding' | 'synthesis', number>;
+}
+
+/**
+ * The bound of a stories run from the drawn latencies: its embedding requests one after another
+ * (clustering needs every vector), then the syntheses through a window of `window` slots in the
+ * order the simulator admitted them (window 1: their sum). With no draws it is the model's
+ * ceil(syntheses / window) rounds.
+ */
+export function drawnStoriesBound(
+  lat: { embedding: LatencySpec; synthesis: LatencySpec },
+  drawn: DrawnLatencies,
+  work: StoriesWork,
+  window: number,
+  timeScale: number,
+): DrawnStoriesBound {
+  const requests = Math.ceil(work.embeddingInputs / MAX_INPUTS_PER_REQUEST);
+  const e = take(drawn.embedding, requests, requests ? embedRequestMs(lat.embedding, work.embeddingInputs / requests) * timeScale : 0);
+  const s = take(drawn.synthesis, work.syntheses, chatMs(lat.synthesis) * timeScale);
+  const embeddingMs = sum(e.ms);
+  const synthesisMs = makespan(s.ms, window);
+  return { ms: embeddingMs + synthesisMs, embeddingMs, synthesisMs, missing: { embedding: e.missing, synthesis: s.missing } };
 }

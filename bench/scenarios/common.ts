@@ -87,6 +87,11 @@ export function timelineLine(id: string, chain: Pick<ChainHistory, 'spans' | 'cl
   return `${id} timeline ms from start (activity first scheduled–last closed; local activity @ recorded): ${parts.join(', ')}; workflow closed ${Math.round(chain.closedMs)}`;
 }
 
+/** "3 defined summary call(s) never reached the provider": where the app did less than the scenario defines. */
+export function missingNotes(b: { missing: Record<string, number> }): string[] {
+  return Object.entries(b.missing).filter(([, n]) => n > 0).map(([p, n]) => `${n} defined ${p} call(s) never reached the provider`);
+}
+
 /** LLM activity types and the purpose of their requests. */
 export const LLM_ACTIVITY_PURPOSE: Record<string, string> = {
   summarizeScene: 'summary',

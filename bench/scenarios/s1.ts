@@ -12,13 +12,13 @@
  */
 import { DEFAULT_CONCURRENCY, type IngestionFlags } from '../../src/shared/ingestion';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
-import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, SEED_LATENCY, sequentialBoundMs, type DrawnBound, type Parallelism, type Work } from '../bounds';
+import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, SEED_LATENCY, sequentialBoundMs, type Parallelism, type Work } from '../bounds';
 import { importText, parseText, startBenchApp } from '../env';
 import { floorIngestion } from '../floor';
 import { IngestionRepository, launchDbosPeer } from '../peers/dbos-ingest';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
-import { llmOverhead, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
+import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
 
 const SCENES = 100;
 const CHARACTERS = 10;
@@ -38,11 +38,6 @@ export function definedWork(text: string): Work {
 /** What editing scene `n` (1-based) makes stale: its summary, the outline, its speakers' sheets, its embedding. */
 export function editWork(text: string, n: number): Work {
   return { summaries: 1, outline: 1, sheets: new Set(parseText(text).scenes[n - 1].characters).size, embeddings: 1 };
-}
-
-/** "app made 99 of 100 summary calls" notes: where the app did less than the scenario defines. */
-function missingNotes(b: DrawnBound): string[] {
-  return Object.entries(b.missing).filter(([, n]) => n > 0).map(([p, n]) => `${n} defined ${p} call(s) never reached the provider`);
 }
 
 /** The synthetic script with one scene's action line changed. */

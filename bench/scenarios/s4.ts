@@ -1,14 +1,16 @@
 /**
  * S4 (seeds 000 and 001): 150 generated articles in 10 known clusters (one topic and one
- * vocabulary each, so the clustering and the bound are exact), synthesis at the seed's 17.5 s
- * (the middle of its 15–20 s; the simulator's latency is fixed, not drawn), embeddings as in S1
- * (0.5 s + 15 ms per input), × --time-scale.
+ * vocabulary each, so the clustering and the bound are exact), synthesis drawn around the seed's
+ * 17.5 s (σ SYNTHESIS_JITTER: essentially within its 15–20 s), embeddings as in S1 (0.5 s + 15 ms
+ * per input, σ --jitter), × --time-scale; --jitter 0 keeps both constant. Each bound is the work
+ * the row defines (10 clusters, 150 articles; row 4: one of each) at the latencies the simulator
+ * drew for the row's requests (bench/bounds.ts drawnStoriesBound):
  *   1  every optimisation off: sequential syntheses, two commits per story, articles re-queried
- *      per cluster, no cache                      bound: embeddings + the sum of every synthesis
- *   2  defaults (window 5), a fresh day           bound: embeddings + ceil(10/5)·t
+ *      per cluster, no cache                      bound: embeddings + the sum of the syntheses
+ *   2  defaults (window 5), a fresh day           bound: embeddings + the syntheses through 5 slots
  *   3  row 2 again, nothing changed               bound: 0 (no provider call needed)
  *   4  one new article in one cluster             bound: one embedding + one synthesis
- *   5  defaults with a window of 10, a fresh day  bound: embeddings + t
+ *   5  defaults with a window of 10, a fresh day  bound: embeddings + the syntheses through 10 slots
  *   6  `--batch`, a fresh day: the syntheses as one provider batch (the simulator's Message
  *      Batches endpoints, processing BATCH_PROCESSING_MS), polled on the default policy × the
  *      time scale                                 bound: embeddings + the batch's processing
@@ -20,20 +22,31 @@ import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { DAY_MS, DEFAULT_SYNTHESIS_CONCURRENCY, resolveScope, storiesWorkflowId, type StoriesResult, type StoryFlags } from '../../src/shared/stories';
 import { RunRepository } from '../../src/db/repositories/run.repository';
+import type { LatencyDraw } from '../../src/llm/simulator';
 import type { RunReport } from '../../src/reporting/run-report';
 import { DEFAULT_BATCH_POLL } from '../../src/shared/provider-batch';
 import type { generateStories, GenerateStoriesInput } from '../../src/workflows/generate-stories';
-import { embedRequestMs, SEED_LATENCY } from '../bounds';
+import { drawnByPurpose, drawnStoriesBound, SEED_LATENCY, type DrawnStoriesBound, type StoriesWork } from '../bounds';
 import { startBenchApp, type BenchApp, type BenchEnv } from '../env';
 import { costOf, simDelta, workWindow, type DbCost, type SimDelta } from '../measure';
 import type { WireCounts } from '../pg-counter';
 import type { ChainHistory } from '../history';
 import type { Row, Target } from '../table';
-import { SECONDS, timelineLine, type ScenarioCtx, type ScenarioReport } from './common';
+import { missingNotes, SECONDS, timelineLine, type ScenarioCtx, type ScenarioReport } from './common';
 
 const ARTICLES = 150;
 const CLUSTERS = 10;
+/** The seed's synthesis latency: 15–20 s, the mean in the middle. */
 export const SYNTHESIS_LATENCY = { fixedMs: 17_500 };
+/**
+ * σ of the syntheses' log-normal draws: 0.05 keeps 99.5 % of them within the seed's 15–20 s
+ * (95 % within 15.9–19.3 s); --jitter's 0.27 would put one in five outside. A smaller --jitter
+ * (0: constant) applies as given.
+ */
+export const SYNTHESIS_JITTER = 0.05;
+const LATENCY = { synthesis: SYNTHESIS_LATENCY, embedding: SEED_LATENCY.embedding };
+/** What a fresh day makes: every article embedded (one request), every cluster synthesised. */
+const FRESH_DAY: StoriesWork = { embeddingInputs: ARTICLES, syntheses: CLUSTERS };
 /** A provider batch's processing time in the simulator (real ones take minutes to hours). */
 export const BATCH_PROCESSING_MS = 60_000;
 const ALL_OFF: StoryFlags = { parallelSynthesis: false, oneTransaction: false, loadOnce: false, useCache: false };
@@ -46,6 +59,8 @@ interface StoriesMeasure {
   db: DbCost | null;
   wire: WireCounts;
   report: RunReport | undefined;
+  /** The latencies the simulator drew for the run's requests, in the order it admitted them. */
+  draws: LatencyDraw[];
 }
 
 async function measureStories(env: BenchEnv, app: BenchApp, input: GenerateStoriesInput): Promise<StoriesMeasure> {
@@ -57,10 +72,10 @@ async function measureStories(env: BenchEnv, app: BenchApp, input: GenerateStori
   const result = await handle.result();
   const wallMs = performance.now() - t0;
   const sim = simDelta(before, app.sim.stats());
-  const { wire } = await window.end();
+  const { wire, draws } = await window.end();
   const { chain, db } = await costOf(env, app, workflowId, handle.firstExecutionRunId);
   const report = await new RunRepository(app.services.db).findReport({ firstRunId: handle.firstExecutionRunId });
-  return { wallMs, result, sim, chain, db, wire, report };
+  return { wallMs, result, sim, chain, db, wire, report, draws };
 }
 
 /** The synthesis calls' cost in the run's report (batch calls at the batch discount). */
@@ -68,18 +83,26 @@ const synthesisCost = (m: StoriesMeasure) =>
   m.report?.llm.filter((l) => l.purpose === 'synthesis').reduce((sum, l) => sum + (l.costUsd ?? 0), 0) ?? null;
 const usd = (v: number | null) => (v === null ? 'n/a' : `$${v.toFixed(4)}`);
 
-/** Embedding requests (one per ≤ 2,048 inputs: one here) then `syntheses` in rounds of the window. */
-function boundMs(embeddingInputs: number, syntheses: number, window: number, ts: number): number {
-  const embed = embeddingInputs ? embedRequestMs(SEED_LATENCY.embedding, embeddingInputs) : 0;
-  return (embed + Math.ceil(syntheses / Math.max(1, window)) * SYNTHESIS_LATENCY.fixedMs) * ts;
+/** The row's bound at the latencies drawn for its requests. */
+const drawnBound = (m: StoriesMeasure, work: StoriesWork, window: number, ts: number): DrawnStoriesBound =>
+  drawnStoriesBound(LATENCY, drawnByPurpose(m.draws), work, window, ts);
+/** The bound at the model's means (what a row is expected to take, logged before it runs). */
+const meanBoundMs = (work: StoriesWork, window: number, ts: number) => drawnStoriesBound(LATENCY, drawnByPurpose([]), work, window, ts).ms;
+/** "syntheses drawn 15.85–19.12 s (mean 17.41 s)": the spread the bound was computed from, at the row's scale. */
+function drawnNote(m: StoriesMeasure): string[] {
+  const xs = drawnByPurpose(m.draws).synthesis;
+  if (!xs.length) return [];
+  if (xs.length === 1) return [`synthesis drawn ${SECONDS(xs[0])}`];
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [`syntheses drawn ${(Math.min(...xs) / 1000).toFixed(2)}–${SECONDS(Math.max(...xs))} (mean ${SECONDS(mean)})`];
 }
 
-function row(id: string, label: string, m: StoriesMeasure, bound: number, notes: string[] = []): Row {
+function row(id: string, label: string, m: StoriesMeasure, bound: DrawnStoriesBound | number, notes: string[] = []): Row {
   return {
     id,
     label,
     wallMs: m.wallMs,
-    boundMs: bound,
+    boundMs: typeof bound === 'number' ? bound : bound.ms,
     llmCalls: m.sim.requests,
     rateLimited: m.sim.rateLimited,
     dbQueries: m.wire.statements,
@@ -91,6 +114,8 @@ function row(id: string, label: string, m: StoriesMeasure, bound: number, notes:
       `article queries ${m.result.articleQueries}`,
       ...(m.db ? [`run_db_stats ${m.db.queries} q / ${m.db.commits} c`] : []),
       ...notes,
+      ...drawnNote(m),
+      ...(typeof bound === 'number' ? [] : missingNotes(bound)),
     ],
   };
 }
@@ -99,7 +124,8 @@ export async function runS4(ctx: ScenarioCtx): Promise<ScenarioReport> {
   const ts = ctx.timeScale;
   const app = await startBenchApp(ctx.env, 's4', {
     timeScale: ts,
-    latency: { default: { fixedMs: 0 }, byPurpose: { synthesis: SYNTHESIS_LATENCY, embedding: SEED_LATENCY.embedding } },
+    jitter: ctx.jitter,
+    latency: { default: { fixedMs: 0 }, byPurpose: { synthesis: { ...SYNTHESIS_LATENCY, jitter: Math.min(ctx.jitter, SYNTHESIS_JITTER) }, embedding: SEED_LATENCY.embedding } },
   });
   const repo = new NewsRepository(app.services.db);
   // Each row a day of its own, far from other runs' (the database is the bench's own, but rows must not share scopes).
@@ -119,23 +145,31 @@ export async function runS4(ctx: ScenarioCtx): Promise<ScenarioReport> {
     const rows: Row[] = [];
     const targets: Target[] = [];
     const profile: string[] = [];
-    const details: Record<string, unknown> = { timeScale: ts, synthesisLatency: SYNTHESIS_LATENCY, embeddingLatency: SEED_LATENCY.embedding, articles: ARTICLES, clusters: CLUSTERS };
+    const details: Record<string, unknown> = {
+      timeScale: ts,
+      jitter: { synthesis: Math.min(ctx.jitter, SYNTHESIS_JITTER), embedding: ctx.jitter },
+      synthesisLatency: SYNTHESIS_LATENCY,
+      embeddingLatency: SEED_LATENCY.embedding,
+      articles: ARTICLES,
+      clusters: CLUSTERS,
+    };
     const window = DEFAULT_SYNTHESIS_CONCURRENCY;
 
-    ctx.log(`S4 row 1: every optimisation off (bound ≈ ${SECONDS(boundMs(ARTICLES, CLUSTERS, 1, ts))})`);
+    ctx.log(`S4 row 1: every optimisation off (bound ≈ ${SECONDS(meanBoundMs(FRESH_DAY, 1, ts))})`);
     const m1 = await measureStories(ctx.env, app, { scope: await freshDay('row1'), flags: ALL_OFF });
-    const b1 = boundMs(m1.sim.embeddingInputs, m1.result.synthesis.done, 1, ts);
+    const b1 = drawnBound(m1, FRESH_DAY, 1, ts);
     rows.push(row('S4.1', 'every optimisation off', m1, b1));
     profile.push(timelineLine('S4.1', m1.chain));
-    details.row1 = { result: m1.result, sim: m1.sim, db: m1.db };
+    details.row1 = { result: m1.result, sim: m1.sim, db: m1.db, bound: b1, draws: m1.draws };
 
     const scope2 = await freshDay('row2');
-    ctx.log(`S4 row 2: defaults, window ${window} (bound ≈ ${SECONDS(boundMs(ARTICLES, CLUSTERS, window, ts))})`);
+    ctx.log(`S4 row 2: defaults, window ${window} (bound ≈ ${SECONDS(meanBoundMs(FRESH_DAY, window, ts))})`);
     const m2 = await measureStories(ctx.env, app, { scope: scope2 });
-    const b2 = boundMs(m2.sim.embeddingInputs, m2.result.synthesis.done, window, ts);
-    rows.push(row('S4.2', `defaults (window ${window})`, m2, b2));
+    const bound2 = drawnBound(m2, FRESH_DAY, window, ts);
+    const b2 = bound2.ms;
+    rows.push(row('S4.2', `defaults (window ${window})`, m2, bound2));
     profile.push(timelineLine('S4.2', m2.chain));
-    details.row2 = { result: m2.result, sim: m2.sim, db: m2.db };
+    details.row2 = { result: m2.result, sim: m2.sim, db: m2.db, bound: bound2, draws: m2.draws };
 
     ctx.log('S4 row 3: row 2 again, unchanged (bound 0)');
     const m3 = await measureStories(ctx.env, app, { scope: scope2 });
@@ -148,17 +182,17 @@ export async function runS4(ctx: ScenarioCtx): Promise<ScenarioReport> {
     await repo.importArticles([extra]);
     ctx.log('S4 row 4: one new article');
     const m4 = await measureStories(ctx.env, app, { scope: scope2 });
-    const b4 = boundMs(m4.sim.embeddingInputs, m4.result.synthesis.done, window, ts);
+    const b4 = drawnBound(m4, { embeddingInputs: 1, syntheses: 1 }, window, ts);
     rows.push(row('S4.4', 'one new article', m4, b4, [`${m4.result.stories.superseded} superseded`]));
     profile.push(timelineLine('S4.4', m4.chain));
-    details.row4 = { result: m4.result, sim: m4.sim, db: m4.db };
+    details.row4 = { result: m4.result, sim: m4.sim, db: m4.db, bound: b4, draws: m4.draws };
 
     ctx.log('S4 row 5: defaults with a window of 10');
     const m5 = await measureStories(ctx.env, app, { scope: await freshDay('row5'), concurrency: 10 });
-    const b5 = boundMs(m5.sim.embeddingInputs, m5.result.synthesis.done, 10, ts);
-    rows.push(row('S4.5', 'defaults, window 10', m5, b5));
+    const bound5 = drawnBound(m5, FRESH_DAY, 10, ts);
+    rows.push(row('S4.5', 'defaults, window 10', m5, bound5));
     profile.push(timelineLine('S4.5', m5.chain));
-    details.row5 = { result: m5.result, sim: m5.sim, db: m5.db };
+    details.row5 = { result: m5.result, sim: m5.sim, db: m5.db, bound: bound5, draws: m5.draws };
 
     ctx.log('S4 row 6: --batch (one provider batch)');
     app.sim.configure({ batches: { processingMs: BATCH_PROCESSING_MS, itemFaults: [] } });
@@ -170,16 +204,18 @@ export async function runS4(ctx: ScenarioCtx): Promise<ScenarioReport> {
     const batches6 = stats6.batches;
     const calls6 = stats6.byRoute['anthropic.messages'].requests - stats0.byRoute['anthropic.messages'].requests;
     const batchRequests6 = stats6.byRoute['anthropic.batches'].requests - stats0.byRoute['anthropic.batches'].requests;
-    const embed6 = m6.sim.embeddingInputs ? embedRequestMs(SEED_LATENCY.embedding, m6.sim.embeddingInputs) : 0;
-    const b6 = (embed6 + BATCH_PROCESSING_MS) * ts;
+    // The batch's processing is the simulator's constant; the embedding request is drawn.
+    const embed6 = drawnBound(m6, { embeddingInputs: ARTICLES, syntheses: 0 }, 1, ts);
+    const b6 = embed6.ms + BATCH_PROCESSING_MS * ts;
     const cost2 = synthesisCost(m2);
     const cost6 = synthesisCost(m6);
     rows.push(row('S4.6', '--batch (one provider batch)', m6, b6, [
       `mode ${m6.result.synthesisMode}, ${batches6.created - before6.created} batch of ${batches6.items - before6.items} items (${batchRequests6} batch API requests), ${calls6} synthesis calls`,
       `synthesis cost ${usd(cost6)} (row 2 by calls: ${usd(cost2)})`,
+      ...missingNotes(embed6),
     ]));
     profile.push(timelineLine('S4.6', m6.chain));
-    details.row6 = { result: m6.result, sim: m6.sim, db: m6.db, wire: m6.wire, batchProcessingMs: BATCH_PROCESSING_MS, poll, synthesisCost: { batch: cost6, calls: cost2 } };
+    details.row6 = { result: m6.result, sim: m6.sim, db: m6.db, wire: m6.wire, bound: { ...embed6, ms: b6 }, draws: m6.draws, batchProcessingMs: BATCH_PROCESSING_MS, poll, synthesisCost: { batch: cost6, calls: cost2 } };
     for (const [key, m] of [['row1', m1], ['row2', m2], ['row3', m3], ['row4', m4], ['row5', m5]] as const) (details[key] as Record<string, unknown>).wire = m.wire;
 
     const commits = (m: StoriesMeasure) => m.db?.commits ?? Infinity;

@@ -65,7 +65,24 @@ describe('simulator with jitter', () => {
     expect(sim.latencies(from)).toEqual([expect.objectContaining({ meanMs: 10, ms: 10 })]);
   });
 
+  it("draws a purpose's requests with its own σ when its latency spec sets one", async () => {
+    sim.configure({ jitter: 0.5, latency: { byPurpose: { synthesis: { fixedMs: 1000, jitter: 0.05 }, outline: { fixedMs: 1000, jitter: 0 } } } });
+    const from = sim.latencies().at(-1)?.seq ?? 0;
+    await ask('own sigma', 'synthesis');
+    await ask('no sigma', 'outline');
+    await ask('config sigma', 'summary');
+    const [synthesis, outline, summary] = sim.latencies(from);
+    const bodyOf = (content: string) => JSON.stringify({ model: 'g', messages: [{ role: 'user', content }] });
+    expect(synthesis.ms).toBeCloseTo(10 * jitterFactor(0.05, 42, 'synthesis', bodyOf('own sigma')), 6);
+    expect(synthesis.ms).not.toBe(10);
+    expect(outline.ms).toBe(10);
+    expect(summary.ms).toBeCloseTo(10 * jitterFactor(0.5, 42, 'summary', bodyOf('config sigma')), 6);
+    sim.configure({ jitter: 0, latency: { byPurpose: null } });
+  });
+
   it('rejects a negative or huge jitter', () => {
+    expect(() => sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 1, jitter: 3 } } } })).toThrow(/latency\.byPurpose\.synthesis\.jitter/);
+
     expect(() => sim.configure({ jitter: -1 })).toThrow(/jitter/);
     expect(() => sim.configure({ jitter: 5 })).toThrow(/jitter/);
   });

@@ -90,12 +90,13 @@ function record(path: string, v: Json): Record<string, Json> {
 
 function latencySpec(path: string, v: Json): LatencySpec {
   const obj = record(path, v);
-  onlyKeys(path, obj, ['fixedMs', 'perOutputTokenMs', 'perInputMs', 'perInputTokenMs']);
+  onlyKeys(path, obj, ['fixedMs', 'perOutputTokenMs', 'perInputMs', 'perInputTokenMs', 'jitter']);
   // A partial spec created by a merge may lack fixedMs; 0 is the only sensible fill.
   const spec: LatencySpec = { fixedMs: obj.fixedMs === undefined ? 0 : nonNegative(`${path}.fixedMs`, obj.fixedMs) };
   for (const key of ['perOutputTokenMs', 'perInputMs', 'perInputTokenMs'] as const) {
     if (obj[key] !== undefined) spec[key] = nonNegative(`${path}.${key}`, obj[key]);
   }
+  if (obj.jitter !== undefined) spec.jitter = jitterOf(`${path}.jitter`, obj.jitter);
   return spec;
 }
 
@@ -174,9 +175,9 @@ function batchConfig(v: Json): BatchConfig {
   };
 }
 
-function jitterOf(v: Json): number {
-  const sigma = nonNegative('jitter', v ?? 0);
-  if (sigma > 2) fail('jitter', 'at most 2 (the σ of a log-normal; 0.27 gives p95 ≈ 1.5 × the mean)', v);
+function jitterOf(path: string, v: Json): number {
+  const sigma = nonNegative(path, v ?? 0);
+  if (sigma > 2) fail(path, 'at most 2 (the σ of a log-normal; 0.27 gives p95 ≈ 1.5 × the mean)', v);
   return sigma;
 }
 
@@ -240,7 +241,7 @@ export function validateConfig(v: Json): SimulatorConfig {
     faults,
     apiKeys,
     seed: obj.seed,
-    jitter: jitterOf(obj.jitter),
+    jitter: jitterOf('jitter', obj.jitter),
     embeddingDimensions,
     batches: batchConfig(obj.batches),
   };

@@ -151,7 +151,7 @@ async function deliver(
   signal: AbortSignal,
 ): Promise<void> {
   const spec = latencySpecFor(cfg, route.name, purpose);
-  const factor = jitterFactor(cfg.jitter, cfg.seed, purpose, rawBody);
+  const factor = jitterFactor(spec.jitter ?? cfg.jitter, cfg.seed, purpose, rawBody);
   const scale = cfg.timeScale * factor;
   const meanMs = firstByteMs(spec, reply.usage, cfg.timeScale) + outputMs(spec, reply.usage.outputTokens, cfg.timeScale);
   state.recordDraw({ provider: ROUTE_PROVIDER[route.name], route: route.name, purpose, meanMs, ms: meanMs * factor });

@@ -34,6 +34,8 @@ export interface LatencySpec {
   /** Per embedding input. */
   perInputMs?: number;
   perInputTokenMs?: number;
+  /** σ of this spec's log-normal draws, in place of the config's `jitter` (a purpose whose latency spreads less or more). */
+  jitter?: number;
 }
 
 /**
