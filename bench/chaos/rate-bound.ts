@@ -51,7 +51,7 @@ export async function rateLimitBound(
       ORDER BY activity_id::bigint`,
     [workflowId, LlmFailureType.RateLimited],
   );
-  const drawn: DrawnLatencies = { summary: [], outline: [], sheet: [], embedding: [] };
+  const drawn: DrawnLatencies = { summary: [], outline: [], sheet: [], embedding: [], synthesis: [] };
   let rateLimited = 0;
   for (const r of rows) {
     const item = { limited: Number(r.limited), limitedMs: Number(r.limited_ms ?? 0), okMs: Number(r.ok_ms ?? 0) };
