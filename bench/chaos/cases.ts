@@ -77,8 +77,10 @@ export interface ChaosCase {
   killAtSynthesis?: number;
   /** Screenplay cases: SIGKILL the worker (and start another) once every variant's first text deltas arrived on the run's stream. */
   killWhileStreaming?: boolean;
-  /** Session cases: SIGKILL the worker (and start another) while this turn's first model call is open at the provider. */
+  /** Session cases: SIGKILL the worker (and start another) during this turn, at `killDuring`. */
   killAtTurn?: number;
+  /** When in the turn: while its first model call is open at the provider (the default), or right after its first write tool sent its COMMIT. */
+  killDuring?: 'model-call' | 'write-commit';
   /** The run is started through the HTTP API (`storyloom serve`, a process of its own) instead of the Temporal client. */
   viaApi?: boolean;
   /** Extra time the case may take beyond the usual deadline (an outage's length). */
@@ -321,6 +323,14 @@ export const CASES: ChaosCase[] = [
     expect: 'completes',
     job: 'session',
     killAtTurn: 3,
+  },
+  {
+    id: 'worker-kill-session-write',
+    title: "story session: worker SIGKILL right after turn 4's first write tool sent its COMMIT (written, never reported), restarted",
+    expect: 'completes',
+    job: 'session',
+    killAtTurn: 4,
+    killDuring: 'write-commit',
   },
   {
     id: 'two-workers-one-host',

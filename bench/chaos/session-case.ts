@@ -44,16 +44,38 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
     const updateId = randomUUID();
     // The case's own words: another case's memory embeddings are not cache hits here.
     const text = `Turn ${turn} of ${title}: I search the harbour office for the ${['ledger', 'lamp', 'key', 'map', 'letter'][turn % 5]}`;
-    const modelCallsBefore = stack.sim.stats().byPurpose.session?.requests ?? 0;
-    // The kill: once this turn's first model call is open at the provider.
-    const kill =
-      turn === c.killAtTurn
-        ? (async () => {
-            while ((stack.sim.stats().byPurpose.session?.requests ?? 0) <= modelCallsBefore && Date.now() < deadline) await sleep(20);
-            log(`  ${c.id}: SIGKILL the worker during turn ${turn}'s model call`);
-            fault = await killAndRestartWorker(stack, workers, startWorker, now, `killed during turn ${turn}'s model call`);
-          })()
-        : Promise.resolve();
+    let answered = false;
+    const killAt = async (what: string) => {
+      log(`  ${c.id}: SIGKILL the worker ${what}`);
+      fault = await killAndRestartWorker(stack, workers, startWorker, now, `killed ${what}`);
+    };
+    const kill = turn !== c.killAtTurn ? Promise.resolve() : c.killDuring === 'write-commit' ? afterWriteCommit() : duringModelCall();
+    /** Once this turn's first model call is open at the provider. */
+    async function duringModelCall(): Promise<void> {
+      const before = stack.sim.stats().byPurpose.session?.requests ?? 0;
+      while ((stack.sim.stats().byPurpose.session?.requests ?? 0) <= before && !answered) await sleep(20);
+      if (!answered) await killAt(`during turn ${turn}'s model call`);
+    }
+    /**
+     * Right after this turn's first write tool sent its COMMIT (its result stored with the claim):
+     * the write is in, the activity is never reported, and its retry must find the claim and write nothing.
+     */
+    async function afterWriteCommit(): Promise<void> {
+      let armed = false;
+      const committed = new Promise<boolean>((resolve) => {
+        stack.proxy.onClientData = (chunk) => {
+          if (answered) resolve(false);
+          else if (!armed) armed = chunk.includes('UPDATE session_tool_writes SET result');
+          else if (chunk.includes('COMMIT')) resolve(true);
+          return false;
+        };
+      });
+      // Resolved with the COMMIT on its way (the SIGKILL is sent in this tick, before the worker can report the activity).
+      const kill = committed.then((yes) => (yes ? killAt(`right after a write tool's COMMIT in turn ${turn}`) : undefined));
+      await committed;
+      stack.proxy.onClientData = undefined;
+      await kill;
+    }
     let answer: TurnResult | undefined;
     while (!answer && Date.now() < deadline) {
       try {
@@ -65,6 +87,9 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
         await sleep(1000);
       }
     }
+    answered = true;
+    // A kill armed on the proxy that never fired (the turn wrote nothing) lets go with the next statement.
+    stack.proxy.onClientData?.(Buffer.alloc(0));
     await kill;
     if (!answer) {
       problems.push(`turn ${turn} unanswered by the deadline`);
@@ -82,10 +107,20 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   const progress = await stack.client.withDeadline(Date.now() + 10_000, () => handle.query(sessionProgressQuery)).catch(() => undefined);
   const accepted: string[] = [];
   let completedUpdates = 0;
+  // Activities that needed more than one attempt (a started event records the attempt that ended it), by type.
+  const activityTypes = new Map<string, string>();
+  const retried: Record<string, number> = {};
   for (const e of (await handle.fetchHistory()).events ?? []) {
     const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
     if (id) accepted.push(id);
     if (e.workflowExecutionUpdateCompletedEventAttributes) completedUpdates++;
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) activityTypes.set(String(e.eventId), scheduled.activityType?.name ?? 'unknown');
+    const attempt = e.activityTaskStartedEventAttributes;
+    if (attempt && (attempt.attempt ?? 1) > 1) {
+      const type = activityTypes.get(String(attempt.scheduledEventId)) ?? 'unknown';
+      retried[type] = (retried[type] ?? 0) + 1;
+    }
   }
   const acceptedTwice = accepted.length - new Set(accepted).size;
   if (description.status.name !== 'RUNNING') problems.push(`the session's workflow is ${description.status.name}`);
@@ -97,7 +132,7 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   if (fault) {
     out.fault = fault;
     out.recoveryMs = recoveryMs(samples, fault.restoredAt, out.wallMs);
-  } else if (c.killAtTurn !== undefined) out.error = 'no kill: the turn never called the model';
+  } else if (c.killAtTurn !== undefined) out.error = `no kill: turn ${c.killAtTurn} ended before its ${c.killDuring === 'write-commit' ? 'first write' : 'model call'}`;
   for (const w of workers) await w.stop().catch(() => undefined);
 
   // Turns, their writes (claimed once per tool call in session_tool_writes), memories, the call log.
@@ -139,7 +174,8 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   const note =
     `${answers.length} of ${SESSION_TURNS} turns answered${resends ? ` (${resends} Update call(s) sent again with the same id)` : ' (no Update call sent twice)'}, ` +
     `${completedUpdates}/${accepted.length} Updates completed/accepted; ${turnRows} turn rows (session counts ${session?.turns ?? '—'}), ` +
-    `${writes.rows} writes for ${writeCalls.n} write calls, ${memories.rows} memories; workflow ${description.status.name}`;
+    `${writes.rows} writes for ${writeCalls.n} write calls, ${memories.rows} memories; workflow ${description.status.name}; ` +
+    `activities retried: ${Object.entries(retried).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}`;
   out.note = note;
   log(`  ${c.id}: ${note}`);
   return out;
