@@ -6,6 +6,7 @@
 import type { DeepPartial, FaultRule, SimulatorConfig } from '../../src/llm/simulator';
 import type { IngestionProgress } from '../../src/shared/ingestion';
 import { readSse, type SseEvent } from '../../test/helpers/api';
+import { killAndRestartWorker } from './measure';
 import type { ChaosStack } from './stack';
 import type { ChaosWorker } from './worker-process';
 
@@ -66,10 +67,20 @@ export interface ChaosCase {
   workerEnv?: Record<string, string>;
   /** Workers run the product's entry (src/worker.ts, with its metrics server) instead of the test child. */
   workerEntry?: boolean;
-  /** The job the case runs: a script's ingestion (the default) or a generateStories run over a day of synthetic news (stories-case.ts). */
-  job?: 'ingest' | 'stories';
+  /**
+   * The job the case runs: a script's ingestion (the default), a generateStories run over a day
+   * of synthetic news (stories-case.ts), a generateScreenplay run (screenplay-case.ts) or a
+   * story session's turns (session-case.ts).
+   */
+  job?: 'ingest' | 'stories' | 'screenplay' | 'session';
   /** Stories cases: SIGKILL the worker (and start another) once this share of the syntheses is done. */
   killAtSynthesis?: number;
+  /** Screenplay cases: SIGKILL the worker (and start another) once every variant's first text deltas arrived on the run's stream. */
+  killWhileStreaming?: boolean;
+  /** Session cases: SIGKILL the worker (and start another) during this turn, at `killDuring`. */
+  killAtTurn?: number;
+  /** When in the turn: while its first model call is open at the provider (the default), or right after its first write tool sent its COMMIT. */
+  killDuring?: 'model-call' | 'write-commit';
   /** The run is started through the HTTP API (`storyloom serve`, a process of its own) instead of the Temporal client. */
   viaApi?: boolean;
   /** Extra time the case may take beyond the usual deadline (an outage's length). */
@@ -92,11 +103,7 @@ const inPhase2 = (p: IngestionProgress) => p.phase === 'phase2' && p.phases.shee
 function killWorker(when: (p: IngestionProgress) => boolean, what: string) {
   return async (ctx: CaseCtx): Promise<FaultRecord> => {
     await ctx.waitFor(when, what);
-    const inFlight = ctx.stack.sim.stats().currentConcurrent;
-    const faultAt = ctx.now();
-    await ctx.workers[0].kill();
-    ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
-    return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true };
+    return killAndRestartWorker(ctx.stack, ctx.workers, () => ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry }), ctx.now);
   };
 }
 
@@ -230,11 +237,13 @@ export const CASES: ChaosCase[] = [
         };
       });
       await held;
-      const inFlight = ctx.stack.sim.stats().currentConcurrent;
-      const faultAt = ctx.now();
-      await ctx.workers[0].kill();
-      ctx.workers[0] = await ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry });
-      return { faultAt, inFlight, restoredAt: ctx.now(), killedWorker: true, note: 'killed with an INSERT INTO scene_summaries held at the proxy' };
+      return killAndRestartWorker(
+        ctx.stack,
+        ctx.workers,
+        () => ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry }),
+        ctx.now,
+        'killed with an INSERT INTO scene_summaries held at the proxy',
+      );
     },
   },
   {
@@ -296,6 +305,40 @@ export const CASES: ChaosCase[] = [
     expect: 'completes',
     job: 'stories',
     killAtSynthesis: 0.4,
+  },
+  {
+    id: 'screenplay-baseline',
+    title: 'screenplay (generateScreenplay, 5 personas, 3 variants streamed): no fault (the reference run of the screenplay cases)',
+    expect: 'completes',
+    job: 'screenplay',
+  },
+  {
+    id: 'worker-kill-screenplay-stream',
+    title: 'screenplay: worker SIGKILL while the variants stream (after their first text deltas), restarted',
+    expect: 'completes',
+    job: 'screenplay',
+    killWhileStreaming: true,
+  },
+  {
+    id: 'session-baseline',
+    title: 'story session (storySession, 5 turns as takeTurn Updates, 3 read and 2 write tools each): no fault (the reference run of the session cases)',
+    expect: 'completes',
+    job: 'session',
+  },
+  {
+    id: 'worker-kill-session-turn',
+    title: "story session: worker SIGKILL during turn 3's model call, restarted; the client's Update waits for the reply",
+    expect: 'completes',
+    job: 'session',
+    killAtTurn: 3,
+  },
+  {
+    id: 'worker-kill-session-write',
+    title: "story session: worker SIGKILL right after turn 4's first write tool sent its COMMIT (written, never reported), restarted",
+    expect: 'completes',
+    job: 'session',
+    killAtTurn: 4,
+    killDuring: 'write-commit',
   },
   {
     id: 'two-workers-one-host',

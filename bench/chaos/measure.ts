@@ -3,6 +3,9 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import type { SimulatorStats } from '../../src/llm/simulator';
 import { LlmFailureType } from '../../src/shared/failure-types';
+import type { FaultRecord } from './cases';
+import type { ChaosStack } from './stack';
+import type { ChaosWorker } from './worker-process';
 
 export interface DbCheck {
   scenes: number;
@@ -88,7 +91,8 @@ export async function checkCallLog(
   return { repeatedKeys, calls, paidLogged, rowlessAttempts };
 }
 
-export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding', 'synthesis'] as const;
+/** Purposes of the paid calls (a screenplay's token count, `screenplay.count`, is free and logs no row). */
+export const PURPOSES = ['summary', 'outline', 'sheet', 'embedding', 'synthesis', 'screenplay', 'session', 'session-summary'] as const;
 
 /** Requests per purpose that reached the simulator, and the 200 answers it finished (schema-breaking ones included: they are billed too). */
 export function simCalls(stats: SimulatorStats): { requests: Record<string, number>; paid: Record<string, number>; errors: Record<string, number> } {
@@ -114,17 +118,26 @@ export interface RunOutcome {
   error?: string;
 }
 
+/** A run's result as a case's status and error: its error, or its first two failures by `describeFailure`. */
+export function runResultOutcome<F>(describeFailure: (f: F) => string) {
+  return (result: { status: string; error?: { type: string; message: string }; failureCount: number; failures: F[] }): RunOutcome => {
+    if (result.error) return { status: result.status, error: `${result.error.type}: ${result.error.message}` };
+    if (result.failureCount) return { status: result.status, error: result.failures.slice(0, 2).map(describeFailure).join('; ') };
+    return { status: result.status };
+  };
+}
+
 /**
- * Waits for a case's run until `deadlineMs` and writes its status and error into `out`: the
- * run's result (its error, or its first two failures by `describeFailure`), a workflow failure,
- * or, at the deadline, what `atDeadline` says, after which the run is terminated. Returns the
- * result when the run ended by itself.
+ * Waits for a case's run until `deadlineMs` and writes its status and error into `out`: what
+ * `describeResult` makes of the run's result (runResultOutcome for the jobs that report
+ * failures), a workflow failure, or, at the deadline, what `atDeadline` says, after which the
+ * run is terminated. Returns the result when the run ended by itself.
  */
-export async function awaitCaseRun<F, R extends { status: string; error?: { type: string; message: string }; failureCount: number; failures: F[] }>(
+export async function awaitCaseRun<R>(
   handle: WorkflowHandle,
   deadlineMs: number,
   out: RunOutcome,
-  describeFailure: (f: F) => string,
+  describeResult: (r: R) => RunOutcome,
   atDeadline: () => RunOutcome = () => ({ status: `not finished in ${Math.round(deadlineMs / 1000)} s` }),
 ): Promise<R | undefined> {
   try {
@@ -133,11 +146,8 @@ export async function awaitCaseRun<F, R extends { status: string; error?: { type
       sleep(deadlineMs).then(() => ({ timeout: true as const })),
     ]);
     if ('r' in outcome) {
-      const result = outcome.r;
-      out.status = result.status;
-      if (result.error) out.error = `${result.error.type}: ${result.error.message}`;
-      else if (result.failureCount) out.error = result.failures.slice(0, 2).map(describeFailure).join('; ');
-      return result;
+      Object.assign(out, describeResult(outcome.r));
+      return outcome.r;
     }
     Object.assign(out, atDeadline());
     await handle.terminate('chaos: case deadline').catch(() => undefined);
@@ -146,4 +156,29 @@ export async function awaitCaseRun<F, R extends { status: string; error?: { type
     out.error = err instanceof WorkflowFailedError ? `${err.cause?.name}: ${err.cause?.message}` : (err as Error).message;
   }
   return undefined;
+}
+
+/**
+ * The worker-kill fault: SIGKILLs `workers[0]` and starts another on the same queue at once.
+ * `inFlight` is what the simulator has open at the kill (the calls the kill can make repeat).
+ */
+export async function killAndRestartWorker(
+  stack: ChaosStack,
+  workers: ChaosWorker[],
+  start: () => Promise<ChaosWorker>,
+  now: () => number,
+  note?: string,
+): Promise<FaultRecord> {
+  const inFlight = stack.sim.stats().currentConcurrent;
+  const faultAt = now();
+  await workers[0].kill();
+  workers[0] = await start();
+  return { faultAt, inFlight, restoredAt: now(), killedWorker: true, ...(note ? { note } : {}) };
+}
+
+/** ms from the repair to the first sample with more items done than at the repair (or to the run's end). */
+export function recoveryMs(samples: { t: number; done: number }[], restoredAt: number, wallMs: number): number {
+  const doneAtRepair = [...samples].reverse().find((s) => s.t <= restoredAt)?.done ?? 0;
+  const next = samples.find((s) => s.t > restoredAt && s.done > doneAtRepair);
+  return (next?.t ?? wallMs) - restoredAt;
 }

@@ -43,7 +43,7 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
     }
     const repeated = c.repeated === undefined ? '' : ` (${c.repeated >= 0 ? '+' : ''}${c.repeated})`;
     lines.push(
-      `| ${c.id} | ${cell(c.title)}${c.fault?.note ? ` — ${cell(c.fault.note)}` : ''}${rateBoundNote(c)} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
+      `| ${c.id} | ${cell(c.title)}${notes(c)}${rateBoundNote(c)} | ${cell(c.status)}${c.error ? `: ${cell(c.error).slice(0, 160)}` : ''} | ${s(c.wallMs)} | ` +
         `${c.expect === 'completes' ? cell(c.itemsLost) : `— (${cell(c.itemsLost)} not done)`} | ${cell(c.db?.duplicated)} | ${cell(c.requests)}${repeated} | ${inFlightCell(c)} | ${cell(c.missingFromCallLog)}${c.unloggedInFlight ? ` (+${c.unloggedInFlight} killed in flight)` : ''}${c.billedWithoutTokens ? `; ${c.billedWithoutTokens} billed, logged without tokens` : ''} | ` +
         `${errorsCell(c.providerErrors)} | ${c.fault ? s(c.recoveryMs) : '—'} | ${cell(c.neededHuman)} | ${c.pass ? '✅' : '❌'} ${cell(c.verdict)} |`,
     );
@@ -51,9 +51,13 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
   lines.push(
     '',
     'Columns: **items lost** = scenes without a summary or an embedding, characters without a sheet, a missing outline, from the database after the run ' +
-      '(stories cases: clusters of the day without a story); ' +
+      '(stories cases: clusters of the day without a story; screenplay cases: requested variants without their saved version, versions without their cast; ' +
+      'session cases: turns not recorded as completed, write tool calls of the turns without their write); ' +
       '**rows duplicated** = rows beyond one per item in scene_summaries, scene_embeddings, character_sheets, script_outlines, repeated llm_calls call keys and ingestion_runs rows ' +
-      '(stories cases: stories beyond one per story hash of the day, story_articles beyond one per article, repeated story_runs rows and llm_calls call keys); ' +
+      '(stories cases: stories beyond one per story hash of the day, story_articles beyond one per article, repeated story_runs rows and llm_calls call keys; ' +
+      'screenplay cases: screenplay_versions beyond one per variant of the run or of its story, story_cast beyond one per version and character, run_reports beyond one, repeated call keys; ' +
+      'session cases: session_turns beyond one per turn or beyond the turns sent, session_tool_writes of no tool call a turn recorded, session_memories beyond one per turn and text, ' +
+      'takeTurn Updates accepted twice in the history, repeated call keys); ' +
       '**requests** = provider requests the simulator received, and in brackets the difference from the fault-free baseline run of the same size (retries and repeated calls); ' +
       '**in flight at fault** = simulator requests open at the moment of the kill or cut; after a worker SIGKILL, the LLM activities the kill cut short, by type, from the call keys ' +
       '(activities whose attempt on the killed worker left no llm_calls row: their request was open at the simulator, answered but not yet reported as the activity\'s result — a loaded machine widens that window — ' +
@@ -61,7 +65,9 @@ export function formatChaosMarkdown(r: ChaosReport, argv: string[]): string {
       '**requests missing from call log** = provider requests the simulator received minus llm_calls rows (cache hits aside); ' +
       'requests of activities a worker SIGKILL cut short are shown apart ("killed in flight", at most one per such activity): the simulator, like a provider, sees a half-closed connection, finishes and bills the answer, but the process that would log it is gone — they are the calls the run repeats; ' +
       '"billed, logged without tokens" = 200 answers the simulator finished (schema-breaking ones included) beyond the rows that carry their tokens (outcome ok or LlmInvalidOutput): requests our side gave up on (timeout, cut connection) after the provider had answered; ' +
-      '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done (api-kill: from the restarted API listening to the SSE client\'s next event); ' +
+      '**recover s** = from the repair (worker or server back, proxy restored, fault window over) to the next item done (api-kill: from the restarted API listening to the SSE client\'s next event; ' +
+      'screenplay: to the next variant saved; session: to the killed turn\'s reply reaching the client); ' +
+      'a session case is completed when every turn\'s Update was answered with its turn number, the session\'s workflow is still running and idle, and every Update accepted in its history completed; ' +
       '**needed a human** = 1 when the run did not complete by itself within the deadline (for 401/404 that is the right outcome: a key or a model name to fix). ' +
       'Postgres faults are made by a TCP proxy between the workers and Postgres (the shared server is never stopped); outage lengths are real seconds at any time scale.',
   );
@@ -104,4 +110,10 @@ function inFlightCell(c: CaseResult): string {
     return `${c.killedInFlight}${types ? ` (${types}; ${c.fault?.inFlight ?? 0} open)` : ''}`;
   }
   return c.fault && c.fault.inFlight ? String(c.fault.inFlight) : '—';
+}
+
+/** The fault's note and the case's own findings, after the case's title. */
+function notes(c: CaseResult): string {
+  const all = [c.fault?.note, c.note].filter(Boolean);
+  return all.length ? ` — ${cell(all.join('; '))}` : '';
 }

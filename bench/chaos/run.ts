@@ -19,9 +19,11 @@ import { ingestScript, progressQuery } from '../../src/workflows';
 import { freePort } from '../temporal-server';
 import type { ChaosApi } from './api-process';
 import { CASES, type CaseCtx, type ChaosCase, type FaultRecord } from './cases';
-import { awaitCaseRun, checkDb, simCalls, sleep, sum, type DbCheck } from './measure';
+import { awaitCaseRun, checkDb, recoveryMs, runResultOutcome, simCalls, sleep, sum, type DbCheck } from './measure';
 import { searchSecrets, type SecretsReport } from './secrets';
 import { startChaosStack, type ChaosStack } from './stack';
+import { runScreenplayRun } from './screenplay-case';
+import { runSessionRun } from './session-case';
 import { runStoriesRun } from './stories-case';
 import { rateLimitBound, type RateLimitBound } from './rate-bound';
 import { writeChaosReport } from './report';
@@ -32,6 +34,8 @@ export interface CaseResult {
   expect: ChaosCase['expect'];
   notApplicable?: string;
   workflowId?: string;
+  /** What the case found besides the fault (screenplay and session cases: rows, Updates). */
+  note?: string;
   status?: string;
   error?: string;
   wallMs?: number;
@@ -108,7 +112,7 @@ const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOStri
 const CHARACTERS = 8;
 
 /** The fault-free reference run of a case's job: its requests are what the case's are compared with. */
-const baselineId = (c: ChaosCase) => (c.job === 'stories' ? 'stories-baseline' : 'baseline');
+const baselineId = (c: ChaosCase) => (c.job && c.job !== 'ingest' ? `${c.job}-baseline` : 'baseline');
 
 async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: string, baseline: CaseResult | undefined): Promise<CaseResult> {
   const out: CaseResult = { id: c.id, title: c.title, expect: c.expect };
@@ -117,6 +121,8 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
     const dayIndex = CASES.indexOf(c);
     return judgeCase(stack, c, await runStoriesRun(stack, c, opts, runTag, dayIndex, log), baseline);
   }
+  if (c.job === 'screenplay') return judgeCase(stack, c, await runScreenplayRun(stack, c, opts, runTag, log), baseline);
+  if (c.job === 'session') return judgeCase(stack, c, await runSessionRun(stack, c, opts, runTag, log), baseline);
   const title = `chaos ${c.id} ${runTag}`;
   const text = syntheticScreenplay({ title, scenes: opts.scenes, characters: CHARACTERS, salt: `${c.id}-${runTag}` });
   const imported = await new ScriptRepository(stack.db).importScreenplay(parseScreenplay(Buffer.from(text), 'chaos.fountain'), {
@@ -217,7 +223,7 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   const baselineMs = baseline?.wallMs ?? 60_000 * opts.timeScale;
   const deadlineMs = Math.max(180_000, 5 * baselineMs) + (c.extraDeadlineMs?.(opts.timeScale) ?? 0);
   const injected = c.inject ? c.inject(ctx).catch((err: unknown) => ({ error: err as Error })) : Promise.resolve(undefined);
-  const result = await awaitCaseRun<IngestionFailure, IngestionResult>(handle, deadlineMs, out, (f) => `${f.phase} ${f.item}: ${f.errorType}`, () => {
+  const result = await awaitCaseRun<IngestionResult>(handle, deadlineMs, out, runResultOutcome<IngestionFailure>((f) => `${f.phase} ${f.item}: ${f.errorType}`), () => {
     const last = samples.at(-1)?.progress;
     return {
       status: last?.paused ? 'paused at the deadline' : `not finished in ${Math.round(deadlineMs / 1000)} s`,
@@ -235,9 +241,7 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   if (fault && 'error' in fault) out.error = `${out.error ?? ''} (fault injection failed: ${fault.error.message})`.trim();
   else if (fault) {
     out.fault = fault;
-    const doneAtRepair = [...samples].reverse().find((s) => s.t <= fault.restoredAt)?.done ?? 0;
-    const next = samples.find((s) => s.t > fault.restoredAt && s.done > doneAtRepair);
-    out.recoveryMs = fault.recoveryMs ?? (next?.t ?? out.wallMs) - fault.restoredAt;
+    out.recoveryMs = fault.recoveryMs ?? recoveryMs(samples, fault.restoredAt, out.wallMs);
   }
   await api?.stop();
 

@@ -56,6 +56,13 @@ export interface ChaosStack {
 /** Simulated provider latency at time scale 1 (ms): a 120-scene run takes about half a minute. */
 export const LATENCY = { summary: 1500, outline: 3000, sheet: 2500, embedding: 400 };
 
+/**
+ * A screenplay streams: its first token after 0.8 s, then 1.5 ms a token (the harbour plot's
+ * 1,700 tokens in about 3.4 s at time scale 1, inside the request timeout), so a kill can land
+ * mid-stream.
+ */
+export const SCREENPLAY_LATENCY = { fixedMs: 800, perOutputTokenMs: 1.5 };
+
 /** The request timeout the workers run with (a hung request is abandoned after it). */
 export const REQUEST_TIMEOUT_MS = 5000;
 
@@ -102,6 +109,7 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
         outline: { fixedMs: LATENCY.outline },
         sheet: { fixedMs: LATENCY.sheet },
         embedding: { fixedMs: LATENCY.embedding },
+        screenplay: SCREENPLAY_LATENCY,
       },
     },
     apiKeys: { anthropic: keys.anthropic, openai: keys.openai },

@@ -11,7 +11,7 @@ import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesProgress, type StoriesResult, type StoryFailure } from '../../src/shared/stories';
 import { generateStories, storiesProgressQuery } from '../../src/workflows';
 import type { ChaosCase, FaultRecord } from './cases';
-import { awaitCaseRun, checkCallLog, sleep } from './measure';
+import { awaitCaseRun, checkCallLog, killAndRestartWorker, recoveryMs, runResultOutcome, sleep } from './measure';
 import type { CaseResult } from './run';
 import type { ChaosStack } from './stack';
 
@@ -64,12 +64,8 @@ export async function runStoriesRun(
         const done = p.synthesis.done + p.synthesis.failed + p.synthesis.reused;
         samples.push({ t: now(), done });
         if (at !== undefined && !fault && p.synthesis.total > 0 && done >= Math.ceil(p.synthesis.total * at)) {
-          const inFlight = stack.sim.stats().currentConcurrent;
-          const faultAt = now();
           log(`  ${c.id}: SIGKILL the worker at ${done}/${p.synthesis.total} syntheses`);
-          await workers[0].kill();
-          workers[0] = await stack.startWorker(taskQueue, c.workerEnv);
-          fault = { faultAt, inFlight, restoredAt: now(), killedWorker: true, note: `killed at ${done}/${p.synthesis.total} syntheses` };
+          fault = await killAndRestartWorker(stack, workers, () => stack.startWorker(taskQueue, c.workerEnv), now, `killed at ${done}/${p.synthesis.total} syntheses`);
         }
       } catch {
         // No worker for the moment: the next poll tries again.
@@ -79,17 +75,14 @@ export async function runStoriesRun(
   })();
 
   const deadlineMs = 180_000;
-  const result = await awaitCaseRun<StoryFailure, StoriesResult>(handle, deadlineMs, out, (f) => `cluster ${f.cluster}: ${f.errorType}`);
+  const result = await awaitCaseRun<StoriesResult>(handle, deadlineMs, out, runResultOutcome<StoryFailure>((f) => `cluster ${f.cluster}: ${f.errorType}`));
   out.wallMs = now();
   finished = true;
   await poller;
   if (at !== undefined && !fault) out.error = `${out.error ?? ''} (no kill: the syntheses never reached ${Math.round(at * 100)}%)`.trim();
   if (fault) {
-    const f = fault;
-    out.fault = f;
-    const doneAtRepair = [...samples].reverse().find((s) => s.t <= f.restoredAt)?.done ?? 0;
-    const next = samples.find((s) => s.t > f.restoredAt && s.done > doneAtRepair);
-    out.recoveryMs = (next?.t ?? out.wallMs) - f.restoredAt;
+    out.fault = fault;
+    out.recoveryMs = recoveryMs(samples, fault.restoredAt, out.wallMs);
   }
   for (const w of workers) await w.stop().catch(() => undefined);
 
