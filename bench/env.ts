@@ -109,7 +109,7 @@ export async function startBenchApp(
   appEnv: Record<string, string> = {},
 ): Promise<BenchApp> {
   const { sim, taskQueue, config, services } = await simulatorAndServices(env, name, simConfig, (s) => ({ ...workerProcessEnv(env, s), ...appEnv }));
-  const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue });
+  const workers = await createWorkers({ connection: env.nativeConnection, services, workflowBundle: env.workflowBundle, taskQueue, preloadTokenizers: true });
   const running = workers.map((w) => w.run());
   return {
     config,

@@ -37,6 +37,8 @@ export interface ChainHistory {
   startToClose: Record<string, LatencyStats>;
   /** WorkflowTaskScheduled → WorkflowTaskCompleted (queueing + replay/processing + response). */
   workflowTask: LatencyStats;
+  /** The workflow task's two parts: scheduled → started (dispatch to a poller), started → completed (the worker's turn, RPCs included). */
+  workflowTaskParts: { queue: LatencyStats; worker: LatencyStats };
   /**
    * For LLM activities after the first window: ActivityTaskCompleted of a call → the next
    * ActivityTaskScheduled of the same type, FIFO (how long a freed window slot stays empty).
@@ -107,6 +109,8 @@ export async function chainHistory(client: Client, workflowId: string, firstRunI
   const sched2start: Record<string, number[]> = {};
   const start2close: Record<string, number[]> = {};
   const wft: number[] = [];
+  const wftQueue: number[] = [];
+  const wftWorker: number[] = [];
   const refill: number[] = [];
   const best = { bytes: 0, where: '' };
   const spans: ChainHistory['spans'] = {};
@@ -123,6 +127,7 @@ export async function chainHistory(client: Client, workflowId: string, firstRunI
     const scheduled = new Map<string, { t: number; type: string; queue: string }>();
     const started = new Map<string, number>();
     const wftScheduled = new Map<string, number>();
+    const wftStarted = new Map<string, number>();
     // Per LLM activity type: completions not yet followed by a scheduling of the same type (FIFO).
     const pendingCompletions = new Map<string, number[]>();
     let next: string | undefined;
@@ -172,9 +177,17 @@ export async function chainHistory(client: Client, workflowId: string, firstRunI
         case 'workflowTaskScheduled':
           wftScheduled.set(id, t);
           break;
+        case 'workflowTaskStarted': {
+          const s = wftScheduled.get(String(attrs.scheduledEventId));
+          if (s !== undefined) wftQueue.push(t - s);
+          wftStarted.set(String(attrs.scheduledEventId), t);
+          break;
+        }
         case 'workflowTaskCompleted': {
           const s = wftScheduled.get(String(attrs.scheduledEventId));
           if (s !== undefined) wft.push(t - s);
+          const st = wftStarted.get(String(attrs.scheduledEventId));
+          if (st !== undefined) wftWorker.push(t - st);
           break;
         }
         case 'markerRecorded': {
@@ -218,6 +231,7 @@ export async function chainHistory(client: Client, workflowId: string, firstRunI
     scheduleToStart: byType(sched2start),
     startToClose: byType(start2close),
     workflowTask: stats(wft),
+    workflowTaskParts: { queue: stats(wftQueue), worker: stats(wftWorker) },
     refill: stats(refill),
     spans,
     closedMs: origin === undefined ? 0 : lastEventMs - origin,

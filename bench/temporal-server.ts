@@ -1,12 +1,14 @@
 /**
  * The benchmark's own Temporal dev server: the project's CLI binary (TEMPORAL_CLI), in memory,
  * on free ports, with its JSON log in a file so history-size and payload-size warnings can be
- * found afterwards. The server is told to warn at the thresholds the benchmark reports against.
+ * found afterwards. The server is told to warn at the thresholds the benchmark reports against,
+ * and runs with the latency settings README "Deploying" recommends (temporal-server-settings.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Connection } from '@temporalio/client';
+import { dynamicConfigArgs } from '../src/shared/temporal-server-settings';
 
 /** Thresholds the server warns at (dynamic config; the blob warning is lowered from 512 KB to 256 KB). */
 export const WARN_LIMITS = {
@@ -74,6 +76,7 @@ export async function startTemporal(cli: string, logFile: string): Promise<Bench
     '--dynamic-config-value', `limit.historyCount.warn=${WARN_LIMITS.historyCount}`,
     '--dynamic-config-value', `limit.historySize.warn=${WARN_LIMITS.historySizeBytes}`,
     '--dynamic-config-value', `limit.blobSize.warn=${WARN_LIMITS.blobSizeBytes}`,
+    ...dynamicConfigArgs(),
   ];
   const child: ChildProcess = spawn(cli, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);

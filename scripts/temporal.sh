@@ -15,6 +15,8 @@ UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 CLI_VERSIONS=(v1.5.1 v1.5.0 v1.4.1)
 # The custom search attributes the workflows set (src/shared/search-attributes.ts: keep in step).
 SEARCH_ATTRIBUTES=(StoryloomJob=Keyword StoryloomTitle=Keyword StoryloomStatus=Keyword StoryloomTurns=Int)
+# Latency settings (src/shared/temporal-server-settings.ts says why: keep in step).
+DYNAMIC_CONFIG=(history.transferProcessorMaxPollRPS=200 matching.numTaskqueueReadPartitions=1 matching.numTaskqueueWritePartitions=1)
 
 install_cli() {
   if [ -x "$TEMPORAL_BIN" ]; then return 0; fi
@@ -61,8 +63,10 @@ start() {
   say "starting the Temporal dev server on $host:$port (Web UI on :$UI_PORT, data in $DB_FILE, log in $LOG_FILE)"
   local sa_args=() sa
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_args+=(--search-attribute "$sa"); done
+  local dc_args=() dc
+  for dc in "${DYNAMIC_CONFIG[@]}"; do dc_args+=(--dynamic-config-value "$dc"); done
   nohup "$TEMPORAL_BIN" server start-dev --ip "$host" --port "$port" --ui-port "$UI_PORT" \
-    --db-filename "$DB_FILE" --log-format json --log-level warn "${sa_args[@]}" >>"$LOG_FILE" 2>&1 &
+    --db-filename "$DB_FILE" --log-format json --log-level warn "${sa_args[@]}" "${dc_args[@]}" >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 120); do
     if healthy; then say "Temporal is up: http://$host:$UI_PORT"; return 0; fi

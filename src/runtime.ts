@@ -14,7 +14,7 @@ import { OutageDetector } from './llm/outage-detector';
 import { AimdGate, ProviderGates } from './llm/rate-gate';
 import { createProviderRegistry, type ProviderRegistry } from './llm/registry';
 import { PostgresCacheStore } from './llm/response-cache';
-import { TokenCounter } from './llm/token-counter';
+import { preloadEncodings, TokenCounter } from './llm/token-counter';
 import { StreamPublisher } from './db/stream-channel';
 import { observabilityActivityInterceptors } from './observability/activity-interceptor';
 import { outsideActivityScope } from './observability/activity-scope';
@@ -145,6 +145,8 @@ export interface WorkerSetup {
   taskQueue?: string;
   /** Replaces main-queue activities (tests inject failures the real parts cannot make quickly). */
   mainActivityOverrides?: Partial<MainActivities>;
+  /** Load the tokenizers that size embedding and outline batches now (the worker process; tests skip it). */
+  preloadTokenizers?: boolean;
 }
 
 /**
@@ -197,6 +199,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       });
     }),
   );
+  if (setup.preloadTokenizers) {
+    const { models } = config.llm;
+    // In the background: a failed load is retried on first use.
+    void preloadEncodings([models.embedding, models.outline]).catch((err: unknown) => logger.warn({ err }, 'tokenizer preload failed'));
+  }
   return [main, ...providerWorkers];
 }
 

@@ -26,7 +26,7 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   let metricsServer: MetricsServer | undefined;
   try {
-    const workers = await createWorkers({ connection, services, workflowBundle: opts.workflowBundle });
+    const workers = await createWorkers({ connection, services, workflowBundle: opts.workflowBundle, preloadTokenizers: true });
     if (config.metricsPort > 0) {
       // STORYLOOM_METRICS_PORT serves ours plus the SDK's, which Core serves on port + 1.
       metricsServer = await startMetricsServer(config.metricsPort, services.metrics.registry, {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { dynamicConfigArgs } from '../../src/shared/temporal-server-settings';
 import { freePort, waitUntilServing } from '../temporal-server';
 
 export interface ChaosDevServer {
@@ -26,6 +27,7 @@ export async function startDevServer(cli: string, dbFile: string, logFile: strin
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
     '--metrics-port', String(metricsPort), '--ui-port', String(uiPort), '--headless',
     '--db-filename', dbFile, '--log-format', 'json', '--log-level', 'warn',
+    ...dynamicConfigArgs(),
     ...STORYLOOM_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${SEARCH_ATTRIBUTE_TYPES[key.type] ?? 'Keyword'}`]),
   ];
   let child: ChildProcess | undefined;

@@ -61,14 +61,19 @@ export function workOf(result: IngestionResult, sim: Pick<SimDelta, 'byPurpose'>
 const fmt = (s: LatencyStats | undefined) => (s && s.count ? `${Math.round(s.meanMs)}/${Math.round(s.p95Ms)}/${Math.round(s.maxMs)}` : '—');
 
 /** One line: schedule-to-start per LLM activity type, workflow-task turnaround, window refill. */
-export function profileLine(id: string, chain: Pick<ChainHistory, 'scheduleToStart' | 'startToClose' | 'workflowTask' | 'refill'>, providerMs?: Record<string, number>): string {
+export function profileLine(
+  id: string,
+  chain: Pick<ChainHistory, 'scheduleToStart' | 'startToClose' | 'workflowTask' | 'refill'> & Partial<Pick<ChainHistory, 'workflowTaskParts'>>,
+  providerMs?: Record<string, number>,
+): string {
   const types = ['summarizeScene', 'writeOutline', 'generateCharacterSheet', 'embedScenes'];
   const s2s = types.filter((t) => chain.scheduleToStart[t]?.count).map((t) => `${t} ${fmt(chain.scheduleToStart[t])}`);
   const s2c = types
     .filter((t) => chain.startToClose[t]?.count)
     .map((t) => `${t} ${Math.round(chain.startToClose[t].meanMs)}${providerMs?.[t] !== undefined ? ` (provider ${Math.round(providerMs[t])})` : ''}`);
   return (
-    `${id}: schedule→start ms mean/p95/max: ${s2s.join(', ') || '—'}; workflow task ms: ${fmt(chain.workflowTask)}; ` +
+    `${id}: schedule→start ms mean/p95/max: ${s2s.join(', ') || '—'}; workflow task ms: ${fmt(chain.workflowTask)}` +
+    `${chain.workflowTaskParts ? ` (to a poller ${fmt(chain.workflowTaskParts.queue)}, in the worker ${fmt(chain.workflowTaskParts.worker)})` : ''}; ` +
     `freed slot → next scheduled ms: ${fmt(chain.refill)}; start→close mean ms: ${s2c.join(', ') || '—'}`
   );
 }

@@ -34,6 +34,8 @@ async function encodingFor(model: string): Promise<Tiktoken> {
   if (!encoding) {
     encoding = loadEncoding(name);
     encodings.set(name, encoding);
+    // A failed load is forgotten: the next use loads again.
+    encoding.catch(() => encodings.delete(name));
   }
   return encoding;
 }
@@ -43,6 +45,15 @@ export async function localCounter(provider: Provider, model: string): Promise<{
   if (provider !== 'openai') return { count: estimateTokens, method: 'estimate' };
   const encoding = await encodingFor(model);
   return { count: (text) => encoding.encode(text, 'all').length, method: 'tiktoken' };
+}
+
+/**
+ * Loads the encodings of the OpenAI models that size batches (the embeddings' and the
+ * outline's), so a worker pays the load (a second or more of one CPU) at start rather than in
+ * its first ingestion's phase 2, where it stalls every activity sharing the event loop.
+ */
+export async function preloadEncodings(models: readonly { provider: Provider; model: string }[]): Promise<void> {
+  await Promise.all(models.filter((m) => m.provider === 'openai').map((m) => encodingFor(m.model)));
 }
 
 /** Tokens a chat message list adds beyond its text (role markers), as OpenAI documents them. */

@@ -18,6 +18,7 @@ import { createServices, createWorkers, type AppServices, type CreateServicesOpt
 import { dataConverterFor } from '../../src/security/data-converter';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { dynamicConfigArgs } from '../../src/shared/temporal-server-settings';
 
 /**
  * The tests' payload key: every test client and worker encrypts with it, so histories the tests
@@ -76,7 +77,7 @@ export async function startTestTemporal(opts: { searchAttributes?: boolean } = {
     server: {
       executable: { type: 'existing-path', path: executable },
       searchAttributes: opts.searchAttributes === false ? [] : STORYLOOM_SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', 'error', ...dynamicConfigArgs()],
     },
   });
 }
