@@ -1,9 +1,12 @@
 /**
  * A TCP proxy in front of Postgres that the chaos run can cut: the workers' DATABASE_URL points
  * here, never at the shared server, which is never stopped. `cut()` closes every connection and
- * stops listening (new connections are refused, as while Postgres restarts or is unreachable);
- * `restore()` listens again on the same port. `onClientData` sees each chunk a client sends
- * before it is forwarded and may hold it back (to kill a worker in the middle of a write).
+ * resets every new one at once (the client sees the connection refused or reset, as while
+ * Postgres restarts or is unreachable); `restore()` forwards again. The proxy keeps its port
+ * while cut: a port given up for the outage can be taken by any process's outgoing connection
+ * (it is an ephemeral port) before `restore()` listens again — a 120 s cut lost it that way.
+ * `onClientData` sees each chunk a client sends before it is forwarded and may hold it back (to
+ * kill a worker in the middle of a write).
  */
 import net from 'node:net';
 
@@ -20,27 +23,35 @@ export interface PgProxy {
 
 export async function startPgProxy(target: { host: string; port: number }): Promise<PgProxy> {
   const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
+  let cut = false;
+  const dropAll = () => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
   const proxy: PgProxy = {
     port: 0,
     connections: () => sockets.size / 2,
     onClientData: undefined,
     async cut() {
-      const closing = server;
-      server = undefined;
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-      if (closing) await new Promise<void>((resolve) => closing.close(() => resolve()));
+      cut = true;
+      dropAll();
     },
     async restore() {
-      if (server) return;
-      await listen();
+      cut = false;
     },
-    close: () => proxy.cut(),
+    async close() {
+      cut = true;
+      dropAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 
   const handle = (client: net.Socket) => {
+    if (cut) {
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(target.port, target.host);
     sockets.add(client);
     sockets.add(upstream);
@@ -59,18 +70,14 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
     upstream.pipe(client);
   };
 
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      const srv = net.createServer(handle);
-      srv.once('error', reject);
-      srv.listen(port, '127.0.0.1', () => {
-        srv.off('error', reject);
-        port = (srv.address() as net.AddressInfo).port;
-        proxy.port = port;
-        server = srv;
-        resolve();
-      });
+  const server = net.createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      proxy.port = (server.address() as net.AddressInfo).port;
+      resolve();
     });
-  await listen();
+  });
   return proxy;
 }

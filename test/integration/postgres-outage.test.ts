@@ -10,16 +10,16 @@ import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/inge
 import { ingestScript, progressQuery } from '../../src/workflows';
 import { startApp, testConfig, testDatabaseUrl, useTestStack, type RunningApp } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { startPgProxy, type PgProxy } from '../../bench/chaos/pg-proxy';
 import { waitFor } from '../helpers/wait';
 
 const stack = useTestStack('postgres-outage');
-let proxy: TcpProxy;
+let proxy: PgProxy;
 let app: RunningApp;
 
 beforeAll(async () => {
   const direct = new URL(testDatabaseUrl());
-  proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  proxy = await startPgProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
   const viaProxy = new URL(direct.toString());
   viaProxy.hostname = '127.0.0.1';
   viaProxy.port = String(proxy.port);
