@@ -4,6 +4,9 @@
  * 413, 415) with nothing written, readiness, OpenAPI, and an API restart in the middle of a run.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { assertListenAllowed } from '../../src/api/server';
@@ -12,6 +15,7 @@ import { MAX_SCREENPLAY_BYTES } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 import { main } from '../../src/starter';
 import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
+import { badInputFiles } from '../helpers/bad-input-corpus';
 import { useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 
@@ -252,6 +256,27 @@ describe('refusals', () => {
     expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
     expect(await countScripts()).toBe(before);
   });
+
+  // The bad-input corpus the CLI test imports (test/helpers/bad-input-corpus.ts), as uploads: the
+  // same refusal, said the same way, as a 400/413/415 with nothing written.
+  const corpusDir = mkdtempSync(path.join(tmpdir(), 'storyloom-api-bad-input-'));
+  afterAll(() => rmSync(corpusDir, { recursive: true, force: true }));
+  it.each(badInputFiles(corpusDir).filter((f) => !f.pathOnly).map((f) => [f.what, f] as const))(
+    'refuses the bad-input corpus\'s %s as an upload, writing nothing',
+    async (_what, { file, message }) => {
+      const before = await countScripts();
+      const p = file();
+      const type = p.endsWith('.fdx') ? 'application/xml' : 'text/plain';
+      const res = await api.call('/api/scripts', { method: 'POST', headers: { 'content-type': type }, body: readFileSync(p) });
+      const answer = await json(res);
+      expect([400, 413, 415]).toContain(res.status);
+      // Over the size limit the body limit answers first, in its own words; every other refusal is the import's.
+      if (res.status === 413) expect(answer.error.message).toMatch(/limit/);
+      else expect(answer.error.message).toMatch(message);
+      expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
+      expect(await countScripts()).toBe(before);
+    },
+  );
 
   it('refuses a multipart file over the import limit (413), writing nothing', async () => {
     const before = await countScripts();

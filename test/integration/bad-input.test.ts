@@ -7,16 +7,15 @@
  * server listens: refusing bad input must not need one.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { dropDatabase, migrateDatabase } from '../../src/db/data-source';
-import { MAX_SCENES } from '../../src/domain/screenplay';
+import { BAD_INPUT_CORPUS, badInputFiles } from '../helpers/bad-input-corpus';
 import { FIXTURES } from '../helpers/scripts';
 
 const ROOT = path.resolve(__dirname, '../..');
-const CORPUS = path.join(FIXTURES, 'bad-input');
 /** Peak resident memory allowed to a refused command (the CLI alone, sources compiled on load, is about 200 MB). */
 const MAX_RSS_MB = 400;
 /** A refusal takes well under this; longer counts as a hang. */
@@ -95,56 +94,10 @@ async function rowCount(): Promise<number> {
   }
 }
 
-const corpus = (name: string) => path.join(CORPUS, name);
-
-function overSizeLimit(): string {
-  const p = path.join(dir, 'over-size-limit.fountain');
-  writeFileSync(p, 'INT. A - DAY\n\nA line.\n');
-  truncateSync(p, 6 * 1024 * 1024);
-  return p;
-}
-
-/** Just over the limit in actual content (no sparse zeros): the size check must come before reading and parsing. */
-function overSizeLimitText(): string {
-  const p = path.join(dir, 'over-size-limit-text.fountain');
-  writeFileSync(p, 'INT. A - DAY\n\n' + 'The rain keeps falling on the harbour.\n'.repeat(140_000));
-  return p;
-}
-
-function tenThousandScenes(): string {
-  const p = path.join(dir, 'ten-thousand-scenes.fountain');
-  writeFileSync(p, Array.from({ length: 10_000 }, (_, i) => `INT. ROOM ${i + 1} - DAY\n`).join('\n'));
-  return p;
-}
-
-function directory(): string {
-  const p = path.join(dir, 'a-directory.fountain');
-  mkdirSync(p, { recursive: true });
-  return p;
-}
-
-const missing = () => path.join(dir, 'no-such-file.fountain');
+const FILES = badInputFiles(dir).map(({ what, file, message }) => [what, file, message] as const);
+const corpus = (name: string) => path.join(BAD_INPUT_CORPUS, name);
 
 type Case = [what: string, argv: () => string[], message: RegExp, env?: Record<string, string>];
-
-const FILES: [what: string, file: () => string, message: RegExp][] = [
-  ['an empty file', () => corpus('empty.fountain'), /The file is empty: nothing to import/],
-  ['a whitespace-only file', () => corpus('whitespace.fountain'), /The file is empty \(it holds only whitespace\)/],
-  ['a binary file', () => corpus('binary.fountain'), /not UTF-8 text \(found a NUL byte at offset 8\)/],
-  ['Latin-1 text', () => corpus('latin1.fountain'), /not UTF-8 text \(found invalid bytes at offset 8\)/],
-  ['text with NUL bytes', () => corpus('nul-bytes.fountain'), /not UTF-8 text \(found a NUL byte at offset 42\)/],
-  ['UTF-16 text', () => corpus('utf16.fountain'), /UTF-16 byte-order mark/],
-  ['text without a scene heading', () => corpus('no-heading.fountain'), /No scene heading/],
-  ['a sparse file over the size limit', overSizeLimit, /the file is 6\.0 MB; the limit is 5 MB/],
-  ['a text file over the size limit', overSizeLimitText, /the limit is 5 MB/],
-  ['malformed FDX', () => corpus('malformed.fdx'), /not well-formed XML: unclosed elements? /],
-  ['XML that is not Final Draft', () => corpus('not-final-draft.fdx'), /not a Final Draft document/],
-  ['an FDX entity-expansion bomb', () => corpus('entity-bomb.fdx'), /declares XML entities .*refused/],
-  ['an FDX external entity naming a local file', () => corpus('external-entity.fdx'), /declares XML entities .*refused/],
-  [`${(10_000).toLocaleString('en')} one-line scenes`, tenThousandScenes, new RegExp(`10,000 scenes; the limit is ${MAX_SCENES.toLocaleString('en')}`)],
-  ['a directory', directory, /a-directory\.fountain is not a file/],
-  ['a missing path', missing, /file not found: .*no-such-file\.fountain/],
-];
 
 const fountain = () => path.join(FIXTURES, 'fountain/night-ferry.fountain');
 
