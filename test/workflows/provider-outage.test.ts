@@ -54,16 +54,22 @@ it('every call failing with a 5xx pauses the run with the reason; no attempts wh
   expect(result.phases.summaries.done).toBe(40);
 });
 
-it('resumed while the provider is still down: it pauses again after one attempt per item in flight, failing none', async () => {
-  const script = await importSynthetic(stack.app.services.db, 20, 2, `Outage again ${Date.now()}`);
+/** A 20-scene ingestion against a provider that answers every call 500: returned once it paused itself and nothing is pending. */
+async function pausedByOutage(title: string, autoResumeAfterMs: number) {
+  const script = await importSynthetic(stack.app.services.db, 20, 2, `${title} ${Date.now()}`);
   stack.sim.configure({ faults: [{ kind: 'http500', rate: 1 }] });
   const handle = await stack.env.client.workflow.start(ingestScript, {
     taskQueue: stack.app.taskQueue,
     workflowId: ingestionWorkflowId(script.scriptId),
-    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 5, sheets: 2 }, autoResume: { afterMs: 3_600_000 } }],
+    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 5, sheets: 2 }, autoResume: { afterMs: autoResumeAfterMs } }],
   });
   await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused');
   await waitFor(async () => (await pendingActivities(handle)) === 0, 30_000, 'no activity pending');
+  return handle;
+}
+
+it('resumed while the provider is still down: it pauses again after one attempt per item in flight, failing none', async () => {
+  const handle = await pausedByOutage('Outage again', 3_600_000);
   const before = stack.sim.stats().totalRequests;
   await handle.executeUpdate(resumeUpdate);
   await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused again');
@@ -77,15 +83,7 @@ it('resumed while the provider is still down: it pauses again after one attempt 
 });
 
 it('a pause on an outage ends by itself: one request per probe while the provider is down, then the run resumes and completes', async () => {
-  const script = await importSynthetic(stack.app.services.db, 20, 2, `Outage probe ${Date.now()}`);
-  stack.sim.configure({ faults: [{ kind: 'http500', rate: 1 }] });
-  const handle = await stack.env.client.workflow.start(ingestScript, {
-    taskQueue: stack.app.taskQueue,
-    workflowId: ingestionWorkflowId(script.scriptId),
-    args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 5, sheets: 2 }, autoResume: { afterMs: 4000 } }],
-  });
-  await waitFor(async () => (await handle.query(progressQuery)).pauseReason, 30_000, 'paused');
-  await waitFor(async () => (await pendingActivities(handle)) === 0, 30_000, 'no activity pending');
+  const handle = await pausedByOutage('Outage probe', 4000);
   const before = stack.sim.stats().totalRequests;
   // The first probe: one request (the next one is twice the back-off away), and the run stays paused.
   await waitFor(async () => stack.sim.stats().totalRequests > before || undefined, 60_000, 'the first probe');
