@@ -107,8 +107,8 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
      */
     async planPhase2(input: PlanPhase2Input): Promise<PlanPhase2Result> {
       const full = input.mode === 'full';
-      const title = await repo.scriptTitle(input.scriptId);
-      const [summaries, characters, embeddings, currentOutline] = await Promise.all([
+      const [title, summaries, characters, embeddings, currentOutline] = await Promise.all([
+        repo.scriptTitle(input.scriptId),
         repo.summariesInOrder(input.scriptId),
         repo.charactersWithScenes(input.scriptId),
         repo.embeddingStates(input.scriptId),

@@ -118,6 +118,12 @@ export const PAUSE_ON_OUTAGE_PATCH = 'pause-on-provider-outage';
  * probes the provider with one attempt (a timer, then an activity without retries).
  */
 export const AUTO_RESUME_PATCH = 'auto-resume-after-provider-outage';
+/**
+ * A phase's last batch write and the run's report are local activities (issue 15): the last
+ * rows go with the plan of the next step (or the end of the run) in one workflow task, with no
+ * task-queue round trip between a phase's last LLM call and what follows it.
+ */
+export const FINAL_WRITES_LOCAL_PATCH = 'final-writes-as-local-activities';
 const AUTO_RESUME_AFTER_MS = 15_000;
 const AUTO_RESUME_MAX_DELAY_MS = 5 * 60_000;
 const AUTO_RESUME_MAX_PROBES = 12;
@@ -324,6 +330,14 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   const refreshCache = input.mode === 'full';
   const writeEvenIfCancelled = (write: () => Promise<void>): Promise<void> =>
     patched(WRITES_SURVIVE_CANCELLATION_PATCH) ? CancellationScope.nonCancellable(write) : write();
+  const finalWritesLocal = () => patched(FINAL_WRITES_LOCAL_PATCH);
+  /**
+   * Once a window has started its last item, its writer holds the rows still to come: they are
+   * written together by `flushLast`, as a local activity where the patch applies.
+   */
+  const holdAfterLastStart = (writer: { hold(): void }, index: number, count: number) => {
+    if (index === count - 1 && finalWritesLocal()) writer.hold();
+  };
 
   // Batched writes: a transaction per batch, flushed in order, never more than one at a time.
   const summaryWriter = batchWriter<SummaryRow>((rows) => writeEvenIfCancelled(() => mainActivities.saveSceneSummaries(rows)), writeBatchSize);
@@ -371,7 +385,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     // Independent writes: one round trip for both.
     await Promise.all([
       localActivities.finishIngestionRun({ runId: state.runId, status, result, failures: state.failures }),
-      mainActivities.storeRunReport({
+      (finalWritesLocal() ? localActivities : mainActivities).storeRunReport({
         workflowId: info.workflowId,
         runIds: state.runIds,
         kind: 'ingestScript',
@@ -417,7 +431,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     await slidingWindow(
       plan.scenes,
       () => (flags.parallelSceneSummaries ? state.concurrency.summaries : 1),
-      async (scene: PlannedScene) => {
+      async (scene: PlannedScene, index: number) => {
+        holdAfterLastStart(summaryWriter, index, plan.scenes.length);
         try {
           await untilProviderAnswers(async (probe) => {
             const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
@@ -435,7 +450,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       canStart,
       stopped,
     );
-    await summaryWriter.flush();
+    await summaryWriter.flush(
+      finalWritesLocal() ? (rows) => writeEvenIfCancelled(() => localActivities.saveSceneSummaries(rows)) : undefined,
+    );
     if (plan.scenes.length) state.afterPosition = plan.scenes[plan.scenes.length - 1].position;
     more = plan.more && !fatal;
     if (!more) s.finishedAt = Date.now();
@@ -535,7 +552,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       await slidingWindow(
         characters,
         () => (flags.parallelCharacterSheets ? state.concurrency.sheets : 1),
-        async (c) => {
+        async (c, index) => {
+          holdAfterLastStart(sheetWriter, index, characters.length);
           try {
             await untilProviderAnswers(async (probe) => {
               const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
@@ -556,7 +574,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     } finally {
       // What is left is written on cancellation too, so finished sheets are kept.
       try {
-        await CancellationScope.nonCancellable(() => sheetWriter.flush());
+        await CancellationScope.nonCancellable(() =>
+          sheetWriter.flush(finalWritesLocal() ? (rows) => localActivities.saveCharacterSheets(rows) : undefined),
+        );
       } catch (writeErr) {
         if (!isCancellation(writeErr)) recordWriteFailure('sheets', writeErr);
         throw writeErr;

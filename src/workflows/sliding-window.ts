@@ -4,7 +4,7 @@ import { condition, patched } from '@temporalio/workflow';
 export const SETTLE_STARTED_TASKS_PATCH = 'sliding-window-settles-started-tasks';
 
 /**
- * Runs `task` over `items` with at most `limit()` in flight: a finished task frees its slot at
+ * Runs `task` over `items` (with each item's index) with at most `limit()` in flight: a finished task frees its slot at
  * once (no waiting for the slowest of a batch). `limit` and `canStart` are re-read before each
  * start, so signals can change concurrency, pause, or stop the window. It resolves when every
  * started task has settled. When a task fails, or cancellation throws out of the wait for a
@@ -14,7 +14,7 @@ export const SETTLE_STARTED_TASKS_PATCH = 'sliding-window-settles-started-tasks'
 export async function slidingWindow<T>(
   items: readonly T[],
   limit: () => number,
-  task: (item: T) => Promise<void>,
+  task: (item: T, index: number) => Promise<void>,
   canStart: () => boolean = () => true,
   shouldStop: () => boolean = () => false,
 ): Promise<void> {
@@ -22,12 +22,13 @@ export async function slidingWindow<T>(
   let failed: { error: unknown } | undefined;
   const running: Promise<void>[] = [];
   try {
-    for (const item of items) {
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
       await condition(() => failed !== undefined || shouldStop() || (canStart() && inFlight < Math.max(1, limit())));
       if (failed) throw failed.error;
       if (shouldStop()) break;
       inFlight++;
-      const started = task(item).finally(() => void inFlight--);
+      const started = task(item, index).finally(() => void inFlight--);
       // Observed at once: a failure stops the window instead of going unhandled.
       started.catch((error: unknown) => {
         failed ??= { error };

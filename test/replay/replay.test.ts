@@ -34,15 +34,16 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
 });
 
 // 0.4.0: every job again, with that release's patches (an outage pause that ends by a probe,
-// screenplay run reports, session summaries and search attributes).
-it('has the histories of release 0.4.0 to replay', () => {
+// screenplay run reports, session summaries and search attributes); 0.5.0: every job again, the
+// ingestion with a phase's last writes and the run's report as local activities.
+it.each(['v0.4.0', 'v0.5.0'])('has the histories of release %s to replay', (release) => {
   const set = [
     ...RELEASE_SET, 'ingest-outage-auto-resume',
     'stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered', 'stories-batch', 'stories-batch-cancelled',
     'screenplay-variants', 'screenplay-unknown-persona', 'screenplay-cancelled',
     'session-turns-continue-as-new', 'session-turn-and-end',
   ];
-  expect(histories).toEqual(expect.arrayContaining(set.map((name) => `v0.4.0/${name}.json`)));
+  expect(histories).toEqual(expect.arrayContaining(set.map((name) => `${release}/${name}.json`)));
 });
 
 // 0.3.0: story sessions (turns as updates, tools, continue-as-new, end).

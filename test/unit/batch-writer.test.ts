@@ -43,3 +43,24 @@ it('a failed batch is never unhandled: the next add and flush throw its error, a
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+it('held rows wait for flush: all of them in one call to saveLast, or in batches of size without it', async () => {
+  const regular: number[][] = [];
+  const last: number[][] = [];
+  const writer = batchWriter<number>(async (rows) => void regular.push(rows), 2);
+  writer.add(1);
+  writer.add(2); // a full batch before the hold is written as usual
+  writer.hold();
+  for (const n of [3, 4, 5]) writer.add(n);
+  await tick();
+  expect(regular).toEqual([[1, 2]]);
+  await writer.flush(async (rows) => void last.push(rows));
+  expect(last).toEqual([[3, 4, 5]]);
+
+  const unsent: number[][] = [];
+  const other = batchWriter<number>(async (rows) => void unsent.push(rows), 2);
+  other.hold();
+  for (const n of [1, 2, 3]) other.add(n);
+  await other.flush();
+  expect(unsent).toEqual([[1, 2], [3]]);
+});

@@ -89,6 +89,31 @@ it('keeps at most concurrency.summaries calls in flight, and uses them all', asy
   expect(stats.byPurpose.sheet.peakConcurrent).toBeLessThanOrEqual(2);
 });
 
+it("writes a phase's last rows and the run's report as local activities, with nothing left unwritten", async () => {
+  const script = await importSynthetic(stack.app.services.db, 30, 4, title('FinalWrites'));
+  const handle = await start(script.scriptId, { writeBatchSize: 10 });
+  const result = await handle.result();
+  expect(result.status).toBe('completed');
+  const events = (await handle.fetchHistory()).events ?? [];
+  const patches = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+  expect(patches.length).toBeGreaterThan(0);
+  const scheduled = (type: string) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
+  // 20 to 29 rows had come back when the last scene started: two full batches of 10 as activities,
+  // the rest with the plan of phase 2 in a local activity.
+  expect(scheduled('saveSceneSummaries')).toBe(2);
+  expect(scheduled('saveCharacterSheets')).toBe(0);
+  expect(scheduled('storeRunReport')).toBe(0);
+  const localActivities = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+  expect(localActivities).toBeGreaterThanOrEqual(8); // routes, run row, plan, summaries, plan 2, sheets, run row, report
+  expect(await summaries(script.scriptId)).toBe(30);
+  const speakers = result.phases.sheets.total;
+  expect(speakers).toBeGreaterThan(0);
+  expect(await count('SELECT count(*) AS n FROM character_sheets cs JOIN characters c ON c.id = cs.character_id WHERE c.script_id = $1', [script.scriptId])).toBe(speakers);
+  expect(await count('SELECT count(*) AS n FROM run_reports WHERE first_run_id = $1', [handle.firstExecutionRunId])).toBe(1);
+  // Every answered request is in the call log exactly once (the held rows carried theirs).
+  expect(await count("SELECT count(*) AS n FROM llm_calls WHERE workflow_id = $1 AND outcome = 'ok'", [handle.workflowId])).toBe(stack.sim.stats().ok);
+});
+
 it('rides out a 429 storm, waiting what Retry-After says', async () => {
   const script = await importSynthetic(stack.app.services.db, 10, 3, title('Storm'));
   stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'summary', times: 8, retryAfterMs: 300 }] });
