@@ -16,6 +16,7 @@ import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, SEED_LATENCY, se
 import { importText, parseText, startBenchApp } from '../env';
 import { floorIngestion } from '../floor';
 import { IngestionRepository, launchDbosPeer } from '../peers/dbos-ingest';
+import { measureTemporalRounds, roundLine } from '../temporal-round';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
 import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
@@ -208,6 +209,12 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     }
     rows.push(r6);
     r2.notes.push(`row2/row6 ${(m2.wallMs / r6.wallMs!).toFixed(3)}`);
+
+    // What a bare Temporal activity round costs here (bench/temporal-round.ts): the peer has no such hop.
+    ctx.log('S1: a bare Temporal activity round on this server (no storyloom code)');
+    const rounds = await measureTemporalRounds(ctx.env, ctx.runTag, [{ rounds: 50, waitMs: 0 }, { rounds: 20, waitMs: 500 }]);
+    profile.push(`S1 bare Temporal activity round: ${roundLine(rounds)}`);
+    details.temporalRounds = rounds;
 
     // Targets (defined at time scale 1).
     targets.push(

@@ -1,0 +1,83 @@
+/**
+ * What one Temporal activity round costs on this machine and server, with nothing of
+ * storyloom's in it: a workflow runs activities one after another (each only waits), and the
+ * history says where a round's time goes — schedule→start, start→close beyond the wait, and the
+ * refill (activity closed → next one scheduled: a workflow task). S1 reports it next to the DBOS
+ * peer: it is the price of a server hop per LLM call that an in-process engine does not pay.
+ */
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { BenchEnv } from './env';
+import { activityRounds } from './probes/round-workflow';
+
+type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
+const tsMs = (t: Ts): number => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+export interface RoundProfile {
+  waitMs: number;
+  rounds: number;
+  /** Mean ms per round beyond the activity's own wait. */
+  overheadMs: number;
+  scheduleToStartMs: number;
+  /** start→close minus the wait. */
+  activityMs: number;
+  /** activity closed → next one scheduled. */
+  refillMs: number;
+}
+
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+/** Runs the probe for each wait (a 0 ms wait: rounds back to back; longer: the server idles between them, as at S1's pace). */
+export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases: { rounds: number; waitMs: number }[]): Promise<RoundProfile[]> {
+  const workflowQueue = `round-${runTag}`;
+  const activityQueue = `round-${runTag}-activities`;
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./probes/round-workflow'), logger: silent });
+  const workers = [
+    await Worker.create({ connection: env.nativeConnection, taskQueue: workflowQueue, workflowBundle: { code } }),
+    await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: activityQueue,
+      activities: { wait: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)) },
+    }),
+  ];
+  const running = Promise.all(workers.map((w) => w.run()));
+  const out: RoundProfile[] = [];
+  try {
+    for (const { rounds, waitMs } of cases) {
+      const workflowId = `${workflowQueue}-${waitMs}-${rounds}`;
+      await env.client.workflow.execute(activityRounds, { taskQueue: workflowQueue, workflowId, args: [rounds, waitMs, activityQueue] });
+      const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      const s: Record<'sched' | 'start' | 'close', number[]> = { sched: [], start: [], close: [] };
+      for (const e of events) {
+        const t = tsMs(e.eventTime as Ts);
+        if (e.activityTaskScheduledEventAttributes) s.sched.push(t);
+        if (e.activityTaskStartedEventAttributes) s.start.push(t);
+        if (e.activityTaskCompletedEventAttributes) s.close.push(t);
+      }
+      const scheduleToStart = s.start.map((t, i) => t - s.sched[i]);
+      const activity = s.close.map((t, i) => t - s.start[i] - waitMs);
+      const refill = s.sched.slice(1).map((t, i) => t - s.close[i]);
+      const span = s.close[s.close.length - 1] - s.sched[0];
+      out.push({
+        waitMs,
+        rounds,
+        overheadMs: (span - rounds * waitMs) / rounds,
+        scheduleToStartMs: mean(scheduleToStart),
+        activityMs: mean(activity),
+        refillMs: mean(refill),
+      });
+    }
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+  }
+  return out;
+}
+
+/** "a round costs 10.3 ms back to back (schedule→start 1.2, activity +2.8, refill 6.2), 20.1 ms at a 500 ms pace (…)". */
+export function roundLine(profiles: RoundProfile[]): string {
+  const f = (x: number) => x.toFixed(1);
+  return profiles
+    .map((p) => `${f(p.overheadMs)} ms ${p.waitMs ? `at a ${p.waitMs} ms pace` : 'back to back'} (schedule→start ${f(p.scheduleToStartMs)}, activity +${f(p.activityMs)}, refill ${f(p.refillMs)})`)
+    .join(', ');
+}
