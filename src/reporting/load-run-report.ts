@@ -13,11 +13,16 @@ export interface ReportSources {
   historyLength: (workflowId: string, runId: string) => Promise<number | null>;
 }
 
-/** Fetches the run's calls, DB counts and history lengths, and computes its report. */
+/**
+ * Fetches the run's calls, DB counts and history lengths (at once: the report is written at the
+ * end of a run, on its critical path), and computes its report.
+ */
 export async function buildRunReport(sources: ReportSources, run: RunToReport): Promise<RunReport> {
-  const calls = await new RunRepository(sources.db).callsOf(run.workflowId, run.runIds);
-  const dbRows = await readRunDbStats(sources.db, [run.workflowId], run.runIds).catch(() => undefined);
-  const lengths = await Promise.all(run.runIds.map((id) => sources.historyLength(run.workflowId, id).catch(() => null)));
+  const [calls, dbRows, lengths] = await Promise.all([
+    new RunRepository(sources.db).callsOf(run.workflowId, run.runIds),
+    readRunDbStats(sources.db, [run.workflowId], run.runIds).catch(() => undefined),
+    Promise.all(run.runIds.map((id) => sources.historyLength(run.workflowId, id).catch(() => null))),
+  ]);
   return computeRunReport({
     ...run,
     calls,
