@@ -333,7 +333,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   const finalWritesLocal = () => patched(FINAL_WRITES_LOCAL_PATCH);
   /**
    * Once a window has started its last item, its writer holds the rows still to come: they are
-   * written together by `flushLast`, as a local activity where the patch applies.
+   * written together by the final `flush`, as a local activity where the patch applies.
    */
   const holdAfterLastStart = (writer: { hold(): void }, index: number, count: number) => {
     if (index === count - 1 && finalWritesLocal()) writer.hold();
