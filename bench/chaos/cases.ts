@@ -99,6 +99,27 @@ const summariesAt = (fraction: number) => (p: IngestionProgress) =>
   p.phases.summaries.total > 0 && p.phases.summaries.done + p.phases.summaries.failed >= Math.ceil(p.phases.summaries.total * fraction);
 const inPhase2 = (p: IngestionProgress) => p.phase === 'phase2' && p.phases.sheets.done + p.phases.outline.done >= 1;
 
+/** Once `when` holds, the next INSERT into `table` is held at the proxy and the worker dies with it in flight, then restarts. */
+const killDuringInsert = (when: (p: IngestionProgress) => boolean, whenLabel: string, table: string) => async (ctx: CaseCtx): Promise<FaultRecord | undefined> => {
+  await ctx.waitFor(when, whenLabel);
+  const held = new Promise<void>((resolve) => {
+    ctx.stack.proxy.onClientData = (chunk) => {
+      if (!chunk.includes(`INSERT INTO "${table}"`)) return false;
+      ctx.stack.proxy.onClientData = undefined;
+      resolve();
+      return true;
+    };
+  });
+  await held;
+  return killAndRestartWorker(
+    ctx.stack,
+    ctx.workers,
+    () => ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry }),
+    ctx.now,
+    `killed with an INSERT INTO ${table} held at the proxy`,
+  );
+};
+
 /** SIGKILL the case's worker once `when` holds; start a new one at once. */
 function killWorker(when: (p: IngestionProgress) => boolean, what: string) {
   return async (ctx: CaseCtx): Promise<FaultRecord> => {
@@ -225,26 +246,14 @@ export const CASES: ChaosCase[] = [
     id: 'worker-kill-batch-write',
     title: 'worker SIGKILL during a summaries batch write, restarted',
     expect: 'completes',
-    inject: async (ctx) => {
-      await ctx.waitFor(summariesAt(0.2), 'summaries 20% done');
-      // The next INSERT into scene_summaries is held at the proxy and the worker dies with it in flight.
-      const held = new Promise<void>((resolve) => {
-        ctx.stack.proxy.onClientData = (chunk) => {
-          if (!chunk.includes('INSERT INTO "scene_summaries"')) return false;
-          ctx.stack.proxy.onClientData = undefined;
-          resolve();
-          return true;
-        };
-      });
-      await held;
-      return killAndRestartWorker(
-        ctx.stack,
-        ctx.workers,
-        () => ctx.stack.startWorker(ctx.taskQueue, ctx.workerEnv, { entry: ctx.workerEntry }),
-        ctx.now,
-        'killed with an INSERT INTO scene_summaries held at the proxy',
-      );
-    },
+    inject: killDuringInsert(summariesAt(0.2), 'summaries 20% done', 'scene_summaries'),
+  },
+  {
+    id: 'worker-kill-final-write',
+    title: "worker SIGKILL during the run's last write (the sheets, a local activity), restarted",
+    expect: 'completes',
+    // Under 50 characters the sheets are written once, at the end, by a local activity.
+    inject: killDuringInsert(inPhase2, 'phase 2 under way', 'character_sheets'),
   },
   {
     id: 'worker-kill-phase2',
