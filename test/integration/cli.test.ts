@@ -89,7 +89,14 @@ describe('ingest and friends', () => {
     // A title of its own: other test files import the same fixture into the same database, and a
     // title two scripts share is ambiguous.
     const copy = file('night-ferry.fountain', readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tCLI ${Date.now()}`));
-    const result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '4');
+    // Summaries slow enough (3 rounds of 300 ms) that a progress poll (every 500 ms) lands mid-run.
+    sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    let result;
+    try {
+      result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '2');
+    } finally {
+      sim.configure({ latency: null });
+    }
     expect(result.code).toBe(0);
     scriptId = /script id: (\S+)/.exec(result.out)![1];
     expect(result.out).toContain(`Web UI: ${testConfig(undefined).temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}/`);
