@@ -57,10 +57,10 @@ it('held rows wait for flush: all of them in one call to saveLast, or in batches
   await writer.flush(async (rows) => void last.push(rows));
   expect(last).toEqual([[3, 4, 5]]);
 
-  const unsent: number[][] = [];
-  const other = batchWriter<number>(async (rows) => void unsent.push(rows), 2);
+  const batches: number[][] = [];
+  const other = batchWriter<number>(async (rows) => void batches.push(rows), 2);
   other.hold();
   for (const n of [1, 2, 3]) other.add(n);
   await other.flush();
-  expect(unsent).toEqual([[1, 2], [3]]);
+  expect(batches).toEqual([[1, 2], [3]]);
 });
