@@ -52,8 +52,9 @@ export interface ChainHistory {
   closedMs: number;
 }
 
-type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
-const tsMs = (t: Ts): number => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+export type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
+/** A history event's time in epoch ms. */
+export const tsMs = (t: Ts): number => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
 
 export function stats(values: number[]): LatencyStats {
   if (!values.length) return { count: 0, meanMs: 0, p50Ms: 0, p95Ms: 0, maxMs: 0 };

@@ -7,11 +7,10 @@
  */
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { BenchEnv } from './env';
+import { stats, tsMs, type Ts } from './history';
 import { activityRounds } from './probes/round-workflow';
 
-type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
-const tsMs = (t: Ts): number => (t ? Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const mean = (xs: number[]) => stats(xs).meanMs;
 
 export interface RoundProfile {
   waitMs: number;
