@@ -3,8 +3,8 @@
  * not a test: it measures and asserts nothing. Starts its own Temporal dev server, a throwaway
  * Postgres database (dropped at the end) and, per scenario, the LLM simulator and the app's
  * workers in this process; prints a fixed-width table and its markdown version, writes the JSON
- * to bench/results/<date>-<time-scale>.json (<date>-<time-scale>-S1….json for an --only subset;
- * or --out) and the markdown to bench/results/latest.md.
+ * to bench/results/<UTC date>T<hhmm>-<time-scale>.json (…-S1….json for an --only subset; or
+ * --out) and the markdown to bench/results/latest.md.
  */
 import { cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -61,9 +61,9 @@ function parse() {
   return { timeScale, jitter, only: only as ScenarioName[], out: values.out as string | undefined };
 }
 
-function localDate(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+/** `2026-11-26T0436`: the start minute in UTC, as the chaos runner names its files. */
+function startStamp(d: Date): string {
+  return d.toISOString().slice(0, 16).replace(/:/g, '');
 }
 
 function writeAtomically(file: string, text: string): void {
@@ -221,9 +221,9 @@ async function main(): Promise<void> {
     errors,
     details: Object.fromEntries(Object.entries(reports).map(([k, v]) => [k, v?.details])),
   };
-  // A subset run (--only) is named after its scenarios, so it never overwrites a full run's file.
+  // Named after its start minute and, for a subset (--only), its scenarios: a re-run the same day never overwrites an earlier file.
   const subset = args.only.length === Object.keys(SCENARIOS).length ? '' : `-${args.only.join('-')}`;
-  const outFile = args.out ? path.resolve(process.cwd(), args.out) : path.join(root, 'bench', 'results', `${localDate(started)}-${args.timeScale}${subset}.json`);
+  const outFile = args.out ? path.resolve(process.cwd(), args.out) : path.join(root, 'bench', 'results', `${startStamp(started)}-${args.timeScale}${subset}.json`);
   writeAtomically(outFile, `${JSON.stringify(json, null, 2)}\n`);
   // Only the sections of the scenarios this run ran are replaced.
   const latestFile = path.join(root, 'bench', 'results', 'latest.md');
