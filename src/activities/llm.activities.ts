@@ -64,27 +64,31 @@ export function createLlmActivities(deps: { llm: LlmService }) {
   };
 }
 
+/**
+ * Which provider, model and task queue serve each purpose, and the request timeout (which
+ * sizes the activities' limits), from the worker's configuration.
+ */
+export function llmRoutesFor(config: AppConfig, purposes: Purpose[]): Record<string, LlmRoute> {
+  const routes: Record<string, LlmRoute> = {};
+  for (const purpose of purposes) {
+    const ref = config.llm.models[purpose];
+    if (!ref) throw new Error(`Unknown LLM purpose "${purpose}"`);
+    routes[purpose] = {
+      ...ref,
+      taskQueue: llmTaskQueue(config.temporal.taskQueue, ref.provider),
+      requestTimeoutMs: config.llm.requestTimeoutMs,
+      rateLimitDeadlineMs: config.llm.rateLimitDeadlineMs,
+    };
+  }
+  return routes;
+}
+
 /** Activities that only read configuration; they run on the main task queue. */
 export function createRoutingActivities(deps: { config: AppConfig }) {
   return {
-    /**
-     * Which provider, model and task queue serve each purpose, and the request timeout (which
-     * sizes the activities' limits), from the worker's configuration.
-     * Called once at the start of a run so the choice is fixed in the run's history.
-     */
+    /** The routes of `purposes` (llmRoutesFor). Called once at the start of a run so the choice is fixed in the run's history. */
     async resolveLlmRoutes(purposes: Purpose[]): Promise<Record<string, LlmRoute>> {
-      const routes: Record<string, LlmRoute> = {};
-      for (const purpose of purposes) {
-        const ref = deps.config.llm.models[purpose];
-        if (!ref) throw new Error(`Unknown LLM purpose "${purpose}"`);
-        routes[purpose] = {
-          ...ref,
-          taskQueue: llmTaskQueue(deps.config.temporal.taskQueue, ref.provider),
-          requestTimeoutMs: deps.config.llm.requestTimeoutMs,
-          rateLimitDeadlineMs: deps.config.llm.rateLimitDeadlineMs,
-        };
-      }
-      return routes;
+      return llmRoutesFor(deps.config, purposes);
     },
   };
 }

@@ -21,7 +21,13 @@ export async function buildRunReport(sources: ReportSources, run: RunToReport): 
   const [calls, dbRows, lengths] = await Promise.all([
     new RunRepository(sources.db).callsOf(run.workflowId, run.runIds),
     readRunDbStats(sources.db, [run.workflowId], run.runIds).catch(() => undefined),
-    Promise.all(run.runIds.map((id) => sources.historyLength(run.workflowId, id).catch(() => null))),
+    Promise.all(
+      run.runIds.map((id, i) =>
+        i === run.runIds.length - 1 && run.currentHistoryLength !== undefined
+          ? Promise.resolve(run.currentHistoryLength)
+          : sources.historyLength(run.workflowId, id).catch(() => null),
+      ),
+    ),
   ]);
   return computeRunReport({
     ...run,

@@ -84,6 +84,8 @@ export interface RunSummary {
 
 /** What the workflow hands over when it ends. */
 export interface RunToReport extends RunSummary {
+  /** Events in the last run's history as the workflow saw them when it handed this over (spares asking Temporal). */
+  currentHistoryLength?: number;
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
   /** A generateStories run: how its syntheses were windowed. */
   stories?: { parallelSynthesis: boolean; concurrency: number; batch?: boolean };

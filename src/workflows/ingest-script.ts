@@ -21,7 +21,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PlannedScene } from '../activities/ingestion.activities';
+import type { PlannedScene, PlanPhase2Result, PlanSummariesResult } from '../activities/ingestion.activities';
 import type { SheetRow, SummaryRow } from '../db/repositories/ingestion.repository';
 import { DEFAULT_RATE_LIMIT_DEADLINE_MS, LlmFailureType, RUN_FATAL_LLM_FAILURES } from '../shared/failure-types';
 import {
@@ -124,6 +124,13 @@ export const AUTO_RESUME_PATCH = 'auto-resume-after-provider-outage';
  * task-queue round trip between a phase's last LLM call and what follows it.
  */
 export const FINAL_WRITES_LOCAL_PATCH = 'final-writes-as-local-activities';
+/**
+ * One local activity where there were two rounds (issue 15): the start (routes, the run's row,
+ * phase 1's plan) and, after phase 1's last rows are held, their write with phase 2's plan. Each
+ * local-activity round is a workflow activation and back, 6–18 ms on the project's machine.
+ */
+export const ONE_LOCAL_ROUND_PATCH = 'start-and-phase2-plan-in-one-local-activity';
+const LLM_PURPOSES = ['summary', 'outline', 'sheet', 'embedding'] as const;
 const AUTO_RESUME_AFTER_MS = 15_000;
 const AUTO_RESUME_MAX_DELAY_MS = 5 * 60_000;
 const AUTO_RESUME_MAX_PROBES = 12;
@@ -388,6 +395,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       (finalWritesLocal() ? localActivities : mainActivities).storeRunReport({
         workflowId: info.workflowId,
         runIds: state.runIds,
+        currentHistoryLength: workflowInfo().historyLength,
         kind: 'ingestScript',
         scriptId: input.scriptId,
         status,
@@ -404,13 +412,17 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
 
   let more = false;
   try {
-    if (!input.carried) {
-      const [routes, started] = await Promise.all([
-        localActivities.resolveLlmRoutes(['summary', 'outline', 'sheet', 'embedding']),
-        localActivities.startIngestionRun({
-          workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency,
-        }),
-      ]);
+    const runStart = { workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency };
+    const planRequest = { scriptId: input.scriptId, afterPosition: state.afterPosition, limit: scenesPerRun, mode: input.mode };
+    let plan: PlanSummariesResult | undefined;
+    if (!input.carried && patched(ONE_LOCAL_ROUND_PATCH)) {
+      const started = await localActivities.startIngestion({ purposes: [...LLM_PURPOSES], run: runStart, plan: planRequest });
+      state.routes = started.routes as unknown as Routes;
+      state.title = started.title;
+      plan = started.plan;
+      if (setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
+    } else if (!input.carried) {
+      const [routes, started] = await Promise.all([localActivities.resolveLlmRoutes([...LLM_PURPOSES]), localActivities.startIngestionRun(runStart)]);
       state.routes = routes as unknown as Routes;
       state.title = started.title;
       if (setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
@@ -419,7 +431,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
 
     // Phase 1: summaries.
     phase = 'summaries';
-    const plan = await localActivities.planSummaries({ scriptId: input.scriptId, route: routes.summary, afterPosition: state.afterPosition, limit: scenesPerRun, mode: input.mode });
+    plan ??= await localActivities.planSummaries({ ...planRequest, route: routes.summary });
     const s = state.phases.summaries;
     if (!input.carried) {
       s.total = plan.totalScenes;
@@ -450,8 +462,18 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       canStart,
       stopped,
     );
+    const phase2Request = { scriptId: input.scriptId, mode: input.mode, routes };
+    // The last run of phase 1 writes its held rows and plans phase 2 in one local activity.
+    const planWithLastRows = !plan.more && finalWritesLocal() && patched(ONE_LOCAL_ROUND_PATCH);
+    let planned: PlanPhase2Result | undefined;
     await summaryWriter.flush(
-      finalWritesLocal() ? (rows) => writeEvenIfCancelled(() => localActivities.saveSceneSummaries(rows)) : undefined,
+      finalWritesLocal()
+        ? (rows) =>
+            writeEvenIfCancelled(async () => {
+              if (planWithLastRows) planned = await localActivities.saveSummariesAndPlanPhase2({ rows, plan: phase2Request });
+              else await localActivities.saveSceneSummaries(rows);
+            })
+        : undefined,
     );
     if (plan.scenes.length) state.afterPosition = plan.scenes[plan.scenes.length - 1].position;
     more = plan.more && !fatal;
@@ -461,7 +483,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     if (!more) {
       // Phase 2: outline ∥ sheets ∥ embeddings (or one after another).
       phase = 'phase2';
-      const todo = await localActivities.planPhase2({ scriptId: input.scriptId, mode: input.mode, routes });
+      const todo = planned ?? (await localActivities.planPhase2(phase2Request));
       state.phases.outline.total = todo.outline ? 1 : 0;
       state.phases.sheets.total = todo.characters.length;
       state.phases.embeddings.total = todo.embedSceneIds.length;

@@ -5,6 +5,7 @@
 import { formatReport, formatReportShort } from '../../src/reporting/format-report';
 import type { RunReport } from '../../src/reporting/run-report';
 import { computeRunReport, percentile, windowBound } from '../../src/reporting/run-report';
+import { buildRunReport } from '../../src/reporting/load-run-report';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { ingestScript, smokeTest } from '../../src/workflows';
 import { startApp, testConfig, useTestStack } from '../helpers/harness';
@@ -65,6 +66,16 @@ it('an ingestion report matches the simulator: calls, 429s, tokens; a cached re-
   expect(formatReport(cached)).toContain(`0 provider calls, ${cached.totals.cacheHits} cache hits`);
   expect(formatReportShort(cached)).toMatch(/^Report: /);
   expect(formatReport(report)).toMatch(/Phases: summaries [\d.]+ s, phase2 [\d.]+ s, outline [\d.]+ s, sheets [\d.]+ s, embeddings [\d.]+ s/);
+});
+
+it("counts the current run's history as the workflow saw it, asking Temporal only about earlier runs", async () => {
+  const asked: string[] = [];
+  const report = await buildRunReport(
+    { db: stack.app.services.db, prices: {}, historyLength: async (_workflowId, runId) => (asked.push(runId), 40) },
+    { workflowId: `history-${Date.now()}`, runIds: ['run-1', 'run-2'], kind: 'ingestScript', scriptId: null, status: 'completed', wallMs: 1, phasesMs: {}, currentHistoryLength: 17 },
+  );
+  expect(asked).toEqual(['run-1']);
+  expect(report.history).toEqual({ events: 57, runs: 2 });
 });
 
 it('a smoke run gets a report too, and an unknown model costs "unknown", not 0', async () => {

@@ -127,6 +127,22 @@ describe('writes', () => {
     expect((await repo.embeddingStates(script.scriptId)).map((e) => e.id)).toEqual([ids[0], ids[2], ids[3]]);
   });
 
+  it("phase 2's state reads every summary once and matches the per-question reads", async () => {
+    const t = title('Phase2State');
+    const script = await importText(db, syntheticScreenplay({ scenes: 6, characters: 3, title: t }), { title: t });
+    const ids = await sceneIdsOf(script.scriptId);
+    // Scene 3 has no summary yet: no character lists it, nothing embeds it.
+    await repo.saveSummaries(ids.filter((_, i) => i !== 2).map((id) => summaryRow(id, `summary of ${id}`)));
+    const characters = await characterIdsOf(script.scriptId);
+    await repo.saveSheets([{ characterId: characters[0], sheet: { role: 'r' }, model: 'm', promptVersion: 'v1', inputHash: 'sheet-hash' }]);
+    const state = await repo.phase2State(script.scriptId);
+    expect(state.scenes).toEqual(await repo.embeddingStates(script.scriptId));
+    expect(state.scenes.map((s) => s.id)).not.toContain(ids[2]);
+    expect(state.characters).toEqual(await repo.charactersWithScenes(script.scriptId));
+    expect(state.characters.find((c) => c.id === characters[0])?.sheetInputHash).toBe('sheet-hash');
+    expect(state.characters.some((c) => c.scenes.length > 1)).toBe(true);
+  });
+
   it('a run row is written once: a retried start keeps the first', async () => {
     const script = await importText(db, syntheticScreenplay({ scenes: 2, characters: 2, title: 'Run' }), { title: title('Run') });
     const runId = `run-${Date.now()}-${n++}`;

@@ -31,6 +31,16 @@ const run = async (scriptId: string, extra: Partial<IngestScriptInput> = {}) => 
 const count = async (sql: string, params: unknown[]) => Number((await stack.app.services.db.query(sql, params))[0].n);
 const summaries = (scriptId: string) =>
   count('SELECT count(*) AS n FROM scene_summaries ss JOIN scenes s ON s.id = ss.scene_id WHERE s.script_id = $1', [scriptId]);
+/** The types of the local activities a history recorded (the SDK core's markers carry them as JSON). */
+function localActivityTypes(events: { markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null } | null }[]): string[] {
+  return events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return String(data ? JSON.parse(Buffer.from(data).toString('utf8')).activity_type : '?');
+    });
+}
+
 const ALL_OFF: IngestionFlags = { parallelSceneSummaries: false, parallelCharacterSheets: false, batchEmbeddings: false, parallelPhase2: false, useCache: false };
 
 it('ingests a real screenplay: summaries, outline, sheets and embeddings, each written once', async () => {
@@ -103,8 +113,11 @@ it("writes a phase's last rows and the run's report as local activities, with no
   expect(scheduled('saveSceneSummaries')).toBe(2);
   expect(scheduled('saveCharacterSheets')).toBe(0);
   expect(scheduled('storeRunReport')).toBe(0);
-  const localActivities = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
-  expect(localActivities).toBeGreaterThanOrEqual(8); // routes, run row, plan, summaries, plan 2, sheets, run row, report
+  // One local activity per step (patch start-and-phase2-plan-in-one-local-activity): the start, the
+  // last summaries with phase 2's plan, the last sheets, and the run's row with its report.
+  expect(localActivityTypes(events).sort()).toEqual(
+    ['finishIngestionRun', 'saveCharacterSheets', 'saveSummariesAndPlanPhase2', 'startIngestion', 'storeRunReport'],
+  );
   expect(await summaries(script.scriptId)).toBe(30);
   const speakers = result.phases.sheets.total;
   expect(speakers).toBeGreaterThan(0);

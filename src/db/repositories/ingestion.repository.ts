@@ -246,6 +246,41 @@ export class IngestionRepository {
     }));
   }
 
+  /**
+   * What planning phase 2 reads, in two queries at once: every summarised scene with its
+   * embedding's state (in scene order), and every character with its sheet's input hash and the
+   * summarised scenes it speaks in (each summary read once, not once per speaker).
+   */
+  async phase2State(scriptId: string): Promise<{
+    scenes: Awaited<ReturnType<IngestionRepository['embeddingStates']>>;
+    characters: { id: number; name: string; sheetInputHash: string | null; scenes: SummarisedScene[] }[];
+  }> {
+    const [scenes, rows] = await Promise.all([
+      this.embeddingStates(scriptId),
+      this.db
+        .getRepository(CharacterEntity)
+        .createQueryBuilder('c')
+        .leftJoin(SceneCharacterEntity.options.name, 'sc', 'sc.characterId = c.id')
+        .leftJoin(SceneEntity.options.name, 's', 's.id = sc.sceneId')
+        .leftJoin(CharacterSheetEntity.options.name, 'cs', 'cs.characterId = c.id')
+        .select(['c.id AS id', 'c.name AS name', 'cs.inputHash AS input_hash', 's.id AS scene_id'])
+        .where('c.scriptId = :scriptId', { scriptId })
+        .orderBy('c.id')
+        .addOrderBy('s.position')
+        .getRawMany<{ id: string; name: string; input_hash: string | null; scene_id: string | null }>(),
+    ]);
+    const summarised = new Map(scenes.map((s) => [s.id, { id: s.id, position: s.position, heading: s.heading, summary: s.summary }]));
+    const byId = new Map<number, { id: number; name: string; sheetInputHash: string | null; scenes: SummarisedScene[] }>();
+    for (const r of rows) {
+      const id = Number(r.id);
+      let c = byId.get(id);
+      if (!c) byId.set(id, (c = { id, name: r.name, sheetInputHash: r.input_hash, scenes: [] }));
+      const scene = r.scene_id === null ? undefined : summarised.get(Number(r.scene_id));
+      if (scene) c.scenes.push(scene);
+    }
+    return { scenes, characters: [...byId.values()] };
+  }
+
   async summariesOf(sceneIds: number[]): Promise<SummarisedScene[]> {
     return summarised(await this.summarisedScenes().where('s.id = ANY(:sceneIds::bigint[])', { sceneIds }).getRawMany());
   }
