@@ -256,6 +256,13 @@ export const CASES: ChaosCase[] = [
     inject: killDuringInsert(inPhase2, 'phase 2 under way', 'character_sheets'),
   },
   {
+    id: 'worker-kill-phase1-last-write',
+    title: "worker SIGKILL during phase 1's last write (its held rows with phase 2's plan, a local activity), restarted",
+    expect: 'completes',
+    // Batches of 25: by 90 % of the summaries every full batch is written, so the next INSERT is the last one.
+    inject: killDuringInsert(summariesAt(0.9), 'summaries 90% done', 'scene_summaries'),
+  },
+  {
     id: 'worker-kill-phase2',
     title: 'worker SIGKILL mid-phase 2 (outline / sheets / embeddings), restarted',
     expect: 'completes',
