@@ -420,13 +420,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       state.routes = started.routes as unknown as Routes;
       state.title = started.title;
       plan = started.plan;
-      if (setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
     } else if (!input.carried) {
       const [routes, started] = await Promise.all([localActivities.resolveLlmRoutes([...LLM_PURPOSES]), localActivities.startIngestionRun(runStart)]);
       state.routes = routes as unknown as Routes;
       state.title = started.title;
-      if (setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
     }
+    // Either way before phase 1's plan is asked for, as runs recorded before the patch did.
+    if (!input.carried && setsSearchAttributes()) upsertSearchAttributes(storyloomSearchAttributes('ingest', state.title, 'running'));
     const { routes } = state;
 
     // Phase 1: summaries.
