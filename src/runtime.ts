@@ -149,6 +149,9 @@ export interface WorkerSetup {
   preloadTokenizers?: boolean;
 }
 
+/** How long a workflow's next task waits on its worker's sticky queue before any worker may take it. */
+export const STICKY_QUEUE_TIMEOUT = '3 seconds';
+
 /**
  * One worker for workflows and database activities on the main queue, and one per provider
  * queue for LLM activities, whose concurrency and rate limits are the provider's.
@@ -173,6 +176,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const main = await Worker.create({
     ...common,
     taskQueue,
+    // A worker that died still owns its workflows' sticky queue: their next task waits this long
+    // there before any worker may take it (the SDK's default is 10 s, on top of the activity's
+    // heartbeat timeout). A live worker takes a task in milliseconds; one starved past 3 s hands
+    // it on, and the taker replays the history (correct, only slower).
+    stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     // A pre-built bundle carries its own workflow interceptors (workflowInterceptorModules).
     ...(tracing && !setup.workflowBundle

@@ -51,13 +51,20 @@ export const endSessionUpdate = defineUpdate<SessionEnded>('end');
 export const endSessionSignal = defineSignal('end');
 export const sessionProgressQuery = defineQuery<SessionProgress>('progress');
 
+/**
+ * A player waits for the turn: a worker that dies during one of its activities is noticed by a
+ * missed heartbeat within 5 s (the activities beat every second while they run), not by the
+ * 20–30 s limits a background job can afford.
+ */
+const TURN_HEARTBEAT_TIMEOUT = '5 seconds';
 /** Tools are quick database work (an embedding request at most); a failure after these retries is an error result for the model. */
 const tools = proxyActivities<MainActivities>({
   ...DB_ACTIVITY_OPTIONS,
   startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT,
   retry: { ...DB_ACTIVITY_OPTIONS.retry, maximumAttempts: 5 },
 });
-/** A player waits for the turn: the model's call is retried a few times, not for minutes. */
+/** The model's call is retried a few times, not for minutes. */
 const TURN_LLM_RETRY = { ...LLM_ACTIVITY_OPTIONS.retry, maximumAttempts: 3, maximumInterval: '5 seconds' as const };
 
 type Outcome = SessionToolOutcome & { arguments: unknown };
@@ -160,7 +167,7 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     current = { turnNumber, step: 0, phase: 'llm' };
     showDetails();
     const { startedAt } = await localActivities.beginTurn({ sessionId: input.sessionId, turnNumber, input: text });
-    const model = llmActivities(s.route, { retry: TURN_LLM_RETRY });
+    const model = llmActivities(s.route, { retry: TURN_LLM_RETRY, heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT });
     const exchange: ToolChatMessage[] = [];
     const outcomes: Outcome[] = [];
     const llm = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };

@@ -1,9 +1,11 @@
 /**
  * Story sessions when things break for real: a write tool whose first attempt wrote and then
  * failed is retried and writes once; a worker process SIGKILLed mid-turn, and the turn still
- * completes on a new worker. Real dev server, Postgres, simulator.
+ * completes on a new worker, retried after the turn's heartbeat timeout, its workflow task
+ * released by the dead worker's sticky queue after 3 s. Real dev server, Postgres, simulator.
  */
 import { Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { createSessionActivities, type SessionToolInput } from '../../src/activities/sessions.activities';
@@ -70,9 +72,12 @@ it('a worker SIGKILLed mid-turn: the turn completes on another worker and is ans
   let replacement: WorkerProcess | undefined;
   try {
     const sessionId = randomUUID();
+    // The simulator is shared with the file's other tests: count this turn's requests only.
+    const sessionRequests = () => sim.stats().byPurpose.session?.requests ?? 0;
+    const before = sessionRequests();
     const answer = sendTurn(env.client, { sessionId, title: 'Crash', taskQueue, text: 'I ring the bell' });
     answer.catch(() => undefined);
-    await waitFor(() => (sim.stats().byPurpose.session?.requests ?? 0) >= 1);
+    await waitFor(() => sessionRequests() > before);
     await worker.kill();
     worker = undefined;
     sim.configure({ latency: { byPurpose: { session: { fixedMs: 200 } } } });
@@ -81,8 +86,34 @@ it('a worker SIGKILLed mid-turn: the turn completes on another worker and is ans
     expect(result).toMatchObject({ turnNumber: 1, metrics: { tools: 5, readOnly: 3, writes: 2 } });
     expect(await repo.turn(sessionId, 1)).toMatchObject({ status: 'completed', reply: result.reply });
     expect(await repo.recentMemories(sessionId, 10)).toHaveLength(1);
-    const progress = await env.client.workflow.getHandle(sessionWorkflowId(sessionId)).query(sessionProgressQuery);
+    const handle = env.client.workflow.getHandle(sessionWorkflowId(sessionId));
+    const progress = await handle.query(sessionProgressQuery);
     expect(progress).toMatchObject({ status: 'idle', turns: 1 });
+    // The player's wait: the dead worker's model call was ended by the turn's 5 s heartbeat
+    // timeout, and the tools run under the same one.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const heartbeatTimeoutS = (type: string) => [
+      ...new Set(
+        events
+          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+          .map((e) => Number(e.activityTaskScheduledEventAttributes?.heartbeatTimeout?.seconds)),
+      ),
+    ];
+    expect(heartbeatTimeoutS('sessionLlmStep')).toEqual([5]);
+    expect(heartbeatTimeoutS('runSessionTool')).toEqual([5]);
+    const retried = events.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried.map((e) => e.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType)).toEqual([
+      temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+    ]);
+    // The next workflow task went first to the dead worker's sticky queue and left it after the
+    // worker's 3 s (STICKY_QUEUE_TIMEOUT), not the SDK's default 10 s.
+    const atMs = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const stickyWaits = events
+      .filter((e) => e.workflowTaskTimedOutEventAttributes?.timeoutType === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START)
+      .map((e) => atMs(e) - atMs(events.find((s) => Number(s.eventId) === Number(e.workflowTaskTimedOutEventAttributes?.scheduledEventId))!));
+    expect(stickyWaits).toHaveLength(1);
+    expect(stickyWaits[0]).toBeGreaterThanOrEqual(2_900);
+    expect(stickyWaits[0]).toBeLessThan(10_000);
   } finally {
     await worker?.kill();
     await replacement?.stop();
