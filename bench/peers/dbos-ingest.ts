@@ -31,12 +31,22 @@ export interface DbosPeerDeps {
 }
 
 export interface DbosPeer {
+  /** Launches DBOS; `ingest` runs only between `launch` and `shutdown`. */
+  launch(): Promise<void>;
   ingest(scriptId: string): Promise<{ summaries: number; sheets: number; embedded: number }>;
   shutdown(): Promise<void>;
 }
 
-/** Configures, registers and launches DBOS against `systemDatabaseUrl` (its tables go in schema `dbos`). */
-export async function launchDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDeps): Promise<DbosPeer> {
+let registered = false;
+
+/**
+ * Registers the peer's workflow with DBOS (once per process: DBOS is a singleton) against
+ * `systemDatabaseUrl` (its tables go in schema `dbos`). DBOS polls its system tables while
+ * launched, even idle, so the bench launches it only around the peer's own runs.
+ */
+export function createDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDeps): DbosPeer {
+  if (registered) throw new Error('the DBOS peer is registered once per process');
+  registered = true;
   const { repo, llm, config } = deps;
   const route = (purpose: 'summary' | 'outline' | 'sheet' | 'embedding'): LlmRoute => ({ ...config.llm.models[purpose], taskQueue: '', requestTimeoutMs: config.llm.requestTimeoutMs });
   // Each step's calls get a row key (workflow/step/attempt/index), as an activity's do.
@@ -129,9 +139,11 @@ export async function launchDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDe
   }
 
   const workflow = DBOS.registerWorkflow(ingest, { name: 'ingestScriptDbos' });
-  DBOS.setConfig({ name: 'storyloom-bench-peer', systemDatabaseUrl, logLevel: 'error', systemDatabasePoolSize: 10 });
-  await DBOS.launch();
   return {
+    async launch() {
+      DBOS.setConfig({ name: 'storyloom-bench-peer', systemDatabaseUrl, logLevel: 'error', systemDatabasePoolSize: 10 });
+      await DBOS.launch();
+    },
     async ingest(scriptId) {
       const handle = await DBOS.startWorkflow(workflow)(scriptId);
       return handle.getResult();

@@ -14,6 +14,8 @@ export interface ScenarioCtx {
   timeScale: number;
   /** --jitter: σ of the simulator's log-normal latencies (0 = the configured constants). */
   jitter: number;
+  /** --pairs: how many storyloom/peer pairs S1 runs (its first pair is rows 2 and 6). */
+  pairs: number;
   runTag: string;
   /** Progress to stderr (stdout is the report). */
   log(msg: string): void;
