@@ -69,13 +69,13 @@ export function quietTemporalLogs(): void {
 
 /** A dev server with storyloom's search attributes registered (`{ searchAttributes: false }`: a server without them). */
 export async function startTestTemporal(opts: { searchAttributes?: boolean } = {}): Promise<TestWorkflowEnvironment> {
-  const executable = process.env.TEMPORAL_CLI;
-  if (!executable) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
+  if (!process.env.TEMPORAL_CLI) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
   quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
     client: { dataConverter: testDataConverter() },
     server: {
-      executable: { type: 'existing-path', path: executable },
+      // The CLI itself, through a wrapper that drops its start-up banner from the test output.
+      executable: { type: 'existing-path', path: path.join(__dirname, 'temporal-quiet.sh') },
       searchAttributes: opts.searchAttributes === false ? [] : STORYLOOM_SEARCH_ATTRIBUTES,
       extraArgs: ['--log-level', 'error', ...dynamicConfigArgs()],
     },
