@@ -36,8 +36,9 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
 // 0.4.0: every job again, with that release's patches (an outage pause that ends by a probe,
 // screenplay run reports, session summaries and search attributes); 0.5.0: every job again, the
 // ingestion with a phase's last writes and the run's report as local activities; 0.6.0: every
-// job again, the ingestion's start and its last summaries with phase 2's plan in one local activity each.
-it.each(['v0.4.0', 'v0.5.0', 'v0.6.0'])('has the histories of release %s to replay', (release) => {
+// job again, the ingestion's start and its last summaries with phase 2's plan in one local activity each;
+// 0.7.0: every job again, a story session's turn under a 5 s heartbeat timeout.
+it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0'])('has the histories of release %s to replay', (release) => {
   const set = [
     ...RELEASE_SET, 'ingest-outage-auto-resume',
     'stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered', 'stories-batch', 'stories-batch-cancelled',
