@@ -8,9 +8,12 @@
  *
  * Steps start in a fixed order (a FIFO limiter starts queued work in submission order), so a
  * recovered workflow replays its steps by the same ids. Results are written in batches of 25
- * summaries, each a step, once phase 1 is done.
+ * summaries, each a step, once phase 1 is done. The run's own bookkeeping is storyloom's too:
+ * its `ingestion_runs` row written with the plan, then finished, and its `run_reports` row
+ * built from the call log when it ends.
  */
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../src/config';
 import { IngestionRepository, type DeferredLlmWrites, type EmbeddingRow, type SheetRow, type SummaryRow } from '../../src/db/repositories/ingestion.repository';
 import { CHARACTER_SHEET_SCHEMA, parseCharacterSheet } from '../../src/domain/ingestion/character-sheet';
@@ -19,22 +22,35 @@ import { characterSheetPrompt, outlinePrompt, PROMPT_VERSIONS, sceneEmbeddingTex
 import { deferredWrites, type CallContext, type LlmService } from '../../src/llm/llm-service';
 import { embeddingInputHash, outlineInputHash, sheetInputHash } from '../../src/activities/ingestion.activities';
 import type { LlmRoute } from '../../src/shared/llm-routing';
+import { DEFAULT_FLAGS } from '../../src/shared/ingestion';
+import { buildRunReport, saveRunReport } from '../../src/reporting/load-run-report';
 import { mapLimit } from '../limiter';
 
 const WRITE_BATCH = 25;
 
 export interface DbosPeerDeps {
   config: AppConfig;
+  db: DataSource;
   repo: IngestionRepository;
   llm: LlmService;
   concurrency: { summaries: number; sheets: number };
+  /** Writes the worker's buffered call-log rows and statement counts, as storyloom's report does first. */
+  flushRecorders: () => Promise<void>;
 }
 
 export interface DbosPeer {
   /** Launches DBOS; `ingest` runs only between `launch` and `shutdown`. */
   launch(): Promise<void>;
-  ingest(scriptId: string): Promise<{ summaries: number; sheets: number; embedded: number }>;
+  ingest(scriptId: string): Promise<DbosPeerResult>;
   shutdown(): Promise<void>;
+}
+
+/** What the peer made, and its workflow id (its `ingestion_runs` and `run_reports` rows are keyed by it). */
+export interface DbosPeerResult {
+  workflowId: string;
+  summaries: number;
+  sheets: number;
+  embedded: number;
 }
 
 let registered = false;
@@ -52,13 +68,23 @@ export function createDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDeps): D
   // Each step's calls get a row key (workflow/step/attempt/index), as an activity's do.
   const ctxFor = (step: string): CallContext => {
     let calls = 0;
-    return { workflowId: DBOS.workflowID, runId: '', activityId: step, activityType: step.split(':')[0], attempt: 1, nextCallIndex: () => calls++ };
+    return { workflowId: DBOS.workflowID!, runId: DBOS.workflowID!, activityId: step, activityType: step.split(':')[0], attempt: 1, nextCallIndex: () => calls++ };
   };
 
-  async function ingest(scriptId: string): Promise<{ summaries: number; sheets: number; embedded: number }> {
+  async function ingest(scriptId: string): Promise<DbosPeerResult> {
     const summaryRoute = route('summary');
+    const startedAt = Date.now();
+    const runId = DBOS.workflowID!;
+    // The run's row and phase 1's plan at once, as storyloom's start does.
     const [title, states] = await DBOS.runStep(
-      () => Promise.all([repo.scriptTitle(scriptId), repo.sceneSummaryStates(scriptId, summaryRoute.model, PROMPT_VERSIONS.summary)]),
+      () =>
+        Promise.all([
+          repo.scriptTitle(scriptId).then(async (t) => {
+            await repo.startRun({ workflowId: runId, runId, scriptId, mode: 'full', flags: DEFAULT_FLAGS, concurrency: deps.concurrency });
+            return t;
+          }),
+          repo.sceneSummaryStates(scriptId, summaryRoute.model, PROMPT_VERSIONS.summary),
+        ]),
       { name: 'plan' },
     );
     const scenes = states.length ? await DBOS.runStep(async () => Object.fromEntries(await repo.scenesOfScriptWith(states[0].id)), { name: 'loadScenes' }) : {};
@@ -79,6 +105,7 @@ export function createDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDeps): D
       ),
     );
     for (let i = 0; i < rows.length; i += WRITE_BATCH) await DBOS.runStep(() => repo.saveSummaries(rows.slice(i, i + WRITE_BATCH)), { name: 'saveSummaries' });
+    const phase1Ms = Date.now() - startedAt;
 
     // Phase 2: outline ∥ sheets ∥ embeddings.
     const outline = DBOS.runStep(
@@ -135,7 +162,26 @@ export function createDbosPeer(systemDatabaseUrl: string, deps: DbosPeerDeps): D
       { name: 'embedScenes' },
     );
     const [, sheetCount, embedded] = await Promise.all([outline, sheets, embeddings]);
-    return { summaries: rows.length, sheets: sheetCount, embedded };
+    const done = { workflowId: runId, summaries: rows.length, sheets: sheetCount, embedded };
+    // The run's row finished ∥ its report, as storyloom's end does (no history: its length is unknown).
+    const wallMs = Date.now() - startedAt;
+    await DBOS.runStep(
+      async () => {
+        const run = {
+          workflowId: runId, runIds: [runId], kind: 'ingestScript', scriptId, status: 'completed', wallMs,
+          phasesMs: { summaries: phase1Ms, phase2: wallMs - phase1Ms }, ingestion: { flags: DEFAULT_FLAGS, concurrency: deps.concurrency },
+        };
+        await Promise.all([
+          repo.finishRun(runId, 'completed', { scriptId, status: 'completed', ...done }, []),
+          (async () => {
+            await deps.flushRecorders();
+            await saveRunReport(deps.db, run, await buildRunReport({ db: deps.db, prices: config.llm.prices, historyLength: async () => null }, run));
+          })(),
+        ]);
+      },
+      { name: 'finishRun' },
+    );
+    return done;
   }
 
   const workflow = DBOS.registerWorkflow(ingest, { name: 'ingestScriptDbos' });

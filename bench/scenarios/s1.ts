@@ -179,9 +179,11 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     ctx.log('S1 row 6: the same pipeline on DBOS Transact (the peer)');
     const peer = createDbosPeer(ctx.env.appDatabaseUrl, {
       config: app.config,
+      db,
       repo: new IngestionRepository(db),
       llm: app.services.llm,
       concurrency: DEFAULT_CONCURRENCY,
+      flushRecorders: () => app.services.flushRecorders(),
     });
     const runPeer = async () => {
       await peer.launch();
@@ -201,6 +203,12 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     };
     const p6 = await runPeer();
     const bound6 = drawnIngestionBound(lat, drawnByPurpose(p6.draws), w2, DEFAULTS, ts);
+    // The peer keeps storyloom's run bookkeeping: its run row and a report over its calls.
+    const [peerRun] = await db.query<{ status: string; calls: number | null }[]>(
+      `SELECT r.status, (p.report -> 'totals' ->> 'calls')::int AS calls
+         FROM ingestion_runs r LEFT JOIN run_reports p ON p.workflow_id = r.workflow_id WHERE r.workflow_id = $1`,
+      [p6.done.workflowId],
+    );
     const r6: Row = {
       id: 'S1.6',
       label: 'peer: DBOS Transact 5.3.0',
@@ -211,7 +219,11 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
       dbQueries: p6.wire.statements,
       dbCommits: p6.wire.commits,
       historyEvents: null,
-      notes: [`${p6.done.summaries} summaries, ${p6.done.sheets} sheets, ${p6.done.embedded} embedded; statements include DBOS's own (workflow status, a checkpoint per step)`, ...missingNotes(bound6)],
+      notes: [
+        `${p6.done.summaries} summaries, ${p6.done.sheets} sheets, ${p6.done.embedded} embedded; statements include DBOS's own (workflow status, a checkpoint per step)`,
+        `run row ${peerRun?.status ?? 'missing'}, its report counts ${peerRun?.calls ?? 'no'} calls`,
+        ...missingNotes(bound6),
+      ],
     };
     details.row6 = { wallMs: p6.wallMs, bound: bound6, wire: p6.wire, draws: p6.draws, result: p6.done };
     rows.push(r6);
