@@ -45,7 +45,8 @@ import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes, type SearchStatus } fro
 import { LLM_ACTIVITY_OPTIONS, llmActivities, localActivities, mainActivities } from './activity-options';
 import { describeFailure } from './failures';
 import { batchWriter } from './batch-writer';
-import { slidingWindow } from './sliding-window';
+import { askPatchesFirst } from './patches-first';
+import { SETTLE_STARTED_TASKS_PATCH, slidingWindow } from './sliding-window';
 
 export const progressQuery = defineQuery<IngestionProgress>('progress');
 /** Steering: updates validate the request and answer the new state (a rejected one changes nothing). */
@@ -412,6 +413,11 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
 
   let more = false;
   try {
+    // Before the first local activity (see patches-first.ts).
+    askPatchesFirst([
+      SEARCH_ATTRIBUTES_PATCH, ONE_LOCAL_ROUND_PATCH, FINAL_WRITES_LOCAL_PATCH, WRITES_SURVIVE_CANCELLATION_PATCH,
+      PHASE2_SETTLES_EVERY_STEP_PATCH, PAUSE_ON_OUTAGE_PATCH, AUTO_RESUME_PATCH, SETTLE_STARTED_TASKS_PATCH,
+    ]);
     const runStart = { workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency };
     const planRequest = { scriptId: input.scriptId, afterPosition: state.afterPosition, limit: scenesPerRun, mode: input.mode };
     let plan: PlanSummariesResult | undefined;

@@ -44,12 +44,16 @@ import {
 } from '../shared/sessions';
 import { JOB_KEY, STATUS_KEY, TURNS_KEY, type SearchStatus } from '../shared/search-attributes';
 import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, localActivities } from './activity-options';
-import { slidingWindow } from './sliding-window';
+import { askPatchesFirst } from './patches-first';
+import { SETTLE_STARTED_TASKS_PATCH, slidingWindow } from './sliding-window';
 
 export const takeTurnUpdate = defineUpdate<TurnResult, [TurnInput]>('takeTurn');
 export const endSessionUpdate = defineUpdate<SessionEnded>('end');
 export const endSessionSignal = defineSignal('end');
 export const sessionProgressQuery = defineQuery<SessionProgress>('progress');
+
+const SESSION_SEARCH_ATTRIBUTES_PATCH = 'session-search-attributes';
+const SESSION_SUMMARIES_PATCH = 'session-summarises-older-turns';
 
 /**
  * A player waits for the turn: a worker that dies during one of its activities is noticed by a
@@ -95,7 +99,7 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   });
   // Runs started with search attributes (the client sets them) keep their status and turn count current.
   const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
-  const setsSearchAttributes = () => searchable && patched('session-search-attributes');
+  const setsSearchAttributes = () => searchable && patched(SESSION_SEARCH_ATTRIBUTES_PATCH);
   const markSearch = (status: SearchStatus | undefined) => {
     if (!setsSearchAttributes()) return;
     upsertSearchAttributes([{ key: TURNS_KEY, value: carried.turns }, ...(status ? [{ key: STATUS_KEY, value: status }] : [])]);
@@ -140,6 +144,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     end();
   });
 
+  // Before the first local activity (see patches-first.ts).
+  askPatchesFirst([SESSION_SEARCH_ATTRIBUTES_PATCH, SESSION_SUMMARIES_PATCH, SETTLE_STARTED_TASKS_PATCH]);
   if (!input.carried) {
     // A session resumed after its workflow closed (not ended) goes on from the turns it took.
     const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
@@ -244,7 +250,7 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   function summariseOlderTurns(nextTurn: number, s: SessionSettingsResult): void {
     if (s.maxTurnHistory === undefined || summarising) return;
     const through = summaryThroughFor(nextTurn, s.maxTurnHistory);
-    if (through <= summarisedThrough || !patched('session-summarises-older-turns')) return;
+    if (through <= summarisedThrough || !patched(SESSION_SUMMARIES_PATCH)) return;
     summarising = (async () => {
       try {
         const done = await llmActivities(s.route, { retry: TURN_LLM_RETRY }).summariseSessionTurns.executeWithOptions(

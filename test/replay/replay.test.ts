@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { testDataConverter, workflowBundle } from '../helpers/harness';
 import { machineTraces } from './sanitize-history';
+import { splitAfterFirstLocalActivity } from './split-local-activity-task';
 
 const DIR = path.join(__dirname, 'histories');
 const histories = readdirSync(DIR, { recursive: true, encoding: 'utf8' })
@@ -37,8 +38,9 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
 // screenplay run reports, session summaries and search attributes); 0.5.0: every job again, the
 // ingestion with a phase's last writes and the run's report as local activities; 0.6.0: every
 // job again, the ingestion's start and its last summaries with phase 2's plan in one local activity each;
-// 0.7.0: every job again, a story session's turn under a 5 s heartbeat timeout.
-it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0'])('has the histories of release %s to replay', (release) => {
+// 0.7.0: every job again, a story session's turn under a 5 s heartbeat timeout; 0.7.1: every job
+// again, the ingestion and the session asking for their patches before their first local activity.
+it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1'])('has the histories of release %s to replay', (release) => {
   const set = [
     ...RELEASE_SET, 'ingest-outage-auto-resume',
     'stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered', 'stories-batch', 'stories-batch-cancelled',
@@ -78,6 +80,25 @@ it.each(histories)('replays %s without a determinism violation', async (file) =>
 });
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
+// A run whose first local activity ended while its workflow task was being completed: the
+// marker in that task, what followed its result in the next (patches-first.ts).
+const splitHistory = (file: string) => historyFromJSON(splitAfterFirstLocalActivity(JSON.parse(text(file))));
+
+it.each(['v0.7.1/ingest-full.json', 'v0.7.1/ingest-one-failure.json', 'v0.7.1/session-turn-and-end.json'])(
+  'replays %s with the result of its first local activity in the next workflow task',
+  async (file) => {
+    await Worker.runReplayHistory({ workflowBundle: workflowBundle(), replayName: file, dataConverter: testDataConverter() }, splitHistory(file));
+  },
+);
+
+it('a run recorded before patches-first fails to replay that way (what the patch mends)', async () => {
+  // 0.7.0 asked for `search-attributes` after its first local activity: a replay resolves the
+  // activity a task early, where that patch is not known yet.
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: workflowBundle(), dataConverter: testDataConverter() }, splitHistory('v0.7.0/ingest-full.json')),
+  ).rejects.toBeInstanceOf(DeterminismViolationError);
+});
 
 it('fails when workflow code schedules different commands (the guard can fail)', async () => {
   const { code } = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'nondeterministic-workflows.ts'), logger: silent });

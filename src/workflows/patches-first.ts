@@ -1,0 +1,19 @@
+import { patched } from '@temporalio/workflow';
+
+/**
+ * Runs from 0.7.1 on ask for their patches at their start, before any local activity.
+ *
+ * Why: a local activity's result can reach the workflow in the task after the one that recorded
+ * its marker (the activity ended while that task was being completed). A replay resolves it from
+ * the marker one task early, and a patch first asked for right after it is not known there yet:
+ * `patched()` answers false where the run had answered true, and the replay fails with a
+ * nondeterminism error that stops the run (seen in the chaos case `worker-kill-phase2`). Asked
+ * at the start, every patch's marker comes before the first local activity's.
+ */
+export const PATCHES_FIRST_PATCH = 'patches-asked-before-local-activities';
+
+/** Asks for `patchIds` now, when this run records patches first (histories without the marker ask where they did). */
+export function askPatchesFirst(patchIds: readonly string[]): void {
+  if (!patched(PATCHES_FIRST_PATCH)) return;
+  for (const id of patchIds) patched(id);
+}
