@@ -16,6 +16,8 @@ export interface ScenarioCtx {
   jitter: number;
   /** --pairs: how many storyloom/peer pairs S1 runs (its first pair is rows 2 and 6). */
   pairs: number;
+  /** --repeat: how many times S3 runs (judged on the median run). */
+  repeat: number;
   runTag: string;
   /** Progress to stderr (stdout is the report). */
   log(msg: string): void;

@@ -1,4 +1,4 @@
-import { comparePairs, signedSeconds } from '../../bench/pairs';
+import { comparePairs, median, medianItem, signedSeconds } from '../../bench/pairs';
 
 describe('comparePairs (bench S1: storyloom against the DBOS peer)', () => {
   it('judges on the median pair, not the first', () => {
@@ -29,5 +29,25 @@ describe('comparePairs (bench S1: storyloom against the DBOS peer)', () => {
   it('signs the difference', () => {
     expect(signedSeconds(-120)).toBe('−0.12 s');
     expect(signedSeconds(50)).toBe('+0.05 s');
+  });
+});
+
+describe('median and medianItem (bench S3: judged on the median run)', () => {
+  it('takes the middle value, or the mean of the middle two', () => {
+    expect(median([1.52, 1.36, 1.47])).toBe(1.47);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow('no values');
+  });
+
+  it('picks the run whose ratio is the median, not the first or the best', () => {
+    const runs = [
+      { run: 1, ratio: 1.6 },
+      { run: 2, ratio: 1.35 },
+      { run: 3, ratio: 1.48 },
+    ];
+    expect(medianItem(runs, (r) => r.ratio).run).toBe(3);
+    // An even count: the lower of the middle two.
+    expect(medianItem([...runs, { run: 4, ratio: 1.4 }], (r) => r.ratio).run).toBe(4);
+    expect(() => medianItem([], (r: number) => r)).toThrow('no items');
   });
 });
