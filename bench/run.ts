@@ -37,6 +37,13 @@ function projectRoot(): string {
   return __dirname.includes(compiled) ? path.resolve(__dirname, '../../..') : path.resolve(__dirname, '..');
 }
 
+/** A count flag (`--pairs`, `--repeat`): a whole number from 1 to 9. */
+function oneToNine(flag: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`--${flag} must be a whole number from 1 to 9; got "${raw}"`);
+  return n;
+}
+
 function parse() {
   const { values } = parseArgs({
     options: {
@@ -59,10 +66,8 @@ function parse() {
   if (!Number.isFinite(timeScale) || timeScale <= 0) throw new Error(`--time-scale must be a number > 0; got "${values['time-scale']}"`);
   const jitter = Number(values.jitter);
   if (!Number.isFinite(jitter) || jitter < 0 || jitter > 2) throw new Error(`--jitter must be a number from 0 to 2; got "${values.jitter}"`);
-  const pairs = Number(values.pairs);
-  if (!Number.isInteger(pairs) || pairs < 1 || pairs > 9) throw new Error(`--pairs must be a whole number from 1 to 9; got "${values.pairs}"`);
-  const repeat = Number(values.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new Error(`--repeat must be a whole number from 1 to 9; got "${values.repeat}"`);
+  const pairs = oneToNine('pairs', values.pairs);
+  const repeat = oneToNine('repeat', values.repeat);
   const only = String(values.only)
     .split(',')
     .map((s) => s.trim().toUpperCase())
