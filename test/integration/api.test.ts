@@ -41,7 +41,18 @@ beforeEach(() => {
   stack.sim.configure({ faults: [], latency: null });
 });
 
-const countScripts = async () => Number((await stack.app.services.db.query('SELECT count(*) AS n FROM scripts'))[0].n);
+/**
+ * Scripts with this title. A refused upload names a fresh title in `?title=` and must leave no
+ * script with it: other test files write scripts to the same database meanwhile, so a count of
+ * every script is not this request's.
+ */
+const scriptsTitled = async (t: string) =>
+  Number((await stack.app.services.db.query('SELECT count(*) AS n FROM scripts WHERE title = $1', [t]))[0].n);
+/** A fresh title for a refused upload, as a query string. */
+const refusedTitle = () => {
+  const t = title('Refused');
+  return { t, query: `?title=${encodeURIComponent(t)}` };
+};
 
 async function upload(name: string, scenes = 6, characters = 3): Promise<{ scriptId: string; title: string }> {
   const t = title(name);
@@ -98,6 +109,8 @@ describe('scripts, ingestion and SSE', () => {
   it('uploads a script, ingests it with SSE to the end, refuses a second start (409) and serves the result', async () => {
     stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 100 } } } });
     const { scriptId, title: t } = await upload('Upload');
+    // What the refusals below check for: the upload's own title names its script.
+    expect(await scriptsTitled(t)).toBe(1);
 
     const list = await json(await api.call('/api/scripts?limit=200'));
     expect(list.scripts.map((s: { id: string }) => s.id)).toContain(scriptId);
@@ -225,17 +238,17 @@ describe('refusals', () => {
   const noToken = (path: string, init: RequestInit = {}) => fetch(`${api.url}${path}`, init);
 
   it('answers 401 without a valid bearer token on /api, and writes nothing', async () => {
-    const before = await countScripts();
+    const { t, query } = refusedTitle();
     const body = syntheticScreenplay({ scenes: 2, characters: 2, title: 'x', salt: title('NoToken') });
     for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TEST_TOKEN}` }] as Record<string, string>[]) {
-      const res = await noToken('/api/scripts', { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
+      const res = await noToken(`/api/scripts${query}`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
       expect((await json(res)).error.code).toBe('unauthorized');
     }
     expect((await noToken('/api/runs/anything')).status).toBe(401);
     expect((await noToken('/optimization/performance/metrics')).status).toBe(401);
-    expect(await countScripts()).toBe(before);
+    expect(await scriptsTitled(t)).toBe(0);
   });
 
   it.each([
@@ -247,14 +260,14 @@ describe('refusals', () => {
     ['JSON', 'application/json', Buffer.from('{"title":"x"}'), 415, 'unsupported_media_type', /application\/json/],
     ['an image', 'image/png', Buffer.from('png'), 415, 'unsupported_media_type', /image\/png/],
   ])('refuses an upload of %s (%s) with the reason, writing nothing', async (_what, type, body, status, code, message) => {
-    const before = await countScripts();
-    const res = await api.call('/api/scripts', { method: 'POST', headers: { 'content-type': type }, body });
+    const { t, query } = refusedTitle();
+    const res = await api.call(`/api/scripts${query}`, { method: 'POST', headers: { 'content-type': type }, body });
     expect(res.status).toBe(status);
     const answer = await json(res);
     expect(answer.error.code).toBe(code);
     expect(answer.error.message).toMatch(message);
     expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
-    expect(await countScripts()).toBe(before);
+    expect(await scriptsTitled(t)).toBe(0);
   });
 
   // The bad-input corpus the CLI test imports (test/helpers/bad-input-corpus.ts), as uploads: the
@@ -264,31 +277,31 @@ describe('refusals', () => {
   it.each(badInputFiles(corpusDir).filter((f) => !f.pathOnly).map((f) => [f.what, f] as const))(
     'refuses the bad-input corpus\'s %s as an upload, writing nothing',
     async (_what, { file, message }) => {
-      const before = await countScripts();
+      const { t, query } = refusedTitle();
       const p = file();
       const type = p.endsWith('.fdx') ? 'application/xml' : 'text/plain';
-      const res = await api.call('/api/scripts', { method: 'POST', headers: { 'content-type': type }, body: readFileSync(p) });
+      const res = await api.call(`/api/scripts${query}`, { method: 'POST', headers: { 'content-type': type }, body: readFileSync(p) });
       const answer = await json(res);
       expect([400, 413, 415]).toContain(res.status);
       // Over the size limit the body limit answers first, in its own words; every other refusal is the import's.
       if (res.status === 413) expect(answer.error.message).toMatch(/limit/);
       else expect(answer.error.message).toMatch(message);
       expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
-      expect(await countScripts()).toBe(before);
+      expect(await scriptsTitled(t)).toBe(0);
     },
   );
 
   it('refuses a multipart file over the import limit (413), writing nothing', async () => {
-    const before = await countScripts();
+    const { t, query } = refusedTitle();
     const form = new FormData();
     form.append('file', new Blob([Buffer.alloc(MAX_SCREENPLAY_BYTES + 10, 'a')]), 'big.fountain');
-    const res = await api.call('/api/scripts', { method: 'POST', body: form });
+    const res = await api.call(`/api/scripts${query}`, { method: 'POST', body: form });
     expect(res.status).toBe(413);
     // Our check or the multipart plugin's, whichever sees the cut first: both say so.
     const { error } = await json(res);
     expect(error.code).toBe('payload_too_large');
     expect(error.message).toMatch(/larger than .*limit.*nothing was written/);
-    expect(await countScripts()).toBe(before);
+    expect(await scriptsTitled(t)).toBe(0);
   });
 
   it.each([
