@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { temporal } from '@temporalio/proto';
+import { tsMs } from '../../bench/history';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { createSessionActivities, type SessionToolInput } from '../../src/activities/sessions.activities';
@@ -107,7 +108,7 @@ it('a worker SIGKILLed mid-turn: the turn completes on another worker and is ans
     ]);
     // The next workflow task went first to the dead worker's sticky queue and left it after the
     // worker's 3 s (STICKY_QUEUE_TIMEOUT), not the SDK's default 10 s.
-    const atMs = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const atMs = (e: (typeof events)[number]) => tsMs(e.eventTime);
     const stickyWaits = events
       .filter((e) => e.workflowTaskTimedOutEventAttributes?.timeoutType === temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START)
       .map((e) => atMs(e) - atMs(events.find((s) => Number(s.eventId) === Number(e.workflowTaskTimedOutEventAttributes?.scheduledEventId))!));
