@@ -5,6 +5,7 @@
  */
 import type { AppServices } from '../src/runtime';
 import type { LatencyDraw, SimulatorStats, RouteStats } from '../src/llm/simulator';
+import type { RunSpan } from './phases';
 import { ingestionWorkflowId, type IngestionConcurrency, type IngestionFlags, type IngestionMode, type IngestionResult } from '../src/shared/ingestion';
 import type { ingestScript } from '../src/workflows/ingest-script';
 import type { BenchApp, BenchEnv } from './env';
@@ -89,6 +90,8 @@ export interface IngestMeasure {
   wire: WireCounts;
   /** The latencies the simulator drew for the run's requests. */
   draws: LatencyDraw[];
+  /** Start (before the workflow is started) and end (the result at the client), on the draws' clock. */
+  span: RunSpan;
 }
 
 export interface IngestRequest {
@@ -153,9 +156,10 @@ export async function measureIngest(env: BenchEnv, app: BenchApp, req: IngestReq
   const window = await workWindow(env, app);
   const before = app.sim.stats();
   const started = await startIngest(env, app, req);
-  const { result, wallMs } = await started.done;
+  const { result, wallMs, endedAt } = await started.done;
   const after = app.sim.stats();
   const { wire, draws } = await window.end();
   const { chain, db } = await costOf(env, app, started.workflowId, started.firstRunId);
-  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db, wire, draws };
+  const span = { startMs: performance.timeOrigin + started.t0, endMs: performance.timeOrigin + endedAt };
+  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db, wire, draws, span };
 }

@@ -20,6 +20,7 @@ import { floorIngestion } from '../floor';
 import { createDbosPeer, IngestionRepository } from '../peers/dbos-ingest';
 import { measureTemporalRounds, roundLine } from '../temporal-round';
 import { comparePairs, signedSeconds } from '../pairs';
+import { comparePhases, phaseSpans, signedMs } from '../phases';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
 import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
@@ -193,10 +194,11 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
         const before6 = app.sim.stats();
         const t6 = performance.now();
         const done = await peer.ingest(s6.scriptId);
-        const wallMs = performance.now() - t6;
+        const t6end = performance.now();
         const after6 = app.sim.stats();
         const { wire, draws } = await window6.end();
-        return { wallMs, done, wire, draws, requests: after6.totalRequests - before6.totalRequests, rateLimited: after6.rateLimited - before6.rateLimited };
+        const span = { startMs: performance.timeOrigin + t6, endMs: performance.timeOrigin + t6end };
+        return { wallMs: t6end - t6, span, done, wire, draws, requests: after6.totalRequests - before6.totalRequests, rateLimited: after6.rateLimited - before6.rateLimited };
       } finally {
         await peer.shutdown();
       }
@@ -232,26 +234,38 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     // More storyloom/peer pairs on row 2's script, in alternating order: one pair's difference
     // is within the run-to-run spread, so "not slower" is judged on the median pair.
     const pairs = [{ storyloomMs: m2.wallMs, peerMs: p6.wallMs }];
+    // Each run's wall split at its calls (phases.ts): which phase storyloom's difference is in.
+    const spansOf = (run: { draws: IngestMeasure['draws']; span: IngestMeasure['span'] }) => phaseSpans(run.draws, run.span, ['summary']);
+    const phasePairs = [{ a: spansOf(m2), b: spansOf(p6) }];
     for (let i = 2; i <= ctx.pairs; i++) {
       ctx.log(`S1 pair ${i} of ${ctx.pairs}: row 2 and row 6 again, ${i % 2 === 0 ? 'the peer first' : 'storyloom first'}`);
       const runStoryloom = async () => {
         const again = await importText(db, text2, { title: title2 });
-        return (await measureIngest(ctx.env, app, { scriptId: again.scriptId, mode: 'full' })).wallMs;
+        return measureIngest(ctx.env, app, { scriptId: again.scriptId, mode: 'full' });
       };
-      let storyloomMs: number;
-      let peerMs: number;
+      let storyloomRun: IngestMeasure;
+      let peerRun: Awaited<ReturnType<typeof runPeer>>;
       if (i % 2 === 0) {
-        peerMs = (await runPeer()).wallMs;
-        storyloomMs = await runStoryloom();
+        peerRun = await runPeer();
+        storyloomRun = await runStoryloom();
       } else {
-        storyloomMs = await runStoryloom();
-        peerMs = (await runPeer()).wallMs;
+        storyloomRun = await runStoryloom();
+        peerRun = await runPeer();
       }
-      pairs.push({ storyloomMs, peerMs });
+      pairs.push({ storyloomMs: storyloomRun.wallMs, peerMs: peerRun.wallMs });
+      phasePairs.push({ a: spansOf(storyloomRun), b: spansOf(peerRun) });
     }
     const pairing = comparePairs(pairs);
     if (pairs.length > 1) r6.notes.push(`pairs (storyloom / peer): ${pairs.map((p) => `${SECONDS(p.storyloomMs)} / ${SECONDS(p.peerMs)}`).join(', ')}`);
-    details.pairs = { pairs, ...pairing };
+    const byPhase = comparePhases(phasePairs);
+    // The summaries' critical path: one slot's chain of ceil(scenes / window) calls.
+    const chainRounds = Math.ceil(SCENES / DEFAULT_CONCURRENCY.summaries);
+    profile.push(
+      `S1.2 − S1.6 by phase, the median of ${phasePairs.length} pair${phasePairs.length === 1 ? '' : 's'} (phases.ts: split at the calls the simulator saw): ` +
+        `start → first summary ${signedMs(byPhase.toFirstCall)}, summaries ${signedMs(byPhase.phase1)} (${signedMs(byPhase.phase1 / chainRounds)} per round of the ${chainRounds} on a slot's chain), ` +
+        `last summary → phase 2 ${signedMs(byPhase.handover)}, phase 2 ${signedMs(byPhase.phase2)}, last answer → result ${signedMs(byPhase.toResult)}`,
+    );
+    details.pairs = { pairs, ...pairing, phases: phasePairs, byPhase };
 
     // What a bare Temporal activity round costs here (bench/temporal-round.ts): the peer has no such hop.
     ctx.log('S1: a bare Temporal activity round on this server (no storyloom code)');

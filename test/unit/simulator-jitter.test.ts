@@ -43,9 +43,15 @@ describe('simulator with jitter', () => {
     const from = sim.latencies().at(-1)?.seq ?? 0;
     const t0 = performance.now();
     await ask('first');
-    const took = performance.now() - t0;
+    const t1 = performance.now();
+    const took = t1 - t0;
     await ask('second', 'sheet');
     const draws = sim.latencies(from);
+    // When the wait began, on the epoch clock: inside the request, its wait ending before the answer arrived.
+    const epoch = (t: number) => performance.timeOrigin + t;
+    expect(draws[0].atMs).toBeGreaterThanOrEqual(epoch(t0));
+    expect(draws[0].atMs + draws[0].ms).toBeLessThanOrEqual(epoch(t1) + 1);
+    expect(draws[1].atMs).toBeGreaterThan(draws[0].atMs + draws[0].ms);
     expect(draws.map((d) => d.purpose)).toEqual(['summary', 'sheet']);
     expect(draws[0]).toMatchObject({ provider: 'openai', route: 'openai.chat', meanMs: 10 });
     // The draw is a hash of seed, purpose and the body the SDK sent.

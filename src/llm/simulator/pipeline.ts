@@ -22,7 +22,7 @@ export interface PipelineState {
   faults: FaultInjector;
   nextRequestId(): string;
   /** Keeps the latency a request drew (the bench computes its bounds from them). */
-  recordDraw(draw: Omit<LatencyDraw, 'seq'>): void;
+  recordDraw(draw: Omit<LatencyDraw, 'seq' | 'atMs'>): void;
 }
 
 const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape'>, { status: number; kind: ErrorKind; message: string }> = {

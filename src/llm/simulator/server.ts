@@ -45,8 +45,8 @@ export class SimulatorState implements PipelineState, BatchState {
     return String(++this.seq);
   }
 
-  recordDraw(draw: Omit<LatencyDraw, 'seq'>): void {
-    this.draws.push({ seq: ++this.drawSeq, ...draw });
+  recordDraw(draw: Omit<LatencyDraw, 'seq' | 'atMs'>): void {
+    this.draws.push({ seq: ++this.drawSeq, ...draw, atMs: performance.timeOrigin + performance.now() });
     if (this.draws.length > MAX_DRAWS_KEPT) this.draws.splice(0, this.draws.length - MAX_DRAWS_KEPT);
   }
 

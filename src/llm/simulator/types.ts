@@ -185,6 +185,12 @@ export interface LatencyDraw {
   meanMs: number;
   /** What the simulator waited (time scale applied). */
   ms: number;
+  /**
+   * When the wait began, in epoch ms with sub-ms precision (`performance.timeOrigin +
+   * performance.now()`): the answer is out about `ms` later. The bench places each run's calls
+   * on its own clock with it (bench/phases.ts).
+   */
+  atMs: number;
 }
 
 export interface StartOptions {
