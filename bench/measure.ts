@@ -5,7 +5,7 @@
  */
 import type { AppServices } from '../src/runtime';
 import type { LatencyDraw, SimulatorStats, RouteStats } from '../src/llm/simulator';
-import type { RunSpan } from './phases';
+import { runSpan, type RunSpan } from './phases';
 import { ingestionWorkflowId, type IngestionConcurrency, type IngestionFlags, type IngestionMode, type IngestionResult } from '../src/shared/ingestion';
 import type { ingestScript } from '../src/workflows/ingest-script';
 import type { BenchApp, BenchEnv } from './env';
@@ -160,6 +160,5 @@ export async function measureIngest(env: BenchEnv, app: BenchApp, req: IngestReq
   const after = app.sim.stats();
   const { wire, draws } = await window.end();
   const { chain, db } = await costOf(env, app, started.workflowId, started.firstRunId);
-  const span = { startMs: performance.timeOrigin + started.t0, endMs: performance.timeOrigin + endedAt };
-  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db, wire, draws, span };
+  return { workflowId: started.workflowId, firstRunId: started.firstRunId, wallMs, result, sim: simDelta(before, after), chain, db, wire, draws, span: runSpan(started.t0, endedAt) };
 }

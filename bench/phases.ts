@@ -12,6 +12,11 @@ export interface RunSpan {
   endMs: number;
 }
 
+/** A run's span from two `performance.now()` readings of this process, on the simulator's clock. */
+export function runSpan(startPerfMs: number, endPerfMs: number): RunSpan {
+  return { startMs: performance.timeOrigin + startPerfMs, endMs: performance.timeOrigin + endPerfMs };
+}
+
 /** Consecutive spans of one run; they add up to its wall time. */
 export interface PhaseSpans {
   /** Start → the first phase-1 request. */

@@ -20,7 +20,7 @@ import { floorIngestion } from '../floor';
 import { createDbosPeer, IngestionRepository } from '../peers/dbos-ingest';
 import { measureTemporalRounds, roundLine } from '../temporal-round';
 import { comparePairs, signedSeconds } from '../pairs';
-import { comparePhases, phaseSpans, signedMs } from '../phases';
+import { comparePhases, phaseSpans, runSpan, signedMs } from '../phases';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
 import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
@@ -197,8 +197,7 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
         const t6end = performance.now();
         const after6 = app.sim.stats();
         const { wire, draws } = await window6.end();
-        const span = { startMs: performance.timeOrigin + t6, endMs: performance.timeOrigin + t6end };
-        return { wallMs: t6end - t6, span, done, wire, draws, requests: after6.totalRequests - before6.totalRequests, rateLimited: after6.rateLimited - before6.rateLimited };
+        return { wallMs: t6end - t6, span: runSpan(t6, t6end), done, wire, draws, requests: after6.totalRequests - before6.totalRequests, rateLimited: after6.rateLimited - before6.rateLimited };
       } finally {
         await peer.shutdown();
       }

@@ -1,4 +1,4 @@
-import { comparePhases, phaseSpans, signedMs, type PhaseSpans } from '../../bench/phases';
+import { comparePhases, phaseSpans, runSpan, signedMs, type PhaseSpans } from '../../bench/phases';
 
 const draw = (purpose: string, atMs: number, ms: number) => ({ purpose, atMs, ms });
 
@@ -60,5 +60,11 @@ describe('signedMs', () => {
     expect(signedMs(207.4)).toBe('+207 ms');
     expect(signedMs(-29.6)).toBe('−30 ms');
     expect(signedMs(0)).toBe('+0 ms');
+  });
+});
+
+describe('runSpan', () => {
+  it('puts performance.now() readings on the epoch clock the simulator records', () => {
+    expect(runSpan(10, 25)).toEqual({ startMs: performance.timeOrigin + 10, endMs: performance.timeOrigin + 25 });
   });
 });
