@@ -9,6 +9,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { BenchEnv } from './env';
 import { stats, tsMs, type Ts } from './history';
 import { activityRounds } from './probes/round-workflow';
+import { breakdownLine, roundBreakdown, scrapeMetrics, type ServerRoundBreakdown } from './server-metrics';
 
 const mean = (xs: number[]) => stats(xs).meanMs;
 
@@ -22,6 +23,8 @@ export interface RoundProfile {
   activityMs: number;
   /** activity closed → next one scheduled. */
   refillMs: number;
+  /** The same rounds seen from inside the server (its metrics; server-metrics.ts). */
+  server: ServerRoundBreakdown;
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
@@ -44,7 +47,9 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
   try {
     for (const { rounds, waitMs } of cases) {
       const workflowId = `${workflowQueue}-${waitMs}-${rounds}`;
+      const metricsBefore = await scrapeMetrics(env.temporal.metricsUrl);
       await env.client.workflow.execute(activityRounds, { taskQueue: workflowQueue, workflowId, args: [rounds, waitMs, activityQueue] });
+      const metricsAfter = await scrapeMetrics(env.temporal.metricsUrl);
       const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
       const s: Record<'sched' | 'start' | 'close', number[]> = { sched: [], start: [], close: [] };
       for (const e of events) {
@@ -64,6 +69,7 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
         scheduleToStartMs: mean(scheduleToStart),
         activityMs: mean(activity),
         refillMs: mean(refill),
+        server: roundBreakdown(metricsBefore, metricsAfter),
       });
     }
   } finally {
@@ -73,10 +79,10 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
   return out;
 }
 
-/** "a round costs 10.3 ms back to back (schedule→start 1.2, activity +2.8, refill 6.2), 20.1 ms at a 500 ms pace (…)". */
+/** "10.3 ms back to back (schedule→start 1.2, activity +2.8, refill 6.2; inside the server: …), 20.1 ms at a 500 ms pace (…)". */
 export function roundLine(profiles: RoundProfile[]): string {
   const f = (x: number) => x.toFixed(1);
   return profiles
-    .map((p) => `${f(p.overheadMs)} ms ${p.waitMs ? `at a ${p.waitMs} ms pace` : 'back to back'} (schedule→start ${f(p.scheduleToStartMs)}, activity +${f(p.activityMs)}, refill ${f(p.refillMs)})`)
+    .map((p) => `${f(p.overheadMs)} ms ${p.waitMs ? `at a ${p.waitMs} ms pace` : 'back to back'} (schedule→start ${f(p.scheduleToStartMs)}, activity +${f(p.activityMs)}, refill ${f(p.refillMs)}; ${breakdownLine(p.server)})`)
     .join(', ');
 }

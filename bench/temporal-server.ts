@@ -21,6 +21,8 @@ export interface BenchTemporal {
   address: string;
   logFile: string;
   pid: number;
+  /** The server's Prometheus metrics (server-metrics.ts reads them). */
+  metricsUrl: string;
   /** Log lines (JSON or text) that look like history / blob size or count warnings. */
   sizeWarnings(fromByte?: number): string[];
   logBytes(): number;
@@ -97,6 +99,7 @@ export async function startTemporal(cli: string, logFile: string): Promise<Bench
     address,
     logFile,
     pid: child.pid ?? -1,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     logBytes: () => Buffer.byteLength(read()),
     sizeWarnings(fromByte = 0) {
       const text = Buffer.from(read()).subarray(fromByte).toString('utf8');
