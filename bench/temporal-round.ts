@@ -9,6 +9,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { BenchEnv } from './env';
 import { stats, tsMs, type Ts } from './history';
 import { activityRounds } from './probes/round-workflow';
+import { sampleCpu } from './cpu';
 import { breakdownLine, roundBreakdown, scrapeMetrics, type ServerRoundBreakdown } from './server-metrics';
 
 const mean = (xs: number[]) => stats(xs).meanMs;
@@ -25,6 +26,12 @@ export interface RoundProfile {
   refillMs: number;
   /** The same rounds seen from inside the server (its metrics; server-metrics.ts). */
   server: ServerRoundBreakdown;
+  /**
+   * CPU ms per round of the server's process and of this one (the probe's worker and client), from
+   * /proc (cpu.ts); null without /proc. At a pace it includes what both burn while idle, so the
+   * line gives it for rounds back to back only.
+   */
+  cpuPerRound: { serverMs: number; workerMs: number } | null;
 }
 
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
@@ -48,7 +55,9 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
     for (const { rounds, waitMs } of cases) {
       const workflowId = `${workflowQueue}-${waitMs}-${rounds}`;
       const metricsBefore = await scrapeMetrics(env.temporal.metricsUrl);
+      const cpuBefore = sampleCpu(env.temporal.pid);
       await env.client.workflow.execute(activityRounds, { taskQueue: workflowQueue, workflowId, args: [rounds, waitMs, activityQueue] });
+      const cpuAfter = sampleCpu(env.temporal.pid);
       const metricsAfter = await scrapeMetrics(env.temporal.metricsUrl);
       const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
       const s: Record<'sched' | 'start' | 'close', number[]> = { sched: [], start: [], close: [] };
@@ -70,6 +79,8 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
         activityMs: mean(activity),
         refillMs: mean(refill),
         server: roundBreakdown(metricsBefore, metricsAfter),
+        cpuPerRound:
+          cpuBefore && cpuAfter ? { serverMs: (cpuAfter.serverMs - cpuBefore.serverMs) / rounds, workerMs: (cpuAfter.benchMs - cpuBefore.benchMs) / rounds } : null,
       });
     }
   } finally {
@@ -83,6 +94,6 @@ export async function measureTemporalRounds(env: BenchEnv, runTag: string, cases
 export function roundLine(profiles: RoundProfile[]): string {
   const f = (x: number) => x.toFixed(1);
   return profiles
-    .map((p) => `${f(p.overheadMs)} ms ${p.waitMs ? `at a ${p.waitMs} ms pace` : 'back to back'} (schedule→start ${f(p.scheduleToStartMs)}, activity +${f(p.activityMs)}, refill ${f(p.refillMs)}; ${breakdownLine(p.server)})`)
+    .map((p) => `${f(p.overheadMs)} ms ${p.waitMs ? `at a ${p.waitMs} ms pace` : 'back to back'} (schedule→start ${f(p.scheduleToStartMs)}, activity +${f(p.activityMs)}, refill ${f(p.refillMs)}; ${breakdownLine(p.server)}${p.cpuPerRound && !p.waitMs ? `; CPU per round: server ${f(p.cpuPerRound.serverMs)}, worker and client ${f(p.cpuPerRound.workerMs)}` : ''})`)
     .join(', ');
 }
