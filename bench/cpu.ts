@@ -88,7 +88,7 @@ export function cpuBudget(used: CpuTimes, calls: number, boundMs: number, cores 
   return { ...used, totalMs, perCallMs: calls ? totalMs / calls : 0, cores, floorMs, floorOverBound: floorMs / boundMs };
 }
 
-/** "CPU: Temporal server 29.2 s, this process 37.3 s, Postgres 0.7 s = 32.6 ms per LLM call; on 2 vCPUs at least 33.6 s of wall = 1.54× the bound". */
+/** "CPU: Temporal server 29.2 s, this process 37.3 s (…), Postgres 0.7 s = 32.6 ms per LLM call; on 2 vCPUs at least 33.6 s of wall = 1.54× the bound, before any wait". */
 export function cpuLine(b: CpuBudget): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   return (

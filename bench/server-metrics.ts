@@ -43,7 +43,7 @@ export const ROUND_STEPS = {
   workflowTaskCompleted: { metric: 'service_latency', labels: { service_name: 'frontend', operation: 'RespondWorkflowTaskCompleted' } },
   /** The activity's transfer task: written → read → matched to the worker's poll. */
   activityDispatch: { metric: 'task_latency_queue', labels: { operation: 'TransferActiveTaskActivity' } },
-  /** One history write (both completions make one). */
+  /** One write of the workflow's state (each completion and each task's start makes one). */
   historyWrite: { metric: 'persistence_latency', labels: { service_name: 'history', operation: 'UpdateWorkflowExecution' } },
 } satisfies Record<string, Step>;
 
@@ -69,7 +69,7 @@ export function roundBreakdown(before: Sample[], after: Sample[]): ServerRoundBr
   return Object.fromEntries(Object.entries(ROUND_STEPS).map(([step, def]) => [step, mean(def)])) as ServerRoundBreakdown;
 }
 
-/** "inside the server: activity completed 5.4, workflow task dispatch 9.3, …" (ms). */
+/** "inside the server: activity completion 5.4, workflow task dispatch 9.3, …" (ms). */
 export function breakdownLine(b: ServerRoundBreakdown): string {
   const f = (x: number | null) => (x === null ? '—' : x.toFixed(1));
   return (
