@@ -34,13 +34,22 @@ describe('bench CPU budget (what S3 needs of the machine)', () => {
   });
 
   it('samples the CPU of a process by pid from /proc, and of this process', () => {
-    // This process stands in for the server: both figures must see the CPU it burns.
+    // This process stands in for the server: both figures must see the CPU it burns. The burn is
+    // measured in CPU, not wall time, so a loaded machine that preempts this process changes only
+    // how long the test takes.
     const before = sampleCpu(process.pid);
     if (!before) throw new Error('this test runs on Linux: /proc is needed');
-    const until = Date.now() + 100;
-    while (Date.now() < until); // burn CPU in this process
+    const start = process.cpuUsage();
+    const giveUpAt = Date.now() + 20_000;
+    let burnedMs = 0;
+    while (burnedMs < 200 && Date.now() < giveUpAt) {
+      const used = process.cpuUsage(start);
+      burnedMs = (used.user + used.system) / 1000;
+    }
     const after = sampleCpu(process.pid)!;
-    expect(after.benchMs - before.benchMs).toBeGreaterThanOrEqual(80);
-    expect(after.serverMs - before.serverMs).toBeGreaterThanOrEqual(50);
+    expect(burnedMs).toBeGreaterThanOrEqual(200);
+    expect(after.benchMs - before.benchMs).toBeGreaterThanOrEqual(200);
+    // /proc counts in 10 ms ticks, sampled: allow a few ticks short of what the process measured.
+    expect(after.serverMs - before.serverMs).toBeGreaterThanOrEqual(150);
   });
 });
