@@ -496,15 +496,17 @@ describe('latency', () => {
       return performance.now() - t0;
     };
     const route = await time(() => sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }));
-    const purpose = await time(() =>
-      sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'sheet' } }),
-    );
+    await sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }, { headers: { 'x-storyloom-purpose': 'sheet' } });
     const dflt = await time(() => sdk.ollama.embed({ model: 'e', input: 'x' }));
+    // What the simulator chose to wait, exactly; the wall times show it waited at least that long
+    // (a loaded machine can only add to them, so they have no upper bound here).
+    expect(sdk.sim.latencies().slice(-3).map((d) => [d.route, d.purpose, d.ms])).toEqual([
+      ['openai.chat', expect.any(String), 100],
+      ['openai.chat', 'sheet', 0],
+      ['ollama.embed', expect.any(String), 300],
+    ]);
     expect(route).toBeGreaterThanOrEqual(95);
-    expect(route).toBeLessThan(250);
-    expect(purpose).toBeLessThan(60);
     expect(dflt).toBeGreaterThanOrEqual(295);
-    expect(dflt).toBeLessThan(500);
   });
 
   it('a client leaving mid-stream stops the stream, frees the slot and counts as aborted', async () => {
