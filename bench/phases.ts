@@ -63,5 +63,27 @@ export function comparePhases(pairs: readonly { a: PhaseSpans; b: PhaseSpans }[]
   return out;
 }
 
+/**
+ * How long a freed slot stays idle: for each answer of `purposes` in time order, the wait until
+ * the first request of theirs after it that no earlier answer took (the request that refilled
+ * that slot, on the simulator's clock). It holds everything between two calls on a slot: the
+ * client's reading of the answer, the engine's step to the next call, and sending it. Answers
+ * no request followed (the last of each slot) have no handoff.
+ */
+export function slotHandoffs(draws: readonly Draw[], purposes: readonly string[]): number[] {
+  const mine = draws.filter((d) => purposes.includes(d.purpose));
+  const starts = mine.map((d) => d.atMs).sort((a, b) => a - b);
+  const ends = mine.map((d) => d.atMs + d.ms).sort((a, b) => a - b);
+  const handoffs: number[] = [];
+  let next = 0;
+  for (const end of ends) {
+    // Starts and ends both ascend, so each answer's refill is at or after the previous one's.
+    while (next < starts.length && starts[next] < end) next++;
+    if (next === starts.length) break;
+    handoffs.push(starts[next++] - end);
+  }
+  return handoffs;
+}
+
 /** "+207 ms", "−29 ms". */
 export const signedMs = (ms: number): string => `${ms < 0 ? '−' : '+'}${Math.abs(Math.round(ms))} ms`;

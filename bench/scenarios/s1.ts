@@ -19,8 +19,8 @@ import { importText, parseText, startBenchApp } from '../env';
 import { floorIngestion } from '../floor';
 import { createDbosPeer, IngestionRepository } from '../peers/dbos-ingest';
 import { measureTemporalRounds, roundLine } from '../temporal-round';
-import { comparePairs, signedSeconds } from '../pairs';
-import { comparePhases, phaseSpans, runSpan, signedMs } from '../phases';
+import { comparePairs, median, signedSeconds } from '../pairs';
+import { comparePhases, phaseSpans, runSpan, signedMs, slotHandoffs } from '../phases';
 import { measureIngest, workWindow, type IngestMeasure } from '../measure';
 import type { Row, Target } from '../table';
 import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
@@ -236,6 +236,10 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     // Each run's wall split at its calls (phases.ts): which phase storyloom's difference is in.
     const spansOf = (run: { draws: IngestMeasure['draws']; span: IngestMeasure['span'] }) => phaseSpans(run.draws, run.span, ['summary']);
     const phasePairs = [{ a: spansOf(m2), b: spansOf(p6) }];
+    // A freed summary slot's idle time, each run's median: the per-round cost behind the gap.
+    const handoffOf = (run: { draws: IngestMeasure['draws'] }) => median(slotHandoffs(run.draws, ['summary']));
+    const ms1 = (ms: number) => ms.toFixed(1);
+    const handoffs = { storyloom: [handoffOf(m2)], peer: [handoffOf(p6)] };
     for (let i = 2; i <= ctx.pairs; i++) {
       ctx.log(`S1 pair ${i} of ${ctx.pairs}: row 2 and row 6 again, ${i % 2 === 0 ? 'the peer first' : 'storyloom first'}`);
       const runStoryloom = async () => {
@@ -253,6 +257,8 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
       }
       pairs.push({ storyloomMs: storyloomRun.wallMs, peerMs: peerRun.wallMs });
       phasePairs.push({ a: spansOf(storyloomRun), b: spansOf(peerRun) });
+      handoffs.storyloom.push(handoffOf(storyloomRun));
+      handoffs.peer.push(handoffOf(peerRun));
     }
     const pairing = comparePairs(pairs);
     if (pairs.length > 1) r6.notes.push(`pairs (storyloom / peer): ${pairs.map((p) => `${SECONDS(p.storyloomMs)} / ${SECONDS(p.peerMs)}`).join(', ')}`);
@@ -262,9 +268,10 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     profile.push(
       `S1.2 − S1.6 by phase, the median of ${phasePairs.length} pair${phasePairs.length === 1 ? '' : 's'} (phases.ts: split at the calls the simulator saw): ` +
         `start → first summary ${signedMs(byPhase.toFirstCall)}, summaries ${signedMs(byPhase.phase1)} (${signedMs(byPhase.phase1 / chainRounds)} per round of the ${chainRounds} on a slot's chain), ` +
-        `last summary → phase 2 ${signedMs(byPhase.handover)}, phase 2 ${signedMs(byPhase.phase2)}, last answer → result ${signedMs(byPhase.toResult)}`,
+        `last summary → phase 2 ${signedMs(byPhase.handover)}, phase 2 ${signedMs(byPhase.phase2)}, last answer → result ${signedMs(byPhase.toResult)}; ` +
+        `a freed summary slot → its next request (phases.ts, each run's median): storyloom ${handoffs.storyloom.map(ms1).join(', ')} ms, the peer ${handoffs.peer.map(ms1).join(', ')} ms`,
     );
-    details.pairs = { pairs, ...pairing, phases: phasePairs, byPhase };
+    details.pairs = { pairs, ...pairing, phases: phasePairs, byPhase, slotHandoffMs: handoffs };
 
     // What a bare Temporal activity round costs here (bench/temporal-round.ts): the peer has no such hop.
     ctx.log('S1: a bare Temporal activity round on this server (no storyloom code)');

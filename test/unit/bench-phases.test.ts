@@ -1,4 +1,4 @@
-import { comparePhases, phaseSpans, runSpan, signedMs, type PhaseSpans } from '../../bench/phases';
+import { comparePhases, phaseSpans, runSpan, signedMs, slotHandoffs, type PhaseSpans } from '../../bench/phases';
 
 const draw = (purpose: string, atMs: number, ms: number) => ({ purpose, atMs, ms });
 
@@ -66,5 +66,29 @@ describe('signedMs', () => {
 describe('runSpan', () => {
   it('puts performance.now() readings on the epoch clock the simulator records', () => {
     expect(runSpan(10, 25)).toEqual({ startMs: performance.timeOrigin + 10, endMs: performance.timeOrigin + 25 });
+  });
+});
+
+describe('slotHandoffs (bench S1: how long a freed slot waits for its next request)', () => {
+  it('pairs each answer with the first request after it that no earlier answer took', () => {
+    // Two slots: answers at 1500 and 1600; their refills start at 1512 and 1605; the last two answers end the run.
+    const draws = [
+      draw('summary', 1000, 500),
+      draw('summary', 1000, 600),
+      draw('summary', 1605, 300), // 1905
+      draw('summary', 1512, 200), // 1712
+      draw('outline', 1920, 900),
+    ];
+    expect(slotHandoffs(draws, ['summary'])).toEqual([12, 5]);
+  });
+
+  it('gives a refill to one answer only, even when two answers end before it', () => {
+    // Both slots free at 1500 and 1501; one refill at 1530, the next at 1540.
+    const draws = [draw('summary', 1000, 500), draw('summary', 1000, 501), draw('summary', 1530, 100), draw('summary', 1540, 100)];
+    expect(slotHandoffs(draws, ['summary'])).toEqual([30, 39]);
+  });
+
+  it('has none for a run whose calls all start together', () => {
+    expect(slotHandoffs([draw('summary', 1000, 500), draw('summary', 1001, 400)], ['summary'])).toEqual([]);
   });
 });
