@@ -286,7 +286,11 @@ export class LlmService {
       callStarted = now();
       const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
       try {
-        result = await invoke(ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout);
+        const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+        const answer = await invoke(signal);
+        // The openai SDK ends a stream quietly when it is aborted: what it returns is cut short.
+        if (signal.aborted) throw Object.assign(new Error('the request was aborted before its answer was complete'), { name: 'AbortError' });
+        result = answer;
         if (permit) gate?.succeeded();
         this.deps.outages?.succeeded(call.provider, item);
       } catch (err) {

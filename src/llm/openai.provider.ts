@@ -119,5 +119,8 @@ export async function streamChatCompletion(
     if (choice?.finish_reason) stopReason = choice.finish_reason;
     if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
   }
+  // Every complete answer ends with a finish_reason; a stream that closed without one was cut off,
+  // a malformed response (SyntaxError: toLlmFailure makes it a retryable Transient failure).
+  if (stopReason === null) throw new SyntaxError(`the stream ended before the answer was complete (no finish_reason after ${text.length} characters)`);
   return { text, usage, model, stopReason, toolCalls: calls.filter(Boolean) };
 }

@@ -103,6 +103,26 @@ describe.each(CHAT_PROVIDERS)('%s chat', (provider) => {
     expect(f.nonRetryable).toBe(nonRetryable);
   });
 
+  it('fails a stream cut off by the timeout half-way as a Timeout, never as a short answer, and caches nothing', async () => {
+    // The first delta arrives at once, the rest at 40 ms a token: the 300 ms timeout falls mid-stream
+    // (a purpose of its own, so the other tests keep their latencies).
+    sim.configure({ latency: { byPurpose: { 'cut-stream': { fixedMs: 0, perOutputTokenMs: 40 } } } });
+    const cache = new MemoryCacheStore();
+    const callLog = new MemoryCallLog();
+    const service = new LlmService({ registry: registry(), cache, callLog, requestTimeoutMs: 300 });
+    const deltas: string[] = [];
+    const call = { purpose: 'cut-stream', provider, model: MODELS[provider], promptVersion: 'v1', request: request(MODELS[provider]), useCache: true };
+    const failure = await service.chat(call, { onToken: (d) => deltas.push(d) }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(deltas.length).toBeGreaterThan(0);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe(LlmFailureType.Timeout);
+    expect(callLog.rows.map((r) => r.outcome)).toEqual(['error']);
+    expect(cache.entries.size).toBe(0);
+  });
+
   it('maps a hang past the client timeout to a retryable Timeout, and the request is aborted', async () => {
     sim.configure({ faults: [{ kind: 'hang' }] });
     const f = await failureOf(provider, { STORYLOOM_LLM_TIMEOUT_MS: '300' });
