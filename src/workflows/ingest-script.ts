@@ -7,6 +7,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   continueAsNew,
   defineQuery,
@@ -45,7 +46,7 @@ import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes, type SearchStatus } fro
 import { LLM_ACTIVITY_OPTIONS, llmActivities, localActivities, mainActivities } from './activity-options';
 import { describeFailure } from './failures';
 import { batchWriter } from './batch-writer';
-import { askPatchesFirst } from './patches-first';
+import { askPatchesFirst, patchedFromStart } from './patches-first';
 import { SETTLE_STARTED_TASKS_PATCH, slidingWindow } from './sliding-window';
 
 export const progressQuery = defineQuery<IngestionProgress>('progress');
@@ -131,6 +132,17 @@ export const FINAL_WRITES_LOCAL_PATCH = 'final-writes-as-local-activities';
  * local-activity round is a workflow activation and back, 6–18 ms on the project's machine.
  */
 export const ONE_LOCAL_ROUND_PATCH = 'start-and-phase2-plan-in-one-local-activity';
+/**
+ * The sheets' window stops starting characters once a sheet batch has failed for good, as the
+ * summaries' does: every sheet after it would be paid for and then thrown away.
+ */
+export const SHEETS_STOP_AFTER_FAILED_WRITE_PATCH = 'sheets-stop-after-a-failed-write';
+/**
+ * A cancel that lands while a write runs shielded from it (writeEvenIfCancelled) ends the run
+ * cancelled once the write is done, rather than being lost when the run continues as new, or
+ * failing the run's last bookkeeping.
+ */
+export const CANCEL_AFTER_SHIELDED_WRITE_PATCH = 'cancel-seen-after-a-shielded-write';
 const LLM_PURPOSES = ['summary', 'outline', 'sheet', 'embedding'] as const;
 const AUTO_RESUME_AFTER_MS = 15_000;
 const AUTO_RESUME_MAX_DELAY_MS = 5 * 60_000;
@@ -231,6 +243,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   setHandler(pauseSignal, userPause);
   setHandler(resumeSignal, () => { state.paused = false; state.pauseReason = undefined; showDetails(); });
   setHandler(setConcurrencySignal, (c) => {
+    // A signal has no validator: one without an object (a bare `temporal workflow signal`) is ignored, not a failed task.
+    if (typeof c !== 'object' || c === null) return;
     for (const key of ['summaries', 'sheets'] as const) {
       const v = c[key];
       if (v !== undefined && Number.isInteger(v) && v >= 1 && v <= MAX_CONCURRENCY) state.concurrency[key] = v;
@@ -417,6 +431,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     askPatchesFirst([
       SEARCH_ATTRIBUTES_PATCH, ONE_LOCAL_ROUND_PATCH, FINAL_WRITES_LOCAL_PATCH, WRITES_SURVIVE_CANCELLATION_PATCH,
       PHASE2_SETTLES_EVERY_STEP_PATCH, PAUSE_ON_OUTAGE_PATCH, AUTO_RESUME_PATCH, SETTLE_STARTED_TASKS_PATCH,
+      SHEETS_STOP_AFTER_FAILED_WRITE_PATCH, CANCEL_AFTER_SHIELDED_WRITE_PATCH,
     ]);
     const runStart = { workflowId: info.workflowId, runId: state.runId, scriptId: input.scriptId, mode: input.mode, flags, concurrency: state.concurrency };
     const planRequest = { scriptId: input.scriptId, afterPosition: state.afterPosition, limit: scenesPerRun, mode: input.mode };
@@ -511,6 +526,9 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       } else for (const step of steps) await step();
       throwIfFatal();
     }
+    if (CancellationScope.current().consideredCancelled && patchedFromStart(CANCEL_AFTER_SHIELDED_WRITE_PATCH)) {
+      throw new CancelledFailure('the run was cancelled while it was writing');
+    }
   } catch (err) {
     if (isCancellation(err)) {
       endUnfinishedPhases(cancelledAt ?? Date.now());
@@ -597,7 +615,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
           }
         },
         canStart,
-        stopped,
+        () => stopped() || (sheetWriter.failure() !== undefined && patchedFromStart(SHEETS_STOP_AFTER_FAILED_WRITE_PATCH)),
       );
     } finally {
       // What is left is written on cancellation too, so finished sheets are kept.

@@ -17,3 +17,12 @@ export function askPatchesFirst(patchIds: readonly string[]): void {
   if (!patched(PATCHES_FIRST_PATCH)) return;
   for (const id of patchIds) patched(id);
 }
+
+/**
+ * For patches added after 0.7.1: true only where the run asked for `patchId` at its start, so a
+ * run begun by an earlier release keeps the old branch to its end and never asks for the patch
+ * first after a local activity.
+ */
+export function patchedFromStart(patchId: string): boolean {
+  return patched(PATCHES_FIRST_PATCH) && patched(patchId);
+}

@@ -1,6 +1,7 @@
 /** Records the ingestion and smoke histories of this release (see recorder.ts). */
 import { CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
+import { createMainActivities } from '../../src/activities';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
@@ -121,6 +122,38 @@ it('records an ingestion cancelled mid-phase-1, and replays it', async () => {
   const [row] = await stack.app.services.db.query('SELECT status FROM ingestion_runs WHERE script_id = $1', [script.scriptId]);
   expect(row.status).toBe('cancelled');
   await recordAndReplay('ingest-cancelled-phase1', workflowId);
+});
+
+it('records an ingestion cancelled while its first run writes its last rows, and replays it', async () => {
+  const title = `Replay cancel in write ${Date.now()}`;
+  const script = await importSynthetic(stack.app.services.db, 6, 2, title);
+  let writing: () => void = () => undefined;
+  const inWrite = new Promise<void>((resolve) => (writing = resolve));
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  const real = createMainActivities(stack.app.services);
+  const slowLastWrite = await stack.startApp('record-slow-last-write', {
+    async saveSceneSummaries(rows) {
+      if (!held) {
+        held = true;
+        writing();
+        await released;
+      }
+      return real.saveSceneSummaries(rows);
+    },
+  });
+  const workflowId = ingestionWorkflowId(script.scriptId);
+  const handle = await stack.env.client.workflow.start(ingestScript, {
+    ...searchable(title),
+    taskQueue: slowLastWrite.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', scenesPerRun: 3, writeBatchSize: 100 }],
+  });
+  await inWrite;
+  await handle.cancel();
+  release();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  await recordAndReplay('ingest-cancelled-in-last-write', workflowId, handle.firstExecutionRunId);
 });
 
 it('records a smoke run and replays it', async () => {

@@ -8,6 +8,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { SimulatorStats } from '../../src/llm/simulator';
 import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/ingestion';
+import { createMainActivities } from '../../src/activities';
 import { ingestScript } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
 import { useTestStack, type RunningApp } from '../helpers/harness';
@@ -17,9 +18,11 @@ import { waitFor } from '../helpers/wait';
 /** A run that has not ended by then is hung (each run here needs a few seconds). */
 const HANG_BOUND_MS = 30_000;
 const WRITE_FAILURE = 'simulated: the database refused the summary batch';
+const SHEET_WRITE_FAILURE = 'simulated: the database refused the sheet batch';
 
 const stack = useTestStack('runs-end');
 let failingWrites: RunningApp;
+let failingSheetWrites: RunningApp;
 let n = 0;
 const title = (name: string) => `${name} ${Date.now()}-${n++}`;
 
@@ -27,6 +30,11 @@ beforeAll(async () => {
   failingWrites = await stack.startApp('runs-end-failing-writes', {
     async saveSceneSummaries() {
       throw ApplicationFailure.nonRetryable(WRITE_FAILURE, 'SimulatedWriteFailure');
+    },
+  });
+  failingSheetWrites = await stack.startApp('runs-end-failing-sheet-writes', {
+    async saveCharacterSheets() {
+      throw ApplicationFailure.nonRetryable(SHEET_WRITE_FAILURE, 'SimulatedWriteFailure');
     },
   });
 });
@@ -86,6 +94,58 @@ it('a batch write that always fails ends the run failed, with the error recorded
   const result = (await outcome(again)) as IngestionResult;
   expect(result.status).toBe('completed');
   expect(result.phases.summaries.done).toBe(12);
+});
+
+it('a sheet batch that fails for good stops the sheets: none is paid for after it, and the run ends failed', async () => {
+  // 60 speakers: the first batch of sheets (50 rows) is written while the others are still to come.
+  const script = await importSynthetic(stack.app.services.db, 60, 60, title('SheetWriteFails'));
+  stack.sim.configure({ latency: { byPurpose: { sheet: { fixedMs: 100 } } } });
+  const handle = await start(failingSheetWrites, script.scriptId, { concurrency: { summaries: 10, sheets: 2 } });
+  const err = await outcome(handle);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(await workflowTaskFailures(handle)).toEqual([]);
+  // The 50th sheet's batch failed; the two slots' sheets already started may finish, no more.
+  const sheets = stack.sim.stats().byPurpose.sheet?.requests ?? 0;
+  expect(sheets).toBeGreaterThanOrEqual(50);
+  expect(sheets).toBeLessThan(60);
+  const row = await runRow(script.scriptId);
+  expect(row.status).toBe('failed');
+  expect(row.result.error.message).toContain(SHEET_WRITE_FAILURE);
+  expect(row.failures).toEqual(expect.arrayContaining([expect.objectContaining({ phase: 'sheets', errorType: 'SimulatedWriteFailure' })]));
+});
+
+it('a cancel that lands during the last write before continue-as-new ends the run cancelled, not the next run', async () => {
+  const script = await importSynthetic(stack.app.services.db, 8, 3, title('CancelInLastWrite'));
+  let writing: () => void = () => undefined;
+  const inWrite = new Promise<void>((resolve) => (writing = resolve));
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  const real = createMainActivities(stack.app.services);
+  // The first run's rows are all held for its last write (writeBatchSize 100): that write waits for the cancel.
+  const slowLastWrite = await stack.startApp('runs-end-slow-last-write', {
+    async saveSceneSummaries(rows) {
+      if (!held) {
+        held = true;
+        writing();
+        await released;
+      }
+      return real.saveSceneSummaries(rows);
+    },
+  });
+  const handle = await start(slowLastWrite, script.scriptId, { scenesPerRun: 4, writeBatchSize: 100, concurrency: { summaries: 2, sheets: 2 } });
+  await inWrite;
+  await handle.cancel();
+  release();
+
+  const err = await outcome(handle);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  expect((await workflowTaskFailures(handle)).filter((m) => /nondetermin/i.test(m ?? ''))).toEqual([]);
+  // The first run's scenes only: no run continued after the cancel.
+  expect(stack.sim.stats().byPurpose.summary?.requests).toBe(4);
+  expect((await runRow(script.scriptId)).status).toBe('cancelled');
+  const stored = await stack.app.services.db.query('SELECT count(*)::int AS n FROM scene_summaries ss JOIN scenes s ON s.id = ss.scene_id WHERE s.script_id = $1', [script.scriptId]);
+  expect(stored[0].n).toBe(4);
 });
 
 /** Where in a run the cancel lands: a predicate on what the simulator has seen so far. */
