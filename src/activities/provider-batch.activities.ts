@@ -92,7 +92,8 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
      * Answers items from the response cache (recorded as cache hits), then submits the rest as
      * one batch and records its id before returning. A retry finds the recorded batch (or, on
      * OpenAI, the batch carrying the key in its metadata) instead of creating another; should
-     * the id not reach Postgres, the new batch is cancelled before the activity fails.
+     * the id not reach Postgres, the new batch is cancelled before the activity fails, and the
+     * retry submits a new one (findByKey never answers a cancelled, expired or failed batch).
      */
     async submitProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
       return withActivityContext(async (ctx) => {

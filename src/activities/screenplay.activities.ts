@@ -4,12 +4,16 @@
  * streams one version — publishing deltas to watchers and heartbeating its progress — checks it
  * is Fountain (one retry carrying the parse error), continues a reply cut at max_tokens, and
  * saves story, version and cast in one transaction keyed by run and variant (a retry returns
- * the saved version and calls no model). Payloads carry keys and figures, never the text.
+ * the saved version and calls no model). Only replies that parse are cached: each call's
+ * `llm_calls` row is written at once, its cache entry once the whole reply (with its
+ * continuations) passed the Fountain check. Payloads carry keys and figures, never the text.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
 import { countStatements } from '../db/repositories/counted';
+import { deferredLlmStatements } from '../db/repositories/deferred-llm-writes';
+import { writeInOneStatement } from '../db/repositories/multi-row';
 import { ScreenplayRepository, type LoadedPersona } from '../db/repositories/screenplay.repository';
 import type { StreamPublisher } from '../db/stream-channel';
 import { streamChannel } from '../db/stream-channel';
@@ -24,7 +28,7 @@ import {
   userPrompt,
 } from '../domain/generation/prompt';
 import { estimateTokens } from '../domain/tokens';
-import type { CallContext, LlmService } from '../llm/llm-service';
+import { deferredWrites, type CallContext, type DeferredWrites, type LlmService } from '../llm/llm-service';
 import { localCounter, type TokenCounter } from '../llm/token-counter';
 import type { ChatMessage } from '../llm/types';
 import type { LlmRoute } from '../shared/llm-routing';
@@ -168,8 +172,8 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         const started = Date.now();
         let firstTokenAt: number | undefined;
         try {
-          const generate = (messages: ChatMessage[], already: string) =>
-            callModel(deps, input, ctx, progress, beat, messages, already, (delta) => {
+          const generate = (messages: ChatMessage[], already: string, collect: DeferredWrites, refreshCache: boolean) =>
+            callModel(deps, { ...input, refreshCache }, { ...ctx, collect }, progress, beat, messages, already, (delta) => {
               firstTokenAt ??= Date.now();
               streams.delta(channel, input.variant, delta);
             });
@@ -181,11 +185,16 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
           let inputTokens = 0;
           let outputTokens = 0;
           let cached = true;
+          // Set once a cached reply failed the check: it is a miss, the model is asked again.
+          let refreshCache = false;
           for (;;) {
-            result = await generate([{ role: 'user', content: prompt }], '');
+            // This try's cache entries: stored only if its whole reply parses.
+            const collect = deferredWrites();
+            result = await generate([{ role: 'user', content: prompt }], '', collect, refreshCache);
             text = result.text;
             ({ inputTokens, outputTokens } = result.usage);
             cached &&= result.cached;
+            let fromCache = result.cached;
             continuations = 0;
             while (TRUNCATED.has(result.stopReason ?? '') && continuations < input.maxContinuations) {
               continuations++;
@@ -195,14 +204,28 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
               result = await generate(
                 [{ role: 'user', content: prompt }, { role: 'assistant', content: partial }, { role: 'user', content: CONTINUE_PROMPT }],
                 partial,
+                collect,
+                refreshCache,
               );
               text = partial + result.text;
               inputTokens += result.usage.inputTokens;
               outputTokens += result.usage.outputTokens;
               cached &&= result.cached;
+              fromCache ||= result.cached;
             }
             const check = checkFountain(text);
-            if (check.ok) break;
+            if (check.ok) {
+              await writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ cacheEntries: collect.cacheEntries }]));
+              break;
+            }
+            if (fromCache && !refreshCache) {
+              // A cached reply that does not parse (stored before replies were checked) is a miss,
+              // not the model's failure: the same prompt goes to the model, past the cache.
+              refreshCache = true;
+              progress.save({ ...beat, tokens: 0, scenes: 0 });
+              streams.event(channel, { type: 'restart', variant: input.variant, reason: check.problem });
+              continue;
+            }
             if (parseRetried) {
               throw ApplicationFailure.create({
                 type: ScreenplayFailureType.InvalidScreenplay,
@@ -267,11 +290,16 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
   };
 }
 
-/** One model call: streamed (deltas to `onDelta`, heartbeats with tokens and scenes) unless streaming is off. */
+/**
+ * One model call: streamed (deltas to `onDelta`, heartbeats with tokens and scenes) unless
+ * streaming is off. `ctx.collect` takes the call's row and cache entry: the row is written here
+ * (a paid call is recorded before this returns), the cache entry is left for the caller to store
+ * once the reply it belongs to parses.
+ */
 async function callModel(
   deps: ScreenplayDeps,
-  input: GenerateVariantInput,
-  ctx: CallContext,
+  input: GenerateVariantInput & { refreshCache: boolean },
+  ctx: CallContext & { collect: DeferredWrites },
   progress: ActivityProgress<GenerationHeartbeat>,
   beat: GenerationHeartbeat,
   messages: ChatMessage[],
@@ -299,9 +327,11 @@ async function callModel(
       promptVersion: `${SCREENPLAY_PROMPT_VERSION}#${input.variant}`,
       request: { system: SCREENPLAY_SYSTEM, messages, maxTokens: input.maxTokens, temperature: 1 },
       useCache: input.useCache,
+      refreshCache: input.refreshCache,
     },
     { ...ctx, onToken: input.stream ? onToken : undefined },
   );
+  await writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls: ctx.collect.calls.splice(0) }]));
   // A cached (or unstreamed) answer reaches watchers whole.
   if (result.cached || !input.stream) onDelta(result.text);
   return result;

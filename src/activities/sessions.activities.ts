@@ -210,17 +210,22 @@ export function createSessionActivities(deps: SessionActivityDeps) {
       if (!Object.keys(out).length) throw new ToolError('give a "path" into the world state or a "character" name');
       return out;
     },
+    // The embedding is made before writeOnce's transaction, never inside it: an open transaction
+    // holds a pooled connection, and embed() needs others (cache read, call-log row) while it
+    // waits on HTTP, so concurrent sessions would exhaust the pool. A retry embeds again from
+    // the response cache (same request, same key: no second payment), then writeOnce answers
+    // the stored result and writes nothing.
     async add_memory(a, input, ctx) {
+      const [vector] = await embed([a.text as string], ctx);
       return writeOnce(input, async (tx) => {
-        const [vector] = await embed([a.text as string], ctx);
         const [id] = await repo.addMemories(tx, input.sessionId, input.turnNumber, [{ text: a.text as string, embedding: vector, model: embedding.model }]);
         return { memory_id: id };
       });
     },
     async batch_memory(a, input, ctx) {
       const texts = a.texts as string[];
+      const vectors = await embed(texts, ctx);
       return writeOnce(input, async (tx) => {
-        const vectors = await embed(texts, ctx);
         const ids = await repo.addMemories(tx, input.sessionId, input.turnNumber, texts.map((text, i) => ({ text, embedding: vectors[i], model: embedding.model })));
         return { memory_ids: ids };
       });

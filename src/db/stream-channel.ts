@@ -42,26 +42,46 @@ export class StreamPublisher {
   ) {}
 
   private connect(): Promise<Client> {
-    this.client ??= (async () => {
-      const client = new Client({ connectionString: this.databaseUrl });
-      client.on('error', (err) => {
-        this.opts.onError?.(err);
-        this.client = undefined;
-      });
-      await client.connect();
-      return client;
-    })();
-    return this.client;
+    if (this.client) return this.client;
+    const client = new Client({ connectionString: this.databaseUrl });
+    const connecting: Promise<Client> = client.connect().then(
+      () => client,
+      (err: unknown) => {
+        this.drop(connecting, client);
+        throw err;
+      },
+    );
+    client.on('error', (err) => {
+      this.opts.onError?.(err);
+      this.drop(connecting, client);
+    });
+    this.client = connecting;
+    return connecting;
+  }
+
+  /**
+   * Forgets a connection that failed (the next send opens another) and closes it, so its socket
+   * is not left open. Not awaited: end() on a broken connection need not hold up the events queued
+   * behind it.
+   */
+  private drop(connecting: Promise<Client>, client: Client): void {
+    if (this.client === connecting) this.client = undefined;
+    client.end().catch(() => undefined);
   }
 
   private send(channel: string, event: StreamEvent): void {
     this.chain = this.chain
       .then(async () => {
-        const client = await this.connect();
-        await client.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(event)]);
+        const connecting = this.connect();
+        const client = await connecting;
+        try {
+          await client.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(event)]);
+        } catch (err) {
+          this.drop(connecting, client);
+          throw err;
+        }
       })
       .catch((err: unknown) => {
-        this.client = undefined;
         this.opts.onError?.(err);
       });
   }
@@ -137,7 +157,6 @@ export async function subscribeToStream(
 ): Promise<StreamSubscription> {
   const client = new Client({ connectionString: databaseUrl });
   if (opts.onError) client.on('error', opts.onError);
-  await client.connect();
   client.on('notification', (msg) => {
     if (!msg.payload) return;
     try {
@@ -146,7 +165,14 @@ export async function subscribeToStream(
       // Not ours: ignore.
     }
   });
-  await client.query(`LISTEN ${streamChannel(workflowId)}`);
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${streamChannel(workflowId)}`);
+  } catch (err) {
+    // No subscription to close it later: close the connection here.
+    await client.end().catch(() => undefined);
+    throw err;
+  }
   return {
     async close() {
       await client.end().catch(() => undefined);

@@ -157,6 +157,26 @@ describe('openai batch client', () => {
     expect(await client.findByKey('wf-other/synthesis', opts)).toBeUndefined();
   });
 
+  it('never finds a cancelled or failed batch by its key (a retry must not adopt the batch it stopped)', async () => {
+    sim.configure({ batches: { processingMs: 60_000 } });
+    const client = clients().get('openai');
+    const submitted = await client.submit(items('openai', 2), 'wf-10/synthesis', opts);
+    expect((await client.findByKey('wf-10/synthesis', opts))?.id).toBe(submitted.id);
+    expect((await client.cancel(submitted.id, opts)).providerStatus).toBe('cancelling');
+    expect(await client.findByKey('wf-10/synthesis', opts)).toBeUndefined();
+    expect((await client.status(submitted.id, opts)).providerStatus).toBe('cancelled');
+    expect(await client.findByKey('wf-10/synthesis', opts)).toBeUndefined();
+    // A newer live batch under the same key is the one found.
+    const again = await client.submit(items('openai', 2), 'wf-10/synthesis', opts);
+    expect((await client.findByKey('wf-10/synthesis', opts))?.id).toBe(again.id);
+    await client.cancel(again.id, opts);
+
+    const bad = items('openai', 2);
+    bad[1].customId = bad[0].customId;
+    expect(await client.submit(bad, 'wf-11/synthesis', opts)).toMatchObject({ providerStatus: 'failed' });
+    expect(await client.findByKey('wf-11/synthesis', opts)).toBeUndefined();
+  });
+
   it('reports a batch whose input file is refused as ended with a failure', async () => {
     const bad = items('openai', 2);
     bad[1].customId = bad[0].customId;

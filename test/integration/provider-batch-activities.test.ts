@@ -175,6 +175,28 @@ it('openai: a submit whose answer was lost is found again by its key on retry (o
   expect(stack.sim.stats().batches.created).toBe(1);
 });
 
+it('openai: a submit whose batch id was not recorded cancels that batch, and the retry submits a new one instead of adopting it', async () => {
+  const wf = `wf-batch-unrecorded-${Date.now()}`;
+  /** Loses the first write of a batch id (the database went away between submit and record). */
+  class LosesFirstRecord extends ProviderBatchRepository {
+    lost = 0;
+    override async update(key: string, patch: Parameters<ProviderBatchRepository['update']>[1]): Promise<void> {
+      if (patch.providerBatchId && this.lost++ === 0) throw new Error('Connection terminated unexpectedly');
+      return super.update(key, patch);
+    }
+  }
+  const losing = createProviderBatchActivities({ repo: new LosesFirstRecord(stack.services.db), llm: stack.services.llm, clients: createBatchClients(stack.services.config.llm) });
+  stack.sim.configure({ batches: { processingMs: 60_000 } });
+  const ref = await prepared('openai', wf, 'unrecorded', 2);
+  await expect(asActivity(wf, 1, () => losing.submitProviderBatch(ref))).rejects.toThrow(/Connection terminated/);
+  expect(stack.sim.stats().batches).toMatchObject({ created: 1, cancelled: 1 });
+  const retried = await asActivity(wf, 2, () => losing.submitProviderBatch(ref));
+  expect(retried).toMatchObject({ state: 'in_progress', total: 2 });
+  expect(stack.sim.stats().batches).toMatchObject({ created: 2, cancelled: 1 });
+  expect(await repo.find(ref.key)).toMatchObject({ status: 'in_progress', providerBatchId: retried.batchId });
+  await asActivity(wf, 1, () => activities.cancelProviderBatch(ref));
+});
+
 it('a batch whose every item is cached is never sent', async () => {
   const wf = `wf-batch-allcached-${Date.now()}`;
   const ref = await prepared('anthropic', wf, 'allcached', 1);

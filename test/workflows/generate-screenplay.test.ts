@@ -8,6 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createScreenplayActivities } from '../../src/activities/screenplay.activities';
 import { randomUUID } from 'node:crypto';
+import { LlmCallEntity } from '../../src/db/entities/llm-call.entity';
 import { RunRepository } from '../../src/db/repositories/run.repository';
 import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
 import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel';
@@ -99,6 +100,50 @@ it('retries once with the parse error when the reply is not Fountain', async () 
   const result = await start({ flags: { useCache: false } }).then((h) => h.result());
   expect(result.variants[0]).toMatchObject({ parseRetried: true });
   expect(stack.sim.stats().byPurpose.screenplay.requests).toBeGreaterThanOrEqual(2);
+});
+
+it('never caches a reply that is not Fountain: a rerun of a run that failed on it asks the model again', async () => {
+  const title = `Uncached ${randomUUID().slice(0, 8)}`;
+  stack.sim.configure({ faults: [{ kind: 'wrongShape', purpose: 'screenplay', times: 2 }] });
+  const failing = await start({ title });
+  expect(await failing.result().catch((e: unknown) => e)).toBeInstanceOf(WorkflowFailedError);
+  // Both paid replies are recorded, though neither is cached.
+  await stack.app.services.callLog.flush();
+  const paid = await stack.app.services.db.getRepository(LlmCallEntity).find({ where: { workflowId: failing.workflowId, purpose: 'screenplay' } });
+  expect(paid.map((r) => r.outcome)).toEqual(['ok', 'ok']);
+  stack.sim.configure({ faults: [] });
+  await stack.app.services.llm.settle();
+  stack.sim.resetStats();
+  const rerun = await start({ title }).then((h) => h.result());
+  expect(rerun.variants[0]).toMatchObject({ parseRetried: false, cached: false });
+  expect(stack.sim.stats().byPurpose.screenplay.requests).toBe(1);
+  // The reply that parsed is cached: a third run calls no model.
+  await stack.app.services.llm.settle();
+  const third = await start({ title }).then((h) => h.result());
+  expect(third.variants[0]).toMatchObject({ parseRetried: false, cached: true });
+  expect(stack.sim.stats().byPurpose.screenplay.requests).toBe(1);
+});
+
+it('takes a cached reply that does not parse (stored before replies were checked) as a miss, and replaces it', async () => {
+  const title = `Stale ${randomUUID().slice(0, 8)}`;
+  const first = await start({ title });
+  await first.result();
+  await stack.app.services.llm.settle();
+  await stack.app.services.callLog.flush();
+  const rows = await stack.app.services.db.getRepository(LlmCallEntity).find({ where: { workflowId: first.workflowId, purpose: 'screenplay' } });
+  const keys = rows.map((r) => r.cacheKey);
+  expect(keys).toHaveLength(1);
+  await stack.app.services.db.query(`UPDATE llm_response_cache SET response = jsonb_set(response, '{text}', to_jsonb($2::text)) WHERE key = ANY($1)`, [
+    keys,
+    'Here is a summary rather than a screenplay.',
+  ]);
+  stack.sim.resetStats();
+  const rerun = await start({ title }).then((h) => h.result());
+  // The same prompt went to the model again (no parse retry), and its reply replaced the entry.
+  expect(rerun.variants[0]).toMatchObject({ parseRetried: false, cached: false });
+  expect(stack.sim.stats().byPurpose.screenplay.requests).toBe(1);
+  await stack.app.services.llm.settle();
+  expect((await start({ title }).then((h) => h.result())).variants[0]).toMatchObject({ cached: true });
 });
 
 it('aborts the HTTP stream within about a second of a cancel', async () => {

@@ -222,7 +222,9 @@ export class SessionsRepository {
   /**
    * Runs a write tool's effect once per (session, turn, tool call): the first attempt claims the
    * key and writes in the same transaction; a later attempt (a retry after a crash or a timeout)
-   * gets the stored result and writes nothing.
+   * gets the stored result and writes nothing. `write` runs inside the transaction, holding one
+   * of the pool's connections: it must only write through `tx`, never wait on a network call
+   * (an LLM or embedding request) or take another connection; do that before calling writeOnce.
    */
   async writeOnce<T>(key: { sessionId: string; turnNumber: number; toolCallId: string; toolName: string }, write: (tx: EntityManager) => Promise<T>): Promise<{ result: T; replayed: boolean }> {
     return this.db.transaction(async (tx) => {

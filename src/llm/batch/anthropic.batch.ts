@@ -56,6 +56,7 @@ export class AnthropicBatchClient implements BatchClient {
     return statusOf(batch);
   }
 
+  /** Always undefined (no metadata to match): so never a cancelled or expired batch either. */
   async findByKey(): Promise<BatchStatus | undefined> {
     return undefined;
   }

@@ -18,6 +18,13 @@ const STATE: Record<OpenAI.Batches.Batch['status'], BatchState> = {
   cancelled: 'ended',
 };
 
+/**
+ * Batches findByKey never answers: stopped (a cancel — e.g. submitProviderBatch's own, after the
+ * batch id failed to reach Postgres) or dead (expired, failed validation). Adopting one would end
+ * every item in a fallback call at full price; a retry submits a new batch instead.
+ */
+const NOT_ADOPTABLE: ReadonlySet<OpenAI.Batches.Batch['status']> = new Set(['cancelling', 'cancelled', 'expired', 'failed']);
+
 const iso = (seconds: number | undefined | null) => (seconds ? new Date(seconds * 1000).toISOString() : null);
 
 function statusOf(batch: OpenAI.Batches.Batch): BatchStatus {
@@ -80,7 +87,7 @@ export class OpenAIBatchClient implements BatchClient {
 
   async findByKey(key: string, opts: BatchCallOptions): Promise<BatchStatus | undefined> {
     for await (const batch of this.client.batches.list({ limit: 100 }, this.options(opts))) {
-      if (batch.metadata?.[OPENAI_BATCH_KEY_METADATA] === key.slice(0, 512)) return statusOf(batch);
+      if (batch.metadata?.[OPENAI_BATCH_KEY_METADATA] === key.slice(0, 512) && !NOT_ADOPTABLE.has(batch.status)) return statusOf(batch);
     }
     return undefined;
   }

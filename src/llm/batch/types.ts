@@ -57,7 +57,10 @@ export interface BatchClient {
   submit(items: BatchItemRequest[], key: string, opts: BatchCallOptions): Promise<BatchStatus>;
   /**
    * The batch an earlier submit created under `key`, when the provider can tell (OpenAI's
-   * metadata); undefined when there is none or the provider cannot say (Anthropic).
+   * metadata); undefined when there is none or the provider cannot say (Anthropic). A batch
+   * that is cancelling, cancelled, expired or failed is never answered: a retried submit must
+   * not adopt the batch it cancelled itself (submitProviderBatch cancels a batch whose id it
+   * could not record), so it submits a new one instead.
    */
   findByKey(key: string, opts: BatchCallOptions): Promise<BatchStatus | undefined>;
   status(batchId: string, opts: BatchCallOptions): Promise<BatchStatus>;
