@@ -145,7 +145,7 @@ function temporalTls(env: Env): AppConfig['temporal']['tls'] {
   if (Boolean(certPath) !== Boolean(keyPath)) throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS needs both)');
   const caPath = env.TEMPORAL_TLS_CA || undefined;
   const serverName = env.TEMPORAL_TLS_SERVER_NAME || undefined;
-  const on = /^(1|true|yes)$/i.test(env.TEMPORAL_TLS ?? '') || Boolean(certPath || caPath || serverName || env.TEMPORAL_API_KEY);
+  const on = bool(env, 'TEMPORAL_TLS', false) || Boolean(certPath || caPath || serverName || env.TEMPORAL_API_KEY);
   return on ? { certPath, keyPath, caPath, serverName } : undefined;
 }
 
@@ -224,6 +224,40 @@ function url(env: Env, name: string): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+/** An http(s) URL (a link people open), without trailing slashes; `fallback` when unset. */
+function webUrl(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (!raw) return fallback;
+  let protocol = '';
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {
+    // Refused below, with the same message.
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`${name} must be an http:// or https:// URL like ${fallback}; got "${raw}"`);
+  return raw.replace(/\/+$/, '');
+}
+
+/**
+ * A postgres:// URL; `fallback` when unset. A refused value is shown without its password, or
+ * not at all when it cannot be parsed (where the password is cannot be told then).
+ */
+function databaseUrl(env: Env, fallback: string): string {
+  const raw = env.DATABASE_URL;
+  if (!raw) return fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`DATABASE_URL must be a URL like ${fallback} (percent-encode special characters in the user and password); the value given is not one (not shown: it may hold a password)`);
+  }
+  if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
+    if (parsed.password) parsed.password = '***';
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL like ${fallback}; got "${parsed.toString()}"`);
+  }
+  return raw;
+}
+
 function prices(env: Env): Record<string, ModelPrice> {
   const raw = env.STORYLOOM_PRICES;
   if (!raw) return { ...DEFAULT_PRICES };
@@ -232,6 +266,9 @@ function prices(env: Env): Record<string, ModelPrice> {
     parsed = JSON.parse(raw);
   } catch {
     throw new ConfigError('STORYLOOM_PRICES must be JSON like {"model":{"input":1,"output":5}}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`STORYLOOM_PRICES must be a JSON object like {"model":{"input":1,"output":5}}; got ${raw.length > 80 ? `${raw.slice(0, 80)}…` : raw}`);
   }
   const out = { ...DEFAULT_PRICES };
   for (const [model, price] of Object.entries(parsed as Record<string, ModelPrice>)) {
@@ -267,7 +304,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });
-  const uiUrl = (env.TEMPORAL_UI_URL || 'http://127.0.0.1:8233').replace(/\/+$/, '');
+  const uiUrl = webUrl(env, 'TEMPORAL_UI_URL', 'http://127.0.0.1:8233');
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
@@ -279,13 +316,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: {
       host: env.STORYLOOM_API_HOST || '127.0.0.1',
-      port: int(env, 'STORYLOOM_API_PORT', 7880),
+      port: int(env, 'STORYLOOM_API_PORT', 7880, 0, 65_535),
       tokens: list(env, 'STORYLOOM_API_TOKENS'),
       corsOrigins: list(env, 'STORYLOOM_CORS_ORIGINS'),
       rateLimitPerMinute: int(env, 'STORYLOOM_API_RATE_LIMIT', 1200, 1),
       jsonBodyLimitBytes: int(env, 'STORYLOOM_API_JSON_LIMIT_BYTES', 64 * 1024, 1024),
     },
-    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/storyloom',
+    databaseUrl: databaseUrl(env, 'postgres://postgres@127.0.0.1:5432/storyloom'),
     dbMaxAttempts: int(env, 'STORYLOOM_DB_MAX_ATTEMPTS', 10, 1),
     llm: {
       models,
@@ -317,7 +354,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
     payloadKeys: payloadKeys(env),
     codecServer: {
-      port: int(env, 'STORYLOOM_CODEC_PORT', 8888),
+      port: int(env, 'STORYLOOM_CODEC_PORT', 8888, 0, 65_535),
       host: env.STORYLOOM_CODEC_HOST || '127.0.0.1',
       token: env.STORYLOOM_CODEC_TOKEN || undefined,
       corsOrigins: (env.STORYLOOM_CODEC_CORS_ORIGINS || new URL(uiUrl).origin).split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),

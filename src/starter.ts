@@ -2,6 +2,7 @@
  * The `storyloom` command-line entry. Subcommands live in src/cli; this file only dispatches
  * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
+import { parseArgs } from 'node:util';
 import { CliContext } from './cli/context';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { codecServerCommand } from './cli/codec-server.command';
@@ -22,6 +23,12 @@ import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
+
+/** For commands that take nothing: an option is an ERR_PARSE_ARGS error (exit 2), an argument a UsageError. */
+function noArguments(argv: string[]): void {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length) throw new UsageError(`takes no arguments; got "${positionals[0]}"`);
+}
 
 const commands: Record<string, Command> = {
   import: importCommand,
@@ -44,14 +51,16 @@ const commands: Record<string, Command> = {
   personas: personasCommand,
   generate: generateCommand,
   screenplays: screenplaysCommand,
-  worker: async () => {
+  worker: async (_ctx, argv) => {
+    noArguments(argv);
     const { runWorkerProcess } = await import('./worker');
     await runWorkerProcess();
     return 0;
   },
   serve: serveCommand,
   'codec-server': (ctx, argv) => codecServerCommand(ctx.config, argv),
-  migrate: async (ctx) => {
+  migrate: async (ctx, argv) => {
+    noArguments(argv);
     await ctx.db();
     console.log('The database is up to date.');
     return 0;

@@ -7,9 +7,36 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
+
+/** Whether a listen address serves only this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\./.test(host);
+}
+
 /** Paths that need a token. */
-export function isProtectedPath(url: string): boolean {
+function isProtectedPath(url: string): boolean {
   return url === '/api' || url.startsWith('/api/') || url === '/optimization' || url.startsWith('/optimization/');
+}
+
+/**
+ * Whether a request needs a token. Fastify decodes `%xx` before it routes, so `/%61pi/scripts`
+ * reaches `/api/scripts`: the route it matched decides, and the path (raw and decoded) for a
+ * request that matches none, so an unknown protected path is a 401, not a 404.
+ */
+export function needsToken(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  if (route !== undefined) return isProtectedPath(route);
+  const path = request.url.split('?')[0];
+  return isProtectedPath(path) || isProtectedPath(decodedPath(path));
+}
+
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -40,7 +67,7 @@ export function installAuth(app: FastifyInstance, tokens: readonly string[]): vo
   if (!tokens.length) return;
   const digests = tokens.map(digest);
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'OPTIONS' || !isProtectedPath(request.url.split('?')[0])) return;
+    if (request.method === 'OPTIONS' || !needsToken(request)) return;
     reply.header('www-authenticate', 'Bearer');
     const token = bearerToken(request);
     if (!token) throw new ApiError(401, 'unauthorized', 'This endpoint needs a bearer token: Authorization: Bearer <token>.');

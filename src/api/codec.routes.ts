@@ -9,6 +9,8 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ConfigError } from '../config';
+import { isLoopbackHost } from './auth';
 
 export interface CodecRoutesOptions {
   codec: PayloadCodec;
@@ -55,6 +57,18 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(/^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim() ?? '');
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/**
+ * Without STORYLOOM_CODEC_TOKEN the codec serves the local machine only: /codec/decode open to a
+ * network would undo the encryption for anyone who can reach it.
+ */
+export function assertCodecListenAllowed(host: string, token: string | undefined): void {
+  if (token || isLoopbackHost(host)) return;
+  throw new ConfigError(
+    `the codec server (/codec/decode) would listen on ${host} with no STORYLOOM_CODEC_TOKEN: anyone who can reach it could decrypt payloads. ` +
+      'Set STORYLOOM_CODEC_TOKEN, or listen on loopback (127.0.0.1, ::1).',
+  );
 }
 
 export const codecRoutes: FastifyPluginAsync<CodecRoutesOptions> = async (app, opts) => {

@@ -12,6 +12,7 @@ import { clientInterceptors } from '../observability/tracing';
 import { createServices, type AppServices } from '../runtime';
 import { dataConverterFor } from '../security/data-converter';
 import { temporalConnectionOptions } from '../temporal-connection';
+import { assertCodecListenAllowed } from './codec.routes';
 import { assertListenAllowed, buildApiServer } from './server';
 
 export interface RunningApi {
@@ -23,6 +24,8 @@ export interface RunningApi {
 /** Starts the API on `config.api.host:port` and returns once it listens. */
 export async function startApiProcess(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningApi> {
   assertListenAllowed(config.api);
+  // With payload keys the API also serves /codec (server.ts), under the codec's own rule.
+  if (config.payloadKeys) assertCodecListenAllowed(config.api.host, config.codecServer.token);
   const db = createDataSource(config.databaseUrl, { poolSize: 10 });
   const connection = Connection.lazy(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: clientInterceptors(config), dataConverter: dataConverterFor(config) });

@@ -10,7 +10,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ConfigError, type ApiConfig } from '../config';
-import { bearerToken, installAuth, isProtectedPath, rateLimitKey, tokenMatches } from './auth';
+import { bearerToken, installAuth, isLoopbackHost, needsToken, rateLimitKey, tokenMatches } from './auth';
 import { AesGcmPayloadCodec } from '../security/payload-codec';
 import { codecRoutes } from './codec.routes';
 import { ApiContext, type ApiDeps } from './context';
@@ -29,11 +29,9 @@ import { createHash } from 'node:crypto';
 /** Every job's routes: one entry per routes file. */
 export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes, screenplaysRoutes, personasRoutes];
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
-
 /** Without tokens the API serves the local machine only; anything else is refused with the reason. */
 export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>): void {
-  if (api.tokens.length || LOOPBACK_HOSTS.has(api.host) || /^127\./.test(api.host)) return;
+  if (api.tokens.length || isLoopbackHost(api.host)) return;
   throw new ConfigError(
     `STORYLOOM_API_HOST=${api.host} with no STORYLOOM_API_TOKENS: without tokens the API listens on loopback only (127.0.0.1, ::1). ` +
       'Set STORYLOOM_API_TOKENS (comma-separated bearer tokens) to listen on other addresses.',
@@ -70,7 +68,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
       const token = bearerToken(request);
       return token && (!tokenDigests.length || tokenMatches(tokenDigests, token)) ? rateLimitKey(request) : `ip:${request.ip}`;
     },
-    allowList: (request) => !isProtectedPath(request.url.split('?')[0]),
+    allowList: (request) => !needsToken(request),
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, 'rate_limited', `Rate limit: ${context.max} requests per minute per token; try again in ${Math.ceil(context.ttl / 1000)} s.`),
   });

@@ -8,9 +8,10 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../cli/session-client';
 import { subscribeToStream } from '../db/stream-channel';
+import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
 import { MAX_TURN_INPUT_CHARS, turnInputProblem, turnStreamKey } from '../shared/sessions';
-import { ApiError, errorSchema } from './errors';
+import { ApiError, errorSchema, toErrorAnswer } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -54,6 +55,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
           },
           400: errorSchema,
           401: errorSchema,
+          404: errorSchema,
           409: errorSchema,
           422: errorSchema,
         },
@@ -62,9 +64,14 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
     async (request, reply) => {
       const problem = turnInputProblem(request.body);
       if (problem) throw new ApiError(400, 'invalid_request', problem);
-      const found = await new SessionsRepository(await ctx.db()).getSession(request.params.id);
+      const db = await ctx.db();
+      const found = await new SessionsRepository(db).getSession(request.params.id);
       const session = found ?? { id: request.params.id, title: request.body.title ?? 'Untitled story', scriptId: request.body.scriptId ?? null, status: 'new' };
       if (session.status === 'ended') throw new ApiError(409, 'session_ended', `Session ${session.id} has ended; start a new one.`);
+      // A new session's script must exist (as `storyloom play --script` checks): refused before the session starts.
+      if (!found && session.scriptId && !(await new ScriptCatalogRepository(db).get(session.scriptId))) {
+        throw new ApiError(404, 'not_found', `No script ${session.scriptId}: nothing was started.`);
+      }
       const client = await ctx.client();
       const updateId = randomUUID();
       const take = () =>
@@ -98,8 +105,11 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
         for (let waited = 0; subscription && !replyDone && waited < 1000; waited += 20) await new Promise((r) => setTimeout(r, 20));
         send('result', result);
       } catch (err) {
-        const mapped = failure(err);
-        send('error', mapped instanceof ApiError ? { code: mapped.code, message: mapped.message } : { code: 'internal', message: (mapped as Error).message });
+        // As the error handler answers (src/api/errors.ts): a refusal says why, a failure only that it happened; the log has the details.
+        const { status, body } = toErrorAnswer(failure(err), request);
+        if (status === 503) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'turn failed: a dependency is down');
+        else if (status >= 500) request.log.error({ err, code: body.error.code }, 'turn failed');
+        send('error', body.error);
       } finally {
         await subscription?.close();
         res.end();

@@ -4,7 +4,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseArgs } from 'node:util';
-import { codecRoutes } from '../api/codec.routes';
+import { assertCodecListenAllowed, codecRoutes } from '../api/codec.routes';
 import type { AppConfig } from '../config';
 import { createLogger } from '../observability/logger';
 import { AesGcmPayloadCodec } from '../security/payload-codec';
@@ -32,12 +32,14 @@ function port(raw: string | undefined, fallback: number): number {
 export async function codecServerCommand(config: AppConfig, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } }, allowPositionals: true });
   if (positionals.length) throw new UsageError(`codec-server takes no arguments; got "${positionals[0]}"`);
+  const host = values.host ?? config.codecServer.host;
+  assertCodecListenAllowed(host, config.codecServer.token);
   const logger = createLogger(config.logLevel);
   const app = await buildCodecServer(config);
-  const address = await app.listen({ port: port(values.port, config.codecServer.port), host: values.host ?? config.codecServer.host });
+  const address = await app.listen({ port: port(values.port, config.codecServer.port), host });
   logger.info({ corsOrigins: config.codecServer.corsOrigins, token: Boolean(config.codecServer.token) }, `codec server at ${address}/codec`);
   console.log(`Codec server at ${address}/codec (Web UI: Settings → Codec Server). Ctrl-C stops it.`);
-  if (!config.codecServer.token) console.log('No STORYLOOM_CODEC_TOKEN: anyone who can reach this address can decode payloads; keep it on loopback.');
+  if (!config.codecServer.token) console.log('No STORYLOOM_CODEC_TOKEN: anyone on this machine can decode payloads (loopback only).');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -10,8 +10,10 @@ import { UsageError } from './temporal-client';
 
 /** `show`: the outline, the character sheets and the last run's figures. */
 export async function showCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  if (argv.length !== 1) throw new UsageError('usage: storyloom show <scriptId>');
-  const script = await ctx.script(argv[0]);
+  // An option (`--json`) is refused, not looked up as a script's title.
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('usage: storyloom show <scriptId>');
+  const script = await ctx.script(positionals[0]);
   const db = await ctx.db();
   const analysis = new AnalysisRepository(db);
   const outline = await analysis.outline(script.id);

@@ -23,13 +23,19 @@ async function runningHandle(ctx: CliContext, idOrTitle: string) {
   }
 }
 
+/** The one <script> argument of status, pause, resume and cancel; an option (`--json`) is refused, not taken for a title. */
+function scriptArgument(argv: string[], usage: string): string {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError(`usage: ${usage}`);
+  return positionals[0];
+}
+
 const describeState = (s: SteeringState) =>
   `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
 
 /** `status`: the live progress of a running ingestion, else the last run's row. */
 export async function statusCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  if (argv.length !== 1) throw new UsageError('usage: storyloom status <scriptId>');
-  const { script, workflowId, handle, running } = await runningHandle(ctx, argv[0]);
+  const { script, workflowId, handle, running } = await runningHandle(ctx, scriptArgument(argv, 'storyloom status <scriptId>'));
   if (running) {
     console.log(`"${script.title}": running — ${webUiLink(ctx.config, workflowId)}`);
     const progress = await handle.query(progressQuery);
@@ -70,8 +76,7 @@ async function onRunning(
 
 export function steerCommand(action: 'pause' | 'resume' | 'cancel') {
   return async (ctx: CliContext, argv: string[]): Promise<number> => {
-    if (argv.length !== 1) throw new UsageError(`usage: storyloom ${action} <script>`);
-    return onRunning(ctx, argv[0], async (handle, title, client) => {
+    return onRunning(ctx, scriptArgument(argv, `storyloom ${action} <script>`), async (handle, title, client) => {
       const state = (await steerRun(client, handle, action)) as SteeringState;
       if (action === 'cancel') return `Cancel requested (calls in flight are aborted; what was written stays): "${title}"`;
       if (action === 'pause') return `Paused "${title}" (calls in flight finish; no new ones start): ${describeState(state)}`;

@@ -21,6 +21,7 @@ import {
   DEFAULT_SYNTHESIS_CONCURRENCY,
   describeScope,
   MAX_SYNTHESIS_CONCURRENCY,
+  scopeProblem,
   type StoriesResult,
   type StoryFlags,
   type StoryScopeInput,
@@ -58,11 +59,20 @@ function scopeFrom(values: { since?: string; from?: string; to?: string; topic?:
   return scope;
 }
 
-function concurrencyFrom(raw: string | undefined): number {
+function concurrencyFrom(raw: string | undefined, name = '--concurrency'): number {
   if (raw === undefined) return DEFAULT_SYNTHESIS_CONCURRENCY;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SYNTHESIS_CONCURRENCY) throw new UsageError(`--concurrency must be an integer from 1 to ${MAX_SYNTHESIS_CONCURRENCY}; got "${raw}"`);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_SYNTHESIS_CONCURRENCY) {
+    throw new UsageError(`${name} must be an integer from 1 to ${MAX_SYNTHESIS_CONCURRENCY}; got "${raw}"`);
+  }
   return n;
+}
+
+/** `--limit N` of list and search: a positive integer, `fallback` when not given. */
+function limitFrom(raw: string | undefined, fallback: number): number {
+  const limit = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${raw}"`);
+  return limit;
 }
 
 export function describeStoriesResult(r: StoriesResult): string {
@@ -140,9 +150,7 @@ function storyLine(s: StoryListItem): string {
 
 async function list(ctx: CliContext, argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' }, limit: { type: 'string' } } });
-  const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
-  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit });
+  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit: limitFrom(values.limit, 50) });
   if (!stories.length) console.log('No stories yet: import articles (`storyloom articles import <file>`), then `storyloom stories generate`.');
   for (const s of stories) console.log(storyLine(s));
   return 0;
@@ -172,7 +180,8 @@ async function show(ctx: CliContext, argv: string[]): Promise<number> {
 async function search(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
   if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('usage: storyloom stories search "<text>" [--limit N]');
-  const found = await new NewsRepository(await ctx.db()).searchStories(positionals[0], values.limit ? Number(values.limit) : 20);
+  const limit = limitFrom(values.limit, 20);
+  const found = await new NewsRepository(await ctx.db()).searchStories(positionals[0], limit);
   if (!found.length) console.log(`No story matches "${positionals[0]}".`);
   for (const s of found) console.log(storyLine(s));
   return 0;
@@ -198,6 +207,8 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   const catchup = values['catchup-window'] ?? values.every;
   const catchupMs = parseDuration('catchup-window', catchup);
   const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch });
+  const problem = scopeProblem(input.scope, Date.now());
+  if (problem) throw new UsageError(problem);
   const scheduleId = scheduleIdFor(values.every, since, values.topic);
   try {
     await client.schedule.create({
@@ -255,30 +266,38 @@ async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest:
 }
 
 async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<number> {
-  if (!argv.length) throw new UsageError(`usage: storyloom stories ${verb} <workflow id>${verb === 'concurrency' ? ' <n>' : ''}`);
-  const handle = (await ctx.client()).workflow.getHandle<typeof generateStories>(argv[0]);
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const wanted = verb === 'concurrency' ? 2 : 1;
+  if (positionals.length !== wanted) {
+    const why = positionals.length > wanted ? `; "${positionals[wanted]}" is one argument too many` : positionals.length === 1 ? '; the new concurrency is missing' : '';
+    throw new UsageError(`usage: storyloom stories ${verb} <workflow id>${verb === 'concurrency' ? ` <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})` : ''}${why}`);
+  }
+  const [workflowId, rawConcurrency] = positionals;
+  // Checked before connecting, so a bad number is refused without a server or a run.
+  const concurrency = verb === 'concurrency' ? concurrencyFrom(rawConcurrency, 'the concurrency') : DEFAULT_SYNTHESIS_CONCURRENCY;
+  const handle = (await ctx.client()).workflow.getHandle<typeof generateStories>(workflowId);
   try {
     if (verb === 'status') {
       const d = await handle.describe();
       if (d.status.name === 'RUNNING') console.log(storiesProgressLine(await handle.query(storiesProgressQuery)));
-      else console.log(`${argv[0]}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
+      else console.log(`${workflowId}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
       return 0;
     }
     if (verb === 'cancel') {
       await handle.cancel();
-      console.log(`Cancel requested for ${argv[0]}`);
+      console.log(`Cancel requested for ${workflowId}`);
       return 0;
     }
     const state = verb === 'pause'
       ? await handle.executeUpdate(storiesPauseUpdate)
       : verb === 'resume'
         ? await handle.executeUpdate(storiesResumeUpdate)
-        : await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrencyFrom(argv[1]) }] });
-    console.log(`${argv[0]}: ${state.paused ? 'paused' : 'running'}, synthesis concurrency ${state.concurrency.synthesis}`);
+        : await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrency }] });
+    console.log(`${workflowId}: ${state.paused ? 'paused' : 'running'}, synthesis concurrency ${state.concurrency.synthesis}`);
     return 0;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      console.error(`No story run "${argv[0]}".`);
+      console.error(`No story run "${workflowId}".`);
       return 1;
     }
     throw err;

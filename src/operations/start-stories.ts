@@ -5,7 +5,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { storyloomSearchAttributes } from '../shared/search-attributes';
-import { describeScope, resolveScope, storiesWorkflowId, type StoryScope } from '../shared/stories';
+import { describeScope, resolveScope, scopeProblem, storiesWorkflowId, type StoryScope } from '../shared/stories';
 import { generateStories } from '../workflows';
 import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import { OperationError, type OperationContext } from './context';
@@ -25,8 +25,12 @@ export interface StartedStories {
   handle: WorkflowHandleWithFirstExecutionRunId<typeof generateStories>;
 }
 
+/** Starts a run; a scope that covers no time (or starts before year 0) is refused first (bad_request), with nothing started. */
 export async function startStories(ctx: OperationContext, input: GenerateStoriesInput): Promise<StartedStories> {
-  const scope = resolveScope(input.scope, Date.now());
+  const now = Date.now();
+  const problem = scopeProblem(input.scope, now);
+  if (problem) throw new OperationError('bad_request', problem);
+  const scope = resolveScope(input.scope, now);
   const workflowId = storiesWorkflowId(scope);
   const client = await ctx.client();
   try {

@@ -33,13 +33,40 @@ export interface StoryScope {
  * hour later the same `--since 24h` covers the same articles plus any new ones.
  */
 export function resolveScope(input: StoryScopeInput, nowMs: number, windowMs = DAY_MS): StoryScope {
-  const to = input.toMs ?? nowMs;
-  const from = input.fromMs ?? to - (input.sinceMs ?? DAY_MS);
+  const { from, to } = scopeBounds(input, nowMs);
   return {
     fromMs: Math.floor(from / windowMs) * windowMs,
     toMs: Math.ceil((to === from ? to + 1 : to) / windowMs) * windowMs,
     topic: input.topic?.trim() ? input.topic.trim() : null,
   };
+}
+
+/** The scope's bounds at `nowMs`, before widening: `to` defaults to now, `from` to `since` (24h) before `to`. */
+function scopeBounds(input: StoryScopeInput, nowMs: number): { from: number; to: number } {
+  const to = input.toMs ?? nowMs;
+  return { from: input.fromMs ?? to - (input.sinceMs ?? DAY_MS), to };
+}
+
+/** 0000-01-01T00:00Z: the earliest a scope starts (dates are read as four-digit years; Postgres goes no further than 4713 BC). */
+export const EARLIEST_SCOPE_MS = -62_167_219_200_000;
+
+/**
+ * Why a scope cannot be run at `nowMs` (it covers no time: its start is not before its end, as
+ * with a `from` in the future and no `to`; or it starts before year 0), or undefined when it can.
+ * Checked before a run starts, by every caller: inside the run it would be too late to refuse.
+ */
+export function scopeProblem(input: StoryScopeInput, nowMs: number): string | undefined {
+  const { from, to } = scopeBounds(input, nowMs);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from < EARLIEST_SCOPE_MS) {
+    return input.fromMs === undefined
+      ? `since ${Math.round((input.sinceMs ?? DAY_MS) / DAY_MS)}d reaches back before 0000-01-01, the earliest a scope can start`
+      : `the scope cannot start before 0000-01-01; got ${input.fromMs}`;
+  }
+  if (from >= to) {
+    return `the scope covers no time: it starts at ${iso(from)}, not before its end ${input.toMs === undefined ? `(now, ${iso(to)})` : iso(to)}`;
+  }
+  return undefined;
 }
 
 const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 13).replace(/[:]/g, '');

@@ -3,20 +3,25 @@
  * upload, ingestion with SSE to the end, 409 on a second start, steering, the refusals (401, 400,
  * 413, 415) with nothing written, readiness, OpenAPI, and an API restart in the middle of a run.
  */
-import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
+import { assertCodecListenAllowed } from '../../src/api/codec.routes';
 import { assertListenAllowed } from '../../src/api/server';
 import { createDataSource } from '../../src/db/data-source';
 import { MAX_SCREENPLAY_BYTES } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
+import { SessionsRepository } from '../../src/db/repositories/sessions.repository';
+import { sessionWorkflowId } from '../../src/shared/sessions';
+import { resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
 import { main } from '../../src/starter';
 import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
 import { badInputFiles } from '../helpers/bad-input-corpus';
-import { useTestStack } from '../helpers/harness';
+import { TEST_PAYLOAD_KEYS, useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 
 const stack = useTestStack('api');
@@ -102,6 +107,76 @@ describe('health and documents', () => {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.paths['/api/scripts/{id}/ingestions'].post.requestBody.content['application/json'].schema.properties.concurrency.properties.summaries).toEqual({ type: 'integer', minimum: 1, maximum: 200 });
+  });
+});
+
+describe('stories and sessions: bad input refused before anything starts', () => {
+  const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    api.call(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  /** Whether a stories run over this scope was started (its id comes from the scope). */
+  const storiesStarted = async (scope: StoryScopeInput) =>
+    stack.env.client.workflow.getHandle(storiesWorkflowId(resolveScope(scope, Date.now()))).describe().then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      },
+    );
+  const ISO = 'takes an ISO 8601 date or date-time (2026-11-25, 2026-11-25T08:00Z or 2026-11-25T08:00+01:00)';
+
+  it.each([
+    [{ from: '2026-02-31', to: '2026-03-05' }, `body.from: ${ISO}; got "2026-02-31": no such date`, { fromMs: Date.UTC(2026, 2, 3), toMs: Date.UTC(2026, 2, 5) }],
+    [{ from: '1', to: '2001-01-02' }, `body.from: ${ISO}; got "1"`, { fromMs: Date.UTC(2001, 0, 1), toMs: Date.UTC(2001, 0, 2) }],
+    [{ from: 'March 7', to: '2001-03-08' }, `body.from: ${ISO}; got "March 7"`, { fromMs: Date.UTC(2001, 2, 7), toMs: Date.UTC(2001, 2, 8) }],
+    [{ since: '99999999999d' }, 'body.since: takes a duration of at most 3650000d (10,000 years); got "99999999999d"', undefined],
+    [{ from: '2999-01-01' }, /^the scope covers no time: it starts at 2999-01-01T00:00:00\.000Z, not before its end \(now, \d{4}-/, { fromMs: Date.UTC(2999, 0, 1) }],
+    [{ from: '2026-03-05', to: '2026-03-01' }, 'body.to must be after body.from', { fromMs: Date.UTC(2026, 2, 5), toMs: Date.UTC(2026, 2, 1) }],
+  ])('POST /api/stories/generate %j: 400 naming the value, no run started', async (body, message, scope) => {
+    const res = await postJson('/api/stories/generate', body);
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual({ error: { code: 'bad_request', message: typeof message === 'string' ? message : expect.stringMatching(message) } });
+    if (scope) expect(await storiesStarted(scope)).toBe(false);
+  });
+
+  it('POST /api/sessions/:id/turns with an unknown scriptId: 404, no session started; a known one starts it', async () => {
+    const sessionId = randomUUID();
+    const scriptId = randomUUID();
+    for (const accept of ['application/json', 'text/event-stream']) {
+      const res = await postJson(`/api/sessions/${sessionId}/turns`, { text: 'I open the door', scriptId }, { accept });
+      expect(res.status).toBe(404);
+      expect(await json(res)).toEqual({ error: { code: 'not_found', message: `No script ${scriptId}: nothing was started.` } });
+    }
+    expect(await new SessionsRepository(stack.app.services.db).getSession(sessionId)).toBeNull();
+    await expect(stack.env.client.workflow.getHandle(sessionWorkflowId(sessionId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+    const script = await upload('Session Script', 2, 2);
+    const started = await postJson(`/api/sessions/${sessionId}/turns`, { text: 'I open the door', scriptId: script.scriptId });
+    expect(started.status).toBe(200);
+    expect((await new SessionsRepository(stack.app.services.db).getSession(sessionId))?.scriptId).toBe(script.scriptId);
+  });
+
+  it('a turn that fails for a reason other than the run (SSE) sends a generic error event and logs the details', async () => {
+    const secret = '13 INTERNAL: history shard 7 at 10.0.0.7:7233 unavailable (secret-detail)';
+    const workflow = Object.create(stack.env.client.workflow, { executeUpdateWithStart: { value: async () => Promise.reject(new Error(secret)) } });
+    const client = Object.create(stack.env.client, { workflow: { value: workflow } }) as Client;
+    const logs: string[] = [];
+    const logTo = new Writable({ write: (chunk, _enc, done) => void (logs.push(String(chunk)), done()) });
+    const failing = await startTestApi({ ...apiOptions(), client, logTo });
+    try {
+      const res = await failing.call(`/api/sessions/${randomUUID()}/turns`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ text: 'hello' }),
+      });
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      const error = /^event: error\ndata: (.*)$/m.exec(text);
+      expect(error && JSON.parse(error[1])).toEqual({ code: 'internal', message: 'The request failed on the server; the API log has the details.' });
+      expect(text).not.toContain('secret-detail');
+      expect(logs.join('')).toContain('secret-detail');
+    } finally {
+      await failing.close();
+    }
   });
 });
 
@@ -249,6 +324,21 @@ describe('refusals', () => {
     expect((await noToken('/api/runs/anything')).status).toBe(401);
     expect((await noToken('/optimization/performance/metrics')).status).toBe(401);
     expect(await scriptsTitled(t)).toBe(0);
+  });
+
+  it('answers 401 on a protected route reached through a percent-encoded path', async () => {
+    const { t, query } = refusedTitle();
+    // Fastify decodes %xx before it routes: each of these reaches a protected handler.
+    for (const path of ['/%61pi/scripts', '/%61%70%69/scripts', '/%6Fptimization/performance/metrics', '/%61pi/no-such-route']) {
+      const res = await noToken(path);
+      expect({ path, status: res.status }).toEqual({ path, status: 401 });
+    }
+    const body = syntheticScreenplay({ scenes: 2, characters: 2, title: 'x', salt: title('EncodedPath') });
+    const res = await noToken(`/%61pi/scripts${query}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+    expect(res.status).toBe(401);
+    expect(await scriptsTitled(t)).toBe(0);
+    // The open routes stay open.
+    expect((await noToken('/healthz')).status).toBe(200);
   });
 
   it.each([
@@ -425,5 +515,29 @@ describe('limits, CORS, logs and listening', () => {
       if (saved !== undefined) process.env.STORYLOOM_API_TOKENS = saved;
     }
     expect(errors.join('\n')).toMatch(/STORYLOOM_API_HOST=0.0.0.0 with no STORYLOOM_API_TOKENS/);
+  });
+
+  it('without a codec token, keeps the codec (/codec/decode) on loopback and says so', async () => {
+    expect(() => assertCodecListenAllowed('0.0.0.0', undefined)).toThrow(/no STORYLOOM_CODEC_TOKEN: anyone who can reach it could decrypt payloads/);
+    expect(() => assertCodecListenAllowed('::1', undefined)).not.toThrow();
+    expect(() => assertCodecListenAllowed('0.0.0.0', 'codec-token')).not.toThrow();
+    const errors: string[] = [];
+    const spy = jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
+    const saved = { keys: process.env.STORYLOOM_PAYLOAD_KEYS, token: process.env.STORYLOOM_CODEC_TOKEN, apiTokens: process.env.STORYLOOM_API_TOKENS };
+    process.env.STORYLOOM_PAYLOAD_KEYS = TEST_PAYLOAD_KEYS;
+    process.env.STORYLOOM_API_TOKENS = TEST_TOKEN;
+    delete process.env.STORYLOOM_CODEC_TOKEN;
+    try {
+      // The standalone codec server, and the API process that hosts the same routes (tokens set for /api).
+      expect(await main(['codec-server', '--host', '0.0.0.0', '--port', '0'])).toBe(2);
+      expect(await main(['serve', '--host', '0.0.0.0', '--port', '0'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      for (const [name, value] of [['STORYLOOM_PAYLOAD_KEYS', saved.keys], ['STORYLOOM_CODEC_TOKEN', saved.token], ['STORYLOOM_API_TOKENS', saved.apiTokens]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+    expect(errors.filter((e) => /would listen on 0.0.0.0 with no STORYLOOM_CODEC_TOKEN/.test(e))).toHaveLength(2);
   });
 });

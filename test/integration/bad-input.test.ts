@@ -144,6 +144,29 @@ const CASES: Case[] = [
     ['STORYLOOM_OUTLINE_CONTEXT_TOKENS', '10'],
     ['STORYLOOM_METRICS_PORT', '70000'],
   ].map(([name, value]): Case => [`${name}=${value}`, () => ['import', fountain()], new RegExp(`${name} must be .*; got "${value}"`), { [name]: value }]),
+  ...[
+    ['STORYLOOM_API_PORT', '99999'],
+    ['STORYLOOM_CODEC_PORT', '70000'],
+    ['TEMPORAL_TLS', 'maybe'],
+    ['TEMPORAL_UI_URL', '127.0.0.1:8233'],
+  ].map(([name, value]): Case => [`${name}=${value}`, () => ['import', fountain()], new RegExp(`${name} must be .*; got "${value.replace(/[.]/g, '\\.')}"`), { [name]: value }]),
+  ['STORYLOOM_PRICES=null', () => ['import', fountain()], /STORYLOOM_PRICES must be a JSON object like .*; got null/, { STORYLOOM_PRICES: 'null' }],
+  // A DATABASE_URL that is not a URL is not shown (its password could be anywhere in it).
+  ['DATABASE_URL not a URL', () => ['import', fountain()], /DATABASE_URL must be a URL like .*\(not shown: it may hold a password\)\s*$/, { DATABASE_URL: 'postgres://app:s3cret@db host/storyloom' }],
+  // Dates, durations and scopes of `stories generate`: refused before a server is needed, nothing started.
+  ...([
+    ['--from=2026-02-31', /--from takes an ISO 8601 date or date-time .*; got "2026-02-31": no such date/],
+    ['--from=1', /--from takes an ISO 8601 date or date-time .*; got "1"/],
+    ['--from=March 7', /--from takes an ISO 8601 date or date-time .*; got "March 7"/],
+    ['--since=99999999999d', /--since takes a duration of at most 3650000d \(10,000 years\); got "99999999999d"/],
+    ['--from=2999-01-01', /the scope covers no time: it starts at 2999-01-01T00:00:00\.000Z, not before its end \(now, /],
+  ] as const).map(([option, message]): Case => [`stories generate ${option}`, () => ['stories', 'generate', option], message]),
+  ...['0', '-5', 'ten'].map((value): Case => [`stories search --limit "${value}"`, () => ['stories', 'search', 'rain', `--limit=${value}`], new RegExp(`--limit must be a positive integer; got "${value}"`)]),
+  // Commands that take no options refuse one rather than ignore it (or look up a script named "--json").
+  ...[['show', '--json'], ['status', '--json'], ['pause', 'Any Script', '--json'], ['cancel', '--now', 'Any Script'], ['worker', '--json'], ['migrate', '--force']].map(
+    (argv): Case => [argv.join(' '), () => argv, new RegExp(`storyloom ${argv[0]}: Unknown option '${argv.find((a) => a.startsWith('-'))}'.* \\(see \`storyloom ${argv[0]} --help\`\\)`)],
+  ),
+  ['migrate now', () => ['migrate', 'now'], /storyloom migrate: takes no arguments; got "now"/],
 ];
 
 describe('bad input', () => {

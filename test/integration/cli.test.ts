@@ -4,6 +4,7 @@
  * status, show, search, refusing a second ingestion of a running script, steering a running
  * one, --help everywhere, and (as its own process) quiet output.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, truncateSync, copyFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { COMMAND_HELP } from '../../src/cli/help';
+import { resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
 import { progressQuery } from '../../src/workflows';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
 import { cliEnvironment, runCli } from '../helpers/cli';
@@ -246,6 +248,45 @@ describe('help', () => {
     const result = await cli('search', 'x', 'y', '--frobnicate');
     expect(result.code).toBe(2);
     expect(result.err).toContain('see `storyloom search --help`');
+  });
+});
+
+describe('stories: refused before anything starts or changes', () => {
+  /** Whether a stories run over this scope was started (its id comes from the scope). */
+  const started = async (scope: StoryScopeInput) =>
+    env.client.workflow.getHandle(storiesWorkflowId(resolveScope(scope, Date.now()))).describe().then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      },
+    );
+
+  it('stories concurrency needs its number; status, pause, resume, cancel and concurrency take nothing more', async () => {
+    const missing = await cli('stories', 'concurrency', 'stories-2026-03-02T00-2026-03-03T00-all');
+    expect(missing).toMatchObject({ code: 2, out: '' });
+    expect(missing.err).toContain('usage: storyloom stories concurrency <workflow id> <n> (1 to 100); the new concurrency is missing');
+    for (const verb of ['status', 'pause', 'resume', 'cancel']) {
+      const extra = await cli('stories', verb, 'stories-2026-03-02T00-2026-03-03T00-all', 'now');
+      expect(extra).toMatchObject({ code: 2, out: '' });
+      expect(extra.err).toContain(`usage: storyloom stories ${verb} <workflow id>; "now" is one argument too many`);
+    }
+    expect((await cli('stories', 'concurrency', 'stories-2026-03-02T00-2026-03-03T00-all', '8', '9')).err).toContain('"9" is one argument too many');
+    expect((await cli('stories', 'concurrency', 'stories-2026-03-02T00-2026-03-03T00-all', 'lots')).err).toContain('the concurrency must be an integer from 1 to 100; got "lots"');
+    expect((await cli('stories', 'status', 'stories-2026-03-02T00-2026-03-03T00-all', '--json')).err).toContain("Unknown option '--json'");
+  });
+
+  it.each([
+    ['--from in the future, no --to', ['--from', '2999-01-01'], { fromMs: Date.UTC(2999, 0, 1) }, /the scope covers no time: it starts at 2999-01-01T00:00:00\.000Z, not before its end \(now, \d{4}-/],
+    ['--from a day February does not have', ['--from', '2026-02-31', '--to', '2026-03-05'], { fromMs: Date.UTC(2026, 2, 3), toMs: Date.UTC(2026, 2, 5) }, /--from takes an ISO 8601 date .*; got "2026-02-31": no such date/],
+    ['--from a bare number', ['--from', '1', '--to', '2001-01-02'], { fromMs: Date.UTC(2001, 0, 1), toMs: Date.UTC(2001, 0, 2) }, /--from takes an ISO 8601 date .*; got "1"/],
+    ['--since too long', ['--since', '99999999999d'], undefined, /--since takes a duration of at most 3650000d \(10,000 years\); got "99999999999d"/],
+  ] as const)('stories generate %s: exit 2 naming the value, no run started', async (_what, args, scope, message) => {
+    const result = await cli('stories', 'generate', ...args);
+    expect(result).toMatchObject({ code: 2, out: '' });
+    expect(result.err).toMatch(message);
+    expect(result.err).not.toMatch(/Invalid time value|RangeError/);
+    if (scope) expect(await started(scope)).toBe(false);
   });
 });
 

@@ -28,9 +28,37 @@ describe('loadConfig', () => {
     ['ANTHROPIC_BASE_URL', 'not a url', /ANTHROPIC_BASE_URL must be a URL/],
     ['STORYLOOM_PRICES', '{"m":{"input":1}}', /STORYLOOM_PRICES.m needs numeric "input" and "output"/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud"/],
+    ['TEMPORAL_UI_URL', '127.0.0.1:8233', /^TEMPORAL_UI_URL must be an http:\/\/ or https:\/\/ URL like http:\/\/127\.0\.0\.1:8233; got "127\.0\.0\.1:8233"$/],
+    ['TEMPORAL_UI_URL', 'localhost:8233', /^TEMPORAL_UI_URL must be an http:\/\/ or https:\/\/ URL .*; got "localhost:8233"$/],
+    ['DATABASE_URL', 'localhost:5432/storyloom', /^DATABASE_URL must be a postgres:\/\/ URL like .*; got "localhost:5432\/storyloom"$/],
+    ['STORYLOOM_PRICES', 'null', /^STORYLOOM_PRICES must be a JSON object like \{"model":\{"input":1,"output":5\}\}; got null$/],
+    ['STORYLOOM_PRICES', '[{"input":1,"output":5}]', /^STORYLOOM_PRICES must be a JSON object/],
+    ['STORYLOOM_PRICES', '5', /^STORYLOOM_PRICES must be a JSON object/],
+    ['STORYLOOM_API_PORT', '99999', /^STORYLOOM_API_PORT must be an integer from 0 to 65535; got "99999"$/],
+    ['STORYLOOM_CODEC_PORT', '65536', /^STORYLOOM_CODEC_PORT must be an integer from 0 to 65535; got "65536"$/],
+    ['TEMPORAL_TLS', 'maybe', /^TEMPORAL_TLS must be true or false; got "maybe"$/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it.each([
+    // Not a URL (a space in the host): not shown at all.
+    ['postgres://app:s3cret@db example:5432/storyloom', /^DATABASE_URL must be a URL like postgres:\/\/postgres@127\.0\.0\.1:5432\/storyloom .*not shown: it may hold a password/],
+    // A URL of another scheme: shown with its password masked.
+    ['mysql://app:s3cr[et@db.example/storyloom', /^DATABASE_URL must be a postgres:\/\/ URL like .*; got "mysql:\/\/app:\*\*\*@db\.example\/storyloom"$/],
+  ])('rejects DATABASE_URL=%s without printing its password', (value, message) => {
+    expect(() => loadConfig({ DATABASE_URL: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: value })).toThrow(message);
+    expect(() => loadConfig({ DATABASE_URL: value })).not.toThrow(/s3cr/);
+  });
+
+  it('reads TEMPORAL_TLS as a boolean, ports up to 65535 and postgresql:// URLs', () => {
+    expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.tls).toEqual({});
+    expect(loadConfig({ TEMPORAL_TLS: 'off' }).temporal.tls).toBeUndefined();
+    expect(loadConfig({ STORYLOOM_API_PORT: '65535', STORYLOOM_CODEC_PORT: '0' })).toMatchObject({ api: { port: 65535 }, codecServer: { port: 0 } });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/x' }).databaseUrl).toBe('postgresql://u:p@db:5432/x');
+    expect(loadConfig({ TEMPORAL_UI_URL: 'https://ui.example/' }).temporal.uiUrl).toBe('https://ui.example');
   });
 
   it('keeps the model part whole when it contains colons', () => {
