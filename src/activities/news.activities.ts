@@ -288,7 +288,10 @@ export function createNewsProviderActivities(deps: {
 export function createNewsActivities(deps: { repo: NewsRepository }) {
   const { repo } = deps;
   return {
-    /** Stories, links, supersessions and (on the last write) the run's row: one transaction. */
+    /**
+     * Stories, links, supersessions and (on the last write) the run's row: one transaction. An
+     * earlier write's stories are pending (not listed) until the last write makes them current.
+     */
     async writeStories(input: StoriesWrite): Promise<StoriesWriteResult> {
       return repo.writeStories(input);
     },

@@ -316,6 +316,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const failedArticleIds = clusters.filter((c) => failedHashes.has(c.storyHash)).flatMap((c) => c.articleIds);
     const writes = flags.oneTransaction ? made.map(toWrite) : [];
     const keptHashes = clusters.filter((c) => c.reusedStoryId !== undefined).map((c) => c.storyHash);
+    // The earlier writes store their stories pending (never listed); the last write makes them
+    // current in the transaction that supersedes the old ones and records the run, so a run that
+    // ends between writes leaves the previous stories current (NewsRepository.writeStories).
     // Histories from before the patch wrote 100 a time: replaying them keeps their writes.
     const perWrite = writes.length > STORIES_PER_WRITE && !patched('stories-llm-rows-in-write') ? STORIES_PER_WRITE_BEFORE_PATCH : STORIES_PER_WRITE;
     for (let i = perWrite; i < writes.length; i += perWrite) {

@@ -82,7 +82,7 @@ export interface Story {
   windowStart: Date;
   windowEnd: Date;
   articleCount: number;
-  /** current | superseded */
+  /** current | superseded | pending (stored by a run's earlier write, not listed until its last write makes it current) */
   status: string;
   supersededAt: Date | null;
   /** The current story that took most of this one's articles, when one did. */

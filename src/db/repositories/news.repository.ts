@@ -1,7 +1,10 @@
 /**
  * Articles and stories. An import is one transaction (upsert by article key); a run loads its
  * articles with their embeddings in one query, and writes its stories, links, supersessions and
- * run row in one transaction (`writeStories`). Plain objects out, never entities.
+ * run row in one transaction (`writeStories`). A run too large for one write stores its earlier
+ * writes' stories `pending` (never listed or searched); its last write makes them current in the
+ * transaction that supersedes the older ones, so readers never see a half-written run. Plain
+ * objects out, never entities.
  */
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -47,17 +50,27 @@ export interface ClusterWrite extends DeferredLlmWrites {
   synthesis: StorySynthesis;
 }
 
+/**
+ * A story no reader lists yet: stored by a run's earlier write, made current by its last one.
+ * A run that ends before its last write leaves it pending; a later run making the same story
+ * hash reuses it (storiesByHash) and makes it current.
+ */
+export const PENDING_STORY = 'pending';
+
 export interface StoriesWrite {
   model: string;
   promptVersion: string;
-  /** New or changed syntheses to store with their links. */
+  /**
+   * New or changed syntheses to store with their links: new rows are current on the last write
+   * (with `finish`), pending on an earlier one (an existing row keeps its status there).
+   */
   made: ClusterWrite[];
   /** Story hashes this run keeps (reused without a call): marked current again. */
   keptHashes: string[];
-  /** Present on a run's last write: supersede what vanished and record the run. */
+  /** Present on a run's last write: make the run's stories current, supersede what vanished and record the run. */
   finish?: {
     scope: StoryScope;
-    /** Every story hash current after this run (made, kept, and made by earlier writes of it). */
+    /** Every story hash current after this run (made, kept, and made by earlier writes of it: those are made current here). */
     currentHashes: string[];
     /** Articles of clusters that failed: stories holding them are left as they are. */
     failedArticleIds: number[];
@@ -195,7 +208,7 @@ export class NewsRepository {
     await writeInOneStatement(this.db, deferredLlmStatements(this.db.manager, [llm]));
   }
 
-  /** Stories already made from these hashes by this model and prompt version (current or superseded). */
+  /** Stories already made from these hashes by this model and prompt version (current, superseded, or pending from a run that ended early). */
   async storiesByHash(hashes: string[], model: string, promptVersion: string): Promise<{ id: string; storyHash: string }[]> {
     if (!hashes.length) return [];
     return this.db.query(
@@ -217,19 +230,25 @@ export class NewsRepository {
    * committed, then its links, committed — two commits.
    */
   async writeStoryAlone(model: string, promptVersion: string, cluster: ClusterWrite): Promise<void> {
-    const [row] = await this.upsertStories(this.db.manager, model, promptVersion, [cluster]);
+    const [row] = await this.upsertStories(this.db.manager, model, promptVersion, [cluster], 'current');
     await this.insertLinks(this.db.manager, [{ id: row.id, articleIds: cluster.articleIds }]);
     await writeInOneStatement(this.db, deferredLlmStatements(this.db.manager, [cluster]));
   }
 
-  private async upsertStories(tx: EntityManager, model: string, promptVersion: string, made: ClusterWrite[]) {
+  /**
+   * Inserts or updates stories by identity. `pending` (a run's earlier write): new rows are
+   * pending and an existing row keeps its status, so a story another run made current stays listed.
+   */
+  private async upsertStories(tx: EntityManager, model: string, promptVersion: string, made: ClusterWrite[], status: 'current' | typeof PENDING_STORY) {
     if (!made.length) return [];
+    const overwrite = ['headline', 'summary', 'key_points', 'cited_article_ids', 'topic', 'window_start', 'window_end', 'article_count', 'updated_at'];
+    if (status === 'current') overwrite.push('status', 'superseded_at', 'superseded_by');
     const rows = made.map((c) => ({
       id: randomUUID(), storyHash: c.storyHash, model, promptVersion,
       headline: c.synthesis.headline, summary: c.synthesis.summary,
       keyPoints: c.synthesis.keyPoints, citedArticleIds: c.synthesis.citedArticleIds,
       topic: c.topic, windowStart: new Date(c.windowStart), windowEnd: new Date(c.windowEnd),
-      articleCount: c.articleIds.length, status: 'current', supersededAt: null, supersededBy: null,
+      articleCount: c.articleIds.length, status, supersededAt: null, supersededBy: null,
     }));
     const returned: Record<string, unknown>[] = [];
     for (let i = 0; i < rows.length; i += 100) {
@@ -238,10 +257,7 @@ export class NewsRepository {
         .insert()
         .into(StoryEntity)
         .values(rows.slice(i, i + 100))
-        .orUpdate(
-          ['headline', 'summary', 'key_points', 'cited_article_ids', 'topic', 'window_start', 'window_end', 'article_count', 'status', 'superseded_at', 'superseded_by', 'updated_at'],
-          ['story_hash', 'model', 'prompt_version'],
-        )
+        .orUpdate(overwrite, ['story_hash', 'model', 'prompt_version'])
         // xmax = 0: the row was inserted, not updated (an existing story keeps its id).
         .returning('id, story_hash, (xmax = 0) AS inserted')
         .updateEntity(false)
@@ -264,9 +280,11 @@ export class NewsRepository {
 
   private async writeStoriesIn(tx: EntityManager, input: StoriesWrite): Promise<StoriesWriteResult> {
     await writeInOneStatement(tx, deferredLlmStatements(tx, input.made));
-    const made = await this.upsertStories(tx, input.model, input.promptVersion, input.made);
+    const finish = input.finish;
+    const made = await this.upsertStories(tx, input.model, input.promptVersion, input.made, finish ? 'current' : PENDING_STORY);
     await this.insertLinks(tx, made.map((m, i) => ({ id: m.id, articleIds: input.made[i].articleIds })));
-    if (input.keptHashes.length) {
+    // On the last write the kept hashes are among currentHashes, made current below with the rest.
+    if (input.keptHashes.length && !finish) {
       // A reused story whose cluster had vanished and came back is current again.
       await tx.query(
         `UPDATE stories SET status = 'current', superseded_at = NULL, superseded_by = NULL, updated_at = now()
@@ -279,10 +297,14 @@ export class NewsRepository {
       kept: input.keptHashes.length + made.filter((m) => !m.inserted).length,
       superseded: 0,
     };
-    const finish = input.finish;
     if (finish) {
+      // The run's stories become current together (pending ones from its earlier writes, reused
+      // ones that had been superseded), in one statement that also returns all their ids.
       const current: { id: string }[] = await tx.query(
-        `SELECT id FROM stories WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3`,
+        `WITH made_current AS (
+           UPDATE stories SET status = 'current', superseded_at = NULL, superseded_by = NULL, updated_at = now()
+            WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3 AND status <> 'current')
+         SELECT id FROM stories WHERE story_hash = ANY($1) AND model = $2 AND prompt_version = $3`,
         [finish.currentHashes, input.model, input.promptVersion],
       );
       const currentIds = current.map((c) => c.id);
@@ -334,18 +356,19 @@ export class NewsRepository {
     });
   }
 
+  /** Current stories (`all`: superseded too; never pending ones). */
   async listStories(opts: { all?: boolean; limit?: number } = {}): Promise<StoryListItem[]> {
     return this.db.query(
-      `SELECT ${LIST_COLUMNS} FROM stories ${opts.all ? '' : `WHERE status = 'current'`} ORDER BY window_start DESC, headline LIMIT $1`,
+      `SELECT ${LIST_COLUMNS} FROM stories WHERE ${opts.all ? `status <> '${PENDING_STORY}'` : `status = 'current'`} ORDER BY window_start DESC, headline LIMIT $1`,
       [opts.limit ?? 50],
     );
   }
 
-  /** Full-text search (English stemming) over headline, summary and key points; current stories first. */
+  /** Full-text search (English stemming) over headline, summary and key points; current stories first, never pending ones. */
   async searchStories(text: string, limit = 20): Promise<StoryListItem[]> {
     return this.db.query(
       `SELECT ${LIST_COLUMNS} FROM (
-         SELECT *, to_tsvector('english', headline || ' ' || summary || ' ' || key_points::text) AS doc FROM stories) s
+         SELECT *, to_tsvector('english', headline || ' ' || summary || ' ' || key_points::text) AS doc FROM stories WHERE status <> '${PENDING_STORY}') s
         WHERE doc @@ websearch_to_tsquery('english', $1) OR headline ILIKE '%' || $1 || '%'
         ORDER BY (status = 'current') DESC, ts_rank(doc, websearch_to_tsquery('english', $1)) DESC, window_start DESC
         LIMIT $2`,
@@ -353,12 +376,12 @@ export class NewsRepository {
     );
   }
 
-  /** A story by id (or a unique id prefix) with its articles; undefined when none matches. */
+  /** A story by id (or a unique id prefix) with its articles; undefined when none matches (a pending story never does). */
   async storyWithArticles(idOrPrefix: string): Promise<StoryDetail | undefined> {
     const rows: (StoryDetail & { keyPoints: string[] })[] = await this.db.query(
       `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
               model, superseded_by AS "supersededBy"
-         FROM stories WHERE id::text LIKE $1 || '%' LIMIT 2`,
+         FROM stories WHERE id::text LIKE $1 || '%' AND status <> '${PENDING_STORY}' LIMIT 2`,
       [idOrPrefix.toLowerCase()],
     );
     if (rows.length !== 1) return undefined;
