@@ -13,7 +13,7 @@ import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import { createDataSource, dropDatabase, migrateDatabase } from '../../src/db/data-source';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
-import { dataConverterFor } from '../../src/security/data-converter';
+import { dataConverterFor, ENCRYPTED_FAILURE_CONVERTER_PATH } from '../../src/security/data-converter';
 import { startDevServer, type ChaosDevServer } from './dev-server';
 import { startPgProxy, type PgProxy } from './pg-proxy';
 import { startChaosApi, type ChaosApi } from './api-process';
@@ -81,6 +81,8 @@ export async function startChaosStack(opts: { root: string; runTag: string; time
     migrateDatabase(databaseUrl.toString()),
     bundleWorkflowCode({
       workflowsPath: path.join(opts.root, 'src/workflows'),
+      // The workers run encrypted (keys below): failures are encoded in the workflow code too.
+      failureConverterPath: ENCRYPTED_FAILURE_CONVERTER_PATH,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
     }),
   ]);

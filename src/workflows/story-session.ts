@@ -7,18 +7,21 @@
  * results fed back → again, at most maxToolSteps rounds. Reads see the world as it was before
  * the step's writes. An LLM failure (after its retries) fails the turn, not the session. The
  * world lives in Postgres, so every `turnsPerRun` turns the run continues as new once its
- * handlers have finished.
+ * handlers have finished. A cancelled run first ends the turn in flight (SESSION_CANCEL_ENDS_TURN_PATCH).
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   currentUpdateInfo,
   defineQuery,
   defineSignal,
   defineUpdate,
+  isCancellation,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -44,7 +47,7 @@ import {
 } from '../shared/sessions';
 import { JOB_KEY, STATUS_KEY, TURNS_KEY, type SearchStatus } from '../shared/search-attributes';
 import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, localActivities } from './activity-options';
-import { askPatchesFirst } from './patches-first';
+import { askPatchesFirst, patchedFromStart } from './patches-first';
 import { SETTLE_STARTED_TASKS_PATCH, slidingWindow } from './sliding-window';
 
 export const takeTurnUpdate = defineUpdate<TurnResult, [TurnInput]>('takeTurn');
@@ -54,6 +57,15 @@ export const sessionProgressQuery = defineQuery<SessionProgress>('progress');
 
 const SESSION_SEARCH_ATTRIBUTES_PATCH = 'session-search-attributes';
 const SESSION_SUMMARIES_PATCH = 'session-summarises-older-turns';
+/**
+ * A run cancelled during a turn ends that turn before it closes: the model call and the read-only
+ * tools are cancelled and waited for until they have stopped, a write tool already started is let
+ * finish (no write commits after the run closed, and its outcome is recorded with the turn), the
+ * turn's row ends `failed` with TURN_CANCELLED_REASON, the Update's caller gets `TurnCancelled`.
+ * Without it the run closed at once, the row stayed `running` and a write could still commit.
+ */
+const SESSION_CANCEL_ENDS_TURN_PATCH = 'session-cancel-ends-turn';
+const TURN_CANCELLED_REASON = "cancelled: the session's run was cancelled during the turn";
 
 /**
  * A player waits for the turn: a worker that dies during one of its activities is noticed by a
@@ -62,12 +74,15 @@ const SESSION_SUMMARIES_PATCH = 'session-summarises-older-turns';
  */
 const TURN_HEARTBEAT_TIMEOUT = '5 seconds';
 /** Tools are quick database work (an embedding request at most); a failure after these retries is an error result for the model. */
-const tools = proxyActivities<MainActivities>({
+const TOOL_OPTIONS = {
   ...DB_ACTIVITY_OPTIONS,
   startToCloseTimeout: '30 seconds',
   heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT,
   retry: { ...DB_ACTIVITY_OPTIONS.retry, maximumAttempts: 5 },
-});
+} as const;
+const tools = proxyActivities<MainActivities>(TOOL_OPTIONS);
+/** The same activities for SESSION_CANCEL_ENDS_TURN_PATCH's runs: a tool cancelled with the run is waited for until it has stopped (it heartbeats, so within seconds). */
+const settledTools = proxyActivities<MainActivities>({ ...TOOL_OPTIONS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 /** The model's call is retried a few times, not for minutes. */
 const TURN_LLM_RETRY = { ...LLM_ACTIVITY_OPTIONS.retry, maximumAttempts: 3, maximumInterval: '5 seconds' as const };
 
@@ -87,6 +102,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   /** The story-so-far summary being made between turns (at most one at a time), and how far the last one reached. */
   let summarising: Promise<void> | undefined;
   let summarisedThrough = 0;
+  /** Set at the run's start (SESSION_CANCEL_ENDS_TURN_PATCH): a cancel ends the turn in flight before the run closes. */
+  let cancelEndsTurn = false;
 
   const progress = (): SessionProgress => ({
     sessionId: input.sessionId,
@@ -116,7 +133,14 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
       const ticket = nextTicket++;
       // The reply streams on a channel named by the Update's id, which the client chose.
       const updateId = currentUpdateInfo()?.id;
-      await condition(() => serving === ticket && settings !== undefined);
+      try {
+        await condition(() => serving === ticket && settings !== undefined);
+      } catch (err) {
+        if (cancelEndsTurn && isCancellation(err)) {
+          throw ApplicationFailure.nonRetryable("This turn was not taken: the session's run was cancelled before its turn came. Send it again to resume the session.", 'TurnCancelled');
+        }
+        throw err;
+      }
       try {
         return await takeTurn(turn.text, settings!, updateId);
       } finally {
@@ -145,7 +169,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   });
 
   // Before the first local activity (see patches-first.ts).
-  askPatchesFirst([SESSION_SEARCH_ATTRIBUTES_PATCH, SESSION_SUMMARIES_PATCH, SETTLE_STARTED_TASKS_PATCH]);
+  askPatchesFirst([SESSION_SEARCH_ATTRIBUTES_PATCH, SESSION_SUMMARIES_PATCH, SETTLE_STARTED_TASKS_PATCH, SESSION_CANCEL_ENDS_TURN_PATCH]);
+  cancelEndsTurn = patchedFromStart(SESSION_CANCEL_ENDS_TURN_PATCH);
   if (!input.carried) {
     // A session resumed after its workflow closed (not ended) goes on from the turns it took.
     const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
@@ -157,9 +182,20 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   const turnsPerRun = settings.turnsPerRun;
   showDetails();
 
-  // A summary still being made is finished before the run ends or hands over.
-  await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket && summarising === undefined);
-  await condition(allHandlersFinished);
+  try {
+    // A summary still being made is finished before the run ends or hands over.
+    await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket && summarising === undefined);
+    await condition(allHandlersFinished);
+  } catch (err) {
+    if (cancelEndsTurn && isCancellation(err)) {
+      // The cancel reached the turn in flight (it ends itself, see takeTurn), the turns waiting
+      // (they fail at once) and a summary being made (its call is cancelled): wait for all of
+      // them, so the run closes with nothing of it still running.
+      await CancellationScope.nonCancellable(() => condition(() => allHandlersFinished() && summarising === undefined));
+      markSearch('cancelled');
+    }
+    throw err;
+  }
   if (ended) {
     await localActivities.endSession({ sessionId: input.sessionId });
     markSearch('ended');
@@ -172,7 +208,9 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     const turnNumber = carried.turns + 1;
     current = { turnNumber, step: 0, phase: 'llm' };
     showDetails();
-    const { startedAt } = await localActivities.beginTurn({ sessionId: input.sessionId, turnNumber, input: text });
+    // With the patch, bookkeeping a cancel would cut short (a local activity cancelled may still write) is shielded from it.
+    const shielded = <T>(fn: () => Promise<T>): Promise<T> => (cancelEndsTurn ? CancellationScope.nonCancellable(fn) : fn());
+    const { startedAt } = await shielded(() => localActivities.beginTurn({ sessionId: input.sessionId, turnNumber, input: text }));
     const model = llmActivities(s.route, { retry: TURN_LLM_RETRY, heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT });
     const exchange: ToolChatMessage[] = [];
     const outcomes: Outcome[] = [];
@@ -212,19 +250,29 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
         const stepOutcomes = await runTools(answer.toolCalls, turnNumber, step, s.maxParallelToolCalls);
         rounds++;
         outcomes.push(...stepOutcomes);
-        await localActivities.recordToolBatch({ sessionId: input.sessionId, turnNumber, turnStartedAt: startedAt, step, outcomes: stepOutcomes.map(({ content: _c, arguments: _a, ...timed }) => timed) });
+        await shielded(() =>
+          localActivities.recordToolBatch({ sessionId: input.sessionId, turnNumber, turnStartedAt: startedAt, step, outcomes: stepOutcomes.map(({ content: _c, arguments: _a, ...timed }) => timed) }),
+        );
         exchange.push(
           { role: 'assistant', content: answer.text, toolCalls: answer.toolCalls },
           ...stepOutcomes.map((o): ToolChatMessage => ({ role: 'tool', toolCallId: o.id, name: o.name, content: o.content, isError: !o.ok })),
         );
       }
     } catch (err) {
+      if (cancelEndsTurn && isCancellation(err)) {
+        // What the cancel reached has stopped (see runTools); the row is ended before the run closes.
+        await CancellationScope.nonCancellable(() => finish('failed', TURN_CANCELLED_REASON));
+        throw ApplicationFailure.nonRetryable(
+          `Turn ${turnNumber} was cancelled: the session's run was cancelled while the storyteller was answering. Writes it had started are kept; send the turn again to resume the session.`,
+          'TurnCancelled',
+        );
+      }
       const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
       const message = (cause as Error)?.message ?? String(cause);
       await finish('failed', message);
       throw ApplicationFailure.nonRetryable(`The storyteller could not answer turn ${turnNumber}: ${message}. The session is fine: try the turn again.`, 'TurnFailed');
     }
-    const metrics: TurnMetrics = await finish('completed', null);
+    const metrics: TurnMetrics = await shielded(() => finish('completed', null));
     carried.turns = turnNumber;
     turnsThisRun++;
     lastTurn = { turnNumber, metrics };
@@ -270,17 +318,21 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
    * One step's tools: the read-only ones (and unknown names, which only answer an error)
    * concurrently, at most `maxParallel` at a time; then the writes one after another in the
    * model's order. Answers the outcomes in the model's order. A tool that still fails after its
-   * retries becomes an error result for the model.
+   * retries becomes an error result for the model. With SESSION_CANCEL_ENDS_TURN_PATCH a cancel
+   * stops the reads (waited for) and throws; a write already started finishes, no other starts,
+   * and the outcomes so far are answered (the next step's model call then sees the cancel).
    */
   async function runTools(calls: ToolCall[], turnNumber: number, step: number, maxParallel: number): Promise<Outcome[]> {
     const done = new Map<string, Outcome>();
+    const proxy = cancelEndsTurn ? settledTools : tools;
     const run = async (call: ToolCall) => {
       let outcome: SessionToolOutcome;
       try {
-        outcome = await tools.runSessionTool.executeWithOptions({ summary: toolSummary(call.name, call.arguments) }, [
+        outcome = await proxy.runSessionTool.executeWithOptions({ summary: toolSummary(call.name, call.arguments) }, [
           { sessionId: input.sessionId, scriptId: input.scriptId ?? null, turnNumber, step, call },
         ]);
       } catch (err) {
+        if (cancelEndsTurn && isCancellation(err)) throw err;
         const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
         outcome = {
           id: call.id, name: call.name, kind: toolKind(call.name), ok: false, step, startedAt: Date.now(), durationMs: 0,
@@ -291,8 +343,17 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     };
     const writes = calls.filter((c) => toolKind(c.name) === 'write');
     await slidingWindow(calls.filter((c) => toolKind(c.name) !== 'write'), () => maxParallel, run);
-    for (const call of writes) await run(call);
-    return calls.map((c) => done.get(c.id)!);
+    for (const call of writes) {
+      if (!cancelEndsTurn) {
+        await run(call);
+        continue;
+      }
+      if (CancellationScope.current().consideredCancelled) break;
+      // Cancelled halfway, a write could still commit after the run closed, its outcome unknown here.
+      await CancellationScope.nonCancellable(() => run(call));
+    }
+    // Every call has its outcome, unless a cancel kept some writes from starting.
+    return calls.flatMap((c) => done.get(c.id) ?? []);
   }
 }
 

@@ -11,7 +11,7 @@ import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, parsePayloadKeys } from '../../
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { ingestScript } from '../../src/workflows';
 import { TEST_PAYLOAD_KEYS, useTestStack } from '../helpers/harness';
-import { importFixture } from '../helpers/scripts';
+import { importFixture, importSynthetic } from '../helpers/scripts';
 import { exportHistory } from '../replay/recorder';
 
 const stack = useTestStack('encrypted-history');
@@ -91,5 +91,42 @@ it('a recorded ingestion history has no script-derived plaintext, and decodes wi
     expect(readable(body.payloads.map(toPayload))).toContain(JSON.stringify(summaries[0]).slice(1, 41));
   } finally {
     await server.close();
+  }
+});
+
+/** Every failure object in an exported history (its message, stack trace and encoded attributes), causes included. */
+function failuresOf(node: unknown, out: { message?: string; stackTrace?: string; encodedAttributes?: JsonPayload }[] = []) {
+  if (Array.isArray(node)) for (const x of node) failuresOf(x, out);
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if ((key === 'failure' || key === 'cause') && value && typeof value === 'object') out.push(value as (typeof out)[number]);
+      failuresOf(value, out);
+    }
+  }
+  return out;
+}
+
+it("a failed scene's error is encrypted in history too: no message or stack trace in plaintext, readable with the key", async () => {
+  stack.sim.configure({ faults: [{ kind: 'http400', purpose: 'summary', contains: 'in scene 2 ' }] });
+  try {
+    const script = await importSynthetic(stack.app.services.db, 4, 2, `Encrypted failure ${Date.now()}`);
+    const workflowId = ingestionWorkflowId(script.scriptId);
+    const result = await stack.env.client.workflow.execute(ingestScript, { taskQueue: stack.app.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full' }] });
+    // The client (with the key) reads the failure as it was.
+    expect(result.failureCount).toBe(1);
+    expect(result.failures[0].message).toMatch(/refused the request as invalid \(400\)/);
+
+    const failures = failuresOf(JSON.parse(exportHistory(stack.env.address, workflowId)));
+    expect(failures.length).toBeGreaterThan(0);
+    for (const f of failures) {
+      expect(f.message).toBe('Encoded failure');
+      expect(f.stackTrace ?? '').toBe('');
+      expect(Buffer.from(f.encodedAttributes?.metadata?.encoding ?? '', 'base64').toString()).toBe(ENCRYPTED_ENCODING);
+    }
+    const codec = new AesGcmPayloadCodec(parsePayloadKeys(TEST_PAYLOAD_KEYS, undefined));
+    const decoded = readable(await codec.decode(failures.map((f) => toPayload(f.encodedAttributes!))));
+    expect(decoded).toMatch(/refused the request as invalid \(400\)/);
+  } finally {
+    stack.sim.configure({ faults: [] });
   }
 });

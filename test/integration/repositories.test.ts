@@ -87,14 +87,14 @@ describe('what an import costs', () => {
   it('one transaction; a first import and a re-import with changed, moved and removed scenes', async () => {
     const t = title('ImportCost');
     const text = syntheticScreenplay({ scenes: 8, characters: 4, title: t, salt: t });
-    // START TRANSACTION, find the script, insert it, upsert scenes, delete gone characters,
-    // upsert characters, delete old links, insert links, COMMIT.
-    expect(await cost(() => importText(db, text, { title: t }))).toEqual({ queries: 9, commits: 1 });
+    // START TRANSACTION, lock the title, find the script, insert it, upsert scenes, delete gone
+    // characters, upsert characters, delete old links, insert links, COMMIT.
+    expect(await cost(() => importText(db, text, { title: t }))).toEqual({ queries: 10, commits: 1 });
     const edited = text.replace('in scene 2 ', 'in scene 2 EDITED ').replace(/\n(INT|EXT)\. [^\n]*\n\n[^\n]*in scene 5 [\s\S]*?(?=\n(INT|EXT)\. )/, '');
     // + read the old scenes, delete the removed one, park positions, upsert unchanged scenes
     // apart from the changed one; update the script instead of inserting it.
     let reimport: ImportResult | undefined;
-    expect(await cost(async () => (reimport = await importText(db, edited, { title: t })))).toEqual({ queries: 13, commits: 1 });
+    expect(await cost(async () => (reimport = await importText(db, edited, { title: t })))).toEqual({ queries: 14, commits: 1 });
     expect(reimport).toMatchObject({ scenes: 7, removedScenes: 1, changedScenes: 1, unchangedScenes: 6 });
   });
 });
@@ -151,6 +151,17 @@ describe('writes', () => {
     await repo.startRun({ workflowId: 'wf', runId, scriptId: script.scriptId, mode: 'partial', flags: {}, concurrency: {} });
     const [row] = await db.query('SELECT mode, flags, status, result, failures, finished_at IS NOT NULL AS finished FROM ingestion_runs WHERE run_id = $1', [runId]);
     expect(row).toEqual({ mode: 'full', flags: { a: 1 }, status: 'completed', result: { status: 'completed' }, failures: [{ item: 'x' }], finished: true });
+  });
+});
+
+describe('imports at once', () => {
+  it('of one new title make one script, not two', async () => {
+    const t = title('SameTitle');
+    const text = syntheticScreenplay({ scenes: 3, characters: 2, title: t, salt: t });
+    const both = await Promise.all([importText(db, text, { title: t }), importText(db, text, { title: t })]);
+    expect(both[0].scriptId).toBe(both[1].scriptId);
+    const rows: { n: number }[] = await db.query('SELECT count(*)::int AS n FROM scripts WHERE lower(title) = lower($1)', [t]);
+    expect(rows[0].n).toBe(1);
   });
 });
 

@@ -5,6 +5,7 @@ import { createMainActivities } from '../../src/activities';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { ingestScript, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, smokeTest } from '../../src/workflows';
+import { holdFirstCall } from '../helpers/held-call';
 import { useTestStack } from '../helpers/harness';
 import { importFixture, importSynthetic } from '../helpers/scripts';
 import { recordAndReplay as record } from './recorder';
@@ -127,30 +128,16 @@ it('records an ingestion cancelled mid-phase-1, and replays it', async () => {
 it('records an ingestion cancelled while its first run writes its last rows, and replays it', async () => {
   const title = `Replay cancel in write ${Date.now()}`;
   const script = await importSynthetic(stack.app.services.db, 6, 2, title);
-  let writing: () => void = () => undefined;
-  const inWrite = new Promise<void>((resolve) => (writing = resolve));
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let held = false;
-  const real = createMainActivities(stack.app.services);
-  const slowLastWrite = await stack.startApp('record-slow-last-write', {
-    async saveSceneSummaries(rows) {
-      if (!held) {
-        held = true;
-        writing();
-        await released;
-      }
-      return real.saveSceneSummaries(rows);
-    },
-  });
+  const lastWrite = holdFirstCall(createMainActivities(stack.app.services).saveSceneSummaries);
+  const slowLastWrite = await stack.startApp('record-slow-last-write', { saveSceneSummaries: lastWrite.activity });
   const workflowId = ingestionWorkflowId(script.scriptId);
   const handle = await stack.env.client.workflow.start(ingestScript, {
     ...searchable(title),
     taskQueue: slowLastWrite.taskQueue, workflowId, args: [{ scriptId: script.scriptId, mode: 'full', scenesPerRun: 3, writeBatchSize: 100 }],
   });
-  await inWrite;
+  await lastWrite.inCall;
   await handle.cancel();
-  release();
+  lastWrite.release();
   const err = await handle.result().catch((e: unknown) => e);
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   await recordAndReplay('ingest-cancelled-in-last-write', workflowId, handle.firstExecutionRunId);

@@ -5,6 +5,7 @@
  * and, one turn of history kept in full, a summary of the older turns made between turns. With
  * STORYLOOM_RECORD_HISTORIES=1 it writes them for replay.test.ts to guard.
  */
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../../src/cli/session-client';
 import { sessionWorkflowId } from '../../src/shared/sessions';
@@ -38,4 +39,22 @@ it('records a session: two turns, continue-as-new, a third turn, end', async () 
   }
   await recordAndReplay(stack.env.address, 'session-turns-continue-as-new', workflowId, firstRunId);
   await recordAndReplay(stack.env.address, 'session-turn-and-end', workflowId, secondRunId);
+});
+
+it('records a session cancelled during a turn (0.7.3), and replays it', async () => {
+  const sessionId = randomUUID();
+  const workflowId = sessionWorkflowId(sessionId);
+  stack.sim.configure({ latency: { byPurpose: { session: { fixedMs: 3000 } } } });
+  try {
+    const answer = sendTurn(stack.env.client, { sessionId, title: 'Recorded cancel', taskQueue: stack.app.taskQueue, text: 'I wait for the tide', searchAttributes: true });
+    answer.catch(() => undefined);
+    await waitFor(() => stack.sim.stats().currentConcurrent > 0, 20_000, 'the model call is open at the simulator');
+    const handle = stack.env.client.workflow.getHandle(workflowId);
+    await handle.cancel();
+    expect(await handle.result().then(() => 'completed', (e: unknown) => (e instanceof WorkflowFailedError ? e.cause : e))).toBeInstanceOf(CancelledFailure);
+    await expect(answer).rejects.toThrow();
+    await recordAndReplay(stack.env.address, 'session-cancelled-mid-turn', workflowId);
+  } finally {
+    stack.sim.configure({ latency: null });
+  }
 });

@@ -40,8 +40,9 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
 // job again, the ingestion's start and its last summaries with phase 2's plan in one local activity each;
 // 0.7.0: every job again, a story session's turn under a 5 s heartbeat timeout; 0.7.1: every job
 // again, the ingestion and the session asking for their patches before their first local activity;
-// 0.7.2: every job again, the ingestion asking for two more, and one cancelled during its last write.
-it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1', 'v0.7.2'])('has the histories of release %s to replay', (release) => {
+// 0.7.2: every job again, the ingestion asking for two more, and one cancelled during its last write;
+// 0.7.3: every job again, failures encoded (encrypted) in history, a session cancelled mid-turn.
+it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1', 'v0.7.2', 'v0.7.3'])('has the histories of release %s to replay', (release) => {
   const set = [
     ...RELEASE_SET, 'ingest-outage-auto-resume',
     'stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered', 'stories-batch', 'stories-batch-cancelled',
@@ -52,8 +53,8 @@ it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1', 'v0.7.2'])('has the h
 });
 
 // 0.3.0: story sessions (turns as updates, tools, continue-as-new, end).
-it('has the 0.7.2 history of an ingestion cancelled during its last write to replay', () => {
-  expect(histories).toContain('v0.7.2/ingest-cancelled-in-last-write.json');
+it.each(['v0.7.2/ingest-cancelled-in-last-write', 'v0.7.3/ingest-cancelled-in-last-write', 'v0.7.3/session-cancelled-mid-turn'])('has the history %s to replay', (name) => {
+  expect(histories).toContain(`${name}.json`);
 });
 
 it.each(['session-turns-continue-as-new', 'session-turn-and-end'])('has the story session history v0.3.0/%s to replay', (name) => {

@@ -11,6 +11,7 @@ import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/inge
 import { createMainActivities } from '../../src/activities';
 import { ingestScript } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
+import { holdFirstCall } from '../helpers/held-call';
 import { useTestStack, type RunningApp } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
 import { waitFor } from '../helpers/wait';
@@ -116,27 +117,13 @@ it('a sheet batch that fails for good stops the sheets: none is paid for after i
 
 it('a cancel that lands during the last write before continue-as-new ends the run cancelled, not the next run', async () => {
   const script = await importSynthetic(stack.app.services.db, 8, 3, title('CancelInLastWrite'));
-  let writing: () => void = () => undefined;
-  const inWrite = new Promise<void>((resolve) => (writing = resolve));
-  let release: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let held = false;
-  const real = createMainActivities(stack.app.services);
+  const lastWrite = holdFirstCall(createMainActivities(stack.app.services).saveSceneSummaries);
   // The first run's rows are all held for its last write (writeBatchSize 100): that write waits for the cancel.
-  const slowLastWrite = await stack.startApp('runs-end-slow-last-write', {
-    async saveSceneSummaries(rows) {
-      if (!held) {
-        held = true;
-        writing();
-        await released;
-      }
-      return real.saveSceneSummaries(rows);
-    },
-  });
+  const slowLastWrite = await stack.startApp('runs-end-slow-last-write', { saveSceneSummaries: lastWrite.activity });
   const handle = await start(slowLastWrite, script.scriptId, { scenesPerRun: 4, writeBatchSize: 100, concurrency: { summaries: 2, sheets: 2 } });
-  await inWrite;
+  await lastWrite.inCall;
   await handle.cancel();
-  release();
+  lastWrite.release();
 
   const err = await outcome(handle);
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);

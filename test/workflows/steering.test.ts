@@ -47,7 +47,8 @@ const rejection = (promise: Promise<unknown>) =>
 describe('steering updates', () => {
   it('setConcurrency answers the new state, shows it in the details and widens the window', async () => {
     const script = await importSynthetic(stack.app.services.db, 20, 3, title('Widen'));
-    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 150 } } } });
+    // Long enough that the call in flight at the update still runs when the three new ones start, on a busy machine too.
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 400 } } } });
     const handle = await start(script.scriptId, { concurrency: { summaries: 1, sheets: 1 } });
     await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
     expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(1);

@@ -53,6 +53,9 @@ export class ScriptRepository {
 
   async importScreenplay(parsed: ParsedScreenplay, opts: ImportOptions): Promise<ImportResult> {
     return this.db.transaction(async (tx) => {
+      // Imports of one title wait for each other until commit: two at once of a new title would
+      // otherwise both find none and make two scripts, and every later import by it would be refused.
+      if (!opts.scriptId) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))', [opts.title]);
       const existingId = await this.findTarget(tx, opts);
       const scriptId = existingId ?? randomUUID();
       const script = { title: opts.title, format: parsed.format, sourceName: opts.sourceName };
