@@ -8,6 +8,8 @@ import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { progressLine } from './progress-bar';
 import { UsageError, webUiLink } from './temporal-client';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import { dataConverterFor } from '../security/data-converter';
 import { waitingLines } from './waiting';
 
 async function runningHandle(ctx: CliContext, idOrTitle: string) {
@@ -42,7 +44,7 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(progressLine(progress));
     console.log(describeState(progress));
     if (progress.pauseReason) console.log(`paused by itself: ${progress.pauseReason}`);
-    for (const line of waitingLines(await handle.describe())) console.log(line);
+    for (const line of await waitingLines(await handle.describe(), loadDataConverter(dataConverterFor(ctx.config)))) console.log(line);
     return 0;
   }
   const last = await new RunRepository(await ctx.db()).lastIngestionRun(script.id);

@@ -4,14 +4,21 @@
  * says the run waits for the database (issue 14, gap 3). No script text: failure messages only.
  */
 import type { WorkflowExecutionDescription } from '@temporalio/client';
+import type { LoadedDataConverter } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { isDatabaseUnreachable } from '../activities/attempt-budget';
 
-export function waitingLines(desc: WorkflowExecutionDescription): string[] {
+/**
+ * `converter`: the app's (loadDataConverter(dataConverterFor(config))). describe() leaves the
+ * failures as stored, and with payload keys their messages are encrypted (failure-converter.ts).
+ */
+export async function waitingLines(desc: WorkflowExecutionDescription, converter: LoadedDataConverter): Promise<string[]> {
   const lines: string[] = [];
   for (const a of desc.raw.pendingActivities ?? []) {
     const attempt = a.attempt ?? 1;
-    const message = a.lastFailure?.message ?? '';
-    if (attempt <= 1 || !message) continue;
+    if (attempt <= 1 || !a.lastFailure) continue;
+    const message = (await decodeOptionalFailureToOptionalError(converter, a.lastFailure))?.message ?? '';
+    if (!message) continue;
     const what = a.activityType?.name ?? 'activity';
     lines.push(
       isDatabaseUnreachable({ message })

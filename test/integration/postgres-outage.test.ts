@@ -4,11 +4,12 @@
  * reaches Postgres through a TCP proxy the test cuts (the shared server is never stopped); its
  * budget for other errors is 3 attempts (~1.5 s), the outage 15 s.
  */
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { waitingLines } from '../../src/cli/waiting';
 import { createLogger } from '../../src/observability/logger';
 import { ingestionWorkflowId, type IngestionResult } from '../../src/shared/ingestion';
 import { ingestScript, progressQuery } from '../../src/workflows';
-import { startApp, testConfig, testDatabaseUrl, useTestStack, type RunningApp } from '../helpers/harness';
+import { startApp, testConfig, testDataConverter, testDatabaseUrl, useTestStack, type RunningApp } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
 import { startPgProxy, type PgProxy } from '../../bench/chaos/pg-proxy';
 import { waitFor } from '../helpers/wait';
@@ -53,7 +54,7 @@ async function outageRun(): Promise<void> {
   await proxy.cut();
   const cutAt = Date.now();
   const waiting = await waitFor(async () => {
-    const lines = waitingLines(await handle.describe());
+    const lines = await waitingLines(await handle.describe(), loadDataConverter(testDataConverter()));
     return lines.some((l) => l.startsWith('waiting for the database to return')) ? lines : undefined;
   }, 30_000, 'status shows the wait');
   expect(waiting.join('\n')).toMatch(/attempt \d+/);
