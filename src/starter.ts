@@ -2,8 +2,8 @@
  * The `storyloom` command-line entry. Subcommands live in src/cli; this file only dispatches
  * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
-import { parseArgs } from 'node:util';
 import { CliContext } from './cli/context';
+import { exactPositionals } from './cli/positionals';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { codecServerCommand } from './cli/codec-server.command';
 import { importCommand } from './cli/import.command';
@@ -24,11 +24,8 @@ import { ConfigError, loadConfig } from './config';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
 
-/** For commands that take nothing: an option is an ERR_PARSE_ARGS error (exit 2), an argument a UsageError. */
-function noArguments(argv: string[]): void {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length) throw new UsageError(`takes no arguments; got "${positionals[0]}"`);
-}
+/** For commands that take nothing: an option or an argument is a usage error (exit 2). */
+const noArguments = (argv: string[]) => exactPositionals(argv, 0, (got) => `takes no arguments; got "${got[0]}"`);
 
 const commands: Record<string, Command> = {
   import: importCommand,

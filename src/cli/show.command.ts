@@ -6,14 +6,13 @@ import { searchScenes } from '../operations/search-scenes';
 import { createServices } from '../runtime';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
+import { exactPositionals } from './positionals';
 import { UsageError } from './temporal-client';
 
 /** `show`: the outline, the character sheets and the last run's figures. */
 export async function showCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  // An option (`--json`) is refused, not looked up as a script's title.
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError('usage: storyloom show <scriptId>');
-  const script = await ctx.script(positionals[0]);
+  const [scriptId] = exactPositionals(argv, 1, () => 'usage: storyloom show <scriptId>');
+  const script = await ctx.script(scriptId);
   const db = await ctx.db();
   const analysis = new AnalysisRepository(db);
   const outline = await analysis.outline(script.id);

@@ -7,6 +7,7 @@ import { progressQuery } from '../workflows';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { progressLine } from './progress-bar';
+import { exactPositionals } from './positionals';
 import { UsageError, webUiLink } from './temporal-client';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { dataConverterFor } from '../security/data-converter';
@@ -27,9 +28,7 @@ async function runningHandle(ctx: CliContext, idOrTitle: string) {
 
 /** The one <script> argument of status, pause, resume and cancel; an option (`--json`) is refused, not taken for a title. */
 function scriptArgument(argv: string[], usage: string): string {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError(`usage: ${usage}`);
-  return positionals[0];
+  return exactPositionals(argv, 1, () => `usage: ${usage}`)[0];
 }
 
 const describeState = (s: SteeringState) =>

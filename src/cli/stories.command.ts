@@ -33,6 +33,7 @@ import { parseDuration, parseTime } from './duration';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { storedReport } from '../operations/stored-report';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { exactPositionals } from './positionals';
 import { UsageError, webUiLink } from './temporal-client';
 
 const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
@@ -266,13 +267,11 @@ async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest:
 }
 
 async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
   const wanted = verb === 'concurrency' ? 2 : 1;
-  if (positionals.length !== wanted) {
-    const why = positionals.length > wanted ? `; "${positionals[wanted]}" is one argument too many` : positionals.length === 1 ? '; the new concurrency is missing' : '';
-    throw new UsageError(`usage: storyloom stories ${verb} <workflow id>${verb === 'concurrency' ? ` <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})` : ''}${why}`);
-  }
-  const [workflowId, rawConcurrency] = positionals;
+  const [workflowId, rawConcurrency] = exactPositionals(argv, wanted, (got) => {
+    const why = got.length > wanted ? `; "${got[wanted]}" is one argument too many` : got.length === 1 ? '; the new concurrency is missing' : '';
+    return `usage: storyloom stories ${verb} <workflow id>${verb === 'concurrency' ? ` <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})` : ''}${why}`;
+  });
   // Checked before connecting, so a bad number is refused without a server or a run.
   const concurrency = verb === 'concurrency' ? concurrencyFrom(rawConcurrency, 'the concurrency') : DEFAULT_SYNTHESIS_CONCURRENCY;
   const handle = (await ctx.client()).workflow.getHandle<typeof generateStories>(workflowId);
