@@ -5,6 +5,7 @@
  * On the main queue: the writes. Every one is idempotent: a retry rewrites the same rows and a
  * repeated call may be served by the cache.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArticleForRun, ClusterWrite, EmbeddingRow, NewsRepository, StoriesWrite, StoriesWriteResult } from '../db/repositories/news.repository';
 import type { ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
@@ -293,7 +294,7 @@ export function createNewsActivities(deps: { repo: NewsRepository }) {
      * earlier write's stories are pending (not listed) until the last write makes them current.
      */
     async writeStories(input: StoriesWrite): Promise<StoriesWriteResult> {
-      return repo.writeStories(input);
+      return repo.writeStories(input, { retry: Context.current().info.attempt > 1 });
     },
 
     /** One story and its links, committed apart (the benchmark's one-transaction-off row). */

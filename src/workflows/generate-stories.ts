@@ -322,11 +322,11 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     // Histories from before the patch wrote 100 a time: replaying them keeps their writes.
     const perWrite = writes.length > STORIES_PER_WRITE && !patched('stories-llm-rows-in-write') ? STORIES_PER_WRITE_BEFORE_PATCH : STORIES_PER_WRITE;
     for (let i = perWrite; i < writes.length; i += perWrite) {
-      const r = await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
-      stories.created += r.created;
-      stories.kept += r.kept;
+      await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
     }
     timings.writing = Date.now() - writingStarted;
+    // Known before the last write but for what it supersedes, which it adds to the run's row.
+    stories = { created: made.length, kept: keptHashes.length, superseded: 0 };
     const final = result(status);
     const last = await mainActivities.writeStories({
       model: routes.synthesis.model,
@@ -335,8 +335,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       keptHashes,
       finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
     });
-    stories = { created: stories.created + last.created, kept: stories.kept + last.kept, superseded: last.superseded };
-    if (!flags.oneTransaction) stories.created = made.length;
+    stories = { ...stories, superseded: last.superseded };
     timings.writing = Date.now() - writingStarted;
     phase = 'done';
     markStatus(status);

@@ -7,8 +7,10 @@
  * pending leftovers by story hash (no duplicate rows, no call). Real dev server, Postgres and
  * simulator; the injected parts are main-queue `writeStories` activities.
  */
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { createNewsActivities } from '../../src/activities/news.activities';
 import { NewsRepository, type StoriesWrite } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import type { ParsedArticle } from '../../src/domain/news/articles';
@@ -28,6 +30,7 @@ const freshDays = () => (nextDay += 20 * DAY_MS);
 
 let failingLastWrite: RunningApp;
 let heldChunkWrite: RunningApp;
+let lostLastAnswer: RunningApp;
 /** The held chunk write: resolves when it is waiting, lets it go on, resolves when it has committed. */
 const held = { waiting: deferred(), release: deferred(), committed: deferred() };
 
@@ -57,6 +60,14 @@ beforeAll(async () => {
         return r;
       }
       return repo().writeStories(input);
+    },
+  });
+  // The real activity; the last write's first attempt commits, then its answer is lost (retried).
+  lostLastAnswer = await stack.startApp('stories-chunks-lost-last-answer', {
+    async writeStories(input: StoriesWrite) {
+      const answer = await createNewsActivities({ repo: repo() }).writeStories(input);
+      if (input.finish && Context.current().info.attempt === 1) throw ApplicationFailure.retryable('simulated: the answer to a committed write was lost', 'SimulatedLostAnswer');
+      return answer;
     },
   });
 });
@@ -152,6 +163,21 @@ it('a cancel while a chunk write is in flight leaves the previous run current, e
   expect(after.pending).toHaveLength(DAYS * PER_DAY - STORIES_PER_WRITE);
 });
 
+it('a retried last write that had committed answers what it did: the run reports and records its final counts', async () => {
+  const { first, scope, before } = await previousRun(`chunk-lost-${nextDay}`);
+  const handle = await start(lostLastAnswer, scope);
+  const result: StoriesResult = await handle.result();
+  const counts = { created: DAYS * PER_DAY, kept: 0, superseded: DAYS * PER_DAY };
+  expect(result).toMatchObject({ status: 'completed', stories: counts });
+  const retried = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskStartedEventAttributes?.attempt === 2);
+  expect(retried).toHaveLength(1);
+  const [run] = await stack.app.services.db.query('SELECT status, result FROM story_runs WHERE run_id = $1', [(await handle.describe()).runId]);
+  expect(run).toMatchObject({ status: 'completed', result: { stories: counts } });
+  const after = await storiesOf(first);
+  expect(after.superseded).toEqual(before.current);
+  expect(after.current).toHaveLength(DAYS * PER_DAY);
+});
+
 it('a retried chunk write stores its story once, pending and unlisted, and the last write makes it current', async () => {
   const day = freshDays();
   const [article] = syntheticNews({ articles: 1, clusters: 1, dayMs: day, salt: `chunk-retry-${day}` });
@@ -180,7 +206,7 @@ it('a retried chunk write stores its story once, pending and unlisted, and the l
   const scope = { fromMs: day, toMs: day + DAY_MS, topic: null };
   const result = await repo.writeStories({
     model: 'test-model', promptVersion: tag, made: [], keptHashes: [],
-    finish: { scope, currentHashes: [`hash-${tag}`], failedArticleIds: [], run: { runId: `run-${tag}`, workflowId: tag, status: 'completed', result: {}, failures: [] } },
+    finish: { scope, currentHashes: [`hash-${tag}`], failedArticleIds: [], run: { runId: `run-${tag}`, workflowId: tag, status: 'completed', result: { stories: { created: 0, kept: 0, superseded: 0 } }, failures: [] } },
   });
   expect(result.superseded).toBe(0);
   expect(await rows()).toEqual([{ id: pending.id, status: 'current' }]);

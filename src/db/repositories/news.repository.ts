@@ -74,10 +74,15 @@ export interface StoriesWrite {
     currentHashes: string[];
     /** Articles of clusters that failed: stories holding them are left as they are. */
     failedArticleIds: number[];
-    run: { runId: string; workflowId: string; status: string; result: object; failures: object[] };
+    /**
+     * The run's row. Its result's `stories` counts are completed here with what this write
+     * superseded, so the row holds the run's final counts.
+     */
+    run: { runId: string; workflowId: string; status: string; result: { stories: StoriesWriteResult }; failures: object[] };
   };
 }
 
+/** What a write did: stories it made (stored from this run's syntheses), kept (reused) and superseded. */
 export interface StoriesWriteResult {
   created: number;
   kept: number;
@@ -221,8 +226,16 @@ export class NewsRepository {
    * The run's stories in one transaction, with their syntheses' call-log rows and cache entries:
    * see StoriesWrite. Idempotent (a retry rewrites the same rows; a call row is written once).
    */
-  async writeStories(input: StoriesWrite): Promise<StoriesWriteResult> {
-    return this.db.transaction((tx) => this.writeStoriesIn(tx, input));
+  async writeStories(input: StoriesWrite, opts: { retry?: boolean } = {}): Promise<StoriesWriteResult> {
+    return this.db.transaction(async (tx) => {
+      if (input.finish && opts.retry) {
+        // A retry of a last write that committed (its answer was lost) answers what that write
+        // did: the stories it superseded are no longer current, so counting again would say 0.
+        const [done] = await tx.query(`SELECT result -> 'stories' AS stories FROM story_runs WHERE run_id = $1 AND status = $2`, [input.finish.run.runId, input.finish.run.status]);
+        if (done?.stories) return done.stories as StoriesWriteResult;
+      }
+      return this.writeStoriesIn(tx, input);
+    });
   }
 
   /**
@@ -258,8 +271,8 @@ export class NewsRepository {
         .into(StoryEntity)
         .values(rows.slice(i, i + 100))
         .orUpdate(overwrite, ['story_hash', 'model', 'prompt_version'])
-        // xmax = 0: the row was inserted, not updated (an existing story keeps its id).
-        .returning('id, story_hash, (xmax = 0) AS inserted')
+        // An existing story keeps its id.
+        .returning('id, story_hash')
         .updateEntity(false)
         .execute();
       returned.push(...(result.raw as Record<string, unknown>[]));
@@ -267,7 +280,7 @@ export class NewsRepository {
     const byHash = new Map(returned.map((r) => [r.story_hash as string, r]));
     return made.map((c) => {
       const r = byHash.get(c.storyHash)!;
-      return { id: r.id as string, inserted: r.inserted === true };
+      return { id: r.id as string };
     });
   }
 
@@ -292,11 +305,9 @@ export class NewsRepository {
         [input.keptHashes, input.model, input.promptVersion],
       );
     }
-    const result: StoriesWriteResult = {
-      created: made.filter((m) => m.inserted).length,
-      kept: input.keptHashes.length + made.filter((m) => !m.inserted).length,
-      superseded: 0,
-    };
+    // Counted from the input, not from which rows were new: a retry of a write that committed
+    // finds its own rows and would count them kept.
+    const result: StoriesWriteResult = { created: input.made.length, kept: input.keptHashes.length, superseded: 0 };
     if (finish) {
       // The run's stories become current together (pending ones from its earlier writes, reused
       // ones that had been superseded), in one statement that also returns all their ids.
@@ -330,7 +341,8 @@ export class NewsRepository {
           [superseded.map((s) => s.id), currentIds],
         );
       }
-      await this.saveRun(tx, finish.run, finish.scope);
+      const stories = { ...finish.run.result.stories, superseded: result.superseded };
+      await this.saveRun(tx, { ...finish.run, result: { ...finish.run.result, stories } }, finish.scope);
     }
     return result;
   }
