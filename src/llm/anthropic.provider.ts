@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { CallOptions, ChatProvider, ChatRequest, ChatResult, TokenCountingProvider, TokenCountRequest } from './types';
 import { PURPOSE_HEADER } from './types';
+import { strictOutputSchema } from './structured-output';
 
 export interface ProviderClientOptions {
   apiKey: string | undefined;
@@ -46,7 +47,7 @@ export function anthropicMessageParams(req: ChatRequest): Anthropic.MessageCreat
     messages: req.messages,
     ...(req.system ? { system: req.system } : {}),
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-    ...(req.jsonSchema ? { output_config: { format: { type: 'json_schema', schema: req.jsonSchema.schema } } } : {}),
+    ...(req.jsonSchema ? { output_config: { format: { type: 'json_schema', schema: strictOutputSchema(req.jsonSchema.schema) } } } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type {
   EmbedResult,
 } from './types';
 import { PURPOSE_HEADER } from './types';
+import { strictOutputSchema } from './structured-output';
 
 /** OpenAI chat completions and embeddings through the `openai` SDK; its retries are off. */
 export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
@@ -66,7 +67,7 @@ export function openaiChatParams(req: ChatRequest): OpenAI.ChatCompletionCreateP
       ? {
           response_format: {
             type: 'json_schema' as const,
-            json_schema: { name: req.jsonSchema.name, schema: req.jsonSchema.schema, strict: true },
+            json_schema: { name: req.jsonSchema.name, schema: strictOutputSchema(req.jsonSchema.schema), strict: true },
           },
         }
       : {}),

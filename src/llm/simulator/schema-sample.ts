@@ -4,7 +4,8 @@
  *
  * Covers what structured-output schemas use: type (or a list of types), properties/required, items/prefixItems,
  * min/maxItems, enum/const, min/maxLength, format, numeric bounds and multipleOf, anyOf/oneOf (first non-null
- * branch), allOf (merged) and local $ref. `pattern` is not honoured.
+ * branch), allOf (merged) and local $ref, and those constraints when a description states them (see
+ * describedConstraints). `pattern` is not honoured.
  */
 import { fnv1a } from './hash';
 
@@ -54,7 +55,7 @@ function flatten(schema: unknown, ctx: Ctx, seen = 0): Schema {
   if (schema === true || schema === undefined) return {};
   if (!isSchema(schema)) return { type: 'null' };
   if (seen > 32) return {};
-  let s: Schema = { ...schema };
+  let s: Schema = { ...describedConstraints(schema.description), ...schema };
   if (typeof s.$ref === 'string') {
     const { $ref, ...rest } = s;
     s = { ...flatten(resolveRef($ref as string, ctx.root), ctx, seen + 1), ...rest };
@@ -71,6 +72,26 @@ function flatten(schema: unknown, ctx: Ctx, seen = 0): Schema {
     s = (allOf as unknown[]).reduce<Schema>((acc, part) => mergeSchemas(acc, flatten(part, ctx, seen + 1)), rest);
   }
   return s;
+}
+
+/**
+ * Constraints a schema states in its description, as the Anthropic SDK's transform writes the ones
+ * strict structured outputs refuse (`{minLength: 1, maxItems: 8}`): a model reads and keeps them.
+ */
+function describedConstraints(description: unknown): Schema {
+  const block = typeof description === 'string' ? /\{([^{}]*)\}\s*$/.exec(description) : null;
+  if (!block) return {};
+  const out: Schema = {};
+  for (const part of block[1].split(/,\s*(?=[A-Za-z$]\w*: )/)) {
+    const at = part.indexOf(': ');
+    if (at <= 0) continue;
+    try {
+      out[part.slice(0, at).trim()] = JSON.parse(part.slice(at + 2));
+    } catch {
+      // not a constraint the transform wrote: prose in braces
+    }
+  }
+  return out;
 }
 
 function mergeSchemas(a: Schema, b: Schema): Schema {

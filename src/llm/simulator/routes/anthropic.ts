@@ -7,12 +7,16 @@ import { asBody, optionalObject, optionalPositiveInt, requireArray, requireStrin
 import type { RouteHandler } from './route';
 import { offersTools } from '../tool-calls';
 import { anthropicToolReply } from './tool-replies';
+import { strictSchemaProblem } from '../strict-schema';
 
 function outputFormat(body: Body): OutputFormat {
   // output_config.format is current; output_format is the earlier beta spelling.
   const format = optionalObject(body, 'output_config')?.format ?? body.output_format;
   if (format && typeof format === 'object' && (format as Body).type === 'json_schema') {
-    return { kind: 'json-schema', schema: (format as Body).schema };
+    const schema = (format as Body).schema;
+    const refused = strictSchemaProblem(schema, 'anthropic');
+    if (refused) throw new BadRequest(refused);
+    return { kind: 'json-schema', schema };
   }
   return { kind: 'text' };
 }

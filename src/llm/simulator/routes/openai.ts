@@ -17,6 +17,7 @@ import {
 import type { RouteHandler } from './route';
 import { offersTools } from '../tool-calls';
 import { openaiToolReply } from './tool-replies';
+import { strictSchemaProblem } from '../strict-schema';
 
 function outputFormat(body: Body): OutputFormat {
   const format = optionalObject(body, 'response_format');
@@ -26,6 +27,10 @@ function outputFormat(body: Body): OutputFormat {
     const spec = format.json_schema as Body | undefined;
     if (!spec || typeof spec !== 'object' || typeof spec.name !== 'string') {
       throw new BadRequest("response_format.json_schema: 'name' is required");
+    }
+    if (spec.strict === true) {
+      const refused = strictSchemaProblem(spec.schema, 'openai', spec.name);
+      if (refused) throw new BadRequest(refused);
     }
     return { kind: 'json-schema', schema: spec.schema ?? {} };
   }
