@@ -219,9 +219,24 @@ function url(env: Env, name: string): string | undefined {
   try {
     new URL(raw);
   } catch {
-    throw new ConfigError(`${name} must be a URL; got "${raw}"`);
+    throw new ConfigError(`${name} must be a URL; got ${raw.includes('@') ? 'a value that is not one (not shown: it may hold a password)' : `"${raw}"`}`);
   }
   return raw.replace(/\/+$/, '');
+}
+
+/**
+ * A provider's base URL without a user name or password: fetch refuses such a URL with an error
+ * that quotes it whole, and that message would reach logs, the database and workflow history.
+ * `instead` says where the credentials go. A refused value is shown with its credentials masked.
+ */
+function providerUrl(env: Env, name: string, instead: string): string | undefined {
+  const value = url(env, name);
+  if (value === undefined) return undefined;
+  const parsed = new URL(value);
+  if (!parsed.username && !parsed.password) return value;
+  parsed.username = '***';
+  parsed.password = '';
+  throw new ConfigError(`${name} must not hold a user name or password (${instead}); got "${parsed.toString().replace(/\/+$/, '')}"`);
 }
 
 /** An http(s) URL (a link people open), without trailing slashes; `fallback` when unset. */
@@ -300,7 +315,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const provider = (p: Provider, keyVar: string | undefined, urlVar: string): ProviderSettings => ({
     apiKey: keyVar ? env[keyVar] || undefined : undefined,
-    baseUrl: url(env, urlVar),
+    baseUrl: providerUrl(env, urlVar, keyVar ? `set the key in ${keyVar} instead` : 'storyloom sends Ollama no credentials'),
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });

@@ -21,6 +21,7 @@ import { storiesCommand } from './cli/stories.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
+import { STORYLOOM_SEARCH_ATTRIBUTES } from './shared/search-attributes';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
 
@@ -74,14 +75,21 @@ function commandEnv(name: string): NodeJS.ProcessEnv {
 
 const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;
 
-function failureMessage(err: unknown): string {
+export function failureMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error && err.cause ? String(err.cause) : '';
   if (MISSING_SEARCH_ATTRIBUTE.test(cause) || MISSING_SEARCH_ATTRIBUTE.test(message)) {
-    return `${message}: ${cause}\nThe Temporal server lacks storyloom's search attributes: \`npm run temporal:start\` registers them ` +
-      '(or `temporal operator search-attribute create --name StoryloomJob --type Keyword`, likewise StoryloomTitle and StoryloomStatus).';
+    return `${message}: ${cause}\n${missingSearchAttributesHint()}`;
   }
   return message;
+}
+
+/** How to register the search attributes, from their definitions (so every one is named, with its type). */
+export function missingSearchAttributesHint(): string {
+  // The CLI's type names: KEYWORD → Keyword, KEYWORD_LIST → KeywordList, INT → Int.
+  const cliType = (type: string) => type.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _sep: string, c: string) => c.toUpperCase());
+  const commands = STORYLOOM_SEARCH_ATTRIBUTES.map((key) => `  temporal operator search-attribute create --name ${key.name} --type ${cliType(key.type)}`);
+  return "The Temporal server lacks storyloom's search attributes: `npm run temporal:start` registers them, or run\n" + commands.join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -130,9 +130,9 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
   stories list [--all] [--limit N]        current stories, newest first (--all: superseded too)
   stories show <id>                       headline, summary, key points, time window, articles
   stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points
-  stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D]
+  stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D] [--concurrency N] [--batch]
       a Temporal Schedule running generate (overlap: skip; missed runs made up within the catch-up
-      window, default the interval)
+      window, default the interval); --concurrency and --batch as for generate
   stories schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
   stories status | pause | resume | cancel <workflow id>;  stories concurrency <workflow id> <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})
 Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,

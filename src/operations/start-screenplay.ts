@@ -55,6 +55,17 @@ export function newScreenplayWorkflowId(): string {
   return screenplayWorkflowId(randomUUID());
 }
 
+/**
+ * The label (StoryloomTitle, Web UI summary) of a new story started without a title: from its
+ * run id (`screenplay-<uuid>` → `screenplay <first 8 hex digits>`), never from the plot. Search
+ * attributes are indexed by the server and not encrypted by the payload codec, so plot words there
+ * would be readable with encryption on. (The story's stored title still defaults to the plot's
+ * first words: the database holds the plot anyway.)
+ */
+export function untitledScreenplayLabel(workflowId: string): string {
+  return `screenplay ${workflowId.replace(/^screenplay-/, '').slice(0, 8)}`;
+}
+
 /** Starts the run and returns at once (the story looked up first: nothing starts for an unknown one). */
 export async function startScreenplay(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
   let storyId: string | undefined;
@@ -72,7 +83,7 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   const workflowId = opts.workflowId ?? newScreenplayWorkflowId();
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
   const variants = opts.variants ?? 1;
-  const label = opts.title ?? (storyId ? `new version of ${storyId}` : opts.plot.split(/\s+/).slice(0, 6).join(' '));
+  const label = opts.title ?? (storyId ? `new version of ${storyId}` : untitledScreenplayLabel(workflowId));
   const client = await ctx.client();
   const handle = await client.workflow.start(generateScreenplay, {
     taskQueue: ctx.config.temporal.taskQueue,

@@ -53,6 +53,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: value })).not.toThrow(/s3cr/);
   });
 
+  it.each([
+    ['OLLAMA_HOST', 'http://user:s3cret@ollama.example:11434', /^OLLAMA_HOST must not hold a user name or password \(storyloom sends Ollama no credentials\); got "http:\/\/\*\*\*@ollama\.example:11434"$/],
+    ['OPENAI_BASE_URL', 'https://user:s3cret@proxy.example/v1/', /^OPENAI_BASE_URL must not hold a user name or password \(set the key in OPENAI_API_KEY instead\); got "https:\/\/\*\*\*@proxy\.example\/v1"$/],
+    ['ANTHROPIC_BASE_URL', 'https://:s3cret@proxy.example', /^ANTHROPIC_BASE_URL must not hold a user name or password \(set the key in ANTHROPIC_API_KEY instead\)/],
+    // A token alone in the user part is a secret too.
+    ['ANTHROPIC_BASE_URL', 'https://s3cret@proxy.example', /^ANTHROPIC_BASE_URL must not hold a user name or password/],
+    // Not a URL at all (a space in the host): not shown.
+    ['OLLAMA_HOST', 'http://user:s3cret@olla ma:11434', /^OLLAMA_HOST must be a URL; got a value that is not one \(not shown: it may hold a password\)$/],
+  ])('rejects %s=%s (credentials in a provider URL) without printing them', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+    expect(() => loadConfig({ [name]: value })).not.toThrow(/s3cret/);
+  });
+
+  it('keeps provider URLs without credentials', () => {
+    const config = loadConfig({ OLLAMA_HOST: 'http://127.0.0.1:11434/', OPENAI_BASE_URL: 'https://proxy.example/v1' });
+    expect(config.llm.providers.ollama.baseUrl).toBe('http://127.0.0.1:11434');
+    expect(config.llm.providers.openai.baseUrl).toBe('https://proxy.example/v1');
+  });
+
   it('reads TEMPORAL_TLS as a boolean, ports up to 65535 and postgresql:// URLs', () => {
     expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.tls).toEqual({});
     expect(loadConfig({ TEMPORAL_TLS: 'off' }).temporal.tls).toBeUndefined();
