@@ -21,15 +21,22 @@ const ATTEMPT_MARGIN_MS = 10_000;
  */
 export async function withActivityContext<T, D = unknown>(
   fn: (ctx: CallContext, progress: ActivityProgress<D>) => Promise<T>,
-  opts: { heartbeatEveryMs?: number; deadlineAt?: number } = {},
+  opts: {
+    heartbeatEveryMs?: number;
+    /** When the run stops waiting out rate limits (ingestion: the run's start + the deadline). */
+    deadlineAt?: number;
+    /** Without `deadlineAt`: how long from the activity's first scheduling (the route's STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS). */
+    rateLimitDeadlineMs?: number;
+  } = {},
 ): Promise<T> {
   const activity = Context.current();
   const { info } = activity;
   // A rate-limited call may wait inside this attempt while its start-to-close limit allows,
   // less a margin for the writes after it; then Temporal's next attempt takes over.
   const attemptEndsAt = Date.now() + info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS;
-  // Runs that pass no deadline (the smoke job, runs of earlier releases): from the activity's first scheduling.
-  const runDeadlineAt = opts.deadlineAt ?? info.scheduledTimestampMs + DEFAULT_RATE_LIMIT_DEADLINE_MS;
+  // Jobs that pass no deadline (all but ingestion, and ingestion runs of earlier releases): from
+  // the activity's first scheduling, as long as the route says (routes of earlier releases: 6 h).
+  const runDeadlineAt = opts.deadlineAt ?? info.scheduledTimestampMs + (opts.rateLimitDeadlineMs ?? DEFAULT_RATE_LIMIT_DEADLINE_MS);
   const previous = activity.info.heartbeatDetails as D | undefined;
   // Heartbeats carry the previous attempt's progress until this one saves its own, so a crash
   // before the first save does not lose it.

@@ -59,7 +59,7 @@ export function createLlmActivities(deps: { llm: LlmService }) {
           outputTokens: result.usage.outputTokens,
           cached: result.cached,
         };
-      }, { deadlineAt: input.deadlineAt });
+      }, { deadlineAt: input.deadlineAt, rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
   };
 }

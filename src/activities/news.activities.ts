@@ -229,7 +229,7 @@ export function createNewsProviderActivities(deps: {
           await repo.saveLlmWrites({ calls: collect.calls });
           throw ApplicationFailure.create({ type: LlmFailureType.InvalidOutput, message: `story ${input.storyHash.slice(0, 12)}: ${(err as Error).message}` });
         }
-      });
+      }, { rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
 
     /**

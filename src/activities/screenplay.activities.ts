@@ -285,7 +285,7 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
           await streams.flush();
           throw err;
         }
-      });
+      }, { rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
   };
 }
