@@ -11,7 +11,7 @@ import { createDataSource } from './db/data-source';
 import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
 import { OutageDetector } from './llm/outage-detector';
-import { AimdGate, ProviderGates } from './llm/rate-gate';
+import { AimdGate, ProviderGates, type GateChange } from './llm/rate-gate';
 import { createProviderRegistry, type ProviderRegistry } from './llm/registry';
 import { PostgresCacheStore } from './llm/response-cache';
 import { preloadEncodings, TokenCounter } from './llm/token-counter';
@@ -84,14 +84,10 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
   ];
   const registry = opts.registry ?? createProviderRegistry(config.llm);
   const streams = new StreamPublisher(config.databaseUrl, { onError: (err) => logger.warn({ err }, 'generation stream publish failed') });
-  const gates = new ProviderGates(
-    (provider) =>
-      new AimdGate({
-        provider,
-        max: config.llm.providers[provider as Provider].maxConcurrent,
-        onChange: (change) => logger.info(change, `${provider}: concurrency limit now ${change.limit} (${change.reason})`),
-      }),
-  );
+  const gates = new ProviderGates((provider) => {
+    const max = config.llm.providers[provider as Provider].maxConcurrent;
+    return new AimdGate({ provider, max, onChange: gateChangeLogger(logger, provider, max) });
+  });
   const outages = new OutageDetector();
   const llm = new LlmService({
     registry,
@@ -103,7 +99,8 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     requestTimeoutMs: config.llm.requestTimeoutMs,
     gates,
     outages,
-    onRateLimitWait: (w) => logger.info(w, `${w.provider} rate limited a ${w.purpose} call: waiting ${w.waitMs} ms, then again`),
+    // Per call and per wait: debug (the llm_calls rows and metrics count the 429s).
+    onRateLimitWait: (w) => logger.debug(w, `${w.provider} rate limited a ${w.purpose} call: waiting ${w.waitMs} ms, then again`),
     onOutage: (message) => logger.warn({ outage: true }, message),
   });
   return {
@@ -136,6 +133,25 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
   };
 }
 
+/**
+ * A gate's limit changes by one step at a time, many times an hour under steady 429s: each step is a
+ * debug line. Info says only when the limit first drops below the provider's maximum and when it is
+ * back at it.
+ */
+export function gateChangeLogger(logger: Logger, provider: string, max: number): (change: GateChange) => void {
+  let throttled = false;
+  return (change) => {
+    const message = `${provider}: concurrency limit now ${change.limit} (${change.reason})`;
+    const nowThrottled = change.limit < max;
+    if (nowThrottled === throttled) {
+      logger.debug(change, message);
+      return;
+    }
+    throttled = nowThrottled;
+    logger.info({ ...change, max }, nowThrottled ? `${message}: below the maximum ${max} until the provider stops rate limiting` : `${message}: back at the maximum`);
+  };
+}
+
 export interface WorkerSetup {
   connection: NativeConnection;
   services: AppServices;
@@ -151,6 +167,18 @@ export interface WorkerSetup {
 
 /** How long a workflow's next task waits on its worker's sticky queue before any worker may take it. */
 export const STICKY_QUEUE_TIMEOUT = '3 seconds';
+
+/** After the request timeout: the activity still records the call and reports its result. */
+export const SHUTDOWN_GRACE_MARGIN_MS = 10_000;
+
+/**
+ * How long a stopping worker (SIGTERM/SIGINT) lets in-flight activities finish before it cancels
+ * them: the LLM request timeout plus a margin, so a provider call already paid for is answered and
+ * recorded instead of being cancelled and paid for again on another worker. (The SDK's default is 0.)
+ */
+export function shutdownGraceTimeMs(config: AppConfig): number {
+  return config.llm.requestTimeoutMs + SHUTDOWN_GRACE_MARGIN_MS;
+}
 
 /**
  * One worker for workflows and database activities on the main queue, and one per provider
@@ -169,53 +197,97 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const common = {
     connection: setup.connection,
     namespace: config.temporal.namespace,
+    shutdownGraceTime: shutdownGraceTimeMs(config),
     // Encrypted payloads (when keys are configured): nothing script-derived readable in history.
     dataConverter: dataConverterFor(config),
     interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(config.dbMaxAttempts, logger)] },
   };
-  const main = await Worker.create({
-    ...common,
-    taskQueue,
-    // A worker that died still owns its workflows' sticky queue: their next task waits this long
-    // there before any worker may take it (the SDK's default is 10 s, on top of the activity's
-    // heartbeat timeout). A live worker takes a task in milliseconds; one starved past 3 s hands
-    // it on, and the taker replays the history (correct, only slower).
-    stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
-    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-    // A pre-built bundle carries its own workflow interceptors (workflowInterceptorModules).
-    ...(tracing && !setup.workflowBundle
-      ? { interceptors: { ...common.interceptors, workflowModules: tracing.workflowModules } }
-      : {}),
-    ...(tracing ? { sinks: tracing.sinks } : {}),
-    activities: { ...createMainActivities(setup.services), ...setup.mainActivityOverrides },
-  });
-  const providerActivities = createProviderActivities(setup.services);
-  const providerWorkers = await Promise.all(
-    PROVIDERS.map((provider) => {
-      const limits = config.llm.providers[provider];
-      return Worker.create({
-        ...common,
-        interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(LLM_MAX_ATTEMPTS, logger)] },
-        taskQueue: llmTaskQueue(taskQueue, provider),
-        activities: providerActivities,
-        maxConcurrentActivityTaskExecutions: limits.maxConcurrent,
-        // Cancellation reaches an activity through a heartbeat's response: send them often, so a
-        // cancelled run aborts its HTTP requests within a second or so.
-        maxHeartbeatThrottleInterval: '1 second',
-        defaultHeartbeatThrottleInterval: '1 second',
-        ...(limits.maxPerSecond > 0 ? { maxTaskQueueActivitiesPerSecond: limits.maxPerSecond } : {}),
-      });
-    }),
-  );
+  // Created so far: on a failure these are released before the error goes on, or the connection
+  // could not be closed ("Cannot close connection while Workers hold a reference").
+  const created: Worker[] = [];
+  try {
+    const main = await Worker.create({
+      ...common,
+      taskQueue,
+      // A worker that died still owns its workflows' sticky queue: their next task waits this long
+      // there before any worker may take it (the SDK's default is 10 s, on top of the activity's
+      // heartbeat timeout). A live worker takes a task in milliseconds; one starved past 3 s hands
+      // it on, and the taker replays the history (correct, only slower).
+      stickyQueueScheduleToStartTimeout: STICKY_QUEUE_TIMEOUT,
+      ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+      // A pre-built bundle carries its own workflow interceptors (workflowInterceptorModules).
+      ...(tracing && !setup.workflowBundle
+        ? { interceptors: { ...common.interceptors, workflowModules: tracing.workflowModules } }
+        : {}),
+      ...(tracing ? { sinks: tracing.sinks } : {}),
+      activities: { ...createMainActivities(setup.services), ...setup.mainActivityOverrides },
+    });
+    created.push(main);
+    const providerActivities = createProviderActivities(setup.services);
+    // allSettled: a failed create must not leave a sibling's worker unreleased.
+    const providerWorkers = await Promise.allSettled(
+      PROVIDERS.map((provider) => {
+        const limits = config.llm.providers[provider];
+        return Worker.create({
+          ...common,
+          interceptors: { activity: [...activityInterceptors, attemptBudgetInterceptors(LLM_MAX_ATTEMPTS, logger)] },
+          taskQueue: llmTaskQueue(taskQueue, provider),
+          activities: providerActivities,
+          maxConcurrentActivityTaskExecutions: limits.maxConcurrent,
+          // Cancellation reaches an activity through a heartbeat's response: send them often, so a
+          // cancelled run aborts its HTTP requests within a second or so.
+          maxHeartbeatThrottleInterval: '1 second',
+          defaultHeartbeatThrottleInterval: '1 second',
+          ...(limits.maxPerSecond > 0 ? { maxTaskQueueActivitiesPerSecond: limits.maxPerSecond } : {}),
+        });
+      }),
+    );
+    for (const r of providerWorkers) if (r.status === 'fulfilled') created.push(r.value);
+    const failed = providerWorkers.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  } catch (err) {
+    await releaseWorkers(created);
+    throw err;
+  }
   if (setup.preloadTokenizers) {
     const { models } = config.llm;
     // In the background: a failed load is retried on first use.
     void preloadEncodings([models.embedding, models.outline]).catch((err: unknown) => logger.warn({ err }, 'tokenizer preload failed'));
   }
-  return [main, ...providerWorkers];
+  return created;
 }
 
-/** Runs workers until they are shut down (SIGINT/SIGTERM in the worker process). */
-export async function runWorkers(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.map((w) => w.run()));
+/** What runWorkers needs of a worker (the SDK's Worker; tests pass fakes). */
+export type RunnableWorker = Pick<Worker, 'run' | 'shutdown' | 'getState'>;
+
+/**
+ * Runs workers until they are shut down (SIGINT/SIGTERM in the worker process). When one fails,
+ * the others are shut down (they drain for their grace time), and once all have stopped the first
+ * failure is rethrown: the caller can then close the connection, which no worker holds any more.
+ */
+export async function runWorkers(workers: RunnableWorker[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const shutDownTheRest = () => {
+    for (const w of workers) {
+      try {
+        if (w.getState() === 'RUNNING') w.shutdown();
+      } catch {
+        // Stopping or failed already: it settles on its own.
+      }
+    }
+  };
+  const runs = workers.map((w) =>
+    w.run().catch((error: unknown) => {
+      if (failure) return;
+      failure = { error };
+      shutDownTheRest();
+    }),
+  );
+  await Promise.all(runs);
+  if (failure) throw failure.error;
+}
+
+/** Releases workers that were created but never run (runUntil: start, shut down at once, drain). */
+async function releaseWorkers(workers: Pick<Worker, 'runUntil'>[]): Promise<void> {
+  await Promise.allSettled(workers.map((w) => w.runUntil(Promise.resolve())));
 }

@@ -1,7 +1,7 @@
 /** The worker process: `npm run worker` (or `storyloom worker`). Runs until SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from './config';
-import { createLogger } from './observability/logger';
+import { createLogger, type Logger } from './observability/logger';
 import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
 import { installRuntime } from './observability/temporal-runtime';
 import { tracingFor } from './observability/tracing';
@@ -23,10 +23,10 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
     logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
   }
   const services = await createServices(config, { logger });
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  let connection: NativeConnection | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
-    const workers = await createWorkers({ connection, services, workflowBundle: opts.workflowBundle, preloadTokenizers: true });
+    connection = await NativeConnection.connect(temporalConnectionOptions(config));
     if (config.metricsPort > 0) {
       // STORYLOOM_METRICS_PORT serves ours plus the SDK's, which Core serves on port + 1.
       metricsServer = await startMetricsServer(config.metricsPort, services.metrics.registry, {
@@ -36,17 +36,37 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
       });
       logger.info({ port: metricsServer.port, temporalMetricsUrl: runtime.temporalMetricsUrl }, 'serving Prometheus metrics at /metrics');
     }
+    // Last before running: a created worker holds the connection until it has run (createWorkers
+    // releases the ones it made when it fails itself).
+    const workers = await createWorkers({ connection, services, workflowBundle: opts.workflowBundle, preloadTokenizers: true });
     logger.info(
       { taskQueue: config.temporal.taskQueue, address: config.temporal.address, tracing: Boolean(config.otlpEndpoint) },
       'storyloom worker polling (main queue + LLM queues)',
     );
+    // On a worker's failure this shuts the others down and waits for them before rethrowing it.
     await runWorkers(workers);
   } finally {
-    await metricsServer?.close();
-    await connection.close();
-    await services.close();
-    await tracingFor(config)?.shutdown();
+    // Each in turn, whatever the one before did: a failure here is logged, and the error that
+    // stopped the worker (if any) is the one that propagates.
+    const conn = connection;
+    await closeInOrder(logger, [
+      ['metrics server', () => metricsServer?.close()],
+      ['Temporal connection', () => conn?.close()],
+      ['database and recorders', () => services.close()],
+      ['tracing', () => tracingFor(config)?.shutdown()],
+    ]);
     logger.info('storyloom worker stopped');
+  }
+}
+
+/** Runs every step, in order, even after one throws; each failure is a warn line. */
+export async function closeInOrder(logger: Logger, steps: [name: string, close: () => Promise<unknown> | undefined][]): Promise<void> {
+  for (const [name, close] of steps) {
+    try {
+      await close();
+    } catch (err) {
+      logger.warn({ err }, `worker shutdown: closing the ${name} failed`);
+    }
   }
 }
 

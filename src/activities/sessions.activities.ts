@@ -258,8 +258,9 @@ export function createSessionActivities(deps: SessionActivityDeps) {
     return result as T;
   }
 
+  // Per batch and per turn: debug, so the worker is quiet at info (the rows and histograms hold the figures).
   const logLine = (fields: ReturnType<typeof performanceLogFields>, msg: string) => {
-    if (recorder.on) deps.logger?.info(fields, msg);
+    if (recorder.on) deps.logger?.debug(fields, msg);
   };
 
   return {
@@ -445,7 +446,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
         }
         await repo.saveSummary({ sessionId: input.sessionId, throughTurn: input.throughTurn, fromTurn: from, summary: text, model: input.route.model });
         return { throughTurn: input.throughTurn, created: true, turns: turns.length };
-      });
+      }, { rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
 
     /**
@@ -507,7 +508,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           await recorder.record([metric(false, { errorType: type, details: { step: input.step, message: errorMessage(err).slice(0, 200) } })]).catch(() => undefined);
           throw err;
         }
-      });
+      }, { rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
   };
 }

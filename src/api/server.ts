@@ -44,15 +44,16 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
   const ctx = new ApiContext(deps);
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    // One line per request from onResponse below (no headers, no bodies, no query strings).
+    // One debug line per request from onResponse below (no headers, no bodies, no query strings).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: api.jsonBodyLimitBytes,
     // Unknown fields are refused, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     forceCloseConnections: true,
   });
+  // At debug: per-request lines would drown info; failures log on their own (errors.ts).
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+    request.log.debug(
       { method: request.method, path: request.url.split('?')[0], route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',
     );

@@ -32,7 +32,7 @@ export function createLogger(level: string, destination: DestinationStream | 'st
     timestamp: pino.stdTimeFunctions.isoTime,
     // Level names ("info") rather than numbers: readable without a pino-aware viewer.
     formatters: { level: (label) => ({ level: label }) },
-    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+    serializers: { err: serializeError, error: serializeError },
     // Every line written while an activity runs names it, whichever code wrote the line.
     mixin: () => activityFields() ?? {},
     redact: {
@@ -45,6 +45,43 @@ export function createLogger(level: string, destination: DestinationStream | 'st
   };
   if (destination === 'stdout') return pino(options);
   return pino(options, destination === 'stderr' ? pino.destination(2) : destination);
+}
+
+/**
+ * Fields of an error that can quote data: TypeORM's QueryFailedError carries the statement
+ * (`query`), its `parameters` (script text, model output) and the driver's error, onto which pg
+ * puts `detail` and `where` (which can quote row values) and `internalQuery`; QueryFailedError
+ * also copies those pg fields onto itself.
+ */
+const ERROR_FIELDS_WITH_DATA = new Set(['query', 'parameters', 'driverError', 'detail', 'where', 'internalQuery']);
+
+/**
+ * pino's standard error serializer (type, message and stack with their causes', code and the
+ * other enumerable fields) without the fields that can quote data, at any depth: in nested
+ * errors (a `driverError`, a Temporal failure's cause) and in AggregateError's `errors`.
+ */
+export function serializeError(err: unknown): unknown {
+  if (!isErrorLike(err)) return err;
+  const serialized = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  scrub(serialized, Object.getPrototypeOf(serialized) as object);
+  return serialized;
+}
+
+function isErrorLike(value: unknown): value is { message: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
+}
+
+/** `proto`: pino's prototype for serialized errors, which marks a field as a nested serialized error. */
+function scrub(serialized: Record<string, unknown>, proto: object): void {
+  for (const key of Object.keys(serialized)) {
+    const value = serialized[key];
+    if (ERROR_FIELDS_WITH_DATA.has(key)) delete serialized[key];
+    else if (key === 'aggregateErrors' && Array.isArray(value)) {
+      for (const nested of value) if (typeof nested === 'object' && nested !== null) scrub(nested as Record<string, unknown>, proto);
+    } else if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === proto) {
+      scrub(value as Record<string, unknown>, proto);
+    }
+  }
 }
 
 function activityFields(): Record<string, unknown> | undefined {

@@ -32,13 +32,15 @@ export interface TestApiOptions {
   api?: Partial<ApiConfig>;
   /** Where the API's log lines go (default: nowhere below warn). */
   logTo?: Writable;
+  /** The level of the lines sent to `logTo` (default info, the API's default). */
+  logLevel?: string;
   /** A fixed port (a restarted API on the same address). */
   port?: number;
 }
 
 export async function startTestApi(opts: TestApiOptions): Promise<TestApi> {
   const config: AppConfig = { ...opts.config, api: { ...opts.config.api, tokens: [TEST_TOKEN], ...opts.api } };
-  const logger = opts.logTo ? createLogger('info', opts.logTo as unknown as pino.DestinationStream) : createLogger('error');
+  const logger = opts.logTo ? createLogger(opts.logLevel ?? 'info', opts.logTo as unknown as pino.DestinationStream) : createLogger('error');
   const { app, ctx } = await buildApiServer({ config, logger, db: opts.db, client: opts.client, llm: opts.llm, watchIntervalMs: 100 });
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
   const address = app.server.address();

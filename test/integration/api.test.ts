@@ -473,7 +473,7 @@ describe('limits, CORS, logs and listening', () => {
     }
   });
 
-  it('logs one line per request, without tokens, bodies or query strings', async () => {
+  it('logs one debug line per request, without tokens, bodies or query strings', async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -481,7 +481,7 @@ describe('limits, CORS, logs and listening', () => {
         done();
       },
     });
-    const logged = await startTestApi({ ...apiOptions(), logTo: sink });
+    const logged = await startTestApi({ ...apiOptions(), logTo: sink, logLevel: 'debug' });
     try {
       const secretText = 'INT. SECRET LAIR - NIGHT';
       await logged.call('/api/scripts?title=Hidden%20Title', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: `${secretText}\n\nA door.\n` });
@@ -494,7 +494,28 @@ describe('limits, CORS, logs and listening', () => {
       expect(text).not.toContain('SECRET LAIR');
       expect(text).not.toContain('Hidden');
       const first = JSON.parse(lines.find((l) => l.includes('"msg":"request"'))!);
-      expect(first).toMatchObject({ component: 'api', method: 'POST', path: '/api/scripts', status: 201 });
+      expect(first).toMatchObject({ level: 'debug', component: 'api', method: 'POST', path: '/api/scripts', status: 201 });
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('writes no line for a request at info, the default level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logged = await startTestApi({ ...apiOptions(), logTo: sink, logLevel: 'info' });
+    try {
+      expect((await logged.call('/api/scripts?limit=1')).status).toBe(200);
+      expect((await logged.call('/api/no-such-route')).status).toBe(404);
+      // The response is sent before onResponse runs: give it a moment to (not) write.
+      await new Promise((r) => setTimeout(r, 100));
+      // Fastify's one "Server listening" line at start is the only one.
+      expect(lines.filter((l) => !l.includes('Server listening'))).toEqual([]);
     } finally {
       await logged.close();
     }

@@ -10,6 +10,8 @@ import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import type { LlmCallRecord } from '../../src/llm/call-log';
 import { LoggingCallLog } from '../../src/observability/llm-call-observers';
 import { createLogger, type Logger } from '../../src/observability/logger';
+import { temporalLoggerOver } from '../../src/observability/temporal-logger';
+import { QueryFailedError } from 'typeorm';
 import { startMetricsServer, type MetricsServer } from '../../src/observability/metrics-server';
 import { runInActivityScope } from '../../src/observability/activity-scope';
 import { commitsOnItsOwn, readRunDbStats, sumRunDbStats } from '../../src/observability/run-db-stats';
@@ -139,6 +141,87 @@ describe('one smoke run', () => {
     // Cache lookup + cache insert + smoke_results upsert, at least.
     expect(total.queries).toBeGreaterThanOrEqual(3);
     expect(total.commits).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('errors in logs', () => {
+  const SCENE = 'SECRET SCENE';
+  /** A failed INSERT as TypeORM reports it: pg's error (detail and where quote the row) inside QueryFailedError. */
+  const dbError = () => {
+    const pgError = Object.assign(new Error('duplicate key value violates unique constraint "scenes_pkey"'), {
+      code: '23505',
+      detail: `Key (text)=(${SCENE}) already exists.`,
+      where: `SQL function "f" statement 1: ${SCENE}`,
+      constraint: 'scenes_pkey',
+    });
+    return new QueryFailedError('INSERT INTO scenes (text) VALUES ($1)', [SCENE], pgError);
+  };
+  const capture = () => {
+    const out: string[] = [];
+    return { out, logger: createLogger('info', { write: (line: string) => void out.push(line) }) };
+  };
+
+  it("keep a database error's parameters, statement and quoted rows out of the SDK's \"Activity failed\" line", () => {
+    const { out, logger } = capture();
+    temporalLoggerOver(logger).warn('Activity failed', { error: dbError() });
+    expect(out).toHaveLength(1);
+    expect(out[0]).not.toContain(SCENE);
+    expect(out[0]).not.toContain('INSERT INTO');
+    expect(JSON.parse(out[0]).error).toMatchObject({
+      type: 'QueryFailedError',
+      message: 'duplicate key value violates unique constraint "scenes_pkey"',
+      code: '23505',
+      stack: expect.stringContaining('QueryFailedError'),
+    });
+  });
+
+  it('keep them out of `err` fields too, and out of errors nested in an error', () => {
+    const { out, logger } = capture();
+    logger.warn({ err: dbError() }, 'LLM response cache write failed');
+    logger.error({ err: Object.assign(new Error('request failed'), { original: dbError() }) }, 'request failed');
+    logger.error({ err: new AggregateError([dbError()], 'several') }, 'several failed');
+    expect(out).toHaveLength(3);
+    for (const line of out) {
+      expect(line).not.toContain(SCENE);
+      expect(line).not.toContain('INSERT INTO');
+    }
+    expect(JSON.parse(out[0]).err).toMatchObject({ type: 'QueryFailedError', code: '23505', constraint: 'scenes_pkey' });
+    expect(JSON.parse(out[1]).err.original).toMatchObject({ type: 'QueryFailedError', code: '23505' });
+  });
+});
+
+describe('quiet at info', () => {
+  it("writes no line for a rate-limit wait or a concurrency step; one when a provider's limit first drops", async () => {
+    const out: Record<string, unknown>[] = [];
+    const infoLogger = createLogger('info', { write: (line: string) => void out.push(JSON.parse(line) as Record<string, unknown>) });
+    const services = await createServices(testConfig(sim, { LOG_LEVEL: 'info' }), { logger: infoLogger });
+    try {
+      const unique = `Rate limited once ${Date.now()}`;
+      sim.configure({ faults: [{ kind: 'http429', contains: unique, times: 1, retryAfterMs: 20 }] });
+      const call = {
+        purpose: 'summary', provider: 'anthropic' as const, model: 'claude-haiku-4-5', promptVersion: 'test-v1',
+        request: { messages: [{ role: 'user' as const, content: unique }], maxTokens: 50 }, useCache: false,
+      };
+      // Inside an attempt with time left, as in an activity: the call waits the 429 out and goes again.
+      await services.llm.chat(call, { workflowId: 'wf-quiet-test', attemptEndsAt: Date.now() + 60_000 });
+      expect(sim.stats().byRoute['anthropic.messages'].errors).toMatchObject({ http429: 1 });
+      expect(out.filter((l) => String(l.msg).includes('rate limited a summary call'))).toEqual([]);
+
+      // The first drop below the maximum is news (info); the next steps are not (debug).
+      const gate = services.gates.for('openai');
+      const first = await gate.acquire();
+      gate.rateLimited(first);
+      first.release();
+      const second = await gate.acquire();
+      gate.rateLimited(second);
+      second.release();
+      const limitLines = out.filter((l) => String(l.msg).startsWith('openai: concurrency limit now'));
+      expect(limitLines).toHaveLength(1);
+      expect(limitLines[0]).toMatchObject({ level: 'info', provider: 'openai', limit: 7, reason: 'rate_limited', max: 10 });
+    } finally {
+      sim.configure({ faults: [] });
+      await services.close();
+    }
   });
 });
 

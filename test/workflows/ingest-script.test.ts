@@ -308,7 +308,7 @@ describe('durability', () => {
       args: [{ scriptId: script.scriptId, mode: 'full', concurrency: { summaries: 2, sheets: 2 }, writeBatchSize: 2 }],
     });
     await waitFor(async () => (await summaries(script.scriptId)) >= 2);
-    // The worker process stops (its in-flight calls are cancelled); a new one takes over the same queues.
+    // The worker process stops (its in-flight calls finish within the shutdown grace time); a new one takes over the same queues.
     await first.stop();
     const second = await startApp(stack.env, testConfig(stack.sim), 'durable-b', {}, first.taskQueue);
     try {

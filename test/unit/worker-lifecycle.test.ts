@@ -1,0 +1,96 @@
+/**
+ * The worker process's lifecycle without a server: running workers until one fails (the others are
+ * shut down, the first failure comes out), closing its parts in order whatever fails, and which
+ * concurrency-limit changes are worth an info line.
+ */
+import { gateChangeLogger, runWorkers, type RunnableWorker } from '../../src/runtime';
+import { closeInOrder } from '../../src/worker';
+import { createLogger } from '../../src/observability/logger';
+
+type State = ReturnType<RunnableWorker['getState']>;
+
+/** A worker that runs until shutdown() (or fails with `failWith` once started). */
+function fakeWorker(failWith?: Error) {
+  let state: State = 'INITIALIZED';
+  let stop: () => void = () => undefined;
+  const worker = {
+    shutdown: jest.fn(() => {
+      if (state !== 'RUNNING') throw new Error(`Not running. Current state: ${state}`);
+      state = 'DRAINING';
+      // Drains on the next tick, as a worker finishing its in-flight tasks would.
+      setImmediate(() => {
+        state = 'STOPPED';
+        stop();
+      });
+    }),
+    getState: () => state,
+    run: jest.fn(async () => {
+      state = 'RUNNING';
+      if (failWith) {
+        await new Promise((r) => setImmediate(r));
+        state = 'FAILED';
+        throw failWith;
+      }
+      await new Promise<void>((resolve) => (stop = resolve));
+    }),
+  };
+  return worker;
+}
+
+describe('runWorkers', () => {
+  it('when one worker fails, shuts the others down, waits for them, and rejects with the failure', async () => {
+    const failing = fakeWorker(new Error('boom'));
+    const healthy = fakeWorker();
+    const another = fakeWorker();
+    await expect(runWorkers([failing, healthy, another])).rejects.toThrow('boom');
+    expect(healthy.shutdown).toHaveBeenCalledTimes(1);
+    expect(another.shutdown).toHaveBeenCalledTimes(1);
+    expect(failing.shutdown).not.toHaveBeenCalled();
+    // Settled, not abandoned: nothing holds the connection once runWorkers has answered.
+    expect([healthy.getState(), another.getState()]).toEqual(['STOPPED', 'STOPPED']);
+  });
+
+  it('rethrows the first failure when several fail', async () => {
+    await expect(runWorkers([fakeWorker(new Error('first')), fakeWorker(new Error('second'))])).rejects.toThrow('first');
+  });
+
+  it('resolves once every worker has been shut down normally', async () => {
+    const workers = [fakeWorker(), fakeWorker()];
+    const running = runWorkers(workers);
+    for (const w of workers) w.shutdown();
+    await expect(running).resolves.toBeUndefined();
+  });
+});
+
+describe('closeInOrder', () => {
+  it('runs every step in order even when one throws, and logs the failure without its data', async () => {
+    const out: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void out.push(line) });
+    const ran: string[] = [];
+    await closeInOrder(logger, [
+      ['metrics server', async () => void ran.push('metrics')],
+      ['Temporal connection', async () => {
+        ran.push('connection');
+        throw new Error('Cannot close connection while Workers hold a reference');
+      }],
+      ['database and recorders', async () => void ran.push('services')],
+      ['tracing', () => undefined],
+    ]);
+    expect(ran).toEqual(['metrics', 'connection', 'services']);
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0])).toMatchObject({ level: 'warn', msg: 'worker shutdown: closing the Temporal connection failed' });
+  });
+});
+
+describe('concurrency limit lines', () => {
+  it('are debug while the limit steps, info only when it first drops below the maximum and when it is back', () => {
+    const out: { level: string; msg: string }[] = [];
+    const log = gateChangeLogger(createLogger('debug', { write: (line: string) => void out.push(JSON.parse(line)) }), 'anthropic', 10);
+    for (const [limit, reason] of [[7, 'rate_limited'], [8, 'recovered'], [5, 'rate_limited'], [9, 'recovered'], [10, 'recovered'], [7, 'rate_limited']] as const) {
+      log({ provider: 'anthropic', limit, reason });
+    }
+    expect(out.map((l) => l.level)).toEqual(['info', 'debug', 'debug', 'debug', 'info', 'info']);
+    expect(out[0].msg).toMatch(/^anthropic: concurrency limit now 7 \(rate_limited\): below the maximum 10/);
+    expect(out[4].msg).toBe('anthropic: concurrency limit now 10 (recovered): back at the maximum');
+  });
+});
