@@ -16,6 +16,11 @@ export const LlmFailureType = {
   PermissionDenied: 'LlmPermissionDenied',
   NotFound: 'LlmNotFound',
   ContextTooLong: 'LlmContextTooLong',
+  /**
+   * The account cannot pay for the call (OpenAI's 429 `insufficient_quota`, Anthropic's
+   * `billing_error`): no wait or retry helps until someone adds credit or raises the quota.
+   */
+  InsufficientQuota: 'LlmInsufficientQuota',
   /** Structured output that does not satisfy its schema (retryable: the model may do better). */
   InvalidOutput: 'LlmInvalidOutput',
   /**
@@ -40,6 +45,7 @@ export const NON_RETRYABLE_LLM_FAILURES: readonly LlmFailureType[] = [
   LlmFailureType.PermissionDenied,
   LlmFailureType.NotFound,
   LlmFailureType.ContextTooLong,
+  LlmFailureType.InsufficientQuota,
   LlmFailureType.ProviderUnavailable,
 ];
 
@@ -60,4 +66,5 @@ export const RUN_FATAL_LLM_FAILURES: readonly LlmFailureType[] = [
   LlmFailureType.Authentication,
   LlmFailureType.PermissionDenied,
   LlmFailureType.NotFound,
+  LlmFailureType.InsufficientQuota,
 ];

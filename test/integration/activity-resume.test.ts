@@ -3,10 +3,12 @@
  * heartbeats), and make one request at a time inside their provider slot. Real Postgres, the
  * simulator through the SDKs, the activity run in Temporal's mock activity environment.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAnalysisActivities } from '../../src/activities/analysis.activities';
 import { IngestionRepository } from '../../src/db/repositories/ingestion.repository';
+import { LlmFailureType } from '../../src/shared/failure-types';
 import type { LlmRoute } from '../../src/shared/llm-routing';
 import { useTestServices } from '../helpers/harness';
 import { importSynthetic } from '../helpers/scripts';
@@ -38,6 +40,13 @@ async function summarisedScript(name: string): Promise<{ scriptId: string; scene
   return { scriptId, sceneIds: scenes.map((s) => Number(s.id)) };
 }
 
+/** The failure the injected `http400` fault makes: the provider's 400, not retried (and not any other error). */
+function expectInjected400(error: unknown): void {
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  expect(error).toMatchObject({ type: LlmFailureType.InvalidRequest, nonRetryable: true });
+  expect((error as ApplicationFailure).message).toMatch(/\(400\).*Simulated invalid request/);
+}
+
 /** Runs `fn` as attempt `attempt` of one activity, starting from `heartbeatDetails`; returns its last heartbeat too. */
 async function attempt<R>(attemptNo: number, heartbeatDetails: unknown, fn: () => Promise<R>): Promise<{ result?: R; error?: unknown; lastHeartbeat: unknown }> {
   const env = new MockActivityEnvironment({
@@ -64,7 +73,7 @@ it('outline by sections: one request at a time, and a retry resumes after the se
   stack.sim.configure({ latency: { byPurpose: { outline: { fixedMs: 30 } } }, faults: [{ kind: 'http400', purpose: 'outline', contains: 'part 3 of' }] });
 
   const first = await attempt(1, undefined, () => activities.writeOutline(input));
-  expect(first.error).toBeDefined();
+  expectInjected400(first.error);
   expect((first.lastHeartbeat as { sections: unknown[] }).sections).toHaveLength(2);
   const firstRequests = stack.sim.stats().byPurpose.outline.requests;
   expect(firstRequests).toBe(3);
@@ -89,7 +98,7 @@ it('unbatched embeddings: a retry embeds only the scenes the failed attempt had 
   const stored = async () => Number((await stack.services.db.query('SELECT count(*) AS n FROM scene_embeddings WHERE scene_id = ANY($1::bigint[])', [sceneIds]))[0].n);
 
   const first = await attempt(1, undefined, () => activities.embedScenes(input));
-  expect(first.error).toBeDefined();
+  expectInjected400(first.error);
   expect((first.lastHeartbeat as { storedSceneIds: number[] }).storedSceneIds).toHaveLength(7);
   expect(await stored()).toBe(7);
   expect(stack.sim.stats().byPurpose.embedding.requests).toBe(8);

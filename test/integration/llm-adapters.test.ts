@@ -8,7 +8,7 @@ import { LlmService } from '../../src/llm/llm-service';
 import { MemoryCacheStore } from '../../src/llm/response-cache';
 import { createProviderRegistry } from '../../src/llm/registry';
 import type { ChatRequest } from '../../src/llm/types';
-import { LlmFailureType } from '../../src/shared/failure-types';
+import { LlmFailureType, NON_RETRYABLE_LLM_FAILURES, RUN_FATAL_LLM_FAILURES } from '../../src/shared/failure-types';
 import type { Provider } from '../../src/shared/llm-routing';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { testConfig } from '../helpers/harness';
@@ -140,6 +140,18 @@ describe('provider-specific errors', () => {
     expect(f.nonRetryable).toBe(false);
   });
 
+  it('maps OpenAI\'s 429 insufficient_quota (no credit left) to a non-retryable failure that stops the run, never to a rate limit', async () => {
+    sim.configure({ faults: [{ kind: 'http429Quota' }] });
+    const f = await failureOf('openai');
+    expect(f.type).toBe(LlmFailureType.InsufficientQuota);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.nextRetryDelay).toBeUndefined();
+    expect(f.message).toMatch(/quota|credit|billing/i);
+    expect(NON_RETRYABLE_LLM_FAILURES).toContain(LlmFailureType.InsufficientQuota);
+    expect(RUN_FATAL_LLM_FAILURES).toContain(LlmFailureType.InsufficientQuota);
+    expect(sim.stats().byRoute['openai.chat'].errors).toEqual({ http429Quota: 1 });
+  });
+
   it.each(['anthropic', 'openai'] as const)('maps %s bad credentials to a non-retryable Authentication failure that says what to fix', async (provider) => {
     sim.configure({ apiKeys: { [provider]: 'the-right-key' } });
     const f = await failureOf(provider);
@@ -156,6 +168,35 @@ describe('provider-specific errors', () => {
     controller.abort();
     await expect(call).rejects.toThrow();
     await waitFor(() => sim.stats().aborted === 1 && sim.stats().currentConcurrent === 0, 5000);
+  });
+});
+
+describe('errors in the middle of a stream', () => {
+  it.each(['anthropic', 'openai'] as const)('maps an overload %s sends after HTTP 200, mid-stream, to Overloaded (waited out, not an outage)', async (provider) => {
+    sim.configure({ faults: [{ kind: 'streamError' }] });
+    const callLog = new MemoryCallLog();
+    const cache = new MemoryCacheStore();
+    const service = new LlmService({ registry: registry(), cache, callLog, requestTimeoutMs: 5000 });
+    const deltas: string[] = [];
+    const call = { purpose: 'test', provider, model: MODELS[provider], promptVersion: 'v1', request: request(MODELS[provider]), useCache: true };
+    const failure = await service.chat(call, { onToken: (d) => deltas.push(d) }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(deltas.length).toBeGreaterThan(0); // the error came after some of the answer
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: LlmFailureType.Overloaded, nonRetryable: false });
+    expect((failure as ApplicationFailure).message).toMatch(/overloaded/i);
+    expect(callLog.rows.map((r) => [r.outcome, r.errorType])).toEqual([['error', LlmFailureType.Overloaded]]);
+    expect(cache.entries.size).toBe(0);
+    expect(sim.stats().byRoute[provider === 'anthropic' ? 'anthropic.messages' : 'openai.chat'].errors).toEqual({ streamError: 1 });
+  });
+
+  it('leaves a request that does not stream alone', async () => {
+    sim.configure({ faults: [{ kind: 'streamError', times: 1 }] });
+    const result = await registry().chat('anthropic').chat(request(MODELS.anthropic), { purpose: 'test' });
+    expect(result.text.length).toBeGreaterThan(10);
+    expect(sim.stats()).toMatchObject({ ok: 1, totalRequests: 1 });
   });
 });
 

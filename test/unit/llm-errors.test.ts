@@ -1,6 +1,8 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
 import { retryAfterMs, toLlmFailure } from '../../src/llm/errors';
-import { LlmFailureType } from '../../src/shared/failure-types';
+import { LlmFailureType, NON_RETRYABLE_LLM_FAILURES, RATE_LIMIT_LLM_FAILURES, RUN_FATAL_LLM_FAILURES } from '../../src/shared/failure-types';
 
 function httpError(status: number, message: string, headers: Record<string, string> = {}) {
   return Object.assign(new Error(`${status} ${message}`), { status, headers: new Headers(headers) });
@@ -62,5 +64,80 @@ describe('toLlmFailure', () => {
   it('passes an abort through unchanged so Temporal sees a cancellation', () => {
     const abort = Object.assign(new Error('aborted'), { name: 'AbortError' });
     expect(toLlmFailure(abort, 'openai', 'm')).toBe(abort);
+  });
+});
+
+describe('toLlmFailure of errors sent mid-stream (HTTP 200, then an error event: the SDK error has no status)', () => {
+  // What @anthropic-ai/sdk throws for `event: error` (core/streaming.js): status and message undefined, the body, its type.
+  const anthropicEvent = (type: string, message = 'boom') =>
+    new Anthropic.APIError(undefined, { type: 'error', error: { type, message } }, undefined, new Headers(), type as ConstructorParameters<typeof Anthropic.APIError>[4]);
+  // What openai throws for a `data: {"error": {...}}` chunk: the body's `error` object, no status.
+  const openaiChunk = (type: string, code: string | null, message = 'boom') =>
+    new OpenAI.APIError(undefined, { message, type, code, param: null }, undefined, new Headers());
+
+  it.each([
+    ['overloaded_error', LlmFailureType.Overloaded, false],
+    ['rate_limit_error', LlmFailureType.RateLimited, false],
+    ['api_error', LlmFailureType.Transient, false],
+    ['timeout_error', LlmFailureType.Timeout, false],
+    ['invalid_request_error', LlmFailureType.InvalidRequest, true],
+    ['authentication_error', LlmFailureType.Authentication, true],
+    ['permission_error', LlmFailureType.PermissionDenied, true],
+    ['not_found_error', LlmFailureType.NotFound, true],
+    ['billing_error', LlmFailureType.InsufficientQuota, true],
+  ])('maps Anthropic\'s %s to %s (nonRetryable=%s)', (type, expected, nonRetryable) => {
+    const f = toLlmFailure(anthropicEvent(type), 'anthropic', 'claude-x') as ApplicationFailure;
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f.type).toBe(expected);
+    expect(f.nonRetryable).toBe(nonRetryable);
+    expect(f.message).not.toMatch(/could not be reached/);
+  });
+
+  it.each([
+    ['server_error', null, 'The server had an error while processing your request.', LlmFailureType.Transient, false],
+    ['server_error', null, 'The engine is currently overloaded, please try again later.', LlmFailureType.Overloaded, false],
+    ['server_error', 'overloaded', 'Overloaded', LlmFailureType.Overloaded, false],
+    ['requests', 'rate_limit_exceeded', 'Rate limit reached', LlmFailureType.RateLimited, false],
+    ['insufficient_quota', 'insufficient_quota', 'You exceeded your current quota', LlmFailureType.InsufficientQuota, true],
+    ['invalid_request_error', 'context_length_exceeded', 'too long', LlmFailureType.ContextTooLong, true],
+    ['invalid_request_error', null, 'bad', LlmFailureType.InvalidRequest, true],
+  ])('maps OpenAI\'s type %s, code %s ("%s") to %s (nonRetryable=%s)', (type, code, message, expected, nonRetryable) => {
+    const f = toLlmFailure(openaiChunk(type, code, message), 'openai', 'gpt-x') as ApplicationFailure;
+    expect(f.type).toBe(expected);
+    expect(f.nonRetryable).toBe(nonRetryable);
+  });
+
+  it('still maps a connection error (no status, no body) to Transient', () => {
+    const f = toLlmFailure(new Anthropic.APIConnectionError({ message: 'Connection error.' }), 'anthropic', 'claude-x') as ApplicationFailure;
+    expect(f.type).toBe(LlmFailureType.Transient);
+    expect(f.message).toMatch(/could not be reached/);
+  });
+});
+
+describe('toLlmFailure of an account without credit', () => {
+  const openai429 = (type: string, code: string) =>
+    OpenAI.APIError.generate(429, { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type, code, param: null } }, undefined, new Headers({ 'retry-after': '20' }));
+
+  it('maps OpenAI\'s 429 insufficient_quota to a non-retryable InsufficientQuota failure that stops the run', () => {
+    const f = toLlmFailure(openai429('insufficient_quota', 'insufficient_quota'), 'openai', 'gpt-x') as ApplicationFailure;
+    expect(f.type).toBe(LlmFailureType.InsufficientQuota);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.nextRetryDelay).toBeUndefined();
+    expect(f.message).toMatch(/OPENAI_API_KEY/);
+    expect(RUN_FATAL_LLM_FAILURES).toContain(LlmFailureType.InsufficientQuota);
+    expect(NON_RETRYABLE_LLM_FAILURES).toContain(LlmFailureType.InsufficientQuota);
+    expect(RATE_LIMIT_LLM_FAILURES).not.toContain(LlmFailureType.InsufficientQuota);
+  });
+
+  it('keeps an ordinary OpenAI 429 a rate limit', () => {
+    const f = toLlmFailure(openai429('requests', 'rate_limit_exceeded'), 'openai', 'gpt-x') as ApplicationFailure;
+    expect(f.type).toBe(LlmFailureType.RateLimited);
+    expect(f.nextRetryDelay).toBe(20_000);
+  });
+
+  it('maps Anthropic\'s billing_error and a 402 to InsufficientQuota', () => {
+    const billing = Anthropic.APIError.generate(400, { type: 'error', error: { type: 'billing_error', message: 'Your credit balance is too low' } }, undefined, new Headers());
+    expect((toLlmFailure(billing, 'anthropic', 'claude-x') as ApplicationFailure).type).toBe(LlmFailureType.InsufficientQuota);
+    expect((toLlmFailure(httpError(402, 'payment required'), 'anthropic', 'claude-x') as ApplicationFailure).type).toBe(LlmFailureType.InsufficientQuota);
   });
 });

@@ -371,6 +371,62 @@ describe('faults', () => {
     expect(openaiMissing).toBeInstanceOf(OpenAI.NotFoundError);
   });
 
+  it('http429Quota is OpenAI\'s 429 insufficient_quota (an account without credit), without retry-after', async () => {
+    sdk.sim.configure({ faults: [{ kind: 'http429Quota' }] });
+    const err = await caught(sdk.openai.chat.completions.create({ model: 'g', messages: user('x') }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.status).toBe(429);
+    expect(err.error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota', param: null, message: expect.stringMatching(/exceeded your current quota/) });
+    expect(err.headers.get('retry-after')).toBeNull();
+    expect(err.headers.get('retry-after-ms')).toBeNull();
+    expect(sdk.sim.stats().byRoute['openai.chat'].errors).toEqual({ http429Quota: 1 });
+  });
+
+  it('streamError sends HTTP 200, a few deltas, then the provider\'s mid-stream error event; other requests are left alone', async () => {
+    sdk.sim.configure({ faults: [{ kind: 'streamError' }] });
+    const raw = async (path: string, body: unknown) => {
+      const res = await fetch(`${sdk.sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, text: await res.text() };
+    };
+    const anthropic = await raw('/v1/messages', { model: 'm', max_tokens: 200, stream: true, messages: user(PROMPT) });
+    expect(anthropic.status).toBe(200);
+    expect(anthropic.text.match(/event: content_block_delta/g)).toHaveLength(3);
+    expect(anthropic.text).not.toMatch(/message_stop/);
+    const anthropicEvents = anthropic.text.trimEnd().split('\n\n');
+    expect(anthropicEvents.at(-1)).toMatch(/^event: error\ndata: /);
+    expect(JSON.parse(anthropicEvents.at(-1)!.split('data: ')[1])).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+
+    const openai = await raw('/v1/chat/completions', { model: 'g', stream: true, messages: user(PROMPT) });
+    expect(openai.status).toBe(200);
+    const chunks = openai.text.trimEnd().split('\n\n').map((c) => JSON.parse(c.replace(/^data: /, '')));
+    expect(chunks.filter((c) => c.choices?.[0]?.delta?.content)).toHaveLength(3);
+    expect(chunks.at(-1)).toEqual({ error: expect.objectContaining({ type: 'server_error', code: 'overloaded' }) });
+    expect(openai.text).not.toMatch(/\[DONE\]/);
+
+    // Through the SDKs: each throws its APIError without a status, mid-iteration.
+    const stream = sdk.anthropic.messages.stream({ model: 'm', max_tokens: 200, messages: user(PROMPT) });
+    let deltas = 0;
+    stream.on('text', () => deltas++);
+    const err = await caught(stream.finalMessage());
+    expect(deltas).toBe(3);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect(err.status).toBeUndefined();
+    expect(err.type).toBe('overloaded_error');
+    const ollamaErr = await caught(
+      (async () => {
+        for await (const part of await sdk.ollama.chat({ model: 'l', stream: true, messages: user(PROMPT) })) void part;
+      })(),
+    );
+    expect(ollamaErr.message).toBe('Overloaded');
+
+    // A request that does not stream never matches the rule.
+    await expect(sdk.openai.chat.completions.create({ model: 'g', messages: user('x') })).resolves.toMatchObject({ object: 'chat.completion' });
+    const s = sdk.sim.stats();
+    expect(s.byProvider.anthropic.errors).toEqual({ streamError: 2 });
+    expect(s.byProvider.openai).toMatchObject({ ok: 1, errors: { streamError: 1 } });
+    expect(s.byProvider.ollama.errors).toEqual({ streamError: 1 });
+  });
+
   it('apiKeys rejects other keys with each provider’s 401', async () => {
     sdk.sim.configure({ apiKeys: { anthropic: 'test-key', openai: 'right-key' } });
     await expect(ask()).resolves.toMatchObject({ type: 'message' });
@@ -532,8 +588,11 @@ describe('latency', () => {
     const tokens = Math.ceil(composeText(PROMPT).text.length / 4); // 40 tokens → ~160 ms
     const spread = arrivals.at(-1)! - arrivals[0];
     expect(arrivals.length).toBeGreaterThan(5);
+    // The pacing the simulator chose, exactly: no first-byte wait, 4 ms for each output token and
+    // no jitter. The wall clock only bounds it from below (a loaded machine can only add).
+    expect(sdk.sim.stats().byRoute['openai.chat'].outputTokens).toBe(tokens);
+    expect(sdk.sim.latencies().slice(-1)).toEqual([expect.objectContaining({ route: 'openai.chat', meanMs: tokens * 4, ms: tokens * 4 })]);
     expect(spread).toBeGreaterThan(tokens * 4 * 0.5);
-    expect(spread).toBeLessThan(tokens * 4 * 2);
   });
 });
 

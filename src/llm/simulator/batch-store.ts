@@ -22,7 +22,7 @@ export type ItemResult = ItemOutcome | { kind: 'canceled' };
 export interface SimBatchItem {
   customId: string;
   outcome: ItemOutcome;
-  /** ms after creation (scaled) when the item is done. */
+  /** ms after creation (scaled) when the item is done (Infinity: never, see batches.stallAfterItems). */
   doneAfterMs: number;
 }
 
@@ -32,6 +32,7 @@ export interface SimBatch {
   createdAt: Date;
   /** performance.now() at creation. */
   createdPerf: number;
+  /** Infinity when processing stalls (batches.stallAfterItems): the batch ends only by a cancel. */
   durationMs: number;
   items: SimBatchItem[];
   cancelledPerf?: number;
@@ -121,11 +122,16 @@ export class BatchStore {
     items: { customId: string; body: unknown }[],
     openai?: SimBatch['openai'],
   ): SimBatch {
-    const durationMs = cfg.batches.processingMs * cfg.timeScale;
-    const n = items.length;
+    const processingMs = cfg.batches.processingMs * cfg.timeScale;
+    // With stallAfterItems, the first items finish over the processing time and the rest never do.
+    const stall = cfg.batches.stallAfterItems;
+    const stalls = stall !== undefined && stall < items.length;
+    const n = stalls ? stall : items.length;
+    const durationMs = stalls ? Infinity : processingMs;
     const built: SimBatchItem[] = items.map((item, i) => {
       const fault = this.pickFault(cfg.batches.itemFaults, provider, item.customId, JSON.stringify(item.body));
-      return { customId: item.customId, outcome: this.outcome(cfg, route, item.body, fault?.kind), doneAfterMs: n ? (durationMs * (i + 1)) / n : 0 };
+      const doneAfterMs = i >= n ? Infinity : (processingMs * (i + 1)) / n;
+      return { customId: item.customId, outcome: this.outcome(cfg, route, item.body, fault?.kind), doneAfterMs };
     });
     const batch: SimBatch = { id, provider, createdAt: new Date(), createdPerf: performance.now(), durationMs, items: built, openai };
     this.batches.set(id, batch);

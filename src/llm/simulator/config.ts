@@ -166,13 +166,19 @@ function batchItemFault(path: string, v: Json): BatchItemFault {
 
 function batchConfig(v: Json): BatchConfig {
   const obj = record('batches', v);
-  onlyKeys('batches', obj, ['processingMs', 'itemFaults']);
+  onlyKeys('batches', obj, ['processingMs', 'itemFaults', 'stallAfterItems']);
   const faults = obj.itemFaults ?? [];
   if (!Array.isArray(faults)) fail('batches.itemFaults', 'an array', faults);
-  return {
+  const batches: BatchConfig = {
     processingMs: obj.processingMs === undefined ? defaultConfig().batches.processingMs : nonNegative('batches.processingMs', obj.processingMs),
     itemFaults: faults.map((f, i) => batchItemFault(`batches.itemFaults[${i}]`, f)),
   };
+  if (obj.stallAfterItems !== undefined) {
+    const stall = obj.stallAfterItems;
+    if (typeof stall !== 'number' || !Number.isInteger(stall) || stall < 0) fail('batches.stallAfterItems', 'an integer >= 0', stall);
+    batches.stallAfterItems = stall;
+  }
+  return batches;
 }
 
 function jitterOf(path: string, v: Json): number {

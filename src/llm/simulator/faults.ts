@@ -23,10 +23,14 @@ export class FaultInjector {
     this.budget.reset();
   }
 
-  /** First matching rule whose budget allows it and whose rate draw hits. */
-  pick(rules: readonly FaultRule[], route: RouteName, purpose: string, rawBody: string): FaultRule | undefined {
+  /**
+   * First matching rule whose budget allows it and whose rate draw hits. A `streamError` rule
+   * matches only a request that asked for a stream (`streamed`), and spends nothing otherwise.
+   */
+  pick(rules: readonly FaultRule[], route: RouteName, purpose: string, rawBody: string, streamed: boolean): FaultRule | undefined {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i];
+      if (rule.kind === 'streamError' && !streamed) continue;
       if (rule.route !== undefined && rule.route !== route) continue;
       if (rule.purpose !== undefined && rule.purpose !== purpose) continue;
       if (rule.contains !== undefined && !rawBody.includes(rule.contains)) continue;

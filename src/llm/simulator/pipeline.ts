@@ -7,11 +7,11 @@ import type { FaultInjector } from './faults';
 import { retryAfterHeaders, sendJson } from './http-io';
 import { firstByteMs, jitterFactor, latencySpecFor, outputMs, sleep } from './latency';
 import type { Limiter } from './limits';
-import { apiKeyFrom, errorBody, requestIdHeader, type ErrorKind } from './providers';
+import { apiKeyFrom, errorBody, requestIdHeader, streamErrorFrame, type ErrorKind } from './providers';
 import { BadRequest, malformedBody, type Reply } from './reply';
 import type { RouteHandler } from './routes/route';
 import type { RequestRecord, StatsRecorder } from './stats';
-import { ROUTE_PROVIDER, type FaultKind, type LatencyDraw, type SimulatorConfig } from './types';
+import { ROUTE_PROVIDER, type FaultKind, type LatencyDraw, type Provider, type RouteName, type SimulatorConfig } from './types';
 
 export const PURPOSE_HEADER = 'x-storyloom-purpose';
 
@@ -25,7 +25,7 @@ export interface PipelineState {
   recordDraw(draw: Omit<LatencyDraw, 'seq' | 'atMs'>): void;
 }
 
-const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape'>, { status: number; kind: ErrorKind; message: string }> = {
+const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape' | 'streamError'>, { status: number; kind: ErrorKind; message: string }> = {
   http500: { status: 500, kind: 'server', message: 'Simulated internal server error.' },
   http529: { status: 529, kind: 'overloaded', message: 'Simulated overload.' },
   http429: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit.' },
@@ -33,7 +33,43 @@ const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape
   http401: { status: 401, kind: 'authentication', message: 'Simulated invalid API key.' },
   http429NoRetryAfter: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit (no retry-after).' },
   http404: { status: 404, kind: 'not_found', message: 'Simulated unknown model: the model does not exist or you do not have access to it.' },
+  // OpenAI's wording for an account without credit; no retry-after (waiting does not help).
+  http429Quota: {
+    status: 429,
+    kind: 'insufficient_quota',
+    message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+  },
 };
+
+/** Content deltas a `streamError` stream carries before its error event. */
+const STREAM_ERROR_AFTER_DELTAS = 3;
+
+/** Whether the request asks for a stream (Ollama's chat streams unless told not to). */
+function wantsStream(route: RouteName, body: unknown): boolean {
+  const stream = body !== null && typeof body === 'object' ? (body as { stream?: unknown }).stream : undefined;
+  if (route === 'ollama.chat') return stream !== false;
+  return (route === 'anthropic.messages' || route === 'openai.chat') && stream === true;
+}
+
+/**
+ * A stream that fails after its HTTP 200: the first few content deltas, then the provider's
+ * mid-stream overload error instead of the rest (its closing events included).
+ */
+function withStreamError(reply: Reply, provider: Provider, requestId: string): Reply {
+  let cut = 0;
+  let deltas = 0;
+  for (let i = 0; i < reply.frames.length && deltas < STREAM_ERROR_AFTER_DELTAS; i++) {
+    if (reply.frames[i].outputTokens > 0) {
+      deltas++;
+      cut = i + 1;
+    }
+  }
+  if (deltas === 0) cut = Math.min(1, reply.frames.length);
+  const frames = reply.frames.slice(0, cut);
+  const error = { data: streamErrorFrame(provider, 'overloaded', 'Overloaded', requestId), outputTokens: 0 };
+  const outputTokens = frames.reduce((n, f) => n + f.outputTokens, 0);
+  return { ...reply, frames: [...frames, error], usage: { ...reply.usage, outputTokens } };
+}
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
@@ -99,7 +135,7 @@ export async function serveProviderRequest(
     }
   };
 
-  const fault = state.faults.pick(cfg.faults, route.name, purpose, rawBody);
+  const fault = state.faults.pick(cfg.faults, route.name, purpose, rawBody, wantsStream(route.name, body));
   if (fault?.kind === 'hang') {
     rec.error('hang', 0); // never answered: the close handler frees the slot and counts the abort
     return;
@@ -122,6 +158,17 @@ export async function serveProviderRequest(
     if (!reply) return;
     rec.error('wrongShape', 200);
     await deliver(state, cfg, route, purpose, rawBody, reply, res, rec, idHeaders, gone.signal);
+    return;
+  }
+  if (fault?.kind === 'streamError') {
+    const reply = build();
+    if (!reply) return;
+    if (reply.streamFormat === null) {
+      await deliver(state, cfg, route, purpose, rawBody, reply, res, rec, idHeaders, gone.signal);
+      return;
+    }
+    const failing = withStreamError(reply, provider, `req_sim_${requestId}`);
+    await deliver(state, cfg, route, purpose, rawBody, failing, res, rec, idHeaders, gone.signal, () => rec.error('streamError', 200));
     return;
   }
   if (fault) {
@@ -149,13 +196,15 @@ async function deliver(
   rec: RequestRecord,
   idHeaders: OutgoingHttpHeaders,
   signal: AbortSignal,
+  /** How the request ends once the whole reply is written (a `streamError` stream ends as an error). */
+  finished: () => void = () => rec.ok(reply.usage),
 ): Promise<void> {
   const spec = latencySpecFor(cfg, route.name, purpose);
   const factor = jitterFactor(spec.jitter ?? cfg.jitter, cfg.seed, purpose, rawBody);
   const scale = cfg.timeScale * factor;
   const meanMs = firstByteMs(spec, reply.usage, cfg.timeScale) + outputMs(spec, reply.usage.outputTokens, cfg.timeScale);
   state.recordDraw({ provider: ROUTE_PROVIDER[route.name], route: route.name, purpose, meanMs, ms: meanMs * factor });
-  res.on('finish', () => rec.ok(reply.usage));
+  res.on('finish', finished);
 
   if (reply.streamFormat === null) {
     const wait = meanMs * factor;

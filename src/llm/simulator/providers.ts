@@ -2,7 +2,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Provider } from './types';
 
-export type ErrorKind = 'server' | 'overloaded' | 'rate_limit' | 'invalid_request' | 'authentication' | 'not_found';
+/** `insufficient_quota`: the account has no credit left (OpenAI's 429 `insufficient_quota`, Anthropic's `billing_error`). */
+export type ErrorKind = 'server' | 'overloaded' | 'rate_limit' | 'invalid_request' | 'authentication' | 'not_found' | 'insufficient_quota';
 
 const ANTHROPIC_TYPES: Record<ErrorKind, string> = {
   server: 'api_error',
@@ -11,6 +12,7 @@ const ANTHROPIC_TYPES: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
   authentication: 'authentication_error',
   not_found: 'not_found_error',
+  insufficient_quota: 'billing_error',
 };
 
 const OPENAI_TYPES: Record<ErrorKind, { type: string; code: string | null }> = {
@@ -20,6 +22,7 @@ const OPENAI_TYPES: Record<ErrorKind, { type: string; code: string | null }> = {
   invalid_request: { type: 'invalid_request_error', code: null },
   authentication: { type: 'invalid_request_error', code: 'invalid_api_key' },
   not_found: { type: 'invalid_request_error', code: 'not_found' },
+  insufficient_quota: { type: 'insufficient_quota', code: 'insufficient_quota' },
 };
 
 /** Body shaped like the real provider's, so each SDK raises its own error class. */
@@ -31,6 +34,23 @@ export function errorBody(provider: Provider, kind: ErrorKind, message: string, 
       return { error: { message, ...OPENAI_TYPES[kind], param: null } };
     case 'ollama':
       return { error: message };
+  }
+}
+
+/**
+ * The event a provider sends when a stream fails after its HTTP 200, in its wire format:
+ * Anthropic an SSE `event: error` whose data is the error body, OpenAI a `data:` chunk holding
+ * only `error`, Ollama an NDJSON line `{"error": "..."}`. The SDKs throw on it mid-iteration.
+ */
+export function streamErrorFrame(provider: Provider, kind: ErrorKind, message: string, requestId: string): string {
+  const body = errorBody(provider, kind, message, requestId);
+  switch (provider) {
+    case 'anthropic':
+      return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+    case 'openai':
+      return `data: ${JSON.stringify(body)}\n\n`;
+    case 'ollama':
+      return `${JSON.stringify(body)}\n`;
   }
 }
 

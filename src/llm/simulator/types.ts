@@ -42,8 +42,27 @@ export interface LatencySpec {
  * `malformed` cuts the body (invalid JSON); `wrongShape` answers a structured-output request
  * with valid JSON in the provider's normal wire format that breaks the requested schema.
  */
-/** `http429NoRetryAfter`: a 429 without retry-after headers; `http404`: the provider's not-found error (an unknown model). */
-export const FAULT_KINDS = ['http500', 'http529', 'http429', 'http400', 'http401', 'hang', 'malformed', 'wrongShape', 'http429NoRetryAfter', 'http404'] as const;
+/**
+ * `http429NoRetryAfter`: a 429 without retry-after headers; `http404`: the provider's not-found error (an unknown model).
+ * `http429Quota`: the 429 OpenAI sends when the account has no credit left (`insufficient_quota`, no retry-after; on
+ * Anthropic the body is a `billing_error`). `streamError`: a streamed request gets HTTP 200 and a few deltas, then the
+ * provider's mid-stream error event for an overload (Anthropic `event: error` with an `overloaded_error`, OpenAI a
+ * `data: {"error":…}` chunk, Ollama an `{"error":…}` line) and the stream ends; requests that do not stream never match it.
+ */
+export const FAULT_KINDS = [
+  'http500',
+  'http529',
+  'http429',
+  'http400',
+  'http401',
+  'hang',
+  'malformed',
+  'wrongShape',
+  'http429NoRetryAfter',
+  'http404',
+  'http429Quota',
+  'streamError',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
@@ -84,6 +103,12 @@ export interface BatchConfig {
   /** How long a batch takes from creation to its end, in ms before timeScale; items finish evenly over it. */
   processingMs: number;
   itemFaults: BatchItemFault[];
+  /**
+   * Processing stops after this many items of each batch: they finish evenly over `processingMs`,
+   * the rest never do, and the batch stays in progress until it is cancelled (a test cancels at a
+   * known point). Unset: every item finishes.
+   */
+  stallAfterItems?: number;
 }
 
 export interface ProviderLimits {

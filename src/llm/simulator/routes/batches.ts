@@ -134,13 +134,14 @@ export async function serveBatchRequest(state: BatchState, req: IncomingMessage,
       rec.aborted();
     }
   });
-  const fault = state.faults.pick(cfg.faults, matched.route, purpose, '');
+  // Batch requests never stream, so a streamError rule never fires here.
+  const fault = state.faults.pick(cfg.faults, matched.route, purpose, '', false);
   if (fault?.kind === 'hang') {
     req.resume();
     rec.error('hang', 0);
     return true;
   }
-  if (fault && fault.kind !== 'malformed' && fault.kind !== 'wrongShape') {
+  if (fault && fault.kind !== 'malformed' && fault.kind !== 'wrongShape' && fault.kind !== 'streamError') {
     const spec = {
       http500: [500, 'server'],
       http529: [529, 'overloaded'],
@@ -149,6 +150,7 @@ export async function serveBatchRequest(state: BatchState, req: IncomingMessage,
       http401: [401, 'authentication'],
       http429NoRetryAfter: [429, 'rate_limit'],
       http404: [404, 'not_found'],
+      http429Quota: [429, 'insufficient_quota'],
     } as const;
     const [status, kind] = spec[fault.kind];
     fail(status, kind, fault.kind, `Simulated ${fault.kind}.`);
@@ -245,6 +247,7 @@ const ANTHROPIC_ERROR_TYPES: Record<ErrorKind, string> = {
   invalid_request: 'invalid_request_error',
   authentication: 'authentication_error',
   not_found: 'not_found_error',
+  insufficient_quota: 'billing_error',
 };
 
 function anthropicResultLine(customId: string, result: ItemResult): string {
