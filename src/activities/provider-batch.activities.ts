@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LlmBatch, LlmBatchItem } from '../db/entities/llm-batch.entity';
 import type { ItemOutcomeRow, ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
@@ -94,6 +95,9 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
      * OpenAI, the batch carrying the key in its metadata) instead of creating another; should
      * the id not reach Postgres, the new batch is cancelled before the activity fails, and the
      * retry submits a new one (findByKey never answers a cancelled, expired or failed batch).
+     * Anthropic keeps no key with a batch: a retry adopts the one batch created since the submit
+     * was first scheduled, of the same size, that no run has recorded (none, or several: it
+     * submits a new one).
      */
     async submitProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
       return withActivityContext(async (ctx) => {
@@ -102,7 +106,16 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         if (batch.providerBatchId) return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
         // A retry: an earlier attempt may have created the batch without recording it (its answer lost).
         if ((ctx.attempt ?? 1) > 1) {
-          const found = await call((c) => c.findByKey(ref.key, opts));
+          const since = Context.current().info.scheduledTimestampMs;
+          let found = await call((c) => c.findByKey(ref.key, opts, since));
+          if (!found) {
+            // No key kept with the batch (Anthropic): the one unrecorded batch of this size made since.
+            const unanswered = items.filter((i) => i.outcome === null).length;
+            const candidates = await call(async (c) => (c.findUnkeyed ? c.findUnkeyed(unanswered, since, opts) : []));
+            const recorded = await deps.repo.recordedProviderBatchIds(candidates.map((c) => c.id));
+            const unrecorded = candidates.filter((c) => !recorded.has(c.id));
+            if (unrecorded.length === 1) found = unrecorded[0];
+          }
           if (found) {
             await deps.repo.update(ref.key, { providerBatchId: found.id, status: rowStatus(found), submittedAt: new Date(found.createdAt) });
             return progress(batch, items, found);

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { createBatchClients } from '../../src/llm/batch/registry';
-import type { BatchItemRequest, BatchStatus } from '../../src/llm/batch/types';
+import { BATCH_CLOCK_SKEW_MS, type BatchItemRequest, type BatchStatus } from '../../src/llm/batch/types';
 import { toLlmFailure } from '../../src/llm/errors';
 import { structuredAnswerProblem } from '../../src/llm/json-schema';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
@@ -55,6 +55,28 @@ async function untilEnded(provider: Provider, id: string): Promise<BatchStatus> 
 }
 
 describe.each(['anthropic', 'openai'] as const)('%s batch client', (provider) => {
+  it('pages through the batch list as the provider pages it, and a search looks back no further than the submit', async () => {
+    const client = clients().get(provider);
+    // More than one page of the clients' 100: the list is paged.
+    for (let i = 0; i < 101; i++) await client.submit(items(provider, 1), `wf-page-${i}/synthesis`, opts);
+    const route = provider === 'anthropic' ? 'anthropic.batches' : 'openai.batches';
+    const lists = async (search: () => Promise<unknown>) => {
+      sim.resetStats();
+      const found = await search();
+      return { found, requests: sim.stats().byRoute[route].requests };
+    };
+    const later = Date.now() + BATCH_CLOCK_SKEW_MS + 60_000;
+    if (provider === 'openai') {
+      expect(await lists(() => client.findByKey('no-such-key', opts))).toEqual({ found: undefined, requests: 2 });
+      expect(await lists(() => client.findByKey('no-such-key', opts, later))).toEqual({ found: undefined, requests: 1 });
+    } else {
+      const all = await lists(() => client.findUnkeyed!(1, 0, opts));
+      expect(all.requests).toBe(2);
+      expect((all.found as BatchStatus[]).length).toBeGreaterThanOrEqual(101);
+      expect(await lists(() => client.findUnkeyed!(1, later, opts))).toEqual({ found: [], requests: 1 });
+    }
+  });
+
   it('submits, reports in_progress then ended, and returns schema-valid answers matched by custom id', async () => {
     const client = clients().get(provider);
     const submitted = await client.submit(items(provider, 4), 'wf-1/synthesis', opts);

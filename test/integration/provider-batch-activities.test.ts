@@ -44,9 +44,9 @@ beforeEach(() => {
 });
 
 /** Runs `fn` as attempt `n` of an activity of workflow `workflowId`. */
-function asActivity<R>(workflowId: string, n: number, fn: () => Promise<R>): Promise<R> {
+function asActivity<R>(workflowId: string, n: number, fn: () => Promise<R>, info: { scheduledTimestampMs?: number } = {}): Promise<R> {
   const env = new MockActivityEnvironment(
-    { attempt: n, activityId: `a-${n}`, workflowExecution: { workflowId, runId: 'run-1' } },
+    { attempt: n, activityId: `a-${n}`, workflowExecution: { workflowId, runId: 'run-1' }, ...info },
     { logger: new DefaultLogger('ERROR', () => undefined) },
   );
   return env.run(fn);
@@ -173,6 +173,26 @@ it('openai: a submit whose answer was lost is found again by its key on retry (o
   const retried = await asActivity(wf, 2, () => activities.submitProviderBatch(ref));
   expect(retried.batchId).toMatch(/^batch_sim/);
   expect(stack.sim.stats().batches.created).toBe(1);
+});
+
+it('anthropic: a submit whose answer was lost is found again on retry: the one unrecorded batch of its size made since (one batch)', async () => {
+  const scheduledTimestampMs = Date.now();
+  stack.sim.configure({ batches: { processingMs: 60_000 } });
+  // Another run's batch of the same size, made meanwhile and recorded: not a candidate.
+  const other = await prepared('anthropic', `wf-batch-other-${Date.now()}`, 'lost-other', 3);
+  const otherBatch = await asActivity('other', 1, () => activities.submitProviderBatch(other));
+  const wf = `wf-batch-lost-anthropic-${Date.now()}`;
+  stack.sim.configure({ faults: [{ route: 'anthropic.batches', kind: 'malformed', times: 1 }] });
+  const ref = await prepared('anthropic', wf, 'lost-anthropic', 3);
+  await expect(asActivity(wf, 1, () => activities.submitProviderBatch(ref), { scheduledTimestampMs })).rejects.toMatchObject({ type: LlmFailureType.Transient });
+  const created = stack.sim.stats().batches.created;
+  const retried = await asActivity(wf, 2, () => activities.submitProviderBatch(ref), { scheduledTimestampMs });
+  expect(retried).toMatchObject({ state: 'in_progress', total: 3 });
+  expect(retried.batchId).not.toBe(otherBatch.batchId);
+  expect(stack.sim.stats().batches.created).toBe(created);
+  expect(await repo.find(ref.key)).toMatchObject({ status: 'in_progress', providerBatchId: retried.batchId });
+  await asActivity(wf, 1, () => activities.cancelProviderBatch(ref));
+  await asActivity('other', 1, () => activities.cancelProviderBatch(other));
 });
 
 it('openai: a submit whose batch id was not recorded cancels that batch, and the retry submits a new one instead of adopting it', async () => {

@@ -54,6 +54,13 @@ export class ProviderBatchRepository {
     return (await this.db.getRepository(LlmBatchEntity).findOne({ where: { key } })) ?? undefined;
   }
 
+  /** Which of these provider batch ids a batch row has recorded (any run's). */
+  async recordedProviderBatchIds(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows: { id: string }[] = await this.db.query('SELECT provider_batch_id AS id FROM llm_batches WHERE provider_batch_id = ANY($1)', [ids]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   async items(key: string): Promise<LlmBatchItem[]> {
     return this.db.getRepository(LlmBatchItemEntity).find({ where: { batchKey: key }, order: { customId: 'ASC' } });
   }

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { anthropicMessageParams, chatResultOfMessage, type ProviderClientOptions } from '../anthropic.provider';
 import { PURPOSE_HEADER } from '../types';
-import type { BatchCallOptions, BatchClient, BatchItemRequest, BatchItemResult, BatchStatus } from './types';
+import { BATCH_CLOCK_SKEW_MS, type BatchCallOptions, type BatchClient, type BatchItemRequest, type BatchItemResult, type BatchStatus } from './types';
 
 /** Anthropic's error types as the HTTP status a synchronous call would have had (for the error mapping). */
 const STATUS_OF_ERROR_TYPE: Record<string, number> = {
@@ -34,7 +34,8 @@ function statusOf(batch: Anthropic.Messages.MessageBatch): BatchStatus {
 /**
  * Anthropic Message Batches through @anthropic-ai/sdk (retries off). Anthropic keeps no
  * metadata on a batch, so `findByKey` cannot find one: the caller records the batch id as
- * soon as `submit` returns.
+ * soon as `submit` returns, and a retry whose earlier submit lost its answer looks for the batch
+ * by creation time and size (`findUnkeyed`).
  */
 export class AnthropicBatchClient implements BatchClient {
   readonly provider = 'anthropic' as const;
@@ -59,6 +60,17 @@ export class AnthropicBatchClient implements BatchClient {
   /** Always undefined (no metadata to match): so never a cancelled or expired batch either. */
   async findByKey(): Promise<BatchStatus | undefined> {
     return undefined;
+  }
+
+  async findUnkeyed(itemCount: number, since: number, opts: BatchCallOptions): Promise<BatchStatus[]> {
+    const found: BatchStatus[] = [];
+    // Newest first: stop at the first batch created before the submit was.
+    for await (const batch of this.client.messages.batches.list({ limit: 100 }, this.options(opts))) {
+      if (Date.parse(batch.created_at) < since - BATCH_CLOCK_SKEW_MS) break;
+      const status = statusOf(batch);
+      if (!batch.cancel_initiated_at && status.total === itemCount) found.push(status);
+    }
+    return found;
   }
 
   async status(batchId: string, opts: BatchCallOptions): Promise<BatchStatus> {

@@ -2,7 +2,7 @@ import OpenAI, { toFile } from 'openai';
 import type { ProviderClientOptions } from '../anthropic.provider';
 import { chatResultOfCompletion, openaiChatParams } from '../openai.provider';
 import { PURPOSE_HEADER } from '../types';
-import type { BatchCallOptions, BatchClient, BatchItemRequest, BatchItemResult, BatchState, BatchStatus } from './types';
+import { BATCH_CLOCK_SKEW_MS, type BatchCallOptions, type BatchClient, type BatchItemRequest, type BatchItemResult, type BatchState, type BatchStatus } from './types';
 
 /** The metadata key under which a batch carries the caller's key (found again by findByKey). */
 export const OPENAI_BATCH_KEY_METADATA = 'storyloom_key';
@@ -85,8 +85,10 @@ export class OpenAIBatchClient implements BatchClient {
     return statusOf(batch);
   }
 
-  async findByKey(key: string, opts: BatchCallOptions): Promise<BatchStatus | undefined> {
+  async findByKey(key: string, opts: BatchCallOptions, since?: number): Promise<BatchStatus | undefined> {
+    // Newest first: with `since`, stop at the first batch created before the submit was.
     for await (const batch of this.client.batches.list({ limit: 100 }, this.options(opts))) {
+      if (since !== undefined && batch.created_at * 1000 < since - BATCH_CLOCK_SKEW_MS) break;
       if (batch.metadata?.[OPENAI_BATCH_KEY_METADATA] === key.slice(0, 512) && !NOT_ADOPTABLE.has(batch.status)) return statusOf(batch);
     }
     return undefined;

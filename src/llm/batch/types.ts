@@ -60,14 +60,26 @@ export interface BatchClient {
    * metadata); undefined when there is none or the provider cannot say (Anthropic). A batch
    * that is cancelling, cancelled, expired or failed is never answered: a retried submit must
    * not adopt the batch it cancelled itself (submitProviderBatch cancels a batch whose id it
-   * could not record), so it submits a new one instead.
+   * could not record), so it submits a new one instead. `since` (epoch ms, when the first submit
+   * was scheduled): older batches are not looked at, so the search does not page through the
+   * account's whole history.
    */
-  findByKey(key: string, opts: BatchCallOptions): Promise<BatchStatus | undefined>;
+  findByKey(key: string, opts: BatchCallOptions, since?: number): Promise<BatchStatus | undefined>;
+  /**
+   * For a provider that keeps no key with a batch (Anthropic): the batches that could be the one
+   * an earlier submit created, its answer lost: created since `since` (epoch ms, less a margin
+   * for clock skew), of `itemCount` requests, no cancel asked. The caller adopts one only when
+   * exactly one of them is recorded by no run.
+   */
+  findUnkeyed?(itemCount: number, since: number, opts: BatchCallOptions): Promise<BatchStatus[]>;
   status(batchId: string, opts: BatchCallOptions): Promise<BatchStatus>;
   /** Every item's result, in any order; call once the batch has ended. */
   results(batchId: string, opts: BatchCallOptions): Promise<BatchItemResult[]>;
   cancel(batchId: string, opts: BatchCallOptions): Promise<BatchStatus>;
 }
+
+/** How far a batch's creation time (the provider's clock) may be before ours and still be looked at. */
+export const BATCH_CLOCK_SKEW_MS = 2 * 60 * 1000;
 
 /** Providers with a batch API. */
 export const BATCH_PROVIDERS: readonly Provider[] = ['anthropic', 'openai'];

@@ -60,7 +60,7 @@ function match(method: string, path: string): Matched | undefined {
   if (a === 'messages' && b === 'batches') {
     const route = 'anthropic.batches';
     if (!c && method === 'POST') return { route, run: anthropicCreate };
-    if (!c && method === 'GET') return { route, run: async (s) => json(anthropicList(s)) };
+    if (!c && method === 'GET') return { route, run: async (s, r) => json(anthropicList(s, r)) };
     if (c && !d && method === 'GET') return { route, run: async (s, _r, host) => json(anthropicView(s, anthropicBatch(s, c), host)) };
     if (c && d === 'cancel' && method === 'POST') return { route, run: async (s, _r, host) => json(anthropicCancel(s, c, host)) };
     if (c && d === 'results' && method === 'GET') return { route, run: async (s) => anthropicResults(s, c) };
@@ -78,7 +78,7 @@ function match(method: string, path: string): Matched | undefined {
   if (a === 'batches') {
     const route = 'openai.batches';
     if (!b && method === 'POST') return { route, run: openaiCreate };
-    if (!b && method === 'GET') return { route, run: async (s) => json(openaiList(s)) };
+    if (!b && method === 'GET') return { route, run: async (s, r) => json(openaiList(s, r)) };
     if (b && !c && method === 'GET') return { route, run: async (s) => json(openaiView(s, openaiBatch(s, b))) };
     if (b && c === 'cancel' && method === 'POST') return { route, run: async (s) => json(openaiCancel(s, b)) };
     return undefined;
@@ -231,9 +231,21 @@ function anthropicView(state: BatchState, batch: SimBatch, host: string): Body {
   };
 }
 
-function anthropicList(state: BatchState): Body {
-  const data = state.batches.list('anthropic').map((b) => anthropicView(state, b, '127.0.0.1'));
-  return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null };
+/**
+ * One page of a newest-first list, paged as the providers page it: `limit` items (default 20, at
+ * most `max`) after the one whose id the cursor parameter names.
+ */
+function listPage<T extends Body>(all: T[], req: IncomingMessage, cursor: 'after_id' | 'after', max: number): { data: T[]; has_more: boolean } {
+  const query = new URL(req.url ?? '/', 'http://simulator').searchParams;
+  const limit = Math.min(Math.max(Math.trunc(Number(query.get('limit'))) || 20, 1), max);
+  const after = query.get(cursor);
+  const start = after ? all.findIndex((item) => item.id === after) + 1 : 0;
+  return { data: all.slice(start, start + limit), has_more: start + limit < all.length };
+}
+
+function anthropicList(state: BatchState, req: IncomingMessage): Body {
+  const { data, has_more } = listPage(state.batches.list('anthropic').map((b) => anthropicView(state, b, '127.0.0.1')), req, 'after_id', 1000);
+  return { data, has_more, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null };
 }
 
 function anthropicCancel(state: BatchState, id: string, host: string): Body {
@@ -445,9 +457,9 @@ function openaiView(state: BatchState, batch: SimBatch): Body {
   };
 }
 
-function openaiList(state: BatchState): Body {
-  const data = state.batches.list('openai').map((b) => openaiView(state, b));
-  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more: false };
+function openaiList(state: BatchState, req: IncomingMessage): Body {
+  const { data, has_more } = listPage(state.batches.list('openai').map((b) => openaiView(state, b)), req, 'after', 100);
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more };
 }
 
 function openaiCancel(state: BatchState, id: string): Body {
