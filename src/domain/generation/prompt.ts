@@ -71,6 +71,8 @@ export interface TrimmedPersona {
 /** Cuts `text` at a word boundary so that `count(text) <= maxTokens` (marked with an ellipsis). */
 export function trimToTokens(text: string, maxTokens: number, count: CountTokens): string {
   if (count(text) <= maxTokens) return text;
+  // Less room than the ellipsis itself takes (a zero budget): nothing fits.
+  if (count(' …') > maxTokens) return '';
   let lo = 0;
   let hi = text.length;
   while (lo < hi) {

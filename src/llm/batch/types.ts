@@ -29,7 +29,7 @@ export interface BatchStatus {
   /** ISO times from the provider. */
   createdAt: string;
   endedAt: string | null;
-  /** Why the whole batch failed (OpenAI: its input file was refused, or it expired); absent otherwise. */
+  /** Why the whole batch failed (OpenAI: its input file was refused); absent otherwise. An expired batch has none: its finished items are collected, the rest end `expired`. */
   failure?: string;
 }
 
