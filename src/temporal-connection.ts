@@ -4,7 +4,7 @@
  * all from `AppConfig.temporal`.
  */
 import { readFileSync } from 'node:fs';
-import type { AppConfig } from './config';
+import { ConfigError, type AppConfig } from './config';
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -16,7 +16,16 @@ export interface TemporalConnectionOptions {
   apiKey?: string;
 }
 
-/** Options for `Connection.connect` and `NativeConnection.connect` alike. */
+/** A PEM file a TEMPORAL_TLS_* variable names; unreadable: a configuration error naming the variable. */
+function pem(variable: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Options for `Connection.connect` and `NativeConnection.connect` alike (the PEM files read now). */
 export function temporalConnectionOptions(config: AppConfig): TemporalConnectionOptions {
   const { address, tls, apiKey } = config.temporal;
   return {
@@ -24,8 +33,8 @@ export function temporalConnectionOptions(config: AppConfig): TemporalConnection
     ...(tls
       ? {
           tls: {
-            ...(tls.certPath && tls.keyPath ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
-            ...(tls.caPath ? { serverRootCACertificate: readFileSync(tls.caPath) } : {}),
+            ...(tls.certPath && tls.keyPath ? { clientCertPair: { crt: pem('TEMPORAL_TLS_CERT', tls.certPath), key: pem('TEMPORAL_TLS_KEY', tls.keyPath) } } : {}),
+            ...(tls.caPath ? { serverRootCACertificate: pem('TEMPORAL_TLS_CA', tls.caPath) } : {}),
             ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
           },
         }

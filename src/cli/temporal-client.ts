@@ -5,9 +5,11 @@ import { temporalConnectionOptions } from '../temporal-connection';
 import { dataConverterFor } from '../security/data-converter';
 
 export async function connectClient(config: AppConfig): Promise<{ client: Client; close: () => Promise<void> }> {
+  // Built first: an unreadable TLS file is a configuration error, not an unreachable server.
+  const options = temporalConnectionOptions(config);
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: '5 seconds' });
+    connection = await Connection.connect({ ...options, connectTimeout: '5 seconds' });
   } catch (err) {
     throw new UsageError(
       `Cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}). ` +

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config';
 import { temporalConnectionOptions } from '../../src/temporal-connection';
 
 let dir: string;
@@ -102,22 +102,15 @@ it('a certificate without its key (or the reverse) is refused by loadConfig, nam
   expect(() => loadConfig({ TEMPORAL_TLS_KEY: keyPath })).toThrow(/^TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together/);
 });
 
-it('a missing PEM file fails while the options are built (before any connection), naming the path', () => {
+it('a missing PEM file is a configuration error while the options are built (before any connection), naming the variable and the path', () => {
   const missing = path.join(dir, 'no-such-client.pem');
-  for (const env of [
-    { TEMPORAL_TLS_CERT: missing, TEMPORAL_TLS_KEY: keyPath },
-    { TEMPORAL_TLS_CERT: certPath, TEMPORAL_TLS_KEY: missing },
-    { TEMPORAL_TLS_CA: missing },
-  ]) {
+  for (const [variable, env] of [
+    ['TEMPORAL_TLS_CERT', { TEMPORAL_TLS_CERT: missing, TEMPORAL_TLS_KEY: keyPath }],
+    ['TEMPORAL_TLS_KEY', { TEMPORAL_TLS_CERT: certPath, TEMPORAL_TLS_KEY: missing }],
+    ['TEMPORAL_TLS_CA', { TEMPORAL_TLS_CA: missing }],
+  ] as const) {
     const config = loadConfig(env); // paths are not read by loadConfig
-    let error: NodeJS.ErrnoException | undefined;
-    try {
-      temporalConnectionOptions(config);
-    } catch (err) {
-      error = err as NodeJS.ErrnoException;
-    }
-    expect(error).toBeDefined();
-    expect(error!.code).toBe('ENOENT');
-    expect(error!.message).toContain(missing);
+    expect(() => temporalConnectionOptions(config)).toThrow(ConfigError);
+    expect(() => temporalConnectionOptions(config)).toThrow(`${variable}: cannot read ${missing} (ENOENT)`);
   }
 });
