@@ -55,7 +55,8 @@ export interface PrepareScreenplayInput {
   /** Load the story's title (and keep its id) when making a new version of it. */
   existingStory: boolean;
   title?: string;
-  plot: string;
+  /** Absent: the plot stored under `workflowId` before the run started (screenplay_requests). */
+  plot?: string;
   personaNames: string[];
   route: LlmRoute;
   personaBudgetTokens: number;
@@ -96,13 +97,17 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
      * names), trims their contexts to the budget and stores the prompt under the run's key.
      */
     async prepareScreenplay(input: PrepareScreenplayInput): Promise<PreparedScreenplay> {
+      const plot = input.plot ?? (await repo.requestPlot(input.workflowId));
+      if (plot === undefined) {
+        throw ApplicationFailure.create({ type: ScreenplayFailureType.PlotNotFound, message: `No plot in the input and none stored for ${input.workflowId}`, nonRetryable: true });
+      }
       let title = input.title;
       if (input.existingStory) {
         const story = await repo.findStory(input.storyId);
         if (!story) throw ApplicationFailure.create({ type: ScreenplayFailureType.StoryNotFound, message: `No story ${input.storyId}`, nonRetryable: true });
         title ??= story.title;
       }
-      title ??= input.plot.trim().split(/\s+/).slice(0, 6).join(' ');
+      title ??= plot.trim().split(/\s+/).slice(0, 6).join(' ');
       let loaded;
       try {
         loaded = await countStatements(deps.db, (manager) => {
@@ -122,7 +127,7 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         input.personaBudgetTokens,
         count,
       );
-      const prompt = userPrompt(title, input.plot, fitted.blocks);
+      const prompt = userPrompt(title, plot, fitted.blocks);
       const counted = await withActivityContext((ctx) =>
         deps.tokens.countPrompt(input.route.provider, { model: input.route.model, system: SCREENPLAY_SYSTEM, messages: [{ role: 'user', content: prompt }] }, {
           purpose: 'screenplay.count',
@@ -141,7 +146,7 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         workflowId: input.workflowId,
         storyId: input.storyId,
         title,
-        plot: input.plot,
+        plot,
         personas: personas.map((p) => ({ id: p.id, name: p.name })),
         system: SCREENPLAY_SYSTEM,
         prompt,

@@ -85,25 +85,33 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   const variants = opts.variants ?? 1;
   const label = opts.title ?? (storyId ? `new version of ${storyId}` : untitledScreenplayLabel(workflowId));
   const client = await ctx.client();
-  const handle = await client.workflow.start(generateScreenplay, {
-    taskQueue: ctx.config.temporal.taskQueue,
-    workflowId,
-    args: [
-      {
-        plot: opts.plot,
-        personaNames: opts.personaNames,
-        title: opts.title,
-        storyId,
-        maxTokens,
-        variants,
-        model: opts.model,
-        maxContinuations: ctx.config.screenplay.maxContinuations,
-        personaBudgetTokens: ctx.config.screenplay.personaBudgetTokens,
-        flags: { useCache: opts.useCache ?? true },
-      },
-    ],
-    typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
-    staticSummary: `screenplay "${label}": ${opts.personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
-  });
-  return { workflowId, storyId, handle };
+  // The plot goes to Postgres first, under the workflow id: the run's input (and so its history)
+  // carries the id alone. A start that fails leaves no plot behind.
+  const requests = new ScreenplayRepository(await ctx.db());
+  await requests.saveRequest(workflowId, opts.plot);
+  try {
+    const handle = await client.workflow.start(generateScreenplay, {
+      taskQueue: ctx.config.temporal.taskQueue,
+      workflowId,
+      args: [
+        {
+          personaNames: opts.personaNames,
+          title: opts.title,
+          storyId,
+          maxTokens,
+          variants,
+          model: opts.model,
+          maxContinuations: ctx.config.screenplay.maxContinuations,
+          personaBudgetTokens: ctx.config.screenplay.personaBudgetTokens,
+          flags: { useCache: opts.useCache ?? true },
+        },
+      ],
+      typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
+      staticSummary: `screenplay "${label}": ${opts.personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
+    });
+    return { workflowId, storyId, handle };
+  } catch (err) {
+    await requests.deleteRequest(workflowId).catch(() => undefined);
+    throw err;
+  }
 }

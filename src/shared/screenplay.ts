@@ -24,7 +24,12 @@ export const MAX_VARIANTS = 10;
 export const DEFAULT_VARIANTS_IN_FLIGHT = 4;
 
 export interface GenerateScreenplayInput {
-  plot: string;
+  /**
+   * The plot itself: runs started by earlier releases, and by clients that store none. A start
+   * through storyloom (CLI, API) stores it in `screenplay_requests` under the workflow id and
+   * leaves it out, so history carries no plot.
+   */
+  plot?: string;
   personaNames: string[];
   title?: string;
   /** A new version of this story (default: a new story). */
@@ -108,6 +113,8 @@ export const ScreenplayFailureType = {
   UnknownPersona: 'UnknownPersona',
   StoryNotFound: 'StoryNotFound',
   InvalidScreenplay: 'InvalidScreenplay',
+  /** The run's input has no plot and none was stored under its workflow id. */
+  PlotNotFound: 'PlotNotFound',
 } as const;
 
 export function screenplayWorkflowId(unique: string): string {

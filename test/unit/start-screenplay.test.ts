@@ -1,8 +1,11 @@
 /**
  * A screenplay run's search attributes and Web UI summary are plaintext on the server (the payload
  * codec does not encrypt them): without a title, they are labelled from the run id, not the plot.
+ * The plot itself is stored in Postgres under the workflow id before the start; the input carries
+ * none of it.
  */
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
+import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import type { OperationContext } from '../../src/operations/context';
 import { startScreenplay } from '../../src/operations/start-screenplay';
@@ -10,23 +13,26 @@ import { TITLE_KEY } from '../../src/shared/search-attributes';
 
 const PLOT = 'Marigold smugglers cross the frozen estuary at midnight while a lighthouse keeper watches';
 
-/** A context whose client records the start options instead of starting anything. */
-function recordingContext(): { ctx: OperationContext; started: WorkflowStartOptions[] } {
+/** A context whose client records the start options (or refuses the start) and whose database records its statements. */
+function recordingContext(opts: { refuseStart?: boolean } = {}) {
   const started: WorkflowStartOptions[] = [];
+  const statements: { sql: string; params: unknown[] }[] = [];
   const client = {
     workflow: {
       start: (_wf: unknown, options: WorkflowStartOptions) => {
+        if (opts.refuseStart) return Promise.reject(new Error('the server refused the start'));
         started.push(options);
         return Promise.resolve({ workflowId: options.workflowId, firstExecutionRunId: 'run-1' });
       },
     },
   } as unknown as Client;
+  const db = { query: (sql: string, params: unknown[]) => (statements.push({ sql, params }), Promise.resolve([])) } as unknown as DataSource;
   const ctx: OperationContext = {
     config: loadConfig({}),
-    db: () => Promise.reject(new Error('no database in this test')),
+    db: () => Promise.resolve(db),
     client: () => Promise.resolve(client),
   };
-  return { ctx, started };
+  return { ctx, started, statements };
 }
 
 /** Everything about the start that the server keeps unencrypted. */
@@ -41,8 +47,22 @@ it('labels an untitled screenplay by its run id: no plot word in its search attr
   const shown = plaintext(started[0]).toLowerCase();
   for (const word of PLOT.toLowerCase().split(/\s+/).filter((w) => w.length > 3)) expect(shown).not.toContain(word);
   expect(shown).toContain('screenplay 0a1b2c3d');
-  // The plot still reaches the workflow, in its (encrypted) input.
-  expect((started[0].args as [{ plot: string; title?: string }])[0]).toMatchObject({ plot: PLOT, title: undefined });
+});
+
+it('stores the plot under the workflow id before the start; the input carries none of it', async () => {
+  const { ctx, started, statements } = recordingContext();
+  const workflowId = 'screenplay-0a1b2c3d-4e5f-4789-abcd-ef0123456789';
+  await startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill'], workflowId });
+  expect(statements).toEqual([{ sql: expect.stringMatching(/^INSERT INTO screenplay_requests/), params: [workflowId, PLOT] }]);
+  expect(JSON.stringify(started[0].args)).not.toContain('Marigold');
+  expect((started[0].args as [Record<string, unknown>])[0]).not.toHaveProperty('plot');
+});
+
+it('a start the server refuses leaves no plot stored', async () => {
+  const { ctx, statements } = recordingContext({ refuseStart: true });
+  const workflowId = 'screenplay-1a1b2c3d-4e5f-4789-abcd-ef0123456789';
+  await expect(startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill'], workflowId })).rejects.toThrow('the server refused the start');
+  expect(statements.map((s) => [s.sql.split(' ')[0], s.params[0]])).toEqual([['INSERT', workflowId], ['DELETE', workflowId]]);
 });
 
 it("keeps the caller's title as the run's label", async () => {

@@ -15,6 +15,8 @@ import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel
 import { checkFountain } from '../../src/domain/generation/fountain-check';
 import { screenplayWorkflowId, type GenerateScreenplayInput } from '../../src/shared/screenplay';
 import { generateScreenplay } from '../../src/workflows';
+import type { OperationContext } from '../../src/operations/context';
+import { startScreenplay } from '../../src/operations/start-screenplay';
 import { testDatabaseUrl, useTestStack } from '../helpers/harness';
 import { CREW, HARBOUR_PLOT, importCrew } from '../helpers/personas';
 import { waitFor } from '../helpers/wait';
@@ -37,6 +39,23 @@ function start(args: Partial<GenerateScreenplayInput> = {}) {
     args: [{ plot: HARBOUR_PLOT, personaNames: CREW.slice(0, 3), title: 'The Crossing', ...args }],
   });
 }
+
+it('a run started through storyloom (CLI, API) carries no plot: the activity reads it from screenplay_requests', async () => {
+  const ctx: OperationContext = { config: stack.app.config, db: async () => stack.app.services.db, client: async () => stack.env.client };
+  const { handle } = await startScreenplay(ctx, { plot: HARBOUR_PLOT, personaNames: CREW.slice(0, 2), title: `Plot by id ${randomUUID()}` });
+  const result = await handle.result();
+  expect(result.variants[0]).toMatchObject({ created: true, version: 1 });
+  expect((await repo().findStory(result.storyId))?.plot).toBe(HARBOUR_PLOT);
+});
+
+it('a run with no plot in its input and none stored fails at once (PlotNotFound)', async () => {
+  stack.sim.resetStats();
+  const handle = await start({ plot: undefined });
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause?.message).toContain(`No plot in the input and none stored for ${handle.workflowId}`);
+  expect(stack.sim.stats().byPurpose.screenplay).toBeUndefined();
+});
 
 async function watch(workflowId: string) {
   const events: (StreamEvent & { at: number })[] = [];

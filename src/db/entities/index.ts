@@ -18,7 +18,7 @@ import { LlmCacheEntryEntity } from './llm-cache-entry.entity';
 import { LlmCallEntity } from './llm-call.entity';
 import { IngestionRunEntity, RunDbStatsEntity, RunReportEntity } from './run.entity';
 import { SceneEntity } from './scene.entity';
-import { PersonaEntity, ScreenplayRunEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayStoryEntity } from './screenplay.entity';
+import { PersonaEntity, ScreenplayRequestEntity, ScreenplayRunEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayStoryEntity } from './screenplay.entity';
 import { ScriptEntity } from './script.entity';
 import {
   PerformanceMetricEntity, PerformanceWindowEntity, SessionCharacterEntity, SessionMemoryEntity, SessionRelationshipEntity,
@@ -36,5 +36,5 @@ export const entities = [
   SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity, SessionSummaryEntity,
   LlmBatchEntity, LlmBatchItemEntity,
   ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
-  PersonaEntity, ScreenplayStoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity,
+  PersonaEntity, ScreenplayStoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity, ScreenplayRequestEntity,
 ];

@@ -149,3 +149,20 @@ export const ScreenplayRunEntity = new EntitySchema<ScreenplayRun>({
     createdAt: timestampDefaultNow('created_at'),
   },
 });
+
+/** A screenplay run's plot, stored by the start under its workflow id (the input carries no plot). */
+export interface ScreenplayRequest {
+  workflowId: string;
+  plot: string;
+  createdAt: Date;
+}
+
+export const ScreenplayRequestEntity = new EntitySchema<ScreenplayRequest>({
+  name: 'ScreenplayRequest',
+  tableName: 'screenplay_requests',
+  columns: {
+    workflowId: { name: 'workflow_id', type: 'text', primary: true },
+    plot: { type: 'text' },
+    createdAt: timestampDefaultNow('created_at'),
+  },
+});

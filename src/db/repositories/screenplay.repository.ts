@@ -97,6 +97,21 @@ export class ScreenplayRepository {
     return out;
   }
 
+  /** Stores a run's plot under its workflow id before the run starts (an id used before is refused: a unique violation). */
+  async saveRequest(workflowId: string, plot: string): Promise<void> {
+    await this.db.query('INSERT INTO screenplay_requests (workflow_id, plot) VALUES ($1, $2)', [workflowId, plot]);
+  }
+
+  /** A stored run's plot; undefined when none was stored under the workflow id. */
+  async requestPlot(workflowId: string): Promise<string | undefined> {
+    const rows: { plot: string }[] = await this.db.query('SELECT plot FROM screenplay_requests WHERE workflow_id = $1', [workflowId]);
+    return rows[0]?.plot;
+  }
+
+  async deleteRequest(workflowId: string): Promise<void> {
+    await this.db.query('DELETE FROM screenplay_requests WHERE workflow_id = $1', [workflowId]);
+  }
+
   /** Stores a run's request and prompt (a repeat rewrites the same row). */
   async saveRun(run: Omit<ScreenplayRun, 'createdAt'>): Promise<void> {
     await this.db.query(
