@@ -1,6 +1,7 @@
 /** Records generateScreenplay histories of this release (see recorder.ts) and replays them. */
 import { WorkflowFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
 import { screenplayWorkflowId, type GenerateScreenplayInput } from '../../src/shared/screenplay';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { generateScreenplay } from '../../src/workflows';
@@ -15,12 +16,14 @@ beforeAll(() => importCrew(stack.app.services.db));
 
 const recordAndReplay = (name: string, workflowId: string) => record(stack.env.address, name, workflowId);
 
-/** As the CLI starts a generation: with its search attributes. */
-function start(args: Partial<GenerateScreenplayInput>) {
+/** As the CLI starts a generation (since 0.8.0): the plot stored under the workflow id, not in the input; with its search attributes. */
+async function start(args: Partial<GenerateScreenplayInput>) {
+  const workflowId = screenplayWorkflowId(randomUUID());
+  await new ScreenplayRepository(stack.app.services.db).saveRequest(workflowId, HARBOUR_PLOT);
   return stack.env.client.workflow.start(generateScreenplay, {
     taskQueue: stack.app.taskQueue,
-    workflowId: screenplayWorkflowId(randomUUID()),
-    args: [{ plot: HARBOUR_PLOT, personaNames: CREW.slice(0, 3), title: 'Replay Crossing', ...args }],
+    workflowId,
+    args: [{ personaNames: CREW.slice(0, 3), title: 'Replay Crossing', ...args }],
     typedSearchAttributes: storyloomSearchAttributes('screenplay', 'Replay Crossing', 'running'),
   });
 }
