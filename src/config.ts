@@ -225,11 +225,12 @@ function url(env: Env, name: string): string | undefined {
 }
 
 /**
- * A provider's base URL without a user name or password: fetch refuses such a URL with an error
- * that quotes it whole, and that message would reach logs, the database and workflow history.
+ * A URL without a user name or password (a provider's base URL, the OTLP endpoint): fetch refuses
+ * such a URL with an error that quotes it whole, and that message would reach logs, the database
+ * and workflow history.
  * `instead` says where the credentials go. A refused value is shown with its credentials masked.
  */
-function providerUrl(env: Env, name: string, instead: string): string | undefined {
+function urlWithoutCredentials(env: Env, name: string, instead: string): string | undefined {
   const value = url(env, name);
   if (value === undefined) return undefined;
   const parsed = new URL(value);
@@ -315,7 +316,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const provider = (p: Provider, keyVar: string | undefined, urlVar: string): ProviderSettings => ({
     apiKey: keyVar ? env[keyVar] || undefined : undefined,
-    baseUrl: providerUrl(env, urlVar, keyVar ? `set the key in ${keyVar} instead` : 'storyloom sends Ollama no credentials'),
+    baseUrl: urlWithoutCredentials(env, urlVar, keyVar ? `set the key in ${keyVar} instead` : 'storyloom sends Ollama no credentials'),
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
     maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
   });
@@ -366,7 +367,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: logLevel(env.LOG_LEVEL),
     metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464, 0, 65_535),
-    otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+    otlpEndpoint: urlWithoutCredentials(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'put them in OTEL_EXPORTER_OTLP_HEADERS instead'),
     payloadKeys: payloadKeys(env),
     codecServer: {
       port: int(env, 'STORYLOOM_CODEC_PORT', 8888, 0, 65_535),

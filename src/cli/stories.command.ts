@@ -202,7 +202,7 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
     args: argv,
     options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' } },
   });
-  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h]');
+  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch]');
   const everyMs = parseDuration('every', values.every);
   const since = values.since ?? '24h';
   const catchup = values['catchup-window'] ?? values.every;

@@ -57,6 +57,7 @@ describe('loadConfig', () => {
     ['OLLAMA_HOST', 'http://user:s3cret@ollama.example:11434', /^OLLAMA_HOST must not hold a user name or password \(storyloom sends Ollama no credentials\); got "http:\/\/\*\*\*@ollama\.example:11434"$/],
     ['OPENAI_BASE_URL', 'https://user:s3cret@proxy.example/v1/', /^OPENAI_BASE_URL must not hold a user name or password \(set the key in OPENAI_API_KEY instead\); got "https:\/\/\*\*\*@proxy\.example\/v1"$/],
     ['ANTHROPIC_BASE_URL', 'https://:s3cret@proxy.example', /^ANTHROPIC_BASE_URL must not hold a user name or password \(set the key in ANTHROPIC_API_KEY instead\)/],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'https://user:s3cret@otel.example:4318', /^OTEL_EXPORTER_OTLP_ENDPOINT must not hold a user name or password \(put them in OTEL_EXPORTER_OTLP_HEADERS instead\); got "https:\/\/\*\*\*@otel\.example:4318"$/],
     // A token alone in the user part is a secret too.
     ['ANTHROPIC_BASE_URL', 'https://s3cret@proxy.example', /^ANTHROPIC_BASE_URL must not hold a user name or password/],
     // Not a URL at all (a space in the host): not shown.
