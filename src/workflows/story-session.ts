@@ -6,8 +6,9 @@
  * most MAX_PARALLEL_TOOL_CALLS), then its write tools one after another in the model's order →
  * results fed back → again, at most maxToolSteps rounds. Reads see the world as it was before
  * the step's writes. An LLM failure (after its retries) fails the turn, not the session. The
- * world lives in Postgres, so every `turnsPerRun` turns the run continues as new once its
- * handlers have finished. A cancelled run first ends the turn in flight (SESSION_CANCEL_ENDS_TURN_PATCH).
+ * world lives in Postgres, so every `turnsPerRun` turns (or sooner, when the server suggests it:
+ * SESSION_CONTINUE_AS_NEW_SUGGESTED_PATCH) the run continues as new once its handlers have
+ * finished. A cancelled run first ends the turn in flight (SESSION_CANCEL_ENDS_TURN_PATCH).
  */
 import {
   ActivityCancellationType,
@@ -65,6 +66,12 @@ const SESSION_SUMMARIES_PATCH = 'session-summarises-older-turns';
  * Without it the run closed at once, the row stayed `running` and a write could still commit.
  */
 const SESSION_CANCEL_ENDS_TURN_PATCH = 'session-cancel-ends-turn';
+/**
+ * A run also continues as new after a turn once the server suggests it (its history's event count
+ * or size is past the namespace's `limit.history*.suggestContinueAsNew`): turns heavy with tool
+ * calls reach those limits before `turnsPerRun`. Without it only the turn count decided.
+ */
+const SESSION_CONTINUE_AS_NEW_SUGGESTED_PATCH = 'session-continue-as-new-suggested';
 const TURN_CANCELLED_REASON = "cancelled: the session's run was cancelled during the turn";
 
 /**
@@ -104,6 +111,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   let summarisedThrough = 0;
   /** Set at the run's start (SESSION_CANCEL_ENDS_TURN_PATCH): a cancel ends the turn in flight before the run closes. */
   let cancelEndsTurn = false;
+  /** Set at the run's start (SESSION_CONTINUE_AS_NEW_SUGGESTED_PATCH). */
+  let continuesWhenSuggested = false;
 
   const progress = (): SessionProgress => ({
     sessionId: input.sessionId,
@@ -169,8 +178,9 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   });
 
   // Before the first local activity (see patches-first.ts).
-  askPatchesFirst([SESSION_SEARCH_ATTRIBUTES_PATCH, SESSION_SUMMARIES_PATCH, SETTLE_STARTED_TASKS_PATCH, SESSION_CANCEL_ENDS_TURN_PATCH]);
+  askPatchesFirst([SESSION_SEARCH_ATTRIBUTES_PATCH, SESSION_SUMMARIES_PATCH, SETTLE_STARTED_TASKS_PATCH, SESSION_CANCEL_ENDS_TURN_PATCH, SESSION_CONTINUE_AS_NEW_SUGGESTED_PATCH]);
   cancelEndsTurn = patchedFromStart(SESSION_CANCEL_ENDS_TURN_PATCH);
+  continuesWhenSuggested = patchedFromStart(SESSION_CONTINUE_AS_NEW_SUGGESTED_PATCH);
   if (!input.carried) {
     // A session resumed after its workflow closed (not ended) goes on from the turns it took.
     const opened = await localActivities.openSession({ sessionId: input.sessionId, title: input.title, scriptId: input.scriptId ?? null });
@@ -184,7 +194,9 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
 
   try {
     // A summary still being made is finished before the run ends or hands over.
-    await condition(() => (ended || turnsThisRun >= turnsPerRun) && serving === nextTicket && summarising === undefined);
+    // The suggestion comes with each workflow task (from history on replay); at least one turn per run.
+    const handOver = () => turnsThisRun >= turnsPerRun || (continuesWhenSuggested && turnsThisRun > 0 && workflowInfo().continueAsNewSuggested);
+    await condition(() => (ended || handOver()) && serving === nextTicket && summarising === undefined);
     await condition(allHandlersFinished);
   } catch (err) {
     if (cancelEndsTurn && isCancellation(err)) {
