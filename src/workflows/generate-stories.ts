@@ -325,9 +325,10 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
     }
     timings.writing = Date.now() - writingStarted;
-    // Known before the last write but for what it supersedes, which it adds to the run's row.
-    stories = { created: made.length, kept: keptHashes.length, superseded: 0 };
-    const final = result(status);
+    // Known before the last write but for what it supersedes, which it adds to the run's row; the
+    // run reports them only once that write is done (a run that fails it made none current).
+    const counts: StoriesWriteResult = { created: made.length, kept: keptHashes.length, superseded: 0 };
+    const final = { ...result(status), stories: counts };
     const last = await mainActivities.writeStories({
       model: routes.synthesis.model,
       promptVersion: SYNTHESIS_PROMPT_VERSION,
@@ -335,7 +336,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       keptHashes,
       finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
     });
-    stories = { ...stories, superseded: last.superseded };
+    stories = { ...counts, superseded: last.superseded };
     timings.writing = Date.now() - writingStarted;
     phase = 'done';
     markStatus(status);

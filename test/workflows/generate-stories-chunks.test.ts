@@ -120,8 +120,10 @@ it('a last write that fails for good leaves the previous run current; the next r
 
   const err = await (await start(failingLastWrite, scope)).result().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowFailedError);
-  const [run] = await stack.app.services.db.query('SELECT status FROM story_runs WHERE workflow_id = $1 ORDER BY finished_at DESC LIMIT 1', [storiesWorkflowId(resolveScope(scope, Date.now()))]);
+  const [run] = await stack.app.services.db.query('SELECT status, result FROM story_runs WHERE workflow_id = $1 ORDER BY finished_at DESC LIMIT 1', [storiesWorkflowId(resolveScope(scope, Date.now()))]);
   expect(run.status).toBe('failed');
+  // Its stories were never made current: it reports none made.
+  expect(run.result.stories).toEqual({ created: 0, kept: 0, superseded: 0 });
   const afterFailure = await storiesOf(first);
   // The chunk write committed its stories, but no reader lists them: the previous run's stay current.
   expect(afterFailure.current).toEqual(before.current);
