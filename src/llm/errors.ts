@@ -67,43 +67,45 @@ function providerError(err: HttpishError): { type?: string; code?: string; messa
 }
 
 /**
- * What an error body's type or code means, for errors that came without an HTTP status (sent in
- * the middle of a stream) and for the ones a status alone misreads (a 429 that is not a rate
- * limit). Anthropic's types end in `_error`; OpenAI's codes are more specific than its types.
+ * The HTTP status a synchronous call would have had, by the error type or code a provider puts in
+ * its error body: for errors sent in the middle of a stream (after a 200, so with no status of
+ * their own), for a batch item's error (anthropic.batch.ts), and where the body says more than the
+ * status (a 429 that is an account out of credit). Anthropic's types end in `_error`; OpenAI's
+ * codes are more specific than its types, so a code is looked up first.
  */
-const BODY_FAILURES: Readonly<Record<string, LlmFailureType>> = {
+const STATUS_OF_ERROR_BODY: Readonly<Record<string, number>> = {
   // Anthropic error types
-  overloaded_error: LlmFailureType.Overloaded,
-  rate_limit_error: LlmFailureType.RateLimited,
-  api_error: LlmFailureType.Transient,
-  timeout_error: LlmFailureType.Timeout,
-  invalid_request_error: LlmFailureType.InvalidRequest,
-  request_too_large: LlmFailureType.ContextTooLong,
-  authentication_error: LlmFailureType.Authentication,
-  permission_error: LlmFailureType.PermissionDenied,
-  not_found_error: LlmFailureType.NotFound,
-  billing_error: LlmFailureType.InsufficientQuota,
-  // OpenAI error codes and types
-  insufficient_quota: LlmFailureType.InsufficientQuota,
-  billing_hard_limit_reached: LlmFailureType.InsufficientQuota,
-  rate_limit_exceeded: LlmFailureType.RateLimited,
-  requests: LlmFailureType.RateLimited,
-  tokens: LlmFailureType.RateLimited,
-  overloaded: LlmFailureType.Overloaded,
-  server_error: LlmFailureType.Transient,
-  context_length_exceeded: LlmFailureType.ContextTooLong,
-  invalid_api_key: LlmFailureType.Authentication,
-  model_not_found: LlmFailureType.NotFound,
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  timeout_error: 408,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+  // OpenAI error codes and types (a server error that says "overloaded" is one, as for a 503)
+  insufficient_quota: 402,
+  billing_hard_limit_reached: 402,
+  invalid_api_key: 401,
+  model_not_found: 404,
+  context_length_exceeded: 413,
+  rate_limit_exceeded: 429,
+  requests: 429,
+  tokens: 429,
+  server_error: 503,
+  overloaded: 529,
 };
 
-function bodyFailure(err: HttpishError): LlmFailureType | undefined {
-  const { type, code, message } = providerError(err);
-  const byCode = code !== undefined && Object.hasOwn(BODY_FAILURES, code) ? BODY_FAILURES[code] : undefined;
-  const byType = type !== undefined && Object.hasOwn(BODY_FAILURES, type) ? BODY_FAILURES[type] : undefined;
-  const failure = byCode ?? byType;
-  // As for a 503: a server error that says it is an overload is one.
-  if (failure === LlmFailureType.Transient && /overload/i.test(message ?? '')) return LlmFailureType.Overloaded;
-  return failure;
+/** The status STATUS_OF_ERROR_BODY gives an error type or code; undefined for one it does not know. */
+export function statusOfErrorType(typeOrCode: string | undefined): number | undefined {
+  return typeOrCode !== undefined && Object.hasOwn(STATUS_OF_ERROR_BODY, typeOrCode) ? STATUS_OF_ERROR_BODY[typeOrCode] : undefined;
+}
+
+function statusOfErrorBody(err: HttpishError): number | undefined {
+  const { type, code } = providerError(err);
+  return statusOfErrorType(code) ?? statusOfErrorType(type);
 }
 
 function isAbort(err: unknown): boolean {
@@ -125,78 +127,50 @@ export function toLlmFailure(err: unknown, provider: Provider, model: string): E
   if (err instanceof ApplicationFailure) return err;
   if (isAbort(err)) return err as Error;
   const e = (err ?? {}) as HttpishError;
-  const status = e.status ?? e.status_code;
   const where = `${provider} (model ${model})`;
   const fail = (type: LlmFailureType, message: string, nonRetryable: boolean, nextRetryDelay?: number) =>
     ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, cause: err instanceof Error ? err : undefined });
-  const noCredit = (code: number | 'stream', detail: string) =>
-    fail(
-      LlmFailureType.InsufficientQuota,
-      `${where} refused the request: the account is out of credit or quota (${code}); add credit or raise the limit for ${KEY_VARS[provider]}'s account. ${detail}`,
-      true,
-    );
-  const streamFailure = (type: LlmFailureType): Error => {
-    const { type: bodyType, code, message } = providerError(e);
-    const detail = `${message ?? providerMessage(e)} (${[bodyType, code].filter(Boolean).join(', ')})`;
-    switch (type) {
-      case LlmFailureType.Overloaded:
-        return fail(type, `${where} is overloaded (error sent mid-stream): ${detail}`, false);
-      case LlmFailureType.RateLimited:
-        return fail(type, `${where} rate limited the request (error sent mid-stream): ${detail}`, false);
-      case LlmFailureType.Transient:
-        return fail(type, `${where} failed mid-stream: ${detail}`, false);
-      case LlmFailureType.Timeout:
-        return fail(type, `${where} timed out the request mid-stream: ${detail}`, false);
-      case LlmFailureType.InsufficientQuota:
-        return noCredit('stream', detail);
-      case LlmFailureType.Authentication:
-        return fail(type, `${where} rejected the credentials (error sent mid-stream): check ${KEY_VARS[provider]}. ${detail}`, true);
-      case LlmFailureType.PermissionDenied:
-        return fail(type, `${where} denied access (error sent mid-stream): the key lacks permission for this model. ${detail}`, true);
-      case LlmFailureType.NotFound:
-        return fail(type, `${where} was not found (error sent mid-stream): check the model name in STORYLOOM_MODEL_* and the base URL. ${detail}`, true);
-      case LlmFailureType.ContextTooLong:
-        return fail(type, `${where}: the request exceeds the model's context window; send less text. ${detail}`, true);
-      case LlmFailureType.InvalidRequest:
-        if (CONTEXT_TOO_LONG.test(detail)) return fail(LlmFailureType.ContextTooLong, `${where}: the request exceeds the model's context window; send less text. ${detail}`, true);
-        return fail(type, `${where} refused the request as invalid (error sent mid-stream): ${detail}`, true);
-      default:
-        return fail(LlmFailureType.Transient, `${where} failed mid-stream: ${detail}`, false);
-    }
-  };
-
-  if (status === undefined) {
-    // An error event in the middle of a stream (after HTTP 200): the body says what it was.
-    const midStream = bodyFailure(e);
-    if (midStream !== undefined) return streamFailure(midStream);
+  const httpStatus = e.status ?? e.status_code;
+  const bodyStatus = statusOfErrorBody(e);
+  if (httpStatus === undefined && bodyStatus === undefined) {
     if (isTimeout(err)) return fail(LlmFailureType.Timeout, `${where} did not answer within the request timeout`, false);
     if (err instanceof SyntaxError) {
       return fail(LlmFailureType.Transient, `${where} sent a malformed response: ${providerMessage(e)}`, false);
     }
     return fail(LlmFailureType.Transient, `${where} could not be reached: ${providerMessage(e)}`, false);
   }
-  const detail = providerMessage(e);
-  if (bodyFailure(e) === LlmFailureType.InsufficientQuota) return noCredit(status, detail);
-  if (status === 402) return noCredit(status, detail);
+  // An error event sent mid-stream (after HTTP 200) has no status: its body says which it would
+  // have been. An account out of credit is that whatever the status (OpenAI's is a 429).
+  const status = bodyStatus === 402 || httpStatus === undefined ? bodyStatus! : httpStatus;
+  const code = httpStatus === undefined ? `${status}, sent mid-stream` : String(status);
+  const body = providerError(e);
+  const detail = httpStatus === undefined ? `${body.message ?? providerMessage(e)} (${[body.type, body.code].filter(Boolean).join(', ')})` : providerMessage(e);
+  if (status === 402) {
+    return fail(
+      LlmFailureType.InsufficientQuota,
+      `${where} refused the request: the account is out of credit or quota (${code}); add credit or raise the limit for ${KEY_VARS[provider]}'s account. ${detail}`,
+      true,
+    );
+  }
   if (status === 429) {
     const wait = retryAfterMs(e.headers);
-    return fail(LlmFailureType.RateLimited, `${where} rate limited the request (429)${wait !== undefined ? `; retry after ${wait} ms` : ''}`, false, wait);
+    return fail(LlmFailureType.RateLimited, `${where} rate limited the request (${code})${wait !== undefined ? `; retry after ${wait} ms` : ''}`, false, wait);
   }
-  if (status === 529) return fail(LlmFailureType.Overloaded, `${where} is overloaded (529): ${detail}`, false, retryAfterMs(e.headers));
+  if (status === 529) return fail(LlmFailureType.Overloaded, `${where} is overloaded (${code}): ${detail}`, false, retryAfterMs(e.headers));
   if (status === 503 && /overload/i.test(detail)) {
-    return fail(LlmFailureType.Overloaded, `${where} is overloaded (503): ${detail}`, false, retryAfterMs(e.headers));
+    return fail(LlmFailureType.Overloaded, `${where} is overloaded (${code}): ${detail}`, false, retryAfterMs(e.headers));
   }
-  if (status === 408) return fail(LlmFailureType.Timeout, `${where} timed out the request (408)`, false);
-  if (status >= 500 || status === 409) return fail(LlmFailureType.Transient, `${where} failed with ${status}: ${detail}`, false);
+  if (status === 408) return fail(LlmFailureType.Timeout, `${where} timed out the request (${code})`, false);
+  if (status >= 500 || status === 409) return fail(LlmFailureType.Transient, `${where} failed with ${code}: ${detail}`, false);
   if (status === 401) {
-    return fail(LlmFailureType.Authentication, `${where} rejected the credentials (401): check ${KEY_VARS[provider]}. ${detail}`, true);
+    return fail(LlmFailureType.Authentication, `${where} rejected the credentials (${code}): check ${KEY_VARS[provider]}. ${detail}`, true);
   }
-  if (status === 403) return fail(LlmFailureType.PermissionDenied, `${where} denied access (403): the key lacks permission for this model. ${detail}`, true);
+  if (status === 403) return fail(LlmFailureType.PermissionDenied, `${where} denied access (${code}): the key lacks permission for this model. ${detail}`, true);
   if (status === 404) {
-    return fail(LlmFailureType.NotFound, `${where} was not found (404): check the model name in STORYLOOM_MODEL_* and the base URL. ${detail}`, true);
+    return fail(LlmFailureType.NotFound, `${where} was not found (${code}): check the model name in STORYLOOM_MODEL_* and the base URL. ${detail}`, true);
   }
   if (status === 413 || CONTEXT_TOO_LONG.test(detail)) {
     return fail(LlmFailureType.ContextTooLong, `${where}: the request exceeds the model's context window; send less text. ${detail}`, true);
   }
-  return fail(LlmFailureType.InvalidRequest, `${where} refused the request as invalid (${status}): ${detail}`, true);
+  return fail(LlmFailureType.InvalidRequest, `${where} refused the request as invalid (${code}): ${detail}`, true);
 }

@@ -1,21 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { anthropicMessageParams, chatResultOfMessage, type ProviderClientOptions } from '../anthropic.provider';
+import { statusOfErrorType } from '../errors';
 import { PURPOSE_HEADER } from '../types';
 import { BATCH_CLOCK_SKEW_MS, type BatchCallOptions, type BatchClient, type BatchItemRequest, type BatchItemResult, type BatchStatus } from './types';
-
-/** Anthropic's error types as the HTTP status a synchronous call would have had (for the error mapping). */
-const STATUS_OF_ERROR_TYPE: Record<string, number> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-};
 
 function statusOf(batch: Anthropic.Messages.MessageBatch): BatchStatus {
   const c = batch.request_counts;
@@ -85,7 +72,7 @@ export class AnthropicBatchClient implements BatchClient {
         out.push({ customId: line.custom_id, ok: true, result: chatResultOfMessage(r.message) });
       } else if (r.type === 'errored') {
         const e = r.error.error;
-        out.push({ customId: line.custom_id, ok: false, reason: 'errored', status: STATUS_OF_ERROR_TYPE[e.type] ?? 500, message: `${e.type}: ${e.message}` });
+        out.push({ customId: line.custom_id, ok: false, reason: 'errored', status: statusOfErrorType(e.type) ?? 500, message: `${e.type}: ${e.message}` });
       } else {
         out.push({ customId: line.custom_id, ok: false, reason: r.type, message: `the item was ${r.type} before it ran` });
       }
