@@ -205,6 +205,21 @@ function num(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * Lowest task-queue rate accepted (one task a minute). Temporal's matching gives a backlog task
+ * 60 s to get a token, so below this dispatch stalls with an error every minute instead of
+ * slowing down (and 0 sent to the server would pause the queue: here 0 means no cap).
+ */
+const MIN_TASK_QUEUE_RATE = 1 / 60;
+
+function taskQueueRate(env: Env, name: string): number {
+  const value = num(env, name, 0);
+  if (value > 0 && value < MIN_TASK_QUEUE_RATE) {
+    throw new ConfigError(`${name} must be 0 (no cap) or at least ${MIN_TASK_QUEUE_RATE.toFixed(4)} (one request a minute); got "${env[name]}"`);
+  }
+  return value;
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return fallback;
@@ -318,7 +333,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiKey: keyVar ? env[keyVar] || undefined : undefined,
     baseUrl: urlWithoutCredentials(env, urlVar, keyVar ? `set the key in ${keyVar} instead` : 'storyloom sends Ollama no credentials'),
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
-    maxPerSecond: num(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`, 0),
+    maxPerSecond: taskQueueRate(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`),
   });
   const uiUrl = webUrl(env, 'TEMPORAL_UI_URL', 'http://127.0.0.1:8233');
   return {

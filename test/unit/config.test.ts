@@ -9,6 +9,12 @@ describe('loadConfig', () => {
     expect(config.llm.models.embedding).toEqual({ provider: 'openai', model: 'text-embedding-3-small' });
   });
 
+  it('takes a provider rate cap of 0 (none) or down to one request a minute', () => {
+    expect(loadConfig({}).llm.providers.openai.maxPerSecond).toBe(0);
+    // 3 requests a minute (a free tier) is still a rate the server can dispatch at.
+    expect(loadConfig({ STORYLOOM_OPENAI_MAX_PER_SECOND: '0.05' }).llm.providers.openai.maxPerSecond).toBe(0.05);
+  });
+
   it('routes a purpose to the configured provider and model', () => {
     const config = loadConfig({ STORYLOOM_MODEL_SUMMARY: 'ollama:llama3.2:3b' });
     expect(config.llm.models.summary).toEqual({ provider: 'ollama', model: 'llama3.2:3b' });
@@ -25,6 +31,7 @@ describe('loadConfig', () => {
     ['STORYLOOM_EMBEDDING_DIMENSIONS', '-1', /STORYLOOM_EMBEDDING_DIMENSIONS must be an integer from 1 to 65536; got "-1"/],
     ['STORYLOOM_OUTLINE_CONTEXT_TOKENS', '10', /STORYLOOM_OUTLINE_CONTEXT_TOKENS must be an integer ≥ 1000; got "10"/],
     ['STORYLOOM_OPENAI_MAX_PER_SECOND', 'fast', /STORYLOOM_OPENAI_MAX_PER_SECOND must be a number ≥ 0/],
+    ['STORYLOOM_OPENAI_MAX_PER_SECOND', '0.01', /^STORYLOOM_OPENAI_MAX_PER_SECOND must be 0 \(no cap\) or at least 0\.0167 \(one request a minute\); got "0\.01"$/],
     ['ANTHROPIC_BASE_URL', 'not a url', /ANTHROPIC_BASE_URL must be a URL/],
     ['STORYLOOM_PRICES', '{"m":{"input":1}}', /STORYLOOM_PRICES.m needs numeric "input" and "output"/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud"/],
