@@ -4,7 +4,12 @@
  * anything. Every bound is in ms of wall time at the given time scale.
  */
 import type { LatencySpec } from '../src/llm/simulator';
-import { MAX_INPUTS_PER_REQUEST } from '../src/domain/ingestion/embedding-batches';
+import { complete } from '../src/llm/simulator/completion';
+import { lastUserText } from '../src/llm/simulator/text';
+import { embeddingBatches, estimateTokens, MAX_INPUTS_PER_REQUEST } from '../src/domain/ingestion/embedding-batches';
+import { sceneSummaryPrompt } from '../src/domain/ingestion/prompts';
+import { localCounter } from '../src/llm/token-counter';
+import type { Provider } from '../src/shared/llm-routing';
 
 /** The seed's latencies (003): summary 2 s, outline 5 s, sheet 3 s, embeddings 0.5 s + 15 ms per input. */
 export const SEED_LATENCY = {
@@ -20,13 +25,39 @@ export type LatencyModel = typeof SEED_LATENCY;
 export interface Work {
   summaries: number;
   /**
-   * Outline calls one after another: 0 (none), 1, or 2 when the summaries exceed the outline
-   * context and it is made by sections (all sections at once, then one over them).
+   * Outline calls, one after another: 0 (none), 1, or — when the summaries exceed the outline
+   * context and it is made by sections — one call per section, one section after another (the
+   * activity holds one provider slot), then one over the sections (`outlineCallsFor`).
    */
   outline: number;
   sheets: number;
   /** Scenes to embed. */
   embeddings: number;
+}
+
+/**
+ * How many outline calls a full ingestion of these scenes (in script order) needs, as the app
+ * defines the outline (src/activities/analysis.activities.ts, writeOutline): the summaries'
+ * lines ("heading: summary") split into sections within the outline model's context by the
+ * domain's `embeddingBatches`, counted as its `batchCounter` counts them (the route's local
+ * tokenizer once the estimate could come near the budget), one call per section, one after
+ * another, then one over the section outlines; one call when they fit. The summaries are what
+ * the simulator answers each scene's summary prompt, a pure function of the prompt (`complete`):
+ * so the count follows from the script the scenario wrote, never from the calls the app made.
+ */
+export async function outlineCallsFor(
+  scenes: readonly { heading: string; text: string }[],
+  route: { provider: Provider; model: string },
+  contextTokens: number,
+): Promise<number> {
+  const lines = scenes.map((scene, position) => {
+    const prompt = sceneSummaryPrompt({ position, heading: scene.heading, text: scene.text });
+    return `${scene.heading}: ${complete(lastUserText(prompt.messages), { kind: 'text' }, prompt.maxTokens).text.trim()}`;
+  });
+  const estimated = lines.reduce((n, line) => n + estimateTokens(line), 0);
+  const countTokens = estimated <= contextTokens / 4 ? undefined : (await localCounter(route.provider, route.model)).count;
+  const sections = embeddingBatches(lines, (line) => line, { maxInputs: Infinity, maxTokens: contextTokens, countTokens }).length;
+  return sections <= 1 ? 1 : sections + 1;
 }
 
 export interface Parallelism {
@@ -112,7 +143,7 @@ export function makespan(latencies: readonly number[], slots: number): number {
  * calls — are the app's cost, not the bound's), then the model's mean for calls the app did not
  * make. `missing` counts those, so a report can say the app did less than the scenario defines.
  */
-function take(drawn: readonly number[], n: number, meanMs: number): { ms: number[]; missing: number } {
+export function take(drawn: readonly number[], n: number, meanMs: number): { ms: number[]; missing: number } {
   const ms = drawn.slice(0, n);
   const missing = Math.max(0, n - ms.length);
   for (let i = 0; i < missing; i++) ms.push(meanMs);

@@ -152,11 +152,23 @@ export async function workWindow(env: BenchEnv, app: BenchApp) {
   };
 }
 
-export async function measureIngest(env: BenchEnv, app: BenchApp, req: IngestRequest): Promise<IngestMeasure> {
+/**
+ * Called at the run's own edges: `onStart` just before the workflow is started (after the
+ * window's start flush), `onEnded` the moment its result is at the client — before the window's
+ * end flush and before the history is fetched and walked (costOf), which are the bench's work.
+ */
+export interface RunHooks {
+  onStart?: () => void;
+  onEnded?: () => void;
+}
+
+export async function measureIngest(env: BenchEnv, app: BenchApp, req: IngestRequest, hooks: RunHooks = {}): Promise<IngestMeasure> {
   const window = await workWindow(env, app);
   const before = app.sim.stats();
+  hooks.onStart?.();
   const started = await startIngest(env, app, req);
   const { result, wallMs, endedAt } = await started.done;
+  hooks.onEnded?.();
   const after = app.sim.stats();
   const { wire, draws } = await window.end();
   const { chain, db } = await costOf(env, app, started.workflowId, started.firstRunId);

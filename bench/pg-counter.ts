@@ -4,8 +4,13 @@
  * (run_db_stats): cache and call-log batches, the statistics' own upserts, anything any pool sends.
  *
  *   statements = Query ('Q', simple protocol) + Execute ('E', extended protocol) messages
- *   commits    = CommandComplete "COMMIT", plus INSERT/UPDATE/DELETE/MERGE/COPY (and DDL) completed outside
- *                a transaction block (Postgres commits each such statement on its own)
+ *   commits    = CommandComplete "COMMIT", plus each implicit transaction that wrote: outside a
+ *                transaction block, the statements of one simple Query (however many it holds) or
+ *                those executed before one Sync run in one implicit transaction, which Postgres
+ *                commits once, when it reports ReadyForQuery idle ('I'). So a write there
+ *                (INSERT/UPDATE/DELETE/MERGE/COPY, and DDL) marks it, and it is counted at that
+ *                ReadyForQuery — once, however many writes it held; an error in it rolls it back
+ *                (not counted), and a BEGIN in it makes it the explicit block its COMMIT counts.
  *
  * The proxy cannot tell runs apart: a scenario attributes by running one run at a time and
  * reading the counters before and after it (or divides a concurrent batch's total).
@@ -74,17 +79,29 @@ export async function startPgCounter(target: { host: string; port: number }): Pr
       }
       if (startupDone && pending.length) front.push(pending);
     });
+    // An implicit transaction (outside a block) that wrote: committed at the next ReadyForQuery 'I'.
+    let implicitWrote = false;
     const back = new MessageReader((type, body) => {
       if (type === 0x43 /* C: CommandComplete */) {
         const tag = body.toString('utf8', 0, Math.max(0, body.length - 1));
         if (/^(BEGIN|START TRANSACTION)\b/.test(tag)) inTx = true;
         else if (/^COMMIT\b/.test(tag)) {
+          // Also commits the writes of an implicit transaction the BEGIN turned into this block.
           totals.commits++;
           inTx = false;
-        } else if (/^ROLLBACK\b/.test(tag)) inTx = false;
-        else if (!inTx && WRITE_TAG.test(tag)) totals.commits++;
+          implicitWrote = false;
+        } else if (/^ROLLBACK\b/.test(tag)) {
+          inTx = false;
+          implicitWrote = false;
+        } else if (!inTx && WRITE_TAG.test(tag)) implicitWrote = true;
+      } else if (type === 0x45 /* E: ErrorResponse */) {
+        // Outside a block the implicit transaction is rolled back (inside one, its ROLLBACK says so).
+        if (!inTx) implicitWrote = false;
       } else if (type === 0x5a /* Z: ReadyForQuery */) {
-        inTx = body[0] !== 0x49; /* 'I' idle */
+        const idle = body[0] === 0x49; /* 'I' idle */
+        if (idle && implicitWrote) totals.commits++;
+        implicitWrote = false;
+        inTx = !idle;
       }
     });
     upstream.on('data', (chunk: Buffer) => {

@@ -19,7 +19,7 @@ import { runS4 } from './scenarios/s4';
 import { runS5 } from './scenarios/s5';
 import { runS6 } from './scenarios/s6';
 import type { ScenarioCtx, ScenarioReport } from './scenarios/common';
-import { markdownTable, targetLines, textTable, type Row, type Target } from './table';
+import { markdownTable, runScenario, targetLines, textTable, type Row, type ScenarioProgress, type Target } from './table';
 
 /** Each scenario's runner; a new scenario is one more entry (its section in latest.md is its own). */
 const SCENARIOS = { S1: runS1, S2: runS2, S3: runS3, S4: runS4, S5: runS5, S6: runS6 } as const;
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     });
   }
 
+  // A failed scenario's report too: what it measured before it failed (runScenario in table.ts).
   const reports: Partial<Record<ScenarioName, ScenarioReport>> = {};
   const errors: Record<string, string> = {};
   let env: BenchEnv | undefined;
@@ -127,13 +128,13 @@ async function main(): Promise<void> {
     for (const name of args.only) {
       const t = performance.now();
       const load0 = Math.round(loadavg()[0] * 100) / 100;
-      try {
-        const report = await SCENARIOS[name](ctx);
-        reports[name] = { ...report, loadAverage: { atStart: load0, atEnd: Math.round(loadavg()[0] * 100) / 100 } };
-        log(`${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-      } catch (err) {
-        errors[name] = (err as Error).stack ?? String(err);
-        log(`${name} FAILED: ${(err as Error).message}`);
+      // Scenarios that fill `progress` as they go keep their rows and declared targets when they throw.
+      const { report, error } = await runScenario(name, (progress: ScenarioProgress) => SCENARIOS[name]({ ...ctx, progress }));
+      reports[name] = { ...report, loadAverage: { atStart: load0, atEnd: Math.round(loadavg()[0] * 100) / 100 } };
+      if (error === undefined) log(`${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      else {
+        errors[name] = error;
+        log(`${name} FAILED: ${error.split('\n')[0]}`);
       }
     }
   } finally {
@@ -144,13 +145,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const targets: Target[] = [];
   const profile: string[] = [];
-  const failedRow = (name: string): Row => ({
-    id: name, label: 'FAILED (see JSON)', wallMs: null, boundMs: null, llmCalls: null, rateLimited: null,
-    dbQueries: null, dbCommits: null, historyEvents: null, notes: [errors[name]?.split('\n')[0] ?? ''],
-  });
   for (const name of args.only) {
     const r = reports[name];
-    rows.push(...(r ? r.rows : [failedRow(name)]));
+    rows.push(...(r?.rows ?? []));
     targets.push(...(r?.targets ?? []));
     profile.push(...(r?.profile ?? []));
   }
@@ -193,7 +190,7 @@ async function main(): Promise<void> {
       '',
       `**${started.toISOString()}** — \`${command}\` — time scale ${name === 'S3' ? S3_TIME_SCALE : args.timeScale}, jitter σ ${args.jitter} — ${machineLine} — load avg (1 min) ${load.atStart} → ${load.atEnd} over this scenario`,
       '',
-      markdownTable(r ? r.rows : [failedRow(name)]),
+      markdownTable(r?.rows ?? []),
       '',
       ...(r?.boundNote ? [r.boundNote, ''] : []),
       targetLines(r?.targets ?? [], true),

@@ -3,7 +3,7 @@ import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 import type { IngestionResult } from '../../src/shared/ingestion';
 import { drawnByPurpose, type Work } from '../bounds';
 import type { LatencyDraw } from '../../src/llm/simulator';
-import { importText, type BenchApp, type BenchEnv } from '../env';
+import { importText, parseText, type BenchApp, type BenchEnv } from '../env';
 import type { ChainHistory, LatencyStats } from '../history';
 import { measureIngest, type SimDelta } from '../measure';
 import type { Row, Target } from '../table';
@@ -48,6 +48,17 @@ export async function warmUp(env: BenchEnv, app: BenchApp, tag: string): Promise
   await measureIngest(env, app, { scriptId: imported.scriptId, mode: 'full' });
   app.sim.configure({ timeScale: scale });
   app.sim.resetStats();
+}
+
+/** What a full ingestion of `text` must make: every scene, the outline, a sheet per speaker, every embedding. */
+export function definedWork(text: string): Work {
+  const parsed = parseText(text);
+  return { summaries: parsed.scenes.length, outline: 1, sheets: parsed.characters.length, embeddings: parsed.scenes.length };
+}
+
+/** The outline's route and context budget, as the app under test is configured (for `outlineCallsFor`). */
+export function outlineConfig(app: BenchApp) {
+  return { route: app.config.llm.models.outline, contextTokens: app.config.llm.outlineContextTokens };
 }
 
 /** What the run actually had to make (provider calls it needed), from its result and the simulator. */

@@ -4,7 +4,8 @@
  *   1  every flag off                              bound: the sum of every call
  *   2  defaults, cold cache (a fresh script)       bound: N summaries through c slots + max(outline, C sheets through c slots, embeddings)
  *   3  row 2 again, nothing changed                bound: 0 (no provider call needed)
- *   4  one scene edited, partial ingestion         bound: one summary + max(outline, affected sheets, one embedding request)
+ *   4  one scene edited, partial ingestion         bound: one summary + max(outline, affected sheets, one embedding request);
+ *                                                  and the simulator must have received exactly the edit's calls (editTargets)
  *   5  row 2's calls from a bare script with a limiter (no Temporal, no database): the floor
  *   6  row 2 on DBOS Transact (bench/peers/dbos-ingest.ts): the same pipeline, durable on Postgres alone
  * Then --pairs − 1 more runs of rows 2 and 6 on the same script, in alternating order: "not
@@ -14,16 +15,18 @@
  */
 import { DEFAULT_CONCURRENCY, type IngestionFlags } from '../../src/shared/ingestion';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
-import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, SEED_LATENCY, sequentialBoundMs, type Parallelism, type Work } from '../bounds';
+import { MAX_INPUTS_PER_REQUEST } from '../../src/domain/ingestion/embedding-batches';
+import type { Provider } from '../../src/shared/llm-routing';
+import { drawnByPurpose, drawnIngestionBound, ingestionBoundMs, outlineCallsFor, SEED_LATENCY, sequentialBoundMs, type Parallelism, type Work } from '../bounds';
 import { importText, parseText, startBenchApp } from '../env';
 import { floorIngestion } from '../floor';
 import { createDbosPeer, IngestionRepository } from '../peers/dbos-ingest';
 import { measureTemporalRounds, roundLine } from '../temporal-round';
 import { comparePairs, median, signedSeconds } from '../pairs';
 import { comparePhases, phaseSpans, runSpan, signedMs, slotHandoffs } from '../phases';
-import { measureIngest, workWindow, type IngestMeasure } from '../measure';
-import type { Row, Target } from '../table';
-import { llmOverhead, missingNotes, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
+import { measureIngest, workWindow, type IngestMeasure, type SimDelta } from '../measure';
+import { declareTargets, newProgress, settleTarget, type Row, type ScenarioProgress } from '../table';
+import { definedWork, llmOverhead, missingNotes, outlineConfig, overheadCell, profileLine, SECONDS, timelineLine, warmUp, workOf, type ScenarioCtx, type ScenarioReport } from './common';
 
 const SCENES = 100;
 const CHARACTERS = 10;
@@ -34,15 +37,58 @@ const ALL_OFF: IngestionFlags = { parallelSceneSummaries: false, parallelCharact
 const DEFAULTS: Parallelism = { summaries: DEFAULT_CONCURRENCY.summaries, sheets: DEFAULT_CONCURRENCY.sheets, batchEmbeddings: true, parallelPhase2: true };
 const SEQUENTIAL: Parallelism = { summaries: 1, sheets: 1, batchEmbeddings: false, parallelPhase2: false };
 
-/** What a full ingestion of `text` must make: every scene, the outline, a sheet per speaker, every embedding. */
-export function definedWork(text: string): Work {
-  const parsed = parseText(text);
-  return { summaries: parsed.scenes.length, outline: 1, sheets: parsed.characters.length, embeddings: parsed.scenes.length };
-}
-
 /** What editing scene `n` (1-based) makes stale: its summary, the outline, its speakers' sheets, its embedding. */
 export function editWork(text: string, n: number): Work {
   return { summaries: 1, outline: 1, sheets: new Set(parseText(text).scenes[n - 1].characters).size, embeddings: 1 };
+}
+
+/** Provider requests by purpose, as the simulator counts them, and the embedding inputs they carried. */
+export interface EditCalls {
+  summary: number;
+  outline: number;
+  sheet: number;
+  embedding: number;
+  embeddingInputs: number;
+}
+
+/**
+ * The provider requests editing scene `n` (1-based) of `text` requires: its summary, the outline
+ * over every summary (`outlineCallsFor`), a sheet per speaker of the scene, and one embedding request
+ * carrying the scene's one input — from the script, not from what the app reports.
+ */
+export async function expectedEditCalls(text: string, n: number, outline: { route: { provider: Provider; model: string }; contextTokens: number }): Promise<EditCalls> {
+  const work = editWork(text, n);
+  const scenes = parseText(text).scenes;
+  return {
+    summary: work.summaries,
+    outline: await outlineCallsFor(scenes, outline.route, outline.contextTokens),
+    sheet: work.sheets,
+    // One scene's input is far within a request's inputs and tokens.
+    embedding: Math.ceil(work.embeddings / MAX_INPUTS_PER_REQUEST),
+    embeddingInputs: work.embeddings,
+  };
+}
+
+const EDIT_CALLS_TARGET = "the simulator received exactly the edit's calls (its summary, the outline, its speakers' sheets, one embedding request of one input)";
+
+/**
+ * S1.4's work target: what the simulator received during the run (its own per-purpose counts)
+ * equals the calls the edit requires — no more (a regression re-embedding every scene or
+ * regenerating other sheets would hide under the outline's latency in the wall target), no less,
+ * and no request of any other purpose.
+ */
+export function editTargets(expected: EditCalls, sim: Pick<SimDelta, 'byPurpose' | 'embeddingInputs'>): { what: string; value: string; met: boolean } {
+  const want: Record<string, number> = { summary: expected.summary, outline: expected.outline, sheet: expected.sheet, embedding: expected.embedding };
+  const got = (p: string) => sim.byPurpose[p] ?? 0;
+  const purposes = [...Object.keys(want), ...Object.keys(sim.byPurpose).filter((p) => !(p in want)).sort()];
+  const parts = purposes.map((p) => ({ label: p, got: got(p), want: want[p] ?? 0 }));
+  parts.push({ label: 'embedding inputs', got: sim.embeddingInputs, want: expected.embeddingInputs });
+  const off = parts.filter((x) => x.got !== x.want);
+  return {
+    what: EDIT_CALLS_TARGET,
+    value: off.length ? off.map((x) => `${x.label} ${x.got} (expected ${x.want})`).join(', ') : `as expected: ${parts.map((x) => `${x.label} ${x.want}`).join(', ')}`,
+    met: off.length === 0,
+  };
 }
 
 /** The synthetic script with one scene's action line changed. */
@@ -85,17 +131,31 @@ function providerMs(m: IngestMeasure) {
   return out;
 }
 
-export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
+/** S1's targets (defined at time scale 1), declared before the run: a failure reports each one it did not reach as missed. */
+export function s1Targets(pairs: number) {
+  return {
+    bound: { row: 'S1.2', what: 'wall ≤ 1.03 × bound' },
+    floor: { row: 'S1.2', what: 'wall ≤ 1.03 × row 5 (floor)' },
+    peer: { row: 'S1.2', what: `not slower than the DBOS peer (row 6): the median of ${pairs} pair${pairs === 1 ? '' : 's'}, storyloom − peer` },
+    statements: { row: 'S1.2', what: '≤ 30 DB statements (all the app sent, on the wire)' },
+    rerun: { row: 'S1.3', what: 'wall < 1 s with 0 provider calls' },
+    edit: { row: 'S1.4', what: 'wall ≤ summary + max(outline, affected sheets, one embedding request) + 1 s' },
+    editCalls: { row: 'S1.4', what: EDIT_CALLS_TARGET },
+  };
+}
+
+export async function runS1(ctx: ScenarioCtx & { progress?: ScenarioProgress }): Promise<ScenarioReport> {
   const ts = ctx.timeScale;
   const lat = SEED_LATENCY;
   const app = await startBenchApp(ctx.env, 's1', { timeScale: ts, jitter: ctx.jitter, latency: { default: { fixedMs: 0 }, byPurpose: lat } });
   try {
     await warmUp(ctx.env, app, `s1 ${ctx.runTag}`);
     const db = app.services.db;
-    const rows: Row[] = [];
-    const targets: Target[] = [];
-    const profile: string[] = [];
-    const details: Record<string, unknown> = { timeScale: ts, jitter: ctx.jitter, latency: lat, scenes: SCENES, characters: CHARACTERS };
+    // Filled as it goes: a failure midway keeps the rows, targets and details measured so far.
+    const { rows, targets, profile, details } = ctx.progress ?? newProgress();
+    Object.assign(details, { timeScale: ts, jitter: ctx.jitter, latency: lat, scenes: SCENES, characters: CHARACTERS });
+    const T = s1Targets(Math.max(1, ctx.pairs));
+    declareTargets(targets, Object.values(T));
 
     // Row 1: every flag off.
     ctx.log(`S1 row 1: every flag off (bound ≈ ${SECONDS(sequentialBoundMs(lat, { summaries: SCENES, outline: 1, sheets: CHARACTERS, embeddings: SCENES }, ts))})`);
@@ -122,6 +182,9 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     rows.push(r2);
     profile.push(profileLine('S1.2', m2.chain, providerMs(m2)), timelineLine('S1.2', m2.chain));
     details.row2 = { work: w2, bound: bound2, appWork: workOf(m2.result, m2.sim), result: m2.result, sim: m2.sim, history: m2.chain, db: m2.db, wire: m2.wire, draws: m2.draws };
+    settleTarget(targets, { ...T.bound, value: `${(m2.wallMs / b2).toFixed(3)}×`, met: m2.wallMs <= 1.03 * b2 });
+    const statementsTarget = (peer?: number | null) => ({ ...T.statements, value: `${m2.wire.statements}${peer !== undefined ? ` (peer ${peer})` : ''}`, met: m2.wire.statements <= 30 });
+    settleTarget(targets, statementsTarget());
 
     // Row 3: the same again on the unchanged script, as a default re-run does (partial: a full run redoes every call).
     ctx.log('S1 row 3: row 2 again, unchanged script (bound 0)');
@@ -129,6 +192,7 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     rows.push(measuredRow('S1.3', 'row 2 again, unchanged', m3, 0, [`${m3.result.phases.summaries.reused} summaries reused`]));
     profile.push(profileLine('S1.3', m3.chain), timelineLine('S1.3', m3.chain));
     details.row3 = { result: m3.result, sim: m3.sim, history: m3.chain, db: m3.db, wire: m3.wire };
+    settleTarget(targets, { ...T.rerun, value: `${SECONDS(m3.wallMs)}, ${m3.sim.requests} calls`, met: m3.wallMs < 1000 && m3.sim.requests === 0 });
 
     // Row 4: one scene edited, re-imported, partial ingestion.
     const edited = editScene(text2, EDITED_SCENE);
@@ -140,13 +204,17 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     const b4 = bound4.ms;
     const affected = w4.sheets;
     const app4 = workOf(m4.result, m4.sim);
+    const expected4 = await expectedEditCalls(edited, EDITED_SCENE, outlineConfig(app));
     rows.push(measuredRow('S1.4', `scene ${EDITED_SCENE} edited, partial`, m4, b4, [
       `${w4.summaries} summary, ${affected} affected sheets, ${w4.embeddings} embedding`,
       ...(app4.summaries !== w4.summaries || app4.sheets !== w4.sheets ? [`app made ${app4.summaries} summaries, ${app4.sheets} sheets`] : []),
       ...missingNotes(bound4),
     ]));
     profile.push(profileLine('S1.4', m4.chain, providerMs(m4)), timelineLine('S1.4', m4.chain));
-    details.row4 = { changedScenes: reimport.changedScenes, affectedSheets: affected, work: w4, bound: bound4, appWork: app4, result: m4.result, sim: m4.sim, history: m4.chain, db: m4.db, wire: m4.wire, draws: m4.draws };
+    details.row4 = { changedScenes: reimport.changedScenes, affectedSheets: affected, work: w4, expectedCalls: expected4, bound: bound4, appWork: app4, result: m4.result, sim: m4.sim, history: m4.chain, db: m4.db, wire: m4.wire, draws: m4.draws };
+    // Row 4's bound is already one summary + max(outline, the affected sheets, one embedding request), drawn.
+    settleTarget(targets, { ...T.edit, value: `${SECONDS(m4.wallMs)} vs ${SECONDS(b4 + 1000)}`, met: m4.wallMs <= b4 + 1000 });
+    settleTarget(targets, { row: T.editCalls.row, ...editTargets(expected4, m4.sim) });
 
     // Row 5: the floor — row 2's calls without Temporal or a database.
     ctx.log('S1 row 5: the same calls from a bare script with a limiter (the floor)');
@@ -172,6 +240,7 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
       notes: [`summaries ${SECONDS(floor.summariesMs)}, phase 2 ${SECONDS(floor.phase2Ms)}`, sameDraws ? 'same drawn latencies as row 2' : 'drawn latencies differ from row 2'],
     };
     rows.push(r5);
+    settleTarget(targets, { ...T.floor, value: `${(m2.wallMs / floor.wallMs).toFixed(3)}×`, met: m2.wallMs <= 1.03 * floor.wallMs });
     details.row5 = { ...floor, bound: bound5, draws: draws5 };
     r2.notes.push(`row2/row5 ${(m2.wallMs / floor.wallMs).toFixed(3)}`, `summaries ${SECONDS(m2.result.timingsMs.summaries)}, phase 2 ${SECONDS(m2.result.timingsMs.phase2)}`);
     rows[0].notes.push(`summaries ${SECONDS(m1.result.timingsMs.summaries)}, phase 2 ${SECONDS(m1.result.timingsMs.phase2)}`);
@@ -228,6 +297,7 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     };
     details.row6 = { wallMs: p6.wallMs, bound: bound6, wire: p6.wire, draws: p6.draws, result: p6.done };
     rows.push(r6);
+    settleTarget(targets, statementsTarget(r6.dbQueries));
     r2.notes.push(`row2/row6 ${(m2.wallMs / p6.wallMs).toFixed(3)}`);
 
     // More storyloom/peer pairs on row 2's script, in alternating order: one pair's difference
@@ -279,22 +349,11 @@ export async function runS1(ctx: ScenarioCtx): Promise<ScenarioReport> {
     profile.push(`S1 bare Temporal activity round: ${roundLine(rounds)}`);
     details.temporalRounds = rounds;
 
-    // Targets (defined at time scale 1).
-    targets.push(
-      { row: 'S1.2', what: 'wall ≤ 1.03 × bound', value: `${(m2.wallMs / b2).toFixed(3)}×`, met: m2.wallMs <= 1.03 * b2 },
-      { row: 'S1.2', what: 'wall ≤ 1.03 × row 5 (floor)', value: `${(m2.wallMs / floor.wallMs).toFixed(3)}×`, met: m2.wallMs <= 1.03 * floor.wallMs },
-      {
-        row: 'S1.2',
-        what: `not slower than the DBOS peer (row 6): the median of ${pairs.length} pair${pairs.length === 1 ? '' : 's'}, storyloom − peer`,
-        value: `${signedSeconds(pairing.medianDiffMs)} (${pairs.map((p) => signedSeconds(p.storyloomMs - p.peerMs)).join(', ')}; storyloom faster in ${pairing.storyloomFaster} of ${pairs.length})`,
-        met: pairing.medianDiffMs <= 0,
-      },
-      { row: 'S1.2', what: '≤ 30 DB statements (all the app sent, on the wire)', value: `${m2.wire.statements} (peer ${r6.dbQueries})`, met: m2.wire.statements <= 30 },
-      { row: 'S1.3', what: 'wall < 1 s with 0 provider calls', value: `${SECONDS(m3.wallMs)}, ${m3.sim.requests} calls`, met: m3.wallMs < 1000 && m3.sim.requests === 0 },
-    );
-    // Row 4's bound is already one summary + max(outline, the affected sheets, one embedding request), drawn.
-    const t4 = b4 + 1000;
-    targets.push({ row: 'S1.4', what: 'wall ≤ summary + outline + affected sheets + one embedding request + 1 s', value: `${SECONDS(m4.wallMs)} vs ${SECONDS(t4)}`, met: m4.wallMs <= t4 });
+    settleTarget(targets, {
+      ...T.peer,
+      value: `${signedSeconds(pairing.medianDiffMs)} (${pairs.map((p) => signedSeconds(p.storyloomMs - p.peerMs)).join(', ')}; storyloom faster in ${pairing.storyloomFaster} of ${pairs.length})`,
+      met: pairing.medianDiffMs <= 0,
+    });
     return { rows, targets, profile, details };
   } finally {
     await app.stop();
