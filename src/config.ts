@@ -335,7 +335,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxConcurrent: int(env, `STORYLOOM_${p.toUpperCase()}_MAX_CONCURRENT`, 10, 1, 1000),
     maxPerSecond: taskQueueRate(env, `STORYLOOM_${p.toUpperCase()}_MAX_PER_SECOND`),
   });
-  const uiUrl = webUrl(env, 'TEMPORAL_UI_URL', 'http://127.0.0.1:8233');
+  // The dev server's Web UI (scripts/temporal.sh) listens on TEMPORAL_UI_PORT: its links follow it unless TEMPORAL_UI_URL says otherwise.
+  const uiUrl = env.TEMPORAL_UI_URL ? webUrl(env, 'TEMPORAL_UI_URL', 'http://127.0.0.1:8233') : `http://127.0.0.1:${int(env, 'TEMPORAL_UI_PORT', 8233, 1, 65_535)}`;
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',

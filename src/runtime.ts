@@ -7,7 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { DataSource } from 'typeorm';
 import { createMainActivities, createProviderActivities, type MainActivities } from './activities';
 import type { AppConfig } from './config';
-import { createDataSource } from './db/data-source';
+import { createDataSource, initializeDataSource } from './db/data-source';
 import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
 import { OutageDetector } from './llm/outage-detector';
@@ -68,7 +68,8 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
     onError: (err) => logger.error({ err }, 'run_db_stats write failed'),
   });
   const db = createDataSource(config.databaseUrl, { logger: dbStats });
-  await db.initialize();
+  // Postgres out of reach: "Cannot reach Postgres at <URL, password masked>: <why>. Start it or set DATABASE_URL."
+  await initializeDataSource(db, config.databaseUrl);
   dbStats.start(db);
   const callLog = new BufferedCallLog(db, {
     onError: (err) => logger.error({ err }, 'llm_calls write failed'),

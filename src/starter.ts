@@ -3,6 +3,7 @@
  * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
 import { CliContext } from './cli/context';
+import { workflowFailureMessage } from './cli/workflow-failure';
 import { exactPositionals } from './cli/positionals';
 import { asksForHelp, COMMAND_HELP, commandHelp, overviewHelp } from './cli/help';
 import { codecServerCommand } from './cli/codec-server.command';
@@ -21,6 +22,7 @@ import { storiesCommand } from './cli/stories.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
+import { DatabaseUnreachableError, describeMigrations } from './db/data-source';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from './shared/search-attributes';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
@@ -57,13 +59,15 @@ const commands: Record<string, Command> = {
   },
   serve: serveCommand,
   'codec-server': (ctx, argv) => codecServerCommand(ctx.config, argv),
-  migrate: async (ctx, argv) => {
-    noArguments(argv);
-    await ctx.db();
-    console.log('The database is up to date.');
-    return 0;
-  },
+  migrate: migrateCommand,
 };
+
+/** `migrate`: creates the database when missing, applies pending migrations, and says which. */
+export async function migrateCommand(ctx: Pick<CliContext, 'config' | 'migrate'>, argv: string[]): Promise<number> {
+  noArguments(argv);
+  console.log(describeMigrations(await ctx.migrate(), ctx.config.databaseUrl));
+  return 0;
+}
 
 /**
  * A command's stdout holds its results and its stderr no JSON log lines unless LOG_LEVEL asks:
@@ -81,7 +85,8 @@ export function failureMessage(err: unknown): string {
   if (MISSING_SEARCH_ATTRIBUTE.test(cause) || MISSING_SEARCH_ATTRIBUTE.test(message)) {
     return `${message}: ${cause}\n${missingSearchAttributesHint()}`;
   }
-  return message;
+  // A workflow the command waited for failed: what its failure says, not "Workflow execution failed".
+  return workflowFailureMessage(err) ?? message;
 }
 
 /** How to register the search attributes, from their definitions (so every one is named, with its type). */
@@ -128,7 +133,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`storyloom ${name}: ${(err as Error).message} (see \`storyloom ${name} --help\`)`);
       return 2;
     }
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    // Like an unreachable Temporal server (a UsageError from connectClient): the message says what to do.
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatabaseUnreachableError) {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
       return 2;
     }

@@ -1,6 +1,7 @@
 /** The worker process: `npm run worker` (or `storyloom worker`). Runs until SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from './config';
+import { loadConfig, type AppConfig } from './config';
+import { KEY_VARS } from './llm/errors';
 import { createLogger, type Logger } from './observability/logger';
 import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
 import { installRuntime } from './observability/temporal-runtime';
@@ -22,6 +23,7 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
   if (!config.payloadKeys) {
     logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
   }
+  for (const w of missingApiKeys(config)) logger.warn({ provider: w.provider, variable: w.variable, purposes: w.purposes }, w.message);
   const services = await createServices(config, { logger });
   let connection: NativeConnection | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -57,6 +59,33 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
     ]);
     logger.info('storyloom worker stopped');
   }
+}
+
+/**
+ * Providers the configured models (STORYLOOM_MODEL_*) route to that need an API key and have none:
+ * their calls fail at once as LlmAuthentication. A warning, not a refusal to start: a proxy at the
+ * provider's base URL may add the key (Anthropic's SDK sends nothing without one, so a placeholder
+ * key is needed there). Names the variable, never a value.
+ */
+export function missingApiKeys(config: Pick<AppConfig, 'llm'>): { provider: string; variable: string; purposes: string[]; message: string }[] {
+  const purposesOf = new Map<'anthropic' | 'openai', string[]>();
+  for (const [purpose, { provider }] of Object.entries(config.llm.models)) {
+    if (provider !== 'anthropic' && provider !== 'openai') continue;
+    if (config.llm.providers[provider].apiKey) continue;
+    purposesOf.set(provider, [...(purposesOf.get(provider) ?? []), purpose]);
+  }
+  return [...purposesOf].map(([provider, purposes]) => {
+    const variable = KEY_VARS[provider];
+    return {
+      provider,
+      variable,
+      purposes,
+      message:
+        `${variable} is not set, and the ${purposes.join(', ')} model(s) use ${provider}: those calls will fail (LlmAuthentication) ` +
+        `unless a proxy at ${provider.toUpperCase()}_BASE_URL adds the key` +
+        (provider === 'anthropic' ? ` (the Anthropic SDK sends no request without one: set ${variable} to a placeholder then)` : ''),
+    };
+  });
 }
 
 /** Runs every step, in order, even after one throws; each failure is a warn line. */

@@ -10,6 +10,7 @@ import type { LlmService } from '../llm/llm-service';
 import type { Logger } from '../observability/logger';
 import { webUiLink } from '../cli/temporal-client';
 import type { OperationContext } from '../operations/context';
+import { runKind } from './run-kinds';
 import { RunWatchHub } from './run-watch';
 import { StreamWatchHub } from './stream-watch';
 
@@ -62,17 +63,22 @@ export class ApiContext implements OperationContext {
     return webUiLink(this.config, workflowId, runId);
   }
 
-  /** The API's links to one run. */
-  runUrls(workflowId: string): Record<string, string> {
+  /**
+   * The API's links to one run: those its workflow answers (src/api/run-kinds.ts), so a
+   * screenplay run has no pause link. `type` is the workflow type when known (a description
+   * has it); without it the kind comes from the workflow id.
+   */
+  runUrls(workflowId: string, type?: string): Record<string, string> {
     const base = `/api/runs/${encodeURIComponent(workflowId)}`;
+    const kind = runKind(workflowId, type);
     return {
       status: base,
       events: `${base}/events`,
-      pause: `${base}/pause`,
-      resume: `${base}/resume`,
+      ...(kind?.steerable ? { pause: `${base}/pause`, resume: `${base}/resume` } : {}),
       cancel: `${base}/cancel`,
-      concurrency: `${base}/concurrency`,
-      report: `${base}/report`,
+      ...(kind?.steerable ? { concurrency: `${base}/concurrency` } : {}),
+      ...(kind?.report ? { report: `${base}/report` } : {}),
+      ...(kind?.stream ? { stream: kind.stream(workflowId) } : {}),
     };
   }
 }

@@ -21,7 +21,7 @@ const personaSchema = {
 } as const;
 
 /** The 404 for unknown names: each with the closest existing names. */
-const unknownPersonasSchema = {
+export const unknownPersonasSchema = {
   type: 'object',
   properties: {
     error: {

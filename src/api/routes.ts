@@ -17,10 +17,10 @@ export const scriptIdParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
 } as const;
 
-/** Links to one run, as ApiContext.runUrls makes them. */
+/** Links to one run, as ApiContext.runUrls makes them (only those the run's workflow answers). */
 export const runUrlsSchema = {
   type: 'object',
-  properties: Object.fromEntries(['status', 'events', 'pause', 'resume', 'cancel', 'concurrency', 'report'].map((k) => [k, { type: 'string' }])),
+  properties: Object.fromEntries(['status', 'events', 'pause', 'resume', 'cancel', 'concurrency', 'report', 'stream'].map((k) => [k, { type: 'string' }])),
 } as const;
 
 export const bearerSecurity = [{ bearerAuth: [] }];

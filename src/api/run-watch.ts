@@ -4,6 +4,8 @@
  * A poller keeps only what it last saw, to tell a change; it stops when its last client leaves.
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { queryProgress } from '../operations/run-progress';
+import { finalEventId } from './sse';
 
 /** A run's final state: the result, or the error it ended with. */
 export interface RunFinal {
@@ -17,7 +19,9 @@ export interface RunFinal {
  * its history, so equal ids mean equal state) or `<runId>:final`: any API process gives the same
  * id to the same state, which is what makes `Last-Event-ID` work across restarts.
  */
-export type RunEvent = { id: string; type: 'progress'; data: { status: string; progress: unknown } } | { id: string; type: 'final'; data: RunFinal };
+export type RunEvent =
+  | { id: string; type: 'progress'; data: { status: string; progress: unknown; progressError?: string } }
+  | { id: string; type: 'final'; data: RunFinal };
 
 type Listener = (event: RunEvent) => void;
 
@@ -40,6 +44,8 @@ export interface RunSnapshot {
   desc: WorkflowExecutionDescription;
   /** The progress query's answer; null when it had none (no such query, no worker, between runs). */
   progress: unknown;
+  /** Why `progress` is null (`no worker answered within 5 s`); absent when the query answered. */
+  progressError?: string;
   /** The result or error, once the run is closed. */
   final?: RunFinal;
 }
@@ -50,14 +56,18 @@ const OPEN_STATUSES = new Set(['RUNNING', 'CONTINUED_AS_NEW']);
 async function takeSnapshot(client: Client, workflowId: string): Promise<RunSnapshot> {
   const handle = client.workflow.getHandle(workflowId);
   const desc = await handle.describe();
-  let progress: unknown = null;
-  try {
-    progress = await handle.query('progress');
-  } catch {
-    // Before the first workflow task, or a job without a progress query: the status alone.
-  }
+  // Bounded: with no worker the query would hold the answer for the server's whole timeout.
+  const { progress, error: progressError } = await queryProgress(client, handle).catch((err: unknown) => ({
+    progress: null,
+    error: `the progress query failed: ${(err as Error).message}`,
+  }));
   const status = desc.status.name;
-  return { desc, progress, ...(OPEN_STATUSES.has(status) ? {} : { final: await runFinal(client, workflowId, status) }) };
+  return {
+    desc,
+    progress,
+    ...(progressError ? { progressError } : {}),
+    ...(OPEN_STATUSES.has(status) ? {} : { final: await runFinal(client, workflowId, status) }),
+  };
 }
 
 class RunWatcher {
@@ -112,18 +122,18 @@ class RunWatcher {
 
   /** One look at the run; true once the final event is out. */
   private async poll(): Promise<boolean> {
-    const { desc, progress, final } = await this.snapshot();
+    const { desc, progress, progressError, final } = await this.snapshot();
     const status = desc.status.name;
     if (status === 'CONTINUED_AS_NEW') return false; // the next run is starting
     if (final) {
-      this.emit({ id: `${desc.runId}:final`, type: 'final', data: final });
+      this.emit({ id: finalEventId(desc.runId), type: 'final', data: final });
       this.stop();
       return true;
     }
     const json = JSON.stringify(progress);
     if (json !== this.lastProgressJson || !this.last) {
       this.lastProgressJson = json;
-      this.emit({ id: `${desc.runId}:${desc.historyLength}`, type: 'progress', data: { status, progress } });
+      this.emit({ id: `${desc.runId}:${desc.historyLength}`, type: 'progress', data: { status, progress, ...(progressError ? { progressError } : {}) } });
     }
     return false;
   }

@@ -1,13 +1,15 @@
 /**
  * Any job's run, by workflow id: its state, a Server-Sent Events stream of its progress and final
- * result, steering (pause, resume, cancel, concurrency: each job's Updates of those names) and its
- * stored report. Everything comes from Temporal and Postgres.
+ * result, steering (pause, resume, cancel, concurrency: each job's Updates of those names, for the
+ * jobs that define them, src/api/run-kinds.ts) and its stored report. Everything comes from
+ * Temporal and Postgres.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { OperationError } from '../operations/context';
 import { setRunConcurrency, steerRun, type SteeringAction } from '../operations/steer-run';
 import { storedReport } from '../operations/stored-report';
 import { ApiError, errorSchema } from './errors';
+import { runKind, steeringRefusal, type SteeringKind } from './run-kinds';
 import { bearerSecurity, runUrlsSchema, workflowIdParams, type ApiRoutes } from './routes';
 import { openSse } from './sse';
 
@@ -36,6 +38,17 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       throw err;
     }
   };
+  /**
+   * A fresh description of a run that can take `action`: 409 for a job whose workflow defines no
+   * such Update (rather than the run's "No registered handler"), or a run that is not running.
+   */
+  const steerable = async (workflowId: string, action: SteeringKind) => {
+    const desc = await describe(workflowId);
+    const refusal = steeringRefusal(runKind(workflowId, desc.type), action);
+    if (refusal) throw new ApiError(409, 'not_supported', refusal);
+    if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+    return desc;
+  };
 
   app.get<{ Params: Params }>(
     '/api/runs/:workflowId',
@@ -57,6 +70,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
               closeTime: { type: ['string', 'null'] },
               historyLength: { type: 'integer' },
               progress: { type: ['object', 'null'], additionalProperties: true },
+              progressError: { type: 'string', description: 'Why progress is null: e.g. "no worker answered within 5 s" (the query waits that long for a worker)' },
               result: {},
               error: { type: 'object', properties: { type: { type: 'string' }, message: { type: 'string' } } },
               webUi: { type: 'string' },
@@ -69,7 +83,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request) => {
       const { workflowId } = request.params;
-      const { desc, progress, final } = await snapshot(workflowId);
+      const { desc, progress, progressError, final } = await snapshot(workflowId);
       const status = desc.status.name;
       return {
         workflowId,
@@ -80,9 +94,10 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
         closeTime: desc.closeTime?.toISOString() ?? null,
         historyLength: desc.historyLength,
         progress,
+        ...(progressError ? { progressError } : {}),
         ...(final ? { result: final.result, error: final.error } : {}),
         webUi: ctx.webUi(workflowId, desc.runId),
-        urls: ctx.runUrls(workflowId),
+        urls: ctx.runUrls(workflowId, desc.type),
       };
     },
   );
@@ -91,12 +106,14 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     '/api/runs/:workflowId/events',
     {
       schema: {
-        summary: 'Server-Sent Events: `progress` on every change, then one `final` (result or error); send Last-Event-ID to continue',
+        summary:
+          'Server-Sent Events: `progress` on every change, then one `final` (result or error); send Last-Event-ID to continue ' +
+          "(204 No Content when it is the run's final event: the client has everything)",
         tags: ['runs'],
         security: bearerSecurity,
         params: workflowIdParams,
         produces: ['text/event-stream'],
-        response: { 200: { type: 'string', description: 'text/event-stream' }, ...errors },
+        response: { 200: { type: 'string', description: 'text/event-stream' }, 204: { type: 'null', description: "Last-Event-ID is the run's final event: nothing more will come" }, ...errors },
       },
     },
     async (request, reply) => {
@@ -105,7 +122,8 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       const lastEventId = request.headers['last-event-id'];
       const sse = openSse(request, reply);
       const unsubscribe = ctx.watches.watch(workflowId, (event) => {
-        // A reconnecting client already has this state: send only what is newer.
+        // A reconnecting client already has this state: send only what is newer (the final
+        // event it has already is a 204, openSse).
         if (event.type === 'progress' && event.id === lastEventId) return;
         sse.send({ id: event.id, event: event.type, data: event.data });
         if (event.type === 'final') sse.close();
@@ -131,8 +149,12 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       },
       async (request, reply) => {
         const { workflowId } = request.params;
-        const desc = await describe(workflowId);
-        if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+        if (action === 'cancel') {
+          const desc = await describe(workflowId);
+          if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+        } else {
+          await steerable(workflowId, action);
+        }
         const client = await ctx.client();
         const state = await steerRun(client, client.workflow.getHandle(workflowId), action).finally(() => ctx.watches.invalidate(workflowId));
         if (action === 'cancel') return reply.code(202).send({ workflowId, action });
@@ -161,8 +183,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request) => {
       const { workflowId } = request.params;
-      const desc = await describe(workflowId);
-      if (desc.status.name !== 'RUNNING') throw new OperationError('conflict', `Workflow ${workflowId} is not running (${desc.status.name}).`);
+      await steerable(workflowId, 'concurrency');
       const client = await ctx.client();
       const state = await setRunConcurrency(client, client.workflow.getHandle(workflowId), request.body).finally(() => ctx.watches.invalidate(workflowId));
       return { workflowId, state };

@@ -8,7 +8,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { StreamEvent } from '../db/stream-channel';
 import { MAX_PERSONA_NAME } from '../domain/generation/personas';
 import { OperationError } from '../operations/context';
-import { MAX_PERSONAS, MAX_PLOT_BYTES, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, parseScreenplayModel, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
+import { unknownPersonasSchema } from './personas.routes';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS } from '../shared/screenplay';
 import { ApiError, errorSchema } from './errors';
 import type { ApiContext } from './context';
@@ -59,7 +60,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
               maxItems: MAX_PERSONAS,
               uniqueItems: true,
               items: { type: 'string', minLength: 1, maxLength: MAX_PERSONA_NAME },
-              description: 'Persona names (`GET /api/personas/contexts?names=…` checks them)',
+              description: 'Persona names (unknown ones are a 404 with the closest names, as `GET /api/personas/contexts?names=…` answers)',
             },
             title: { type: 'string', minLength: 1, maxLength: 200 },
             storyId: { type: 'string', minLength: 1, maxLength: 200, description: 'Make a new version of this story (its id; default: a new story)' },
@@ -76,7 +77,8 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
           ),
           400: errorSchema,
           401: errorSchema,
-          404: errorSchema,
+          // An unknown storyId, or unknown personas (each with the closest names, in `unknown`).
+          404: unknownPersonasSchema,
           409: errorSchema,
           413: errorSchema,
         },
@@ -84,21 +86,28 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request, reply) => {
       const body = request.body;
-      const plot = body.plot.trim();
-      if (!plot) throw new OperationError('bad_request', 'body.plot is empty');
-      if (Buffer.byteLength(plot) > MAX_PLOT_BYTES) throw new OperationError('bad_request', `body.plot is over ${MAX_PLOT_BYTES / 1024} KB`);
+      // The checks a plot file gets (and an imported screenplay): a NUL character, whitespace only, … are a 400, nothing written.
+      const plot = decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
       const personaNames = body.personas.map((p) => p.trim());
       if (personaNames.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
-      const { workflowId, storyId, handle } = await startScreenplay(ctx, {
-        plot,
-        personaNames,
-        title: body.title?.trim() || undefined,
-        story: body.storyId,
-        maxTokens: body.maxTokens,
-        variants: body.variants,
-        model: parseScreenplayModel('body.model', body.model),
-        useCache: body.useCache,
-      });
+      let started;
+      try {
+        started = await startScreenplay(ctx, {
+          plot,
+          personaNames,
+          title: body.title?.trim() || undefined,
+          story: body.storyId,
+          maxTokens: body.maxTokens,
+          variants: body.variants,
+          model: parseScreenplayModel('body.model', body.model),
+          useCache: body.useCache,
+        });
+      } catch (err) {
+        // Unknown personas: nothing stored, nothing started; the closest names as `GET /api/personas/contexts` gives them.
+        if (!(err instanceof UnknownPersonasRefusal)) throw err;
+        return reply.code(404).send({ error: { code: err.code, message: err.message, unknown: err.unknown } });
+      }
+      const { workflowId, storyId, handle } = started;
       return sendStarted(reply, ctx, { workflowId, runId: handle.firstExecutionRunId }, { storyId: storyId ?? null }, screenplayUrls(ctx, workflowId));
     },
   );

@@ -12,9 +12,13 @@ import { OperationError } from '../operations/context';
 import { importScreenplayBytes } from '../operations/import-script';
 import { searchScenes } from '../operations/search-scenes';
 import { ingestionWorkflowId } from '../shared/ingestion';
+import { SCENE_SEARCH_LIMIT, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
 import { ApiError, errorSchema } from './errors';
 import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
+
+/** The multipart field that carries the screenplay. */
+const UPLOAD_FIELD = 'file';
 
 /** Content types taken as a raw screenplay body. */
 export const UPLOAD_CONTENT_TYPES = ['text/plain', 'text/x-fountain', 'text/fountain', 'text/xml', 'application/xml', 'application/octet-stream'];
@@ -61,6 +65,11 @@ async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }
   if (request.isMultipart()) {
     const part = await request.file({ limits: { fileSize: MAX_SCREENPLAY_BYTES, files: 1, fields: 10 } });
     if (!part) throw new ApiError(400, 'bad_request', 'The multipart request holds no file: send the screenplay as its "file" part.');
+    // Only the documented field: a file sent under another name was meant as something else (or mistyped).
+    if (part.fieldname !== UPLOAD_FIELD) {
+      part.file.resume();
+      throw new ApiError(400, 'bad_request', `The multipart request's file is in the field "${part.fieldname}": send the screenplay as its "${UPLOAD_FIELD}" part; nothing was written.`);
+    }
     const bytes = await part.toBuffer();
     // Cut at the limit: refused like a raw body over it (the plugin's own check can miss the last chunk).
     if (part.file.truncated) {
@@ -127,7 +136,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+          properties: { limit: { type: 'integer', minimum: 1, maximum: SCRIPT_LIST_LIMIT.max, default: SCRIPT_LIST_LIMIT.default }, offset: { type: 'integer', minimum: 0, default: 0 } },
         },
         response: { 200: { type: 'object', properties: { total: { type: 'integer' }, scripts: { type: 'array', items: scriptSummarySchema } } }, ...errors },
       },
@@ -194,7 +203,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
           type: 'object',
           required: ['q'],
           additionalProperties: false,
-          properties: { q: { type: 'string', minLength: 1, maxLength: 2000 }, limit: { type: 'integer', minimum: 1, maximum: 50, default: 5 } },
+          properties: { q: { type: 'string', minLength: 1, maxLength: 2000 }, limit: { type: 'integer', minimum: 1, maximum: SCENE_SEARCH_LIMIT.max, default: SCENE_SEARCH_LIMIT.default } },
         },
         response: {
           200: {

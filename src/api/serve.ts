@@ -13,7 +13,7 @@ import { createServices, type AppServices } from '../runtime';
 import { dataConverterFor } from '../security/data-converter';
 import { temporalConnectionOptions } from '../temporal-connection';
 import { assertCodecListenAllowed } from './codec.routes';
-import { assertListenAllowed, buildApiServer } from './server';
+import { assertListenAllowed, buildApiServer, type ApiHostSource } from './server';
 
 export interface RunningApi {
   app: FastifyInstance;
@@ -21,9 +21,9 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** Starts the API on `config.api.host:port` and returns once it listens. */
-export async function startApiProcess(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningApi> {
-  assertListenAllowed(config.api);
+/** Starts the API on `config.api.host:port` and returns once it listens. `hostFrom`: what set the host (named in a refusal). */
+export async function startApiProcess(config: AppConfig, logger: Logger = createLogger(config.logLevel), hostFrom?: ApiHostSource): Promise<RunningApi> {
+  assertListenAllowed(config.api, hostFrom);
   // With payload keys the API also serves /codec (server.ts), under the codec's own rule.
   if (config.payloadKeys) assertCodecListenAllowed(config.api.host, config.codecServer.token);
   const db = createDataSource(config.databaseUrl, { poolSize: 10 });
@@ -58,9 +58,9 @@ export async function startApiProcess(config: AppConfig, logger: Logger = create
 }
 
 /** Runs the API until SIGINT/SIGTERM. */
-export async function runApiProcess(config: AppConfig): Promise<void> {
+export async function runApiProcess(config: AppConfig, hostFrom?: ApiHostSource): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const api = await startApiProcess(config, logger);
+  const api = await startApiProcess(config, logger, hostFrom);
   const auth = config.api.tokens.length ? `${config.api.tokens.length} bearer token(s)` : 'no tokens (loopback only)';
   console.log(`storyloom API listening on ${api.url} (${auth}); OpenAPI: ${api.url}/openapi.json`);
   await new Promise<void>((resolve) => {

@@ -29,11 +29,14 @@ import { createHash } from 'node:crypto';
 /** Every job's routes: one entry per routes file. */
 export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes, screenplaysRoutes, personasRoutes];
 
+/** Where the API's host came from, named in a refusal: the environment or `serve --host`. */
+export type ApiHostSource = 'STORYLOOM_API_HOST' | '--host';
+
 /** Without tokens the API serves the local machine only; anything else is refused with the reason. */
-export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>): void {
+export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>, hostFrom: ApiHostSource = 'STORYLOOM_API_HOST'): void {
   if (api.tokens.length || isLoopbackHost(api.host)) return;
   throw new ConfigError(
-    `STORYLOOM_API_HOST=${api.host} with no STORYLOOM_API_TOKENS: without tokens the API listens on loopback only (127.0.0.1, ::1). ` +
+    `${hostFrom === '--host' ? `--host ${api.host}` : `STORYLOOM_API_HOST=${api.host}`} with no STORYLOOM_API_TOKENS: without tokens the API listens on loopback only (127.0.0.1, ::1). ` +
       'Set STORYLOOM_API_TOKENS (comma-separated bearer tokens) to listen on other addresses.',
   );
 }

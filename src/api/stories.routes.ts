@@ -3,6 +3,7 @@ import { parseDuration, parseTime } from '../cli/duration';
 import { NewsRepository } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { STORY_LIST_LIMIT } from '../shared/list-limits';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
 import { errorSchema } from './errors';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
@@ -114,7 +115,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { all: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          properties: { all: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: STORY_LIST_LIMIT.max, default: STORY_LIST_LIMIT.default } },
         },
         response: { 200: { type: 'object', properties: { stories: { type: 'array', items: storySchema } } }, 400: errorSchema, 401: errorSchema },
       },

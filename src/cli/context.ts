@@ -3,23 +3,33 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
-import { createDataSource, migrateDatabase } from '../db/data-source';
-import { ScriptRepository } from '../db/repositories/script.repository';
+import { createDataSource, initializeDataSource, migrateDatabase } from '../db/data-source';
+import { AmbiguousTitleError, ScriptRepository } from '../db/repositories/script.repository';
 import { connectClient, UsageError } from './temporal-client';
 
 /** What a command needs, opened on first use and closed once at the end. */
 export class CliContext {
   private dbPromise?: Promise<DataSource>;
+  private migrated?: Promise<string[]>;
   private clientPromise?: Promise<{ client: Client; close: () => Promise<void> }>;
 
   constructor(readonly config: AppConfig) {}
 
+  /**
+   * Creates the database when missing and applies pending migrations, once per command: the names
+   * of the migrations applied. Postgres out of reach: a DatabaseUnreachableError saying so.
+   */
+  migrate(): Promise<string[]> {
+    this.migrated ??= migrateDatabase(this.config.databaseUrl);
+    return this.migrated;
+  }
+
   /** The database, created and migrated when needed (so a first command on a new machine works). */
   db(): Promise<DataSource> {
     this.dbPromise ??= (async () => {
-      await migrateDatabase(this.config.databaseUrl);
+      await this.migrate();
       const db = createDataSource(this.config.databaseUrl, { poolSize: 4 });
-      await db.initialize();
+      await initializeDataSource(db, this.config.databaseUrl);
       return db;
     })();
     return this.dbPromise;
@@ -32,10 +42,18 @@ export class CliContext {
 
   /**
    * A script by id or title; a clear error when there is none. An argument that names no script
-   * and looks like a path to a file that is not there was a mistyped file, and is reported so.
+   * and looks like a path to a file that is not there was a mistyped file, and is reported so. A
+   * title several scripts share is bad input too (exit 2), listing them (its `cause` is the
+   * AmbiguousTitleError).
    */
   async script(idOrTitle: string): Promise<{ id: string; title: string; scenes: number; characters: number }> {
-    const found = await new ScriptRepository(await this.db()).findScript(idOrTitle);
+    let found;
+    try {
+      found = await new ScriptRepository(await this.db()).findScript(idOrTitle);
+    } catch (err) {
+      if (err instanceof AmbiguousTitleError) throw new UsageError(err.message, { cause: err });
+      throw err;
+    }
     if (found) return found;
     if (looksLikeFile(idOrTitle) && !existsSync(idOrTitle)) throw new UsageError(`file not found: ${idOrTitle}`);
     throw new UsageError(`No script "${idOrTitle}": import one with \`storyloom import <file>\` (it prints the id).`);

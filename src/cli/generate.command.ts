@@ -7,33 +7,27 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
-import { MAX_PERSONAS, MAX_PLOT_BYTES, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
 import { IngestionRunningError } from '../operations/import-script';
 import { ingestCommand, refusedWhileIngesting } from './ingest.command';
+import { checkInputFile } from './input-file';
+import { intOption } from './int-option';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
+import { workflowFailureMessage } from './workflow-failure';
 
-function intOption(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got "${raw}"`);
-  return n;
-}
-
+/** The plot file's text: a file (not over MAX_PLOT_BYTES, checked before reading) of UTF-8 text, as an import checks a screenplay. */
 async function readPlot(file: string): Promise<string> {
-  let text: string;
+  await checkInputFile(file, MAX_PLOT_BYTES);
+  let bytes: Buffer;
   try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_PLOT_BYTES) throw new UsageError(`${file}: the plot is over ${MAX_PLOT_BYTES / 1024} KB`);
-    text = bytes.toString('utf8');
+    bytes = await readFile(file);
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
+    throw new UsageError(`Cannot read ${file}: ${(err as Error).message}.`);
   }
-  if (!text.trim()) throw new UsageError(`${file}: the plot is empty`);
-  return text.trim();
+  return decodePlot(bytes, `${file}: The plot`);
 }
 
 /** Prints variant 1's text as it arrives; the time of its first delta is the CLI's time to first token. */
@@ -87,8 +81,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   if (!personaNames.length) throw new UsageError('give at least one --persona "Name" (`storyloom personas list` shows them)');
   if (personaNames.length > MAX_PERSONAS) throw new UsageError(`at most ${MAX_PERSONAS} personas`);
   if (new Set(personaNames).size !== personaNames.length) throw new UsageError('a persona is named twice');
-  const maxTokens = intOption('max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
-  const variants = intOption('variants', values.variants, 1, 1, MAX_VARIANTS);
+  const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
+  const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
   const model = parseScreenplayModel('--model', values.model);
   const plot = await readPlot(values.plot);
 
@@ -114,7 +108,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
       if (err instanceof WorkflowFailedError) {
         const cause = err.cause as { type?: string; message?: string } | undefined;
         if (cause?.type === ScreenplayFailureType.UnknownPersona) throw new UsageError(cause.message ?? 'unknown persona');
-        console.error(`Generation ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${cause?.message ?? err.message}`);
+        console.error(`Generation ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
         return 1;
       }
       throw err;

@@ -1,5 +1,6 @@
 /** The `--help` texts: one per command, and the overview `storyloom --help` prints. */
 import { MAX_CONCURRENCY } from '../shared/ingestion';
+import { SCENE_SEARCH_LIMIT, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { MAX_SYNTHESIS_CONCURRENCY } from '../shared/stories';
 
 interface CommandHelp {
@@ -66,7 +67,7 @@ ${SCRIPT}`,
   search: {
     usage: '<script> "<text>" [--limit N]',
     summary: 'scenes ranked by embedding similarity',
-    details: `  --limit N   how many scenes (default 5)\n${SCRIPT}`,
+    details: `  --limit N   how many scenes (1 to ${SCENE_SEARCH_LIMIT.max}, default ${SCENE_SEARCH_LIMIT.default})\n${SCRIPT}`,
   },
   report: {
     usage: '<script | workflowId> [--json]',
@@ -127,9 +128,10 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
       running one. --wait draws a progress bar and prints the result and report. --batch: send the
       uncached syntheses as one provider batch (Anthropic Message Batches or OpenAI Batch, half price, minutes
       to hours); items that fail in the batch are retried as calls. Cancelling the run cancels the batch.
-  stories list [--all] [--limit N]        current stories, newest first (--all: superseded too)
-  stories show <id>                       headline, summary, key points, time window, articles
-  stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points
+  stories list [--all] [--limit N]        current stories, newest first (--all: superseded too; N: 1 to ${STORY_LIST_LIMIT.max}, default ${STORY_LIST_LIMIT.default})
+  stories show <id>                       headline, summary, key points, time window, articles (a unique id
+                                          prefix will do; one several ids start with lists them, exit 2)
+  stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points (N: 1 to ${STORY_SEARCH_LIMIT.max}, default ${STORY_SEARCH_LIMIT.default})
   stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D] [--concurrency N] [--batch]
       a Temporal Schedule running generate (overlap: skip; missed runs made up within the catch-up
       window, default the interval); --concurrency and --batch as for generate

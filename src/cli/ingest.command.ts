@@ -6,12 +6,14 @@ import { IngestionRunningError } from '../operations/import-script';
 import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
 import { storedReport } from '../operations/stored-report';
 import { type ingestScript, progressQuery } from '../workflows';
+import { progressLineOrWhy } from '../operations/run-progress';
 import type { CliContext } from './context';
 import { describeImport, importFile } from './import.command';
 import { importStoryVersion } from './screenplays.command';
 import { drawProgressUntil, progressLine } from './progress-bar';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
+import { workflowFailureMessage } from './workflow-failure';
 
 const FLAG_OPTIONS: Record<string, keyof IngestionFlags> = {
   'no-parallel-scene-summaries': 'parallelSceneSummaries',
@@ -41,7 +43,7 @@ export function describeResult(r: IngestionResult): string {
 
 /** Polls the run's progress query and draws it until the result is in. */
 export function waitWithProgress(handle: WorkflowHandle<typeof ingestScript>): Promise<IngestionResult> {
-  return drawProgressUntil(handle.result(), async () => progressLine(await handle.query(progressQuery)));
+  return drawProgressUntil(handle.result(), () => progressLineOrWhy(handle, progressQuery, progressLine));
 }
 
 /**
@@ -129,7 +131,7 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      console.error(`Ingestion ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${err.cause?.message ?? err.message}`);
+      console.error(`Ingestion ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
       return 1;
     }
     throw err;

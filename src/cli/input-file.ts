@@ -12,5 +12,7 @@ export async function checkInputFile(file: string, maxBytes: number): Promise<vo
     if (err instanceof UsageError) throw err;
     throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `Cannot read ${file}: ${(err as Error).message}.`);
   }
-  if (size > maxBytes) throw new UsageError(`${file}: the file is ${(size / 1024 / 1024).toFixed(1)} MB; the limit is ${maxBytes / 1024 / 1024} MB.`);
+  // In MB, or in KB for a limit under 1 MB (a plot's).
+  const [unit, name] = maxBytes >= 1024 * 1024 ? [1024 * 1024, 'MB'] : [1024, 'KB'];
+  if (size > maxBytes) throw new UsageError(`${file}: the file is ${(size / unit).toFixed(1)} ${name}; the limit is ${maxBytes / unit} ${name}.`);
 }

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
 import { PersonaFileError, validatePersonaFile } from '../domain/generation/personas';
 import type { CliContext } from './context';
+import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
 import { UsageError } from './temporal-client';
 
 const USAGE = 'usage: storyloom personas import <personas.json|.yaml> | list | show <name>';
@@ -16,9 +17,11 @@ export async function readPersonaFile(file: string) {
   try {
     const bytes = await readFile(file);
     if (bytes.length > MAX_FILE_BYTES) throw new UsageError(`${file}: larger than ${MAX_FILE_BYTES / 1024 / 1024} MB`);
-    raw = bytes.toString('utf8');
+    // The same checks as a screenplay or a plot: not "�" in a persona's context for a Latin-1 byte.
+    raw = decodeUtf8Text(bytes, { name: file, nothing: 'no personas to import', again: 'import it again', binaryAdvice: 'Give a JSON or YAML file of personas.' });
   } catch (err) {
     if (err instanceof UsageError) throw err;
+    if (err instanceof TextDecodeError) throw new UsageError(err.message);
     throw new UsageError((err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
   }
   const ext = path.extname(file).toLowerCase();
@@ -42,7 +45,7 @@ export async function personasCommand(ctx: CliContext, argv: string[]): Promise<
     if (rest.length !== 1) throw new UsageError(USAGE);
     const personas = await readPersonaFile(rest[0]);
     const result = await new ScreenplayRepository(await ctx.db()).importPersonas(personas);
-    console.log(`Imported ${personas.length} persona(s) from ${path.basename(rest[0])}: ${result.created} new, ${result.updated} updated`);
+    console.log(`Imported ${personas.length} persona(s) from ${path.basename(rest[0])}: ${result.created} new, ${result.updated} updated, ${result.unchanged} unchanged`);
     return 0;
   }
   if (sub === 'list') {

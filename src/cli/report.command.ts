@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { AmbiguousTitleError } from '../db/repositories/script.repository';
 import { formatReport } from '../reporting/format-report';
 import { storedReport } from '../operations/stored-report';
 import type { CliContext } from './context';
@@ -14,7 +15,11 @@ export async function reportCommand(ctx: CliContext, argv: string[]): Promise<nu
   const target = positionals[0];
   let report = await storedReport(ctx, { workflowId: target });
   if (!report) {
-    const script = await ctx.script(target).catch(() => undefined);
+    // No script by that name is "no report"; a title several scripts share says so, listing them.
+    const script = await ctx.script(target).catch((err: unknown) => {
+      if ((err as Error).cause instanceof AmbiguousTitleError) throw err;
+      return undefined;
+    });
     if (!script) throw new UsageError(`No run report for "${target}": give a script id or title, or a workflow id.`);
     report = await storedReport(ctx, { scriptId: script.id });
     if (!report) throw new UsageError(`"${script.title}" has no finished run yet: \`storyloom ingest ${script.id} --wait\`.`);

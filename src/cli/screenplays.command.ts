@@ -4,15 +4,16 @@ import { ScreenplayRepository, StoryNotFoundError, type VersionRow } from '../db
 import { importScreenplayBytes } from '../operations/import-script';
 import type { VariantResult } from '../shared/screenplay';
 import type { CliContext } from './context';
+import { intOption } from './int-option';
 import { UsageError } from './temporal-client';
 
 const USAGE = 'usage: storyloom screenplays list | show <story> [--version N] | export <story> [--version N]';
 
+/** The most a version number can be (its column is a Postgres integer). */
+const MAX_VERSION = 2 ** 31 - 1;
+
 function versionNumber(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--version must be an integer ≥ 1; got "${raw}"`);
-  return n;
+  return raw === undefined ? undefined : intOption('--version', raw, 0, 1, MAX_VERSION);
 }
 
 /** A story's version (the latest by default), or undefined when no story is called that. */

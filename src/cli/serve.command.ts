@@ -9,6 +9,7 @@ export async function serveCommand(ctx: CliContext, argv: string[]): Promise<num
   const port = values.port === undefined ? ctx.config.api.port : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535; got "${values.port}"`);
   const { runApiProcess } = await import('../api/serve');
-  await runApiProcess({ ...ctx.config, api: { ...ctx.config.api, host: values.host ?? ctx.config.api.host, port } });
+  // A refusal names the setting the user gave: --host, or STORYLOOM_API_HOST.
+  await runApiProcess({ ...ctx.config, api: { ...ctx.config.api, host: values.host ?? ctx.config.api.host, port } }, values.host === undefined ? 'STORYLOOM_API_HOST' : '--host');
   return 0;
 }

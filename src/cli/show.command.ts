@@ -4,8 +4,10 @@ import { RunRepository } from '../db/repositories/run.repository';
 import { createLogger } from '../observability/logger';
 import { searchScenes } from '../operations/search-scenes';
 import { createServices } from '../runtime';
+import { SCENE_SEARCH_LIMIT } from '../shared/list-limits';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
+import { intOption } from './int-option';
 import { exactPositionals } from './positionals';
 import { UsageError } from './temporal-client';
 
@@ -30,10 +32,9 @@ export async function showCommand(ctx: CliContext, argv: string[]): Promise<numb
 
 /** `search`: scenes ranked by the similarity of their embedding to the query's. */
 export async function searchCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string', default: '5' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
   if (positionals.length !== 2) throw new UsageError('usage: storyloom search <scriptId> "<text>" [--limit N]');
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${values.limit}"`);
+  const limit = intOption('--limit', values.limit, SCENE_SEARCH_LIMIT.default, 1, SCENE_SEARCH_LIMIT.max);
   const script = await ctx.script(positionals[0]);
   // The CLI's stdout is for people: structured log lines go to stderr.
   const services = await createServices(ctx.config, { logger: createLogger(ctx.config.logLevel, 'stderr') });

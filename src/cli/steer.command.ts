@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
 import { concurrencyChangeError, ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
+import { PROGRESS_QUERY_TIMEOUT_MS, queryProgress } from '../operations/run-progress';
 import { NotRunningError, setRunConcurrency, steerRun } from '../operations/steer-run';
 import { progressQuery } from '../workflows';
 import type { CliContext } from './context';
@@ -19,9 +20,9 @@ async function runningHandle(ctx: CliContext, idOrTitle: string) {
   const handle = (await ctx.client()).workflow.getHandle(workflowId);
   try {
     const desc = await handle.describe();
-    return { script, workflowId, handle, running: desc.status.name === 'RUNNING' };
+    return { script, workflowId, handle, desc, running: desc.status.name === 'RUNNING' };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return { script, workflowId, handle, running: false };
+    if (err instanceof WorkflowNotFoundError) return { script, workflowId, handle, desc: undefined, running: false };
     throw err;
   }
 }
@@ -34,12 +35,35 @@ function scriptArgument(argv: string[], usage: string): string {
 const describeState = (s: SteeringState) =>
   `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
 
+/** What a run's description says without its workers: status, start, history and search attributes. */
+function describedLines(desc: WorkflowExecutionDescription): string[] {
+  const attributes = desc.typedSearchAttributes
+    .getAll()
+    .map(({ key, value }) => `${key.name}=${value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(',') : String(value)}`);
+  return [
+    `status ${desc.status.name}, started ${desc.startTime.toISOString()}, ${desc.historyLength} history events`,
+    ...(attributes.length ? [`search attributes: ${attributes.join(', ')}`] : []),
+  ];
+}
+
 /** `status`: the live progress of a running ingestion, else the last run's row. */
 export async function statusCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  const { script, workflowId, handle, running } = await runningHandle(ctx, scriptArgument(argv, 'storyloom status <scriptId>'));
-  if (running) {
+  const { script, workflowId, handle, desc, running } = await runningHandle(ctx, scriptArgument(argv, 'storyloom status <scriptId>'));
+  if (running && desc) {
     console.log(`"${script.title}": running — ${webUiLink(ctx.config, workflowId)}`);
-    const progress = await handle.query(progressQuery);
+    // Bounded: with no worker the query would wait for the server's timeout (30 s) and fail.
+    const answer = await queryProgress(await ctx.client(), handle, progressQuery);
+    if (answer.progress === null) {
+      console.error(
+        answer.noWorker
+          ? `no worker answered the progress query within ${PROGRESS_QUERY_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`
+          : `no progress: ${answer.error}`,
+      );
+      for (const line of describedLines(desc)) console.log(line);
+      for (const line of await waitingLines(desc, loadDataConverter(dataConverterFor(ctx.config)))) console.log(line);
+      return 0;
+    }
+    const progress = answer.progress;
     console.log(progressLine(progress));
     console.log(describeState(progress));
     if (progress.pauseReason) console.log(`paused by itself: ${progress.pauseReason}`);

@@ -13,8 +13,9 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
+import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
 import { formatReportShort } from '../reporting/format-report';
+import { STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { storyloomSearchAttributes } from '../shared/search-attributes';
 import {
   DEFAULT_STORY_FLAGS,
@@ -26,15 +27,19 @@ import {
   type StoryFlags,
   type StoryScopeInput,
 } from '../shared/stories';
+import { progressLineOrWhy } from '../operations/run-progress';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../workflows';
 import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import type { CliContext } from './context';
 import { parseDuration, parseTime } from './duration';
+import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { storedReport } from '../operations/stored-report';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { intOption } from './int-option';
 import { exactPositionals } from './positionals';
-import { UsageError, webUiLink } from './temporal-client';
+import { scheduleWebUiLink, UsageError, webUiLink } from './temporal-client';
+import { workflowFailureMessage } from './workflow-failure';
 
 const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
   'no-parallel': 'parallelSynthesis',
@@ -69,11 +74,9 @@ function concurrencyFrom(raw: string | undefined, name = '--concurrency'): numbe
   return n;
 }
 
-/** `--limit N` of list and search: a positive integer, `fallback` when not given. */
-function limitFrom(raw: string | undefined, fallback: number): number {
-  const limit = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer; got "${raw}"`);
-  return limit;
+/** `--limit N` of list and search: from 1 to the API's cap for the same rows, `limits.default` when not given. */
+function limitFrom(raw: string | undefined, limits: { default: number; max: number }): number {
+  return intOption('--limit', raw, limits.default, 1, limits.max);
 }
 
 export function describeStoriesResult(r: StoriesResult): string {
@@ -87,7 +90,7 @@ export function describeStoriesResult(r: StoriesResult): string {
 }
 
 function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promise<StoriesResult> {
-  return drawProgressUntil(handle.result(), async () => storiesProgressLine(await handle.query(storiesProgressQuery)));
+  return drawProgressUntil(handle.result(), () => progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
 }
 
 const GENERATE_OPTIONS = {
@@ -137,21 +140,23 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
     return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      console.error(`Stories ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${err.cause?.message ?? err.message}`);
+      console.error(`Stories ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
       return 1;
     }
     throw err;
   }
 }
 
-function storyLine(s: StoryListItem): string {
+/** One story on a line: id (its first 8 characters unless `idLength` says more), day, articles, topic and headline. */
+function storyLine(s: StoryListItem, idLength = 8): string {
   const day = new Date(s.windowStart).toISOString().slice(0, 16).replace('T', ' ');
-  return `${s.id.slice(0, 8)}  ${day}  ${String(s.articleCount).padStart(3)} art.  ${s.status === 'current' ? '' : `[${s.status}] `}${s.topic ? `${s.topic}: ` : ''}${s.headline}`;
+  return `${s.id.slice(0, idLength)}  ${day}  ${String(s.articleCount).padStart(3)} art.  ${s.status === 'current' ? '' : `[${s.status}] `}${s.topic ? `${s.topic}: ` : ''}${s.headline}`;
 }
 
 async function list(ctx: CliContext, argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' }, limit: { type: 'string' } } });
-  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit: limitFrom(values.limit, 50) });
+  const limit = limitFrom(values.limit, STORY_LIST_LIMIT);
+  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit });
   if (!stories.length) console.log('No stories yet: import articles (`storyloom articles import <file>`), then `storyloom stories generate`.');
   for (const s of stories) console.log(storyLine(s));
   return 0;
@@ -159,7 +164,14 @@ async function list(ctx: CliContext, argv: string[]): Promise<number> {
 
 async function show(ctx: CliContext, argv: string[]): Promise<number> {
   if (argv.length !== 1) throw new UsageError('usage: storyloom stories show <id>');
-  const story = await new NewsRepository(await ctx.db()).storyWithArticles(argv[0]);
+  let story;
+  try {
+    story = await new NewsRepository(await ctx.db()).storyWithArticles(argv[0]);
+  } catch (err) {
+    if (!(err instanceof AmbiguousStoryIdError)) throw err;
+    const more = err.total > err.matches.length ? `\n  … and ${err.total - err.matches.length} more` : '';
+    throw new UsageError(`"${argv[0]}" is the start of ${err.total} story ids; give more of the one you mean:\n${err.matches.map((s) => `  ${storyLine(s, s.id.length)}`).join('\n')}${more}`);
+  }
   if (!story) throw new UsageError(`No story with id "${argv[0]}" (a unique prefix will do; \`storyloom stories list\` shows them).`);
   const cited = new Set(story.citedArticleIds);
   console.log([
@@ -181,7 +193,7 @@ async function show(ctx: CliContext, argv: string[]): Promise<number> {
 async function search(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
   if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('usage: storyloom stories search "<text>" [--limit N]');
-  const limit = limitFrom(values.limit, 20);
+  const limit = limitFrom(values.limit, STORY_SEARCH_LIMIT);
   const found = await new NewsRepository(await ctx.db()).searchStories(positionals[0], limit);
   if (!found.length) console.log(`No story matches "${positionals[0]}".`);
   for (const s of found) console.log(storyLine(s));
@@ -262,7 +274,8 @@ async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest:
     throw err;
   }
   const done: Record<string, string> = { pause: 'Paused', unpause: 'Unpaused', trigger: 'Triggered', delete: 'Deleted' };
-  console.log(`${done[verb]} schedule ${rest[0]}${verb === 'trigger' ? ` (${webUiLink(ctx.config, rest[0])}…)` : ''}`);
+  // A triggered run's workflow id is the schedule's with the server's start time appended: the schedule's page lists it.
+  console.log(`${done[verb]} schedule ${rest[0]}${verb === 'trigger' ? ` (its runs: ${scheduleWebUiLink(ctx.config, rest[0])})` : ''}`);
   return 0;
 }
 
@@ -278,7 +291,7 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
   try {
     if (verb === 'status') {
       const d = await handle.describe();
-      if (d.status.name === 'RUNNING') console.log(storiesProgressLine(await handle.query(storiesProgressQuery)));
+      if (d.status.name === 'RUNNING') console.log(await progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
       else console.log(`${workflowId}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
       return 0;
     }
@@ -322,7 +335,10 @@ export async function storiesCommand(ctx: CliContext, argv: string[]): Promise<n
     case 'cancel':
     case 'concurrency':
       return steer(ctx, sub, rest);
+    case undefined:
+      // As the other command groups: the usage, exit 2.
+      throw new UsageError(commandHelp('stories'));
     default:
-      throw new UsageError(`unknown stories command "${sub ?? ''}" (generate, list, show, search, schedule, status, pause, resume, concurrency, cancel; see \`storyloom stories --help\`)`);
+      throw new UsageError(`unknown stories command "${sub}" (generate, list, show, search, schedule, status, pause, resume, concurrency, cancel; see \`storyloom stories --help\`)`);
   }
 }

@@ -33,6 +33,11 @@ export function webUiLink(config: AppConfig, workflowId: string, runId?: string)
   return runId ? `${base}/${runId}/history` : base;
 }
 
+/** The Web UI page of a schedule: its spec, state and recent runs. */
+export function scheduleWebUiLink(config: AppConfig, scheduleId: string): string {
+  return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/schedules/${encodeURIComponent(scheduleId)}`;
+}
+
 /** An error whose message is all the user needs: printed without a stack, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -31,7 +31,7 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   if (!name) throw new Error(`DATABASE_URL names no database: ${redactUrl(databaseUrl)}`);
   url.pathname = '/postgres';
   const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
+  await connectOrExplain(databaseUrl, () => admin.connect());
   try {
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount) return false;
@@ -59,13 +59,92 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
 export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
   await ensureDatabase(databaseUrl);
   const ds = createDataSource(databaseUrl, { poolSize: 1 });
-  await ds.initialize();
+  await initializeDataSource(ds, databaseUrl);
   try {
     const applied = await ds.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {
     await ds.destroy();
   }
+}
+
+/** What a migration run did, in words: `storyloom migrate` and `npm run db:migrate` print it. */
+export function describeMigrations(applied: readonly string[], databaseUrl: string): string {
+  return applied.length
+    ? `Applied ${applied.length} migration(s) to ${redactUrl(databaseUrl)}: ${applied.join(', ')}`
+    : `Database ${redactUrl(databaseUrl)} is up to date.`;
+}
+
+/**
+ * Postgres could not be connected to at all (down, wrong host or port, bad password, no such
+ * database): the message names the URL (password masked) and what to do. `code` is the driver's
+ * (ECONNREFUSED, 28P01, …), so what tells an unreachable database by its code still does.
+ */
+export class DatabaseUnreachableError extends Error {
+  override name = 'DatabaseUnreachableError';
+  readonly code: string | undefined;
+
+  constructor(message: string, cause: unknown, code: string | undefined) {
+    super(message, { cause });
+    this.code = code;
+  }
+}
+
+/** Socket errors; 28P01 / 28000: the password or the user was refused; 3D000: no such database. */
+const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', '28P01', '28000', '3D000', '57P03']);
+const CONNECT_FAILURE_MESSAGE = /password authentication failed|database ".*" does not exist|timeout expired|connection timeout|timeout exceeded when trying to connect/i;
+
+/**
+ * The error to show for a failed connect to `databaseUrl`: a DatabaseUnreachableError when it is
+ * one of CONNECT_FAILURE_CODES / CONNECT_FAILURE_MESSAGE, else undefined (the error as it is).
+ */
+export function databaseUnreachable(err: unknown, databaseUrl: string): DatabaseUnreachableError | undefined {
+  if (err instanceof DatabaseUnreachableError) return err;
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; errors?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (!(code !== undefined && CONNECT_FAILURE_CODES.has(code)) && !CONNECT_FAILURE_MESSAGE.test(message)) return undefined;
+  // Node's AggregateError (every address of "localhost" refused) has an empty message of its own.
+  const inner = Array.isArray(e.errors) ? e.errors.map((x) => (x as Error)?.message).filter(Boolean) : [];
+  const reason = message || inner.join('; ') || code || 'connection failed';
+  return new DatabaseUnreachableError(
+    `Cannot reach Postgres at ${redactUrl(databaseUrl)}: ${withoutPassword(reason, databaseUrl)}. Start it or set DATABASE_URL.`,
+    err,
+    code,
+  );
+}
+
+/** Runs `connect`; a failure to reach Postgres comes out as databaseUnreachable's error. */
+export async function connectOrExplain<T>(databaseUrl: string, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    throw databaseUnreachable(err, databaseUrl) ?? err;
+  }
+}
+
+/** `ds.initialize()`, with databaseUnreachable's message when Postgres cannot be reached. */
+export function initializeDataSource(ds: Pick<DataSource, 'initialize'>, databaseUrl: string): Promise<DataSource> {
+  return connectOrExplain(databaseUrl, () => ds.initialize());
+}
+
+/** A driver's message never quotes the URL, but should one ever, its password is masked too. */
+function withoutPassword(text: string, databaseUrl: string): string {
+  let password: string;
+  try {
+    password = new URL(databaseUrl).password;
+  } catch {
+    return text;
+  }
+  if (!password) return text;
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // Not percent-encoded: the password as written.
+  }
+  // In a URL (`:secret@`) or a connection string (`password=secret`).
+  return [password, decoded].reduce((t, p) => t.split(`:${p}@`).join(':***@').split(`password=${p}`).join('password=***'), text);
 }
 
 /** The URL without its password, for messages and logs. */

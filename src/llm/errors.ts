@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { LlmFailureType } from '../shared/failure-types';
 import type { Provider } from '../shared/llm-routing';
 
-const KEY_VARS: Record<Provider, string> = {
+/** The variable that holds each provider's credentials (Ollama's: where it is; it takes none). */
+export const KEY_VARS: Record<Provider, string> = {
   anthropic: 'ANTHROPIC_API_KEY',
   openai: 'OPENAI_API_KEY',
   ollama: 'OLLAMA_HOST',
@@ -120,6 +121,21 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
+ * The SDK refused to send the request because it has no credentials, before any HTTP exchange (so
+ * no status): Anthropic's client throws "Could not resolve authentication method. Expected one of
+ * apiKey, authToken, …" (a plain Error, or an AnthropicError from a stream); OpenAI's constructor
+ * throws an OpenAIError "Missing credentials. Please pass an `apiKey`, or set the `OPENAI_API_KEY`
+ * environment variable." (older releases: "The OPENAI_API_KEY environment variable is missing or
+ * empty"). Neither SDK has a class of its own for it, only its base class: recognised by the message.
+ */
+const MISSING_CREDENTIALS = /could not resolve authentication method|missing credentials\. please pass an `?apiKey|API_KEY environment variable is missing/i;
+
+function isMissingCredentials(err: unknown): boolean {
+  const e = err as HttpishError | undefined;
+  return e?.status === undefined && e?.status_code === undefined && MISSING_CREDENTIALS.test(e?.message ?? '');
+}
+
+/**
  * Maps any error thrown by an adapter to an ApplicationFailure. An abort caused by the
  * activity's cancellation is returned unchanged so Temporal sees a cancellation.
  */
@@ -133,6 +149,10 @@ export function toLlmFailure(err: unknown, provider: Provider, model: string): E
   const httpStatus = e.status ?? e.status_code;
   const bodyStatus = statusOfErrorBody(e);
   if (httpStatus === undefined && bodyStatus === undefined) {
+    // As a 401 would be: no retry, and the run stops (RUN_FATAL_LLM_FAILURES), not an outage.
+    if (isMissingCredentials(err)) {
+      return fail(LlmFailureType.Authentication, `${where} has no credentials: set ${KEY_VARS[provider]} (no request was sent). ${providerMessage(e)}`, true);
+    }
     if (isTimeout(err)) return fail(LlmFailureType.Timeout, `${where} did not answer within the request timeout`, false);
     if (err instanceof SyntaxError) {
       return fail(LlmFailureType.Transient, `${where} sent a malformed response: ${providerMessage(e)}`, false);

@@ -4,7 +4,7 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { IngestionRepository } from '../db/repositories/ingestion.repository';
-import { AmbiguousTitleError, ScriptNotFoundError, ScriptRepository, type ImportResult } from '../db/repositories/script.repository';
+import { AmbiguousTitleError, ScriptNotFoundError, ScriptRepository, TitleTakenError, type ImportResult } from '../db/repositories/script.repository';
 import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type ScreenplayParseErrorCode } from '../domain/screenplay';
 import { ingestionWorkflowId } from '../shared/ingestion';
 import { UsageError } from '../cli/temporal-client';
@@ -72,6 +72,7 @@ export function parseScreenplayBytes(bytes: Uint8Array, fileName: string, label:
 export interface ImportBytesOptions {
   /** Update this script (else the script with the same title, else a new one). */
   scriptId?: string;
+  /** The title to store; by default the file's title page (else its name), or with `scriptId` the script's own. */
   title?: string;
   /** Names the bytes in messages (the path the CLI read, the uploaded file's name). */
   label?: string;
@@ -88,17 +89,20 @@ export async function importScreenplayBytes(
   opts: ImportBytesOptions = {},
 ): Promise<ImportResult> {
   const parsed = parseScreenplayBytes(bytes, fileName, opts.label ?? fileName);
-  const title = opts.title ?? parsed.title ?? fileName.replace(/\.[^.]+$/, '');
-  const importOptions = { scriptId: opts.scriptId, title, sourceName: fileName };
   try {
     const db = await ctx.db();
     const repo = new ScriptRepository(db);
+    // An update by id with no --title keeps the script's title: a title page that another script
+    // also has must not make a re-import fail (only an explicit --title renames, and is checked).
+    const kept = opts.scriptId && opts.title === undefined ? await repo.findScript(opts.scriptId).catch(() => undefined) : undefined;
+    const title = opts.title ?? (kept && kept.id === opts.scriptId ? kept.title : undefined) ?? parsed.title ?? fileName.replace(/\.[^.]+$/, '');
+    const importOptions = { scriptId: opts.scriptId, title, sourceName: fileName };
     const target = await repo.findTarget(db.manager, importOptions);
     if (target) await refuseWhileIngesting(ctx, target, title);
     return await repo.importScreenplay(parsed, importOptions);
   } catch (err) {
     if (err instanceof ScriptNotFoundError) throw new OperationError('not_found', err.message);
-    if (err instanceof AmbiguousTitleError) throw new OperationError('conflict', err.message);
+    if (err instanceof AmbiguousTitleError || err instanceof TitleTakenError) throw new OperationError('conflict', err.message);
     throw err;
   }
 }

@@ -8,6 +8,8 @@ import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, parseModelRef } from '../config';
 import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
+import { UnknownPersonasError } from '../domain/generation/personas';
+import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
 import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput } from '../shared/screenplay';
 import { storyloomSearchAttributes } from '../shared/search-attributes';
 import { generateScreenplay } from '../workflows';
@@ -17,6 +19,24 @@ import { OperationError, type OperationContext } from './context';
 export const MAX_PERSONAS = 20;
 /** The largest plot, in bytes (UTF-8). */
 export const MAX_PLOT_BYTES = 100 * 1024;
+
+/** How the text checks an imported screenplay gets (src/domain/text-decode.ts) word a plot's refusals. */
+const PLOT_TEXT = { nothing: 'nothing to write a screenplay from', again: 'give it again', binaryAdvice: 'Give the plot as plain text.' };
+
+/**
+ * A plot's text from its bytes, trimmed, checked as an imported screenplay's bytes are: not over
+ * MAX_PLOT_BYTES, not empty or whitespace only, no UTF-16, no NUL byte, valid UTF-8. A refusal is
+ * a bad request whose message calls the plot `name` ("<file>: The plot", "body.plot").
+ */
+export function decodePlot(bytes: Uint8Array, name: string): string {
+  if (bytes.length > MAX_PLOT_BYTES) throw new OperationError('bad_request', `${name} is over ${MAX_PLOT_BYTES / 1024} KB`);
+  try {
+    return decodeUtf8Text(bytes, { name, ...PLOT_TEXT }).trim();
+  } catch (err) {
+    if (err instanceof TextDecodeError) throw new OperationError('bad_request', err.message);
+    throw err;
+  }
+}
 
 /** `provider:model` read as the run's model; a bad reference is a bad request naming `label`. */
 export function parseScreenplayModel(label: string, raw: string | undefined): GenerateScreenplayInput['model'] {
@@ -66,8 +86,27 @@ export function untitledScreenplayLabel(workflowId: string): string {
   return `screenplay ${workflowId.replace(/^screenplay-/, '').slice(0, 8)}`;
 }
 
-/** Starts the run and returns at once (the story looked up first: nothing starts for an unknown one). */
+/** Names no persona has: not found, each with the closest existing names (`unknown`, as `GET /api/personas/contexts` answers them). */
+export class UnknownPersonasRefusal extends OperationError {
+  readonly unknown: UnknownPersonasError['unknown'];
+
+  constructor(err: UnknownPersonasError) {
+    super('not_found', err.message);
+    this.unknown = err.unknown;
+  }
+}
+
+/**
+ * Starts the run and returns at once. The personas and the story are looked up first: for an
+ * unknown one nothing is stored and nothing starts.
+ */
 export async function startScreenplay(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
+  try {
+    await new ScreenplayRepository(await ctx.db()).checkPersonasExist(opts.personaNames);
+  } catch (err) {
+    if (err instanceof UnknownPersonasError) throw new UnknownPersonasRefusal(err);
+    throw err;
+  }
   let storyId: string | undefined;
   if (opts.story !== undefined) {
     let story;

@@ -84,7 +84,7 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     }
   });
 
-  it('makes a new version of a story given its id; an unknown persona fails the run at once, and the stream says so', async () => {
+  it('makes a new version of a story given its id; an unknown persona is a 404 before anything starts, and a run that meets one fails at once, the stream saying so', async () => {
     const first = await json(await post(api, { plot: HARBOUR_PLOT, personas: ['Juno Park'], title: 'Versioned Over HTTP' }));
     const done = await readSse(`${api.url}${first.urls.stream}`, { headers: auth, until: (e) => e.event === 'final' });
     const storyId = (done.events.at(-1)!.data as { result: { storyId: string } }).result.storyId;
@@ -96,8 +96,22 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     const { events } = await readSse(`${api.url}${again.urls.stream}`, { headers: auth, until: (e) => e.event === 'final' });
     expect(events.at(-1)!.data).toMatchObject({ status: 'COMPLETED', result: { storyId, variants: [{ version: 2 }] } });
 
-    const unknown = await json(await post(api, { plot: HARBOUR_PLOT, personas: ['Juno Parks'] }));
-    const failed = await readSse(`${api.url}${unknown.urls.stream}`, { headers: auth, until: (e) => e.event === 'final' });
+    const marker = `unknown persona ${Date.now()}`;
+    const refused = await post(api, { plot: `${HARBOUR_PLOT}\n${marker}`, personas: ['Juno Parks'] });
+    expect(refused.status).toBe(404);
+    expect(await json(refused)).toEqual({
+      error: { code: 'not_found', message: 'no persona "Juno Parks" (closest: "Juno Park"). See `storyloom personas list`.', unknown: [{ name: 'Juno Parks', closest: ['Juno Park'] }] },
+    });
+    const stored = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM screenplay_requests WHERE plot LIKE '%' || $1`, [marker]);
+    expect(stored[0].n).toBe(0);
+
+    // A run that meets an unknown persona anyway (started by another client, the plot in its input) fails at once.
+    const unknown = await stack.env.client.workflow.start('generateScreenplay', {
+      taskQueue: stack.app.taskQueue,
+      workflowId: `screenplay-${Date.now()}-unknown-persona`,
+      args: [{ plot: HARBOUR_PLOT, personaNames: ['Juno Parks'] }],
+    });
+    const failed = await readSse(`${api.url}/api/screenplays/${unknown.workflowId}/stream`, { headers: auth, until: (e) => e.event === 'final' });
     expect(failed.events.at(-1)!.data).toMatchObject({ status: 'FAILED', error: { message: expect.stringContaining('no persona "Juno Parks" (closest: "Juno Park")') } });
     expect(failed.events.some((e) => e.event === 'delta')).toBe(false);
   });
@@ -110,6 +124,7 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     [{ plot: PLOT, personas: ['Juno Park'], maxTokens: 10 }, 'body.maxTokens must be >= 256'],
     [{ plot: PLOT, personas: ['Juno Park'], colour: 'red' }, 'body: unknown field "colour"'],
     [{ plot: '   ', personas: ['Juno Park'] }, 'body.plot is empty'],
+    [{ plot: 'A ferry\u0000crosses.', personas: ['Juno Park'] }, 'body.plot is not UTF-8 text (found a NUL byte at offset 7)'],
     [{ plot: PLOT, personas: ['Juno Park'], model: 'mistral:big' }, 'body.model must look like <provider>:<model>'],
   ])('refuses %j with 400: %s', async (body, message) => {
     const res = await post(api, body);

@@ -302,9 +302,36 @@ describe('scripts, ingestion and SSE', () => {
     try {
       const after = await readSse(`${first.url}${run.urls.events}`, { headers: { ...auth, 'last-event-id': lastId! }, until: (e) => e.event === 'final' });
       expect(after.events[0]?.id).not.toBe(lastId);
-      expect(after.events.at(-1)).toMatchObject({ event: 'final', data: { status: 'COMPLETED', result: { status: 'completed' } } });
+      const final = after.events.at(-1)!;
+      expect(final).toMatchObject({ event: 'final', id: `${run.runId}:final`, data: { status: 'COMPLETED', result: { status: 'completed' } } });
+      // A client that has the final event and reconnects (an EventSource does, by itself) is told to stop: 204, not the final event again.
+      for (let i = 0; i < 2; i++) {
+        const again = await first.call(run.urls.events, { headers: { accept: 'text/event-stream', 'last-event-id': final.id! } });
+        expect(again.status).toBe(204);
+        expect(await again.text()).toBe('');
+      }
     } finally {
       await first.close();
+    }
+  });
+});
+
+describe('a run no worker answers for', () => {
+  it('GET /api/runs/:workflowId answers within 5 s: progress null, progressError saying why, the description\'s status; the SSE stream says the same', async () => {
+    const workflowId = `ingest-${randomUUID()}`;
+    // No worker polls this queue: the run is RUNNING and its queries go unanswered.
+    const handle = await stack.env.client.workflow.start('ingestScript', { workflowId, taskQueue: `no-worker-${randomUUID()}`, args: [{}] });
+    try {
+      const started = Date.now();
+      const res = await api.call(`/api/runs/${workflowId}`);
+      const took = Date.now() - started;
+      expect(res.status).toBe(200);
+      expect(await json(res)).toMatchObject({ workflowId, runId: handle.firstExecutionRunId, type: 'ingestScript', status: 'RUNNING', progress: null, progressError: 'no worker answered within 5 s' });
+      expect(took).toBeLessThan(8_000);
+      const { events } = await readSse(`${api.url}/api/runs/${workflowId}/events`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'progress' });
+      expect(events[0]).toMatchObject({ event: 'progress', data: { status: 'RUNNING', progress: null, progressError: 'no worker answered within 5 s' } });
+    } finally {
+      await handle.terminate('test over');
     }
   });
 });
@@ -521,21 +548,33 @@ describe('limits, CORS, logs and listening', () => {
     }
   });
 
-  it('without tokens, refuses to listen on anything but loopback and says so', async () => {
+  it('without tokens, refuses to listen on anything but loopback and says so, naming the setting used (--host or STORYLOOM_API_HOST)', async () => {
     expect(() => assertListenAllowed({ host: '0.0.0.0', tokens: [] })).toThrow(/without tokens the API listens on loopback only/);
     expect(() => assertListenAllowed({ host: '127.0.0.1', tokens: [] })).not.toThrow();
     expect(() => assertListenAllowed({ host: '0.0.0.0', tokens: ['t'] })).not.toThrow();
     const errors: string[] = [];
     const spy = jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
-    const saved = process.env.STORYLOOM_API_TOKENS;
+    const saved = { tokens: process.env.STORYLOOM_API_TOKENS, host: process.env.STORYLOOM_API_HOST };
     delete process.env.STORYLOOM_API_TOKENS;
+    delete process.env.STORYLOOM_API_HOST;
+    const refusal = async (argv: string[]) => {
+      errors.length = 0;
+      expect(await main(argv)).toBe(2);
+      return errors.join('\n');
+    };
     try {
-      expect(await main(['serve', '--host', '0.0.0.0', '--port', '0'])).toBe(2);
+      const byFlag = await refusal(['serve', '--host', '0.0.0.0', '--port', '0']);
+      expect(byFlag).toContain('storyloom serve: --host 0.0.0.0 with no STORYLOOM_API_TOKENS: without tokens the API listens on loopback only');
+      expect(byFlag).not.toContain('STORYLOOM_API_HOST');
+      process.env.STORYLOOM_API_HOST = '0.0.0.0';
+      expect(await refusal(['serve', '--port', '0'])).toContain('storyloom serve: STORYLOOM_API_HOST=0.0.0.0 with no STORYLOOM_API_TOKENS');
     } finally {
       spy.mockRestore();
-      if (saved !== undefined) process.env.STORYLOOM_API_TOKENS = saved;
+      for (const [name, value] of [['STORYLOOM_API_TOKENS', saved.tokens], ['STORYLOOM_API_HOST', saved.host]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
     }
-    expect(errors.join('\n')).toMatch(/STORYLOOM_API_HOST=0.0.0.0 with no STORYLOOM_API_TOKENS/);
   });
 
   it('without a codec token, keeps the codec (/codec/decode) on loopback and says so', async () => {

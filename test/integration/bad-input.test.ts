@@ -132,7 +132,12 @@ const CASES: Case[] = [
     () => ['concurrency', 'Any Script', `${option}=${value}`],
     new RegExp(`${option} must be an integer from 1 to 200; ${got.replace(/[.]/g, '\\.')}`),
   ]),
-  ...['-5', 'ten'].map((value): Case => [`search --limit "${value}"`, () => ['search', 'Any Script', 'rain', `--limit=${value}`], /--limit must be a positive integer/]),
+  // Limits: integers from 1 to the HTTP API's cap for the same rows (src/shared/list-limits.ts), however large the number given.
+  ...['-5', 'ten', '51', '1e20'].map((value): Case => [
+    `search --limit "${value}"`,
+    () => ['search', 'Any Script', 'rain', `--limit=${value}`],
+    new RegExp(`--limit must be an integer from 1 to 50; got "${value}"`),
+  ]),
   ['ingest --concurrency-summaries -3 (value apart)', () => ['ingest', fountain(), '--concurrency-summaries', '-3'], /Option '--concurrency-summaries' argument is ambiguous/],
   ...[
     ['STORYLOOM_LLM_TIMEOUT_MS', '0'],
@@ -161,7 +166,30 @@ const CASES: Case[] = [
     ['--since=99999999999d', /--since takes a duration of at most 3650000d \(10,000 years\); got "99999999999d"/],
     ['--from=2999-01-01', /the scope covers no time: it starts at 2999-01-01T00:00:00\.000Z, not before its end \(now, /],
   ] as const).map(([option, message]): Case => [`stories generate ${option}`, () => ['stories', 'generate', option], message]),
-  ...['0', '-5', 'ten'].map((value): Case => [`stories search --limit "${value}"`, () => ['stories', 'search', 'rain', `--limit=${value}`], new RegExp(`--limit must be a positive integer; got "${value}"`)]),
+  ...['0', '-5', 'ten', '501', '1e19'].map((value): Case => [
+    `stories search --limit "${value}"`,
+    () => ['stories', 'search', 'rain', `--limit=${value}`],
+    new RegExp(`--limit must be an integer from 1 to 500; got "${value}"`),
+  ]),
+  ...['10000000000000000000', '9999999999999999999999', '501', '0'].map((value): Case => [
+    `stories list --limit "${value}"`,
+    () => ['stories', 'list', `--limit=${value}`],
+    new RegExp(`--limit must be an integer from 1 to 500; got "${value}"`),
+  ]),
+  ['screenplays show --version 1e20', () => ['screenplays', 'show', 'Any Story', '--version=1e20'], /--version must be an integer from 1 to 2147483647; got "1e20"/],
+  ['stories with no subcommand', () => ['stories'], /^storyloom stories: usage: storyloom stories <generate \| list \| show/],
+  // A plot file is checked as a screenplay file is: the same corpus files, the same reasons.
+  ...([
+    ['empty.fountain', /: The plot is empty: nothing to write a screenplay from\./],
+    ['whitespace.fountain', /: The plot is empty \(it holds only whitespace\)/],
+    ['binary.fountain', /: The plot is not UTF-8 text \(found a NUL byte at offset 8\); it looks like a binary file\./],
+    ['latin1.fountain', /: The plot is not UTF-8 text \(found invalid bytes at offset 8\)/],
+    ['nul-bytes.fountain', /: The plot is not UTF-8 text \(found a NUL byte at offset 42\)/],
+    ['utf16.fountain', /: The plot is not UTF-8 text \(it starts with a UTF-16 byte-order mark\)/],
+  ] as const).map(([name, message]): Case => [`generate --plot ${name}`, () => ['generate', '--plot', corpus(name), '--persona', 'Mara Quill'], message]),
+  ['generate --plot a directory', () => ['generate', '--plot', dir, '--persona', 'Mara Quill'], /is not a file/],
+  // Personas are checked before the plot is stored or a run starts (no persona exists in this database).
+  ['generate --persona unknown', () => ['generate', '--plot', path.join(FIXTURES, 'plots/harbour.txt'), '--persona', 'Mara Quil'], /storyloom generate: no persona "Mara Quil"\. See `storyloom personas list`\./],
   // Commands that take no options refuse one rather than ignore it (or look up a script named "--json").
   ...[['show', '--json'], ['status', '--json'], ['pause', 'Any Script', '--json'], ['cancel', '--now', 'Any Script'], ['worker', '--json'], ['migrate', '--force']].map(
     (argv): Case => [argv.join(' '), () => argv, new RegExp(`storyloom ${argv[0]}: Unknown option '${argv.find((a) => a.startsWith('-'))}'.* \\(see \`storyloom ${argv[0]} --help\`\\)`)],

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
 import { COMMAND_HELP } from '../../src/cli/help';
+import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
 import { progressQuery } from '../../src/workflows';
 import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
@@ -215,6 +216,36 @@ describe('ingest and friends', () => {
     expect(verbose.code).toBe(0);
     expect(verbose.out).not.toContain('{');
     expect(verbose.err.split('\n').some((l) => l.startsWith('{') && JSON.parse(l).event === 'llm_call')).toBe(true);
+  });
+});
+
+describe('status with no worker', () => {
+  it('says within 5 s that no worker answered the progress query, and shows what the run\'s description knows', async () => {
+    const copy = file('no-worker.fountain', readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tNo Worker ${Date.now()}`));
+    const imported = await cli('import', copy);
+    expect(imported.code).toBe(0);
+    const scriptId = /script id: (\S+)/.exec(imported.out)![1];
+    // The script's ingestion on a queue no worker polls: RUNNING, and its progress query goes unanswered.
+    const handle = await env.client.workflow.start('ingestScript', {
+      workflowId: `ingest-${scriptId}`,
+      taskQueue: `no-worker-${scriptId}`,
+      args: [{ scriptId }],
+      typedSearchAttributes: storyloomSearchAttributes('ingest', 'No Worker', 'running'),
+    });
+    try {
+      const started = Date.now();
+      const status = await cli('status', scriptId);
+      const took = Date.now() - started;
+      expect(status.code).toBe(0);
+      expect(status.err).toContain('no worker answered the progress query within 5 s: is a worker running (`storyloom worker`)?');
+      expect(status.out).toContain(': running — ');
+      expect(status.out).toMatch(/^status RUNNING, started \d{4}-\d\d-\d\dT[\d:.]+Z, \d+ history events$/m);
+      const attributes = /^search attributes: (.*)$/m.exec(status.out)?.[1].split(', ');
+      expect(attributes).toEqual(expect.arrayContaining(['StoryloomJob=ingest', 'StoryloomTitle=No Worker', 'StoryloomStatus=running']));
+      expect(took).toBeLessThan(10_000);
+    } finally {
+      await handle.terminate('test over');
+    }
   });
 });
 

@@ -3,7 +3,8 @@
  * database, a dev server and the simulator: the screenplay streams to stdout while it is
  * written, bad input exits 2 with nothing started, and export → ingest round-trips.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkFountain } from '../../src/domain/generation/fountain-check';
@@ -79,10 +80,31 @@ it.each([
   expect(r.err).toContain(message);
 });
 
-it('generate --wait with an unknown persona exits 2 naming the closest', async () => {
-  const r = await cli('generate', '--plot', PLOT, '--persona', 'Juno Parks', '--wait');
-  expect(r.code).toBe(2);
-  expect(r.err).toContain('no persona "Juno Parks" (closest: "Juno Park")');
+it('generate with an unknown persona exits 2 naming the closest, with or without --wait, storing no plot and starting no run', async () => {
+  const marker = randomUUID();
+  const plot = path.join(dir, 'unknown-persona-plot.txt');
+  writeFileSync(plot, `${readFileSync(PLOT, 'utf8')}\n${marker}\n`);
+  for (const wait of [[], ['--wait']]) {
+    const r = await cli('generate', '--plot', plot, '--persona', 'Juno Parks', ...wait);
+    expect(r).toMatchObject({ code: 2, out: '' });
+    expect(r.err).toBe('storyloom generate: no persona "Juno Parks" (closest: "Juno Park"). See `storyloom personas list`.');
+  }
+  // A start stores the plot first: none was stored (and so no run, and no run report, was made).
+  const stored = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM screenplay_requests WHERE plot LIKE '%' || $1 || '%'`, [marker]);
+  expect(stored[0].n).toBe(0);
+});
+
+it.each([
+  ['a binary file', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), 'The plot is not UTF-8 text (found a NUL byte at offset 8)'],
+  ['Latin-1 text', Buffer.from('A ferry to M\xe1laga in fog.\n', 'latin1'), 'The plot is not UTF-8 text (found invalid bytes at offset 12)'],
+])('generate --plot with %s exits 2 with the reason, as an import of it would, and stores nothing', async (what, bytes, message) => {
+  const plot = path.join(dir, `bad-plot-${what.replace(/\W+/g, '-')}.txt`);
+  writeFileSync(plot, bytes);
+  const before = (await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n;
+  const r = await cli('generate', '--plot', plot, '--persona', 'Juno Park');
+  expect(r).toMatchObject({ code: 2, out: '' });
+  expect(r.err).toContain(`storyloom generate: ${plot}: ${message}`);
+  expect((await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n).toBe(before);
 });
 
 it('export → ingest round trip: the exported Fountain imports, and `ingest <story>` ingests the version', async () => {
@@ -136,9 +158,14 @@ it('stores the run report like the other jobs: `report <workflowId>` shows it, o
 });
 
 it('a failed run has its report too (unknown persona), with the error', async () => {
-  const r = await cli('generate', '--plot', PLOT, '--persona', 'Nobody Here');
-  const workflowId = /Started screenplay generation (screenplay-[0-9a-f-]{36})/.exec(r.out)![1];
-  await expect(stack.env.client.workflow.getHandle(workflowId).result()).rejects.toThrow();
+  // Started as another client may (the plot in its input): storyloom's own starts refuse an unknown persona before the run.
+  const workflowId = `screenplay-${randomUUID()}`;
+  const run = await stack.env.client.workflow.start('generateScreenplay', {
+    taskQueue: stack.app.taskQueue,
+    workflowId,
+    args: [{ plot: readFileSync(PLOT, 'utf8'), personaNames: ['Nobody Here'] }],
+  });
+  await expect(run.result()).rejects.toThrow();
   const report = await cli('report', workflowId);
   expect(report.code).toBe(0);
   expect(report.out).toContain(`generateScreenplay ${workflowId} (1 run): failed`);

@@ -56,9 +56,19 @@ it('imports a YAML file and a JSON file, lists and shows personas, and updates o
   expect(yaml).toMatchObject({ code: 0 });
   // Other test files of the run may have imported the crew already (one database per run).
   expect(yaml.out).toMatch(/Imported 5 persona\(s\) from crew\.yaml: \d new, \d updated/);
-  expect((await runCli('personas', 'import', path.join(FIXTURES, 'crew.yaml'))).out).toContain('0 new, 5 updated');
+  // A re-import of the same file changes nothing, and says so.
+  expect((await runCli('personas', 'import', path.join(FIXTURES, 'crew.yaml'))).out).toContain('0 new, 0 updated, 5 unchanged');
   expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('2 new');
-  expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('0 new, 2 updated');
+  const two = await db.query(`SELECT name, updated_at FROM personas WHERE name IN ('Ada Vance', 'Bram Stoll') ORDER BY name`);
+  expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('0 new, 0 updated, 2 unchanged');
+  expect(await db.query(`SELECT name, updated_at FROM personas WHERE name IN ('Ada Vance', 'Bram Stoll') ORDER BY name`)).toEqual(two);
+  // One persona changed: one updated (keys in another order are the same JSON, not a change).
+  const edited = file('two-edited.json', JSON.stringify([
+    { voice_notes: ['precise'], context: 'Ada measures everything twice and trusts nothing once.', description: 'A cartographer of vanished islands.', name: 'Ada Vance' },
+    { name: 'Bram Stoll', description: 'A lighthouse keeper on his very last week.', context: 'Bram counts down the days aloud.' },
+  ]));
+  expect((await runCli('personas', 'import', edited)).out).toContain('0 new, 1 updated, 1 unchanged');
+  expect((await runCli('personas', 'import', path.join(FIXTURES, 'two.json'))).out).toContain('0 new, 1 updated, 1 unchanged');
 
   const list = await runCli('personas', 'list');
   expect(list.code).toBe(0);
@@ -100,6 +110,17 @@ it.each(BAD)('refuses a file with %s whole: exit 2, entry and field named, nothi
   const r = await runCli('personas', 'import', file(name, content));
   expect(r.code).toBe(2);
   expect(r.err).toContain(message);
+  expect(await refusedNamesCount()).toBe(before);
+});
+
+it('refuses a Latin-1 file as not UTF-8 text (exit 2, nothing written), not importing "�" for its accents', async () => {
+  const before = await refusedNamesCount();
+  const p = path.join(dir, 'latin1.json');
+  // "Zed", a context with "é" in Latin-1 (0xE9): not valid UTF-8.
+  writeFileSync(p, Buffer.concat([Buffer.from('[{"name": "Zed", "description": "d", "context": "caf'), Buffer.from([0xe9]), Buffer.from('"}]')]));
+  const r = await runCli('personas', 'import', p);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('is not UTF-8 text');
   expect(await refusedNamesCount()).toBe(before);
 });
 

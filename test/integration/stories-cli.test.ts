@@ -59,7 +59,7 @@ it('generates stories with --wait, then lists, shows and searches them', async (
   expect(gen.out).toMatch(/Stories completed in [\d.]+ s/);
   expect(gen.out).toMatch(/clusters \d+: \d+ synthesised, 0 reused, 0 failed/);
   // Other suites write stories to the same database meanwhile: this run's is the one of its day.
-  const list = await runCli('stories', 'list', '--limit', '1000');
+  const list = await runCli('stories', 'list', '--limit', '500');
   expect(list.code).toBe(0);
   const id = list.out.split('\n').find((l) => l.includes(' 2026-03-02 ') && l.includes('Labour'))?.slice(0, 8);
   expect(id).toMatch(/^[0-9a-f]{8}$/);
@@ -86,7 +86,10 @@ it('creates a schedule (overlap skip, catch-up window), lists, triggers, pauses 
   expect(described.policies).toMatchObject({ overlap: 'SKIP', catchupWindow: 600_000 });
   expect((await runCli('stories', 'schedule', '--every', '1h', '--since', '24h', '--topic', topic)).code).toBe(2);
   expect((await runCli('stories', 'schedule', 'list')).out).toContain(`${id}  active`);
-  expect((await runCli('stories', 'schedule', 'trigger', id)).code).toBe(0);
+  const triggered = await runCli('stories', 'schedule', 'trigger', id);
+  expect(triggered.code).toBe(0);
+  // A link that works: the schedule's page in the Web UI, which lists the run it started.
+  expect(triggered.out).toBe(`Triggered schedule ${id} (its runs: ${stack.app.config.temporal.uiUrl}/namespaces/default/schedules/${id})`);
   const action = await waitFor(async () => (await handle.describe()).info.recentActions[0]);
   const run = stack.env.client.workflow.getHandle(action.action.workflow.workflowId);
   expect(action.action.workflow.workflowId.startsWith(id)).toBe(true);

@@ -89,6 +89,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ TEMPORAL_UI_URL: 'https://ui.example/' }).temporal.uiUrl).toBe('https://ui.example');
   });
 
+  it('points Web UI links at TEMPORAL_UI_PORT (the dev server\'s UI port) unless TEMPORAL_UI_URL is set', () => {
+    expect(loadConfig({}).temporal.uiUrl).toBe('http://127.0.0.1:8233');
+    const moved = loadConfig({ TEMPORAL_UI_PORT: '18233' });
+    expect(moved.temporal.uiUrl).toBe('http://127.0.0.1:18233');
+    // The codec server's default CORS origin is the UI's, so it follows too.
+    expect(moved.codecServer.corsOrigins).toEqual(['http://127.0.0.1:18233']);
+    expect(loadConfig({ TEMPORAL_UI_PORT: '18233', TEMPORAL_UI_URL: 'https://ui.example' }).temporal.uiUrl).toBe('https://ui.example');
+    expect(() => loadConfig({ TEMPORAL_UI_PORT: '70000' })).toThrow(/^TEMPORAL_UI_PORT must be an integer from 1 to 65535; got "70000"$/);
+  });
+
   it('keeps the model part whole when it contains colons', () => {
     expect(parseModelRef('X', 'ollama:qwen2.5:7b-instruct')).toEqual({ provider: 'ollama', model: 'qwen2.5:7b-instruct' });
   });

@@ -1,7 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { ApplicationFailure } from '@temporalio/common';
+import { AnthropicChatProvider } from '../../src/llm/anthropic.provider';
 import { retryAfterMs, toLlmFailure } from '../../src/llm/errors';
+import { OUTAGE_FAILURES } from '../../src/llm/outage-detector';
 import { LlmFailureType, NON_RETRYABLE_LLM_FAILURES, RATE_LIMIT_LLM_FAILURES, RUN_FATAL_LLM_FAILURES } from '../../src/shared/failure-types';
 
 function httpError(status: number, message: string, headers: Record<string, string> = {}) {
@@ -139,5 +141,69 @@ describe('toLlmFailure of an account without credit', () => {
     const billing = Anthropic.APIError.generate(400, { type: 'error', error: { type: 'billing_error', message: 'Your credit balance is too low' } }, undefined, new Headers());
     expect((toLlmFailure(billing, 'anthropic', 'claude-x') as ApplicationFailure).type).toBe(LlmFailureType.InsufficientQuota);
     expect((toLlmFailure(httpError(402, 'payment required'), 'anthropic', 'claude-x') as ApplicationFailure).type).toBe(LlmFailureType.InsufficientQuota);
+  });
+});
+
+describe('toLlmFailure of a missing API key (the SDK throws before any request: no status)', () => {
+  const withoutEnv = async <T>(names: string[], fn: () => Promise<T> | T): Promise<T> => {
+    const saved = names.map((n) => [n, process.env[n]] as const);
+    for (const n of names) delete process.env[n];
+    try {
+      return await fn();
+    } finally {
+      for (const [n, v] of saved) if (v !== undefined) process.env[n] = v;
+    }
+  };
+  const expectRunFatalAuth = (f: ApplicationFailure, keyVar: string) => {
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f.type).toBe(LlmFailureType.Authentication);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toMatch(new RegExp(`set ${keyVar}`));
+    expect(f.message).not.toMatch(/could not be reached/);
+    expect(RUN_FATAL_LLM_FAILURES).toContain(f.type);
+    expect(OUTAGE_FAILURES).not.toContain(f.type);
+  };
+
+  it('maps Anthropic\'s "Could not resolve authentication method" to a run-fatal Authentication failure naming ANTHROPIC_API_KEY', async () => {
+    const err = await withoutEnv(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'], () =>
+      new Anthropic({ apiKey: null, baseURL: 'http://127.0.0.1:1', maxRetries: 0 }).messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    );
+    expect((err as Error).message).toMatch(/Could not resolve authentication method/);
+    expectRunFatalAuth(toLlmFailure(err, 'anthropic', 'claude-x') as ApplicationFailure, 'ANTHROPIC_API_KEY');
+  });
+
+  it('maps the openai SDK\'s "Missing credentials" (thrown by its constructor) to a run-fatal Authentication failure naming OPENAI_API_KEY', async () => {
+    const err = await withoutEnv(['OPENAI_API_KEY'], () => {
+      try {
+        new OpenAI({ baseURL: 'http://127.0.0.1:1' });
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    });
+    expect(err).toBeInstanceOf(OpenAI.OpenAIError);
+    expectRunFatalAuth(toLlmFailure(err, 'openai', 'gpt-x') as ApplicationFailure, 'OPENAI_API_KEY');
+    // Older openai releases' wording.
+    expectRunFatalAuth(
+      toLlmFailure(new Error('The OPENAI_API_KEY environment variable is missing or empty; either provide it, or instantiate the OpenAI client with an apiKey option'), 'openai', 'gpt-x') as ApplicationFailure,
+      'OPENAI_API_KEY',
+    );
+  });
+
+  it('maps the Anthropic adapter without a key (plain and streamed calls) to the same failure', async () => {
+    const provider = new AnthropicChatProvider({ apiKey: undefined, baseUrl: 'http://127.0.0.1:1', timeoutMs: 5000 });
+    const req = { model: 'claude-x', maxTokens: 16, messages: [{ role: 'user' as const, content: 'hi' }] };
+    for (const onToken of [undefined, () => undefined]) {
+      const err = await withoutEnv(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'], () =>
+        provider.chat(req, { purpose: 'smoke', onToken }).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      );
+      expectRunFatalAuth(toLlmFailure(err, 'anthropic', 'claude-x') as ApplicationFailure, 'ANTHROPIC_API_KEY');
+    }
   });
 });

@@ -8,13 +8,16 @@ import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import type { OperationContext } from '../../src/operations/context';
-import { startScreenplay } from '../../src/operations/start-screenplay';
+import { startScreenplay, UnknownPersonasRefusal } from '../../src/operations/start-screenplay';
 import { TITLE_KEY } from '../../src/shared/search-attributes';
 
 const PLOT = 'Marigold smugglers cross the frozen estuary at midnight while a lighthouse keeper watches';
 
-/** A context whose client records the start options (or refuses the start) and whose database records its statements. */
-function recordingContext(opts: { refuseStart?: boolean } = {}) {
+/**
+ * A context whose client records the start options (or refuses the start) and whose database
+ * records its statements; its personas are every name asked but `unknownPersonas`.
+ */
+function recordingContext(opts: { refuseStart?: boolean; unknownPersonas?: string[] } = {}) {
   const started: WorkflowStartOptions[] = [];
   const statements: { sql: string; params: unknown[] }[] = [];
   const client = {
@@ -26,7 +29,12 @@ function recordingContext(opts: { refuseStart?: boolean } = {}) {
       },
     },
   } as unknown as Client;
-  const db = { query: (sql: string, params: unknown[]) => (statements.push({ sql, params }), Promise.resolve([])) } as unknown as DataSource;
+  const answer = (sql: string, params: unknown[]) => {
+    if (/^SELECT name FROM personas WHERE/.test(sql)) return (params[0] as string[]).filter((n) => !opts.unknownPersonas?.includes(n)).map((name) => ({ name }));
+    if (/^SELECT name FROM personas$/.test(sql)) return [{ name: 'Mara Quill' }, { name: 'Tobias Wren' }];
+    return [];
+  };
+  const db = { query: (sql: string, params: unknown[]) => (statements.push({ sql, params }), Promise.resolve(answer(sql, params))) } as unknown as DataSource;
   const ctx: OperationContext = {
     config: loadConfig({}),
     db: () => Promise.resolve(db),
@@ -53,7 +61,10 @@ it('stores the plot under the workflow id before the start; the input carries no
   const { ctx, started, statements } = recordingContext();
   const workflowId = 'screenplay-0a1b2c3d-4e5f-4789-abcd-ef0123456789';
   await startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill'], workflowId });
-  expect(statements).toEqual([{ sql: expect.stringMatching(/^INSERT INTO screenplay_requests/), params: [workflowId, PLOT] }]);
+  expect(statements).toEqual([
+    { sql: expect.stringMatching(/^SELECT name FROM personas WHERE name = ANY/), params: [['Mara Quill']] },
+    { sql: expect.stringMatching(/^INSERT INTO screenplay_requests/), params: [workflowId, PLOT] },
+  ]);
   expect(JSON.stringify(started[0].args)).not.toContain('Marigold');
   expect((started[0].args as [Record<string, unknown>])[0]).not.toHaveProperty('plot');
 });
@@ -62,7 +73,16 @@ it('a start the server refuses leaves no plot stored', async () => {
   const { ctx, statements } = recordingContext({ refuseStart: true });
   const workflowId = 'screenplay-1a1b2c3d-4e5f-4789-abcd-ef0123456789';
   await expect(startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill'], workflowId })).rejects.toThrow('the server refused the start');
-  expect(statements.map((s) => [s.sql.split(' ')[0], s.params[0]])).toEqual([['INSERT', workflowId], ['DELETE', workflowId]]);
+  expect(statements.slice(1).map((s) => [s.sql.split(' ')[0], s.params[0]])).toEqual([['INSERT', workflowId], ['DELETE', workflowId]]);
+});
+
+it('an unknown persona is refused before the plot is stored or a run starts, with the closest names', async () => {
+  const { ctx, started, statements } = recordingContext({ unknownPersonas: ['Tobias Wrenn'] });
+  const err = await startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill', 'Tobias Wrenn'] }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UnknownPersonasRefusal);
+  expect(err).toMatchObject({ code: 'not_found', message: 'no persona "Tobias Wrenn" (closest: "Tobias Wren"). See `storyloom personas list`.', unknown: [{ name: 'Tobias Wrenn', closest: ['Tobias Wren'] }] });
+  expect(started).toEqual([]);
+  expect(statements.map((s) => s.sql)).toEqual([expect.stringMatching(/^SELECT name FROM personas WHERE/), 'SELECT name FROM personas']);
 });
 
 it("keeps the caller's title as the run's label", async () => {

@@ -4,7 +4,8 @@
  * concurrency-limit changes are worth an info line.
  */
 import { gateChangeLogger, runWorkers, type RunnableWorker } from '../../src/runtime';
-import { closeInOrder } from '../../src/worker';
+import { closeInOrder, missingApiKeys } from '../../src/worker';
+import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/observability/logger';
 
 type State = ReturnType<RunnableWorker['getState']>;
@@ -92,5 +93,25 @@ describe('concurrency limit lines', () => {
     expect(out.map((l) => l.level)).toEqual(['info', 'debug', 'debug', 'debug', 'info', 'info']);
     expect(out[0].msg).toMatch(/^anthropic: concurrency limit now 7 \(rate_limited\): below the maximum 10/);
     expect(out[4].msg).toBe('anthropic: concurrency limit now 10 (recovered): back at the maximum');
+  });
+});
+
+describe('missing API keys at start-up', () => {
+  const env = { STORYLOOM_MODEL_SUMMARY: 'ollama:llama3.2', STORYLOOM_MODEL_EMBEDDING: 'openai:text-embedding-3-small' };
+
+  it('names the variable of each routed provider without a key, and the models that use it (never a value)', () => {
+    const warnings = missingApiKeys(loadConfig({ ...env, OPENAI_API_KEY: 'sk-secret-value' }));
+    expect(warnings.map((w) => [w.provider, w.variable])).toEqual([['anthropic', 'ANTHROPIC_API_KEY']]);
+    expect(warnings[0].purposes).toEqual(expect.arrayContaining(['smoke', 'outline', 'session']));
+    expect(warnings[0].purposes).not.toContain('summary');
+    expect(warnings[0].message).toMatch(/^ANTHROPIC_API_KEY is not set, and the .*smoke.* model\(s\) use anthropic: those calls will fail/);
+    expect(JSON.stringify(warnings)).not.toMatch(/sk-secret-value/);
+    expect(missingApiKeys(loadConfig(env)).map((w) => w.variable)).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']);
+  });
+
+  it('says nothing when every routed provider has its key, or needs none (Ollama)', () => {
+    expect(missingApiKeys(loadConfig({ ANTHROPIC_API_KEY: 'a', OPENAI_API_KEY: 'o' }))).toEqual([]);
+    const ollamaOnly = Object.fromEntries(['SMOKE', 'SUMMARY', 'OUTLINE', 'SHEET', 'SYNTHESIS', 'SESSION', 'SCREENPLAY', 'EMBEDDING'].map((p) => [`STORYLOOM_MODEL_${p}`, 'ollama:m']));
+    expect(missingApiKeys(loadConfig(ollamaOnly))).toEqual([]);
   });
 });

@@ -124,6 +124,20 @@ export function realArray(text: string): number[] | null {
 
 const LIST_COLUMNS = `id, headline, topic, window_start AS "windowStart", window_end AS "windowEnd", article_count AS "articleCount", status`;
 
+/** Stories an ambiguous id prefix lists. */
+const LISTED_MATCHES = 5;
+
+/** An id prefix that several stories' ids start with: `matches` holds the first few (newest first), `total` counts them all. */
+export class AmbiguousStoryIdError extends Error {
+  constructor(
+    readonly prefix: string,
+    readonly matches: StoryListItem[],
+    readonly total: number,
+  ) {
+    super(`"${prefix}" is the start of ${total} story ids (${matches.map((m) => m.id).join(', ')}${total > matches.length ? ', …' : ''})`);
+  }
+}
+
 export class NewsRepository {
   constructor(private readonly db: DataSource) {}
 
@@ -388,16 +402,25 @@ export class NewsRepository {
     );
   }
 
-  /** A story by id (or a unique id prefix) with its articles; undefined when none matches (a pending story never does). */
+  /**
+   * A story by id (or a unique id prefix) with its articles; undefined when none matches (a
+   * pending story never does). A prefix of several ids is AmbiguousStoryIdError, with the first
+   * few of them (newest first).
+   */
   async storyWithArticles(idOrPrefix: string): Promise<StoryDetail | undefined> {
-    const rows: (StoryDetail & { keyPoints: string[] })[] = await this.db.query(
+    // A prefix compared as text (not LIKE: "%" and "_" in it are characters, not wildcards).
+    const rows: (StoryDetail & { keyPoints: string[]; total: string })[] = await this.db.query(
       `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
-              model, superseded_by AS "supersededBy"
-         FROM stories WHERE id::text LIKE $1 || '%' AND status <> '${PENDING_STORY}' LIMIT 2`,
-      [idOrPrefix.toLowerCase()],
+              model, superseded_by AS "supersededBy", count(*) OVER () AS total
+         FROM stories WHERE left(id::text, length($1)) = $1 AND status <> '${PENDING_STORY}'
+        ORDER BY window_start DESC, headline LIMIT $2`,
+      [idOrPrefix.toLowerCase(), LISTED_MATCHES],
     );
-    if (rows.length !== 1) return undefined;
-    const story = rows[0];
+    if (rows.length > 1) {
+      throw new AmbiguousStoryIdError(idOrPrefix, rows.map(({ id, headline, topic, windowStart, windowEnd, articleCount, status }) => ({ id, headline, topic, windowStart, windowEnd, articleCount, status })), Number(rows[0].total));
+    }
+    if (!rows.length) return undefined;
+    const { total: _total, ...story } = rows[0];
     const articles: { id: string; title: string; url: string | null; sourceName: string | null; publishedAt: Date }[] = await this.db.query(
       `SELECT a.id, a.title, a.url, a.source_name AS "sourceName", a.published_at AS "publishedAt"
          FROM story_articles sa JOIN articles a ON a.id = sa.article_id WHERE sa.story_id = $1 ORDER BY a.published_at, a.id`,

@@ -48,17 +48,22 @@ export class ScreenplayRepository {
   /** `db`: the app's DataSource, or a query runner's manager (to count a step's statements). */
   constructor(private readonly db: DataSource | EntityManager) {}
 
-  /** Creates or updates every persona of a validated file in one statement; returns how many were new. */
-  async importPersonas(personas: PersonaInput[]): Promise<{ created: number; updated: number }> {
+  /**
+   * Creates or updates every persona of a validated file in one statement; returns how many were
+   * new, changed and unchanged. A persona whose config is the same (as JSON) is not written: its
+   * updated_at stays, and RETURNING leaves it out.
+   */
+  async importPersonas(personas: PersonaInput[]): Promise<{ created: number; updated: number; unchanged: number }> {
     const rows: { inserted: boolean }[] = await this.db.query(
       `INSERT INTO personas (name, config)
        SELECT * FROM unnest($1::text[], $2::jsonb[])
        ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()
+         WHERE personas.config IS DISTINCT FROM EXCLUDED.config
        RETURNING (xmax = 0) AS inserted`,
       [personas.map((p) => p.name), personas.map((p) => JSON.stringify(p.config))],
     );
     const created = rows.filter((r) => r.inserted).length;
-    return { created, updated: rows.length - created };
+    return { created, updated: rows.length - created, unchanged: personas.length - rows.length };
   }
 
   async listPersonas(): Promise<Pick<Persona, 'name' | 'config' | 'updatedAt'>[]> {
@@ -72,12 +77,25 @@ export class ScreenplayRepository {
       [names],
     );
     const byName = new Map(rows.map((r) => [r.name, { id: Number(r.id), name: r.name, config: r.config }]));
-    const missing = names.filter((n) => !byName.has(n));
-    if (missing.length) {
-      const all: { name: string }[] = await this.db.query(`SELECT name FROM personas`);
-      throw new UnknownPersonasError(missing.map((name) => ({ name, closest: closestNames(name, all.map((a) => a.name)) })));
-    }
+    await this.refuseUnknown(names.filter((n) => !byName.has(n)));
     return names.map((n) => byName.get(n)!);
+  }
+
+  /**
+   * Refuses names no persona has, as loadPersonas does (the same error, with the closest names),
+   * reading names only: what a start checks before it stores a plot or starts a run.
+   */
+  async checkPersonasExist(names: string[]): Promise<void> {
+    const rows: { name: string }[] = await this.db.query(`SELECT name FROM personas WHERE name = ANY($1)`, [names]);
+    const known = new Set(rows.map((r) => r.name));
+    await this.refuseUnknown(names.filter((n) => !known.has(n)));
+  }
+
+  /** UnknownPersonasError for `missing` (when any), each with the closest existing names (one name-only query). */
+  private async refuseUnknown(missing: string[]): Promise<void> {
+    if (!missing.length) return;
+    const all: { name: string }[] = await this.db.query(`SELECT name FROM personas`);
+    throw new UnknownPersonasError(missing.map((name) => ({ name, closest: closestNames(name, all.map((a) => a.name)) })));
   }
 
   /**

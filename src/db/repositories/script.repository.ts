@@ -30,24 +30,78 @@ export interface ImportResult {
 }
 
 export class ScriptNotFoundError extends Error {}
-export class AmbiguousTitleError extends Error {}
+
+/** A script as a refusal lists it: its id and its title as stored. */
+export interface TitledScript {
+  id: string;
+  title: string;
+}
+
+/** `3f0c… ("The Night Ferry"), 9a1b… ("the night ferry")`, with how many more when `total` says so. */
+function listScripts(scripts: TitledScript[], total = scripts.length): string {
+  const listed = scripts.map((s) => `${s.id} ("${s.title}")`).join(', ');
+  return total > scripts.length ? `${listed} and ${total - scripts.length} more` : listed;
+}
+
+/**
+ * Several scripts share a title (case ignored), so a title alone cannot say which one is meant:
+ * every lookup and import by title refuses with this one message, listing the ids and titles.
+ */
+export class AmbiguousTitleError extends Error {
+  constructor(
+    readonly title: string,
+    readonly scripts: TitledScript[],
+    /** What to do instead (the default suits a lookup; an import says `--script-id`). */
+    hint = 'give the script id instead of the title',
+    total = scripts.length,
+  ) {
+    super(`${total} scripts are titled "${title}": ${listScripts(scripts, total)}; ${hint}.`);
+  }
+}
+
+/** An import would give a script the title another script has (a rename): two scripts would share a title. */
+export class TitleTakenError extends Error {
+  constructor(
+    readonly title: string,
+    readonly scripts: TitledScript[],
+  ) {
+    super(
+      `Another script is titled "${title}": ${listScripts(scripts)}. Two scripts may not share a title (it would name neither), so nothing was written; ` +
+        `choose another title, or update that script by its id.`,
+    );
+  }
+}
+
+/** Scripts listed by name in a refusal: enough to choose from. */
+const LISTED_SCRIPTS = 10;
 
 export class ScriptRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** The script an import should update: by id, else by title (case-insensitive), else none. */
+  /**
+   * The script an import should update: by id, else by title (case-insensitive), else none.
+   * An update by id that would rename the script onto another script's title is refused
+   * (TitleTakenError); several scripts with the title and no id is AmbiguousTitleError.
+   */
   async findTarget(tx: EntityManager, opts: ImportOptions): Promise<string | undefined> {
-    const scripts = tx.getRepository(ScriptEntity).createQueryBuilder('s').select('s.id', 'id');
+    const scripts = tx.getRepository(ScriptEntity).createQueryBuilder('s').select('s.id', 'id').addSelect('s.title', 'title');
     if (opts.scriptId) {
-      // Compared as text: an id that is no uuid is "not found", not a Postgres error.
-      const rows: { id: string }[] = await scripts.where('s.id::text = :id', { id: opts.scriptId }).getRawMany();
-      if (!rows[0]) throw new ScriptNotFoundError(`No script with id ${opts.scriptId}; import without --script-id to create one.`);
-      return rows[0].id;
+      // Compared as text: an id that is no uuid is "not found", not a Postgres error. One query
+      // finds the script and any other script with the title it is to have.
+      const rows: (TitledScript & { sameTitle: boolean })[] = await scripts
+        .addSelect('lower(s.title) = lower(:title)', 'sameTitle')
+        .where('s.id::text = :id OR lower(s.title) = lower(:title)', { id: opts.scriptId, title: opts.title })
+        .orderBy('s.createdAt')
+        .getRawMany();
+      const target = rows.find((r) => r.id === opts.scriptId);
+      if (!target) throw new ScriptNotFoundError(`No script with id ${opts.scriptId}; import without --script-id to create one.`);
+      const others = rows.filter((r) => r !== target).map(({ id, title }) => ({ id, title }));
+      // A script that has the title already keeps it (scripts that shared it before stay as they were).
+      if (others.length && !target.sameTitle) throw new TitleTakenError(opts.title, others);
+      return target.id;
     }
-    const rows: { id: string }[] = await scripts.where('lower(s.title) = lower(:title)', { title: opts.title }).orderBy('s.createdAt').getRawMany();
-    if (rows.length > 1) {
-      throw new AmbiguousTitleError(`${rows.length} scripts are titled "${opts.title}"; pass --script-id (one of ${rows.map((r) => r.id).join(', ')}).`);
-    }
+    const rows: TitledScript[] = await scripts.where('lower(s.title) = lower(:title)', { title: opts.title }).orderBy('s.createdAt').getRawMany();
+    if (rows.length > 1) throw new AmbiguousTitleError(opts.title, rows, 'pass the id of the one to update (--script-id)');
     return rows[0]?.id;
   }
 
@@ -55,7 +109,9 @@ export class ScriptRepository {
     return this.db.transaction(async (tx) => {
       // Imports of one title wait for each other until commit: two at once of a new title would
       // otherwise both find none and make two scripts, and every later import by it would be refused.
-      if (!opts.scriptId) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))', [opts.title]);
+      // An update by id takes the lock of the title it gives too, so a rename onto a title and an
+      // import (or another rename) of that title cannot both pass findTarget's check.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(lower($1), 0))', [opts.title]);
       const existingId = await this.findTarget(tx, opts);
       const scriptId = existingId ?? randomUUID();
       const script = { title: opts.title, format: parsed.format, sourceName: opts.sourceName };
@@ -136,19 +192,24 @@ export class ScriptRepository {
     });
   }
 
+  /**
+   * A script by id or title (case-insensitive); undefined when none. Several scripts with the
+   * title (and none with it as id) is AmbiguousTitleError, listing them.
+   */
   async findScript(idOrTitle: string): Promise<{ id: string; title: string; scenes: number; characters: number } | undefined> {
-    const rows: { id: string; title: string; scenes: string; characters: string }[] = await this.db
+    const rows: { id: string; title: string; scenes: string; characters: string; total: string }[] = await this.db
       .getRepository(ScriptEntity)
       .createQueryBuilder('s')
       .select(['s.id AS id', 's.title AS title'])
       .addSelect((qb) => qb.select('count(*)').from(SceneEntity, 'sc').where('sc.scriptId = s.id'), 'scenes')
       .addSelect((qb) => qb.select('count(*)').from(CharacterEntity, 'c').where('c.scriptId = s.id'), 'characters')
+      .addSelect('count(*) OVER ()', 'total')
       .where('s.id::text = :idOrTitle OR lower(s.title) = lower(:idOrTitle)', { idOrTitle })
       .orderBy('s.createdAt')
-      .limit(2)
+      .limit(LISTED_SCRIPTS)
       .getRawMany();
-    if (rows.length > 1) throw new AmbiguousTitleError(`Several scripts are titled "${idOrTitle}"; use the script id.`);
-    const r = rows[0];
+    const r = rows.length > 1 ? rows.find((row) => row.id === idOrTitle) : rows[0];
+    if (rows.length > 1 && !r) throw new AmbiguousTitleError(idOrTitle, rows.map(({ id, title }) => ({ id, title })), undefined, Number(rows[0].total));
     return r && { id: r.id, title: r.title, scenes: Number(r.scenes), characters: Number(r.characters) };
   }
 }

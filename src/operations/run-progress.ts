@@ -1,0 +1,55 @@
+/**
+ * A run's `progress` query with a bounded wait. A query is answered by a worker: with none
+ * polling the run's queue the server holds it until its own timeout (about 30 s), so the caller
+ * waits that long for nothing. Shared by `storyloom status` and `GET /api/runs/:workflowId`
+ * (and the API's SSE poller), which show what the run's description knows instead.
+ */
+import { isGrpcDeadlineError, QueryNotRegisteredError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
+
+/** How long a progress query waits for a worker to answer. */
+export const PROGRESS_QUERY_TIMEOUT_MS = 5_000;
+
+/**
+ * A progress line for a bar that polls (`ingest --wait`, `stories generate --wait`): the run's
+ * own line, or why there is none, each poll bounded like `status`.
+ */
+export async function progressLineOrWhy<T>(handle: WorkflowHandle, query: QueryDefinition<T, []>, line: (progress: T) => string): Promise<string> {
+  const answer = await queryProgress<T>(handle.client, handle, query);
+  return answer.progress === null ? `(no progress: ${answer.error})` : line(answer.progress);
+}
+
+/** The query's answer, or null and why there is none. */
+export type ProgressAnswer<T> =
+  | { progress: T; error?: undefined; noWorker?: undefined }
+  | {
+      progress: null;
+      /** Why there is no answer, in a few words (`no worker answered within 5 s`). */
+      error: string;
+      /** True when no worker answered in time (a worker is down or none polls the run's queue). */
+      noWorker: boolean;
+    };
+
+/**
+ * Asks the run's `progress` query, waiting at most `timeoutMs` for a worker. A run that does not
+ * exist is WorkflowNotFoundError, as from describe(); every other failure is an answer without
+ * progress, saying why.
+ */
+export async function queryProgress<T = unknown>(
+  client: Pick<Client, 'withDeadline'>,
+  handle: WorkflowHandle,
+  query: QueryDefinition<T, []> | string = 'progress',
+  timeoutMs = PROGRESS_QUERY_TIMEOUT_MS,
+): Promise<ProgressAnswer<T>> {
+  try {
+    return { progress: await client.withDeadline(Date.now() + timeoutMs, () => handle.query<T, []>(query)) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw err;
+    if (isGrpcDeadlineError(err)) return { progress: null, error: `no worker answered within ${timeoutMs / 1000} s`, noWorker: true };
+    if (err instanceof QueryNotRegisteredError) return { progress: null, error: 'the run has no progress query', noWorker: false };
+    // The gRPC error's details say more than the SDK's "Failed to query Workflow".
+    const cause = (err as { cause?: { details?: unknown } }).cause;
+    const reason = typeof cause?.details === 'string' && cause.details ? cause.details : (err as Error).message ?? String(err);
+    return { progress: null, error: `the progress query failed: ${reason}`, noWorker: false };
+  }
+}

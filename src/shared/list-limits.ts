@@ -1,0 +1,11 @@
+/**
+ * How many rows a listing or a search returns: the default and the most one request may ask
+ * for. The HTTP API's query schemas and the CLI's `--limit` options read the same numbers, so a
+ * limit is refused the same way wherever it is given (and never reaches SQL out of range).
+ */
+export const STORY_LIST_LIMIT = { default: 50, max: 500 } as const;
+/** `stories search`: the stories' own cap (the API has no story search). */
+export const STORY_SEARCH_LIMIT = { default: 20, max: STORY_LIST_LIMIT.max } as const;
+export const SCRIPT_LIST_LIMIT = { default: 50, max: 200 } as const;
+/** Scenes ranked by similarity (`search`, `GET /api/scripts/:id/search`). */
+export const SCENE_SEARCH_LIMIT = { default: 5, max: 50 } as const;

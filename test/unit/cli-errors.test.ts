@@ -1,0 +1,168 @@
+/**
+ * What the CLI prints when something it needs fails: a workflow it waited for (the provider's own
+ * words, not "Workflow execution failed", encrypted or not), the migrations it applied, and a
+ * Postgres it cannot reach (the URL without its password, and what to do).
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
+import { createDataSource, DatabaseUnreachableError, describeMigrations, dropDatabase, initializeDataSource } from '../../src/db/data-source';
+import { migrations } from '../../src/db/migrations';
+import { toLlmFailure } from '../../src/llm/errors';
+import { dataConverterFor } from '../../src/security/data-converter';
+import { parsePayloadKeys } from '../../src/security/payload-codec';
+import { workflowFailureMessage } from '../../src/cli/workflow-failure';
+import { failureMessage, main, migrateCommand } from '../../src/starter';
+import { LlmFailureType } from '../../src/shared/failure-types';
+
+const PROVIDER_MESSAGE = /^anthropic \(model claude-x\) rejected the credentials \(401\): check ANTHROPIC_API_KEY\. invalid x-api-key$/;
+
+/** The chain the client hands a command whose smoke run failed on a 401: workflow ← activity ← provider failure ← SDK error. */
+function smokeFailure(): WorkflowFailedError {
+  const sdkError = Object.assign(new Error('401 invalid x-api-key'), { status: 401 });
+  const provider = toLlmFailure(sdkError, 'anthropic', 'claude-x') as ApplicationFailure;
+  const activity = new ActivityFailure('Activity task failed', 'smokeCall', '1', RetryState.NON_RETRYABLE_FAILURE, 'identity', provider);
+  return new WorkflowFailedError('Workflow execution failed', activity, RetryState.NON_RETRYABLE_FAILURE);
+}
+
+function captureStderr(): { lines: string[]; restore: () => void } {
+  const lines: string[] = [];
+  const spy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+  return { lines, restore: () => spy.mockRestore() };
+}
+
+describe('workflowFailureMessage: what a failed workflow a command waited for says', () => {
+  it('is the provider failure\'s message, through ActivityFailure, not "Workflow execution failed" nor the SDK error under it', () => {
+    const err = smokeFailure();
+    expect(workflowFailureMessage(err)).toMatch(PROVIDER_MESSAGE);
+    expect(failureMessage(err)).toMatch(PROVIDER_MESSAGE);
+  });
+
+  it('goes through a child workflow\'s failure, and keeps a workflow\'s own message in front of the activity\'s it wraps', () => {
+    const inner = ApplicationFailure.create({ type: LlmFailureType.NotFound, message: 'openai (model gpt-x) was not found (404)', nonRetryable: true });
+    const activity = new ActivityFailure('Activity task failed', 'summarize', '7', RetryState.NON_RETRYABLE_FAILURE, 'identity', inner);
+    const child = new ChildWorkflowFailure('default', { workflowId: 'child', runId: 'r' }, 'ingestScript', RetryState.NON_RETRYABLE_FAILURE, activity);
+    expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', child, RetryState.NON_RETRYABLE_FAILURE))).toBe('openai (model gpt-x) was not found (404)');
+    const wrapped = ApplicationFailure.create({ message: 'the outline failed', cause: activity });
+    expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', wrapped, RetryState.NON_RETRYABLE_FAILURE))).toBe(
+      'the outline failed: openai (model gpt-x) was not found (404)',
+    );
+  });
+
+  it('reads a failure recorded encrypted (STORYLOOM_PAYLOAD_KEYS: message in encoded attributes) once the client decodes it', async () => {
+    const converter = loadDataConverter(dataConverterFor({ payloadKeys: parsePayloadKeys('k1:c3Rvcnlsb29tLXRlc3QtcGF5bG9hZC1rZXktMzJiISE=', undefined) }));
+    const proto = await encodeErrorToFailure(converter, smokeFailure().cause);
+    // As history holds it: no message in clear at any level.
+    expect(JSON.stringify(proto)).not.toMatch(/rejected the credentials|ANTHROPIC_API_KEY/);
+    expect(proto.message).toBe('Encoded failure');
+    const decoded = await decodeOptionalFailureToOptionalError(converter, proto);
+    expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', decoded, RetryState.NON_RETRYABLE_FAILURE))).toMatch(PROVIDER_MESSAGE);
+  });
+
+  it('is undefined for other errors, which keep their own message', () => {
+    expect(workflowFailureMessage(new Error('boom'))).toBeUndefined();
+    expect(failureMessage(new Error('boom'))).toBe('boom');
+    expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', undefined, RetryState.NON_RETRYABLE_FAILURE))).toBe('Workflow execution failed');
+  });
+});
+
+describe('storyloom migrate says what it applied', () => {
+  const url = 'postgres://app:s3cret-pw@db.example:5432/storyloom';
+
+  it('names the migrations it applied (a stub database), the password masked, as npm run db:migrate does', async () => {
+    const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const code = await migrateCommand({ config: { databaseUrl: url } as never, migrate: async () => ['Initial1700000000000', 'LlmCallLogAndCache1700000000001'] }, []);
+      expect(code).toBe(0);
+      expect(out.mock.calls).toEqual([['Applied 2 migration(s) to postgres://app:***@db.example:5432/storyloom: Initial1700000000000, LlmCallLogAndCache1700000000001']]);
+      out.mockClear();
+      await migrateCommand({ config: { databaseUrl: url } as never, migrate: async () => [] }, []);
+      expect(out.mock.calls).toEqual([['Database postgres://app:***@db.example:5432/storyloom is up to date.']]);
+    } finally {
+      out.mockRestore();
+    }
+  });
+
+  it('on a fresh database (real server): names every migration it applied; run again: up to date', async () => {
+    const fresh = new URL(process.env.STORYLOOM_TEST_DATABASE_URL!);
+    fresh.pathname = `${fresh.pathname}_cli_migrate`;
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = fresh.toString();
+    const out = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await dropDatabase(fresh.toString());
+      expect(await main(['migrate'])).toBe(0);
+      expect(out.mock.calls).toHaveLength(1);
+      const line = String(out.mock.calls[0][0]);
+      expect(line).toMatch(new RegExp(`^Applied ${migrations.length} migration\\(s\\) to .*: .*LlmCallLogAndCache\\d+, `));
+      expect(line).toContain(` to ${fresh.toString()}: `);
+      out.mockClear();
+      expect(await main(['migrate'])).toBe(0);
+      expect(out.mock.calls).toEqual([[`Database ${fresh.toString()} is up to date.`]]);
+    } finally {
+      out.mockRestore();
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+      await dropDatabase(fresh.toString());
+    }
+  });
+
+  it('shares its wording with npm run db:migrate', () => {
+    expect(describeMigrations(['A1', 'B2'], url)).toBe('Applied 2 migration(s) to postgres://app:***@db.example:5432/storyloom: A1, B2');
+  });
+});
+
+describe('Postgres out of reach', () => {
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', errno: -111, address: '127.0.0.1', port: 1 });
+
+  it('a DataSource whose initialize is refused: says where, why and what to do (code kept for what tells an outage by it)', async () => {
+    const err = await initializeDataSource({ initialize: () => Promise.reject(refused()) }, 'postgres://postgres@127.0.0.1:1/storyloom').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseUnreachableError);
+    expect((err as Error).message).toBe('Cannot reach Postgres at postgres://postgres@127.0.0.1:1/storyloom: connect ECONNREFUSED 127.0.0.1:1. Start it or set DATABASE_URL.');
+    expect((err as DatabaseUnreachableError).code).toBe('ECONNREFUSED');
+  });
+
+  it('never prints the password of the URL', async () => {
+    const url = 'postgres://app:Hunter2%40pw@10.0.0.9:5432/storyloom';
+    const badPassword = Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' });
+    for (const cause of [refused(), badPassword, new Error(`connect to ${url} failed: timeout expired`)]) {
+      const err = await initializeDataSource({ initialize: () => Promise.reject(cause) }, url).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DatabaseUnreachableError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/^Cannot reach Postgres at postgres:\/\/app:\*\*\*@10\.0\.0\.9:5432\/storyloom: .+\. Start it or set DATABASE_URL\.$/);
+      expect(message).not.toMatch(/Hunter2/);
+    }
+  });
+
+  it('leaves other errors as they are', async () => {
+    const other = new Error('relation "x" does not exist');
+    await expect(initializeDataSource({ initialize: () => Promise.reject(other) }, 'postgres://h/db')).rejects.toBe(other);
+  });
+
+  it('a database that does not exist (3D000), from a real server', async () => {
+    const url = new URL(process.env.STORYLOOM_TEST_DATABASE_URL!);
+    url.pathname = `/storyloom_absent_${process.pid}`;
+    const err = await initializeDataSource(createDataSource(url.toString(), { poolSize: 1 }), url.toString()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseUnreachableError);
+    expect((err as Error).message).toMatch(/^Cannot reach Postgres at .*: database "storyloom_absent_\d+" does not exist\. Start it or set DATABASE_URL\.$/);
+  });
+
+  it.each([['migrate'], ['show', 'some-script']])('storyloom %s: the message and exit code 2, as for an unreachable Temporal server', async (...argv: string[]) => {
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = 'postgres://app:s3cret-pw@127.0.0.1:1/storyloom';
+    const stderr = captureStderr();
+    let code: number;
+    try {
+      code = await main(argv);
+    } finally {
+      stderr.restore();
+      if (saved === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = saved;
+    }
+    expect(stderr.lines).toEqual([
+      `storyloom ${argv[0]}: Cannot reach Postgres at postgres://app:***@127.0.0.1:1/storyloom: connect ECONNREFUSED 127.0.0.1:1. Start it or set DATABASE_URL.`,
+    ]);
+    expect(stderr.lines.join('\n')).not.toMatch(/s3cret/);
+    expect(code).toBe(2);
+  });
+});

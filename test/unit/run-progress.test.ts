@@ -1,0 +1,42 @@
+/** A progress bar's poll (`ingest --wait`, `stories generate --wait`) and `stories status`: bounded, and saying why there is no progress. */
+import { defineQuery } from '@temporalio/workflow';
+import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
+import { progressLineOrWhy } from '../../src/operations/run-progress';
+
+const progress = defineQuery<{ done: number }>('progress');
+
+/** A handle whose query answers with `answer`, or never (like a run no worker polls), under the client's deadline. */
+function handleAnswering(answer: (() => Promise<{ done: number }>) | 'never'): { handle: WorkflowHandle; deadlines: number[] } {
+  const deadlines: number[] = [];
+  const client = {
+    async withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R> {
+      deadlines.push(Number(deadline));
+      if (answer !== 'never') return fn();
+      // The connection's deadline passing: the error @temporalio/client's isGrpcDeadlineError knows.
+      throw Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} });
+    },
+  };
+  const handle = { client, query: () => (answer === 'never' ? new Promise(() => undefined) : answer()) } as unknown as WorkflowHandle;
+  return { handle, deadlines };
+}
+
+describe('progressLineOrWhy', () => {
+  it('draws the run\'s own line when a worker answers', async () => {
+    const { handle, deadlines } = handleAnswering(async () => ({ done: 7 }));
+    const before = Date.now();
+    expect(await progressLineOrWhy(handle, progress, (p) => `${p.done} done`)).toBe('7 done');
+    // Each poll is bounded (5 s), not left to the server's 30 s.
+    expect(deadlines[0] - before).toBeGreaterThanOrEqual(5_000);
+    expect(deadlines[0] - before).toBeLessThan(6_000);
+  });
+
+  it('says no worker answered instead of waiting for the server', async () => {
+    const { handle } = handleAnswering('never');
+    expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe('(no progress: no worker answered within 5 s)');
+  });
+
+  it('says the run has no progress query', async () => {
+    const { handle } = handleAnswering(() => Promise.reject(new QueryNotRegisteredError('no query', 1)));
+    expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe('(no progress: the run has no progress query)');
+  });
+});
