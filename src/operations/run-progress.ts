@@ -4,7 +4,7 @@
  * waits that long for nothing. Shared by `storyloom status` and `GET /api/runs/:workflowId`
  * (and the API's SSE poller), which show what the run's description knows instead.
  */
-import { isGrpcDeadlineError, QueryNotRegisteredError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { isGrpcCancelledError, isGrpcDeadlineError, QueryNotRegisteredError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';
 
 /** How long a progress query waits for a worker to answer. */
@@ -41,11 +41,16 @@ export async function queryProgress<T = unknown>(
   query: QueryDefinition<T, []> | string = 'progress',
   timeoutMs = PROGRESS_QUERY_TIMEOUT_MS,
 ): Promise<ProgressAnswer<T>> {
+  const deadline = Date.now() + timeoutMs;
   try {
-    return { progress: await client.withDeadline(Date.now() + timeoutMs, () => handle.query<T, []>(query)) };
+    return { progress: await client.withDeadline(deadline, () => handle.query<T, []>(query)) };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw err;
-    if (isGrpcDeadlineError(err)) return { progress: null, error: `no worker answered within ${timeoutMs / 1000} s`, noWorker: true };
+    // The deadline can surface as DEADLINE_EXCEEDED or, when the call is torn down at it, as
+    // CANCELLED ("Call cancelled"): either way nothing answered in time.
+    if (isGrpcDeadlineError(err) || (isGrpcCancelledError(err) && Date.now() >= deadline)) {
+      return { progress: null, error: `no worker answered within ${timeoutMs / 1000} s`, noWorker: true };
+    }
     if (err instanceof QueryNotRegisteredError) return { progress: null, error: 'the run has no progress query', noWorker: false };
     // The gRPC error's details say more than the SDK's "Failed to query Workflow".
     const cause = (err as { cause?: { details?: unknown } }).cause;

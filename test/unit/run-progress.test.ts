@@ -6,17 +6,22 @@ import { progressLineOrWhy } from '../../src/operations/run-progress';
 const progress = defineQuery<{ done: number }>('progress');
 
 /** A handle whose query answers with `answer`, or never (like a run no worker polls), under the client's deadline. */
-function handleAnswering(answer: (() => Promise<{ done: number }>) | 'never'): { handle: WorkflowHandle; deadlines: number[] } {
+function handleAnswering(answer: (() => Promise<{ done: number }>) | 'never' | 'cancelled at the deadline'): { handle: WorkflowHandle; deadlines: number[] } {
   const deadlines: number[] = [];
   const client = {
     async withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R> {
       deadlines.push(Number(deadline));
+      if (answer === 'cancelled at the deadline') {
+        // The call torn down at the deadline: gRPC's CANCELLED rather than DEADLINE_EXCEEDED.
+        await new Promise((r) => setTimeout(r, Math.max(0, Number(deadline) - Date.now())));
+        throw Object.assign(new Error('1 CANCELLED: Call cancelled'), { code: 1, details: 'Call cancelled', metadata: {} });
+      }
       if (answer !== 'never') return fn();
       // The connection's deadline passing: the error @temporalio/client's isGrpcDeadlineError knows.
       throw Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} });
     },
   };
-  const handle = { client, query: () => (answer === 'never' ? new Promise(() => undefined) : answer()) } as unknown as WorkflowHandle;
+  const handle = { client, query: () => (typeof answer === 'function' ? answer() : new Promise(() => undefined)) } as unknown as WorkflowHandle;
   return { handle, deadlines };
 }
 
@@ -33,6 +38,18 @@ describe('progressLineOrWhy', () => {
   it('says no worker answered instead of waiting for the server', async () => {
     const { handle } = handleAnswering('never');
     expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe('(no progress: no worker answered within 5 s)');
+  });
+
+  it('says no worker answered when the call is cancelled at the deadline (gRPC CANCELLED)', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const { handle } = handleAnswering('cancelled at the deadline');
+      const line = progressLineOrWhy(handle, progress, () => 'never drawn');
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(await line).toBe('(no progress: no worker answered within 5 s)');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('says the run has no progress query', async () => {
