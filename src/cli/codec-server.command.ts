@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { parseArgs } from 'node:util';
 import { assertCodecListenAllowed, codecRoutes } from '../api/codec.routes';
 import type { AppConfig } from '../config';
+import { intOption } from './int-option';
 import { createLogger } from '../observability/logger';
 import { AesGcmPayloadCodec } from '../security/payload-codec';
 import { UsageError } from './temporal-client';
@@ -23,10 +24,7 @@ export async function buildCodecServer(config: AppConfig): Promise<FastifyInstan
 }
 
 function port(raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be an integer from 0 to 65535; got "${raw}"`);
-  return n;
+  return intOption('--port', raw, fallback, 0, 65535);
 }
 
 export async function codecServerCommand(config: AppConfig, argv: string[]): Promise<number> {

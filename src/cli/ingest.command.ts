@@ -8,6 +8,7 @@ import { storedReport } from '../operations/stored-report';
 import { type ingestScript, progressQuery } from '../workflows';
 import { progressLineOrWhy } from '../operations/run-progress';
 import type { CliContext } from './context';
+import { intOption } from './int-option';
 import { describeImport, importFile } from './import.command';
 import { importStoryVersion } from './screenplays.command';
 import { drawProgressUntil, progressLine } from './progress-bar';
@@ -24,10 +25,7 @@ const FLAG_OPTIONS: Record<string, keyof IngestionFlags> = {
 };
 
 function concurrency(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--${name} must be an integer from 1 to ${MAX_CONCURRENCY}; got "${raw}"`);
-  return n;
+  return intOption(`--${name}`, raw, fallback, 1, MAX_CONCURRENCY);
 }
 
 export function describeResult(r: IngestionResult): string {

@@ -66,12 +66,7 @@ function scopeFrom(values: { since?: string; from?: string; to?: string; topic?:
 }
 
 function concurrencyFrom(raw: string | undefined, name = '--concurrency'): number {
-  if (raw === undefined) return DEFAULT_SYNTHESIS_CONCURRENCY;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_SYNTHESIS_CONCURRENCY) {
-    throw new UsageError(`${name} must be an integer from 1 to ${MAX_SYNTHESIS_CONCURRENCY}; got "${raw}"`);
-  }
-  return n;
+  return intOption(name, raw, DEFAULT_SYNTHESIS_CONCURRENCY, 1, MAX_SYNTHESIS_CONCURRENCY);
 }
 
 /** `--limit N` of list and search: from 1 to the API's cap for the same rows, `limits.default` when not given. */
