@@ -111,6 +111,12 @@ describe('trimToTokens', () => {
     expect(trimToTokens(text, 11, chars)).toBe('alpha …');
   });
 
+  it('keeps the last word when the cut ends exactly at its end', () => {
+    // "alpha beta gamma delta …" is 24 characters: "delta" fits whole.
+    expect(trimToTokens(text, 24, chars)).toBe('alpha beta gamma delta …');
+    expect(trimToTokens(text, 7, chars)).toBe('alpha …');
+  });
+
   it('cuts inside a word when the last space would lose more than half of what fits', () => {
     expect(trimToTokens('abcdefghijklmnopqrstuvwxyz', 10, chars)).toBe('abcdefgh …');
     expect(trimToTokens('ab cdefghijklmnopqrstuvwxyz', 12, chars)).toBe('ab cdefghi …');

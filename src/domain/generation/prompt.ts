@@ -81,6 +81,8 @@ export function trimToTokens(text: string, maxTokens: number, count: CountTokens
     else hi = mid - 1;
   }
   const cut = text.slice(0, lo);
+  // A cut that ends a word (the next character is a space) keeps that word.
+  if (/^\s/.test(text.slice(lo))) return `${cut.trimEnd()} …`;
   const space = cut.lastIndexOf(' ');
   return `${(space > lo / 2 ? cut.slice(0, space) : cut).trimEnd()} …`;
 }
