@@ -23,6 +23,7 @@ import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.com
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
 import { DatabaseUnreachableError, describeMigrations } from './db/data-source';
+import { withPayloadKeysHint } from './security/payload-codec';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from './shared/search-attributes';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
@@ -86,7 +87,7 @@ export function failureMessage(err: unknown): string {
     return `${message}: ${cause}\n${missingSearchAttributesHint()}`;
   }
   // A workflow the command waited for failed: what its failure says, not "Workflow execution failed".
-  return workflowFailureMessage(err) ?? message;
+  return withPayloadKeysHint(workflowFailureMessage(err) ?? message);
 }
 
 /** How to register the search attributes, from their definitions (so every one is named, with its type). */

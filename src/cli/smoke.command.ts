@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config';
 import { JOB_KEY } from '../shared/search-attributes';
 import { smokeTest } from '../workflows';
-import { connectClient, webUiLink } from './temporal-client';
+import { connectClient, UsageError, webUiLink } from './temporal-client';
 
 export async function smokeCommand(config: AppConfig, argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -12,13 +12,15 @@ export async function smokeCommand(config: AppConfig, argv: string[]): Promise<n
       'no-cache': { type: 'boolean', default: false },
     },
   });
+  const prompt = values.prompt!;
+  if (!prompt.trim()) throw new UsageError('--prompt is empty: give the text to ask, or leave --prompt out for the default pitch');
   const { client, close } = await connectClient(config);
   try {
     const workflowId = `smoke-${Date.now()}`;
     const handle = await client.workflow.start(smokeTest, {
       taskQueue: config.temporal.taskQueue,
       workflowId,
-      args: [{ prompt: values.prompt!, useCache: !values['no-cache'] }],
+      args: [{ prompt, useCache: !values['no-cache'] }],
       typedSearchAttributes: [{ key: JOB_KEY, value: 'smoke' }],
     });
     console.log(`Started smoke workflow ${workflowId}`);

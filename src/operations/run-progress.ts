@@ -6,6 +6,7 @@
  */
 import { isGrpcCancelledError, isGrpcDeadlineError, QueryNotRegisteredError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';
+import { withPayloadKeysHint } from '../security/payload-codec';
 
 /** How long a progress query waits for a worker to answer. */
 export const PROGRESS_QUERY_TIMEOUT_MS = 5_000;
@@ -55,6 +56,6 @@ export async function queryProgress<T = unknown>(
     // The gRPC error's details say more than the SDK's "Failed to query Workflow".
     const cause = (err as { cause?: { details?: unknown } }).cause;
     const reason = typeof cause?.details === 'string' && cause.details ? cause.details : (err as Error).message ?? String(err);
-    return { progress: null, error: `the progress query failed: ${reason}`, noWorker: false };
+    return { progress: null, error: `the progress query failed: ${withPayloadKeysHint(reason)}`, noWorker: false };
   }
 }

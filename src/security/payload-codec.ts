@@ -16,6 +16,16 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
+/**
+ * `message` with what to do when it is the SDK's answer to an encrypted payload read without the
+ * keys ("Unknown encoding: binary/encrypted"): a CLI or API started without STORYLOOM_PAYLOAD_KEYS
+ * reading a run whose workers encrypt. Other messages are returned as they are.
+ */
+export function withPayloadKeysHint(message: string): string {
+  if (!message.includes(`Unknown encoding: ${ENCRYPTED_ENCODING}`)) return message;
+  return `${message}: the run's payloads are encrypted; set STORYLOOM_PAYLOAD_KEYS to the workers' keys to read them`;
+}
+
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 

@@ -59,6 +59,19 @@ describe('workflowFailureMessage: what a failed workflow a command waited for sa
     expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', decoded, RetryState.NON_RETRYABLE_FAILURE))).toMatch(PROVIDER_MESSAGE);
   });
 
+  it('a failure recorded encrypted, read by a CLI without the keys: says to set STORYLOOM_PAYLOAD_KEYS, not only "Unknown encoding"', async () => {
+    const withKeys = loadDataConverter(dataConverterFor({ payloadKeys: parsePayloadKeys('k1:c3Rvcnlsb29tLXRlc3QtcGF5bG9hZC1rZXktMzJiISE=', undefined) }));
+    const proto = await encodeErrorToFailure(withKeys, smokeFailure().cause);
+    const withoutKeys = loadDataConverter(dataConverterFor({ payloadKeys: undefined }));
+    const err = await decodeOptionalFailureToOptionalError(withoutKeys, proto).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failureMessage(err)).toBe(
+      "Unknown encoding: binary/encrypted: the run's payloads are encrypted; set STORYLOOM_PAYLOAD_KEYS to the workers' keys to read them",
+    );
+  });
+
   it('is undefined for other errors, which keep their own message', () => {
     expect(workflowFailureMessage(new Error('boom'))).toBeUndefined();
     expect(failureMessage(new Error('boom'))).toBe('boom');
@@ -163,6 +176,28 @@ describe('Postgres out of reach', () => {
       `storyloom ${argv[0]}: Cannot reach Postgres at postgres://app:***@127.0.0.1:1/storyloom: connect ECONNREFUSED 127.0.0.1:1. Start it or set DATABASE_URL.`,
     ]);
     expect(stderr.lines.join('\n')).not.toMatch(/s3cret/);
+    expect(code).toBe(2);
+  });
+});
+
+describe('storyloom smoke: bad input', () => {
+  it.each([[''], ['   ']])('an empty --prompt (%j) is refused before anything starts (exit 2)', async (prompt) => {
+    const stderr = captureStderr();
+    let code: number;
+    try {
+      // No Temporal server answers at this address: a refusal that reached for it would say so instead.
+      const saved = process.env.TEMPORAL_ADDRESS;
+      process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
+      try {
+        code = await main(['smoke', '--prompt', prompt]);
+      } finally {
+        if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
+        else process.env.TEMPORAL_ADDRESS = saved;
+      }
+    } finally {
+      stderr.restore();
+    }
+    expect(stderr.lines).toEqual(['storyloom smoke: --prompt is empty: give the text to ask, or leave --prompt out for the default pitch']);
     expect(code).toBe(2);
   });
 });

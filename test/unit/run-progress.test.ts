@@ -52,6 +52,14 @@ describe('progressLineOrWhy', () => {
     }
   });
 
+  it('says to set STORYLOOM_PAYLOAD_KEYS when the answer is encrypted and this process has no keys', async () => {
+    // What the SDK's default converter throws for a payload our codec encrypted.
+    const { handle } = handleAnswering(() => Promise.reject(Object.assign(new Error('Unknown encoding: binary/encrypted'), { name: 'ValueError' })));
+    expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe(
+      "(no progress: the progress query failed: Unknown encoding: binary/encrypted: the run's payloads are encrypted; set STORYLOOM_PAYLOAD_KEYS to the workers' keys to read them)",
+    );
+  });
+
   it('says the run has no progress query', async () => {
     const { handle } = handleAnswering(() => Promise.reject(new QueryNotRegisteredError('no query', 1)));
     expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe('(no progress: the run has no progress query)');
