@@ -4,6 +4,8 @@
  * so the Web UI (Settings → Codec Server endpoint `http://<host>:<port>/codec`) and
  * `temporal workflow show --codec-endpoint … --codec-auth "Bearer …"` show decrypted payloads to
  * whoever holds the token. CORS answers the Web UI's origin only; preflights need no token.
+ * Refusals answer the API's error shape, `{ "error": { "code", "message" } }` (401 `unauthorized`,
+ * 400 `codec_error`).
  * A Fastify plugin: the API server registers it, `storyloom codec-server` runs it alone.
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
@@ -94,7 +96,10 @@ export const codecRoutes: FastifyPluginAsync<CodecRoutesOptions> = async (app, o
     app.post<{ Body: { payloads: JsonPayload[] } }>(`/codec/${op}`, { schema: { body: BODY_SCHEMA } }, async (req, reply) => {
       cors(req, reply);
       if (opts.token && !tokenMatches(req.headers.authorization, opts.token)) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a valid "Authorization: Bearer <STORYLOOM_CODEC_TOKEN>" header is required' });
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ error: { code: 'unauthorized', message: 'a valid "Authorization: Bearer <STORYLOOM_CODEC_TOKEN>" header is required' } });
       }
       const payloads = req.body.payloads.map(fromJson);
       try {
@@ -102,7 +107,7 @@ export const codecRoutes: FastifyPluginAsync<CodecRoutesOptions> = async (app, o
         return { payloads: out.map(toJson) };
       } catch (err) {
         // The codec's messages name key ids, never keys.
-        return reply.code(400).send({ error: (err as Error).message });
+        return reply.code(400).send({ error: { code: 'codec_error', message: (err as Error).message } });
       }
     });
   }

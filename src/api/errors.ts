@@ -35,6 +35,12 @@ export const errorSchema = {
   },
 } as const;
 
+/**
+ * The longest path segment the router takes (a workflow id, percent-encoded): Fastify's default,
+ * 100, would refuse workflow ids the routes' schemas allow (up to 400 characters).
+ */
+export const MAX_PARAM_LENGTH = 2000;
+
 /** gRPC status UNAVAILABLE: the server cannot be reached. */
 const GRPC_UNAVAILABLE = 14;
 
@@ -99,6 +105,9 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
     const accepted = request?.url.startsWith('/api/scripts') ? 'a Fountain or FDX file as text/plain, application/xml or application/octet-stream, or multipart/form-data' : 'application/json';
     return answer(415, 'unsupported_media_type', `Content-Type ${type} is not accepted here: send ${accepted}.`);
   }
+  // The router's own refusals (frameworkErrors in server.ts): never the path itself, which may be huge.
+  if (fe.code === 'FST_ERR_BAD_URL') return answer(400, 'bad_request', 'The path is not a valid URL: a %-escape in it is malformed.');
+  if (fe.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer(414, 'uri_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`);
   if (fe.code && FASTIFY_CODES[fe.code]) return answer(fe.statusCode ?? 400, FASTIFY_CODES[fe.code], fe.message);
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return answer(fe.statusCode, fe.statusCode === 429 ? 'rate_limited' : 'bad_request', fe.message);

@@ -202,9 +202,15 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       },
     },
     async (request) => {
-      const report = await storedReport(ctx, { workflowId: request.params.workflowId });
-      if (!report) throw new ApiError(404, 'not_found', `No report for ${request.params.workflowId}: the run has not finished (or never ran).`);
-      return report;
+      const { workflowId } = request.params;
+      const report = await storedReport(ctx, { workflowId });
+      if (report) return report;
+      // None stored: say why, so a client can tell "wait" (409) from "there is none" (404).
+      const desc = await describe(workflowId);
+      const kind = runKind(workflowId, desc.type);
+      if (kind && !kind.report) throw new ApiError(409, 'not_supported', `${kind.plural} store no report: ${kind.type} runs have none.`);
+      if (desc.status.name === 'RUNNING') throw new ApiError(409, 'conflict', `Workflow ${workflowId} is running: its report is stored when it ends.`);
+      throw new ApiError(404, 'not_found', `No report for ${workflowId}: the run (${desc.status.name}) stored none.`);
     },
   );
 };

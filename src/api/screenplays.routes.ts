@@ -90,6 +90,9 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       const plot = decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
       const personaNames = body.personas.map((p) => p.trim());
       if (personaNames.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
+      // As `storyloom generate` refuses it: names equal once trimmed ("Mara Quill", " Mara Quill") are one persona named twice.
+      const twice = personaNames.find((p, i) => personaNames.indexOf(p) !== i);
+      if (twice !== undefined) throw new OperationError('bad_request', `body.personas: "${twice}" is named twice`);
       let started;
       try {
         started = await startScreenplay(ctx, {

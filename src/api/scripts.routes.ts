@@ -17,6 +17,9 @@ import type { ApiContext } from './context';
 import { ApiError, errorSchema } from './errors';
 import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
 
+/** The largest `offset` of a listing (Postgres takes at most a bigint; far past any real list). */
+export const MAX_LIST_OFFSET = 2_147_483_647;
+
 /** The multipart field that carries the screenplay. */
 const UPLOAD_FIELD = 'file';
 
@@ -118,6 +121,10 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         },
       },
       async (request, reply) => {
+        // As `storyloom import --title "  "` refuses it: a blank title would name no script.
+        if (request.query.title !== undefined && !request.query.title.trim()) {
+          throw new ApiError(400, 'bad_request', 'querystring.title must not be blank (leave it out to take the title from the file); nothing was written.');
+        }
         const { bytes, fileName } = await uploadedFile(request);
         const result = await importScreenplayBytes(ctx, bytes, fileName, { title: request.query.title, scriptId: request.query.scriptId, label: fileName });
         const url = `/api/scripts/${result.scriptId}`;
@@ -136,7 +143,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: SCRIPT_LIST_LIMIT.max, default: SCRIPT_LIST_LIMIT.default }, offset: { type: 'integer', minimum: 0, default: 0 } },
+          properties: { limit: { type: 'integer', minimum: 1, maximum: SCRIPT_LIST_LIMIT.max, default: SCRIPT_LIST_LIMIT.default }, offset: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 } },
         },
         response: { 200: { type: 'object', properties: { total: { type: 'integer' }, scripts: { type: 'array', items: scriptSummarySchema } } }, ...errors },
       },

@@ -8,13 +8,13 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ConfigError, type ApiConfig } from '../config';
 import { bearerToken, installAuth, isLoopbackHost, needsToken, rateLimitKey, tokenMatches } from './auth';
 import { AesGcmPayloadCodec } from '../security/payload-codec';
 import { codecRoutes } from './codec.routes';
 import { ApiContext, type ApiDeps } from './context';
-import { ApiError, installErrorHandlers } from './errors';
+import { ApiError, installErrorHandlers, MAX_PARAM_LENGTH, sendError, toErrorAnswer } from './errors';
 import { healthRoutes } from './health.routes';
 import { ingestionRoutes } from './ingestions.routes';
 import type { ApiRoutes } from './routes';
@@ -53,6 +53,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     // Unknown fields are refused, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     forceCloseConnections: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // The router's refusals (a malformed %-escape, a path segment over the limit) in the API's error shape too.
+    frameworkErrors: (err, request, reply) => {
+      const { status, body } = toErrorAnswer(err, request as FastifyRequest);
+      void sendError(reply as FastifyReply, status, body.error.code, body.error.message);
+    },
   });
   // At debug: per-request lines would drown info; failures log on their own (errors.ts).
   app.addHook('onResponse', async (request, reply) => {
@@ -62,6 +68,15 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     );
   });
   installErrorHandlers(app);
+  // JSON routes take JSON only: a text/plain body is a 415 like any other type (the upload route
+  // registers its own parsers). An empty body sent as application/json is no body, so the routes
+  // whose body is optional (or that take none, e.g. pause) answer as without the header.
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return jsonParser(request, String(body), done);
+  });
 
   const tokenDigests = api.tokens.map((t) => createHash('sha256').update(t).digest());
   // Per token (valid ones only; anything else counts against the address), on /api and /optimization.

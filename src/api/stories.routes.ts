@@ -27,12 +27,14 @@ function scopeFrom(body: GenerateBody): StoryScopeInput {
       throw new OperationError('bad_request', `body.${name}: ${(err as Error).message.replace(/^--\S+ /, '')}`);
     }
   };
-  if (body.since && (body.from || body.to)) throw new OperationError('bad_request', 'body.since and body.from/to exclude each other');
-  const scope: StoryScopeInput = body.topic ? { topic: body.topic } : {};
-  if (body.from || body.to) {
-    if (!body.from) throw new OperationError('bad_request', 'body.to needs body.from');
+  const given = (value: string | undefined): value is string => value !== undefined;
+  if (given(body.since) && (given(body.from) || given(body.to))) throw new OperationError('bad_request', 'body.since and body.from/to exclude each other');
+  if (given(body.topic) && !body.topic.trim()) throw new OperationError('bad_request', 'body.topic must not be blank (leave it out for every topic)');
+  const scope: StoryScopeInput = given(body.topic) ? { topic: body.topic } : {};
+  if (given(body.from) || given(body.to)) {
+    if (!given(body.from)) throw new OperationError('bad_request', 'body.to needs body.from');
     scope.fromMs = field('from', () => parseTime('from', body.from!));
-    if (body.to) scope.toMs = field('to', () => parseTime('to', body.to!));
+    if (given(body.to)) scope.toMs = field('to', () => parseTime('to', body.to!));
     if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new OperationError('bad_request', 'body.to must be after body.from');
   } else {
     scope.sinceMs = field('since', () => parseDuration('since', body.since ?? '24h'));
@@ -68,10 +70,11 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
           type: 'object',
           additionalProperties: false,
           properties: {
-            since: { type: 'string', description: 'A duration like 30m, 24h, 7d (default 24h)' },
-            from: { type: 'string', description: 'ISO date or date-time' },
-            to: { type: 'string', description: 'ISO date or date-time' },
-            topic: { type: 'string', maxLength: 200 },
+            // An empty string is refused, not read as "not given" (which would start a run over another scope).
+            since: { type: 'string', minLength: 1, description: 'A duration like 30m, 24h, 7d (default 24h)' },
+            from: { type: 'string', minLength: 1, description: 'ISO date or date-time' },
+            to: { type: 'string', minLength: 1, description: 'ISO date or date-time' },
+            topic: { type: 'string', minLength: 1, maxLength: 200 },
             flags: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.keys(DEFAULT_STORY_FLAGS).map((k) => [k, { type: 'boolean' }])) },
             concurrency: { type: 'integer', minimum: 1, maximum: MAX_SYNTHESIS_CONCURRENCY, description: `Syntheses in flight (default ${DEFAULT_SYNTHESIS_CONCURRENCY})` },
             batch: { type: 'boolean' },

@@ -60,6 +60,20 @@ describe('stories', () => {
     expect(await json(await post('/api/stories/generate', { concurrency: 0 }))).toEqual({ error: { code: 'invalid_request', message: 'body.concurrency must be >= 1' } });
     expect(await json(await api.call('/api/stories?all=maybe'))).toEqual({ error: { code: 'invalid_request', message: 'querystring.all must be boolean' } });
   });
+
+  it('refuses an empty from, to or since and a blank topic (400) rather than running over the default scope', async () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ from: '' }, 'body.from must NOT have fewer than 1 characters'],
+      [{ from: '2026-03-02', to: '' }, 'body.to must NOT have fewer than 1 characters'],
+      [{ since: '' }, 'body.since must NOT have fewer than 1 characters'],
+      [{ since: '24h', topic: '' }, 'body.topic must NOT have fewer than 1 characters'],
+      [{ since: '24h', topic: '   ' }, 'body.topic must not be blank (leave it out for every topic)'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post('/api/stories/generate', body);
+      expect({ body, status: res.status, code: (await json(res)).error }).toEqual({ body, status: 400, code: { code: expect.any(String), message } });
+    }
+  });
 });
 
 describe('sessions and performance metrics', () => {

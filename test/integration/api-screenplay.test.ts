@@ -120,6 +120,8 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     [{ personas: ['Juno Park'] }, 'body.plot is required'],
     [{ plot: PLOT, personas: [] }, 'body.personas must NOT have fewer than 1 items'],
     [{ plot: PLOT, personas: ['Juno Park', 'Juno Park'] }, 'body.personas must NOT have duplicate items (items ## 1 and 0 are identical)'],
+    // The same name once trimmed, as `storyloom generate --persona` refuses it.
+    [{ plot: PLOT, personas: ['Juno Park', ' Juno Park '] }, 'body.personas: "Juno Park" is named twice'],
     [{ plot: PLOT, personas: ['Juno Park'], variants: 11 }, 'body.variants must be <= 10'],
     [{ plot: PLOT, personas: ['Juno Park'], maxTokens: 10 }, 'body.maxTokens must be >= 256'],
     [{ plot: PLOT, personas: ['Juno Park'], colour: 'red' }, 'body: unknown field "colour"'],

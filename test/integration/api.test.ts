@@ -3,7 +3,7 @@
  * upload, ingestion with SSE to the end, 409 on a second start, steering, the refusals (401, 400,
  * 413, 415) with nothing written, readiness, OpenAPI, and an API restart in the middle of a run.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { assertCodecListenAllowed } from '../../src/api/codec.routes';
 import { assertListenAllowed } from '../../src/api/server';
+import { apiConnectionOptions } from '../../src/api/serve';
 import { createDataSource } from '../../src/db/data-source';
 import { MAX_SCREENPLAY_BYTES } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
@@ -98,6 +99,24 @@ describe('health and documents', () => {
       await down.close();
     }
   });
+
+  it('Temporal unreachable: a run request answers 503 after a short retry, not after the SDK\'s ~20 s of backoff', async () => {
+    const config = { ...stack.app.config, temporal: { ...stack.app.config.temporal, address: '127.0.0.1:1' } };
+    const connection = Connection.lazy(apiConnectionOptions(config));
+    const down = await startTestApi({ ...apiOptions(), client: new Client({ connection, namespace: config.temporal.namespace }) });
+    try {
+      const started = Date.now();
+      const res = await down.call('/api/runs/ingest-nothing-here');
+      const waitedMs = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(await json(res)).toEqual({ error: { code: 'temporal_unavailable', message: 'Temporal cannot be reached.' } });
+      // 5 attempts back off about 1.8 s in all (±20 %); the SDK's default 10 about 20 s.
+      expect(waitedMs).toBeLessThan(8_000);
+    } finally {
+      await down.close();
+      await connection.close();
+    }
+  }, 60_000);
 
   it('serves an OpenAPI document built from the route schemas', async () => {
     const doc = await json(await fetch(`${api.url}/openapi.json`));
@@ -336,6 +355,34 @@ describe('a run no worker answers for', () => {
   });
 });
 
+describe('GET /api/runs/:workflowId/report when no report is stored', () => {
+  it('409 while the run runs (wait for it), 404 once it ended without one or for no run, 409 not_supported for a job that stores none', async () => {
+    const workflowId = `ingest-${randomUUID()}`;
+    const handle = await stack.env.client.workflow.start('ingestScript', { workflowId, taskQueue: `no-worker-${randomUUID()}`, args: [{}] });
+    const session = await stack.env.client.workflow.start('storySession', { workflowId: `session-${randomUUID()}`, taskQueue: `no-worker-${randomUUID()}`, args: [{}] });
+    try {
+      const running = await api.call(`/api/runs/${workflowId}/report`);
+      expect({ status: running.status, body: await json(running) }).toEqual({
+        status: 409,
+        body: { error: { code: 'conflict', message: `Workflow ${workflowId} is running: its report is stored when it ends.` } },
+      });
+      const sessionReport = await api.call(`/api/runs/${session.workflowId}/report`);
+      expect({ status: sessionReport.status, body: await json(sessionReport) }).toEqual({
+        status: 409,
+        body: { error: { code: 'not_supported', message: 'story sessions store no report: storySession runs have none.' } },
+      });
+      await handle.terminate('test over');
+      const ended = await api.call(`/api/runs/${workflowId}/report`);
+      expect({ status: ended.status, body: await json(ended) }).toEqual({ status: 404, body: { error: { code: 'not_found', message: `No report for ${workflowId}: the run (TERMINATED) stored none.` } } });
+      const none = await api.call('/api/runs/ingest-no-such-run/report');
+      expect({ status: none.status, body: await json(none) }).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'No workflow ingest-no-such-run.' } } });
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
+      await session.terminate('test over');
+    }
+  });
+});
+
 describe('refusals', () => {
   const noToken = (path: string, init: RequestInit = {}) => fetch(`${api.url}${path}`, init);
 
@@ -445,6 +492,23 @@ describe('refusals', () => {
     expect(await json(await api.call('/nowhere'))).toEqual({ error: { code: 'not_found', message: 'No route GET /nowhere.' } });
   });
 
+  it('refuses an offset past what Postgres takes with 400 (not a 500)', async () => {
+    const res = await api.call('/api/scripts?offset=100000000000000000000');
+    expect({ status: res.status, body: await json(res) }).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'querystring.offset must be <= 2147483647' } } });
+    expect((await api.call('/api/scripts?offset=2147483647&limit=1')).status).toBe(200);
+  });
+
+  it('refuses a blank ?title= as `import --title` does (400), writing nothing', async () => {
+    const blank = `  ${' '.repeat(n++ % 5)}`;
+    const body = syntheticScreenplay({ scenes: 2, characters: 2, title: 'x', salt: title('BlankTitle') });
+    const res = await api.call(`/api/scripts?title=${encodeURIComponent(blank)}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+    expect({ status: res.status, body: await json(res) }).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'querystring.title must not be blank (leave it out to take the title from the file); nothing was written.' } },
+    });
+    expect(await scriptsTitled(blank)).toBe(0);
+  });
+
   it('a JSON body over the JSON limit is a 413', async () => {
     const { scriptId } = await upload('BigJson', 2, 2);
     const res = await api.call(`/api/scripts/${scriptId}/ingestions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(100_000) }) });
@@ -465,6 +529,19 @@ describe('codec server', () => {
       expect(Buffer.from(encoded.payloads[0].data, 'base64').toString()).not.toContain('lamp');
       const decoded = await json(await codec('decode', encoded));
       expect(decoded.payloads[0].data).toBe(plain.data);
+      // Its refusals answer the API's error shape, like a bad body on the same route.
+      const noToken = await fetch(`${withCodec.url}/codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(encoded) });
+      expect({ status: noToken.status, body: await json(noToken) }).toEqual({
+        status: 401,
+        body: { error: { code: 'unauthorized', message: 'a valid "Authorization: Bearer <STORYLOOM_CODEC_TOKEN>" header is required' } },
+      });
+      const foreign = { payloads: [{ ...encoded.payloads[0], metadata: { ...encoded.payloads[0].metadata, 'encryption-key-id': Buffer.from('k9').toString('base64') } }] };
+      const unknownKey = await codec('decode', foreign);
+      expect({ status: unknownKey.status, body: await json(unknownKey) }).toEqual({
+        status: 400,
+        body: { error: { code: 'codec_error', message: 'payload encrypted with key "k9", which is not in STORYLOOM_PAYLOAD_KEYS' } },
+      });
+      expect((await json(await codec('decode', { nope: 1 }))).error).toEqual({ code: 'invalid_request', message: 'body.payloads is required' });
     } finally {
       await withCodec.close();
     }

@@ -221,3 +221,41 @@ describe("each job's links and steering are those its workflow defines", () => {
     expect(calls.filter((c) => c.startsWith('update'))).toEqual(['update pause ingest-1', 'update setConcurrency ingest-1']);
   });
 });
+
+describe('the router\'s refusals and the request body, in the error shape', () => {
+  it('a workflow id over 100 characters reaches the route (404 from the run), not the router\'s 414; a longer path segment or a malformed %-escape is refused in the error shape', async () => {
+    const longId = `stories-${'x'.repeat(150)}`;
+    const res = await api.call(`/api/runs/${longId}`);
+    expect({ status: res.status, body: await json(res) }).toEqual({ status: 404, body: { error: { code: 'not_found', message: `No workflow ${longId}.` } } });
+
+    const tooLong = await api.call(`/api/runs/${'x'.repeat(2500)}`);
+    expect({ status: tooLong.status, body: await json(tooLong) }).toEqual({
+      status: 414,
+      body: { error: { code: 'uri_too_long', message: 'A path segment is longer than 2000 characters.' } },
+    });
+    const badUrl = await api.call('/api/runs/%E0%A4%A');
+    expect({ status: badUrl.status, body: await json(badUrl) }).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'The path is not a valid URL: a %-escape in it is malformed.' } },
+    });
+  });
+
+  it('a JSON route refuses a text/plain body with 415, sending nothing to the run', async () => {
+    const res = await api.call('/api/runs/ingest-1/concurrency', { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: '{"summaries":3}' });
+    expect({ status: res.status, body: await json(res) }).toEqual({
+      status: 415,
+      body: { error: { code: 'unsupported_media_type', message: 'Content-Type text/plain is not accepted here: send application/json.' } },
+    });
+    expect(calls.filter((c) => c.startsWith('update'))).toEqual([]);
+  });
+
+  it('an empty body sent as application/json is no body: pause answers as without the header; a route that needs a body says so', async () => {
+    const paused = await api.call('/api/runs/ingest-1/pause', { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect({ status: paused.status, body: await json(paused) }).toEqual({ status: 200, body: { workflowId: 'ingest-1', action: 'pause', state: { ...steering, paused: true } } });
+    const noBody = await api.call('/api/runs/ingest-1/concurrency', { method: 'PATCH', headers: { 'content-type': 'application/json' } });
+    expect({ status: noBody.status, body: await json(noBody) }).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'body must be object' } } });
+    // Malformed JSON is still refused.
+    const malformed = await api.call('/api/runs/ingest-1/concurrency', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(malformed.status).toBe(400);
+  });
+});

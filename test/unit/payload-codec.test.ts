@@ -127,7 +127,7 @@ describe('codec server routes', () => {
     const foreign = { ...enc, metadata: { ...enc.metadata, [KEY_ID_METADATA]: Buffer.from('k7').toString('base64') } };
     const bad = await app.inject({ method: 'POST', url: '/codec/decode', payload: { payloads: [foreign] }, headers: { authorization: 'Bearer codec-token' } });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toEqual({ error: 'payload encrypted with key "k7", which is not in STORYLOOM_PAYLOAD_KEYS' });
+    expect(bad.json()).toEqual({ error: { code: 'codec_error', message: 'payload encrypted with key "k7", which is not in STORYLOOM_PAYLOAD_KEYS' } });
     const malformed = await app.inject({ method: 'POST', url: '/codec/decode', payload: { nope: 1 }, headers: { authorization: 'Bearer codec-token' } });
     expect(malformed.statusCode).toBe(400);
   });
