@@ -24,6 +24,7 @@ import { screenplaysRoutes } from './screenplays.routes';
 import { scriptRoutes } from './scripts.routes';
 import { sessionRoutes } from './sessions.routes';
 import { storiesRoutes } from './stories.routes';
+import { validatorCompiler } from './validation';
 import { createHash } from 'node:crypto';
 
 /** Every job's routes: one entry per routes file. */
@@ -50,8 +51,6 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     // One debug line per request from onResponse below (no headers, no bodies, no query strings).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: api.jsonBodyLimitBytes,
-    // Unknown fields are refused, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     forceCloseConnections: true,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // The router's refusals (a malformed %-escape, a path segment over the limit) in the API's error shape too.
@@ -60,6 +59,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
       void sendError(reply as FastifyReply, status, body.error.code, body.error.message);
     },
   });
+  // Bodies validated as sent (no type coercion), unknown fields refused (validation.ts).
+  app.setValidatorCompiler(validatorCompiler);
   // At debug: per-request lines would drown info; failures log on their own (errors.ts).
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(

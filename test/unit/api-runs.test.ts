@@ -259,3 +259,30 @@ describe('the router\'s refusals and the request body, in the error shape', () =
     expect(malformed.status).toBe(400);
   });
 });
+
+describe('a JSON body is validated as sent: no type coercion', () => {
+  const patchJson = (path: string, body: string) => api.call(path, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body });
+
+  it.each([
+    ['a number sent as a string', '{"summaries":"5"}', 'body.summaries must be integer'],
+    ['null for a number', '{"summaries":null}', 'body.summaries must be integer'],
+    ['a list for a number', '{"summaries":[5]}', 'body.summaries must be integer'],
+  ])('%s is a 400, nothing sent to the run', async (_what, body, message) => {
+    const res = await patchJson('/api/runs/ingest-1/concurrency', body);
+    const answer = await json(res);
+    expect(res.status).toBe(400);
+    expect(answer.error.code).toBe('invalid_request');
+    expect(answer.error.message).toBe(message);
+    expect(calls.filter((c) => c.startsWith('update'))).toEqual([]);
+  });
+
+  it('a number sent as a number still passes; a query string\'s numbers are still read from its text', async () => {
+    expect((await patchJson('/api/runs/ingest-1/concurrency', '{"summaries":4}')).status).toBe(200);
+    expect(calls).toContain('update setConcurrency ingest-1');
+    const bad = await api.call('/api/scripts?limit=abc');
+    expect((await json(bad)).error).toEqual({ code: 'invalid_request', message: 'querystring.limit must be integer' });
+    // A numeric ?limit= passes validation: the route runs and meets this test's absent database.
+    const numeric = await api.call('/api/scripts?limit=5');
+    expect((await json(numeric)).error?.code).not.toBe('invalid_request');
+  });
+});
