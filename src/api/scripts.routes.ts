@@ -12,13 +12,10 @@ import { OperationError } from '../operations/context';
 import { importScreenplayBytes } from '../operations/import-script';
 import { searchScenes } from '../operations/search-scenes';
 import { ingestionWorkflowId } from '../shared/ingestion';
-import { SCENE_SEARCH_LIMIT, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
+import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
 import { ApiError, errorSchema } from './errors';
 import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
-
-/** The largest `offset` of a listing (Postgres takes at most a bigint; far past any real list). */
-export const MAX_LIST_OFFSET = 2_147_483_647;
 
 /** The multipart field that carries the screenplay. */
 const UPLOAD_FIELD = 'file';

@@ -3,7 +3,7 @@ import { parseDuration, parseTime } from '../cli/duration';
 import { NewsRepository } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
-import { STORY_LIST_LIMIT } from '../shared/list-limits';
+import { MAX_LIST_OFFSET, STORY_LIST_LIMIT } from '../shared/list-limits';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
 import { errorSchema } from './errors';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
@@ -108,24 +108,29 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
     },
   );
 
-  app.get<{ Querystring: { all: boolean; limit: number } }>(
+  app.get<{ Querystring: { all: boolean; limit: number; offset: number } }>(
     '/api/stories',
     {
       schema: {
-        summary: 'Current stories, newest first (all=true: superseded ones too)',
+        summary: 'Current stories, newest first (all=true: superseded ones too), a page at a time (total: how many in all)',
         tags: ['stories'],
         security: bearerSecurity,
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { all: { type: 'boolean', default: false }, limit: { type: 'integer', minimum: 1, maximum: STORY_LIST_LIMIT.max, default: STORY_LIST_LIMIT.default } },
+          properties: {
+            all: { type: 'boolean', default: false },
+            limit: { type: 'integer', minimum: 1, maximum: STORY_LIST_LIMIT.max, default: STORY_LIST_LIMIT.default },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 },
+          },
         },
-        response: { 200: { type: 'object', properties: { stories: { type: 'array', items: storySchema } } }, 400: errorSchema, 401: errorSchema },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, stories: { type: 'array', items: storySchema } } }, 400: errorSchema, 401: errorSchema },
       },
     },
     async (request) => {
-      const stories = await new NewsRepository(await ctx.db()).listStories({ all: request.query.all, limit: request.query.limit });
-      return { stories: stories.map((s) => ({ ...s, windowStart: new Date(s.windowStart).toISOString(), windowEnd: new Date(s.windowEnd).toISOString() })) };
+      const { all, limit, offset } = request.query;
+      const { total, stories } = await new NewsRepository(await ctx.db()).pageStories({ all, limit, offset });
+      return { total, stories: stories.map((s) => ({ ...s, windowStart: new Date(s.windowStart).toISOString(), windowEnd: new Date(s.windowEnd).toISOString() })) };
     },
   );
 };

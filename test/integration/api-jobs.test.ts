@@ -51,6 +51,19 @@ describe('stories', () => {
     const inDay = listed.stories.filter((s: { windowStart: string }) => Date.parse(s.windowStart) >= day && Date.parse(s.windowStart) < day + DAY_MS);
     expect(inDay).toHaveLength(3);
     expect(inDay[0]).toEqual(expect.objectContaining({ headline: expect.any(String), status: 'current', articleCount: expect.any(Number) }));
+
+    // Pages: total counts every listed story; offset walks through them, each once, in order.
+    const total = listed.total as number;
+    expect(total).toBeGreaterThanOrEqual(3);
+    const firstPage = await json(await api.call('/api/stories?limit=2'));
+    expect(firstPage.total).toBe(total);
+    const walked: string[] = [];
+    for (let offset = 0; offset < Math.min(total, 500); offset += 2) {
+      const page = await json(await api.call(`/api/stories?limit=2&offset=${offset}`));
+      walked.push(...page.stories.map((s: { id: string }) => s.id));
+    }
+    expect(walked).toEqual(listed.stories.map((s: { id: string }) => s.id));
+    expect((await json(await api.call(`/api/stories?offset=${total}`))).stories).toEqual([]);
   });
 
   it('refuses a bad scope or field with 400 naming it', async () => {

@@ -122,6 +122,9 @@ export function realArray(text: string): number[] | null {
   }
 }
 
+/** The stories a listing shows: current ones, or (`all`) superseded ones too; never pending ones. */
+const listedStatus = (all?: boolean) => (all ? `status <> '${PENDING_STORY}'` : `status = 'current'`);
+
 const LIST_COLUMNS = `id, headline, topic, window_start AS "windowStart", window_end AS "windowEnd", article_count AS "articleCount", status`;
 
 /** Stories an ambiguous id prefix lists. */
@@ -382,12 +385,21 @@ export class NewsRepository {
     });
   }
 
-  /** Current stories (`all`: superseded too; never pending ones). */
-  async listStories(opts: { all?: boolean; limit?: number } = {}): Promise<StoryListItem[]> {
+  /** Current stories (`all`: superseded too; never pending ones), newest first, from `offset`. */
+  async listStories(opts: { all?: boolean; limit?: number; offset?: number } = {}): Promise<StoryListItem[]> {
     return this.db.query(
-      `SELECT ${LIST_COLUMNS} FROM stories WHERE ${opts.all ? `status <> '${PENDING_STORY}'` : `status = 'current'`} ORDER BY window_start DESC, headline LIMIT $1`,
-      [opts.limit ?? 50],
+      `SELECT ${LIST_COLUMNS} FROM stories WHERE ${listedStatus(opts.all)} ORDER BY window_start DESC, headline, id LIMIT $1 OFFSET $2`,
+      [opts.limit ?? 50, opts.offset ?? 0],
     );
+  }
+
+  /** A page of `listStories` and how many stories it pages through. */
+  async pageStories(opts: { all?: boolean; limit: number; offset: number }): Promise<{ total: number; stories: StoryListItem[] }> {
+    const [stories, count] = await Promise.all([
+      this.listStories(opts),
+      this.db.query(`SELECT count(*)::int AS n FROM stories WHERE ${listedStatus(opts.all)}`) as Promise<{ n: number }[]>,
+    ]);
+    return { total: count[0].n, stories };
   }
 
   /** Full-text search (English stemming) over headline, summary and key points; current stories first, never pending ones. */
