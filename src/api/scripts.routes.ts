@@ -60,27 +60,56 @@ interface UploadQuery {
   fileName?: string;
 }
 
-/** The uploaded bytes and their name, from a raw body or the multipart request's one file. */
-async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }>): Promise<{ bytes: Buffer; fileName: string }> {
-  if (request.isMultipart()) {
-    const part = await request.file({ limits: { fileSize: MAX_SCREENPLAY_BYTES, files: 1, fields: 10 } });
-    if (!part) throw new ApiError(400, 'bad_request', 'The multipart request holds no file: send the screenplay as its "file" part.');
-    // Only the documented field: a file sent under another name was meant as something else (or mistyped).
-    if (part.fieldname !== UPLOAD_FIELD) {
-      part.file.resume();
-      throw new ApiError(400, 'bad_request', `The multipart request's file is in the field "${part.fieldname}": send the screenplay as its "${UPLOAD_FIELD}" part; nothing was written.`);
+/** Form fields a multipart upload may carry beside its file: the query's options, by the same names. */
+const FORM_FIELDS = ['title', 'scriptId', 'fileName'] as const;
+const FORM_FIELD_MAX_LENGTH: Record<(typeof FORM_FIELDS)[number], number> = { title: 500, scriptId: 100, fileName: 255 };
+
+/**
+ * The uploaded bytes, their name and the import's options: from a raw body and the query, or
+ * from a multipart request's one `file` part and its form fields (`title`, `scriptId`,
+ * `fileName`, as in the query; one given both ways must agree). Any other part is refused, so
+ * nothing sent is silently ignored.
+ */
+async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }>): Promise<{ bytes: Buffer; fileName: string; options: UploadQuery }> {
+  const options: UploadQuery = { ...request.query };
+  if (!request.isMultipart()) {
+    if (!Buffer.isBuffer(request.body)) {
+      throw new ApiError(400, 'bad_request', 'No file: send a Fountain or FDX file as the request body (Content-Type text/plain or application/xml) or as multipart/form-data.');
     }
-    const bytes = await part.toBuffer();
-    // Cut at the limit: refused like a raw body over it (the plugin's own check can miss the last chunk).
-    if (part.file.truncated) {
-      throw new ApiError(413, 'payload_too_large', `${part.filename || 'The file'}: the file is larger than the ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB limit; nothing was written.`);
+    return { bytes: request.body, fileName: options.fileName || 'upload', options };
+  }
+  let file: { bytes: Buffer; name: string } | undefined;
+  // A second file is the plugin's 413 (files: 1); fields are read up to the limit.
+  for await (const part of request.parts({ limits: { fileSize: MAX_SCREENPLAY_BYTES, files: 1, fields: FORM_FIELDS.length } })) {
+    if (part.type === 'file') {
+      // Only the documented field: a file sent under another name was meant as something else (or mistyped).
+      if (part.fieldname !== UPLOAD_FIELD) {
+        part.file.resume();
+        throw new ApiError(400, 'bad_request', `The multipart request's file is in the field "${part.fieldname}": send the screenplay as its "${UPLOAD_FIELD}" part; nothing was written.`);
+      }
+      const bytes = await part.toBuffer();
+      // Cut at the limit: refused like a raw body over it (the plugin's own check can miss the last chunk).
+      if (part.file.truncated) {
+        throw new ApiError(413, 'payload_too_large', `${part.filename || 'The file'}: the file is larger than the ${MAX_SCREENPLAY_BYTES / 1024 / 1024} MB limit; nothing was written.`);
+      }
+      file = { bytes, name: part.filename };
+      continue;
     }
-    return { bytes, fileName: part.filename || request.query.fileName || 'upload' };
+    const name = part.fieldname as (typeof FORM_FIELDS)[number];
+    if (!FORM_FIELDS.includes(name)) {
+      throw new ApiError(400, 'bad_request', `The multipart field "${part.fieldname}" is not one this upload takes (${FORM_FIELDS.join(', ')} and the "${UPLOAD_FIELD}" part); nothing was written.`);
+    }
+    const value = String(part.value);
+    if (!value || value.length > FORM_FIELD_MAX_LENGTH[name]) {
+      throw new ApiError(400, 'bad_request', `The multipart field "${name}" must be 1 to ${FORM_FIELD_MAX_LENGTH[name]} characters; nothing was written.`);
+    }
+    if (options[name] !== undefined && options[name] !== value) {
+      throw new ApiError(400, 'bad_request', `"${name}" is given twice, as the query's "${options[name]}" and the form's "${value}"; nothing was written.`);
+    }
+    options[name] = value;
   }
-  if (!Buffer.isBuffer(request.body)) {
-    throw new ApiError(400, 'bad_request', 'No file: send a Fountain or FDX file as the request body (Content-Type text/plain or application/xml) or as multipart/form-data.');
-  }
-  return { bytes: request.body, fileName: request.query.fileName || 'upload' };
+  if (!file) throw new ApiError(400, 'bad_request', `The multipart request holds no file: send the screenplay as its "${UPLOAD_FIELD}" part.`);
+  return { bytes: file.bytes, fileName: file.name || options.fileName || 'upload', options };
 }
 
 async function scriptOr404(ctx: ApiContext, id: string) {
@@ -100,7 +129,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
       {
         bodyLimit: MAX_SCREENPLAY_BYTES,
         schema: {
-          summary: 'Upload a Fountain or FDX screenplay (raw body or multipart "file")',
+          summary: 'Upload a Fountain or FDX screenplay (raw body, or multipart: the "file" part, and title, scriptId, fileName as form fields or in the query)',
           description: `The limit is ${MAX_SCREENPLAY_BYTES} bytes. A script with the same title (or scriptId) is updated; nothing is written on any refusal.`,
           tags: ['scripts'],
           security: bearerSecurity,
@@ -118,12 +147,12 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         },
       },
       async (request, reply) => {
+        const { bytes, fileName, options } = await uploadedFile(request);
         // As `storyloom import --title "  "` refuses it: a blank title would name no script.
-        if (request.query.title !== undefined && !request.query.title.trim()) {
-          throw new ApiError(400, 'bad_request', 'querystring.title must not be blank (leave it out to take the title from the file); nothing was written.');
+        if (options.title !== undefined && !options.title.trim()) {
+          throw new ApiError(400, 'bad_request', 'title must not be blank (leave it out to take the title from the file); nothing was written.');
         }
-        const { bytes, fileName } = await uploadedFile(request);
-        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: request.query.title, scriptId: request.query.scriptId, label: fileName });
+        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId, label: fileName });
         const url = `/api/scripts/${result.scriptId}`;
         return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });
       },

@@ -266,6 +266,46 @@ describe('scripts, ingestion and SSE', () => {
     expect(await json(res)).toMatchObject({ title: t, created: true, scenes: 3 });
   });
 
+  it('a multipart upload takes title, scriptId and fileName as form fields too; any other part is refused, writing nothing', async () => {
+    const t = title('Form title');
+    const form = new FormData();
+    form.append('title', t);
+    form.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: 'Not this title', salt: t })]), 'form.fountain');
+    const res = await api.call('/api/scripts', { method: 'POST', body: form });
+    const created = await json(res);
+    expect({ status: res.status, body: created }).toMatchObject({ status: 201, body: { title: t, created: true, scenes: 2 } });
+    const scriptId = created.scriptId as string;
+
+    // A field after the file counts too: a re-import by the form's scriptId, renamed.
+    const renamed = title('Form renamed');
+    const again = new FormData();
+    again.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: 'Not this title', salt: t })]), 'form.fountain');
+    again.append('scriptId', scriptId);
+    again.append('title', renamed);
+    const updated = await api.call('/api/scripts', { method: 'POST', body: again });
+    expect({ status: updated.status, body: await json(updated) }).toMatchObject({ status: 200, body: { scriptId, title: renamed, created: false } });
+
+    const before = (await json(await api.call('/api/scripts?limit=1'))).total;
+    const refusals: [FormData, string, string][] = [];
+    const unknown = new FormData();
+    unknown.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
+    unknown.append('colour', 'red');
+    refusals.push([unknown, '', 'The multipart field "colour" is not one this upload takes (title, scriptId, fileName and the "file" part); nothing was written.']);
+    const twice = new FormData();
+    twice.append('title', 'Form one');
+    twice.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
+    refusals.push([twice, '?title=Query%20one', '"title" is given twice, as the query\'s "Query one" and the form\'s "Form one"; nothing was written.']);
+    const blank = new FormData();
+    blank.append('title', '   ');
+    blank.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
+    refusals.push([blank, '', 'title must not be blank (leave it out to take the title from the file); nothing was written.']);
+    for (const [body, query, message] of refusals) {
+      const refused = await api.call(`/api/scripts${query}`, { method: 'POST', body });
+      expect({ status: refused.status, body: await json(refused) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message } } });
+    }
+    expect((await json(await api.call('/api/scripts?limit=1'))).total).toBe(before);
+  });
+
   it('pauses, resumes and cancels a run through the API', async () => {
     stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
     const { scriptId } = await upload('Steer', 12, 3);
@@ -504,7 +544,7 @@ describe('refusals', () => {
     const res = await api.call(`/api/scripts?title=${encodeURIComponent(blank)}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
     expect({ status: res.status, body: await json(res) }).toEqual({
       status: 400,
-      body: { error: { code: 'bad_request', message: 'querystring.title must not be blank (leave it out to take the title from the file); nothing was written.' } },
+      body: { error: { code: 'bad_request', message: 'title must not be blank (leave it out to take the title from the file); nothing was written.' } },
     });
     expect(await scriptsTitled(blank)).toBe(0);
   });
