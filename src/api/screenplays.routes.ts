@@ -8,7 +8,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { StreamEvent } from '../db/stream-channel';
 import { MAX_PERSONA_NAME } from '../domain/generation/personas';
 import { OperationError } from '../operations/context';
-import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, parseScreenplayModel, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, parseScreenplayModel, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
 import { unknownPersonasSchema } from './personas.routes';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS } from '../shared/screenplay';
 import { ApiError, errorSchema } from './errors';
@@ -62,7 +62,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
               items: { type: 'string', minLength: 1, maxLength: MAX_PERSONA_NAME },
               description: 'Persona names (unknown ones are a 404 with the closest names, as `GET /api/personas/contexts?names=…` answers)',
             },
-            title: { type: 'string', minLength: 1, maxLength: 200 },
+            title: { type: 'string', minLength: 1, maxLength: MAX_SCREENPLAY_TITLE_LENGTH },
             storyId: { type: 'string', minLength: 1, maxLength: 200, description: 'Make a new version of this story (its id; default: a new story)' },
             maxTokens: { type: 'integer', minimum: 256, maximum: 64_000, description: `Output cap per call (default ${DEFAULT_MAX_TOKENS})` },
             variants: { type: 'integer', minimum: 1, maximum: MAX_VARIANTS, description: 'Versions generated concurrently (default 1)' },
@@ -88,6 +88,8 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       const body = request.body;
       // The checks a plot file gets (and an imported screenplay): a NUL character, whitespace only, … are a 400, nothing written.
       const plot = decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
+      // As `storyloom generate --title " "` refuses it: a blank title would name a story no title finds.
+      if (body.title !== undefined && !body.title.trim()) throw new OperationError('bad_request', 'body.title must not be blank (leave it out for the default title)');
       const personaNames = body.personas.map((p) => p.trim());
       if (personaNames.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
       // As `storyloom generate` refuses it: names equal once trimmed ("Mara Quill", " Mara Quill") are one persona named twice.

@@ -28,8 +28,11 @@ export async function readArticleFile(file: string, opts: { format?: string; map
 }
 
 export function describeArticleImport(file: string, parsed: ParseResult, r: ArticleImportResult): string {
+  // Articles of one file with the same identity (URL, else source id, else content) are one row: the last copy is stored.
+  const repeated = parsed.articles.length - (r.created + r.updated + r.unchanged);
   const lines = [
-    `Imported ${parsed.articles.length} article(s) from ${path.basename(file)} (${parsed.format}): ${r.created} new, ${r.updated} updated, ${r.unchanged} unchanged`,
+    `Imported ${parsed.articles.length} article(s) from ${path.basename(file)} (${parsed.format}): ${r.created} new, ${r.updated} updated, ${r.unchanged} unchanged` +
+      (repeated > 0 ? `; ${repeated} repeated an earlier one of the file (same URL, source id or content): the last copy kept` : ''),
   ];
   if (parsed.skipped.length) {
     lines.push(`Skipped ${parsed.skipped.length} without a parseable date: ${parsed.skipped.slice(0, 5).map((s) => `line ${s.line} (${s.reason})`).join(', ')}${parsed.skipped.length > 5 ? ', …' : ''}`);

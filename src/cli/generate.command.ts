@@ -7,13 +7,14 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
-import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
 import { IngestionRunningError } from '../operations/import-script';
 import { ingestCommand, refusedWhileIngesting } from './ingest.command';
 import { checkInputFile } from './input-file';
 import { intOption } from './int-option';
+import { leavingOnInterrupt } from './interrupt';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
 import { workflowFailureMessage } from './workflow-failure';
@@ -81,6 +82,10 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   if (!personaNames.length) throw new UsageError('give at least one --persona "Name" (`storyloom personas list` shows them)');
   if (personaNames.length > MAX_PERSONAS) throw new UsageError(`at most ${MAX_PERSONAS} personas`);
   if (new Set(personaNames).size !== personaNames.length) throw new UsageError('a persona is named twice');
+  // A blank title would make a story no title finds (`screenplays show ""`); a long one, what the API refuses.
+  const title = values.title?.trim();
+  if (values.title !== undefined && !title) throw new UsageError('--title must not be empty (leave it out for the plot\'s first words, or the story\'s title)');
+  if (title && title.length > MAX_SCREENPLAY_TITLE_LENGTH) throw new UsageError(`--title takes at most ${MAX_SCREENPLAY_TITLE_LENGTH} characters; got ${title.length}`);
   const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
   const model = parseScreenplayModel('--model', values.model);
@@ -93,7 +98,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   const subscription = wait ? await subscribeToStream(ctx.config.databaseUrl, workflowId, printer.onEvent) : undefined;
   try {
     const { handle } = await startScreenplay(ctx, {
-      plot, personaNames, title: values.title, story: values.story, maxTokens, variants, model, useCache: !values['no-cache'], workflowId,
+      plot, personaNames, title, story: values.story, maxTokens, variants, model, useCache: !values['no-cache'], workflowId,
     });
     if (!wait) {
       console.log(`Started screenplay generation ${workflowId}`);
@@ -102,7 +107,10 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     }
     let result: GenerateScreenplayResult;
     try {
-      result = await handle.result();
+      result = await leavingOnInterrupt(
+        `Its versions are saved as it ends (\`storyloom screenplays list\`; report: storyloom report ${workflowId}); stop it: temporal workflow cancel --workflow-id ${workflowId}`,
+        () => handle.result(),
+      );
     } catch (err) {
       printer.newline();
       if (err instanceof WorkflowFailedError) {
@@ -119,8 +127,18 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     printer.newline();
     const cliFirstToken = printer.firstDeltaAt !== undefined ? `${((printer.firstDeltaAt - started) / 1000).toFixed(1)} s` : 'n/a';
     // Stdout holds the screenplay alone (`generate --wait > draft.fountain`); the summary goes to stderr.
-    const versions = result.variants.map((v) => `v${v.version}`).join(', ');
-    if (result.variants.length > 1) for (const v of result.variants) console.error(`  version ${v.version}: ${describeVariant(v)}`);
+    // Versions in number order (the result lists them as they were saved).
+    const saved = [...result.variants].sort((a, b) => a.version - b.version);
+    const versions = saved.map((v) => `v${v.version}`).join(', ');
+    if (saved.length > 1) {
+      for (const v of saved) console.error(`  version ${v.version}: ${describeVariant(v)}`);
+      // Only the first variant streams to stdout: say which version that is and where the others are.
+      const streamed = result.variants.find((v) => v.variant === 0);
+      const others = saved.filter((v) => v !== streamed).map((v) => v.version);
+      console.error(
+        `  stdout holds ${streamed ? `version ${streamed.version}` : 'no version'}; the others: storyloom screenplays export ${result.storyId} --version N (N: ${others.join(', ')})`,
+      );
+    }
     const truncated = result.variants.filter((v) => v.truncated).length;
     console.error(
       `✓ "${result.title}" ${versions} (story ${result.storyId}): ${result.totals.outputTokens.toLocaleString('en-US')} tokens, ` +

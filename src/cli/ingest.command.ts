@@ -12,6 +12,7 @@ import { intOption } from './int-option';
 import { describeImport, importFile } from './import.command';
 import { importStoryVersion } from './screenplays.command';
 import { drawProgressUntil, progressLine } from './progress-bar';
+import { leavingOnInterrupt } from './interrupt';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
 import { workflowFailureMessage } from './workflow-failure';
@@ -121,7 +122,7 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
   if (!values.wait) return 0;
   try {
-    const result = await waitWithProgress(handle);
+    const result = await leavingOnInterrupt(`Follow it: storyloom status ${scriptId}; stop it: storyloom cancel ${scriptId}`, () => waitWithProgress(handle));
     console.log(describeResult(result));
     const report = await storedReport(ctx, { firstRunId: handle.firstExecutionRunId });
     if (report) console.log(formatReportShort(report));

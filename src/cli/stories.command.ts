@@ -36,7 +36,9 @@ import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { storedReport } from '../operations/stored-report';
 import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { NotRunningError, steer as steerUpdate, steerRun } from '../operations/steer-run';
 import { intOption } from './int-option';
+import { leavingOnInterrupt } from './interrupt';
 import { exactPositionals } from './positionals';
 import { scheduleWebUiLink, UsageError, webUiLink } from './temporal-client';
 import { workflowFailureMessage } from './workflow-failure';
@@ -125,7 +127,10 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
   if (!values.wait) return 0;
   try {
-    const result = await waitWithProgress(handle);
+    const result = await leavingOnInterrupt(
+      `Follow it: storyloom stories status ${workflowId}; stop it: storyloom stories cancel ${workflowId}`,
+      () => waitWithProgress(handle),
+    );
     console.log(describeStoriesResult(result));
     if (input.batch && result.synthesisMode !== 'batch') {
       console.log('  note: no provider batch was sent (every story was reused, or the synthesis provider has no batch API: Ollama)');
@@ -158,7 +163,8 @@ async function list(ctx: CliContext, argv: string[]): Promise<number> {
 }
 
 async function show(ctx: CliContext, argv: string[]): Promise<number> {
-  if (argv.length !== 1) throw new UsageError('usage: storyloom stories show <id>');
+  // A blank id is the start of every id: a usage error, not the list of them all.
+  if (argv.length !== 1 || !argv[0].trim()) throw new UsageError('usage: storyloom stories show <id>');
   let story;
   try {
     story = await new NewsRepository(await ctx.db()).storyWithArticles(argv[0]);
@@ -198,19 +204,24 @@ async function search(ctx: CliContext, argv: string[]): Promise<number> {
 /** The schedule id of an interval, scope and topic: one schedule per combination. */
 export function scheduleIdFor(every: string, since: string, topic?: string): string {
   const t = topic ? `-${topic.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}` : '';
-  return `${SCHEDULE_PREFIX}${every}-since-${since}${t}`;
+  // Durations as parseDuration reads them (units in any case, spaces allowed): `--every 1H` is the schedule of `--every 1h`, not a second one.
+  const duration = (d: string) => d.trim().toLowerCase().replace(/\s+/g, '');
+  return `${SCHEDULE_PREFIX}${duration(every)}-since-${duration(since)}${t}`;
 }
 
+/** A Temporal Schedule's interval is at least a second: a shorter one is refused by the server. */
+const MIN_SCHEDULE_INTERVAL_MS = 1000;
+
 async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
-  const client = await ctx.client();
   const [verb, ...rest] = argv;
-  if (verb && !verb.startsWith('-')) return scheduleVerb(ctx, client, verb, rest);
+  if (verb && !verb.startsWith('-')) return scheduleVerb(ctx, verb, rest);
   const { values } = parseArgs({
     args: argv,
     options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' } },
   });
   if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch]');
   const everyMs = parseDuration('every', values.every);
+  if (everyMs < MIN_SCHEDULE_INTERVAL_MS) throw new UsageError(`--every must be at least 1s (a Temporal Schedule's shortest interval); got "${values.every}"`);
   const since = values.since ?? '24h';
   const catchup = values['catchup-window'] ?? values.every;
   const catchupMs = parseDuration('catchup-window', catchup);
@@ -218,6 +229,8 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   const problem = scopeProblem(input.scope, Date.now());
   if (problem) throw new UsageError(problem);
   const scheduleId = scheduleIdFor(values.every, since, values.topic);
+  // Everything above is checked before connecting: bad input is refused without a server.
+  const client = await ctx.client();
   try {
     await client.schedule.create({
       scheduleId,
@@ -244,7 +257,11 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   return 0;
 }
 
-async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest: string[]): Promise<number> {
+async function scheduleVerb(ctx: CliContext, verb: string, rest: string[]): Promise<number> {
+  if (!['list', 'pause', 'unpause', 'trigger', 'delete'].includes(verb)) throw new UsageError(`unknown schedule command "${verb}" (list, pause, unpause, trigger, delete)`);
+  if (verb === 'list') exactPositionals(rest, 0, (got) => `usage: storyloom stories schedule list (no arguments; got "${got[0]}")`);
+  else if (rest.length !== 1) throw new UsageError(`usage: storyloom stories schedule ${verb} <schedule id>`);
+  const client: Client = await ctx.client();
   if (verb === 'list') {
     let n = 0;
     for await (const s of client.schedule.list()) {
@@ -256,8 +273,6 @@ async function scheduleVerb(ctx: CliContext, client: Client, verb: string, rest:
     if (!n) console.log('No story schedules: create one with `storyloom stories schedule --every 1h --since 24h`.');
     return 0;
   }
-  if (!['pause', 'unpause', 'trigger', 'delete'].includes(verb)) throw new UsageError(`unknown schedule command "${verb}" (list, pause, unpause, trigger, delete)`);
-  if (rest.length !== 1) throw new UsageError(`usage: storyloom stories schedule ${verb} <schedule id>`);
   const handle = client.schedule.getHandle(rest[0]);
   try {
     if (verb === 'pause') await handle.pause('paused from the storyloom CLI');
@@ -282,31 +297,46 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
   });
   // Checked before connecting, so a bad number is refused without a server or a run.
   const concurrency = verb === 'concurrency' ? concurrencyFrom(rawConcurrency, 'the concurrency') : DEFAULT_SYNTHESIS_CONCURRENCY;
-  const handle = (await ctx.client()).workflow.getHandle<typeof generateStories>(workflowId);
+  const client = await ctx.client();
+  const handle = client.workflow.getHandle<typeof generateStories>(workflowId);
+  let d;
   try {
-    if (verb === 'status') {
-      const d = await handle.describe();
-      if (d.status.name === 'RUNNING') console.log(await progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
-      else console.log(`${workflowId}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
-      return 0;
-    }
+    d = await handle.describe();
+  } catch (err) {
+    // A wrong id is bad input (exit 2), as an unknown script is for `storyloom status`.
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`No story run "${workflowId}" (\`storyloom stories generate\` prints a run's id; \`temporal workflow list --query 'StoryloomJob = "stories"'\` lists them).`);
+    throw err;
+  }
+  if (d.type !== 'generateStories') throw new UsageError(`${workflowId} is not a story run (its workflow type is ${d.type}).`);
+  if (verb === 'status') {
+    if (d.status.name === 'RUNNING') console.log(await progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
+    else console.log(`${workflowId}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
+    return 0;
+  }
+  // A run that has ended takes no steering (a cancel would be accepted and do nothing): say so, exit 1, as `storyloom pause` does for an ingestion.
+  const notRunning = (status: string = d.status.name) => {
+    console.error(`Story run ${workflowId} is not running (${status.toLowerCase()}): nothing to ${verb === 'concurrency' ? 'change' : verb}.`);
+    return 1;
+  };
+  if (d.status.name !== 'RUNNING') return notRunning();
+  try {
     if (verb === 'cancel') {
-      await handle.cancel();
+      await steerRun(client, handle, 'cancel');
       console.log(`Cancel requested for ${workflowId}`);
       return 0;
     }
-    const state = verb === 'pause'
-      ? await handle.executeUpdate(storiesPauseUpdate)
-      : verb === 'resume'
-        ? await handle.executeUpdate(storiesResumeUpdate)
-        : await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrency }] });
+    // Bounded (STEER_TIMEOUT_MS) as for an ingestion: with no worker the update would wait for one forever.
+    const state = await steerUpdate(client, workflowId, () =>
+      verb === 'pause'
+        ? handle.executeUpdate(storiesPauseUpdate)
+        : verb === 'resume'
+          ? handle.executeUpdate(storiesResumeUpdate)
+          : handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrency }] }),
+    );
     console.log(`${workflowId}: ${state.paused ? 'paused' : 'running'}, synthesis concurrency ${state.concurrency.synthesis}`);
     return 0;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      console.error(`No story run "${workflowId}".`);
-      return 1;
-    }
+    if (err instanceof NotRunningError) return notRunning('ended');
     throw err;
   }
 }

@@ -20,6 +20,9 @@ export const MAX_PERSONAS = 20;
 /** The largest plot, in bytes (UTF-8). */
 export const MAX_PLOT_BYTES = 100 * 1024;
 
+/** A story's title, given: 1 to 200 characters (the API's schema says the same). */
+export const MAX_SCREENPLAY_TITLE_LENGTH = 200;
+
 /** How the text checks an imported screenplay gets (src/domain/text-decode.ts) word a plot's refusals. */
 const PLOT_TEXT = { nothing: 'nothing to write a screenplay from', again: 'give it again', binaryAdvice: 'Give the plot as plain text.' };
 

@@ -122,6 +122,8 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     [{ plot: PLOT, personas: ['Juno Park', 'Juno Park'] }, 'body.personas must NOT have duplicate items (items ## 1 and 0 are identical)'],
     // The same name once trimmed, as `storyloom generate --persona` refuses it.
     [{ plot: PLOT, personas: ['Juno Park', ' Juno Park '] }, 'body.personas: "Juno Park" is named twice'],
+    [{ plot: PLOT, personas: ['Juno Park'], title: '   ' }, 'body.title must not be blank (leave it out for the default title)'],
+    [{ plot: PLOT, personas: ['Juno Park'], title: 'x'.repeat(201) }, 'body.title must NOT have more than 200 characters'],
     [{ plot: PLOT, personas: ['Juno Park'], variants: 11 }, 'body.variants must be <= 10'],
     [{ plot: PLOT, personas: ['Juno Park'], maxTokens: 10 }, 'body.maxTokens must be >= 256'],
     [{ plot: PLOT, personas: ['Juno Park'], colour: 'red' }, 'body: unknown field "colour"'],

@@ -74,10 +74,32 @@ it.each([
   [['--plot', PLOT, '--persona', 'Juno Park', '--max-tokens', 'lots'], '--max-tokens must be an integer'],
   [['--plot', PLOT, '--persona', 'Juno Park', '--model', 'mistral:big'], '--model must look like <provider>:<model>'],
   [['--plot', PLOT, '--persona', 'Juno Park', '--story', 'no-such-story'], 'No story "no-such-story"'],
+  // A blank title made a story no title finds; a long one is what the API refuses (1 to 200 characters).
+  [['--plot', PLOT, '--persona', 'Juno Park', '--title', ''], '--title must not be empty'],
+  [['--plot', PLOT, '--persona', 'Juno Park', '--title', '   '], '--title must not be empty'],
+  [['--plot', PLOT, '--persona', 'Juno Park', '--title', 'T'.repeat(201)], '--title takes at most 200 characters; got 201'],
 ])('generate %j refuses with exit 2: %s', async (args, message) => {
+  const before = (await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n;
   const r = await cli('generate', ...args);
   expect(r.code).toBe(2);
   expect(r.err).toContain(message);
+  expect((await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n).toBe(before);
+});
+
+it('generate --variants 3 --wait: the versions in number order, and which one stdout holds (only the first variant streams)', async () => {
+  const r = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', 'Three Ways Home', '--variants', '3', '--wait', '--no-cache');
+  expect(r.code).toBe(0);
+  const story = storyOf(r.err);
+  expect(r.err).toMatch(/✓ "Three Ways Home" v1, v2, v3 \(story /);
+  expect(r.err.indexOf('  version 1:')).toBeLessThan(r.err.indexOf('  version 2:'));
+  expect(r.err.indexOf('  version 2:')).toBeLessThan(r.err.indexOf('  version 3:'));
+  const streamed = /stdout holds version (\d); the others: storyloom screenplays export ([0-9a-f-]{36}) --version N \(N: (\d), (\d)\)/.exec(r.err);
+  expect(streamed).not.toBeNull();
+  expect(streamed![2]).toBe(story);
+  expect([streamed![1], streamed![3], streamed![4]].sort()).toEqual(['1', '2', '3']);
+  // What it says is on stdout is: that version's Fountain.
+  const exported = await cli('screenplays', 'export', story, '--version', streamed![1]);
+  expect(exported.stdout.trimEnd()).toBe(r.stdout.trimEnd());
 });
 
 it('generate with an unknown persona exits 2 naming the closest, with or without --wait, storing no plot and starting no run', async () => {

@@ -102,6 +102,9 @@ const BAD: [string, string, string, string][] = [
   ['bad voice notes', 'voice.json', '[{"name": "Zed", "description": "d", "context": "c", "voice_notes": [1]}]', 'field "voice_notes": a string or a list of non-empty strings'],
   ['context and system_prompt both', 'both.json', '[{"name": "Zed", "description": "d", "context": "c", "system_prompt": "s"}]', 'field "system_prompt": give "context" or "system_prompt", not both'],
   ['a name too long', 'long.json', `[{"name": "${'x'.repeat(101)}", "description": "d", "context": "c"}]`, 'field "name": 101 characters; at most 100'],
+  // Postgres takes no U+0000 in text or JSONB: the insert failed (exit 1) before the file was checked for it.
+  ['a NUL character in a name', 'nul-name.json', '[{"name": "Zed\\u0000x", "description": "d", "context": "c"}]', 'entry 1 ("Zed\\u0000x"), field "name": contains a NUL character'],
+  ['a NUL character in a voice note', 'nul-note.json', '[{"name": "Zed", "description": "d", "context": "c", "voice_notes": ["a\\u0000"]}]', 'entry 1 ("Zed"), field "voice_notes": contains a NUL character'],
 ];
 
 it.each(BAD)('refuses a file with %s whole: exit 2, entry and field named, nothing written', async (_what, name, content, message) => {

@@ -4,7 +4,12 @@
  * stories with --wait, list / show / search, and a Temporal Schedule created, triggered and
  * deleted.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { generateStories } from '../../src/workflows';
+import { scheduleIdFor } from '../../src/cli/stories.command';
 import { useTestStack } from '../helpers/harness';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
@@ -99,4 +104,106 @@ it('creates a schedule (overlap skip, catch-up window), lists, triggers, pauses 
   expect((await runCli('stories', 'schedule', 'delete', id)).code).toBe(0);
   expect((await runCli('stories', 'schedule', 'list')).out).not.toContain(id);
   expect((await runCli('stories', 'schedule', 'delete', id)).code).toBe(2);
+});
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'stories-cli-'));
+const scratchFile = (name: string, content: string) => {
+  const file = path.join(scratch, name);
+  writeFileSync(file, content);
+  return file;
+};
+
+it('says how many articles of a file repeated an earlier one: the counts add up to the articles read', async () => {
+  const file = scratchFile('repeated.csv', [
+    'url,title,body,published',
+    'https://repeat.example/a,First copy,Body one,2027-05-01',
+    'https://repeat.example/a,Second copy,Body two,2027-05-01',
+    'https://repeat.example/b,Other,Body,2027-05-01',
+  ].join('\n'));
+  const r = await runCli('articles', 'import', file);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain(
+    'Imported 3 article(s) from repeated.csv (csv): 2 new, 0 updated, 0 unchanged; 1 repeated an earlier one of the file (same URL, source id or content): the last copy kept',
+  );
+  expect((await stack.app.services.db.query(`SELECT title FROM articles WHERE url = 'https://repeat.example/a'`)).map((a: { title: string }) => a.title)).toEqual(['Second copy']);
+});
+
+it('steering a story run: an unknown id is exit 2; a run that has ended is "not running", exit 1 (a cancel is not "requested")', async () => {
+  const unknown = await runCli('stories', 'pause', 'stories-nope');
+  expect(unknown.code).toBe(2);
+  expect(unknown.err).toContain('No story run "stories-nope"');
+  expect((await runCli('stories', 'status', 'stories-nope')).code).toBe(2);
+  const done = await runCli('stories', 'generate', '--from', '2027-06-01', '--to', '2027-06-02', '--wait');
+  expect(done.code).toBe(0);
+  const id = 'stories-2027-06-01T00-2027-06-02T00-all';
+  for (const verb of ['pause', 'resume', 'cancel']) {
+    const r = await runCli('stories', verb, id);
+    expect(r).toMatchObject({ code: 1, out: '' });
+    expect(r.err).toContain(`Story run ${id} is not running (completed)`);
+  }
+  const concurrency = await runCli('stories', 'concurrency', id, '8');
+  expect(concurrency.code).toBe(1);
+  expect(concurrency.err).toContain('is not running (completed): nothing to change');
+});
+
+it('steering a story run no worker takes: refused after the steering timeout (exit 1, says why), not a wait without end', async () => {
+  // A run on a queue no worker polls: its update can never be taken.
+  const workflowId = `stories-unpolled-${Date.now()}`;
+  const handle = await stack.env.client.workflow.start(generateStories, {
+    taskQueue: `${stack.app.taskQueue}-nobody`,
+    workflowId,
+    args: [{ scope: { fromMs: Date.parse('2027-07-01'), toMs: Date.parse('2027-07-02') } }],
+  });
+  try {
+    const started = Date.now();
+    const r = await runCli('stories', 'pause', workflowId);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('did not take the request within 15 s: is a worker running');
+  } finally {
+    await handle.terminate('test over').catch((err: unknown) => {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    });
+  }
+}, 40_000);
+
+it('a schedule\'s interval under a second is refused before connecting (exit 2), and --every 1H is the schedule of --every 1h', async () => {
+  const saved = process.env.TEMPORAL_ADDRESS;
+  process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
+  try {
+    const r = await runCli('stories', 'schedule', '--every', '0.5s');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--every must be at least 1s');
+  } finally {
+    process.env.TEMPORAL_ADDRESS = saved;
+  }
+  expect(scheduleIdFor('1H', '24H', 'Labour')).toBe(scheduleIdFor('1h', '24h', 'Labour'));
+  expect(scheduleIdFor('1h', '24h')).toBe('stories-every-1h-since-24h');
+});
+
+it('stories show "" is a usage error, not the list of every story', async () => {
+  const r = await runCli('stories', 'show', '');
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('usage: storyloom stories show <id>');
+});
+
+it('Ctrl-C during generate --wait ends the wait with exit 130 and says the run goes on, and how to follow or stop it', async () => {
+  const exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+  const realOnce = process.once.bind(process);
+  // Ctrl-C as soon as the command listens for it (while it waits); other events pass through.
+  const once = jest.spyOn(process, 'once').mockImplementation(((event: string | symbol, listener: (...args: unknown[]) => void) => {
+    if (event === 'SIGINT') setImmediate(listener);
+    else realOnce(event, listener);
+    return process;
+  }) as never);
+  try {
+    // process.exit is a stub here: the command goes on to the run's end.
+    const r = await runCli('stories', 'generate', '--from', '2027-08-01', '--to', '2027-08-02', '--wait');
+    expect(exit).toHaveBeenCalledWith(130);
+    const id = 'stories-2027-08-01T00-2027-08-02T00-all';
+    expect(r.err).toContain(`Stopped waiting (Ctrl-C); the run goes on. Follow it: storyloom stories status ${id}; stop it: storyloom stories cancel ${id}`);
+  } finally {
+    once.mockRestore();
+    exit.mockRestore();
+  }
 });

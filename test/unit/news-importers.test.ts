@@ -69,6 +69,16 @@ describe('JSON Lines', () => {
   it('refuses invalid JSON with its line', () => {
     expect(refusal(() => parse('bad-json.jsonl'))).toMatchObject({ line: 2, reason: expect.stringMatching(/^invalid JSON: /) });
   });
+
+  it('takes a number past a Date\'s range for an unparseable date (refused or skipped as such), never an Invalid Date', () => {
+    const line = (published: unknown, i: number) => JSON.stringify({ title: `T${i}`, body: 'b', published });
+    const one = Buffer.from(`${line(99999999999999999, 0)}\n`);
+    expect(refusal(() => parseArticles(one, 'huge.jsonl'))).toMatchObject({ reason: expect.stringMatching(/have no parseable date/) });
+    const many = Buffer.from(`${[...Array.from({ length: 30 }, (_, i) => line('2026-03-04', i + 1)), line(-1e17, 99)].join('\n')}\n`);
+    const r = parseArticles(many, 'many.jsonl');
+    expect(r.articles).toHaveLength(30);
+    expect(r.skipped).toEqual([{ line: 31, reason: 'unparseable date "-100000000000000000"' }]);
+  });
 });
 
 describe('feeds', () => {

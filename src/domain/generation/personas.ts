@@ -16,6 +16,8 @@ export class PersonaFileError extends Error {
 export const MAX_PERSONA_NAME = 100;
 export const MAX_PERSONA_CONTEXT_CHARS = 50_000;
 const FIELDS = ['name', 'description', 'context', 'system_prompt', 'voice_notes'];
+/** Postgres stores no U+0000 in text or JSONB: such a file is refused here, not by the insert (which failed with exit 1). */
+const NUL_REFUSAL = 'contains a NUL character (U+0000), which cannot be stored';
 
 /** Validates a parsed persona file: an array of entries, or `{ personas: [...] }`. */
 export function validatePersonaFile(doc: unknown): PersonaInput[] {
@@ -24,7 +26,8 @@ export function validatePersonaFile(doc: unknown): PersonaInput[] {
   if (entries.length === 0) throw new PersonaFileError('the file lists no personas');
   const seen = new Map<string, number>();
   return entries.map((entry, i) => {
-    const where = (field: string) => `entry ${i + 1}${typeof entry?.name === 'string' && entry.name.trim() ? ` ("${entry.name.trim()}")` : ''}, field "${field}"`;
+    // The name as a JSON string: quoted as before, and a control character in it (a NUL) shown escaped, not sent to the terminal.
+    const where = (field: string) => `entry ${i + 1}${typeof entry?.name === 'string' && entry.name.trim() ? ` (${JSON.stringify(entry.name.trim())})` : ''}, field "${field}"`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new PersonaFileError(`entry ${i + 1}: expected an object`);
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) {
@@ -33,6 +36,7 @@ export function validatePersonaFile(doc: unknown): PersonaInput[] {
     const text = (field: string, value: unknown, max: number): string => {
       if (typeof value !== 'string' || !value.trim()) throw new PersonaFileError(`${where(field)}: required, a non-empty string`);
       if (value.length > max) throw new PersonaFileError(`${where(field)}: ${value.length} characters; at most ${max}`);
+      if (value.includes('\u0000')) throw new PersonaFileError(`${where(field)}: ${NUL_REFUSAL}`);
       return value.trim();
     };
     const name = text('name', e.name, MAX_PERSONA_NAME);
@@ -48,6 +52,7 @@ export function validatePersonaFile(doc: unknown): PersonaInput[] {
       if (!Array.isArray(notes) || notes.some((n) => typeof n !== 'string' || !n.trim())) {
         throw new PersonaFileError(`${where('voice_notes')}: a string or a list of non-empty strings`);
       }
+      if (notes.some((n: string) => n.includes('\u0000'))) throw new PersonaFileError(`${where('voice_notes')}: ${NUL_REFUSAL}`);
       voiceNotes = notes.map((n: string) => n.trim());
     }
     return { name, config: { description, context, voiceNotes } };

@@ -91,7 +91,11 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
  * or milliseconds. Undefined when the text is none of those.
  */
 export function parseArticleDate(raw: unknown): Date | undefined {
-  if (typeof raw === 'number' && Number.isFinite(raw)) return new Date(raw < 1e11 ? raw * 1000 : raw);
+  if (typeof raw === 'number' && Number.isFinite(raw)) {
+    // A number past a Date's range (±8.64e15 ms) is no date: skipped or refused as unparseable, never an Invalid Date.
+    const date = new Date(raw < 1e11 ? raw * 1000 : raw);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
   if (typeof raw !== 'string') return undefined;
   const text = raw.trim();
   if (!text) return undefined;
