@@ -5,6 +5,10 @@ import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
 import { sessionWorkflowId, turnStreamKey, type TurnResult } from '../shared/sessions';
 import { storySession, takeTurnUpdate } from '../workflows';
+import { SLOW_ANSWER_HINT_MS, withSlowAnswerHint } from './slow-answer';
+
+/** Said when a turn has no answer yet after SLOW_ANSWER_HINT_MS. */
+export const NO_TURN_ANSWER_HINT = `(no answer after ${SLOW_ANSWER_HINT_MS / 1000} s: a turn waits for a worker to take it; is one running? \`storyloom worker\`)`;
 
 export interface SendTurnOptions {
   sessionId: string;
@@ -105,7 +109,8 @@ export async function sendTurnStreaming(client: Client, databaseUrl: string, opt
   // Streaming is a nicety: a turn still runs (and prints at the end) when listening fails.
   const subscription = await subscribeToStream(databaseUrl, turnStreamKey(opts.sessionId, updateId), printer.onEvent).catch(() => undefined);
   try {
-    const result = await sendTurn(client, { ...opts, updateId });
+    // With no worker the turn waits for one, silently: say so once (the stream starting counts as an answer).
+    const result = await withSlowAnswerHint(NO_TURN_ANSWER_HINT, () => sendTurn(client, { ...opts, updateId }), () => printer.deltas.length > 0);
     // A turn stopped at the step limit has no streamed reply to wait for.
     await printer.finish(result.reply, subscription && !result.stepLimitReached ? 1000 : 0);
     return result;

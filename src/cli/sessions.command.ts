@@ -3,7 +3,7 @@
  * `turn` (one turn, for scripts), `sessions list|show|end`, and `metrics` (the seed's
  * performance metrics, the same numbers as GET /optimization/performance/metrics).
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,9 @@ import type { OperationStats, PerformanceMetricsResponse } from '../domain/sessi
 import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
 import { endSessionUpdate } from '../workflows';
 import type { CliContext } from './context';
-import { sendTurn, sendTurnStreaming, type SendTurnOptions } from './session-client';
+import { RunUnresponsiveError, STEER_TIMEOUT_MS } from '../operations/steer-run';
+import { NO_TURN_ANSWER_HINT, sendTurn, sendTurnStreaming, type SendTurnOptions } from './session-client';
+import { withSlowAnswerHint } from './slow-answer';
 import { UsageError, webUiLink } from './temporal-client';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,6 +50,8 @@ async function playTurn(ctx: CliContext, client: Client, opts: SendTurnOptions):
   console.log(dim(turnLine(result.metrics)));
   return result;
 }
+
+const turnsText = (n: number) => `${n} turn${n === 1 ? '' : 's'}`;
 
 /** A refused or failed turn: the message the run gave (the session goes on). */
 function turnFailure(err: unknown): string | undefined {
@@ -113,7 +117,10 @@ export async function turnCommand(ctx: CliContext, argv: string[]): Promise<numb
   try {
     const opts = { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: positionals[1], searchAttributes: true };
     // --json prints one document at the end; otherwise the reply streams as in `play`.
-    if (values.json) console.log(JSON.stringify(await sendTurn(await ctx.client(), opts), null, 2));
+    if (values.json) {
+      const client = await ctx.client();
+      console.log(JSON.stringify(await withSlowAnswerHint(NO_TURN_ANSWER_HINT, () => sendTurn(client, opts)), null, 2));
+    }
     else await playTurn(ctx, await ctx.client(), opts);
     return 0;
   } catch (err) {
@@ -161,15 +168,18 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
       console.log(`Session ${id} had already ended.`);
       return 0;
     }
+    const client = await ctx.client();
     try {
-      const ended = await (await ctx.client()).workflow.getHandle(sessionWorkflowId(id)).executeUpdate(endSessionUpdate);
-      console.log(`Ended "${session.title}" after ${ended.turns} turns.`);
+      // Bounded as steering is: with no worker the update would wait for one forever.
+      const ended = await client.withDeadline(Date.now() + STEER_TIMEOUT_MS, () => client.workflow.getHandle(sessionWorkflowId(id)).executeUpdate(endSessionUpdate));
+      console.log(`Ended "${session.title}" after ${turnsText(ended.turns)}.`);
       return 0;
     } catch (err) {
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RunUnresponsiveError();
       // No workflow is running for it (never played, or closed): mark it ended directly.
       if (!(err instanceof WorkflowNotFoundError) && !(err instanceof WorkflowUpdateFailedError)) throw err;
       await (await repo()).endSession(id);
-      console.log(`Ended "${session.title}" after ${session.turns} turns.`);
+      console.log(`Ended "${session.title}" after ${turnsText(session.turns)}.`);
       return 0;
     }
   }

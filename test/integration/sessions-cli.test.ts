@@ -2,10 +2,14 @@
  * The story session commands in-process against the test database, a dev server and the
  * simulator: play (lines from stdin), turn, sessions list/show/end, metrics, refusals, --help.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { COMMAND_HELP } from '../../src/cli/help';
 import { turnLine } from '../../src/cli/sessions.command';
 import { SessionsRepository } from '../../src/db/repositories/sessions.repository';
+import { sessionWorkflowId } from '../../src/shared/sessions';
+import { storySession } from '../../src/workflows';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
 import { withMetricsWindow } from '../helpers/metrics-window';
@@ -74,6 +78,25 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   expect(again.code).toBe(2);
   expect(again.err).toContain('has ended');
 });
+
+it('sessions end of a session no worker serves: refused after the steering timeout (exit 1, says why), the session left active', async () => {
+  const id = randomUUID();
+  await new SessionsRepository(stack.app.services.db).openSession({ id, title: `Unserved ${Date.now()}`, scriptId: null });
+  // Its run on a queue no worker polls: the end update can never be taken.
+  const handle = await stack.env.client.workflow.start(storySession, { taskQueue: `${stack.app.taskQueue}-nobody`, workflowId: sessionWorkflowId(id), args: [{ sessionId: id, title: 'Unserved', scriptId: null }] });
+  try {
+    const started = Date.now();
+    const r = await runCli('sessions', 'end', id);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('did not take the request within 15 s: is a worker running');
+    expect((await new SessionsRepository(stack.app.services.db).getSession(id))?.status).toBe('active');
+  } finally {
+    await handle.terminate('test over').catch((err: unknown) => {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    });
+  }
+}, 40_000);
 
 it('refuses bad input with exit 2 and writes nothing', async () => {
   // Sessions these calls could have made: other test files write sessions to the same database

@@ -1,0 +1,22 @@
+/**
+ * A hint when an answer is slow to come: a turn waits for a worker to take it, and with none
+ * running the command would wait in silence for as long as the user lets it.
+ */
+
+/** How long a turn waits for its first sign of life before the hint. */
+export const SLOW_ANSWER_HINT_MS = 10_000;
+
+/**
+ * Awaits `waiting()`; when neither it nor `alive()` (e.g. the reply's stream started) has
+ * answered after `afterMs`, writes `hint` once to stderr and keeps waiting.
+ */
+export async function withSlowAnswerHint<T>(hint: string, waiting: () => Promise<T>, alive: () => boolean = () => false, afterMs = SLOW_ANSWER_HINT_MS): Promise<T> {
+  const timer = setTimeout(() => {
+    if (!alive()) process.stderr.write(`\n${hint}\n`);
+  }, afterMs);
+  try {
+    return await waiting();
+  } finally {
+    clearTimeout(timer);
+  }
+}
