@@ -54,12 +54,16 @@ const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
 const SCHEDULE_PREFIX = 'stories-every-';
 
 function scopeFrom(values: { since?: string; from?: string; to?: string; topic?: string }): StoryScopeInput {
-  if (values.since && (values.from || values.to)) throw new UsageError('--since and --from/--to exclude each other');
-  const scope: StoryScopeInput = values.topic ? { topic: values.topic } : {};
-  if (values.from || values.to) {
-    if (!values.from) throw new UsageError('--to needs --from');
+  // An option given empty is refused, never read as "not given" (which would run over another scope: the last 24 h, every topic).
+  for (const option of ['since', 'from', 'to', 'topic'] as const) {
+    if (values[option] !== undefined && !values[option]!.trim()) throw new UsageError(`--${option} is empty: give a value or leave the option out`);
+  }
+  if (values.since !== undefined && (values.from !== undefined || values.to !== undefined)) throw new UsageError('--since and --from/--to exclude each other');
+  const scope: StoryScopeInput = values.topic !== undefined ? { topic: values.topic } : {};
+  if (values.from !== undefined || values.to !== undefined) {
+    if (values.from === undefined) throw new UsageError('--to needs --from');
     scope.fromMs = parseTime('from', values.from);
-    if (values.to) scope.toMs = parseTime('to', values.to);
+    if (values.to !== undefined) scope.toMs = parseTime('to', values.to);
     if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new UsageError('--to must be after --from');
   } else {
     scope.sinceMs = parseDuration('since', values.since ?? '24h');

@@ -181,6 +181,30 @@ it('a schedule\'s interval under a second is refused before connecting (exit 2),
   expect(scheduleIdFor('1h', '24h')).toBe('stories-every-1h-since-24h');
 });
 
+it.each([
+  [['--from', ''], '--from is empty'],
+  [['--from', '2026-03-02', '--to', ''], '--to is empty'],
+  [['--since', ' '], '--since is empty'],
+  [['--topic', ''], '--topic is empty'],
+  [['--limit-not-an-option'], 'Unknown option'],
+])('stories generate %j is refused (exit 2) before connecting, never run over the default scope', async (args, message) => {
+  const saved = process.env.TEMPORAL_ADDRESS;
+  process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
+  try {
+    const r = await runCli('stories', 'generate', ...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+  } finally {
+    process.env.TEMPORAL_ADDRESS = saved;
+  }
+});
+
+it('an integer option takes decimal digits only: --concurrency 1e1 is refused (exit 2)', async () => {
+  const r = await runCli('stories', 'generate', '--concurrency', '1e1');
+  expect(r.code).toBe(2);
+  expect(r.err).toContain('--concurrency must be an integer from 1 to');
+});
+
 it('stories show "" is a usage error, not the list of every story', async () => {
   const r = await runCli('stories', 'show', '');
   expect(r.code).toBe(2);
