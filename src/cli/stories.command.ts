@@ -85,7 +85,8 @@ export function describeStoriesResult(r: StoriesResult): string {
   return [
     `Stories ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${describeScope(r.scope)})`,
     `  articles ${r.articles}, clusters ${r.clusters}: ${r.synthesis.done} synthesised, ${r.synthesis.reused} reused, ${r.synthesis.failed} failed`,
-    `  stories: ${r.stories.created} new, ${r.stories.kept} kept, ${r.stories.superseded} superseded`,
+    // "written", not "new": a story whose hash was stored before (a --no-cache run) is rewritten in place, keeping its id.
+    `  stories: ${r.stories.created} written from this run's syntheses, ${r.stories.kept} kept, ${r.stories.superseded} superseded`,
     ...r.failures.slice(0, 10).map((f) => `  ✗ ${f.label}: ${f.errorType}: ${f.message}`),
   ].join('\n');
 }

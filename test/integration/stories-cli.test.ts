@@ -63,6 +63,7 @@ it('generates stories with --wait, then lists, shows and searches them', async (
   expect(gen.code).toBe(0);
   expect(gen.out).toMatch(/Stories completed in [\d.]+ s/);
   expect(gen.out).toMatch(/clusters \d+: \d+ synthesised, 0 reused, 0 failed/);
+  expect(gen.out).toMatch(/stories: \d+ written from this run's syntheses, \d+ kept, \d+ superseded/);
   // Other suites write stories to the same database meanwhile: this run's is the one of its day.
   const list = await runCli('stories', 'list', '--limit', '500');
   expect(list.code).toBe(0);
