@@ -1,8 +1,8 @@
 /** Human-readable forms of a RunReport: the full table and the short form `ingest --wait` prints. */
 import type { RunReport } from './run-report';
 
-/** Phases in the order they run (a JSONB round trip does not keep key order). */
-const PHASE_ORDER = ['summaries', 'phase2', 'outline', 'sheets', 'embeddings', 'preparing', 'generating'];
+/** Every job's phases in the order they run (a JSONB round trip does not keep key order). */
+const PHASE_ORDER = ['summaries', 'phase2', 'outline', 'sheets', 'embeddings', 'clustering', 'synthesis', 'writing', 'preparing', 'generating'];
 const phaseRank = (name: string) => (PHASE_ORDER.includes(name) ? PHASE_ORDER.indexOf(name) : PHASE_ORDER.length);
 
 const s = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
