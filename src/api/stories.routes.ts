@@ -1,10 +1,9 @@
 /** News stories: `POST /api/stories/generate` (a generateStories run, 202) and `GET /api/stories`. */
-import { parseDuration, parseTime } from '../cli/duration';
 import { NewsRepository } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
-import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals } from '../operations/start-stories';
 import { MAX_LIST_OFFSET, STORY_LIST_LIMIT } from '../shared/list-limits';
-import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags, type StoryScopeInput } from '../shared/stories';
+import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags } from '../shared/stories';
 import { errorSchema } from './errors';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
 
@@ -18,29 +17,13 @@ interface GenerateBody {
   batch?: boolean;
 }
 
-/** The scope as `stories generate` reads it: `since` (a duration, default 24h) or `from` [+ `to`]. */
-function scopeFrom(body: GenerateBody): StoryScopeInput {
-  const field = (name: string, parse: () => number) => {
-    try {
-      return parse();
-    } catch (err) {
-      throw new OperationError('bad_request', `body.${name}: ${(err as Error).message.replace(/^--\S+ /, '')}`);
-    }
-  };
-  const given = (value: string | undefined): value is string => value !== undefined;
-  if (given(body.since) && (given(body.from) || given(body.to))) throw new OperationError('bad_request', 'body.since and body.from/to exclude each other');
-  if (given(body.topic) && !body.topic.trim()) throw new OperationError('bad_request', 'body.topic must not be blank (leave it out for every topic)');
-  const scope: StoryScopeInput = given(body.topic) ? { topic: body.topic } : {};
-  if (given(body.from) || given(body.to)) {
-    if (!given(body.from)) throw new OperationError('bad_request', 'body.to needs body.from');
-    scope.fromMs = field('from', () => parseTime('from', body.from!));
-    if (given(body.to)) scope.toMs = field('to', () => parseTime('to', body.to!));
-    if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new OperationError('bad_request', 'body.to must be after body.from');
-  } else {
-    scope.sinceMs = field('since', () => parseDuration('since', body.since ?? '24h'));
-  }
-  return scope;
-}
+/** The API's names for the scope's fields (`body.from`), and its refusal (400). */
+const API_SCOPE: ScopeRefusals = {
+  name: (field) => `body.${field}`,
+  refuse: (message) => new OperationError('bad_request', message),
+  // "--from takes an ISO 8601 date …" → "body.from: takes an ISO 8601 date …".
+  refuseParsed: (field, message) => new OperationError('bad_request', `body.${field}: ${message.replace(/^--\S+ /, '')}`),
+};
 
 const storySchema = {
   type: 'object',
@@ -93,7 +76,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
     async (request, reply) => {
       const body = request.body ?? {};
       const input = {
-        scope: scopeFrom(body),
+        scope: storyScopeFrom(body, API_SCOPE),
         flags: { ...DEFAULT_STORY_FLAGS, ...body.flags },
         concurrency: body.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY,
         ...(body.batch ? { batch: true } : {}),

@@ -25,17 +25,16 @@ import {
   scopeProblem,
   type StoriesResult,
   type StoryFlags,
-  type StoryScopeInput,
 } from '../shared/stories';
 import { progressLineOrWhy } from '../operations/run-progress';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../workflows';
 import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import type { CliContext } from './context';
-import { parseDuration, parseTime } from './duration';
+import { parseDuration } from './duration';
 import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { storedReport } from '../operations/stored-report';
-import { StoriesAlreadyRunningError, startStories } from '../operations/start-stories';
+import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals, type StoryScopeFields } from '../operations/start-stories';
 import { NotRunningError, steer as steerUpdate, steerRun } from '../operations/steer-run';
 import { intOption } from './int-option';
 import { leavingOnInterrupt } from './interrupt';
@@ -53,23 +52,12 @@ const FLAG_OPTIONS: Record<string, keyof StoryFlags> = {
 /** Schedules storyloom creates are named `stories-every-…`; `schedule list` shows only those. */
 const SCHEDULE_PREFIX = 'stories-every-';
 
-function scopeFrom(values: { since?: string; from?: string; to?: string; topic?: string }): StoryScopeInput {
-  // An option given empty is refused, never read as "not given" (which would run over another scope: the last 24 h, every topic).
-  for (const option of ['since', 'from', 'to', 'topic'] as const) {
-    if (values[option] !== undefined && !values[option]!.trim()) throw new UsageError(`--${option} is empty: give a value or leave the option out`);
-  }
-  if (values.since !== undefined && (values.from !== undefined || values.to !== undefined)) throw new UsageError('--since and --from/--to exclude each other');
-  const scope: StoryScopeInput = values.topic !== undefined ? { topic: values.topic } : {};
-  if (values.from !== undefined || values.to !== undefined) {
-    if (values.from === undefined) throw new UsageError('--to needs --from');
-    scope.fromMs = parseTime('from', values.from);
-    if (values.to !== undefined) scope.toMs = parseTime('to', values.to);
-    if (scope.toMs !== undefined && scope.toMs <= scope.fromMs) throw new UsageError('--to must be after --from');
-  } else {
-    scope.sinceMs = parseDuration('since', values.since ?? '24h');
-  }
-  return scope;
-}
+/** The CLI's names for the scope's fields, and its refusal (exit 2). */
+const CLI_SCOPE: ScopeRefusals = {
+  name: (field) => `--${field}`,
+  refuse: (message) => new UsageError(message),
+  refuseParsed: (_field, message) => new UsageError(message),
+};
 
 function concurrencyFrom(raw: string | undefined, name = '--concurrency'): number {
   return intOption(name, raw, DEFAULT_SYNTHESIS_CONCURRENCY, 1, MAX_SYNTHESIS_CONCURRENCY);
@@ -105,7 +93,7 @@ function generateInput(values: Record<string, string | boolean | undefined>): Ge
   const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS };
   for (const [option, flag] of Object.entries(FLAG_OPTIONS)) if (values[option]) flags[flag] = false;
   return {
-    scope: scopeFrom(values as { since?: string; from?: string; to?: string; topic?: string }),
+    scope: storyScopeFrom(values as StoryScopeFields, CLI_SCOPE),
     flags,
     concurrency: concurrencyFrom(values.concurrency as string | undefined),
     ...(values.batch ? { batch: true } : {}),
