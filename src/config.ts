@@ -319,6 +319,18 @@ function logLevel(raw: string | undefined): string {
   return level;
 }
 
+/**
+ * The worker's /metrics port; the Temporal SDK's metrics go on the next one, so 65535 (whose next
+ * port does not exist) is refused here rather than failing at start with a message naming no variable.
+ */
+function metricsPort(env: Env): number {
+  try {
+    return int(env, 'STORYLOOM_METRICS_PORT', 9464, 0, 65_534);
+  } catch (err) {
+    throw new ConfigError((err as Error).message.replace('65534;', "65534 (the Temporal SDK's metrics take the next port);"));
+  }
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const models = {} as Record<Purpose, ModelRef>;
@@ -382,7 +394,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxContinuations: int(env, 'STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS', 2, 0),
     },
     logLevel: logLevel(env.LOG_LEVEL),
-    metricsPort: int(env, 'STORYLOOM_METRICS_PORT', 9464, 0, 65_535),
+    metricsPort: metricsPort(env),
     otlpEndpoint: urlWithoutCredentials(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', 'put them in OTEL_EXPORTER_OTLP_HEADERS instead'),
     payloadKeys: payloadKeys(env),
     codecServer: {

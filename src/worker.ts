@@ -1,17 +1,21 @@
 /** The worker process: `npm run worker` (or `storyloom worker`). Runs until SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig, type AppConfig } from './config';
+import { UsageError } from './cli/temporal-client';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+import { DatabaseUnreachableError } from './db/data-source';
 import { KEY_VARS } from './llm/errors';
 import { createLogger, type Logger } from './observability/logger';
 import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
 import { installRuntime } from './observability/temporal-runtime';
 import { tracingFor } from './observability/tracing';
-import { createServices, createWorkers, runWorkers, type WorkerSetup } from './runtime';
-import { temporalConnectionOptions } from './temporal-connection';
+import { createServices, createWorkers, runWorkers, shutdownGraceTimeMs, type AppServices, type WorkerSetup } from './runtime';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal-connection';
 
 /** `workflowBundle`: a pre-built bundle (tests); otherwise the worker bundles `./workflows`. */
 export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['workflowBundle'] } = {}): Promise<void> {
   const config = loadConfig();
+  // Read now: an unreadable TEMPORAL_TLS_* file is refused before anything opens.
+  const connectionOptions = temporalConnectionOptions(config);
   const logger = createLogger(config.logLevel);
   // Several workers on one host: each gets its own Core metrics port when the usual one is taken.
   const coreMetricsPort = config.metricsPort > 0 ? await freePort(config.metricsPort + 1) : undefined;
@@ -20,15 +24,23 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
   }
   // Before anything touches Temporal: the Runtime is configured once, at creation.
   const runtime = installRuntime(config, logger, { coreMetricsPort });
+  // After the Runtime's own handler, which starts the drain on the first signal and then stops listening.
+  const releaseSignals = holdRepeatedShutdownSignals(logger, shutdownGraceTimeMs(config));
   if (!config.payloadKeys) {
     logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
   }
   for (const w of missingApiKeys(config)) logger.warn({ provider: w.provider, variable: w.variable, purposes: w.purposes }, w.message);
-  const services = await createServices(config, { logger });
+  let services: AppServices;
+  try {
+    services = await createServices(config, { logger });
+  } catch (err) {
+    releaseSignals();
+    throw err;
+  }
   let connection: NativeConnection | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
-    connection = await NativeConnection.connect(temporalConnectionOptions(config));
+    connection = await connectToTemporal(connectionOptions, config);
     if (config.metricsPort > 0) {
       // STORYLOOM_METRICS_PORT serves ours plus the SDK's, which Core serves on port + 1.
       metricsServer = await startMetricsServer(config.metricsPort, services.metrics.registry, {
@@ -58,7 +70,52 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
       ['tracing', () => tracingFor(config)?.shutdown()],
     ]);
     logger.info('storyloom worker stopped');
+    releaseSignals();
   }
+}
+
+/** The worker's connection; a server out of reach is a message saying what to set (as the CLI's). */
+async function connectToTemporal(options: TemporalConnectionOptions, config: AppConfig): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(options);
+  } catch (err) {
+    const tls = options.tls ? ' TLS is on (TEMPORAL_TLS, TEMPORAL_TLS_*, TEMPORAL_API_KEY): does the server expect it?' : '';
+    throw new UsageError(
+      `Cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}). ` +
+        `Start one with \`npm run temporal:start\` or set TEMPORAL_ADDRESS.${tls}`,
+    );
+  }
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * The Temporal Runtime starts the drain on the first SIGINT/SIGTERM and then stops listening, so a
+ * second one (a repeated `docker stop`, Ctrl-C pressed twice, a supervisor that signals the process
+ * group and the process) took Node's default action: the process died at once, aborting the
+ * provider calls in flight (paid, then paid again on another worker). Listening as well keeps the
+ * drain going: the first signal gets an info line, later ones a warning; SIGKILL still stops at
+ * once. Returns the function that stops listening.
+ */
+export function holdRepeatedShutdownSignals(logger: Logger, graceMs: number, proc: Pick<NodeJS.Process, 'on' | 'off'> = process): () => void {
+  let firstAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
+    if (firstAt === undefined) {
+      firstAt = Date.now();
+      logger.info({ signal, graceMs }, `${signal}: stopping; activities in flight have up to ${seconds(graceMs)} s to finish`);
+      return;
+    }
+    const leftMs = graceMs - (Date.now() - firstAt);
+    logger.warn(
+      { signal, leftMs },
+      `${signal} again: already stopping, activities in flight still have up to ${seconds(leftMs)} s to finish (SIGKILL stops at once; their provider calls are then made again elsewhere)`,
+    );
+  };
+  for (const signal of SHUTDOWN_SIGNALS) proc.on(signal, onSignal);
+  return () => {
+    for (const signal of SHUTDOWN_SIGNALS) proc.off(signal, onSignal);
+  };
 }
 
 /**
@@ -99,8 +156,20 @@ export async function closeInOrder(logger: Logger, steps: [name: string, close: 
   }
 }
 
+/**
+ * A start-up error whose message says all there is to fix (a bad variable, Postgres or Temporal out
+ * of reach): printed alone, exit 2, as `storyloom worker` does; anything else is logged with its stack.
+ */
+export function isStartupRefusal(err: unknown): err is Error {
+  return err instanceof ConfigError || err instanceof UsageError || err instanceof DatabaseUnreachableError;
+}
+
 if (require.main === module) {
   runWorkerProcess().catch((err: unknown) => {
+    if (isStartupRefusal(err)) {
+      process.stderr.write(`storyloom worker: ${err.message}\n`);
+      process.exit(2);
+    }
     // LOG_LEVEL itself may be what failed, so this line uses a fixed level.
     createLogger('error').error({ err }, `worker failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -107,8 +107,10 @@ export function databaseUnreachable(err: unknown, databaseUrl: string): Database
   // Node's AggregateError (every address of "localhost" refused) has an empty message of its own.
   const inner = Array.isArray(e.errors) ? e.errors.map((x) => (x as Error)?.message).filter(Boolean) : [];
   const reason = message || inner.join('; ') || code || 'connection failed';
+  // The server answers but the database is not there: `migrate` creates it, the others do not.
+  const what = code === '3D000' || /database ".*" does not exist/i.test(message) ? 'Create it with `storyloom migrate`' : 'Start it';
   return new DatabaseUnreachableError(
-    `Cannot reach Postgres at ${redactUrl(databaseUrl)}: ${withoutPassword(reason, databaseUrl)}. Start it or set DATABASE_URL.`,
+    `Cannot reach Postgres at ${redactUrl(databaseUrl)}: ${withoutPassword(reason, databaseUrl)}. ${what} or set DATABASE_URL.`,
     err,
     code,
   );

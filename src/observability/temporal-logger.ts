@@ -32,12 +32,29 @@ export function temporalLevel(pinoLevel: string): LogLevel {
 }
 
 /**
+ * SDK lines written at every start that ask nothing of an operator: kept at debug. The provider
+ * queues' workers run LLM activities only, by design (the SDK warns "No workflows registered" for
+ * each); storyloom has no Nexus services; and webpack's build statistics (module paths and sizes,
+ * a multi-line message) follow the one-line "Workflow bundle created", which stays at info.
+ */
+const ROUTINE_SDK_MESSAGES = [
+  /^No workflows registered, not polling for workflow tasks$/,
+  /^No Nexus services registered, not polling for Nexus tasks$/,
+  /^asset workflow-bundle-/,
+];
+
+function levelOf(entry: LogEntry): LogLevel {
+  if ((entry.level === 'INFO' || entry.level === 'WARN') && ROUTINE_SDK_MESSAGES.some((re) => re.test(entry.message))) return 'DEBUG';
+  return entry.level;
+}
+
+/**
  * DefaultLogger with an output function is the SDK's documented way to redirect its logs; it
  * also strips the internal timestamp symbol Core-forwarded entries carry.
  */
 export function temporalLoggerOver(logger: Logger): TemporalLogger {
   return new DefaultLogger(temporalLevel(logger.level), (entry: LogEntry) => {
-    logger[TO_PINO[entry.level]](normalizeMeta(entry.meta), entry.message);
+    logger[TO_PINO[levelOf(entry)]](normalizeMeta(entry.meta), entry.message);
   });
 }
 

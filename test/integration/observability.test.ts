@@ -223,6 +223,31 @@ describe('quiet at info', () => {
       await services.close();
     }
   });
+
+  it("keeps the SDK's routine start-up lines (no workflows on the provider queues, no Nexus, webpack's statistics) at debug", () => {
+    // The app's workers started above, logging through the Runtime at info: one warning per
+    // provider queue ("No workflows registered") and an info line per worker ("No Nexus …") before.
+    const routine = /^(No workflows registered|No Nexus services registered|asset workflow-bundle-)/;
+    expect(lines.filter((l) => l.sdkComponent === 'worker' && routine.test(String(l.msg)))).toEqual([]);
+    expect(lines.some((l) => l.sdkComponent === 'worker' && l.msg === 'Worker state changed')).toBe(true);
+
+    const at = (level: string) => {
+      const out: Record<string, unknown>[] = [];
+      const sdk = temporalLoggerOver(createLogger(level, { write: (line: string) => void out.push(JSON.parse(line) as Record<string, unknown>) }));
+      sdk.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker' });
+      sdk.info('asset workflow-bundle-0123.js 1.92 MiB [emitted]\nmodules by path ./node_modules/ 464 KiB', { sdkComponent: 'worker' });
+      sdk.info('Workflow bundle created', { sdkComponent: 'worker', size: '1.92MB' });
+      sdk.error('asset workflow-bundle-0123.js [errors]', { sdkComponent: 'worker' });
+      return out.map((l) => [l.level, String(l.msg).split(/[,\n]/)[0]]);
+    };
+    expect(at('info')).toEqual([['info', 'Workflow bundle created'], ['error', 'asset workflow-bundle-0123.js [errors]']]);
+    expect(at('debug')).toEqual([
+      ['debug', 'No workflows registered'],
+      ['debug', 'asset workflow-bundle-0123.js 1.92 MiB [emitted]'],
+      ['info', 'Workflow bundle created'],
+      ['error', 'asset workflow-bundle-0123.js [errors]'],
+    ]);
+  });
 });
 
 describe('run_db_stats counting', () => {

@@ -157,7 +157,7 @@ describe('Postgres out of reach', () => {
     url.pathname = `/storyloom_absent_${process.pid}`;
     const err = await initializeDataSource(createDataSource(url.toString(), { poolSize: 1 }), url.toString()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DatabaseUnreachableError);
-    expect((err as Error).message).toMatch(/^Cannot reach Postgres at .*: database "storyloom_absent_\d+" does not exist\. Start it or set DATABASE_URL\.$/);
+    expect((err as Error).message).toMatch(/^Cannot reach Postgres at .*: database "storyloom_absent_\d+" does not exist\. Create it with `storyloom migrate` or set DATABASE_URL\.$/);
   });
 
   it.each([['migrate'], ['show', 'some-script']])('storyloom %s: the message and exit code 2, as for an unreachable Temporal server', async (...argv: string[]) => {

@@ -27,7 +27,9 @@ describe('loadConfig', () => {
     ['STORYLOOM_ANTHROPIC_MAX_CONCURRENT', '0', /STORYLOOM_ANTHROPIC_MAX_CONCURRENT must be an integer from 1 to 1000; got "0"/],
     ['STORYLOOM_OPENAI_MAX_CONCURRENT', '1e9', /STORYLOOM_OPENAI_MAX_CONCURRENT must be an integer from 1 to 1000; got "1e9"/],
     ['STORYLOOM_LLM_TIMEOUT_MS', '99999999999', /STORYLOOM_LLM_TIMEOUT_MS must be an integer from 1 to 2147483647; got "99999999999"/],
-    ['STORYLOOM_METRICS_PORT', '70000', /STORYLOOM_METRICS_PORT must be an integer from 0 to 65535; got "70000"/],
+    ['STORYLOOM_METRICS_PORT', '70000', /STORYLOOM_METRICS_PORT must be an integer from 0 to 65534 \(the Temporal SDK's metrics take the next port\); got "70000"/],
+    // Accepted once, then the worker failed at start with "options.port should be >= 0 and < 65536 … (65536)".
+    ['STORYLOOM_METRICS_PORT', '65535', /^STORYLOOM_METRICS_PORT must be an integer from 0 to 65534 \(the Temporal SDK's metrics take the next port\); got "65535"$/],
     ['STORYLOOM_EMBEDDING_DIMENSIONS', '-1', /STORYLOOM_EMBEDDING_DIMENSIONS must be an integer from 1 to 65536; got "-1"/],
     ['STORYLOOM_OUTLINE_CONTEXT_TOKENS', '10', /STORYLOOM_OUTLINE_CONTEXT_TOKENS must be an integer ≥ 1000; got "10"/],
     ['STORYLOOM_OPENAI_MAX_PER_SECOND', 'fast', /STORYLOOM_OPENAI_MAX_PER_SECOND must be a number ≥ 0/],

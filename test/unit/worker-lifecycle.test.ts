@@ -3,8 +3,11 @@
  * shut down, the first failure comes out), closing its parts in order whatever fails, and which
  * concurrency-limit changes are worth an info line.
  */
+import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import { gateChangeLogger, runWorkers, type RunnableWorker } from '../../src/runtime';
-import { closeInOrder, missingApiKeys } from '../../src/worker';
+import { closeInOrder, holdRepeatedShutdownSignals, missingApiKeys } from '../../src/worker';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/observability/logger';
 
@@ -113,5 +116,40 @@ describe('missing API keys at start-up', () => {
     expect(missingApiKeys(loadConfig({ ANTHROPIC_API_KEY: 'a', OPENAI_API_KEY: 'o' }))).toEqual([]);
     const ollamaOnly = Object.fromEntries(['SMOKE', 'SUMMARY', 'OUTLINE', 'SHEET', 'SYNTHESIS', 'SESSION', 'SCREENPLAY', 'EMBEDDING'].map((p) => [`STORYLOOM_MODEL_${p}`, 'ollama:m']));
     expect(missingApiKeys(loadConfig(ollamaOnly))).toEqual([]);
+  });
+});
+
+describe('a second SIGTERM or SIGINT', () => {
+  it('does not end the drain: the first signal is an info line, later ones a warning, and the listeners go when released', () => {
+    const out: { level: string; msg: string }[] = [];
+    const proc = new EventEmitter();
+    const release = holdRepeatedShutdownSignals(
+      createLogger('info', { write: (line: string) => void out.push(JSON.parse(line)) }),
+      130_000,
+      proc as unknown as NodeJS.Process,
+    );
+    // Without a listener of ours, Node's default action for the second signal kills the process.
+    expect([proc.listenerCount('SIGTERM'), proc.listenerCount('SIGINT')]).toEqual([1, 1]);
+    proc.emit('SIGTERM', 'SIGTERM');
+    proc.emit('SIGINT', 'SIGINT');
+    expect(out.map((l) => l.level)).toEqual(['info', 'warn']);
+    expect(out[0].msg).toBe('SIGTERM: stopping; activities in flight have up to 130 s to finish');
+    expect(out[1].msg).toMatch(/^SIGINT again: already stopping, activities in flight still have up to 13\d s to finish \(SIGKILL stops at once/);
+    release();
+    expect([proc.listenerCount('SIGTERM'), proc.listenerCount('SIGINT')]).toEqual([0, 0]);
+  });
+});
+
+describe('`npm run worker` (node dist/worker.js) with a bad value', () => {
+  it('prints the refusal naming the variable, without a stack trace, and exits 2 (as `storyloom worker` does)', () => {
+    const root = path.join(__dirname, '../..');
+    const run = spawnSync(process.execPath, ['-r', './test/helpers/ts-register.js', 'src/worker.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', STORYLOOM_METRICS_PORT: 'abc' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(run.stderr).toBe('storyloom worker: STORYLOOM_METRICS_PORT must be an integer from 0 to 65534 (the Temporal SDK\'s metrics take the next port); got "abc"\n');
   });
 });
