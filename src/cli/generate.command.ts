@@ -140,10 +140,13 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
       );
     }
     const truncated = result.variants.filter((v) => v.truncated).length;
+    // A cached variant comes back in a few ms: its "tokens/s" says nothing about the model (the run's figure averages it in).
+    const cached = result.variants.filter((v) => v.cached).length;
+    const rate = cached === 0 ? `${result.totals.tokensPerSecond} tokens/s` : cached === result.variants.length ? 'from the cache' : `${cached} of ${result.variants.length} from the cache`;
     console.error(
       `✓ "${result.title}" ${versions} (story ${result.storyId}): ${result.totals.outputTokens.toLocaleString('en-US')} tokens, ` +
         `first token at the CLI ${cliFirstToken}, ${((performance.now() - started) / 1000).toFixed(1)} s total, $${result.totals.costUsd.toFixed(4)} ` +
-        `(${result.provider}:${result.model}, ${result.totals.tokensPerSecond} tokens/s` +
+        `(${result.provider}:${result.model}, ${rate}` +
         `${truncated ? `; ${truncated} TRUNCATED at max_tokens` : ''}` +
         `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,
     );

@@ -57,6 +57,18 @@ it('generate --wait streams the screenplay to stdout as it is written, then a on
   expect(show.out).toContain('MARA QUILL (Mara Quill)');
   const exported = await cli('screenplays', 'export', story, '--version', '1');
   expect(exported.stdout.trimEnd()).toBe(r.stdout.trimEnd());
+  expect(r.err).toMatch(/, \d+ tokens\/s\)/);
+});
+
+it('a screenplay answered from the cache says so instead of a tokens-per-second figure (its reply took a few ms)', async () => {
+  const title = `Cached Tide ${Date.now()}`;
+  const first = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--wait');
+  expect(first.code).toBe(0);
+  expect(first.err).toMatch(/, \d+ tokens\/s\)/);
+  const again = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--wait');
+  expect(again.code).toBe(0);
+  expect(again.err).toMatch(/, from the cache\)/);
+  expect(again.err).not.toMatch(/tokens\/s/);
 });
 
 it('generate without --wait prints the workflow id and its Web UI link', async () => {
