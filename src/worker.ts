@@ -8,7 +8,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
 import { installRuntime } from './observability/temporal-runtime';
 import { tracingFor } from './observability/tracing';
-import { createServices, createWorkers, runWorkers, shutdownGraceTimeMs, type AppServices, type WorkerSetup } from './runtime';
+import { createServices, createWorkers, runWorkers, shutdownGraceTimeMs, type WorkerSetup } from './runtime';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal-connection';
 
 /** `workflowBundle`: a pre-built bundle (tests); otherwise the worker bundles `./workflows`. */
@@ -24,20 +24,13 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
   }
   // Before anything touches Temporal: the Runtime is configured once, at creation.
   const runtime = installRuntime(config, logger, { coreMetricsPort });
-  // After the Runtime's own handler, which starts the drain on the first signal and then stops listening.
-  const releaseSignals = holdRepeatedShutdownSignals(logger, shutdownGraceTimeMs(config));
   if (!config.payloadKeys) {
     logger.warn('payloads are not encrypted: set STORYLOOM_PAYLOAD_KEYS to keep script-derived text out of Temporal history');
   }
   for (const w of missingApiKeys(config)) logger.warn({ provider: w.provider, variable: w.variable, purposes: w.purposes }, w.message);
-  let services: AppServices;
-  try {
-    services = await createServices(config, { logger });
-  } catch (err) {
-    releaseSignals();
-    throw err;
-  }
+  const services = await createServices(config, { logger });
   let connection: NativeConnection | undefined;
+  let releaseSignals: (() => void) | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
     connection = await connectToTemporal(connectionOptions, config);
@@ -57,6 +50,10 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
       { taskQueue: config.temporal.taskQueue, address: config.temporal.address, tracing: Boolean(config.otlpEndpoint) },
       'storyloom worker polling (main queue + LLM queues)',
     );
+    // Once there is something to drain (a second Ctrl-C during start-up still stops the process at
+    // once); after the Runtime's own handler, which starts the drain on the first signal and then
+    // stops listening.
+    releaseSignals = holdRepeatedShutdownSignals(logger, shutdownGraceTimeMs(config));
     // On a worker's failure this shuts the others down and waits for them before rethrowing it.
     await runWorkers(workers);
   } finally {
@@ -70,7 +67,7 @@ export async function runWorkerProcess(opts: { workflowBundle?: WorkerSetup['wor
       ['tracing', () => tracingFor(config)?.shutdown()],
     ]);
     logger.info('storyloom worker stopped');
-    releaseSignals();
+    releaseSignals?.();
   }
 }
 

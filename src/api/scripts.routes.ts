@@ -60,9 +60,9 @@ interface UploadQuery {
   fileName?: string;
 }
 
-/** Form fields a multipart upload may carry beside its file: the query's options, by the same names. */
-const FORM_FIELDS = ['title', 'scriptId', 'fileName'] as const;
-const FORM_FIELD_MAX_LENGTH: Record<(typeof FORM_FIELDS)[number], number> = { title: 500, scriptId: 100, fileName: 255 };
+/** The upload's options, in the query or (multipart) as form fields: the most characters each takes. */
+const UPLOAD_OPTION_MAX_LENGTH: Record<keyof UploadQuery, number> = { title: 500, scriptId: 100, fileName: 255 };
+const FORM_FIELDS = Object.keys(UPLOAD_OPTION_MAX_LENGTH) as (keyof UploadQuery)[];
 
 /**
  * The uploaded bytes, their name and the import's options: from a raw body and the query, or
@@ -95,21 +95,24 @@ async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }
       file = { bytes, name: part.filename };
       continue;
     }
-    const name = part.fieldname as (typeof FORM_FIELDS)[number];
+    const name = part.fieldname as keyof UploadQuery;
     if (!FORM_FIELDS.includes(name)) {
       throw new ApiError(400, 'bad_request', `The multipart field "${part.fieldname}" is not one this upload takes (${FORM_FIELDS.join(', ')} and the "${UPLOAD_FIELD}" part); nothing was written.`);
     }
     const value = String(part.value);
-    if (!value || value.length > FORM_FIELD_MAX_LENGTH[name]) {
-      throw new ApiError(400, 'bad_request', `The multipart field "${name}" must be 1 to ${FORM_FIELD_MAX_LENGTH[name]} characters; nothing was written.`);
+    if (!value || value.length > UPLOAD_OPTION_MAX_LENGTH[name]) {
+      throw new ApiError(400, 'bad_request', `The multipart field "${name}" must be 1 to ${UPLOAD_OPTION_MAX_LENGTH[name]} characters; nothing was written.`);
     }
     if (options[name] !== undefined && options[name] !== value) {
-      throw new ApiError(400, 'bad_request', `"${name}" is given twice, as the query's "${options[name]}" and the form's "${value}"; nothing was written.`);
+      const first = request.query[name] !== undefined ? `the query's "${options[name]}"` : `"${options[name]}"`;
+      throw new ApiError(400, 'bad_request', `"${name}" is given twice, as ${first} and the form's "${value}"; nothing was written.`);
     }
     options[name] = value;
   }
   if (!file) throw new ApiError(400, 'bad_request', `The multipart request holds no file: send the screenplay as its "${UPLOAD_FIELD}" part.`);
-  return { bytes: file.bytes, fileName: file.name || options.fileName || 'upload', options };
+  // A fileName given names the file (its extension chooses the format): the part's own name is
+  // often only what the client library put there ("blob").
+  return { bytes: file.bytes, fileName: options.fileName || file.name || 'upload', options };
 }
 
 async function scriptOr404(ctx: ApiContext, id: string) {
@@ -138,9 +141,9 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
             type: 'object',
             additionalProperties: false,
             properties: {
-              title: { type: 'string', minLength: 1, maxLength: 500 },
-              scriptId: { type: 'string', minLength: 1, maxLength: 100 },
-              fileName: { type: 'string', minLength: 1, maxLength: 255, description: 'Names a raw body (its extension chooses the format)' },
+              title: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.title },
+              scriptId: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.scriptId },
+              fileName: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.fileName, description: 'Names the file (its extension chooses the format); for multipart, instead of the part\'s own file name' },
             },
           },
           response: { 200: importResultSchema, 201: importResultSchema, ...errors },

@@ -42,6 +42,38 @@ export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>, hos
   );
 }
 
+/**
+ * Fastify options every server of ours takes (the API, the standalone codec server): path
+ * segments up to MAX_PARAM_LENGTH, and the router's own refusals (a malformed %-escape, a segment
+ * over the limit) in the API's error shape.
+ */
+export const ROUTER_OPTIONS = {
+  routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+  frameworkErrors: (err: Error, request: unknown, reply: unknown) => {
+    const { status, body } = toErrorAnswer(err, request as FastifyRequest);
+    void sendError(reply as FastifyReply, status, body.error.code, body.error.message);
+  },
+};
+
+/**
+ * How every server of ours reads requests and answers errors: bodies validated as sent (no type
+ * coercion) with unknown fields refused (validation.ts), errors in `{ error: { code, message } }`
+ * (errors.ts), and JSON routes taking JSON only — a text/plain body is a 415 like any other type
+ * (the upload route registers its own parsers), and an empty body sent as application/json is no
+ * body, so the routes whose body is optional (or that take none, e.g. pause) answer as without
+ * the header.
+ */
+export function installRequestConventions(app: FastifyInstance): void {
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandlers(app);
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return jsonParser(request, String(body), done);
+  });
+}
+
 /** Builds the API (routes, auth, limits, OpenAPI) without listening. */
 export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInstance; ctx: ApiContext }> {
   const { api } = deps.config;
@@ -52,15 +84,8 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: api.jsonBodyLimitBytes,
     forceCloseConnections: true,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // The router's refusals (a malformed %-escape, a path segment over the limit) in the API's error shape too.
-    frameworkErrors: (err, request, reply) => {
-      const { status, body } = toErrorAnswer(err, request as FastifyRequest);
-      void sendError(reply as FastifyReply, status, body.error.code, body.error.message);
-    },
+    ...ROUTER_OPTIONS,
   });
-  // Bodies validated as sent (no type coercion), unknown fields refused (validation.ts).
-  app.setValidatorCompiler(validatorCompiler);
   // At debug: per-request lines would drown info; failures log on their own (errors.ts).
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
@@ -68,16 +93,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
       'request',
     );
   });
-  installErrorHandlers(app);
-  // JSON routes take JSON only: a text/plain body is a 415 like any other type (the upload route
-  // registers its own parsers). An empty body sent as application/json is no body, so the routes
-  // whose body is optional (or that take none, e.g. pause) answer as without the header.
-  app.removeContentTypeParser(['text/plain', 'application/json']);
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') return done(null, undefined);
-    return jsonParser(request, String(body), done);
-  });
+  installRequestConventions(app);
 
   const tokenDigests = api.tokens.map((t) => createHash('sha256').update(t).digest());
   // Per token (valid ones only; anything else counts against the address), on /api and /optimization.

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseArgs } from 'node:util';
 import { assertCodecListenAllowed, codecRoutes } from '../api/codec.routes';
+import { installRequestConventions, ROUTER_OPTIONS } from '../api/server';
 import type { AppConfig } from '../config';
 import { intOption } from './int-option';
 import { createLogger } from '../observability/logger';
@@ -14,7 +15,9 @@ import { UsageError } from './temporal-client';
 /** Builds (does not start) the standalone codec server for `config`. */
 export async function buildCodecServer(config: AppConfig): Promise<FastifyInstance> {
   if (!config.payloadKeys) throw new UsageError('STORYLOOM_PAYLOAD_KEYS is not set: there is nothing to decode (payloads are not encrypted)');
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, ...ROUTER_OPTIONS });
+  // Refusals in the API's error shape, as when the API hosts these routes.
+  installRequestConventions(app);
   await app.register(codecRoutes, {
     codec: new AesGcmPayloadCodec(config.payloadKeys),
     token: config.codecServer.token,

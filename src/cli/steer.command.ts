@@ -110,9 +110,12 @@ export function steerCommand(action: 'pause' | 'resume' | 'cancel') {
   };
 }
 
-/** A number when the option is one, else the text as given, so the run's validator can say what is wrong with it. */
+/**
+ * A number when the option is one in decimal digits (as every integer option, `int-option.ts`),
+ * else the text as given, so the run's validator can say what is wrong with it ("1e1" is not 10).
+ */
 function numberOrText(raw: string): number | string {
-  return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  return /^-?\d+$/.test(raw) ? Number(raw) : raw;
 }
 
 /** `concurrency`: changes the calls in flight of a running ingestion (the run validates the values). */

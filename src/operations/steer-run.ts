@@ -26,7 +26,8 @@ export class NotRunningError extends OperationError {
 export class RunUnresponsiveError extends Error {
   override name = 'RunUnresponsiveError';
   constructor() {
-    super(`the run did not take the request within ${STEER_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`);
+    // Only the wait ends here: the server keeps the request, and a worker that starts later may still apply it.
+    super(`the run did not take the request within ${STEER_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)? It may still be applied when one starts.`);
   }
 }
 

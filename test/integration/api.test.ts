@@ -285,6 +285,15 @@ describe('scripts, ingestion and SSE', () => {
     const updated = await api.call('/api/scripts', { method: 'POST', body: again });
     expect({ status: updated.status, body: await json(updated) }).toMatchObject({ status: 200, body: { scriptId, title: renamed, created: false } });
 
+    // A fileName field names the file over the part's own name (a Blob's is "blob"): the source name, and the format it implies.
+    const named = new FormData();
+    named.append('fileName', `${t} pilot.fountain`);
+    named.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: `${t} pilot`, salt: `${t} pilot` })]));
+    const namedRes = await api.call('/api/scripts', { method: 'POST', body: named });
+    expect(namedRes.status).toBe(201);
+    const namedScript = await json(await api.call(`/api/scripts/${(await json(namedRes)).scriptId}`));
+    expect(namedScript).toMatchObject({ sourceName: `${t} pilot.fountain` });
+
     const before = (await json(await api.call('/api/scripts?limit=1'))).total;
     const refusals: [FormData, string, string][] = [];
     const unknown = new FormData();

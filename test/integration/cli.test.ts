@@ -186,7 +186,8 @@ describe('ingest and friends', () => {
       for (const [args, message] of [
         [['--summaries', '0'], 'summaries must be an integer from 1 to 200; got 0'],
         [['--sheets', 'lots'], 'sheets must be an integer from 1 to 200; got "lots"'],
-        [['--sheets', '2.5'], 'sheets must be an integer from 1 to 200; got 2.5'],
+        [['--sheets', '2.5'], 'sheets must be an integer from 1 to 200; got "2.5"'],
+        [['--summaries', '1e1'], 'summaries must be an integer from 1 to 200; got "1e1"'],
       ]) {
         const refused = await cli('concurrency', scriptId, ...args);
         expect(refused.code).toBe(2);

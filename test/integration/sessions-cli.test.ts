@@ -79,7 +79,7 @@ it('play takes each line as a turn, prints the reply and the figures, and resume
   expect(again.err).toContain('has ended');
 });
 
-it('sessions end of a session no worker serves: refused after the steering timeout (exit 1, says why), the session left active', async () => {
+it('sessions end of a session no worker serves: stops waiting after the steering timeout (exit 1, says why and that a worker may still apply it)', async () => {
   const id = randomUUID();
   await new SessionsRepository(stack.app.services.db).openSession({ id, title: `Unserved ${Date.now()}`, scriptId: null });
   // Its run on a queue no worker polls: the end update can never be taken.
@@ -90,6 +90,7 @@ it('sessions end of a session no worker serves: refused after the steering timeo
     expect(Date.now() - started).toBeLessThan(25_000);
     expect(r.code).toBe(1);
     expect(r.err).toContain('did not take the request within 15 s: is a worker running');
+    expect(r.err).toContain('It may still be applied when one starts.');
     expect((await new SessionsRepository(stack.app.services.db).getSession(id))?.status).toBe('active');
   } finally {
     await handle.terminate('test over').catch((err: unknown) => {

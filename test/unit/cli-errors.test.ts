@@ -201,3 +201,21 @@ describe('storyloom smoke: bad input', () => {
     expect(code).toBe(2);
   });
 });
+
+describe('integer options read as every integer option is (decimal digits only), before anything connects', () => {
+  it.each([
+    [['serve', '--port', '0x1f90'], 'storyloom serve: --port must be an integer from 0 to 65535; got "0x1f90"'],
+    [['serve', '--port='], 'storyloom serve: --port must be an integer from 0 to 65535; got ""'],
+    [['concurrency', 'some-script', '--summaries', '1e1'], 'storyloom concurrency: --summaries must be an integer from 1 to 200; got "1e1"'],
+  ])('storyloom %j: exit 2', async (argv, message) => {
+    const stderr = captureStderr();
+    let code: number;
+    try {
+      code = await main(argv);
+    } finally {
+      stderr.restore();
+    }
+    expect(stderr.lines).toEqual([message]);
+    expect(code).toBe(2);
+  });
+});

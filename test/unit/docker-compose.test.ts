@@ -39,6 +39,12 @@ it('passes the payload keys, the models and the provider limits to every storylo
   }
 });
 
+it('gives the API, which listens beyond loopback, the codec token it needs once payload keys are set', () => {
+  const env = compose.services.api.environment ?? {};
+  expect(env.STORYLOOM_API_HOST).toBe('0.0.0.0');
+  expect(env.STORYLOOM_CODEC_TOKEN).toBe('${STORYLOOM_CODEC_TOKEN:-}');
+});
+
 it('starts the worker and the API only after the migrations and the search attributes', () => {
   for (const service of ['worker', 'api']) {
     expect(compose.services[service].depends_on).toMatchObject({

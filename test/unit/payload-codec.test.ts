@@ -4,6 +4,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import Fastify from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { codecRoutes } from '../../src/api/codec.routes';
+import { buildCodecServer } from '../../src/cli/codec-server.command';
 import { ConfigError, loadConfig } from '../../src/config';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, parsePayloadKeys } from '../../src/security/payload-codec';
 
@@ -130,5 +131,28 @@ describe('codec server routes', () => {
     expect(bad.json()).toEqual({ error: { code: 'codec_error', message: 'payload encrypted with key "k7", which is not in STORYLOOM_PAYLOAD_KEYS' } });
     const malformed = await app.inject({ method: 'POST', url: '/codec/decode', payload: { nope: 1 }, headers: { authorization: 'Bearer codec-token' } });
     expect(malformed.statusCode).toBe(400);
+  });
+});
+
+describe('storyloom codec-server (the routes on their own): refusals in the API\'s error shape', () => {
+  let server: Awaited<ReturnType<typeof buildCodecServer>>;
+  let base = '';
+  beforeAll(async () => {
+    server = await buildCodecServer(loadConfig({ STORYLOOM_PAYLOAD_KEYS: `k1:${k1}`, STORYLOOM_CODEC_TOKEN: 'codec-token' }));
+    base = await server.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => server.close());
+  const post = async (body: string, contentType: string) => {
+    const res = await fetch(`${base}/codec/decode`, { method: 'POST', headers: { 'content-type': contentType, authorization: 'Bearer codec-token' }, body });
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+
+  it.each([
+    ['a body without payloads', '{"nope":1}', 'application/json', 400, 'invalid_request'],
+    ['malformed JSON', '{', 'application/json', 400, 'bad_request'],
+    ['a text/plain body', '{"payloads":[]}', 'text/plain', 415, 'unsupported_media_type'],
+  ])('%s (%s, sent as %s): the error shape and its status', async (_what, body, contentType, status, code) => {
+    const answer = await post(body, contentType);
+    expect(answer).toEqual({ status, body: { error: { code, message: expect.any(String) } } });
   });
 });
