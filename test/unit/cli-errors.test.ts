@@ -31,6 +31,22 @@ function captureStderr(): { lines: string[]; restore: () => void } {
   return { lines, restore: () => spy.mockRestore() };
 }
 
+/** `storyloom <argv>` in-process with `env` set for the call: its exit code and stderr lines. */
+async function runMain(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; lines: string[] }> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  const stderr = captureStderr();
+  try {
+    return { code: await main(argv), lines: stderr.lines };
+  } finally {
+    stderr.restore();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
 describe('workflowFailureMessage: what a failed workflow a command waited for says', () => {
   it('is the provider failure\'s message, through ActivityFailure, not "Workflow execution failed" nor the SDK error under it', () => {
     const err = smokeFailure();
@@ -161,43 +177,20 @@ describe('Postgres out of reach', () => {
   });
 
   it.each([['migrate'], ['show', 'some-script']])('storyloom %s: the message and exit code 2, as for an unreachable Temporal server', async (...argv: string[]) => {
-    const saved = process.env.DATABASE_URL;
-    process.env.DATABASE_URL = 'postgres://app:s3cret-pw@127.0.0.1:1/storyloom';
-    const stderr = captureStderr();
-    let code: number;
-    try {
-      code = await main(argv);
-    } finally {
-      stderr.restore();
-      if (saved === undefined) delete process.env.DATABASE_URL;
-      else process.env.DATABASE_URL = saved;
-    }
-    expect(stderr.lines).toEqual([
+    const { code, lines } = await runMain(argv, { DATABASE_URL: 'postgres://app:s3cret-pw@127.0.0.1:1/storyloom' });
+    expect(lines).toEqual([
       `storyloom ${argv[0]}: Cannot reach Postgres at postgres://app:***@127.0.0.1:1/storyloom: connect ECONNREFUSED 127.0.0.1:1. Start it or set DATABASE_URL.`,
     ]);
-    expect(stderr.lines.join('\n')).not.toMatch(/s3cret/);
+    expect(lines.join('\n')).not.toMatch(/s3cret/);
     expect(code).toBe(2);
   });
 });
 
 describe('storyloom smoke: bad input', () => {
   it.each([[''], ['   ']])('an empty --prompt (%j) is refused before anything starts (exit 2)', async (prompt) => {
-    const stderr = captureStderr();
-    let code: number;
-    try {
-      // No Temporal server answers at this address: a refusal that reached for it would say so instead.
-      const saved = process.env.TEMPORAL_ADDRESS;
-      process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
-      try {
-        code = await main(['smoke', '--prompt', prompt]);
-      } finally {
-        if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;
-        else process.env.TEMPORAL_ADDRESS = saved;
-      }
-    } finally {
-      stderr.restore();
-    }
-    expect(stderr.lines).toEqual(['storyloom smoke: --prompt is empty: give the text to ask, or leave --prompt out for the default pitch']);
+    // No Temporal server answers at this address: a refusal that reached for it would say so instead.
+    const { code, lines } = await runMain(['smoke', '--prompt', prompt], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(lines).toEqual(['storyloom smoke: --prompt is empty: give the text to ask, or leave --prompt out for the default pitch']);
     expect(code).toBe(2);
   });
 });
@@ -208,14 +201,8 @@ describe('integer options read as every integer option is (decimal digits only),
     [['serve', '--port='], 'storyloom serve: --port must be an integer from 0 to 65535; got ""'],
     [['concurrency', 'some-script', '--summaries', '1e1'], 'storyloom concurrency: --summaries must be an integer from 1 to 200; got "1e1"'],
   ])('storyloom %j: exit 2', async (argv, message) => {
-    const stderr = captureStderr();
-    let code: number;
-    try {
-      code = await main(argv);
-    } finally {
-      stderr.restore();
-    }
-    expect(stderr.lines).toEqual([message]);
+    const { code, lines } = await runMain(argv);
+    expect(lines).toEqual([message]);
     expect(code).toBe(2);
   });
 });
