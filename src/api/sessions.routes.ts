@@ -68,6 +68,14 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       const found = await new SessionsRepository(db).getSession(request.params.id);
       const session = found ?? { id: request.params.id, title: request.body.title ?? 'Untitled story', scriptId: request.body.scriptId ?? null, status: 'new' };
       if (session.status === 'ended') throw new ApiError(409, 'session_ended', `Session ${session.id} has ended; start a new one.`);
+      // Title and script are a new session's (as `play --session` refuses --title and --script): a
+      // later turn that names others would be silently ignored; the same ones (a retried first turn) pass.
+      if (found) {
+        const { title, scriptId } = request.body;
+        if ((title !== undefined && title !== found.title) || (scriptId !== undefined && scriptId.toLowerCase() !== (found.scriptId ?? '').toLowerCase())) {
+          throw new ApiError(400, 'bad_request', `Session ${found.id} exists: its title and script were set when it started ("${found.title}"); leave title and scriptId out of its turns.`);
+        }
+      }
       // A new session's script must exist (as `storyloom play --script` checks): refused before the session starts.
       if (!found && session.scriptId && !(await new ScriptCatalogRepository(db).get(session.scriptId))) {
         throw new ApiError(404, 'not_found', `No script ${session.scriptId}: nothing was started.`);

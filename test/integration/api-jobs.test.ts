@@ -98,8 +98,15 @@ describe('sessions and performance metrics', () => {
     expect(turn1).toMatchObject({ sessionId, turnNumber: 1, stepLimitReached: false });
     expect(turn1.reply.length).toBeGreaterThan(0);
     expect(turn1.toolCalls.length).toBeGreaterThan(0);
-    const turn2 = await json(await post(`/api/sessions/${sessionId}/turns`, { text: 'I light the lamp' }));
+    const turn2 = await json(await post(`/api/sessions/${sessionId}/turns`, { text: 'I light the lamp', title: 'The Lighthouse' }));
     expect(turn2.turnNumber).toBe(2);
+    // A later turn cannot rename the session or tie it to a script (it was ignored): 400, no turn taken.
+    const renamed = await post(`/api/sessions/${sessionId}/turns`, { text: 'I leave', title: 'Another Story' });
+    expect({ status: renamed.status, body: await json(renamed) }).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', message: `Session ${sessionId} exists: its title and script were set when it started ("The Lighthouse"); leave title and scriptId out of its turns.` } },
+    });
+    expect((await post(`/api/sessions/${sessionId}/turns`, { text: 'I leave', scriptId: randomUUID() })).status).toBe(400);
 
     // Accept: text/event-stream: the reply's deltas as they are written, then the result.
     const streamed = await api.call(`/api/sessions/${sessionId}/turns`, {
