@@ -63,12 +63,16 @@ interface ValidationIssue {
 }
 
 /** "body.concurrency.summaries must be <= 200": the field by its path, and the reason. */
+/** A UUID in a schema (`pattern`), either case: a refusal says "must be a UUID", not the pattern. */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
 function validationMessage(err: FastifyError): string {
   const issue = err.validation?.[0] as ValidationIssue | undefined;
   if (!issue) return err.message;
   const where = [err.validationContext, ...issue.instancePath.split('/').filter(Boolean)].join('.');
   if (issue.keyword === 'additionalProperties') return `${where}: unknown field "${String(issue.params.additionalProperty)}"`;
   if (issue.keyword === 'required') return `${where}.${String(issue.params.missingProperty)} is required`;
+  if (issue.keyword === 'pattern' && issue.params.pattern === UUID_PATTERN) return `${where} must be a UUID`;
   return `${where} ${issue.message ?? 'is invalid'}`;
 }
 

@@ -11,10 +11,9 @@ import { subscribeToStream } from '../db/stream-channel';
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
 import { MAX_TURN_INPUT_CHARS, turnInputProblem, turnStreamKey } from '../shared/sessions';
-import { ApiError, errorSchema, toErrorAnswer } from './errors';
+import { ApiError, errorSchema, toErrorAnswer, UUID_PATTERN } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const statsSchema = { type: 'object', additionalProperties: true } as const;
 
@@ -30,7 +29,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
           'then `result` (the JSON below) or `error` ({ code, message }).',
         tags: ['sessions'],
         security: bearerSecurity,
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID.source } } },
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID_PATTERN } } },
         body: {
           type: 'object',
           required: ['text'],
@@ -38,7 +37,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
           properties: {
             text: { type: 'string', minLength: 1, maxLength: MAX_TURN_INPUT_CHARS },
             title: { type: 'string', minLength: 1, maxLength: 200, description: "A new session's title (default: Untitled story)" },
-            scriptId: { type: 'string', pattern: UUID.source, description: 'Ties a new session to an ingested script' },
+            scriptId: { type: 'string', pattern: UUID_PATTERN, description: 'Ties a new session to an ingested script' },
           },
         },
         response: {
@@ -65,8 +64,10 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       const problem = turnInputProblem(request.body);
       if (problem) throw new ApiError(400, 'invalid_request', problem);
       const db = await ctx.db();
-      const found = await new SessionsRepository(db).getSession(request.params.id);
-      const session = found ?? { id: request.params.id, title: request.body.title ?? 'Untitled story', scriptId: request.body.scriptId ?? null, status: 'new' };
+      // One id, one workflow: a UUID in capitals is the same session as in lower case (the workflow id is made from the text).
+      const sessionId = request.params.id.toLowerCase();
+      const found = await new SessionsRepository(db).getSession(sessionId);
+      const session = found ?? { id: sessionId, title: request.body.title ?? 'Untitled story', scriptId: request.body.scriptId?.toLowerCase() ?? null, status: 'new' };
       if (session.status === 'ended') throw new ApiError(409, 'session_ended', `Session ${session.id} has ended; start a new one.`);
       // Title and script are a new session's (as `play --session` refuses --title and --script): a
       // later turn that names others would be silently ignored; the same ones (a retried first turn) pass.
@@ -132,7 +133,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
         summary: 'Performance of LLM calls, tools, tool batches and turns since the last reset (the seed shape)',
         tags: ['optimization'],
         security: bearerSecurity,
-        querystring: { type: 'object', additionalProperties: false, properties: { session_id: { type: 'string', pattern: UUID.source } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { session_id: { type: 'string', pattern: UUID_PATTERN } } },
         response: {
           200: {
             type: 'object',
@@ -150,7 +151,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       },
     },
     async (request) =>
-      new SessionsRepository(await ctx.db()).performanceMetrics({ sessionId: request.query.session_id, enabled: ctx.config.sessions.performanceTracking }),
+      new SessionsRepository(await ctx.db()).performanceMetrics({ sessionId: request.query.session_id?.toLowerCase(), enabled: ctx.config.sessions.performanceTracking }),
   );
 
   app.post(

@@ -126,7 +126,10 @@ describe('sessions and performance metrics', () => {
     expect(deltas.map((f) => f.data.text).join('')).toBe(result.data.reply);
 
     expect(await json(await post(`/api/sessions/${sessionId}/turns`, { text: '' }))).toEqual({ error: { code: 'invalid_request', message: 'body.text must NOT have fewer than 1 characters' } });
-    expect((await post('/api/sessions/not-a-uuid/turns', { text: 'hello' })).status).toBe(400);
+    expect(await json(await post('/api/sessions/not-a-uuid/turns', { text: 'hello' }))).toEqual({ error: { code: 'invalid_request', message: 'params.id must be a UUID' } });
+    // The same UUID in capitals is the same session (one workflow), not a second one.
+    const upper = await json(await post(`/api/sessions/${sessionId.toUpperCase()}/turns`, { text: 'I look out to sea' }));
+    expect(upper).toMatchObject({ sessionId, turnNumber: 4 });
 
     const metrics = await json(await api.call(`/optimization/performance/metrics?session_id=${sessionId}`));
     expect(metrics).toMatchObject({ status: 'success', session_id: sessionId, enabled: true });
