@@ -9,10 +9,10 @@ import { RunRepository } from '../db/repositories/run.repository';
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { MAX_SCREENPLAY_BYTES } from '../domain/screenplay';
 import { OperationError } from '../operations/context';
-import { importScreenplayBytes } from '../operations/import-script';
+import { importScreenplayBytes, MAX_SCRIPT_TITLE_CHARS, scriptTitleProblem } from '../operations/import-script';
 import { searchScenes } from '../operations/search-scenes';
 import { ingestionWorkflowId } from '../shared/ingestion';
-import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
+import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
 import { ApiError, errorSchema } from './errors';
 import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
@@ -61,7 +61,7 @@ interface UploadQuery {
 }
 
 /** The upload's options, in the query or (multipart) as form fields: the most characters each takes. */
-const UPLOAD_OPTION_MAX_LENGTH: Record<keyof UploadQuery, number> = { title: 500, scriptId: 100, fileName: 255 };
+const UPLOAD_OPTION_MAX_LENGTH: Record<keyof UploadQuery, number> = { title: MAX_SCRIPT_TITLE_CHARS, scriptId: 100, fileName: 255 };
 const FORM_FIELDS = Object.keys(UPLOAD_OPTION_MAX_LENGTH) as (keyof UploadQuery)[];
 
 /**
@@ -151,10 +151,9 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
       },
       async (request, reply) => {
         const { bytes, fileName, options } = await uploadedFile(request);
-        // As `storyloom import --title "  "` refuses it: a blank title would name no script.
-        if (options.title !== undefined && !options.title.trim()) {
-          throw new ApiError(400, 'bad_request', 'title must not be blank (leave it out to take the title from the file); nothing was written.');
-        }
+        // As `storyloom import --title` refuses the same titles.
+        const titleProblem = options.title === undefined ? undefined : scriptTitleProblem(options.title);
+        if (titleProblem) throw new ApiError(400, 'bad_request', `title ${titleProblem}; nothing was written.`);
         const result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId, label: fileName });
         const url = `/api/scripts/${result.scriptId}`;
         return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });
@@ -239,7 +238,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
           type: 'object',
           required: ['q'],
           additionalProperties: false,
-          properties: { q: { type: 'string', minLength: 1, maxLength: 2000 }, limit: { type: 'integer', minimum: 1, maximum: SCENE_SEARCH_LIMIT.max, default: SCENE_SEARCH_LIMIT.default } },
+          properties: { q: { type: 'string', minLength: 1, maxLength: SCENE_SEARCH_TEXT_MAX }, limit: { type: 'integer', minimum: 1, maximum: SCENE_SEARCH_LIMIT.max, default: SCENE_SEARCH_LIMIT.default } },
         },
         response: {
           200: {

@@ -1,6 +1,6 @@
 /** The `--help` texts: one per command, and the overview `storyloom --help` prints. */
 import { MAX_CONCURRENCY } from '../shared/ingestion';
-import { SCENE_SEARCH_LIMIT, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
+import { SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { MAX_SYNTHESIS_CONCURRENCY } from '../shared/stories';
 
 interface CommandHelp {
@@ -34,7 +34,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   --no-batch-embeddings            one embeddings request per scene
   --no-parallel-phase2             outline, sheets and embeddings one after another
   --no-cache                       never answer from the LLM response cache
-  --script-id ID                   (with a file) update this script
+  --script-id ID                   (with a file only) update this script, as import --script-id
 Exit codes: 0 started (or, with --wait, completed); 1 failed or cancelled; 2 bad usage; 3 already running.
 ${SCRIPT}`,
   },
@@ -61,13 +61,15 @@ ${SCRIPT}`,
   cancel: {
     usage: '<script>',
     summary: 'stop a running ingestion (what was written stays)',
-    details: SCRIPT,
+    details: `Calls in flight are aborted and the run is marked cancelled. Exit 1 when no ingestion of it is running.\n${SCRIPT}`,
   },
   show: { usage: '<script>', summary: "outline, character sheets and the last run's figures", details: SCRIPT },
   search: {
     usage: '<script> "<text>" [--limit N]',
     summary: 'scenes ranked by embedding similarity',
-    details: `  --limit N   how many scenes (1 to ${SCENE_SEARCH_LIMIT.max}, default ${SCENE_SEARCH_LIMIT.default})\n${SCRIPT}`,
+    details: `  --limit N   how many scenes (1 to ${SCENE_SEARCH_LIMIT.max}, default ${SCENE_SEARCH_LIMIT.default})
+The text must not be blank and has at most ${SCENE_SEARCH_TEXT_MAX} characters.
+${SCRIPT}`,
   },
   report: {
     usage: '<script | workflowId> [--json]',

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { ImportResult } from '../db/repositories/script.repository';
 import { MAX_SCREENPLAY_BYTES } from '../domain/screenplay';
 import type { OperationContext } from '../operations/context';
-import { importScreenplayBytes } from '../operations/import-script';
+import { importScreenplayBytes, scriptTitleProblem } from '../operations/import-script';
 import type { CliContext } from './context';
 import { checkInputFile } from './input-file';
 import { UsageError } from './temporal-client';
@@ -14,7 +14,11 @@ import { UsageError } from './temporal-client';
  * when any step fails or when the script it would update is being ingested (IngestionRunningError).
  */
 export async function importFile(ctx: OperationContext, file: string, opts: { scriptId?: string; title?: string }): Promise<ImportResult> {
-  if (opts.title !== undefined && opts.title.trim() === '') throw new UsageError('--title must not be empty (leave it out to take the title from the file).');
+  // As the API's upload refuses the same titles.
+  const titleProblem = opts.title === undefined ? undefined : scriptTitleProblem(opts.title);
+  if (titleProblem) throw new UsageError(`--title ${titleProblem}.`);
+  // An empty id is not "no id": it would fall back to matching by title and update whichever script has it.
+  if (opts.scriptId !== undefined && opts.scriptId.trim() === '') throw new UsageError('--script-id must not be empty (leave it out to match the script by its title).');
   await checkInputFile(file, MAX_SCREENPLAY_BYTES);
   return importScreenplayBytes(ctx, await readFile(file), path.basename(file), { ...opts, label: file });
 }

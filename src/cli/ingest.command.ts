@@ -5,9 +5,10 @@ import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionFlag
 import { IngestionRunningError } from '../operations/import-script';
 import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
 import { storedReport } from '../operations/stored-report';
+import { RunRepository } from '../db/repositories/run.repository';
 import { type ingestScript, progressQuery } from '../workflows';
 import { progressLineOrWhy } from '../operations/run-progress';
-import type { CliContext } from './context';
+import { looksLikeFile, type CliContext } from './context';
 import { intOption } from './int-option';
 import { describeImport, importFile } from './import.command';
 import { importStoryVersion } from './screenplays.command';
@@ -36,6 +37,8 @@ export function describeResult(r: IngestionResult): string {
   return [
     `Ingestion ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${r.mode}; summaries ${(r.timingsMs.summaries / 1000).toFixed(1)} s, phase 2 ${(r.timingsMs.phase2 / 1000).toFixed(1)} s)`,
     line('summaries', p.summaries), line('outline', p.outline), line('sheets', p.sheets), line('embeddings', p.embeddings),
+    // Why a run failed (a batch write, an error every item would hit): stored with the result, shown by status and show.
+    ...(r.error ? [`  error: ${r.error.type}: ${r.error.message}`] : []),
     ...r.failures.slice(0, 10).map((f) => `  ✗ ${f.phase} ${f.item}: ${f.errorType}: ${f.message}`),
   ].join('\n');
 }
@@ -70,7 +73,7 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     },
   });
   if (positionals.length !== 1) {
-    throw new UsageError('usage: storyloom ingest <file | scriptId> [--no-<flag>] [--concurrency-summaries N] [--concurrency-sheets N] [--partial | --full] [--wait]');
+    throw new UsageError('usage: storyloom ingest <file | scriptId> [--no-<flag>] [--concurrency-summaries N] [--concurrency-sheets N] [--partial | --full] [--wait] [--script-id ID]');
   }
   if (values.partial && values.full) throw new UsageError('--partial and --full exclude each other');
   const flags: IngestionFlags = { ...DEFAULT_FLAGS };
@@ -93,6 +96,11 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
       console.log(describeImport(imported));
       ({ scriptId, title, scenes, characters } = imported);
     } else {
+      // Without a file there is nothing to import into that script: ingesting <target> instead would run the wrong one.
+      if (looksLikeFile(target)) throw new UsageError(`file not found: ${target}`);
+      if (values['script-id'] !== undefined) {
+        throw new UsageError(`--script-id goes with a file (ingest <file> --script-id ID updates that script from the file); to ingest a stored script, give its id or title alone: storyloom ingest ${values['script-id'] || '<scriptId>'}`);
+      }
       const fromStory = await importStoryVersion(ctx, target);
       if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
       const script = await ctx.script(fromStory?.scriptId ?? target);
@@ -130,7 +138,14 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
     return result.status === 'completed' || result.status === 'completed_with_failures' ? 0 : 1;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      console.error(`Ingestion ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
+      const cancelled = err.cause?.name === 'CancelledFailure';
+      console.error(`Ingestion ${cancelled ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
+      // A cancelled run wrote what it finished and its figures (up to the cancel): show them, as status does.
+      if (cancelled) {
+        const last = await new RunRepository(await ctx.db()).lastIngestionRun(scriptId).catch(() => undefined);
+        if (last?.result?.status === 'cancelled') console.log(describeResult(last.result));
+        console.log(`Full report: storyloom report ${scriptId}`);
+      }
       return 1;
     }
     throw err;

@@ -12,7 +12,10 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '?' : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
 }
 
-/** One line describing a run's progress, e.g. for a live bar. */
+/**
+ * One line describing a run's progress, e.g. for a live bar. A paused run has no time left to
+ * estimate (it waits for `resume`), so none is shown: the run's estimate assumes it goes on.
+ */
 export function progressLine(p: IngestionProgress): string {
   const s = p.phases.summaries;
   const phase2 = [p.phases.outline, p.phases.sheets, p.phases.embeddings];
@@ -21,7 +24,7 @@ export function progressLine(p: IngestionProgress): string {
   return (
     `${bar(work ? done / work : 0)} ${p.phase}${p.paused ? ' (paused)' : ''}  ` +
     `summaries ${count(s)}  outline ${count(p.phases.outline)}  sheets ${count(p.phases.sheets)}  embeddings ${count(p.phases.embeddings)}  ` +
-    `${seconds(p.elapsedMs)} elapsed${p.estimatedRemainingMs !== undefined ? `, ~${seconds(p.estimatedRemainingMs)} left` : ''}`
+    `${seconds(p.elapsedMs)} elapsed${p.estimatedRemainingMs !== undefined && !p.paused ? `, ~${seconds(p.estimatedRemainingMs)} left` : ''}`
   );
 }
 

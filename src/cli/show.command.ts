@@ -4,7 +4,7 @@ import { RunRepository } from '../db/repositories/run.repository';
 import { createLogger } from '../observability/logger';
 import { searchScenes } from '../operations/search-scenes';
 import { createServices } from '../runtime';
-import { SCENE_SEARCH_LIMIT } from '../shared/list-limits';
+import { SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX } from '../shared/list-limits';
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { intOption } from './int-option';
@@ -35,11 +35,15 @@ export async function searchCommand(ctx: CliContext, argv: string[]): Promise<nu
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
   if (positionals.length !== 2) throw new UsageError('usage: storyloom search <scriptId> "<text>" [--limit N]');
   const limit = intOption('--limit', values.limit, SCENE_SEARCH_LIMIT.default, 1, SCENE_SEARCH_LIMIT.max);
+  // As the API's `q`: a blank text would be embedded (a paid call) and rank every scene at 0.
+  const text = positionals[1];
+  if (!text.trim()) throw new UsageError('the search text is empty: give the words to look for, e.g. storyloom search <scriptId> "a fight on the roof"');
+  if (text.length > SCENE_SEARCH_TEXT_MAX) throw new UsageError(`the search text has ${text.length} characters; the limit is ${SCENE_SEARCH_TEXT_MAX}`);
   const script = await ctx.script(positionals[0]);
   // The CLI's stdout is for people: structured log lines go to stderr.
   const services = await createServices(ctx.config, { logger: createLogger(ctx.config.logLevel, 'stderr') });
   try {
-    const ranked = await searchScenes(ctx, services.llm, script, positionals[1], limit);
+    const ranked = await searchScenes(ctx, services.llm, script, text, limit);
     for (const r of ranked) console.log(`${r.score.toFixed(3)}  scene ${r.position + 1}  ${r.heading}\n       ${r.summary.slice(0, 160)}`);
   } finally {
     await services.close();

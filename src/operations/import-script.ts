@@ -82,6 +82,21 @@ export interface ImportBytesOptions {
  * Parses and stores a screenplay in one transaction; nothing is written when any step fails
  * or when the script it would update is being ingested (IngestionRunningError).
  */
+/** The most characters a script's given title has (the CLI's `--title`, the API's `title`). */
+export const MAX_SCRIPT_TITLE_CHARS = 500;
+
+/**
+ * What is wrong with a title given for a script, or undefined: blank (it would name no script),
+ * too long, or more than one line (a line break would split every line that names the script,
+ * and its Web UI label, in two). Shared by `import --title` and the API's upload.
+ */
+export function scriptTitleProblem(title: string): string | undefined {
+  if (!title.trim()) return 'must not be blank (leave it out to take the title from the file)';
+  if (title.length > MAX_SCRIPT_TITLE_CHARS) return `has ${title.length} characters; the limit is ${MAX_SCRIPT_TITLE_CHARS}`;
+  if (/[\u0000-\u001f\u007f]/.test(title)) return 'must be one line (no line break, tab or other control character)';
+  return undefined;
+}
+
 export async function importScreenplayBytes(
   ctx: OperationContext,
   bytes: Uint8Array,

@@ -9,5 +9,7 @@ export const STORY_SEARCH_LIMIT = { default: 20, max: STORY_LIST_LIMIT.max } as 
 export const SCRIPT_LIST_LIMIT = { default: 50, max: 200 } as const;
 /** Scenes ranked by similarity (`search`, `GET /api/scripts/:id/search`). */
 export const SCENE_SEARCH_LIMIT = { default: 5, max: 50 } as const;
+/** The longest text a scene search embeds (`search`, the API's `q`). */
+export const SCENE_SEARCH_TEXT_MAX = 2000;
 /** The largest `offset` of a paged listing (Postgres takes at most a bigint; far past any real list). */
 export const MAX_LIST_OFFSET = 2_147_483_647;

@@ -556,6 +556,14 @@ describe('refusals', () => {
       body: { error: { code: 'bad_request', message: 'title must not be blank (leave it out to take the title from the file); nothing was written.' } },
     });
     expect(await scriptsTitled(blank)).toBe(0);
+    // Nor a title of two lines (it would split every line that names the script).
+    const twoLines = `${title('Act One')}\nAct Two`;
+    const split = await api.call(`/api/scripts?title=${encodeURIComponent(twoLines)}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+    expect({ status: split.status, body: await json(split) }).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', message: 'title must be one line (no line break, tab or other control character); nothing was written.' } },
+    });
+    expect(await scriptsTitled(twoLines)).toBe(0);
   });
 
   it('a JSON body over the JSON limit is a 413', async () => {

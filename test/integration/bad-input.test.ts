@@ -108,7 +108,7 @@ const CASES: Case[] = [
     ([what, file, message]): Case => [`ingest: ${what}`, () => ['ingest', file(), '--wait'], message],
   ),
   ['import --script-id that is not a uuid', () => ['import', fountain(), '--script-id', 'not-a-uuid'], /No script with id not-a-uuid/],
-  ['import --title empty', () => ['import', fountain(), '--title', '  '], /--title must not be empty/],
+  ['import --title empty', () => ['import', fountain(), '--title', '  '], /--title must not be blank/],
   ...[
     ['--concurrency-summaries', '0'],
     ['--concurrency-summaries', '-3'],

@@ -153,6 +153,29 @@ describe('ingest and friends', () => {
     }
   });
 
+  it('ingest --wait of a run cancelled meanwhile: exit 1 with what the run finished up to the cancel, not only "Workflow canceled"', async () => {
+    sim.configure({ latency: { default: { fixedMs: 1500 } } });
+    try {
+      const waiting = cli('ingest', scriptId, '--no-cache', '--full', '--wait');
+      const handle = env.client.workflow.getHandle(`ingest-${scriptId}`);
+      // Cancelled once this run is the one running (the previous test's has ended).
+      for (let i = 0; i < 100; i++) {
+        const desc = await handle.describe().catch(() => undefined);
+        if (desc?.status.name === 'RUNNING') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.cancel();
+      const result = await waiting;
+      expect(result.code).toBe(1);
+      expect(result.err).toContain('Ingestion cancelled');
+      expect(result.out).toMatch(/Ingestion cancelled in [\d.]+ s \(full/);
+      expect(result.out).toMatch(/summaries +\d+ made, 0 reused, 0 failed of 6/);
+      expect(result.out).toContain(`Full report: storyloom report ${scriptId}`);
+    } finally {
+      sim.configure({ latency: null });
+    }
+  });
+
   it('rejects bad options with a clear message', async () => {
     expect((await cli('ingest', scriptId, '--concurrency-summaries', '0')).err).toContain('--concurrency-summaries must be an integer from 1 to 200');
     expect((await cli('ingest', 'no-such-script-or-file')).err).toContain('No script "no-such-script-or-file"');

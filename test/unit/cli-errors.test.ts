@@ -12,6 +12,8 @@ import { toLlmFailure } from '../../src/llm/errors';
 import { dataConverterFor } from '../../src/security/data-converter';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { workflowFailureMessage } from '../../src/cli/workflow-failure';
+import { describeResult } from '../../src/cli/ingest.command';
+import type { IngestionResult } from '../../src/shared/ingestion';
 import { failureMessage, main, migrateCommand } from '../../src/starter';
 import { LlmFailureType } from '../../src/shared/failure-types';
 
@@ -195,6 +197,42 @@ describe('storyloom smoke: bad input', () => {
   });
 });
 
+describe('storyloom search: bad input', () => {
+  it.each([[''], ['   ']])('a blank text (%j) is refused before anything connects (exit 2), not embedded and ranked at 0', async (text) => {
+    // Nothing answers at these addresses: a refusal that reached for them would say so instead.
+    const { code, lines } = await runMain(['search', 'some-script', text], { DATABASE_URL: 'postgres://app@127.0.0.1:1/storyloom', TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(lines).toEqual(['storyloom search: the search text is empty: give the words to look for, e.g. storyloom search <scriptId> "a fight on the roof"']);
+    expect(code).toBe(2);
+  });
+
+  it('a text over the API\'s 2,000 characters is refused the same way', async () => {
+    const { code, lines } = await runMain(['search', 'some-script', 'x'.repeat(2001)], { DATABASE_URL: 'postgres://app@127.0.0.1:1/storyloom', TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(lines).toEqual(['storyloom search: the search text has 2001 characters; the limit is 2000']);
+    expect(code).toBe(2);
+  });
+});
+
+describe('storyloom import / ingest: --script-id and --title refused before anything connects', () => {
+  const unreachable = { DATABASE_URL: 'postgres://app@127.0.0.1:1/storyloom', TEMPORAL_ADDRESS: '127.0.0.1:1' };
+  const fountain = `${__dirname}/../fixtures/fountain/salt-mixed-endings.fountain`;
+
+  it.each([
+    ['import --script-id ""', ['import', fountain, '--script-id', ''], 'storyloom import: --script-id must not be empty (leave it out to match the script by its title).'],
+    ['ingest <file> --script-id " "', ['ingest', fountain, '--script-id', ' '], 'storyloom ingest: --script-id must not be empty (leave it out to match the script by its title).'],
+    ['import --title with a line break', ['import', fountain, '--title', 'Act One\nAct Two'], 'storyloom import: --title must be one line (no line break, tab or other control character).'],
+    ['import --title of 501 characters', ['import', fountain, '--title', 'T'.repeat(501)], 'storyloom import: --title has 501 characters; the limit is 500.'],
+    [
+      'ingest <script> --script-id (no file)',
+      ['ingest', 'Some Script', '--script-id', 'abc'],
+      'storyloom ingest: --script-id goes with a file (ingest <file> --script-id ID updates that script from the file); to ingest a stored script, give its id or title alone: storyloom ingest abc',
+    ],
+  ])('storyloom %s: exit 2, nothing written, no run started', async (_what, argv, message) => {
+    const { code, lines } = await runMain(argv, unreachable);
+    expect(lines).toEqual([message]);
+    expect(code).toBe(2);
+  });
+});
+
 describe('integer options read as every integer option is (decimal digits only), before anything connects', () => {
   it.each([
     [['serve', '--port', '0x1f90'], 'storyloom serve: --port must be an integer from 0 to 65535; got "0x1f90"'],
@@ -204,5 +242,20 @@ describe('integer options read as every integer option is (decimal digits only),
     const { code, lines } = await runMain(argv);
     expect(lines).toEqual([message]);
     expect(code).toBe(2);
+  });
+});
+
+describe('describeResult (ingest --wait, status, show): a failed run says why', () => {
+  it('prints the error stored with the result, not only "Ingestion failed" and the counts', () => {
+    const phase = { total: 3, done: 1, reused: 0, failed: 0 };
+    const result: IngestionResult = {
+      scriptId: 's', status: 'failed', mode: 'full', failures: [], failureCount: 0, runs: 1,
+      phases: { summaries: phase, outline: { ...phase, total: 0, done: 0 }, sheets: { ...phase, total: 0, done: 0 }, embeddings: { ...phase, total: 0, done: 0 } },
+      timingsMs: { total: 1000, summaries: 1000, phase2: 0, outline: 0, sheets: 0, embeddings: 0 },
+      error: { type: 'BatchWriteFailed', message: 'the summaries batch could not be written: connection terminated' },
+    };
+    const text = describeResult(result);
+    expect(text).toMatch(/^Ingestion failed in 1\.0 s/);
+    expect(text).toContain('  error: BatchWriteFailed: the summaries batch could not be written: connection terminated');
   });
 });

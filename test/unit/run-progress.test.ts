@@ -2,6 +2,8 @@
 import { defineQuery } from '@temporalio/workflow';
 import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
 import { progressLineOrWhy } from '../../src/operations/run-progress';
+import { progressLine } from '../../src/cli/progress-bar';
+import type { IngestionProgress } from '../../src/shared/ingestion';
 
 const progress = defineQuery<{ done: number }>('progress');
 
@@ -63,5 +65,28 @@ describe('progressLineOrWhy', () => {
   it('says the run has no progress query', async () => {
     const { handle } = handleAnswering(() => Promise.reject(new QueryNotRegisteredError('no query', 1)));
     expect(await progressLineOrWhy(handle, progress, () => 'never drawn')).toBe('(no progress: the run has no progress query)');
+  });
+});
+
+describe('progressLine (ingestion)', () => {
+  const phase = (total: number, done: number) => ({ total, done, reused: 0, failed: 0 });
+  const running: IngestionProgress = {
+    phase: 'summaries',
+    status: 'running',
+    paused: false,
+    concurrency: { summaries: 2, sheets: 5 },
+    phases: { summaries: phase(200, 20), outline: phase(0, 0), sheets: phase(0, 0), embeddings: phase(0, 0) },
+    elapsedMs: 3600,
+    estimatedRemainingMs: 32_000,
+  };
+
+  it('shows the estimate of a running run', () => {
+    expect(progressLine(running)).toMatch(/summaries 20\/200 .* 3\.6s elapsed, ~32s left$/);
+  });
+
+  it('shows no time left while the run is paused (it waits for resume, however long)', () => {
+    const line = progressLine({ ...running, paused: true });
+    expect(line).toContain('summaries (paused)');
+    expect(line).not.toContain('left');
   });
 });
