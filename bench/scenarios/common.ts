@@ -67,9 +67,9 @@ export function workOf(result: IngestionResult, sim: Pick<SimDelta, 'byPurpose'>
   const outlineCalls = sim.byPurpose.outline ?? 0;
   return {
     summaries: p.summaries.total - p.summaries.reused,
-    outline: p.outline.total === 0 ? 0 : outlineCalls > 1 ? 2 : 1,
-    sheets: p.sheets.total,
-    embeddings: p.embeddings.total,
+    outline: p.outline.total - p.outline.reused === 0 ? 0 : outlineCalls > 1 ? 2 : 1,
+    sheets: p.sheets.total - p.sheets.reused,
+    embeddings: p.embeddings.total - p.embeddings.reused,
   };
 }
 

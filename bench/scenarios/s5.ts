@@ -178,7 +178,7 @@ export async function runS5(ctx: ScenarioCtx & { progress?: ScenarioProgress }):
           `first token at the CLI ${m.firstTokenMs === null ? 'n/a' : SECONDS(m.firstTokenMs)}`,
           `persona queries ${m.result.personaQueries}`,
           `save commits ${m.result.variants.map((x) => x.save.commits).join('+')}`,
-          `${m.result.totals.outputTokens} tokens (${m.result.totals.tokensPerSecond}/s)`,
+          `${m.result.totals.outputTokens} tokens (${m.result.totals.tokensPerSecond ?? '—'}/s)`,
           `${m.deltas} deltas heard`,
           `drawn: count ${SECONDS(bound.countMs)}, generation ${SECONDS(bound.generationMs)} (first byte ${SECONDS(bound.firstByteMs)})`,
           ...Object.entries(bound.missing).filter(([, n]) => n > 0).map(([p, n]) => `${n} defined ${p} request(s) never reached the provider`),

@@ -71,6 +71,11 @@ export interface PlanPhase2Result {
   characters: { id: number; name: string }[];
   embedSceneIds: number[];
   summarisedScenes: number;
+  /**
+   * All that phase 2 covers, current items included: the outline (0 or 1), characters who speak,
+   * summarised scenes. What is not to be made is reused. Absent from plans recorded before 0.8.2.
+   */
+  covers?: { outline: number; sheets: number; embeddings: number };
 }
 
 export function sceneLabel(position: number, heading: string): string {
@@ -126,9 +131,8 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
       full ? Promise.resolve(undefined) : repo.outlineInputHash(input.scriptId),
     ]);
     const outline = summaries.length > 0 && (full || currentOutline !== outlineInputHash(input.routes.outline, title, summaries));
-    const staleCharacters = characters.filter(
-      (c) => c.scenes.length > 0 && (full || c.sheetInputHash !== sheetInputHash(input.routes.sheet, title, c.name, c.scenes)),
-    );
+    const speaking = characters.filter((c) => c.scenes.length > 0);
+    const staleCharacters = speaking.filter((c) => full || c.sheetInputHash !== sheetInputHash(input.routes.sheet, title, c.name, c.scenes));
     const embedSceneIds = summaries
       .filter((e) => full || e.inputHash !== embeddingInputHash(input.routes.embedding, e) || (input.embeddingDimensions !== undefined && e.dimensions !== input.embeddingDimensions))
       .map((e) => e.id);
@@ -137,6 +141,7 @@ export function createIngestionActivities(deps: { repo: IngestionRepository; con
       characters: staleCharacters.map((c) => ({ id: c.id, name: c.name })),
       embedSceneIds,
       summarisedScenes: summaries.length,
+      covers: { outline: summaries.length > 0 ? 1 : 0, sheets: speaking.length, embeddings: summaries.length },
     };
   }
 

@@ -140,9 +140,12 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
       );
     }
     const truncated = result.variants.filter((v) => v.truncated).length;
-    // A cached variant comes back in a few ms: its "tokens/s" says nothing about the model (the run's figure averages it in).
+    // The run's rate is over the variants it generated: a cached one comes back in milliseconds.
     const cached = result.variants.filter((v) => v.cached).length;
-    const rate = cached === 0 ? `${result.totals.tokensPerSecond} tokens/s` : cached === result.variants.length ? 'from the cache' : `${cached} of ${result.variants.length} from the cache`;
+    const rate = [
+      result.totals.tokensPerSecond !== undefined && cached < result.variants.length ? `${result.totals.tokensPerSecond} tokens/s` : '',
+      cached === 0 ? '' : cached === result.variants.length ? 'from the cache' : `${cached} of ${result.variants.length} from the cache`,
+    ].filter(Boolean).join(', ');
     console.error(
       `✓ "${result.title}" ${versions} (story ${result.storyId}): ${result.totals.outputTokens.toLocaleString('en-US')} tokens, ` +
         `first token at the CLI ${cliFirstToken}, ${((performance.now() - started) / 1000).toFixed(1)} s total, $${result.totals.costUsd.toFixed(4)} ` +

@@ -35,7 +35,7 @@ export function storiesProgressLine(p: StoriesProgress): string {
   return (
     `${bar(s.total ? done / s.total : 0)} ${p.phase}${p.paused ? ' (paused)' : ''}  ` +
     `articles ${p.articles}  clusters ${p.clusters}  stories ${count(s)} (${s.reused} reused)  concurrency ${p.concurrency.synthesis}  ` +
-    `${seconds(p.elapsedMs)} elapsed${p.estimatedRemainingMs !== undefined ? `, ~${seconds(p.estimatedRemainingMs)} left` : ''}`
+    `${seconds(p.elapsedMs)} elapsed${p.estimatedRemainingMs !== undefined && !p.paused ? `, ~${seconds(p.estimatedRemainingMs)} left` : ''}`
   );
 }
 

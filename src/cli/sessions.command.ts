@@ -172,7 +172,11 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
     try {
       // Bounded as steering is: with no worker the update would wait for one forever.
       const ended = await client.withDeadline(Date.now() + STEER_TIMEOUT_MS, () => client.workflow.getHandle(sessionWorkflowId(id)).executeUpdate(endSessionUpdate));
-      console.log(`Ended "${session.title}" after ${turnsText(ended.turns)}.`);
+      console.log(
+        ended.pending
+          ? `Ending "${session.title}" after ${turnsText(ended.turns + ended.pending)}: ${turnsText(ended.pending)} sent before the end ${ended.pending === 1 ? 'is' : 'are'} still being taken.`
+          : `Ended "${session.title}" after ${turnsText(ended.turns)}.`,
+      );
       return 0;
     } catch (err) {
       if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RunUnresponsiveError();

@@ -44,7 +44,7 @@ export async function queryProgress<T = unknown>(
 ): Promise<ProgressAnswer<T>> {
   const deadline = Date.now() + timeoutMs;
   try {
-    return { progress: await client.withDeadline(deadline, () => handle.query<T, []>(query)) };
+    return { progress: withLiveElapsed(await client.withDeadline(deadline, () => handle.query<T, []>(query))) };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw err;
     // The deadline can surface as DEADLINE_EXCEEDED or, when the call is torn down at it, as
@@ -58,4 +58,18 @@ export async function queryProgress<T = unknown>(
     const reason = typeof cause?.details === 'string' && cause.details ? cause.details : (err as Error).message ?? String(err);
     return { progress: null, error: `the progress query failed: ${withPayloadKeysHint(reason)}`, noWorker: false };
   }
+}
+
+/**
+ * A run's elapsed time on this clock. A query reads the workflow's clock, which moves only when
+ * the run has work (a workflow task): a paused run, or one waiting on a long call, would show
+ * the same elapsed time poll after poll. Runs from 0.8.2 on say when they began.
+ */
+export function withLiveElapsed<T>(progress: T): T {
+  const p = progress as { startedAt?: unknown; elapsedMs?: unknown; estimatedRemainingMs?: unknown } | null;
+  if (typeof p?.startedAt !== 'number' || typeof p.elapsedMs !== 'number') return progress;
+  const elapsedMs = Math.max(p.elapsedMs, Date.now() - p.startedAt);
+  // The estimate was made when the workflow's clock last moved: the time since counts down.
+  const estimate = typeof p.estimatedRemainingMs === 'number' ? { estimatedRemainingMs: Math.max(0, p.estimatedRemainingMs - (elapsedMs - p.elapsedMs)) } : {};
+  return { ...progress, elapsedMs, ...estimate };
 }

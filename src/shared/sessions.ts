@@ -123,5 +123,8 @@ export interface SessionProgress {
 
 export interface SessionEnded {
   sessionId: string;
+  /** Turns taken when the session was asked to end. */
   turns: number;
+  /** Turns sent before the end and not yet taken (the one in flight included): the session ends after them. */
+  pending?: number;
 }

@@ -81,7 +81,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     elapsedMs: 0,
     variants: Array.from({ length: variants }, (_, variant) => ({ variant, status: 'waiting' as const })),
   };
-  setHandler(screenplayProgressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAt }));
+  setHandler(screenplayProgressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAt, startedAt }));
   const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
   const markStatus = (status: SearchStatus) => {
     if (searchable) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
@@ -191,6 +191,8 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     markStatus('completed');
     const outputTokens = results.reduce((n, r) => n + r.outputTokens, 0);
     const wallMs = Date.now() - startedAt;
+    // A variant from the cache comes back in milliseconds: its rate says nothing about the model.
+    const generated = results.filter((r) => !r.cached);
     return {
       storyId,
       title: prepared.title,
@@ -204,8 +206,10 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
         costUsd: results.reduce((n, r) => n + r.costUsd, 0),
         wallMs,
         firstTokenMs: Math.min(...results.map((r) => r.ttftMs)),
-        // Each variant's output over its time after the first token (the whole call when not streamed), averaged.
-        tokensPerSecond: Math.round(results.reduce((n, r) => n + (r.outputTokens * 1000) / Math.max(1, flags.stream ? r.durationMs - r.ttftMs : r.durationMs), 0) / results.length),
+        // Each generated variant's output over its time after the first token (the whole call when not streamed), averaged.
+        ...(generated.length
+          ? { tokensPerSecond: Math.round(generated.reduce((n, r) => n + (r.outputTokens * 1000) / Math.max(1, flags.stream ? r.durationMs - r.ttftMs : r.durationMs), 0) / generated.length) }
+          : {}),
       },
     };
   } catch (err) {

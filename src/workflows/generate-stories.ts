@@ -118,6 +118,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       synthesis: { ...synthesis },
       ...(batch ? { batch: { id: batch.batchId, state: batch.providerStatus, polls: batch.polls } } : {}),
       elapsedMs: Date.now() - startedAt,
+      startedAt,
       estimatedRemainingMs: finished > 0 && phase === 'synthesis' ? Math.round((elapsed / finished) * left) : undefined,
     };
   };

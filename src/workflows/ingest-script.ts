@@ -196,6 +196,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       concurrency: state.concurrency,
       phases: state.phases,
       elapsedMs,
+      startedAt: state.startedAt,
       estimatedRemainingMs: finished > 0 && phase === 'summaries' ? Math.round((phaseElapsed / finished) * left) : undefined,
     };
   };
@@ -505,9 +506,14 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       // Phase 2: outline ∥ sheets ∥ embeddings (or one after another).
       phase = 'phase2';
       const todo = planned ?? (await localActivities.planPhase2(phase2Request));
-      state.phases.outline.total = todo.outline ? 1 : 0;
-      state.phases.sheets.total = todo.characters.length;
-      state.phases.embeddings.total = todo.embedSceneIds.length;
+      // What is current is reused; plans recorded before 0.8.2 say only what is to be made.
+      const plan2 = (p: PhaseProgress, toMake: number, covered: number | undefined) => {
+        p.total = Math.max(toMake, covered ?? toMake);
+        p.reused = p.total - toMake;
+      };
+      plan2(state.phases.outline, todo.outline ? 1 : 0, todo.covers?.outline);
+      plan2(state.phases.sheets, todo.characters.length, todo.covers?.sheets);
+      plan2(state.phases.embeddings, todo.embedSceneIds.length, todo.covers?.embeddings);
       showDetails();
       const steps = [
         () => outlineStep(todo.outline, todo.summarisedScenes),

@@ -170,7 +170,9 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
   const end = (): SessionEnded => {
     ended = true;
     showDetails();
-    return { sessionId: input.sessionId, turns: carried.turns };
+    // Turns already sent are still taken (the one in flight included): the answer says how many.
+    const pending = nextTicket - serving;
+    return { sessionId: input.sessionId, turns: carried.turns, ...(pending > 0 ? { pending } : {}) };
   };
   setHandler(endSessionUpdate, end, { description: 'End the session after the turns already sent; answers the turns taken.' });
   setHandler(endSessionSignal, () => {

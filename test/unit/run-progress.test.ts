@@ -1,9 +1,10 @@
 /** A progress bar's poll (`ingest --wait`, `stories generate --wait`) and `stories status`: bounded, and saying why there is no progress. */
 import { defineQuery } from '@temporalio/workflow';
 import { QueryNotRegisteredError, type WorkflowHandle } from '@temporalio/client';
-import { progressLineOrWhy } from '../../src/operations/run-progress';
-import { progressLine } from '../../src/cli/progress-bar';
+import { progressLineOrWhy, withLiveElapsed } from '../../src/operations/run-progress';
+import { progressLine, storiesProgressLine } from '../../src/cli/progress-bar';
 import type { IngestionProgress } from '../../src/shared/ingestion';
+import type { StoriesProgress } from '../../src/shared/stories';
 
 const progress = defineQuery<{ done: number }>('progress');
 
@@ -88,5 +89,38 @@ describe('progressLine (ingestion)', () => {
     const line = progressLine({ ...running, paused: true });
     expect(line).toContain('summaries (paused)');
     expect(line).not.toContain('left');
+  });
+});
+
+describe('withLiveElapsed', () => {
+  it('counts the time since the run began on this clock, where the workflow\'s clock stood still (a paused run)', () => {
+    const startedAt = Date.now() - 60_000;
+    // The workflow's clock last moved 50 s ago, 10 s into the run.
+    const live = withLiveElapsed({ elapsedMs: 10_000, startedAt, estimatedRemainingMs: 80_000 });
+    expect(live.elapsedMs).toBeGreaterThanOrEqual(60_000);
+    expect(live.elapsedMs).toBeLessThan(61_000);
+    // The estimate, made 50 s ago, has 30 s left of it.
+    expect(live.estimatedRemainingMs).toBeGreaterThan(29_000);
+    expect(live.estimatedRemainingMs).toBeLessThanOrEqual(30_000);
+    expect(withLiveElapsed({ elapsedMs: 10_000, startedAt, estimatedRemainingMs: 20_000 }).estimatedRemainingMs).toBe(0);
+  });
+
+  it('keeps the figures of a run that does not say when it began (runs before 0.8.2), and never goes back', () => {
+    expect(withLiveElapsed({ elapsedMs: 10_000, estimatedRemainingMs: 5 })).toEqual({ elapsedMs: 10_000, estimatedRemainingMs: 5 });
+    // A start on a clock ahead of this one: the workflow's own figure stands.
+    expect(withLiveElapsed({ elapsedMs: 10_000, startedAt: Date.now() + 5_000 }).elapsedMs).toBe(10_000);
+    expect(withLiveElapsed(null)).toBeNull();
+  });
+});
+
+describe('storiesProgressLine', () => {
+  const running: StoriesProgress = {
+    phase: 'synthesis', status: 'running', paused: false, concurrency: { synthesis: 4 }, articles: 40, clusters: 10,
+    synthesis: { total: 10, done: 2, reused: 1, failed: 0 }, elapsedMs: 4000, estimatedRemainingMs: 12_000,
+  };
+
+  it('shows the estimate of a running run, and none while it is paused', () => {
+    expect(storiesProgressLine(running)).toMatch(/~12s left$/);
+    expect(storiesProgressLine({ ...running, paused: true })).not.toContain('left');
   });
 });

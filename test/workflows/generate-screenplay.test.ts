@@ -226,3 +226,18 @@ it('saves once under a forced retry: the retried activity returns the saved vers
   expect(await repo().saveVersion(input)).toEqual({ ...once, created: false });
   expect((await repo().versions(result.storyId)).length).toBe(2);
 });
+
+it('the run\'s tokens per second are those of the variants it generated: a cached variant is left out, and a run all from the cache has none', async () => {
+  const title = `Rate ${randomUUID()}`;
+  const rate = (v: { outputTokens: number; durationMs: number; ttftMs: number }) => (v.outputTokens * 1000) / Math.max(1, v.durationMs - v.ttftMs);
+  const first = await (await start({ title, variants: 1 })).result();
+  expect(first.variants[0].cached).toBe(false);
+  expect(first.totals.tokensPerSecond).toBe(Math.round(rate(first.variants[0])));
+  const mixed = await (await start({ title, variants: 2 })).result();
+  const generated = mixed.variants.filter((v) => !v.cached);
+  expect(generated).toHaveLength(1);
+  expect(mixed.totals.tokensPerSecond).toBe(Math.round(rate(generated[0])));
+  const cachedOnly = await (await start({ title, variants: 2 })).result();
+  expect(cachedOnly.variants.every((v) => v.cached)).toBe(true);
+  expect(cachedOnly.totals.tokensPerSecond).toBeUndefined();
+});

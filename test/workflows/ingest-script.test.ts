@@ -4,7 +4,8 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ingestionWorkflowId, type IngestionFlags } from '../../src/shared/ingestion';
+import { ingestionWorkflowId, type IngestionFlags, type IngestionProgress } from '../../src/shared/ingestion';
+import { queryProgress } from '../../src/operations/run-progress';
 import { ingestScript, pauseSignal, progressQuery, resumeSignal, setConcurrencySignal } from '../../src/workflows';
 import type { IngestScriptInput } from '../../src/workflows/ingest-script';
 import { startApp, testConfig, useTestStack, type RunningApp } from '../helpers/harness';
@@ -195,8 +196,12 @@ it('pause stops new calls (calls in flight finish); resume carries on', async ()
   await waitFor(async () => (await handle.query(progressQuery)).paused);
   await waitFor(() => stack.sim.stats().currentConcurrent === 0);
   const requestsWhenPaused = stack.sim.stats().byPurpose.summary.requests;
+  const before = await queryProgress<IngestionProgress>(stack.env.client, handle, progressQuery);
   await new Promise((r) => setTimeout(r, 800));
   expect(stack.sim.stats().byPurpose.summary.requests).toBe(requestsWhenPaused);
+  // The workflow's clock stands still while it is paused; the elapsed time a reader shows does not.
+  const after = await queryProgress<IngestionProgress>(stack.env.client, handle, progressQuery);
+  expect(after.progress!.elapsedMs - before.progress!.elapsedMs).toBeGreaterThanOrEqual(700);
   expect(requestsWhenPaused).toBeLessThan(12);
   await handle.signal(resumeSignal);
   const result = await handle.result();
@@ -246,6 +251,18 @@ it('partial ingestion calls the provider only for changed work', async () => {
   expect(stats.byPurpose.sheet.requests).toBe(speakersInScene4.length);
   expect(stats.byPurpose.embedding).toMatchObject({ requests: 1, embeddingInputs: 1 });
   expect(stats.totalRequests).toBe(3 + speakersInScene4.length);
+  // Phase 2 counts what it kept as reused, out of all it covers (not only what it remade).
+  const speakers = await count('SELECT count(DISTINCT sc.character_id) AS n FROM scene_characters sc JOIN scenes s ON s.id = sc.scene_id WHERE s.script_id = $1', [script.scriptId]);
+  expect(result.phases.summaries).toMatchObject({ total: 10, done: 1, reused: 9 });
+  expect(result.phases.outline).toMatchObject({ total: 1, done: 1, reused: 0 });
+  expect(result.phases.sheets).toMatchObject({ total: speakers, done: speakersInScene4.length, reused: speakers - speakersInScene4.length });
+  expect(result.phases.embeddings).toMatchObject({ total: 10, done: 1, reused: 9 });
+  // Unchanged: everything is reused, nothing made.
+  const unchanged = await run(script.scriptId, { mode: 'partial' });
+  expect(unchanged.phases.outline).toMatchObject({ total: 1, done: 0, reused: 1 });
+  expect(unchanged.phases.sheets).toMatchObject({ total: speakers, done: 0, reused: speakers });
+  expect(unchanged.phases.embeddings).toMatchObject({ total: 10, done: 0, reused: 10 });
+  expect(stack.sim.stats().totalRequests).toBe(3 + speakersInScene4.length);
 });
 
 it('a re-run with the cache makes zero provider calls', async () => {

@@ -174,3 +174,15 @@ it('end: the session finishes after the turns already sent, marked ended in Post
   expect(await handle.result()).toEqual({ sessionId, turns: 1 });
   expect((await repo.getSession(sessionId))?.status).toBe('ended');
 });
+
+it('end during a turn answers the turns taken and the one still being taken; the session ends after it', async () => {
+  const sessionId = randomUUID();
+  await turn(sessionId, 'I light the lamp [tools: none]');
+  stack.sim.configure({ latency: { byPurpose: { session: { fixedMs: 600 } } } });
+  const handle = stack.env.client.workflow.getHandle(sessionWorkflowId(sessionId));
+  const inFlight = handle.executeUpdate(takeTurnUpdate, { args: [{ text: 'I climb the stairs [tools: none]' }] });
+  await waitFor(async () => (await handle.query(sessionProgressQuery)).status === 'taking_turn');
+  expect(await handle.executeUpdate(endSessionUpdate)).toEqual({ sessionId, turns: 1, pending: 1 });
+  expect((await inFlight).turnNumber).toBe(2);
+  expect(await handle.result()).toEqual({ sessionId, turns: 2 });
+});
