@@ -50,6 +50,7 @@ const importResultSchema = {
     changedScenes: { type: 'integer' },
     unchangedScenes: { type: 'integer' },
     removedScenes: { type: 'integer' },
+    movedScenes: { type: 'integer' },
     urls: { type: 'object', properties: { script: { type: 'string' }, ingestions: { type: 'string' } } },
   },
 } as const;

@@ -26,7 +26,9 @@ export async function importFile(ctx: OperationContext, file: string, opts: { sc
 export function describeImport(r: ImportResult): string {
   const what = r.created
     ? `Imported "${r.title}"`
-    : `Updated "${r.title}" (${r.changedScenes} new or changed, ${r.unchangedScenes} unchanged, ${r.removedScenes} removed scene(s))`;
+    : `Updated "${r.title}" (${r.changedScenes} new or changed, ${r.unchangedScenes} unchanged, ${r.removedScenes} removed scene(s)` +
+      // A new order is a change the next ingestion makes again (the outline, the sheets of the scenes' speakers).
+      `${r.movedScenes ? `; the order changed: ${r.movedScenes} unchanged scene(s) moved` : ''})`;
   return `${what}\nscript id: ${r.scriptId}\nscenes: ${r.scenes}\ncharacters: ${r.characters}`;
 }
 

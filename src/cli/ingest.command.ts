@@ -16,6 +16,7 @@ import { drawProgressUntil, progressLine } from './progress-bar';
 import { leavingOnInterrupt } from './interrupt';
 import { formatReportShort } from '../reporting/format-report';
 import { UsageError, webUiLink } from './temporal-client';
+import { windowOverWorkerCap } from './worker-cap';
 import { workflowFailureMessage } from './workflow-failure';
 
 const FLAG_OPTIONS: Record<string, keyof IngestionFlags> = {
@@ -128,6 +129,10 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   const { workflowId, mode, handle } = started;
   console.log(`Started ingestion ${workflowId} (${mode})`);
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
+  for (const note of [
+    windowOverWorkerCap(ctx.config, 'summary', '--concurrency-summaries', limits.summaries),
+    windowOverWorkerCap(ctx.config, 'sheet', '--concurrency-sheets', limits.sheets),
+  ]) if (note) console.error(note);
   if (!values.wait) return 0;
   try {
     const result = await leavingOnInterrupt(`Follow it: storyloom status ${scriptId}; stop it: storyloom cancel ${scriptId}`, () => waitWithProgress(handle));

@@ -13,6 +13,7 @@ import { UsageError, webUiLink } from './temporal-client';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
 import { dataConverterFor } from '../security/data-converter';
 import { waitingLines } from './waiting';
+import { windowOverWorkerCap } from './worker-cap';
 
 async function runningHandle(ctx: CliContext, idOrTitle: string) {
   const script = await ctx.script(idOrTitle);
@@ -136,6 +137,10 @@ export async function concurrencyCommand(ctx: CliContext, argv: string[]): Promi
   if (invalid) throw new UsageError(invalid.replace(/^(summaries|sheets) /, '--$1 '));
   return onRunning(ctx, positionals[0], async (handle, title, client) => {
     const state = (await setRunConcurrency(client, handle, change)) as SteeringState;
-    return `Concurrency of "${title}": ${describeState(state)}`;
+    const notes = [
+      change.summaries !== undefined ? windowOverWorkerCap(ctx.config, 'summary', '--summaries', Number(change.summaries)) : undefined,
+      change.sheets !== undefined ? windowOverWorkerCap(ctx.config, 'sheet', '--sheets', Number(change.sheets)) : undefined,
+    ].filter(Boolean);
+    return [`Concurrency of "${title}": ${describeState(state)}`, ...notes].join('\n');
   });
 }

@@ -33,6 +33,7 @@ import type { CliContext } from './context';
 import { parseDuration } from './duration';
 import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
+import { windowOverWorkerCap } from './worker-cap';
 import { storedReport } from '../operations/stored-report';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals, type StoryScopeFields } from '../operations/start-stories';
 import { NotRunningError, steer as steerUpdate, steerRun } from '../operations/steer-run';
@@ -118,6 +119,8 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   const { workflowId, scope, handle } = started;
   console.log(`Started ${workflowId} (${describeScope(scope)})`);
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
+  const overCap = input.flags?.parallelSynthesis && !input.batch ? windowOverWorkerCap(ctx.config, 'synthesis', '--concurrency', input.concurrency ?? 0) : undefined;
+  if (overCap) console.error(overCap);
   if (!values.wait) return 0;
   try {
     const result = await leavingOnInterrupt(
@@ -327,6 +330,8 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
           : handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: concurrency }] }),
     );
     console.log(`${workflowId}: ${state.paused ? 'paused' : 'running'}, synthesis concurrency ${state.concurrency.synthesis}`);
+    const overCap = verb === 'concurrency' ? windowOverWorkerCap(ctx.config, 'synthesis', 'the concurrency', concurrency) : undefined;
+    if (overCap) console.error(overCap);
     return 0;
   } catch (err) {
     if (err instanceof NotRunningError) return notRunning('ended');

@@ -203,6 +203,13 @@ describe('ingest and friends', () => {
       expect(paused).toMatchObject({ code: 0, err: '' });
       expect(paused.out).toContain('paused; concurrency: summaries 10, sheets 2');
 
+      // Wider than a worker's cap on the provider (10 by default): applied, with a note saying what it will do.
+      const wide = await cli('concurrency', scriptId, '--summaries', '150');
+      expect(wide.code).toBe(0);
+      expect(wide.out).toContain('paused; concurrency: summaries 150, sheets 2');
+      expect(wide.out).toContain('note: --summaries 150 is above the 10 anthropic calls a worker makes at once (STORYLOOM_ANTHROPIC_MAX_CONCURRENT)');
+      expect(paused.out).not.toContain('note:');
+
       const changed = await cli('concurrency', scriptId, '--sheets', '3', '--summaries', '7');
       expect(changed).toMatchObject({ code: 0, err: '' });
       expect(changed.out).toContain('paused; concurrency: summaries 7, sheets 3');

@@ -6,7 +6,8 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/db/data-source';
 import { IngestionRepository, type SummaryRow } from '../../src/db/repositories/ingestion.repository';
-import type { ImportResult } from '../../src/db/repositories/script.repository';
+import { movedCount, type ImportResult } from '../../src/db/repositories/script.repository';
+import { describeImport } from '../../src/cli/import.command';
 import { runInActivityScope } from '../../src/observability/activity-scope';
 import { readRunDbStats, RunDbStatsRecorder, sumRunDbStats } from '../../src/observability/run-db-stats';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
@@ -184,7 +185,7 @@ describe('a re-import', () => {
       .map((part) => part.replace('in scene 3 ', 'in scene 3 EDITED '))
       .join('\n');
     const result = await importText(db, edited, { title: t });
-    expect(result).toMatchObject({ scriptId: script.scriptId, created: false, scenes: 4, unchangedScenes: 3, changedScenes: 1, removedScenes: 2 });
+    expect(result).toMatchObject({ scriptId: script.scriptId, created: false, scenes: 4, unchangedScenes: 3, changedScenes: 1, removedScenes: 2, movedScenes: 0 });
 
     const after: { id: string; position: number; updated_at: Date; content_hash: string }[] = await db.query(
       'SELECT id, position, updated_at, content_hash FROM scenes WHERE script_id = $1 ORDER BY position',
@@ -211,6 +212,25 @@ describe('a re-import', () => {
     );
     expect(links.length).toBeGreaterThan(0);
     expect(links).toEqual(expected);
+  });
+
+  it('counts the fewest scenes that moved to make the new order', () => {
+    expect(movedCount([])).toBe(0);
+    expect(movedCount([0, 1, 2, 5, 9])).toBe(0);
+    expect(movedCount([1, 0, 2])).toBe(1);
+    expect(movedCount([0, 3, 2, 1, 4])).toBe(2);
+    expect(movedCount([4, 3, 2, 1, 0])).toBe(4);
+  });
+
+  it('two scenes swapped: nothing changed or removed, the moved scenes counted (the order is a change)', async () => {
+    const t = title('Swapped');
+    const original = syntheticScreenplay({ scenes: 5, characters: 2, title: t, salt: t });
+    await importText(db, original, { title: t });
+    const [head, ...scenes] = original.split(/\n(?=(?:INT|EXT)\. )/);
+    [scenes[1], scenes[3]] = [scenes[3], scenes[1]];
+    const result = await importText(db, [head, ...scenes].join('\n'), { title: t });
+    expect(result).toMatchObject({ created: false, scenes: 5, changedScenes: 0, unchangedScenes: 5, removedScenes: 0, movedScenes: 2 });
+    expect(describeImport(result)).toContain('(0 new or changed, 5 unchanged, 0 removed scene(s); the order changed: 2 unchanged scene(s) moved)');
   });
 
   it('updates a scene edited in place: same id, new text and time', async () => {

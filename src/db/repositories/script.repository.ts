@@ -27,6 +27,8 @@ export interface ImportResult {
   changedScenes: number;
   unchangedScenes: number;
   removedScenes: number;
+  /** Unchanged scenes out of their old order: the fewest that, moved, give the new order (two neighbours swapped: 1). */
+  movedScenes: number;
 }
 
 export class ScriptNotFoundError extends Error {}
@@ -135,6 +137,7 @@ export class ScriptRepository {
         return id;
       });
       const oldByPosition = new Map(old.map((s) => [s.position, s.id]));
+      const oldPosition = new Map(old.map((s) => [s.id, s.position]));
       const reusedIds = keptIds.map((id, i) => {
         if (id) return id;
         const candidate = oldByPosition.get(i);
@@ -188,6 +191,7 @@ export class ScriptRepository {
         changedScenes: parsed.scenes.length - unchanged.length,
         unchangedScenes: unchanged.length,
         removedScenes: removed.length,
+        movedScenes: movedCount(keptIds.filter((id): id is number => id !== undefined).map((id) => oldPosition.get(id)!)),
       };
     });
   }
@@ -212,4 +216,23 @@ export class ScriptRepository {
     if (rows.length > 1 && !r) throw new AmbiguousTitleError(idOrTitle, rows.map(({ id, title }) => ({ id, title })), undefined, Number(rows[0].total));
     return r && { id: r.id, title: r.title, scenes: Number(r.scenes), characters: Number(r.characters) };
   }
+}
+
+/**
+ * How many of these items (their old positions, in their new order) moved: all but the longest
+ * run that kept its order (a longest increasing subsequence, O(n log n)).
+ */
+export function movedCount(oldPositions: number[]): number {
+  const tails: number[] = [];
+  for (const p of oldPositions) {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (tails[mid] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = p;
+  }
+  return oldPositions.length - tails.length;
 }
