@@ -30,7 +30,7 @@ export const ingestionBodySchema = {
       description: `Calls in flight (default summaries ${DEFAULT_CONCURRENCY.summaries}, sheets ${DEFAULT_CONCURRENCY.sheets})`,
       properties: { summaries: concurrencyProperty, sheets: concurrencyProperty },
     },
-    mode: { type: 'string', enum: ['full', 'partial'], description: 'Default: full on a first ingestion, else partial' },
+    mode: { type: 'string', enum: ['full', 'partial'], description: 'Default: partial (what is not current is made, reading the cache); full remakes everything past the cache' },
   },
 } as const;
 

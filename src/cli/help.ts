@@ -25,7 +25,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
     usage: '<file | script | story> [options]',
     summary: 'import (if a file) and run the ingestion workflow',
     details: `  --partial | --full               partial: only new or changed work; full: everything
-                                   (default: full on a script's first ingestion, else partial)
+                                   (default: partial; --full remakes all, past the cache)
   --wait                           draw a progress bar and print the result
   --concurrency-summaries N        scene summaries in flight (1 to ${MAX_CONCURRENCY}, default 10)
   --concurrency-sheets N           character sheets in flight (1 to ${MAX_CONCURRENCY}, default 5)

@@ -4,7 +4,6 @@
  * and `POST /api/scripts/:id/ingestions`.
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { IngestionRepository } from '../db/repositories/ingestion.repository';
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_FLAGS,
@@ -39,7 +38,7 @@ export interface StartIngestionOptions {
   flags?: Partial<IngestionFlags>;
   /** Default: DEFAULT_CONCURRENCY. */
   concurrency?: Partial<IngestionConcurrency>;
-  /** Default: full for a script never ingested, else partial. */
+  /** Default: partial (only what is not current is made; `full` remakes everything, past the cache). */
   mode?: IngestionMode;
 }
 
@@ -56,8 +55,9 @@ export interface StartedIngestion {
 export async function startIngestion(ctx: OperationContext, script: IngestionTarget, opts: StartIngestionOptions = {}): Promise<StartedIngestion> {
   const flags: IngestionFlags = { ...DEFAULT_FLAGS, ...opts.flags };
   const concurrency: IngestionConcurrency = { ...DEFAULT_CONCURRENCY, ...opts.concurrency };
-  // A script's first ingestion is full; later ones reuse what is current unless a full redo is asked for.
-  const mode = opts.mode ?? ((await new IngestionRepository(await ctx.db()).hasIngestionRun(script.id)) ? 'partial' : 'full');
+  // Partial unless a full redo is asked for: a first run has nothing current and makes everything
+  // all the same, but reads the cache (a script imported twice, or a story version ingested, pays nothing again).
+  const mode = opts.mode ?? 'partial';
   const client = await ctx.client();
   const workflowId = ingestionWorkflowId(script.id);
   const offFlags = Object.entries(flags).filter(([, on]) => !on).map(([k]) => k);

@@ -216,7 +216,7 @@ describe('scripts, ingestion and SSE', () => {
     });
     expect(started.status).toBe(202);
     const run = await json(started);
-    expect(run).toMatchObject({ workflowId: `ingest-${scriptId}`, mode: 'full', concurrency: { summaries: 2, sheets: 5 } });
+    expect(run).toMatchObject({ workflowId: `ingest-${scriptId}`, mode: 'partial', concurrency: { summaries: 2, sheets: 5 } });
     expect(run.flags.useCache).toBe(false);
     expect(run.webUi).toContain(`/workflows/${encodeURIComponent(run.workflowId)}/${run.runId}/history`);
     expect(run.urls.events).toBe(`/api/runs/${run.workflowId}/events`);

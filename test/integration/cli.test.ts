@@ -103,7 +103,7 @@ describe('ingest and friends', () => {
     expect(result.code).toBe(0);
     scriptId = /script id: (\S+)/.exec(result.out)![1];
     expect(result.out).toContain(`Web UI: ${testConfig(undefined).temporal.uiUrl}/namespaces/default/workflows/ingest-${scriptId}/`);
-    expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(full/);
+    expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(partial/);
     expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
     expect(result.err).toMatch(/\[#+\.*\] /);
   });

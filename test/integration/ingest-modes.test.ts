@@ -26,15 +26,31 @@ const scriptFile = path.join(dir, 'ferry.fountain');
 writeFileSync(scriptFile, readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tModes ${Date.now()}`));
 let scriptId: string;
 
-it('a file imported first, then ingested, gets a full first run', async () => {
+it('a file imported first, then ingested, gets a partial first run that makes everything', async () => {
   const imported = await runCli('import', scriptFile);
   expect(imported.code).toBe(0);
   scriptId = /script id: (\S+)/.exec(imported.out)![1];
   const result = await runCli('ingest', scriptFile, '--wait');
   expect(result.code).toBe(0);
-  expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(full;/);
+  expect(result.out).toMatch(/Ingestion completed in [\d.]+ s \(partial;/);
   expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
   expect(result.out).toContain('sheets      5 made, 0 reused, 0 failed of 5');
+});
+
+it('a first ingestion of the same scenes under another title pays only for what names the title: the cache answers the rest', async () => {
+  const copy = path.join(dir, 'ferry-copy.fountain');
+  writeFileSync(copy, readFileSync(scriptFile, 'utf8').replace(/Title:\s*(.*)/, (_, t: string) => `Title: ${t} (copy)`));
+  stack.sim.resetStats();
+  const result = await runCli('ingest', copy, '--wait');
+  expect(result.code).toBe(0);
+  expect(result.out).toContain('Imported "');
+  expect(result.out).toContain('summaries   6 made, 0 reused, 0 failed of 6');
+  // The summaries and embeddings are the scenes' own; the outline's and the sheets' prompts name the script.
+  const stats = stack.sim.stats();
+  expect(stats.byPurpose.summary).toBeUndefined();
+  expect(stats.byPurpose.embedding).toBeUndefined();
+  expect(stats.byPurpose.outline.requests).toBe(1);
+  expect(stats.byPurpose.sheet.requests).toBe(5);
 });
 
 it('later default runs are partial, from the file or the script id, and call nothing', async () => {

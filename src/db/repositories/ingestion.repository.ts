@@ -342,11 +342,6 @@ export class IngestionRepository {
 
   // What the CLI asks before it writes or starts anything.
 
-  /** Whether the script was ever ingested (any run, any outcome): its next default run is partial. */
-  async hasIngestionRun(scriptId: string): Promise<boolean> {
-    return this.db.getRepository(IngestionRunEntity).exists({ where: { scriptId } });
-  }
-
   /** The workflow id of the script's run recorded as running, if any (the latest one). */
   async runningWorkflowId(scriptId: string): Promise<string | undefined> {
     const run = await this.db
