@@ -35,6 +35,7 @@ import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { windowOverWorkerCap } from './worker-cap';
 import { storedReport } from '../operations/stored-report';
+import { RunRepository } from '../db/repositories/run.repository';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals, type StoryScopeFields } from '../operations/start-stories';
 import { NotRunningError, steer as steerUpdate, steerRun } from '../operations/steer-run';
 import { intOption } from './int-option';
@@ -137,6 +138,11 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       console.error(`Stories ${err.cause?.name === 'CancelledFailure' ? 'cancelled' : 'failed'}: ${workflowFailureMessage(err) ?? err.message}`);
+      // The run stored its figures up to where it ended, and its report: show them, as ingest --wait does.
+      const ended = await new RunRepository(await ctx.db()).storyRunResult(handle.firstExecutionRunId).catch(() => undefined);
+      if (ended) console.log(describeStoriesResult(ended));
+      const report = await storedReport(ctx, { firstRunId: handle.firstExecutionRunId }).catch(() => undefined);
+      if (report) console.log(formatReportShort(report));
       return 1;
     }
     throw err;
@@ -306,7 +312,11 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
   if (d.type !== 'generateStories') throw new UsageError(`${workflowId} is not a story run (its workflow type is ${d.type}).`);
   if (verb === 'status') {
     if (d.status.name === 'RUNNING') console.log(await progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
-    else console.log(`${workflowId}: ${d.status.name.toLowerCase()}${d.status.name === 'COMPLETED' ? `\n${describeStoriesResult(await handle.result())}` : ''}`);
+    else {
+      // A run that did not complete stored its figures up to its end all the same.
+      const ended = d.status.name === 'COMPLETED' ? await handle.result() : await new RunRepository(await ctx.db()).storyRunResult(d.runId).catch(() => undefined);
+      console.log(`${workflowId}: ${d.status.name.toLowerCase()}${ended ? `\n${describeStoriesResult(ended)}` : ''}`);
+    }
     return 0;
   }
   // A run that has ended takes no steering (a cancel would be accepted and do nothing): say so, exit 1, as `storyloom pause` does for an ingestion.

@@ -45,6 +45,7 @@ import { llmActivities, localActivities, mainActivities } from './activity-optio
 import { runProviderBatch } from './provider-batch';
 import { slidingWindow } from './sliding-window';
 import { describeFailure } from './failures';
+import { askPatchesFirst, patchedFromStart } from './patches-first';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
 export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
@@ -58,6 +59,12 @@ export const storiesSetConcurrencyUpdate = defineUpdate<StoriesSteeringState, [{
  */
 export const STORIES_PER_WRITE = 50;
 const STORIES_PER_WRITE_BEFORE_PATCH = 100;
+/**
+ * A run that ends early stores its report after its row: the row carries the call-log rows of the
+ * syntheses it made and did not write, which the report counts (side by side, the report was
+ * read before them and left their calls and cost out).
+ */
+export const STORIES_REPORT_AFTER_RUN_ROW_PATCH = 'stories-report-after-the-run-row';
 const MAX_FAILURES_KEPT = 50;
 
 export interface GenerateStoriesInput {
@@ -94,6 +101,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let clusters: PlannedCluster[] = [];
   const synthesis = emptyStep();
   const timings = { clustering: 0, synthesis: 0, writing: 0 };
+  /** How the run ended, once it has: the progress query answers it (a closed run is queried too). */
+  let endedAs: StoriesStatus | undefined;
+  let clusteringStarted: number | undefined;
   const failures: StoryFailure[] = [];
   let failureCount = 0;
   let articleQueries = 0;
@@ -110,7 +120,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const elapsed = synthesis.startedAt !== undefined ? Date.now() - synthesis.startedAt : 0;
     return {
       phase,
-      status: 'running',
+      status: endedAs ?? 'running',
       paused: state.paused,
       concurrency: { ...state.concurrency },
       articles,
@@ -185,29 +195,37 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   /** A run that ends before its write: its row and report. */
   const endEarly = async (status: StoriesStatus, error?: { type: string; message: string }) => {
     phase = 'done';
+    endedAs = status;
+    // The phase cut short ends here: its time is what it ran.
+    if (clusteringStarted !== undefined && synthesis.startedAt === undefined) timings.clustering = Date.now() - clusteringStarted;
+    if (synthesis.startedAt !== undefined && synthesis.finishedAt === undefined) timings.synthesis = Date.now() - synthesis.startedAt;
     const r = result(status, error);
     markStatus(status);
-    await Promise.all([
+    const finishRun = () =>
       mainActivities.finishStoryRun({
         run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures },
         scope,
         // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
         ...(flags.oneTransaction ? { llm: made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) } : {}),
-      }),
-      report(r),
-    ]);
+      });
+    if (patchedFromStart(STORIES_REPORT_AFTER_RUN_ROW_PATCH)) {
+      await finishRun();
+      await report(r);
+    } else await Promise.all([finishRun(), report(r)]);
     return r;
   };
 
   let routes: Record<'synthesis' | 'embedding', LlmRoute>;
   try {
+    // Before the first local activity (see patches-first.ts).
+    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH]);
     routes = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
     if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
 
     // 1–2. Load once, embed what is new, cluster, look the story hashes up.
     phase = 'clustering';
     showDetails();
-    const clusteringStarted = Date.now();
+    clusteringStarted = Date.now();
     const plan = await llmActivities(routes.embedding).clusterStories.executeWithOptions(
       { summary: `clustering: ${describeScope(scope)}` },
       [{ runKey, scope, embeddingRoute: routes.embedding, synthesisRoute: routes.synthesis, useCache: flags.useCache,
@@ -340,6 +358,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     stories = { ...counts, superseded: last.superseded };
     timings.writing = Date.now() - writingStarted;
     phase = 'done';
+    endedAs = status;
     markStatus(status);
     const r = result(status);
     await report(r);

@@ -176,6 +176,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   state.runIds.push(info.runId);
   let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
   let fatal: { type: string; message: string } | undefined;
+  /** How the run ended, once it has: the progress query answers it (a closed run is queried too). */
+  let endedAs: IngestionStatus | undefined;
   // When the cancel was asked for: phases it cuts short end there in the report.
   let cancelledAt: number | undefined;
   CancellationScope.current().cancelRequested.catch(() => {
@@ -190,7 +192,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     const phaseElapsed = s.startedAt !== undefined ? Date.now() - s.startedAt : 0;
     return {
       phase,
-      status: 'running',
+      status: endedAs ?? 'running',
       paused: state.paused,
       ...(state.pauseReason ? { pauseReason: state.pauseReason } : {}),
       concurrency: state.concurrency,
@@ -422,6 +424,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       }),
     ]);
     phase = 'done';
+    endedAs = status;
     showDetails();
     return result;
   };

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { generateStories } from '../../src/workflows';
 import { scheduleIdFor } from '../../src/cli/stories.command';
+import { NewsRepository } from '../../src/db/repositories/news.repository';
+import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { useTestStack } from '../helpers/harness';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
@@ -230,5 +232,29 @@ it('Ctrl-C during generate --wait ends the wait with exit 130 and says the run g
   } finally {
     once.mockRestore();
     exit.mockRestore();
+  }
+});
+
+it('generate --wait of a run cancelled meanwhile prints what it did up to the cancel and its report; status shows the same', async () => {
+  const day = Date.UTC(2027, 9, 4);
+  await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 8, clusters: 4, dayMs: day, salt: `cli-cancel-${day}` }));
+  const id = 'stories-2027-10-04T00-2027-10-05T00-all';
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 1500 } } } });
+  try {
+    stack.sim.resetStats();
+    const waiting = runCli('stories', 'generate', '--from', '2027-10-04', '--to', '2027-10-05', '--concurrency', '2', '--wait');
+    await waitFor(() => (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) >= 2, 30_000, 'two syntheses answered');
+    await stack.env.client.workflow.getHandle(id).cancel();
+    const r = await waiting;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('Stories cancelled');
+    expect(r.out).toMatch(/Stories cancelled in [\d.]+ s/);
+    expect(r.out).toMatch(/clusters 4: [2-4] synthesised/);
+    expect(r.out).toMatch(/Report: .*LLM calls/);
+    const status = await runCli('stories', 'status', id);
+    expect(status.out).toContain(`${id}: cancelled`);
+    expect(status.out).toMatch(/Stories cancelled in [\d.]+ s/);
+  } finally {
+    stack.sim.configure({ latency: null });
   }
 });

@@ -13,6 +13,7 @@ import { syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { DAY_MS, resolveScope, storiesWorkflowId, type StoriesResult, type StoryScopeInput } from '../../src/shared/stories';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../../src/workflows';
 import { STORIES_PER_WRITE, type GenerateStoriesInput } from '../../src/workflows/generate-stories';
+import { RunRepository } from '../../src/db/repositories/run.repository';
 import { useTestStack } from '../helpers/harness';
 import { waitFor } from '../helpers/wait';
 
@@ -212,4 +213,27 @@ it('a cancel mid-synthesis ends the run cancelled, recorded, with nothing half-w
   expect(row.status).toBe('cancelled');
   expect(await currentStories(day)).toEqual([]);
   expect(stack.sim.stats().aborted).toBeGreaterThanOrEqual(1);
+});
+
+it('a cancelled run\'s report counts the syntheses it paid for and did not write, its synthesis time is what it ran, and its progress says cancelled', async () => {
+  const day = freshDay();
+  await importNews(day, 8, 4, `cancel-report-${day}`);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 1500 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 2 });
+  // Two syntheses answered (held for the run's one write), two more in flight.
+  await waitFor(async () => (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) >= 2 && (stack.sim.stats().byPurpose.synthesis?.requests ?? 0) >= 3);
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  const report = await new RunRepository(stack.app.services.db).findReport({ firstRunId: handle.firstExecutionRunId });
+  const [paid] = await stack.app.services.db.query(
+    "SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis' AND outcome = 'ok'",
+    [handle.workflowId],
+  );
+  expect(paid.n).toBeGreaterThanOrEqual(2);
+  const synthesisLine = report!.llm.find((l) => l.purpose === 'synthesis')!;
+  expect(synthesisLine.providerCalls - synthesisLine.errors).toBe(paid.n);
+  expect(synthesisLine.outputTokens).toBeGreaterThan(0);
+  const stored = await new RunRepository(stack.app.services.db).storyRunResult(handle.firstExecutionRunId);
+  expect(stored!.timingsMs.synthesis).toBeGreaterThanOrEqual(1500);
+  expect((await handle.query(storiesProgressQuery)).status).toBe('cancelled');
 });

@@ -207,6 +207,8 @@ it('pause stops new calls (calls in flight finish); resume carries on', async ()
   const result = await handle.result();
   expect(result.status).toBe('completed');
   expect(stack.sim.stats().byPurpose.summary.requests).toBe(12);
+  // A closed run is queried too (the API's run view): its progress says how it ended.
+  expect((await handle.query(progressQuery)).status).toBe('completed');
 });
 
 it('setConcurrency widens the window of a running ingestion', async () => {

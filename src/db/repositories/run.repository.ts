@@ -1,11 +1,12 @@
 /**
  * What each workflow run left behind, read back for its report and the CLI: the LLM calls it
- * made, its stored report and the ingestion's own record.
+ * made, its stored report and the ingestion's and story run's own records.
  */
 import type { DataSource } from 'typeorm';
 import type { IngestionResult } from '../../shared/ingestion';
+import type { StoriesResult } from '../../shared/stories';
 import type { CallRow, RunReport, RunToReport } from '../../reporting/run-report';
-import { IngestionRunEntity, LlmCallEntity, RunReportEntity } from '../entities';
+import { IngestionRunEntity, LlmCallEntity, RunReportEntity, StoryRunEntity } from '../entities';
 import { upsertInChunks } from './multi-row';
 
 export class RunRepository {
@@ -50,5 +51,11 @@ export class RunRepository {
       order: { startedAt: 'DESC' },
     });
     return row ? { status: row.status, result: row.result as IngestionResult | null, startedAt: row.startedAt } : undefined;
+  }
+
+  /** A story run's stored result (written when it ended, however it ended); undefined while it runs or when unknown. */
+  async storyRunResult(runId: string): Promise<StoriesResult | undefined> {
+    const row = await this.db.getRepository(StoryRunEntity).findOne({ select: { result: true }, where: { runId } });
+    return (row?.result as StoriesResult | null | undefined) ?? undefined;
   }
 }
