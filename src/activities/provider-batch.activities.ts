@@ -20,6 +20,9 @@ export interface ProviderBatchDeps {
 
 /** A batch item's row key: attempt-independent, so a retried fetch never records a paid answer twice. */
 const itemCallKey = (key: string, customId: string) => `batch/${key}/${customId}`;
+/** How long a cancel waits for the batch to end, to settle what it had finished (then leaves it: it ends by itself). */
+const CANCELLED_BATCH_WAIT_MS = 30_000;
+const CANCELLED_BATCH_POLL_MS = 1_000;
 
 function callOf(batch: LlmBatch, item: LlmBatchItem): ChatCall {
   return {
@@ -84,6 +87,47 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       failed: status?.failed ?? 0,
       polls: 0,
     };
+  }
+
+  /**
+   * Settles an ended batch's open items from its results, as a normal call would be (schema
+   * check; cached only when valid; a call-log row with the batch flag, whose latency is the
+   * batch's processing time). Items the provider answered with an error are classified like
+   * synchronous errors; items never run (canceled, expired, or no result) fail retryable.
+   */
+  async function settleOpenItems(ref: ProviderBatchRef, ctx: CallContext, status: BatchStatus): Promise<void> {
+    const { batch, opts, call } = await open(ref.key, ctx);
+    const open_ = (await deps.repo.items(ref.key)).filter((i) => i.outcome === null);
+    if (!open_.length) return;
+    const latencyMs = status.endedAt ? Math.max(0, Date.parse(status.endedAt) - Date.parse(status.createdAt)) : 0;
+    const results = status.failure ? [] : await call((c) => c.results(status.id, opts));
+    const byId = new Map(results.map((r) => [r.customId, r]));
+    const provider = batch.provider as Provider;
+    const rows: ItemOutcomeRow[] = [];
+    // Every item's call row and cache entry are written with the outcomes: one transaction.
+    const collect = deferredWrites();
+    for (const item of open_) {
+      const r = byId.get(item.customId);
+      const itemCtx = { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) };
+      if (!r || (!r.ok && r.reason !== 'errored')) {
+        const why = status.failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
+        rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
+        continue;
+      }
+      if (r.ok) {
+        const failure = await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: true, result: r.result, latencyMs });
+        rows.push(failure ? failedRow(item.customId, failure) : { customId: item.customId, outcome: 'ok', response: r.result as ChatResult });
+        continue;
+      }
+      const mapped = toLlmFailure({ status: r.status ?? 500, message: r.message }, provider, batch.model) as ApplicationFailure;
+      await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: false, failure: mapped, latencyMs });
+      rows.push(failedRow(item.customId, mapped));
+    }
+    await deps.repo.settle(ref.key, rows, {
+      status: batch.status === 'cancelled' ? 'cancelled' : 'ended',
+      endedAt: status.endedAt ? new Date(status.endedAt) : new Date(),
+      failure: status.failure ?? null,
+    }, collect);
   }
 
   const rowStatus = (s: BatchStatus) => (s.state === 'ended' ? 'ended' : s.state);
@@ -161,51 +205,19 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     },
 
     /**
-     * Fetches an ended batch's results, matches them to items by custom id and settles each as a
-     * normal call would be (schema check; cached only when valid; a call-log row with the batch
-     * flag, whose latency is the batch's processing time). Items the provider answered with an
-     * error are classified like synchronous errors; items never run (canceled, expired, or no
-     * result) fail retryable. Returns every item's outcome, cached ones included.
+     * Fetches an ended batch's results, matches them to items by custom id and settles each
+     * (`settleOpenItems`). Returns every item's outcome, cached ones included.
      */
     async fetchProviderBatchResults(ref: ProviderBatchRef): Promise<ProviderBatchItemOutcome[]> {
       return withActivityContext(async (ctx) => {
         const { batch, opts, call } = await open(ref.key, ctx);
         const items = await deps.repo.items(ref.key);
-        const open_ = items.filter((i) => i.outcome === null);
-        if (batch.providerBatchId && open_.length) {
+        if (batch.providerBatchId && items.some((i) => i.outcome === null)) {
           const status = await call((c) => c.status(batch.providerBatchId!, opts));
           if (status.state !== 'ended') {
             throw ApplicationFailure.create({ type: LlmFailureType.Transient, message: `batch ${status.id} has not ended yet (${status.providerStatus})` });
           }
-          const latencyMs = status.endedAt ? Math.max(0, Date.parse(status.endedAt) - Date.parse(status.createdAt)) : 0;
-          const results = status.failure ? [] : await call((c) => c.results(status.id, opts));
-          const byId = new Map(results.map((r) => [r.customId, r]));
-          const provider = batch.provider as Provider;
-          const rows: ItemOutcomeRow[] = [];
-          // Every item's call row and cache entry are written with the outcomes: one transaction.
-          const collect = deferredWrites();
-          for (const item of open_) {
-            const r = byId.get(item.customId);
-            const itemCtx = { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) };
-            if (!r || (!r.ok && r.reason !== 'errored')) {
-              const why = status.failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
-              rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
-              continue;
-            }
-            if (r.ok) {
-              const failure = await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: true, result: r.result, latencyMs });
-              rows.push(failure ? failedRow(item.customId, failure) : { customId: item.customId, outcome: 'ok', response: r.result as ChatResult });
-              continue;
-            }
-            const mapped = toLlmFailure({ status: r.status ?? 500, message: r.message }, provider, batch.model) as ApplicationFailure;
-            await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: false, failure: mapped, latencyMs });
-            rows.push(failedRow(item.customId, mapped));
-          }
-          await deps.repo.settle(ref.key, rows, {
-            status: batch.status === 'cancelled' ? 'cancelled' : 'ended',
-            endedAt: status.endedAt ? new Date(status.endedAt) : new Date(),
-            failure: status.failure ?? null,
-          }, collect);
+          await settleOpenItems(ref, ctx, status);
           return (await deps.repo.items(ref.key)).map(outcomeOf);
         }
         return items.map(outcomeOf);
@@ -215,7 +227,10 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     /**
      * Cancels the batch at the provider (the workflow was cancelled). Safe at any point: before
      * the submit recorded an id it looks the batch up by key (OpenAI), and a batch already ended
-     * is left as it is.
+     * is left as it is. The answers the provider finished before the cancel are billed: once the
+     * batch has ended (waited for up to CANCELLED_BATCH_WAIT_MS) they are settled as a fetch
+     * settles them, call-log rows and cache entries, so the cost shows and a re-run is answered
+     * from the cache instead of paying for them again.
      */
     async cancelProviderBatch(ref: ProviderBatchRef): Promise<{ batchId: string | null; cancelled: boolean }> {
       return withActivityContext(async (ctx) => {
@@ -231,6 +246,17 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         }
         const status = await call((c) => c.cancel(id, opts));
         await deps.repo.update(ref.key, { providerBatchId: id, status: 'cancelled', endedAt: status.endedAt ? new Date(status.endedAt) : null });
+        let ended: BatchStatus | undefined = status;
+        // A cancelled batch ends once the requests it was running finish (Anthropic: "canceling").
+        for (const until = Date.now() + CANCELLED_BATCH_WAIT_MS; ended.state !== 'ended'; ) {
+          if (Date.now() >= until) {
+            ended = undefined;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, CANCELLED_BATCH_POLL_MS));
+          ended = await call((c) => c.status(id, opts));
+        }
+        if (ended) await settleOpenItems(ref, ctx, ended);
         return { batchId: id, cancelled: status.state !== 'ended' || status.providerStatus === 'cancelled' };
       });
     },

@@ -99,3 +99,30 @@ it('cancelling the run mid-batch cancels the batch at the provider', async () =>
   const row = await stack.app.services.db.query('SELECT status FROM story_runs WHERE workflow_id = $1', [handle.workflowId]);
   expect(row[0]?.status).toBe('cancelled');
 });
+
+it('cancelling mid-batch settles the answers the provider had finished: logged and priced, and a re-run pays only for the rest', async () => {
+  const day = freshDay();
+  await importNews(day, 8, 4, `batch-cancel-settle-${day}`);
+  // Four items, done at 1, 2, 3 and 4 s: a cancel at about 2.5 s finds two answered.
+  stack.sim.configure({ batches: { processingMs: 4000 } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS });
+  await waitFor(async () => (await handle.query(storiesProgressQuery)).batch?.id, 30_000, 'batch submitted');
+  await new Promise((r) => setTimeout(r, 2500));
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  const [{ n: answered }] = await stack.app.services.db.query(
+    "SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis' AND batch AND outcome = 'ok'",
+    [handle.workflowId],
+  );
+  expect(answered).toBeGreaterThanOrEqual(1);
+  expect(answered).toBeLessThan(4);
+  expect(stack.sim.stats().batches).toMatchObject({ created: 1, cancelled: 1, itemsCanceled: 4 - answered });
+  const report = await new RunRepository(stack.app.services.db).findReport({ firstRunId: handle.firstExecutionRunId });
+  expect(report!.llm.find((l) => l.purpose === 'synthesis' && l.batch)).toMatchObject({ providerCalls: answered });
+
+  stack.sim.configure({ batches: { processingMs: 500 } });
+  stack.sim.resetStats();
+  const again = await (await start({ fromMs: day, toMs: day + DAY_MS })).result();
+  expect(again.status).toBe('completed');
+  expect(stack.sim.stats().batches).toMatchObject({ created: 1, items: 4 - answered });
+});
