@@ -275,6 +275,8 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
             truncated,
             continuations,
             cast: castOf(check.characters, run.personas),
+            // A cached reply the story already holds is that version (a re-run), not a copy of it.
+            reuseSameText: cached,
           };
           // The stats stored with the version are the variant's figures, so a retry can return them.
           const save = await countStatements(deps.db, (manager) => {

@@ -129,7 +129,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     // Stdout holds the screenplay alone (`generate --wait > draft.fountain`); the summary goes to stderr.
     // Versions in number order (the result lists them as they were saved).
     const saved = [...result.variants].sort((a, b) => a.version - b.version);
-    const versions = saved.map((v) => `v${v.version}`).join(', ');
+    // A reply the story already had as a version (a cached one again) is that version, not saved twice.
+    const versions = saved.map((v) => `v${v.version}${v.created ? '' : ' (the same text as before, not saved again)'}`).join(', ');
     if (saved.length > 1) {
       for (const v of saved) console.error(`  version ${v.version}: ${describeVariant(v)}`);
       // Only the first variant streams to stdout: say which version that is and where the others are.

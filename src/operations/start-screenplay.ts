@@ -121,6 +121,15 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
     }
     if (!story) throw new OperationError('not_found', `No story "${opts.story}" (\`storyloom screenplays list\` shows them).`);
     storyId = story.id;
+  } else if (opts.title !== undefined) {
+    // A title names one story: a second story of the same title would make every lookup by it ambiguous.
+    const titled = await new ScreenplayRepository(await ctx.db()).storiesTitled(opts.title);
+    if (titled.length) {
+      throw new OperationError(
+        'conflict',
+        `A story is already titled "${titled[0].title}" (${titled[0].id}): make a new version of it with --story ${titled[0].id} (over the API, "story"), or give another title.`,
+      );
+    }
   }
   const workflowId = opts.workflowId ?? newScreenplayWorkflowId();
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;

@@ -60,15 +60,24 @@ it('generate --wait streams the screenplay to stdout as it is written, then a on
   expect(r.err).toMatch(/, \d+ tokens\/s\)/);
 });
 
-it('a screenplay answered from the cache says so instead of a tokens-per-second figure (its reply took a few ms)', async () => {
+it('a screenplay answered from the cache says so instead of a tokens-per-second figure, and is the version it was (not saved twice)', async () => {
   const title = `Cached Tide ${Date.now()}`;
   const first = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--wait');
   expect(first.code).toBe(0);
   expect(first.err).toMatch(/, \d+ tokens\/s\)/);
-  const again = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--wait');
+  const story = /\(story ([0-9a-f-]{36})\)/.exec(first.err)![1];
+  // A second story of the same title is refused: it would make the title ambiguous.
+  const twice = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--wait');
+  expect(twice.code).toBe(2);
+  expect(twice.err).toContain(`A story is already titled "${title}" (${story}): make a new version of it with --story ${story}`);
+  const again = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--story', story, '--wait');
   expect(again.code).toBe(0);
   expect(again.err).toMatch(/, from the cache\)/);
   expect(again.err).not.toMatch(/tokens\/s/);
+  expect(again.err).toContain('v1 (the same text as before, not saved again)');
+  const [{ n }] = await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_versions WHERE story_id = $1', [story]);
+  expect(n).toBe(1);
+  expect((await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_stories WHERE lower(title) = lower($1)', [title]))[0].n).toBe(1);
 });
 
 it('generate without --wait prints the workflow id and its Web UI link', async () => {

@@ -21,12 +21,20 @@ export type SaveVersionInput = Pick<ScreenplayVersion, 'saveKey' | 'storyId' | '
   plot: string;
   /** Characters of the screenplay, each with the persona written for it (null: none). */
   cast: { character: string; personaId: number | null }[];
+  /**
+   * A version of the story with this very text answers the save (a cached reply again: the same
+   * text is not a new version). Off for a paid reply, which is kept even when it repeats one.
+   */
+  reuseSameText?: boolean;
 };
 
 export interface SavedVersion {
   versionId: number;
   version: number;
-  /** False when the key was saved before (a retried save): nothing was written. */
+  /**
+   * False when nothing new was saved: the key was saved before (a retried save), or the story
+   * already has this very text as a version and the reply came from the cache: that version is answered.
+   */
   created: boolean;
 }
 
@@ -179,11 +187,17 @@ export class ScreenplayRepository {
        ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, plot = EXCLUDED.plot, updated_at = now()`,
       [input.storyId, input.title, input.plot],
     );
+    // The version saved under this key (a retry), else (reuseSameText) one of the story's with the same text.
     const [story] = (await tx.query(
-      `SELECT (SELECT id FROM screenplay_versions WHERE save_key = $2) AS existing_id,
-              (SELECT version FROM screenplay_versions WHERE save_key = $2) AS existing_version,
-              (SELECT coalesce(max(version), 0) + 1 FROM screenplay_versions WHERE story_id = $1) AS next_version`,
-      [input.storyId, input.saveKey],
+      `SELECT existing.id AS existing_id, existing.version AS existing_version,
+              (SELECT coalesce(max(version), 0) + 1 FROM screenplay_versions WHERE story_id = $1) AS next_version
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (
+         SELECT id, version FROM screenplay_versions
+         WHERE save_key = $2 OR ($4 AND story_id = $1 AND fountain = $3)
+         ORDER BY (save_key = $2) DESC, version LIMIT 1
+       ) AS existing ON true`,
+      [input.storyId, input.saveKey, input.fountain, input.reuseSameText === true],
     )) as { existing_id: string | null; existing_version: number | null; next_version: number }[];
     if (story.existing_id !== null) return { versionId: Number(story.existing_id), version: story.existing_version!, created: false };
     const [row] = (await tx.query(
@@ -208,6 +222,11 @@ export class ScreenplayRepository {
        GROUP BY s.id ORDER BY s.updated_at DESC`,
     );
     return rows.map((r) => ({ ...r, versions: Number(r.versions) }));
+  }
+
+  /** The stories with this title (case-insensitive), oldest first. */
+  async storiesTitled(title: string): Promise<{ id: string; title: string }[]> {
+    return this.db.query(`SELECT id, title FROM screenplay_stories WHERE lower(title) = lower($1) ORDER BY created_at`, [title]);
   }
 
   /** A story by id or title (case-insensitive); undefined when there is none. */
