@@ -17,12 +17,17 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 const UNREACHABLE_MESSAGE =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|Client has encountered a connection error|Connection is not established|ECONNREFUSED|ECONNRESET/i;
 
-/** True when `err` (or what it wraps) says the database could not be reached. */
+/**
+ * True when `err` (or what it wraps) says the database could not be reached. A failure the LLM
+ * layer classified (an `Llm*` type) is a provider's, whatever its cause says: a provider that
+ * refuses connections wraps the same ECONNREFUSED, and must spend the item's attempts.
+ */
 export function isDatabaseUnreachable(err: unknown): boolean {
   const seen = new Set<unknown>();
   let e: unknown = err;
   while (e && typeof e === 'object' && !seen.has(e)) {
     seen.add(e);
+    if (e instanceof ApplicationFailure && e.type?.startsWith('Llm')) return false;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true;
     if (UNREACHABLE_MESSAGE.test((e as Error).message ?? '')) return true;

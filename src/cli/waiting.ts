@@ -17,11 +17,12 @@ export async function waitingLines(desc: WorkflowExecutionDescription, converter
   for (const a of desc.raw.pendingActivities ?? []) {
     const attempt = a.attempt ?? 1;
     if (attempt <= 1 || !a.lastFailure) continue;
-    const message = (await decodeOptionalFailureToOptionalError(converter, a.lastFailure))?.message ?? '';
+    const failure = await decodeOptionalFailureToOptionalError(converter, a.lastFailure);
+    const message = failure?.message ?? '';
     if (!message) continue;
     const what = a.activityType?.name ?? 'activity';
     lines.push(
-      isDatabaseUnreachable({ message })
+      isDatabaseUnreachable(failure)
         ? `waiting for the database to return: ${what} attempt ${attempt} (${message})`
         : `retrying ${what}: attempt ${attempt} (${message})`,
     );

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { isDatabaseUnreachable, waitReason } from '../../src/activities/attempt-budget';
 import { BufferedCallLog, type CallLog, type LlmCallRecord } from '../../src/llm/call-log';
 import { LlmService } from '../../src/llm/llm-service';
+import { toLlmFailure } from '../../src/llm/errors';
 import { ProviderRegistry } from '../../src/llm/registry';
 import { MemoryCacheStore } from '../../src/llm/response-cache';
 import type { ChatProvider } from '../../src/llm/types';
@@ -133,6 +134,15 @@ describe('wait reasons', () => {
     expect(isDatabaseUnreachable({ name: 'QueryFailedError', message: 'x', driverError: { code: '57P01', message: 'terminating connection due to administrator command' } })).toBe(true);
     expect(isDatabaseUnreachable(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isDatabaseUnreachable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
+  });
+
+  it('a provider that refuses connections is the item\'s failure, not the database\'s, though its cause says ECONNREFUSED', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4461'), { code: 'ECONNREFUSED' });
+    const sdkError = Object.assign(new Error('Connection error.'), { cause: Object.assign(new TypeError('fetch failed'), { cause: refused }) });
+    const failure = toLlmFailure(sdkError, 'anthropic', 'claude-sonnet-4-6');
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(isDatabaseUnreachable(failure)).toBe(false);
+    expect(waitReason(failure)).toBeUndefined();
   });
 
   it('rate limits are waited out unless already final', () => {
