@@ -27,6 +27,8 @@ export async function withActivityContext<T, D = unknown>(
     deadlineAt?: number;
     /** Without `deadlineAt`: how long from the activity's first scheduling (the route's STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS). */
     rateLimitDeadlineMs?: number;
+    /** The run pauses itself on a provider outage (ingestion's LLM activities): see CallContext. */
+    pausesOnOutage?: boolean;
   } = {},
 ): Promise<T> {
   const activity = Context.current();
@@ -53,7 +55,7 @@ export async function withActivityContext<T, D = unknown>(
   };
   try {
     return await fn(
-      { ...scopeOf(info), signal: activity.cancellationSignal, nextCallIndex: () => calls++, runDeadlineAt, attemptEndsAt },
+      { ...scopeOf(info), signal: activity.cancellationSignal, nextCallIndex: () => calls++, runDeadlineAt, attemptEndsAt, ...(opts.pausesOnOutage ? { pausesOnOutage: true } : {}) },
       progress,
     );
   } catch (err) {

@@ -111,7 +111,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           cached: result.cached,
           ...collect,
         };
-      }, { deadlineAt: input.deadlineAt });
+      }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
 
     /**
@@ -158,7 +158,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           inputHash: outlineInputHash(input.route, input.title, scenes),
         });
         return { sections: Math.max(1, sections.length), calls };
-      }, { deadlineAt: input.deadlineAt });
+      }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
 
     /**
@@ -187,7 +187,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           cached: result.cached,
           ...collect,
         };
-      }, { deadlineAt: input.deadlineAt });
+      }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
 
     /**
@@ -232,7 +232,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
         }
         if (rows.length) await repo.saveEmbeddings(rows);
         return { embedded: scenes.length, requests: batches.length };
-      }, { deadlineAt: input.deadlineAt });
+      }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
   };
 }

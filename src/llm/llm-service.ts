@@ -31,6 +31,12 @@ export interface CallContext {
   collect?: DeferredWrites;
   /** The row key to use instead of the attempt's (a batch item's key is attempt-independent). */
   callKey?: string;
+  /**
+   * The caller's run pauses itself on a provider outage (ingestion): a call failing during one
+   * ends with LlmProviderUnavailable, not retried. Other callers keep the failure as it is and
+   * their retries (no run of theirs can pause and probe).
+   */
+  pausesOnOutage?: boolean;
   /** Rate limits are waited out until then (epoch ms), then fail the item: the run's deadline. */
   runDeadlineAt?: number;
   /**
@@ -317,7 +323,7 @@ export class LlmService {
         }
         permit?.release();
         const outage = this.deps.outages?.failed(call.provider, item, errorType, failure.message);
-        if (outage) {
+        if (outage && ctx.pausesOnOutage) {
           const message = describeOutage(outage);
           this.deps.onOutage?.(message);
           throw ApplicationFailure.create({ type: LlmFailureType.ProviderUnavailable, message, nonRetryable: true, cause: failure });

@@ -219,4 +219,24 @@ describe('call log while the database is away', () => {
     expect(recorded).toEqual([expect.objectContaining({ outcome: 'error', errorType: LlmFailureType.Transient })]);
     landed();
   });
+
+  it('during an outage only a caller whose run pauses itself (ingestion) gets LlmProviderUnavailable; the others keep their failure and retries', async () => {
+    const provider: ChatProvider = {
+      provider: 'anthropic',
+      chat: async () => {
+        throw Object.assign(new Error('upstream broke'), { status: 500 });
+      },
+    };
+    const callLog: CallLog = { record: async () => undefined, flush: async () => undefined };
+    const outages = new OutageDetector({ window: 4, minFailures: 2, minItems: 1 });
+    const llm = new LlmService({ registry: new ProviderRegistry().registerChat(provider), cache: new MemoryCacheStore(), callLog, requestTimeoutMs: 1000, outages });
+    const call = { purpose: 'synthesis', provider: 'anthropic' as const, model: 'm', promptVersion: 'v', request: { messages: [{ role: 'user' as const, content: 'x' }], maxTokens: 5 }, useCache: false };
+    for (const activityId of ['1', '2', '3']) {
+      const failure = await llm.chat(call, { workflowId: 'stories-x', activityId }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ type: LlmFailureType.Transient, nonRetryable: false });
+    }
+    expect(outages.current('anthropic')).toBeDefined();
+    const paused = await llm.chat(call, { workflowId: 'ingest-x', activityId: '4', pausesOnOutage: true }).catch((e: unknown) => e);
+    expect(paused).toMatchObject({ type: LlmFailureType.ProviderUnavailable, nonRetryable: true });
+  });
 });
