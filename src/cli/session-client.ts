@@ -36,6 +36,8 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     taskQueue: opts.taskQueue,
     args: [{ sessionId: opts.sessionId, title: opts.title, scriptId: opts.scriptId ?? null }],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    // What the Web UI shows for the run, as the other jobs' starts give it.
+    staticSummary: `session "${opts.title}"${opts.scriptId ? ` on script ${opts.scriptId}` : ''}`,
     // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).
     ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });

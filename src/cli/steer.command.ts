@@ -38,8 +38,10 @@ const describeState = (s: SteeringState) =>
 
 /** What a run's description says without its workers: status, start, history and search attributes. */
 function describedLines(desc: WorkflowExecutionDescription): string[] {
+  // storyloom's own (job, title, status): the server's (BuildIds, TemporalChangeVersion) say nothing to a user.
   const attributes = desc.typedSearchAttributes
     .getAll()
+    .filter(({ key }) => key.name.startsWith('Storyloom'))
     .map(({ key, value }) => `${key.name}=${value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(',') : String(value)}`);
   return [
     `status ${desc.status.name}, started ${desc.startTime.toISOString()}, ${desc.historyLength} history events`,

@@ -134,9 +134,10 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   };
   const showDetails = () =>
     setCurrentDetails(
-      [`**stories** ${describeScope(scope)} — ${phase}${state.paused ? ' (paused)' : ''}`,
+      // An ended run shows how it ended. "n of m", not "n/m": the Web UI draws that as a fraction glyph.
+      [`**stories** ${describeScope(scope)} — ${endedAs ?? `${phase}${state.paused ? ' (paused)' : ''}`}`,
         `articles: ${articles}, clusters: ${clusters.length}`,
-        `synthesis: ${synthesis.done + synthesis.reused}/${synthesis.total} (${synthesis.reused} reused${synthesis.failed ? `, ${synthesis.failed} failed` : ''})`,
+        `synthesis: ${synthesis.done + synthesis.reused} of ${synthesis.total} (${synthesis.reused} reused${synthesis.failed ? `, ${synthesis.failed} failed` : ''})`,
         ...(batch ? [`batch: ${batch.batchId ?? 'all cached'} ${batch.providerStatus}, ${batch.total} items, poll ${batch.polls}`] : []),
         `concurrency: ${state.concurrency.synthesis}`].join('\n\n'),
     );
@@ -201,6 +202,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     if (synthesis.startedAt !== undefined && synthesis.finishedAt === undefined) timings.synthesis = Date.now() - synthesis.startedAt;
     const r = result(status, error);
     markStatus(status);
+    showDetails();
     const finishRun = () =>
       mainActivities.finishStoryRun({
         run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures },

@@ -204,9 +204,11 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   };
   const showDetails = () => {
     const p = state.phases;
-    const line = (name: string, x: PhaseProgress) => `${name}: ${x.done + x.reused}/${x.total}${x.failed ? ` (${x.failed} failed)` : ''}`;
+    // "n of m", not "n/m": the Web UI draws that as a fraction glyph.
+    const line = (name: string, x: PhaseProgress) => `${name}: ${x.done + x.reused} of ${x.total}${x.failed ? ` (${x.failed} failed)` : ''}`;
     setCurrentDetails(
-      [`**${state.title || input.scriptId}** — ${phase}${state.paused ? ' (paused)' : ''}`,
+      // An ended run shows how it ended (a paused one that was cancelled is no longer paused).
+      [`**${state.title || input.scriptId}** — ${endedAs ?? `${phase}${state.paused ? ' (paused)' : ''}`}`,
         line('summaries', p.summaries), line('outline', p.outline), line('sheets', p.sheets), line('embeddings', p.embeddings),
         `concurrency: summaries ${state.concurrency.summaries}, sheets ${state.concurrency.sheets}`,
         ...(state.paused && state.pauseReason ? [`paused by itself: ${state.pauseReason}`] : [])].join('\n\n'),

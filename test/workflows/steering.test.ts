@@ -115,6 +115,22 @@ describe('steering updates', () => {
     expect((await handle.result()).status).toBe('completed');
     expect(stack.sim.stats().byPurpose.summary.requests).toBe(10);
   });
+
+  it('a paused run that is cancelled shows it ended cancelled, no longer paused, in the details and its progress', async () => {
+    const script = await importSynthetic(stack.app.services.db, 10, 3, title('PauseCancel'));
+    stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
+    const handle = await start(script.scriptId, { concurrency: { summaries: 2, sheets: 2 } });
+    await waitFor(async () => (await handle.query(progressQuery)).phase === 'summaries');
+    await handle.executeUpdate(pauseUpdate);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    const details = await currentDetails(handle);
+    expect(details).toMatch(/— cancelled\n/);
+    expect(details).not.toContain('(paused)');
+    // "n of m": the Web UI draws "n/m" as a fraction glyph.
+    expect(details).toMatch(/summaries: \d+ of 10/);
+    expect((await handle.query(progressQuery)).status).toBe('cancelled');
+  });
 });
 
 describe('search attributes', () => {

@@ -62,6 +62,8 @@ it('refuses an empty or oversized input with a clear message, and the session st
   expect(await failureOf(handle.executeUpdate(takeTurnUpdate, { args: [{ text: '   ' }] }))).toMatch(/A turn needs some text/);
   expect(await failureOf(handle.executeUpdate(takeTurnUpdate, { args: [{ text: 'x'.repeat(4001) }] }))).toMatch(/at most 4000 characters \(got 4001\)/);
   expect((await handle.query(sessionProgressQuery)).turns).toBe(1);
+  // The Web UI's summary of the run, as the other jobs' starts give one.
+  expect(await (await handle.describe()).staticSummary()).toBe('session "The Lighthouse"');
 });
 
 it('two turns sent at once are both answered, one after the other in arrival order', async () => {
