@@ -121,14 +121,16 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
      * requests never exceed the provider's cap. Each section's outline is saved in the
      * heartbeat, so a retry resumes after the last one done.
      */
-    async writeOutline(input: LlmStepInput & { scriptId: string; title: string }): Promise<{ sections: number; calls: number }> {
+    async writeOutline(input: LlmStepInput & { scriptId: string; title: string }): Promise<{ sections: number; calls: number; cached: boolean }> {
       const scenes = await repo.summariesInOrder(input.scriptId);
-      return withActivityContext<{ sections: number; calls: number }, OutlineProgress>(async (ctx, progress) => {
+      return withActivityContext<{ sections: number; calls: number; cached: boolean }, OutlineProgress>(async (ctx, progress) => {
         const sectionText = (s: (typeof scenes)[number]) => `${s.heading}: ${s.summary}`;
         const countTokens = await batchCounter(input.route, scenes.map(sectionText), deps.outlineContextTokens);
         const sections = embeddingBatches(scenes, sectionText, { maxInputs: Infinity, maxTokens: deps.outlineContextTokens, countTokens });
         let digest: string;
         let calls = 1;
+        // Cached only when every call of it was (a section made by a failed attempt counts as paid).
+        let allCached = progress.previous === undefined;
         if (sections.length <= 1) {
           digest = summariesDigest(scenes);
         } else {
@@ -141,6 +143,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
               const part = await chat(deps, 'outline', input.route, PROMPT_VERSIONS.outlineSection,
                 outlineSectionPrompt(input.title, i + 1, sections.length, sectionDigest), input, ctx);
               text = part.text.trim();
+              allCached &&= part.cached;
               calls++;
             }
             done.push({ hash, text });
@@ -157,7 +160,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           sections: Math.max(1, sections.length),
           inputHash: outlineInputHash(input.route, input.title, scenes),
         });
-        return { sections: Math.max(1, sections.length), calls };
+        return { sections: Math.max(1, sections.length), calls, cached: allCached && outline.cached };
       }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
 
@@ -196,15 +199,17 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
      * of requests writes what it has every `checkpointEveryMs` and saves which scenes are
      * stored in the heartbeat, so a retry embeds only the rest.
      */
-    async embedScenes(input: LlmStepInput & { sceneIds: number[]; batch: boolean }): Promise<{ embedded: number; requests: number }> {
+    async embedScenes(input: LlmStepInput & { sceneIds: number[]; batch: boolean }): Promise<{ embedded: number; requests: number; cached: number }> {
       const scenes = await repo.summariesOf(input.sceneIds);
-      return withActivityContext<{ embedded: number; requests: number }, EmbeddingProgress>(async (ctx, progress) => {
+      return withActivityContext<{ embedded: number; requests: number; cached: number }, EmbeddingProgress>(async (ctx, progress) => {
         const stored = new Set(progress.previous?.storedSceneIds ?? []);
         const todo = scenes.filter((s) => !stored.has(s.id));
         const countTokens = input.batch ? await batchCounter(input.route, todo.map(sceneEmbeddingText), MAX_TOKENS_PER_REQUEST) : undefined;
         const batches = input.batch ? embeddingBatches(todo, sceneEmbeddingText, { countTokens }) : todo.map((s) => [s]);
         let rows: EmbeddingRow[] = [];
         let lastCheckpoint = Date.now();
+        // Scenes whose request the cache answered (in this attempt: an earlier one's are not known).
+        let cached = 0;
         for (const batch of batches) {
           const result = await deps.llm.embed(
             {
@@ -219,6 +224,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
             },
             ctx,
           );
+          if (result.cached) cached += batch.length;
           batch.forEach((scene, i) =>
             rows.push({ sceneId: scene.id, inputHash: embeddingInputHash(input.route, scene), model: input.route.model, vector: result.vectors[i] }),
           );
@@ -231,7 +237,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
           }
         }
         if (rows.length) await repo.saveEmbeddings(rows);
-        return { embedded: scenes.length, requests: batches.length };
+        return { embedded: scenes.length, requests: batches.length, cached };
       }, { deadlineAt: input.deadlineAt, pausesOnOutage: true });
     },
   };

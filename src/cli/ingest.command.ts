@@ -33,7 +33,9 @@ function concurrency(name: string, raw: string | undefined, fallback: number): n
 
 export function describeResult(r: IngestionResult): string {
   const p = r.phases;
-  const line = (name: string, x: typeof p.summaries) => `  ${name.padEnd(11)} ${x.done} made, ${x.reused} reused, ${x.failed} failed of ${x.total}`;
+  // "made" counts what the cache answered too (nothing paid): said apart, as the report's cache hits are.
+  const line = (name: string, x: typeof p.summaries) =>
+    `  ${name.padEnd(11)} ${x.done} made${x.cached ? ` (${x.cached} from the cache)` : ''}, ${x.reused} reused, ${x.failed} failed of ${x.total}`;
   const status = r.status === 'completed_with_failures' ? `completed with ${r.failureCount} failure(s)` : r.status;
   return [
     `Ingestion ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${r.mode}; summaries ${(r.timingsMs.summaries / 1000).toFixed(1)} s, phase 2 ${(r.timingsMs.phase2 / 1000).toFixed(1)} s)`,

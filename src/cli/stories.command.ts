@@ -74,7 +74,7 @@ export function describeStoriesResult(r: StoriesResult): string {
   const status = r.status === 'completed_with_failures' ? `completed with ${r.failureCount} failure(s)` : r.status;
   return [
     `Stories ${status} in ${(r.timingsMs.total / 1000).toFixed(1)} s (${describeScope(r.scope)})`,
-    `  articles ${r.articles}, clusters ${r.clusters}: ${r.synthesis.done} synthesised, ${r.synthesis.reused} reused, ${r.synthesis.failed} failed`,
+    `  articles ${r.articles}, clusters ${r.clusters}: ${r.synthesis.done} synthesised${r.synthesis.cached ? ` (${r.synthesis.cached} from the cache)` : ''}, ${r.synthesis.reused} reused, ${r.synthesis.failed} failed`,
     // "written", not "new": a story whose hash was stored before (a --no-cache run) is rewritten in place, keeping its id.
     `  stories: ${r.stories.created} written from this run's syntheses, ${r.stories.kept} kept, ${r.stories.superseded} superseded`,
     ...r.failures.slice(0, 10).map((f) => `  ✗ ${f.label}: ${f.errorType}: ${f.message}`),

@@ -64,6 +64,8 @@ export interface PhaseProgress {
   failed: number;
   /** Items already current and reused without a call. */
   reused: number;
+  /** Of `done`, those the response cache answered (no provider call, nothing paid); absent before 0.8.2. */
+  cached?: number;
   startedAt?: number;
   finishedAt?: number;
 }

@@ -274,6 +274,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
             made.push(story);
             if (story.queriedArticles) articleQueries++;
             synthesis.done++;
+            if (story.cached) synthesis.cached = (synthesis.cached ?? 0) + 1;
             showDetails();
           } catch (err) {
             recordFailure(cluster, err);
@@ -306,6 +307,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       for (const story of collected.stories) {
         made.push(story);
         synthesis.done++;
+        if (story.cached) synthesis.cached = (synthesis.cached ?? 0) + 1;
       }
       const retry = new Set([...missing, ...collected.unreadable.map((u) => u.storyHash)]);
       for (const item of outcome.items) {

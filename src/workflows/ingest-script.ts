@@ -474,12 +474,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         holdAfterLastStart(summaryWriter, index, plan.scenes.length);
         try {
           await untilProviderAnswers(async (probe) => {
-            const { cached: _cached, ...row } = await summarize.summarizeScene.executeWithOptions(
+            const { cached, ...row } = await summarize.summarizeScene.executeWithOptions(
               { summary: `summary: ${scene.label}`, ...(probe ? PROBE_OPTIONS : {}) },
               [{ sceneId: scene.id, route: routes.summary, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(routes.summary) }],
             );
             summaryWriter.add(row);
             s.done++;
+            if (cached) s.cached = (s.cached ?? 0) + 1;
             showDetails();
           });
         } catch (err) {
@@ -584,10 +585,12 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         try {
           // At most one section per scene, plus the outline over the sections.
           await untilProviderAnswers(async (probe) => {
-            await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
+            const written = await llmActivities(state.routes.outline, { requests: summarisedScenes + 1 }).writeOutline.executeWithOptions(
               { summary: `outline: ${state.title}`, ...(probe ? PROBE_OPTIONS : {}) },
               [{ scriptId: input.scriptId, title: state.title, route: state.routes.outline, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.outline) }],
             );
+            // Results of activities before 0.8.2 do not say.
+            if (written.cached) p.cached = 1;
           });
           p.done++;
         } catch (err) {
@@ -613,12 +616,13 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
           holdAfterLastStart(sheetWriter, index, characters.length);
           try {
             await untilProviderAnswers(async (probe) => {
-              const { cached: _cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
+              const { cached, ...row } = await sheets.generateCharacterSheet.executeWithOptions(
                 { summary: `sheet: ${c.name}`, ...(probe ? PROBE_OPTIONS : {}) },
                 [{ characterId: c.id, route: state.routes.sheet, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.sheet) }],
               );
               sheetWriter.add(row);
               p.done++;
+              if (cached) p.cached = (p.cached ?? 0) + 1;
               showDetails();
             });
           } catch (err) {
@@ -656,6 +660,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
             [{ sceneIds, batch: flags.batchEmbeddings, route: state.routes.embedding, useCache: flags.useCache, refreshCache, deadlineAt: deadlineAt(state.routes.embedding) }],
           );
           p.done += r.embedded;
+          if (r.cached) p.cached = (p.cached ?? 0) + r.cached;
         });
       } catch (err) {
         recordFailure('embeddings', `${sceneIds.length} scenes`, err);

@@ -105,7 +105,7 @@ it('unbatched embeddings: a retry embeds only the scenes the failed attempt had 
 
   stack.sim.configure({ faults: [] });
   const second = await attempt(2, first.lastHeartbeat, () => activities.embedScenes(input));
-  expect(second.result).toEqual({ embedded: SCENES, requests: SCENES - 7 });
+  expect(second.result).toEqual({ embedded: SCENES, requests: SCENES - 7, cached: 0 });
   expect(stack.sim.stats().byPurpose.embedding.requests).toBe(8 + SCENES - 7);
   expect(await stored()).toBe(SCENES);
 });

@@ -96,7 +96,8 @@ describe('ingest and friends', () => {
     sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
     let result;
     try {
-      result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '2');
+      // --no-cache: other test files ingest the same scenes into this database, and the bar needs calls to wait for.
+      result = await cli('ingest', copy, '--wait', '--concurrency-summaries', '2', '--no-cache');
     } finally {
       sim.configure({ latency: null });
     }

@@ -236,4 +236,8 @@ it('a cancelled run\'s report counts the syntheses it paid for and did not write
   const stored = await new RunRepository(stack.app.services.db).storyRunResult(handle.firstExecutionRunId);
   expect(stored!.timingsMs.synthesis).toBeGreaterThanOrEqual(1500);
   expect((await handle.query(storiesProgressQuery)).status).toBe('cancelled');
+  // A re-run is answered from the cache for what the cancelled run paid for, and says so.
+  stack.sim.configure({ latency: null });
+  const again = await (await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 2 })).result();
+  expect(again.synthesis).toMatchObject({ done: 4, cached: paid.n });
 });

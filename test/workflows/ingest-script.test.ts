@@ -275,7 +275,11 @@ it('a re-run with the cache makes zero provider calls', async () => {
   stack.sim.resetStats();
   const again = await run(script.scriptId, { mode: 'partial' });
   expect(again.status).toBe('completed');
-  expect(again.phases.summaries).toMatchObject({ done: 8, reused: 0 });
+  expect(again.phases.summaries).toMatchObject({ done: 8, reused: 0, cached: 8 });
+  // Every phase says the cache answered it (nothing was paid for).
+  expect(again.phases.outline).toMatchObject({ done: 1, cached: 1 });
+  expect(again.phases.sheets.cached).toBe(again.phases.sheets.done);
+  expect(again.phases.embeddings).toMatchObject({ done: 8, cached: 8 });
   expect(stack.sim.stats().totalRequests).toBe(0);
 });
 
