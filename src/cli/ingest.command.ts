@@ -105,7 +105,13 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
         throw new UsageError(`--script-id goes with a file (ingest <file> --script-id ID updates that script from the file); to ingest a stored script, give its id or title alone: storyloom ingest ${values['script-id'] || '<scriptId>'}`);
       }
       const fromStory = await importStoryVersion(ctx, target);
-      if (fromStory) console.log(`Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`);
+      if (fromStory) {
+        console.log(
+          fromStory.unchanged
+            ? `Version ${fromStory.version} of the story is script "${fromStory.title}" (${fromStory.scriptId}) already, unchanged`
+            : `Imported version ${fromStory.version} of the story as script "${fromStory.title}" (${fromStory.scriptId})`,
+        );
+      }
       const script = await ctx.script(fromStory?.scriptId ?? target);
       ({ id: scriptId, title, scenes, characters } = script);
     }

@@ -44,7 +44,11 @@ async function requireVersion(ctx: CliContext, story: string, version?: number):
  * `import` does (src/operations/import-script.ts): refused with IngestionRunningError, nothing
  * written, while that script's ingestion runs.
  */
-export async function importStoryVersion(ctx: CliContext, story: string, version?: number): Promise<{ scriptId: string; title: string; version: number } | undefined> {
+export async function importStoryVersion(
+  ctx: CliContext,
+  story: string,
+  version?: number,
+): Promise<{ scriptId: string; title: string; version: number; unchanged: boolean } | undefined> {
   const row = await findVersion(ctx, story, version);
   if (!row) return undefined;
   const title = `${row.title} (v${row.version})`;
@@ -54,7 +58,9 @@ export async function importStoryVersion(ctx: CliContext, story: string, version
     label: `story "${row.title}" version ${row.version}`,
   });
   if (row.scriptId !== imported.scriptId) await new ScreenplayRepository(await ctx.db()).setVersionScript(row.id, imported.scriptId);
-  return { scriptId: imported.scriptId, title, version: row.version };
+  // The version imported before and not changed since: the script is as it was.
+  const unchanged = !imported.created && imported.changedScenes === 0 && imported.removedScenes === 0 && imported.movedScenes === 0;
+  return { scriptId: imported.scriptId, title, version: row.version, unchanged };
 }
 
 export function describeVariant(r: Pick<VariantResult, 'outputTokens' | 'ttftMs' | 'durationMs' | 'costUsd' | 'truncated' | 'continuations' | 'cached'>): string {

@@ -166,6 +166,12 @@ it('export → ingest round trip: the exported Fountain imports, and `ingest <st
   expect(ingested.out).toContain(`summaries   ${parsed.scenes.length} made`);
   const show = await cli('screenplays', 'show', story);
   expect(show.out).toMatch(/ingested as script [0-9a-f-]{36}/);
+  // Again: the version is that script already, unchanged (nothing is imported), and nothing is made.
+  const again = await cli('ingest', story, '--wait');
+  expect(again.code).toBe(0);
+  expect(again.out).toContain('Version 1 of the story is script "Round Trip (v1)"');
+  expect(again.out).toContain('already, unchanged');
+  expect(again.out).toContain(`summaries   0 made, ${parsed.scenes.length} reused`);
 
   // The exported file imports as a script of its own, with the same scenes.
   const imported = await cli('import', file, '--title', 'Round Trip file');
