@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { CallOptions, ChatProvider, ChatRequest, ChatResult, TokenCountingProvider, TokenCountRequest } from './types';
+import type { CallOptions, ChatProvider, ChatRequest, ChatResult, PartialUsage, TokenCountingProvider, TokenCountRequest } from './types';
 import { PURPOSE_HEADER } from './types';
 import { strictOutputSchema } from './structured-output';
 
@@ -73,5 +73,12 @@ export async function sendMessage(
   if (!onToken) return client.messages.create(params, requestOptions);
   const stream = client.messages.stream(params, requestOptions);
   stream.on('text', (delta) => onToken(delta));
-  return stream.finalMessage();
+  try {
+    return await stream.finalMessage();
+  } catch (err) {
+    // Cut short (a cancel, a timeout, a dropped stream): message_start said what the prompt cost.
+    const inputTokens = stream.currentMessage?.usage.input_tokens;
+    if (inputTokens !== undefined && err instanceof Error) Object.assign(err, { partialUsage: { inputTokens } satisfies PartialUsage });
+    throw err;
+  }
 }

@@ -8,7 +8,8 @@ import type { ProviderGates } from './rate-gate';
 import type { ProviderRegistry } from './registry';
 import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheEntry, type CacheStore } from './response-cache';
-import type { ChatRequest, ChatResult, EmbedResult, ToolChatRequest, ToolChatResult } from './types';
+import type { ChatRequest, ChatResult, EmbedResult, PartialUsage, ToolChatRequest, ToolChatResult } from './types';
+import { estimateTokens } from '../domain/tokens';
 
 /** Who made a call: recorded with every `llm_calls` row. */
 export interface CallContext {
@@ -146,13 +147,15 @@ export class LlmService {
   async chat(call: ChatCall, ctx: CallContext = {}): Promise<Cached<ChatResult>> {
     const request: ChatRequest = { ...call.request, model: call.model };
     const schema = call.request.jsonSchema?.schema;
+    const tap = new StreamTap();
     return this.run(
       call,
       'chat',
       request,
       ctx,
-      (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: ctx.onToken }),
+      (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: tap.wrap(ctx.onToken) }),
       schema ? (result) => structuredAnswerProblem(result.text, schema) : () => undefined,
+      tap,
     );
   }
 
@@ -165,6 +168,7 @@ export class LlmService {
     const request: ToolChatRequest = { ...call.request, model: call.model };
     const now = this.deps.now ?? Date.now;
     let latencyMs = 0;
+    const tap = new StreamTap();
     const result = await this.run(
       { ...call, useCache: false },
       'chat',
@@ -173,12 +177,13 @@ export class LlmService {
       async (signal) => {
         const started = now();
         try {
-          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal, onToken: ctx.onToken });
+          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal, onToken: tap.wrap(ctx.onToken) });
         } finally {
           latencyMs = now() - started;
         }
       },
       () => undefined,
+      tap,
     );
     return { ...result, latencyMs };
   }
@@ -267,6 +272,8 @@ export class LlmService {
     ctx: CallContext,
     invoke: (signal: AbortSignal) => Promise<T>,
     problem: (result: T) => string | undefined,
+    /** The streamed text of the request in flight, for the row of one that fails part-way. */
+    tap?: StreamTap,
   ): Promise<Cached<T>> {
     const now = this.deps.now ?? Date.now;
     const key = cacheKey({ provider: call.provider, model: call.model, promptVersion: call.promptVersion, kind, request });
@@ -290,6 +297,7 @@ export class LlmService {
     for (let waits = 0; result === undefined; waits++) {
       const permit = await gate?.acquire(ctx.signal);
       callStarted = now();
+      tap?.reset();
       const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
       try {
         const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
@@ -310,7 +318,7 @@ export class LlmService {
         const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
         // The call failed either way: a failed row write must not hide the call's own error, nor
         // hold it while the database is away (the row is written when it is back).
-        await this.recordFailed({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, inputTokens: 0, outputTokens: 0 });
+        await this.recordFailed({ ...base, outcome: 'error', errorType, latencyMs: now() - callStarted, ...usageCutShort(err, tap) });
         if (!(failure instanceof ApplicationFailure)) throw failure;
         if (RATE_LIMIT_LLM_FAILURES.includes(errorType as LlmFailureType)) {
           const asked = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null ? Number(failure.nextRetryDelay) : undefined;
@@ -430,4 +438,34 @@ function embeddingProblem(result: EmbedResult, call: EmbedCall): string | undefi
   }
   const bad = result.vectors.findIndex((v) => !Array.isArray(v) || v.length === 0 || (call.dimensions !== undefined && v.length !== call.dimensions));
   return bad === -1 ? undefined : `vector ${bad} is empty or not ${call.dimensions ?? 'the expected'}-dimensional`;
+}
+
+/**
+ * The text a streamed request produced, kept for the request's row should it fail part-way: a
+ * provider bills a stream cut short (a cancel, a timeout) for what it had produced.
+ */
+class StreamTap {
+  text = '';
+
+  wrap(onToken: ((delta: string) => void) | undefined): ((delta: string) => void) | undefined {
+    if (!onToken) return undefined;
+    return (delta) => {
+      this.text += delta;
+      onToken(delta);
+    };
+  }
+
+  reset(): void {
+    this.text = '';
+  }
+}
+
+/**
+ * The tokens a failed request used, as far as they are known: the prompt's when the provider said
+ * it before failing (`partialUsage`), the output streamed so far estimated from its text (the
+ * provider's own count comes only with the end of a stream). Zero for what is not known.
+ */
+function usageCutShort(err: unknown, tap: StreamTap | undefined): { inputTokens: number; outputTokens: number } {
+  const partial = (err as { partialUsage?: PartialUsage } | null)?.partialUsage;
+  return { inputTokens: partial?.inputTokens ?? 0, outputTokens: tap?.text ? estimateTokens(tap.text) : 0 };
 }

@@ -126,3 +126,11 @@ export interface ToolChatProvider {
   readonly provider: Provider;
   chatWithTools(request: ToolChatRequest, options: CallOptions): Promise<ToolChatResult>;
 }
+
+/**
+ * What a request that failed part-way had used, as far as the provider said before it failed
+ * (Anthropic's message_start gives the prompt's tokens): attached to the error as `partialUsage`.
+ */
+export interface PartialUsage {
+  inputTokens?: number;
+}

@@ -182,6 +182,14 @@ it('aborts the HTTP stream within about a second of a cancel', async () => {
     const report = await new RunRepository(stack.app.services.db).findReport({ workflowId: handle.workflowId });
     expect(report).toMatchObject({ kind: 'generateScreenplay', status: 'cancelled', error: { type: 'CancelledFailure' }, screenplay: { versions: [], personaQueries: 1 } });
     expect(report!.phasesMs).toEqual({ preparing: expect.any(Number), generating: expect.any(Number) });
+    // The stream cut short is billed for its prompt and what it had written: its row says so (it said 0 and 0).
+    const [row] = await stack.app.services.db.query(
+      "SELECT input_tokens, output_tokens FROM llm_calls WHERE workflow_id = $1 AND purpose = 'screenplay' AND outcome = 'error'",
+      [handle.workflowId],
+    );
+    expect(row.input_tokens).toBeGreaterThan(0);
+    expect(row.output_tokens).toBeGreaterThanOrEqual(Math.floor(watcher.text().length / 4));
+    expect(report!.totals.costUsd).toBeGreaterThan(0);
   } finally {
     await watcher.close();
   }
