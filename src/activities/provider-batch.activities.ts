@@ -244,8 +244,24 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
           if (batch.status !== 'ended') await deps.repo.update(ref.key, { status: 'cancelled' });
           return { batchId: id, cancelled: false };
         }
-        const status = await call((c) => c.cancel(id, opts));
-        await deps.repo.update(ref.key, { providerBatchId: id, status: 'cancelled', endedAt: status.endedAt ? new Date(status.endedAt) : null });
+        // A batch may have ended at the provider with its results not fetched yet (the run's polls
+        // are minutes apart): nothing to cancel then, and everything to settle.
+        let status = await call((c) => c.status(id, opts));
+        let cancelled = false;
+        if (status.state !== 'ended') {
+          try {
+            status = await call((c) => c.cancel(id, opts));
+            cancelled = true;
+          } catch (err) {
+            // It may have ended between the look and the cancel, which a provider then refuses.
+            status = await call((c) => c.status(id, opts));
+            if (status.state !== 'ended') throw err;
+          }
+        }
+        await deps.repo.update(ref.key, {
+          providerBatchId: id,
+          ...(cancelled ? { status: 'cancelled', endedAt: status.endedAt ? new Date(status.endedAt) : null } : {}),
+        });
         let ended: BatchStatus | undefined = status;
         // A cancelled batch ends once the requests it was running finish (Anthropic: "canceling").
         for (const until = Date.now() + CANCELLED_BATCH_WAIT_MS; ended.state !== 'ended'; ) {
@@ -256,8 +272,9 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
           await new Promise((r) => setTimeout(r, CANCELLED_BATCH_POLL_MS));
           ended = await call((c) => c.status(id, opts));
         }
+        // Not ended within the wait (OpenAI's "cancelling" can take minutes): its answers stay unsettled, and a re-run pays for them.
         if (ended) await settleOpenItems(ref, ctx, ended);
-        return { batchId: id, cancelled: status.state !== 'ended' || status.providerStatus === 'cancelled' };
+        return { batchId: id, cancelled: cancelled && (status.state !== 'ended' || status.providerStatus === 'cancelled') };
       });
     },
   };

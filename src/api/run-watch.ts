@@ -130,7 +130,8 @@ class RunWatcher {
       this.stop();
       return true;
     }
-    const json = JSON.stringify(progress);
+    // A new event when the run's state changed, not merely its clock (a paused run's elapsed time goes on).
+    const json = JSON.stringify(progress, (key, value: unknown) => (key === 'elapsedMs' || key === 'estimatedRemainingMs' ? undefined : value));
     if (json !== this.lastProgressJson || !this.last) {
       this.lastProgressJson = json;
       this.emit({ id: `${desc.runId}:${desc.historyLength}`, type: 'progress', data: { status, progress, ...(progressError ? { progressError } : {}) } });

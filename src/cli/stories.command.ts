@@ -120,7 +120,7 @@ async function generate(ctx: CliContext, argv: string[]): Promise<number> {
   const { workflowId, scope, handle } = started;
   console.log(`Started ${workflowId} (${describeScope(scope)})`);
   console.log(`Web UI: ${webUiLink(ctx.config, workflowId, handle.firstExecutionRunId)}`);
-  const overCap = input.flags?.parallelSynthesis && !input.batch ? windowOverWorkerCap(ctx.config, 'synthesis', '--concurrency', input.concurrency ?? 0) : undefined;
+  const overCap = input.flags?.parallelSynthesis && !input.batch ? windowOverWorkerCap(ctx.config, 'synthesis', '--concurrency', input.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY) : undefined;
   if (overCap) console.error(overCap);
   if (!values.wait) return 0;
   try {

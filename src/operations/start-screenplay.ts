@@ -11,7 +11,7 @@ import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/scr
 import { UnknownPersonasError } from '../domain/generation/personas';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
 import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput } from '../shared/screenplay';
-import { storyloomSearchAttributes } from '../shared/search-attributes';
+import { JOB_KEY, storyloomSearchAttributes, TITLE_KEY } from '../shared/search-attributes';
 import { generateScreenplay } from '../workflows';
 import { OperationError, type OperationContext } from './context';
 
@@ -100,6 +100,23 @@ export class UnknownPersonasRefusal extends OperationError {
 }
 
 /**
+ * The workflow id of a running screenplay run of a new story with this title, from the runs'
+ * search attributes (exact title); undefined when there is none, or when the server cannot say
+ * (no search attributes registered, a title no query string can quote): the start goes on.
+ */
+async function runningScreenplayTitled(ctx: OperationContext, title: string): Promise<string | undefined> {
+  const quote = !title.includes('"') ? '"' : !title.includes("'") ? "'" : undefined;
+  if (!quote || title.includes('\\')) return undefined;
+  const query = `${JOB_KEY.name} = "screenplay" AND ${TITLE_KEY.name} = ${quote}${title}${quote} AND ExecutionStatus = "Running"`;
+  try {
+    for await (const run of (await ctx.client()).workflow.list({ query, pageSize: 1 })) return run.workflowId;
+  } catch {
+    // Visibility without storyloom's search attributes: nothing to compare with.
+  }
+  return undefined;
+}
+
+/**
  * Starts the run and returns at once. The personas and the story are looked up first: for an
  * unknown one nothing is stored and nothing starts.
  */
@@ -128,6 +145,14 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
       throw new OperationError(
         'conflict',
         `A story is already titled "${titled[0].title}" (${titled[0].id}): make a new version of it with --story ${titled[0].id} (over the API, "story"), or give another title.`,
+      );
+    }
+    // A run of a new story stores it with its first version: until then, its title is the running run's.
+    const running = await runningScreenplayTitled(ctx, opts.title);
+    if (running) {
+      throw new OperationError(
+        'conflict',
+        `A screenplay titled "${opts.title}" is being generated (${running}): once it has saved a version, make a new version of it with --story, or give another title.`,
       );
     }
   }

@@ -88,7 +88,7 @@ export interface IngestionProgress {
   concurrency: IngestionConcurrency;
   phases: Record<PhaseName, PhaseProgress>;
   elapsedMs: number;
-  /** When the run began (ms since the epoch): a reader adds the time since the workflow's clock last moved (see run-progress.ts). */
+  /** While it runs, when the run began (ms since the epoch): a reader counts its elapsed time from it (see run-progress.ts). */
   startedAt?: number;
   /** Rough: from the summaries' rate so far; undefined until one finished. */
   estimatedRemainingMs?: number;

@@ -97,7 +97,7 @@ export interface ScreenplayProgress {
   storyId: string | undefined;
   title: string | undefined;
   elapsedMs: number;
-  /** When the run began (ms since the epoch): a reader adds the time since the workflow's clock last moved (see run-progress.ts). */
+  /** While it runs, when the run began (ms since the epoch): a reader counts its elapsed time from it (see run-progress.ts). */
   startedAt?: number;
   prompt?: PromptReport;
   variants: { variant: number; status: VariantStatus; version?: number; truncated?: boolean; outputTokens?: number }[];

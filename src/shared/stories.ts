@@ -131,7 +131,7 @@ export interface StoriesProgress {
   /** With `--batch`: the provider batch's id (null when every item was cached), its status and polls so far. */
   batch?: { id: string | null; state: string; polls: number };
   elapsedMs: number;
-  /** When the run began (ms since the epoch): a reader adds the time since the workflow's clock last moved (see run-progress.ts). */
+  /** While it runs, when the run began (ms since the epoch): a reader counts its elapsed time from it (see run-progress.ts). */
   startedAt?: number;
   estimatedRemainingMs?: number;
 }

@@ -81,7 +81,9 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     elapsedMs: 0,
     variants: Array.from({ length: variants }, (_, variant) => ({ variant, status: 'waiting' as const })),
   };
-  setHandler(screenplayProgressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAt, startedAt }));
+  // A reader counts a running run's time from its start; an ended run's is its own.
+  const running = () => progress.phase === 'preparing' || progress.phase === 'generating';
+  setHandler(screenplayProgressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAt, ...(running() ? { startedAt } : {}) }));
   const searchable = info.typedSearchAttributes.get(JOB_KEY) !== undefined;
   const markStatus = (status: SearchStatus) => {
     if (searchable) upsertSearchAttributes([{ key: STATUS_KEY, value: status }]);
@@ -205,7 +207,8 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
         outputTokens,
         costUsd: results.reduce((n, r) => n + r.costUsd, 0),
         wallMs,
-        firstTokenMs: Math.min(...results.map((r) => r.ttftMs)),
+        // A cached variant's "first token" is its cache lookup: the generated ones say what the model took.
+        firstTokenMs: Math.min(...(generated.length ? generated : results).map((r) => r.ttftMs)),
         // Each generated variant's output over its time after the first token (the whole call when not streamed), averaged.
         ...(generated.length
           ? { tokensPerSecond: Math.round(generated.reduce((n, r) => n + (r.outputTokens * 1000) / Math.max(1, flags.stream ? r.durationMs - r.ttftMs : r.durationMs), 0) / generated.length) }

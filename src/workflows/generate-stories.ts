@@ -128,7 +128,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       synthesis: { ...synthesis },
       ...(batch ? { batch: { id: batch.batchId, state: batch.providerStatus, polls: batch.polls } } : {}),
       elapsedMs: Date.now() - startedAt,
-      startedAt,
+      // A reader counts a running run's time from its start; an ended run's is its own.
+      ...(endedAs ? {} : { startedAt }),
       estimatedRemainingMs: finished > 0 && phase === 'synthesis' ? Math.round((elapsed / finished) * left) : undefined,
     };
   };

@@ -198,7 +198,8 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       concurrency: state.concurrency,
       phases: state.phases,
       elapsedMs,
-      startedAt: state.startedAt,
+      // A reader counts a running run's time from its start; an ended run's is its own.
+      ...(endedAs ? {} : { startedAt: state.startedAt }),
       estimatedRemainingMs: finished > 0 && phase === 'summaries' ? Math.round((phaseElapsed / finished) * left) : undefined,
     };
   };

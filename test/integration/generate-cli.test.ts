@@ -11,6 +11,7 @@ import { checkFountain } from '../../src/domain/generation/fountain-check';
 import { parseScreenplay } from '../../src/domain/screenplay';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
+import { waitFor } from '../helpers/wait';
 import { CREW, importCrew } from '../helpers/personas';
 import { FIXTURES } from '../helpers/scripts';
 
@@ -77,7 +78,32 @@ it('a screenplay answered from the cache says so instead of a tokens-per-second 
   expect(again.err).toContain('v1 (the same text as before, not saved again)');
   const [{ n }] = await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_versions WHERE story_id = $1', [story]);
   expect(n).toBe(1);
+  // A reply paid for is saved, even when it repeats a version (the simulator writes the same text).
+  const paid = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--story', story, '--no-cache', '--wait');
+  expect(paid.code).toBe(0);
+  expect(paid.err).toMatch(/" v2 \(story /);
   expect((await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_stories WHERE lower(title) = lower($1)', [title]))[0].n).toBe(1);
+});
+
+it('a title whose first run is still generating (no story stored yet) is refused too, naming that run', async () => {
+  const title = `In Flight ${Date.now()}`;
+  stack.sim.configure({ latency: { byPurpose: { screenplay: { fixedMs: 20, perOutputTokenMs: 20 } } } });
+  try {
+    const first = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title, '--no-cache');
+    expect(first.code).toBe(0);
+    const workflowId = /Started screenplay generation (screenplay-[0-9a-f-]{36})/.exec(first.out)![1];
+    // Visibility (the runs' search attributes) answers once the server has indexed the start.
+    await waitFor(async () => {
+      for await (const run of stack.env.client.workflow.list({ query: `StoryloomTitle = "${title}" AND ExecutionStatus = "Running"` })) return run;
+      return undefined;
+    }, 10_000, 'the run is listed');
+    const second = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--title', title);
+    expect(second.code).toBe(2);
+    expect(second.err).toContain(`A screenplay titled "${title}" is being generated (${workflowId})`);
+    await stack.env.client.workflow.getHandle(workflowId).cancel();
+  } finally {
+    stack.sim.configure({ latency: { byPurpose: { screenplay: { fixedMs: 20, perOutputTokenMs: 1 } } } });
+  }
 });
 
 it('generate without --wait prints the workflow id and its Web UI link', async () => {

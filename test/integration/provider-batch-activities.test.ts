@@ -163,6 +163,21 @@ describe.each(['anthropic', 'openai'] as const)('%s', (provider) => {
     expect(stack.sim.stats().batches).toMatchObject({ created: 1, cancelled: 1, ended: 1, itemsCanceled: 2 });
     expect(await repo.find(ref.key)).toMatchObject({ status: 'cancelled' });
   });
+
+  it('a cancel that finds the batch ended (its results not fetched yet) cancels nothing and settles every answer', async () => {
+    const wf = `wf-batch-ended-${provider}-${Date.now()}`;
+    const ref = await prepared(provider, wf, `ended-${provider}`, 2);
+    const submitted = await asActivity(wf, 1, () => activities.submitProviderBatch(ref));
+    await untilEnded(wf, ref);
+    const cancelled = await asActivity(wf, 1, () => activities.cancelProviderBatch(ref));
+    expect(cancelled).toEqual({ batchId: submitted.batchId, cancelled: false });
+    expect(stack.sim.stats().batches).toMatchObject({ created: 1, cancelled: 0 });
+    // Paid for and kept: both answers logged (the report counts them) and stored for a re-run.
+    const rows = (await callRows(wf)).filter((r) => r.activityId !== null);
+    expect(rows.map((r) => [r.outcome, r.batch])).toEqual([['ok', true], ['ok', true]]);
+    expect([...(await repo.answers(ref.key)).keys()].sort()).toEqual(['c0', 'c1']);
+    expect(await repo.find(ref.key)).toMatchObject({ status: 'ended', providerBatchId: submitted.batchId });
+  });
 });
 
 it('openai: a submit whose answer was lost is found again by its key on retry (one batch)', async () => {

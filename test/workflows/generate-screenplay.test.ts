@@ -245,6 +245,8 @@ it('the run\'s tokens per second are those of the variants it generated: a cache
   const generated = mixed.variants.filter((v) => !v.cached);
   expect(generated).toHaveLength(1);
   expect(mixed.totals.tokensPerSecond).toBe(Math.round(rate(generated[0])));
+  // So is its first token: a cached variant's is its cache lookup.
+  expect(mixed.totals.firstTokenMs).toBe(generated[0].ttftMs);
   const cachedOnly = await (await start({ title, variants: 2 })).result();
   expect(cachedOnly.variants.every((v) => v.cached)).toBe(true);
   expect(cachedOnly.totals.tokensPerSecond).toBeUndefined();

@@ -207,8 +207,13 @@ it('pause stops new calls (calls in flight finish); resume carries on', async ()
   const result = await handle.result();
   expect(result.status).toBe('completed');
   expect(stack.sim.stats().byPurpose.summary.requests).toBe(12);
-  // A closed run is queried too (the API's run view): its progress says how it ended.
-  expect((await handle.query(progressQuery)).status).toBe('completed');
+  // A closed run is queried too (the API's run view): its progress says how it ended, and its
+  // elapsed time is its own, not counted on from its start by the reader.
+  const ended = await queryProgress<IngestionProgress>(stack.env.client, handle, progressQuery);
+  expect(ended.progress).toMatchObject({ status: 'completed' });
+  expect(ended.progress!.startedAt).toBeUndefined();
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await queryProgress<IngestionProgress>(stack.env.client, handle, progressQuery)).progress!.elapsedMs).toBe(ended.progress!.elapsedMs);
 });
 
 it('setConcurrency widens the window of a running ingestion', async () => {
