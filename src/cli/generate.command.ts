@@ -7,6 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
+import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
 import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
@@ -31,10 +32,19 @@ async function readPlot(file: string): Promise<string> {
   return decodePlot(bytes, `${file}: The plot`);
 }
 
-/** Prints variant 1's text as it arrives; the time of its first delta is the CLI's time to first token. */
-class StreamPrinter {
+/**
+ * Prints variant 1's text as it arrives; the time of its first delta is the CLI's time to first
+ * token. Stdout is to hold the saved screenplay alone (`generate --wait > draft.fountain`): once
+ * the stream starts over (a retried attempt, a reply rewritten because it did not parse) nothing
+ * more is written as it comes, and `complete` settles stdout against the saved text.
+ */
+export class StreamPrinter {
   firstDeltaAt: number | undefined;
   readonly done = new Set<number>();
+  /** What stdout holds of variant 1. */
+  written = '';
+  /** Why the stream stopped being written (it started over), if it did. */
+  interrupted: string | undefined;
   private endedWithNewline = true;
 
   constructor(private readonly out: (text: string) => void) {}
@@ -44,13 +54,32 @@ class StreamPrinter {
     if (event.variant !== 0) return;
     if (event.type === 'delta') {
       this.firstDeltaAt ??= performance.now();
+      if (this.interrupted) return;
       this.out(event.text);
+      this.written += event.text;
       this.endedWithNewline = event.text.endsWith('\n');
     } else if (event.type === 'restart') {
-      this.newline();
-      console.error(`(the reply is not a Fountain screenplay — ${event.reason} — writing it again)`);
+      this.interrupted ??= `the reply was not a Fountain screenplay (${event.reason}) and was written again`;
+    } else if (event.type === 'start' && event.attempt > 1 && this.written) {
+      this.interrupted ??= `its generation was retried (attempt ${event.attempt})`;
     }
   };
+
+  /**
+   * Makes stdout the saved text: what the stream did not show is written (a stream lost or
+   * restarted over the same text); true when stdout holds the saved text whole, false when it
+   * holds text the saved version does not start with.
+   */
+  complete(saved: string): boolean {
+    if (!saved.startsWith(this.written)) return false;
+    const rest = saved.slice(this.written.length);
+    if (rest) {
+      this.out(rest);
+      this.written = saved;
+      this.endedWithNewline = rest.endsWith('\n');
+    }
+    return true;
+  }
 
   newline(): void {
     if (!this.endedWithNewline) this.out('\n');
@@ -124,7 +153,17 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     // The last deltas may trail the result by a moment.
     const deadline = Date.now() + 2000;
     while (printer.done.size < result.variants.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const first = result.variants.find((v) => v.variant === 0);
+    const firstText = first && (await new ScreenplayRepository(await ctx.db()).version(result.storyId, first.version))?.fountain;
+    const whole = firstText === undefined || printer.complete(firstText);
     printer.newline();
+    if (!whole) {
+      // Text already written cannot be taken back: say so, and fail a redirect that would keep it.
+      console.error(
+        `stdout does not hold version ${first!.version} as saved: ${printer.interrupted ?? 'the stream differs from it'} after ${printer.written.length} characters were written; ` +
+          `\`storyloom screenplays export ${result.storyId} --version ${first!.version}\` writes it whole.`,
+      );
+    }
     const cliFirstToken = printer.firstDeltaAt !== undefined ? `${((printer.firstDeltaAt - started) / 1000).toFixed(1)} s` : 'n/a';
     // Stdout holds the screenplay alone (`generate --wait > draft.fountain`); the summary goes to stderr.
     // Versions in number order (the result lists them as they were saved).
@@ -155,6 +194,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
         `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,
     );
     console.error(`Report: storyloom report ${workflowId}`);
+    // A file or pipe holding a broken screenplay is a failure for the script that reads it; a terminal only shows it.
+    if (!whole && !process.stdout.isTTY) return 1;
     if (!values.ingest) return 0;
     let imported;
     try {

@@ -147,7 +147,9 @@ export interface StreamSubscription {
 
 /**
  * LISTENs on a workflow's channel until closed; each event goes to `onEvent` in the order sent.
- * A connection lost later goes to `onError` (without one, to the process, as pg's clients do).
+ * A connection lost later (a Postgres restart) ends the stream: it goes to `onError`, if given,
+ * and never to the process (pg's client emits it as 'error', which unhandled ends the process:
+ * the API server with every client on it, or a CLI waiting on a run that goes on).
  */
 export async function subscribeToStream(
   databaseUrl: string,
@@ -156,7 +158,8 @@ export async function subscribeToStream(
   opts: { onError?: (err: Error) => void } = {},
 ): Promise<StreamSubscription> {
   const client = new Client({ connectionString: databaseUrl });
-  if (opts.onError) client.on('error', opts.onError);
+  // The events stop; callers complete from the run's own answer (a turn's update, the saved screenplay).
+  client.on('error', (err) => opts.onError?.(err));
   client.on('notification', (msg) => {
     if (!msg.payload) return;
     try {

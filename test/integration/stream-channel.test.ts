@@ -70,3 +70,25 @@ it('a subscription whose LISTEN fails closes its connection and throws', async (
   jest.restoreAllMocks();
   await waitFor(async () => (await openConnections(name)) === 0, 5_000, 'the subscription connection closed');
 });
+
+it('a subscription whose connection is lost (a Postgres restart) ends quietly, without onError too: never an unhandled error that ends the process', async () => {
+  const name = `lost-${randomUUID().slice(0, 8)}`;
+  const errors: Error[] = [];
+  const quiet = await subscribeToStream(named(name), `wf-${name}-quiet`, () => undefined);
+  const told = await subscribeToStream(named(name), `wf-${name}-told`, () => undefined, { onError: (err) => errors.push(err) });
+  try {
+    const admin = new Client({ connectionString: testDatabaseUrl() });
+    await admin.connect();
+    try {
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [name]);
+    } finally {
+      await admin.end();
+    }
+    await waitFor(() => errors.length > 0, 5_000, 'the lost connection reported');
+    // The one without onError got the same error; had it reached the process, jest would fail this test.
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await quiet.close();
+    await told.close();
+  }
+});
