@@ -36,6 +36,28 @@ export function isDatabaseUnreachable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Runs `write` until it succeeds, waiting out an unreachable database (1 s doubling to 10 s by
+ * default) until `giveUpAt`; any other failure, or the database still away then, is thrown. For
+ * a write that must not be lost to a restart: a paid call's row, whose answer a retried
+ * attempt would otherwise pay for again.
+ */
+export async function retryWhileDatabaseUnreachable<T>(
+  write: () => Promise<T>,
+  opts: { giveUpAt: number; firstDelayMs?: number; signal?: AbortSignal },
+): Promise<T> {
+  const firstDelayMs = opts.firstDelayMs ?? 1000;
+  for (let tries = 0; ; tries++) {
+    try {
+      return await write();
+    } catch (err) {
+      const delay = Math.min(10 * firstDelayMs, firstDelayMs * 2 ** tries);
+      if (!isDatabaseUnreachable(err) || Date.now() + delay > opts.giveUpAt || opts.signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 export type WaitReason = 'rate_limited' | 'database_unreachable';
 
 /** Why a failure is waited out rather than counted, or undefined when it is the item's. */

@@ -39,6 +39,7 @@ import {
   type VariantResult,
 } from '../shared/screenplay';
 import { withActivityContext, type ActivityProgress } from './activity-context';
+import { retryWhileDatabaseUnreachable } from './attempt-budget';
 
 export interface ScreenplayDeps {
   config: AppConfig;
@@ -176,6 +177,10 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         streams.event(channel, { type: 'start', variant: input.variant, attempt: ctx.attempt ?? 1 });
         const started = Date.now();
         let firstTokenAt: number | undefined;
+        // Writes after a paid answer wait out a database that is away (a restart) while this attempt
+        // allows: failing them would throw the answer away and pay for it again on the next attempt.
+        const untilDatabaseAnswers = <T>(write: () => Promise<T>) =>
+          retryWhileDatabaseUnreachable(write, { giveUpAt: ctx.attemptEndsAt ?? Date.now(), signal: ctx.signal });
         try {
           const generate = (messages: ChatMessage[], already: string, collect: DeferredWrites, refreshCache: boolean) =>
             callModel(deps, { ...input, refreshCache }, { ...ctx, collect }, progress, beat, messages, already, (delta) => {
@@ -220,7 +225,7 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
             }
             const check = checkFountain(text);
             if (check.ok) {
-              await writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ cacheEntries: collect.cacheEntries }]));
+              await untilDatabaseAnswers(() => writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ cacheEntries: collect.cacheEntries }])));
               break;
             }
             if (fromCache && !refreshCache) {
@@ -279,10 +284,12 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
             reuseSameText: cached,
           };
           // The stats stored with the version are the variant's figures, so a retry can return them.
-          const save = await countStatements(deps.db, (manager) => {
-            const counting = new ScreenplayRepository(manager);
-            return input.oneTransactionSave ? counting.saveVersion({ ...saveInput, stats }) : counting.saveVersionSeparately({ ...saveInput, stats });
-          });
+          const save = await untilDatabaseAnswers(() =>
+            countStatements(deps.db, (manager) => {
+              const counting = new ScreenplayRepository(manager);
+              return input.oneTransactionSave ? counting.saveVersion({ ...saveInput, stats }) : counting.saveVersionSeparately({ ...saveInput, stats });
+            }),
+          );
           const outcome: VariantResult = { ...stats, ...save.value, save: { statements: save.statements, commits: save.commits } };
           streams.event(channel, { type: 'done', variant: input.variant, version: outcome.version, truncated });
           await streams.flush();
@@ -338,7 +345,13 @@ async function callModel(
     },
     { ...ctx, onToken: input.stream ? onToken : undefined },
   );
-  await writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls: ctx.collect.calls.splice(0) }]));
+  // The answer is paid for: a database away (a restart) is waited out while the attempt allows,
+  // rather than failing the attempt and paying for the same answer again on the next.
+  const calls = ctx.collect.calls.splice(0);
+  await retryWhileDatabaseUnreachable(() => writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls }])), {
+    giveUpAt: ctx.attemptEndsAt ?? Date.now(),
+    signal: ctx.signal,
+  });
   // A cached (or unstreamed) answer reaches watchers whole.
   if (result.cached || !input.stream) onDelta(result.text);
   return result;

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { LlmCallEntity, type LlmCall } from '../db/entities/llm-call.entity';
 import { WriteBehind } from '../db/write-behind';
-import { isDatabaseUnreachable } from '../activities/attempt-budget';
+import { retryWhileDatabaseUnreachable } from '../activities/attempt-budget';
 
 export type LlmCallRecord = Omit<LlmCall, 'id' | 'createdAt' | 'callKey' | 'batch'> & { callKey?: string | null; batch?: boolean; createdAt?: Date };
 
@@ -55,17 +55,10 @@ export class BufferedCallLog implements CallLog {
     const firstDelayMs = opts.retryDelayMs ?? 1000;
     this.rows = new WriteBehind(
       async (batch) => {
-        const giveUpAt = Date.now() + budgetMs;
-        for (let tries = 0; ; tries++) {
-          try {
-            await around(batch, () => db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute());
-            return;
-          } catch (err) {
-            const delay = Math.min(10 * firstDelayMs, firstDelayMs * 2 ** tries);
-            if (!isDatabaseUnreachable(err) || Date.now() + delay > giveUpAt) throw err;
-            await new Promise((resolve) => setTimeout(resolve, delay));
-          }
-        }
+        await retryWhileDatabaseUnreachable(
+          () => around(batch, () => db.createQueryBuilder().insert().into(LlmCallEntity).values(batch).orIgnore().updateEntity(false).execute()),
+          { giveUpAt: Date.now() + budgetMs, firstDelayMs },
+        );
       },
       { maxItems: opts.maxRows ?? 500, intervalMs: opts.lingerMs ?? 5, onError: opts.onError },
     );
