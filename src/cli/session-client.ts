@@ -4,8 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
 import { sessionWorkflowId, turnStreamKey, type TurnResult } from '../shared/sessions';
-import { storySession, takeTurnUpdate } from '../workflows';
+import { sessionProgressQuery, storySession, takeTurnUpdate } from '../workflows';
+import { queryProgress } from '../operations/run-progress';
 import { SLOW_ANSWER_HINT_MS, withSlowAnswerHint } from './slow-answer';
+
+/** How long the hint's check waits for a worker to answer the session's progress query. */
+const WORKER_CHECK_MS = 3_000;
 
 /** Said when a turn has no answer yet after SLOW_ANSWER_HINT_MS. */
 export const NO_TURN_ANSWER_HINT = `(no answer after ${SLOW_ANSWER_HINT_MS / 1000} s: a turn waits for a worker to take it; is one running? \`storyloom worker\`)`;
@@ -111,8 +115,12 @@ export async function sendTurnStreaming(client: Client, databaseUrl: string, opt
   // Streaming is a nicety: a turn still runs (and prints at the end) when listening fails.
   const subscription = await subscribeToStream(databaseUrl, turnStreamKey(opts.sessionId, updateId), printer.onEvent).catch(() => undefined);
   try {
-    // With no worker the turn waits for one, silently: say so once (the stream starting counts as an answer).
-    const result = await withSlowAnswerHint(NO_TURN_ANSWER_HINT, () => sendTurn(client, { ...opts, updateId }), () => printer.deltas.length > 0);
+    // With no worker the turn waits for one, silently: say so once. The stream starting is a sign of
+    // life, and so is a worker answering the session's progress query (a turn busy with its tools
+    // or waiting out a rate limit streams nothing for a while).
+    const workerAnswers = async () =>
+      (await queryProgress(client, client.workflow.getHandle(sessionWorkflowId(opts.sessionId)), sessionProgressQuery, WORKER_CHECK_MS)).progress !== null;
+    const result = await withSlowAnswerHint(NO_TURN_ANSWER_HINT, () => sendTurn(client, { ...opts, updateId }), async () => printer.deltas.length > 0 || (await workerAnswers()));
     // A turn stopped at the step limit has no streamed reply to wait for.
     await printer.finish(result.reply, subscription && !result.stepLimitReached ? 1000 : 0);
     return result;

@@ -7,16 +7,28 @@
 export const SLOW_ANSWER_HINT_MS = 10_000;
 
 /**
- * Awaits `waiting()`; when neither it nor `alive()` (e.g. the reply's stream started) has
- * answered after `afterMs`, writes `hint` once to stderr and keeps waiting.
+ * Awaits `waiting()`; when neither it nor `alive()` (e.g. the reply's stream started, or a worker
+ * answers for the run) has answered after `afterMs`, writes `hint` once to stderr and keeps waiting.
  */
-export async function withSlowAnswerHint<T>(hint: string, waiting: () => Promise<T>, alive: () => boolean = () => false, afterMs = SLOW_ANSWER_HINT_MS): Promise<T> {
+export async function withSlowAnswerHint<T>(
+  hint: string,
+  waiting: () => Promise<T>,
+  alive: () => boolean | Promise<boolean> = () => false,
+  afterMs = SLOW_ANSWER_HINT_MS,
+): Promise<T> {
+  let settled = false;
   const timer = setTimeout(() => {
-    if (!alive()) process.stderr.write(`\n${hint}\n`);
+    void Promise.resolve()
+      .then(alive)
+      .catch(() => false)
+      .then((isAlive) => {
+        if (!isAlive && !settled) process.stderr.write(`\n${hint}\n`);
+      });
   }, afterMs);
   try {
     return await waiting();
   } finally {
+    settled = true;
     clearTimeout(timer);
   }
 }

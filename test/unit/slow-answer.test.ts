@@ -43,3 +43,22 @@ it('says nothing when the answer comes in time, or when something showed it is a
     stderr.restore();
   }
 });
+
+it('asks an asynchronous sign of life (a worker answering for the run): no hint when it answers yes, the hint when no', async () => {
+  const stderr = captureStderr();
+  try {
+    let answer!: (v: string) => void;
+    const busy = withSlowAnswerHint('(hint)', () => new Promise<string>((r) => (answer = r)), async () => true, 10_000);
+    await jest.advanceTimersByTimeAsync(20_000);
+    answer('a turn busy with its tools');
+    expect(await busy).toBe('a turn busy with its tools');
+    expect(stderr.text()).toBe('');
+    const idle = withSlowAnswerHint('(hint)', () => new Promise<string>((r) => (answer = r)), () => Promise.reject(new Error('no answer')), 10_000);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(stderr.text()).toBe('\n(hint)\n');
+    answer('at last');
+    await idle;
+  } finally {
+    stderr.restore();
+  }
+});
