@@ -64,11 +64,24 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     }
     const client = deps.clients.get(batch.provider as Provider);
     const opts: BatchCallOptions = { purpose: batch.purpose, signal: ctx.signal };
-    /** A provider call, its errors mapped as the synchronous adapters' are. */
+    /**
+     * A provider call, its errors mapped as the synchronous adapters' are, but for a 404 once the
+     * batch has an id: that is the batch missing at the provider, not the model (whose 404
+     * message would send the user to STORYLOOM_MODEL_*).
+     */
     const call = async <T>(fn: (c: BatchClient) => Promise<T>): Promise<T> => {
       try {
         return await fn(client);
       } catch (err) {
+        const status = (err as { status?: unknown } | null)?.status;
+        const id = batch.providerBatchId;
+        if (status === 404 && id) {
+          throw ApplicationFailure.create({
+            type: 'ProviderBatchNotFound',
+            message: `${batch.provider} has no batch ${id} (404): it was deleted, or the key or workspace changed since it was sent; its answers are lost, and a new run sends them again`,
+            nonRetryable: true,
+          });
+        }
         throw toLlmFailure(err, batch.provider as Provider, batch.model);
       }
     };

@@ -164,6 +164,17 @@ describe.each(['anthropic', 'openai'] as const)('%s', (provider) => {
     expect(await repo.find(ref.key)).toMatchObject({ status: 'cancelled' });
   });
 
+  it('a batch gone from the provider (404) says so, not that the model is unknown', async () => {
+    const wf = `wf-batch-gone-${provider}-${Date.now()}`;
+    const ref = await prepared(provider, wf, `gone-${provider}`, 1);
+    await asActivity(wf, 1, () => activities.submitProviderBatch(ref));
+    await repo.update(ref.key, { providerBatchId: provider === 'anthropic' ? 'msgbatch_gone' : 'batch_gone' });
+    const err = await asActivity(wf, 1, () => activities.pollProviderBatch(ref)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'ProviderBatchNotFound', nonRetryable: true });
+    expect((err as Error).message).toContain(`${provider} has no batch ${provider === 'anthropic' ? 'msgbatch_gone' : 'batch_gone'} (404)`);
+    expect((err as Error).message).not.toContain('STORYLOOM_MODEL');
+  });
+
   it('a cancel that finds the batch ended (its results not fetched yet) cancels nothing and settles every answer', async () => {
     const wf = `wf-batch-ended-${provider}-${Date.now()}`;
     const ref = await prepared(provider, wf, `ended-${provider}`, 2);
