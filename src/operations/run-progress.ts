@@ -69,7 +69,9 @@ export function withLiveElapsed<T>(progress: T): T {
   const p = progress as { startedAt?: unknown; elapsedMs?: unknown; estimatedRemainingMs?: unknown } | null;
   if (typeof p?.startedAt !== 'number' || typeof p.elapsedMs !== 'number') return progress;
   const elapsedMs = Math.max(p.elapsedMs, Date.now() - p.startedAt);
-  // The estimate was made when the workflow's clock last moved: the time since counts down.
-  const estimate = typeof p.estimatedRemainingMs === 'number' ? { estimatedRemainingMs: Math.max(0, p.estimatedRemainingMs - (elapsedMs - p.elapsedMs)) } : {};
-  return { ...progress, elapsedMs, ...estimate };
+  // The estimate was made when the workflow's clock last moved: the time since counts down. One
+  // run out says nothing (the run is stalled or slower than it was): none is given then.
+  const { estimatedRemainingMs: estimated, ...rest } = progress as T & { estimatedRemainingMs?: unknown };
+  const left = typeof estimated === 'number' ? estimated - (elapsedMs - p.elapsedMs) : undefined;
+  return { ...rest, elapsedMs, ...(left !== undefined && left > 0 ? { estimatedRemainingMs: left } : {}) } as T;
 }
