@@ -154,7 +154,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     const deadline = Date.now() + 2000;
     while (printer.done.size < result.variants.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const first = result.variants.find((v) => v.variant === 0);
-    const firstText = first && (await new ScreenplayRepository(await ctx.db()).version(result.storyId, first.version))?.fountain;
+    // Unreadable now (the database away): stdout is left as the stream made it.
+    const firstText = first && (await new ScreenplayRepository(await ctx.db()).version(result.storyId, first.version).catch(() => undefined))?.fountain;
     const whole = firstText === undefined || printer.complete(firstText);
     printer.newline();
     if (!whole) {
