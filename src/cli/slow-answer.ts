@@ -18,12 +18,14 @@ export async function withSlowAnswerHint<T>(
 ): Promise<T> {
   let settled = false;
   const timer = setTimeout(() => {
-    void Promise.resolve()
+    // A check that fails counts as no sign of life; the hint's write cannot fail the wait.
+    Promise.resolve()
       .then(alive)
       .catch(() => false)
       .then((isAlive) => {
         if (!isAlive && !settled) process.stderr.write(`\n${hint}\n`);
-      });
+      })
+      .catch(() => undefined);
   }, afterMs);
   try {
     return await waiting();
