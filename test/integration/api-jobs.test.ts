@@ -55,7 +55,7 @@ describe('stories', () => {
     // Pages: total counts every listed story; offset walks through them, each once, in order.
     // Other test files write stories into this database meanwhile: a walk counts only when the
     // whole list was the same before and after it.
-    const ids = (page: { stories: { id: string }[] }) => page.stories.map((s) => s.id);
+    const ids = (page: Record<string, unknown>) => (page.stories as { id: string }[]).map((s) => s.id);
     for (let tries = 1; ; tries++) {
       const before = await json(await api.call('/api/stories?limit=500'));
       const total = before.total as number;
