@@ -177,10 +177,7 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         streams.event(channel, { type: 'start', variant: input.variant, attempt: ctx.attempt ?? 1 });
         const started = Date.now();
         let firstTokenAt: number | undefined;
-        // Writes after a paid answer wait out a database that is away (a restart) while this attempt
-        // allows: failing them would throw the answer away and pay for it again on the next attempt.
-        const untilDatabaseAnswers = <T>(write: () => Promise<T>) =>
-          retryWhileDatabaseUnreachable(write, { giveUpAt: ctx.attemptEndsAt ?? Date.now(), signal: ctx.signal });
+        const untilDatabaseAnswers = <T>(write: () => Promise<T>) => untilDatabaseAnswersIn(ctx, write);
         try {
           const generate = (messages: ChatMessage[], already: string, collect: DeferredWrites, refreshCache: boolean) =>
             callModel(deps, { ...input, refreshCache }, { ...ctx, collect }, progress, beat, messages, already, (delta) => {
@@ -305,6 +302,14 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
 }
 
 /**
+ * A write after a paid answer: a database that is away (a restart) is waited out while this
+ * attempt allows, rather than failing the attempt and paying for the same answer again on the next.
+ */
+function untilDatabaseAnswersIn<T>(ctx: CallContext, write: () => Promise<T>): Promise<T> {
+  return retryWhileDatabaseUnreachable(write, { giveUpAt: ctx.attemptEndsAt ?? Date.now(), signal: ctx.signal });
+}
+
+/**
  * One model call: streamed (deltas to `onDelta`, heartbeats with tokens and scenes) unless
  * streaming is off. `ctx.collect` takes the call's row and cache entry: the row is written here
  * (a paid call is recorded before this returns), the cache entry is left for the caller to store
@@ -345,13 +350,8 @@ async function callModel(
     },
     { ...ctx, onToken: input.stream ? onToken : undefined },
   );
-  // The answer is paid for: a database away (a restart) is waited out while the attempt allows,
-  // rather than failing the attempt and paying for the same answer again on the next.
   const calls = ctx.collect.calls.splice(0);
-  await retryWhileDatabaseUnreachable(() => writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls }])), {
-    giveUpAt: ctx.attemptEndsAt ?? Date.now(),
-    signal: ctx.signal,
-  });
+  await untilDatabaseAnswersIn(ctx, () => writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls }])));
   // A cached (or unstreamed) answer reaches watchers whole.
   if (result.cached || !input.stream) onDelta(result.text);
   return result;
