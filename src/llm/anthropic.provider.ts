@@ -26,7 +26,7 @@ export class AnthropicChatProvider implements ChatProvider, TokenCountingProvide
   async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
     const params = anthropicMessageParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
-    return chatResultOfMessage(await sendMessage(this.client, params, requestOptions, opts.onToken));
+    return chatResultOfMessage(await sendMessage(this.client, params, requestOptions, opts));
   }
 
   /** Input tokens of a would-be request, counted by the API (`POST /v1/messages/count_tokens`). */
@@ -68,10 +68,11 @@ export async function sendMessage(
   client: Anthropic,
   params: Anthropic.MessageCreateParamsNonStreaming,
   requestOptions: { signal?: AbortSignal; headers: Record<string, string> },
-  onToken?: (delta: string) => void,
+  { onToken, onStreamEvent }: Pick<CallOptions, 'onToken' | 'onStreamEvent'>,
 ): Promise<Anthropic.Message> {
   if (!onToken) return client.messages.create(params, requestOptions);
   const stream = client.messages.stream(params, requestOptions);
+  if (onStreamEvent) stream.on('streamEvent', () => onStreamEvent());
   stream.on('text', (delta) => onToken(delta));
   try {
     return await stream.finalMessage();

@@ -8,7 +8,7 @@ import type { ProviderGates } from './rate-gate';
 import type { ProviderRegistry } from './registry';
 import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheEntry, type CacheStore } from './response-cache';
-import type { ChatRequest, ChatResult, EmbedResult, PartialUsage, ToolChatRequest, ToolChatResult } from './types';
+import type { CallOptions, ChatRequest, ChatResult, EmbedResult, PartialUsage, ToolChatRequest, ToolChatResult } from './types';
 import { estimateTokens } from '../domain/tokens';
 
 /** Who made a call: recorded with every `llm_calls` row. */
@@ -153,7 +153,7 @@ export class LlmService {
       'chat',
       request,
       ctx,
-      (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, onToken: tap.wrap(ctx.onToken) }),
+      (signal) => this.deps.registry.chat(call.provider).chat(request, { purpose: call.purpose, signal, ...tap.streamOptions(ctx.onToken) }),
       schema ? (result) => structuredAnswerProblem(result.text, schema) : () => undefined,
       tap,
     );
@@ -177,7 +177,7 @@ export class LlmService {
       async (signal) => {
         const started = now();
         try {
-          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal, onToken: tap.wrap(ctx.onToken) });
+          return await this.deps.registry.toolChat(call.provider).chatWithTools(request, { purpose: call.purpose, signal, ...tap.streamOptions(ctx.onToken) });
         } finally {
           latencyMs = now() - started;
         }
@@ -297,8 +297,9 @@ export class LlmService {
     for (let waits = 0; result === undefined; waits++) {
       const permit = await gate?.acquire(ctx.signal);
       callStarted = now();
-      tap?.reset();
-      const timeout = AbortSignal.timeout(this.deps.requestTimeoutMs);
+      const timer = new RequestTimer(this.deps.requestTimeoutMs);
+      const timeout = timer.signal;
+      tap?.reset(timer);
       try {
         const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
         const answer = await invoke(signal);
@@ -312,7 +313,9 @@ export class LlmService {
         const failure = timedOut
           ? ApplicationFailure.create({
               type: LlmFailureType.Timeout,
-              message: `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
+              message: tap?.text
+                ? `${call.provider} (model ${call.model}) stopped streaming its answer for ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`
+                : `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
             })
           : toLlmFailure(err, call.provider, call.model);
         const errorType = failure instanceof ApplicationFailure ? (failure.type ?? 'Unknown') : 'Cancelled';
@@ -338,6 +341,7 @@ export class LlmService {
         }
         throw failure;
       } finally {
+        timer.clear();
         permit?.release();
       }
     }
@@ -441,22 +445,58 @@ function embeddingProblem(result: EmbedResult, call: EmbedCall): string | undefi
 }
 
 /**
+ * One request's time limit (STORYLOOM_LLM_TIMEOUT_MS): how long it may wait for its answer to
+ * begin and, once it streams, for each next event. A stream that keeps flowing is not cut (a long
+ * screenplay outlasts any fixed limit, and each cut would be paid again); the activity's
+ * start-to-close and heartbeat timeouts bound it as a whole.
+ */
+class RequestTimer {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.timer = setTimeout(() => this.controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The stream said something: its silence is counted from now. */
+  restart(): void {
+    if (!this.controller.signal.aborted) this.timer.refresh();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+/**
  * The text a streamed request produced, kept for the request's row should it fail part-way: a
- * provider bills a stream cut short (a cancel, a timeout) for what it had produced.
+ * provider bills a stream cut short (a cancel, a timeout) for what it had produced. Each event
+ * of the stream restarts the request's timer.
  */
 class StreamTap {
   text = '';
+  private timer: RequestTimer | undefined;
 
-  wrap(onToken: ((delta: string) => void) | undefined): ((delta: string) => void) | undefined {
-    if (!onToken) return undefined;
-    return (delta) => {
-      this.text += delta;
-      onToken(delta);
+  /** The call's stream options: none when nobody wants the deltas (the request does not stream). */
+  streamOptions(onToken: ((delta: string) => void) | undefined): Pick<CallOptions, 'onToken' | 'onStreamEvent'> {
+    if (!onToken) return {};
+    return {
+      onToken: (delta) => {
+        this.text += delta;
+        onToken(delta);
+      },
+      onStreamEvent: () => this.timer?.restart(),
     };
   }
 
-  reset(): void {
+  /** A new request: no text yet, and its own timer. */
+  reset(timer: RequestTimer): void {
     this.text = '';
+    this.timer = timer;
   }
 }
 

@@ -12,26 +12,36 @@ import type {
 import { PURPOSE_HEADER } from './types';
 
 /**
- * Ollama chat and embed through the `ollama` SDK. The SDK takes no per-request signal, so each
- * call gets a client whose fetch carries the activity's signal and the request timeout.
+ * An Ollama client for one call (the SDK takes no per-request signal): its fetch carries the
+ * call's signal, and the client timeout, a backstop to LlmService's own, bounds the wait for the
+ * response's headers only, as the Anthropic and OpenAI SDKs' timeouts do, so it never cuts a
+ * stream that is flowing.
  */
+export function ollamaClient(client: ProviderClientOptions, call: CallOptions): Ollama {
+  return new Ollama({
+    host: client.baseUrl ?? 'http://127.0.0.1:11434',
+    headers: { [PURPOSE_HEADER]: call.purpose },
+    fetch: async (input, init) => {
+      const headersDue = new AbortController();
+      const timer = setTimeout(() => headersDue.abort(new DOMException('The operation timed out.', 'TimeoutError')), client.timeoutMs);
+      const signal = call.signal ? AbortSignal.any([call.signal, headersDue.signal]) : headersDue.signal;
+      try {
+        return await fetch(input, { ...init, signal });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
+}
+
+/** Ollama chat and embed through the `ollama` SDK. */
 export class OllamaProvider implements ChatProvider, EmbeddingProvider {
   readonly provider = 'ollama' as const;
 
   constructor(private readonly opts: ProviderClientOptions) {}
 
-  private client(opts: CallOptions): Ollama {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    return new Ollama({
-      host: this.opts.baseUrl ?? 'http://127.0.0.1:11434',
-      headers: { [PURPOSE_HEADER]: opts.purpose },
-      fetch: (input, init) => fetch(input, { ...init, signal }),
-    });
-  }
-
   async chat(req: ChatRequest, opts: CallOptions): Promise<ChatResult> {
-    const client = this.client(opts);
+    const client = ollamaClient(this.opts, opts);
     const request = {
       model: req.model,
       messages: [...(req.system ? [{ role: 'system', content: req.system }] : []), ...req.messages],
@@ -43,6 +53,7 @@ export class OllamaProvider implements ChatProvider, EmbeddingProvider {
       let text = '';
       let last: { model: string; prompt_eval_count: number; eval_count: number; done_reason: string } | undefined;
       for await (const part of stream) {
+        opts.onStreamEvent?.();
         if (part.message?.content) {
           text += part.message.content;
           opts.onToken(part.message.content);
@@ -66,7 +77,7 @@ export class OllamaProvider implements ChatProvider, EmbeddingProvider {
   }
 
   async embed(req: EmbedRequest, opts: CallOptions): Promise<EmbedResult> {
-    const response = await this.client(opts).embed({
+    const response = await ollamaClient(this.opts, opts).embed({
       model: req.model,
       input: req.texts,
       ...(req.dimensions ? { dimensions: req.dimensions } : {}),

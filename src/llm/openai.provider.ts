@@ -31,7 +31,7 @@ export class OpenAIProvider implements ChatProvider, EmbeddingProvider {
     const base = openaiChatParams(req);
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
     if (opts.onToken) {
-      const { toolCalls: _toolCalls, ...streamed } = await streamChatCompletion(this.client, base, requestOptions, opts.onToken);
+      const { toolCalls: _toolCalls, ...streamed } = await streamChatCompletion(this.client, base, requestOptions, { onToken: opts.onToken, onStreamEvent: opts.onStreamEvent });
       return streamed;
     }
     const completion = await this.client.chat.completions.create(base, requestOptions);
@@ -95,7 +95,7 @@ export async function streamChatCompletion(
   client: OpenAI,
   params: OpenAI.ChatCompletionCreateParamsNonStreaming,
   requestOptions: { signal?: AbortSignal; headers: Record<string, string> },
-  onToken: (delta: string) => void,
+  { onToken, onStreamEvent }: Required<Pick<CallOptions, 'onToken'>> & Pick<CallOptions, 'onStreamEvent'>,
 ): Promise<{ text: string; usage: { inputTokens: number; outputTokens: number }; model: string; stopReason: string | null; toolCalls: { id: string; name: string; arguments: string }[] }> {
   const stream = await client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } }, requestOptions);
   let text = '';
@@ -104,6 +104,7 @@ export async function streamChatCompletion(
   let usage = { inputTokens: 0, outputTokens: 0 };
   const calls: { id: string; name: string; arguments: string }[] = [];
   for await (const chunk of stream) {
+    onStreamEvent?.();
     model = chunk.model || model;
     const choice = chunk.choices[0];
     const delta = choice?.delta?.content;

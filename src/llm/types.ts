@@ -32,6 +32,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** When set, the call streams and this receives each text delta. */
   onToken?: (delta: string) => void;
+  /**
+   * Told of every event of a streamed answer (a text delta, a piece of a tool call, the usage):
+   * a stream's sign of life, which restarts the service's request timer.
+   */
+  onStreamEvent?: () => void;
 }
 
 export interface TokenUsage {

@@ -7,7 +7,10 @@ import { MemoryCallLog } from '../../src/llm/call-log';
 import { LlmService } from '../../src/llm/llm-service';
 import { MemoryCacheStore } from '../../src/llm/response-cache';
 import { createProviderRegistry } from '../../src/llm/registry';
-import type { ChatRequest } from '../../src/llm/types';
+import { AnthropicChatProvider } from '../../src/llm/anthropic.provider';
+import { OllamaProvider } from '../../src/llm/ollama.provider';
+import { OpenAIProvider } from '../../src/llm/openai.provider';
+import type { ChatProvider, ChatRequest } from '../../src/llm/types';
 import { LlmFailureType, NON_RETRYABLE_LLM_FAILURES, RUN_FATAL_LLM_FAILURES } from '../../src/shared/failure-types';
 import type { Provider } from '../../src/shared/llm-routing';
 import { startSimulator, type RunningSimulator } from '../../src/llm/simulator';
@@ -23,6 +26,12 @@ const request = (model: string, extra: Partial<ChatRequest> = {}): ChatRequest =
   ...extra,
 });
 const MODELS: Record<Provider, string> = { anthropic: 'claude-haiku-4-5', openai: 'gpt-4o-mini', ollama: 'llama3.2' };
+/** A provider's chat adapter with its own client timeout (the registry's is the service's + 5 s). */
+function chatAdapter(provider: Provider, timeoutMs: number): ChatProvider {
+  if (provider === 'anthropic') return new AnthropicChatProvider({ apiKey: 'test-anthropic-key', baseUrl: sim.url, timeoutMs });
+  if (provider === 'openai') return new OpenAIProvider({ apiKey: 'test-openai-key', baseUrl: `${sim.url}/v1`, timeoutMs });
+  return new OllamaProvider({ apiKey: undefined, baseUrl: sim.url, timeoutMs });
+}
 const CHAT_PROVIDERS: Provider[] = ['anthropic', 'openai', 'ollama'];
 
 let sim: RunningSimulator;
@@ -103,15 +112,30 @@ describe.each(CHAT_PROVIDERS)('%s chat', (provider) => {
     expect(f.nonRetryable).toBe(nonRetryable);
   });
 
-  it('fails a stream cut off by the timeout half-way as a Timeout, never as a short answer, and caches nothing', async () => {
-    // The first delta arrives at once, the rest at 40 ms a token: the 300 ms timeout falls mid-stream
+  it('lets a stream that keeps flowing run past the request timeout: the timeout is its silence, not its length', async () => {
+    // 40 ms a token: the whole answer takes several times the 300 ms timeout, no gap near it
     // (a purpose of its own, so the other tests keep their latencies).
-    sim.configure({ latency: { byPurpose: { 'cut-stream': { fixedMs: 0, perOutputTokenMs: 40 } } } });
+    sim.configure({ latency: { byPurpose: { 'long-stream': { fixedMs: 0, perOutputTokenMs: 40 } } } });
     const cache = new MemoryCacheStore();
     const callLog = new MemoryCallLog();
     const service = new LlmService({ registry: registry(), cache, callLog, requestTimeoutMs: 300 });
     const deltas: string[] = [];
-    const call = { purpose: 'cut-stream', provider, model: MODELS[provider], promptVersion: 'v1', request: request(MODELS[provider]), useCache: true };
+    const call = { purpose: 'long-stream', provider, model: MODELS[provider], promptVersion: 'v1', request: request(MODELS[provider]), useCache: true };
+    const started = Date.now();
+    const result = await service.chat(call, { onToken: (d) => deltas.push(d) });
+    expect(Date.now() - started).toBeGreaterThan(600);
+    expect(deltas.join('')).toBe(result.text);
+    expect(callLog.rows.map((r) => r.outcome)).toEqual(['ok']);
+    expect(cache.entries.size).toBe(1);
+  });
+
+  it('fails a stream that goes silent half-way as a Timeout, never as a short answer, and caches nothing', async () => {
+    sim.configure({ faults: [{ kind: 'streamStall' }] });
+    const cache = new MemoryCacheStore();
+    const callLog = new MemoryCallLog();
+    const service = new LlmService({ registry: registry(), cache, callLog, requestTimeoutMs: 300 });
+    const deltas: string[] = [];
+    const call = { purpose: 'stalled-stream', provider, model: MODELS[provider], promptVersion: 'v1', request: request(MODELS[provider]), useCache: true };
     const failure = await service.chat(call, { onToken: (d) => deltas.push(d) }).then(
       () => undefined,
       (err: unknown) => err,
@@ -119,8 +143,26 @@ describe.each(CHAT_PROVIDERS)('%s chat', (provider) => {
     expect(deltas.length).toBeGreaterThan(0);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).type).toBe(LlmFailureType.Timeout);
-    expect(callLog.rows.map((r) => r.outcome)).toEqual(['error']);
+    expect((failure as ApplicationFailure).message).toContain('stopped streaming its answer for 300 ms');
+    // Billed for what it streamed: the row carries those tokens, estimated.
+    expect(callLog.rows.map((r) => [r.outcome, r.outputTokens > 0])).toEqual([['error', true]]);
     expect(cache.entries.size).toBe(0);
+    await waitFor(() => sim.stats().aborted === 1, 5000);
+  });
+
+  it("has the SDK client's own timeout bound the wait for an answer's start, not a stream that flows", async () => {
+    // The adapters' client timeout is a backstop to the service's timer (the Anthropic and OpenAI
+    // SDKs time the response's headers only; the Ollama adapter does the same).
+    sim.configure({ latency: { byPurpose: { 'long-stream': { fixedMs: 0, perOutputTokenMs: 40 } } } });
+    const adapter = chatAdapter(provider, 300);
+    const deltas: string[] = [];
+    const result = await adapter.chat(request(MODELS[provider]), { purpose: 'long-stream', onToken: (d) => deltas.push(d) });
+    expect(deltas.join('')).toBe(result.text);
+    expect(result.usage.outputTokens).toBeGreaterThan(15);
+    sim.configure({ faults: [{ kind: 'hang' }] });
+    const started = Date.now();
+    await expect(adapter.chat(request(MODELS[provider]), { purpose: 'hung' })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(4000);
   });
 
   it('maps a hang past the client timeout to a retryable Timeout, and the request is aborted', async () => {

@@ -44,13 +44,16 @@ describe.each(['anthropic', 'openai', 'ollama'] as Provider[])('%s tool calling'
   });
 
   it('streams (the SDK\'s stream): the same tool calls, and text deltas that make the reply', async () => {
+    let events = 0;
     const streamed = (messages: ToolChatMessage[], deltas: string[]) =>
       registry().toolChat(provider).chatWithTools(
         { model: MODELS[provider], system: 'You tell a story.', messages, tools: TOOLS, maxTokens: 300 },
-        { purpose: 'session', onToken: (d) => deltas.push(d) },
+        { purpose: 'session', onToken: (d) => deltas.push(d), onStreamEvent: () => events++ },
       );
     const asked: string[] = [];
     const first = await streamed([{ role: 'user', content: 'I climb to the lighthouse' }], asked);
+    // The tool calls' pieces are signs of life too (they restart the service's request timer).
+    expect(events).toBeGreaterThan(asked.length);
     const plain = await call([{ role: 'user', content: 'I climb to the lighthouse' }]);
     expect(first.toolCalls.map((c) => [c.name, c.arguments])).toEqual(plain.toolCalls.map((c) => [c.name, c.arguments]));
     expect(new Set(first.toolCalls.map((c) => c.id)).size).toBe(5);

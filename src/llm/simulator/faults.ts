@@ -1,6 +1,6 @@
 /** Fault injection: which configured rule (if any) fires for a request, with seeded rates and `times` budgets. */
 import { mulberry32 } from './hash';
-import type { FaultRule, RouteName } from './types';
+import { STREAM_FAULT_KINDS, type FaultRule, type RouteName } from './types';
 
 export class FaultInjector {
   private readonly budget: RuleBudget;
@@ -24,13 +24,14 @@ export class FaultInjector {
   }
 
   /**
-   * First matching rule whose budget allows it and whose rate draw hits. A `streamError` rule
-   * matches only a request that asked for a stream (`streamed`), and spends nothing otherwise.
+   * First matching rule whose budget allows it and whose rate draw hits. A `streamError` or
+   * `streamStall` rule matches only a request that asked for a stream (`streamed`), and spends
+   * nothing otherwise.
    */
   pick(rules: readonly FaultRule[], route: RouteName, purpose: string, rawBody: string, streamed: boolean): FaultRule | undefined {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i];
-      if (rule.kind === 'streamError' && !streamed) continue;
+      if (STREAM_FAULT_KINDS.includes(rule.kind) && !streamed) continue;
       if (rule.route !== undefined && rule.route !== route) continue;
       if (rule.purpose !== undefined && rule.purpose !== purpose) continue;
       if (rule.contains !== undefined && !rawBody.includes(rule.contains)) continue;

@@ -25,7 +25,7 @@ export interface PipelineState {
   recordDraw(draw: Omit<LatencyDraw, 'seq' | 'atMs'>): void;
 }
 
-const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape' | 'streamError'>, { status: number; kind: ErrorKind; message: string }> = {
+const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape' | 'streamError' | 'streamStall'>, { status: number; kind: ErrorKind; message: string }> = {
   http500: { status: 500, kind: 'server', message: 'Simulated internal server error.' },
   http529: { status: 529, kind: 'overloaded', message: 'Simulated overload.' },
   http429: { status: 429, kind: 'rate_limit', message: 'Simulated rate limit.' },
@@ -41,8 +41,8 @@ const ERROR_FAULTS: Record<Exclude<FaultKind, 'hang' | 'malformed' | 'wrongShape
   },
 };
 
-/** Content deltas a `streamError` stream carries before its error event. */
-const STREAM_ERROR_AFTER_DELTAS = 3;
+/** Content deltas a `streamError` or `streamStall` stream carries before it fails. */
+const STREAM_FAULT_AFTER_DELTAS = 3;
 
 /** Whether the request asks for a stream (Ollama's chat streams unless told not to). */
 function wantsStream(route: RouteName, body: unknown): boolean {
@@ -56,19 +56,24 @@ function wantsStream(route: RouteName, body: unknown): boolean {
  * mid-stream overload error instead of the rest (its closing events included).
  */
 function withStreamError(reply: Reply, provider: Provider, requestId: string): Reply {
+  const frames = firstDeltas(reply);
+  const error = { data: streamErrorFrame(provider, 'overloaded', 'Overloaded', requestId), outputTokens: 0 };
+  const outputTokens = frames.reduce((n, f) => n + f.outputTokens, 0);
+  return { ...reply, frames: [...frames, error], usage: { ...reply.usage, outputTokens } };
+}
+
+/** A stream's frames up to its first few content deltas (its opening events included). */
+function firstDeltas(reply: Reply): Reply['frames'] {
   let cut = 0;
   let deltas = 0;
-  for (let i = 0; i < reply.frames.length && deltas < STREAM_ERROR_AFTER_DELTAS; i++) {
+  for (let i = 0; i < reply.frames.length && deltas < STREAM_FAULT_AFTER_DELTAS; i++) {
     if (reply.frames[i].outputTokens > 0) {
       deltas++;
       cut = i + 1;
     }
   }
   if (deltas === 0) cut = Math.min(1, reply.frames.length);
-  const frames = reply.frames.slice(0, cut);
-  const error = { data: streamErrorFrame(provider, 'overloaded', 'Overloaded', requestId), outputTokens: 0 };
-  const outputTokens = frames.reduce((n, f) => n + f.outputTokens, 0);
-  return { ...reply, frames: [...frames, error], usage: { ...reply.usage, outputTokens } };
+  return reply.frames.slice(0, cut);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -171,6 +176,19 @@ export async function serveProviderRequest(
     await deliver(state, cfg, route, purpose, rawBody, failing, res, rec, idHeaders, gone.signal, () => rec.error('streamError', 200));
     return;
   }
+  if (fault?.kind === 'streamStall') {
+    const reply = build();
+    if (!reply) return;
+    if (reply.streamFormat === null) {
+      await deliver(state, cfg, route, purpose, rawBody, reply, res, rec, idHeaders, gone.signal);
+      return;
+    }
+    // Counted at once; the request ends as aborted when the client gives up on it.
+    rec.error('streamStall', 0);
+    const stalled = { ...reply, frames: firstDeltas(reply) };
+    await deliver(state, cfg, route, purpose, rawBody, stalled, res, rec, idHeaders, gone.signal, () => undefined, true);
+    return;
+  }
   if (fault) {
     const spec = ERROR_FAULTS[fault.kind];
     const extra = fault.kind === 'http429' ? retryAfterHeaders(fault.retryAfterMs ?? cfg.retryAfterMs) : {};
@@ -198,6 +216,8 @@ async function deliver(
   signal: AbortSignal,
   /** How the request ends once the whole reply is written (a `streamError` stream ends as an error). */
   finished: () => void = () => rec.ok(reply.usage),
+  /** A stalled stream: after its frames the response stays open and silent until the client leaves. */
+  stall = false,
 ): Promise<void> {
   const spec = latencySpecFor(cfg, route.name, purpose);
   const factor = jitterFactor(spec.jitter ?? cfg.jitter, cfg.seed, purpose, rawBody);
@@ -226,5 +246,5 @@ async function deliver(
     if (!(await sleep(start + due - performance.now(), signal))) return;
     res.write(frame.data);
   }
-  res.end();
+  if (!stall) res.end();
 }

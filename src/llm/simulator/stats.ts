@@ -59,7 +59,7 @@ export interface RequestRecord {
   /** The request was admitted and now counts as concurrent until it ends. */
   enter(): void;
   ok(usage: Usage): void;
-  /** `key` is the fault kind or the HTTP status ('hang' and 'wrongShape' do not end the request). */
+  /** `key` is the fault kind or the HTTP status ('hang', 'streamStall' and 'wrongShape' do not end the request). */
   error(key: string, status: number): void;
   /** The client went away before the answer was complete (a hang's error was counted already). */
   aborted(): void;
@@ -112,13 +112,14 @@ export class StatsRecorder {
           b.embeddingInputs += usage.embeddingInputs;
         }),
       error: (key, status) => {
-        // A hang is an error at once but keeps its slot until the client leaves, which ends it as
-        // aborted; a wrong-shape answer is counted here and still delivered (and ends as ok).
+        // A hang or a stalled stream is an error at once but keeps its slot until the client
+        // leaves, which ends it as aborted; a wrong-shape answer is counted here and still
+        // delivered (and ends as ok).
         const apply = (b: Bucket) => {
           b.errors[key] = (b.errors[key] ?? 0) + 1;
           if (status === 429) b.rateLimited++;
         };
-        if (key === 'hang' || key === 'wrongShape') {
+        if (key === 'hang' || key === 'streamStall' || key === 'wrongShape') {
           if (!ended) for (const b of buckets) apply(b);
         } else {
           end(apply);

@@ -47,7 +47,9 @@ export interface LatencySpec {
  * `http429Quota`: the 429 OpenAI sends when the account has no credit left (`insufficient_quota`, no retry-after; on
  * Anthropic the body is a `billing_error`). `streamError`: a streamed request gets HTTP 200 and a few deltas, then the
  * provider's mid-stream error event for an overload (Anthropic `event: error` with an `overloaded_error`, OpenAI a
- * `data: {"error":…}` chunk, Ollama an `{"error":…}` line) and the stream ends; requests that do not stream never match it.
+ * `data: {"error":…}` chunk, Ollama an `{"error":…}` line) and the stream ends; requests that do not stream never match it. `streamStall`: a streamed
+ * request gets HTTP 200 and a few deltas, then nothing more: the connection stays open, silent, until the client
+ * leaves (a stream stuck half-way); requests that do not stream never match it either.
  */
 export const FAULT_KINDS = [
   'http500',
@@ -62,7 +64,10 @@ export const FAULT_KINDS = [
   'http404',
   'http429Quota',
   'streamError',
+  'streamStall',
 ] as const;
+/** Faults only a streamed request can get. */
+export const STREAM_FAULT_KINDS: readonly FaultKind[] = ['streamError', 'streamStall'];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {

@@ -25,7 +25,7 @@ export class AnthropicToolChatProvider implements ToolChatProvider {
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
-    const message = await sendMessage(this.client, params, requestOptions, opts.onToken);
+    const message = await sendMessage(this.client, params, requestOptions, opts);
     const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     const toolCalls = message.content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, name: b.name, arguments: b.input }] : []));
     return {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Ollama, type Message, type Tool, type ToolCall as ToolCallPart } from 'ollama';
+import type { Message, Tool, ToolCall as ToolCallPart } from 'ollama';
 import type { ProviderClientOptions } from '../anthropic.provider';
+import { ollamaClient } from '../ollama.provider';
 import type { CallOptions, ToolChatMessage, ToolChatProvider, ToolChatRequest, ToolChatResult } from '../types';
-import { PURPOSE_HEADER } from '../types';
 
 /**
  * Ollama /api/chat with native tools: `tools` in the request, `message.tool_calls` in the answer,
@@ -15,13 +15,7 @@ export class OllamaToolChatProvider implements ToolChatProvider {
   constructor(private readonly opts: ProviderClientOptions) {}
 
   async chatWithTools(req: ToolChatRequest, opts: CallOptions): Promise<ToolChatResult> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const client = new Ollama({
-      host: this.opts.baseUrl ?? 'http://127.0.0.1:11434',
-      headers: { [PURPOSE_HEADER]: opts.purpose },
-      fetch: (input, init) => fetch(input, { ...init, signal }),
-    });
+    const client = ollamaClient(this.opts, opts);
     const request = {
       model: req.model,
       messages: [...(req.system ? [{ role: 'system', content: req.system }] : []), ...ollamaMessages(req.messages)],
@@ -36,6 +30,7 @@ export class OllamaToolChatProvider implements ToolChatProvider {
       const toolCalls: ToolCallPart[] = [];
       let last: { model: string; prompt_eval_count: number; eval_count: number; done_reason: string } | undefined;
       for await (const part of stream) {
+        opts.onStreamEvent?.();
         if (part.message?.content) {
           text += part.message.content;
           opts.onToken(part.message.content);

@@ -27,7 +27,7 @@ export class OpenAIToolChatProvider implements ToolChatProvider {
     };
     const requestOptions = { signal: opts.signal, headers: { [PURPOSE_HEADER]: opts.purpose } };
     if (opts.onToken) {
-      const { toolCalls, ...streamed } = await streamChatCompletion(this.client, params, requestOptions, opts.onToken);
+      const { toolCalls, ...streamed } = await streamChatCompletion(this.client, params, requestOptions, { onToken: opts.onToken, onStreamEvent: opts.onStreamEvent });
       return { ...streamed, toolCalls: toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: parseArguments(c.arguments) })) };
     }
     const completion = await this.client.chat.completions.create(params, requestOptions);

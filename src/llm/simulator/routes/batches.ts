@@ -134,14 +134,14 @@ export async function serveBatchRequest(state: BatchState, req: IncomingMessage,
       rec.aborted();
     }
   });
-  // Batch requests never stream, so a streamError rule never fires here.
+  // Batch requests never stream, so a streamError or streamStall rule never fires here.
   const fault = state.faults.pick(cfg.faults, matched.route, purpose, '', false);
   if (fault?.kind === 'hang') {
     req.resume();
     rec.error('hang', 0);
     return true;
   }
-  if (fault && fault.kind !== 'malformed' && fault.kind !== 'wrongShape' && fault.kind !== 'streamError') {
+  if (fault && fault.kind !== 'malformed' && fault.kind !== 'wrongShape' && fault.kind !== 'streamError' && fault.kind !== 'streamStall') {
     const spec = {
       http500: [500, 'server'],
       http529: [529, 'overloaded'],
