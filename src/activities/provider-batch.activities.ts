@@ -1,9 +1,9 @@
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LlmBatch, LlmBatchItem } from '../db/entities/llm-batch.entity';
 import type { ItemOutcomeRow, ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
 import type { BatchClientRegistry } from '../llm/batch/registry';
-import type { BatchCallOptions, BatchClient, BatchStatus } from '../llm/batch/types';
+import type { BatchCallOptions, BatchClient, BatchItemResult, BatchStatus } from '../llm/batch/types';
 import { toLlmFailure } from '../llm/errors';
 import { deferredWrites, type CallContext, type ChatCall, type LlmService } from '../llm/llm-service';
 import type { ChatResult } from '../llm/types';
@@ -35,6 +35,27 @@ function callOf(batch: LlmBatch, item: LlmBatchItem): ChatCall {
   };
 }
 
+/** A batch the provider no longer has (a 404 for its id). */
+const BATCH_NOT_FOUND = 'ProviderBatchNotFound';
+
+/**
+ * A lost batch, as an ended one none of whose items ran: settling it fails each open item
+ * retryable with `why`, so the run sends them again as calls.
+ */
+function lostBatchStatus(batch: LlmBatch, id: string, why: string): BatchStatus {
+  return {
+    id,
+    state: 'ended',
+    providerStatus: 'not found (404)',
+    total: batch.itemCount,
+    succeeded: 0,
+    failed: 0,
+    createdAt: (batch.submittedAt ?? new Date()).toISOString(),
+    endedAt: new Date().toISOString(),
+    failure: why,
+  };
+}
+
 function failedRow(customId: string, failure: ApplicationFailure): ItemOutcomeRow {
   return { customId, outcome: 'failed', errorType: failure.type ?? 'Unknown', errorMessage: failure.message, retryable: !failure.nonRetryable };
 }
@@ -60,7 +81,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
   async function open(key: string, ctx: CallContext) {
     const batch = await deps.repo.find(key);
     if (!batch) {
-      throw ApplicationFailure.create({ type: 'ProviderBatchNotFound', message: `No provider batch prepared under key "${key}"`, nonRetryable: true });
+      throw ApplicationFailure.create({ type: BATCH_NOT_FOUND, message: `No provider batch prepared under key "${key}"`, nonRetryable: true });
     }
     const client = deps.clients.get(batch.provider as Provider);
     const opts: BatchCallOptions = { purpose: batch.purpose, signal: ctx.signal };
@@ -77,15 +98,28 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         const id = batch.providerBatchId;
         if (status === 404 && id) {
           throw ApplicationFailure.create({
-            type: 'ProviderBatchNotFound',
-            message: `${batch.provider} has no batch ${id} (404): it was deleted, or the key or workspace changed since it was sent; its answers are lost, and a new run sends them again`,
+            type: BATCH_NOT_FOUND,
+            message: `${batch.provider} has no batch ${id} (404): it was deleted, or the key or workspace changed since it was sent`,
             nonRetryable: true,
           });
         }
         throw toLlmFailure(err, batch.provider as Provider, batch.model);
       }
     };
-    return { batch, opts, call };
+    /**
+     * The batch's status at the provider; a batch it no longer has has ended, for the run, with
+     * none of its answers: its items are failed retryable when it is settled, and go as calls.
+     */
+    const statusOf = async (id: string): Promise<BatchStatus> => {
+      try {
+        return await call((c) => c.status(id, opts));
+      } catch (err) {
+        if (!(err instanceof ApplicationFailure && err.type === BATCH_NOT_FOUND)) throw err;
+        log.warn('provider batch lost: its open items go again as calls', { batchKey: key, provider: batch.provider, batchId: id });
+        return lostBatchStatus(batch, id, `${err.message}; its items go again as calls`);
+      }
+    };
+    return { batch, opts, call, statusOf };
   }
 
   function progress(batch: LlmBatch, items: LlmBatchItem[], status: BatchStatus | undefined): ProviderBatchProgress {
@@ -113,7 +147,17 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     const open_ = (await deps.repo.items(ref.key)).filter((i) => i.outcome === null);
     if (!open_.length) return;
     const latencyMs = status.endedAt ? Math.max(0, Date.parse(status.endedAt) - Date.parse(status.createdAt)) : 0;
-    const results = status.failure ? [] : await call((c) => c.results(status.id, opts));
+    let failure = status.failure;
+    let results: BatchItemResult[] = [];
+    if (!failure) {
+      try {
+        results = await call((c) => c.results(status.id, opts));
+      } catch (err) {
+        // Its results gone at the provider: lost as a whole, as when its status is.
+        if (!(err instanceof ApplicationFailure && err.type === BATCH_NOT_FOUND)) throw err;
+        failure = `${err.message}; its items go again as calls`;
+      }
+    }
     const byId = new Map(results.map((r) => [r.customId, r]));
     const provider = batch.provider as Provider;
     const rows: ItemOutcomeRow[] = [];
@@ -123,7 +167,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       const r = byId.get(item.customId);
       const itemCtx = { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) };
       if (!r || (!r.ok && r.reason !== 'errored')) {
-        const why = status.failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
+        const why = failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
         rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
         continue;
       }
@@ -139,7 +183,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     await deps.repo.settle(ref.key, rows, {
       status: batch.status === 'cancelled' ? 'cancelled' : 'ended',
       endedAt: status.endedAt ? new Date(status.endedAt) : new Date(),
-      failure: status.failure ?? null,
+      failure: failure ?? null,
     }, collect);
   }
 
@@ -158,9 +202,9 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
      */
     async submitProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
       return withActivityContext(async (ctx) => {
-        const { batch, opts, call } = await open(ref.key, ctx);
+        const { batch, opts, call, statusOf } = await open(ref.key, ctx);
         let items = await deps.repo.items(ref.key);
-        if (batch.providerBatchId) return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
+        if (batch.providerBatchId) return progress(batch, items, await statusOf(batch.providerBatchId));
         // A retry: an earlier attempt may have created the batch without recording it (its answer lost).
         if ((ctx.attempt ?? 1) > 1) {
           const since = Context.current().info.scheduledTimestampMs;
@@ -209,11 +253,11 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
     /** The batch's state at the provider. */
     async pollProviderBatch(ref: ProviderBatchRef): Promise<ProviderBatchProgress> {
       return withActivityContext(async (ctx) => {
-        const { batch, opts, call } = await open(ref.key, ctx);
+        const { batch, statusOf } = await open(ref.key, ctx);
         const items = await deps.repo.items(ref.key);
         if (!batch.providerBatchId) return progress(batch, items, undefined);
         // Read-only: the fetch records the batch's end (one commit fewer per run).
-        return progress(batch, items, await call((c) => c.status(batch.providerBatchId!, opts)));
+        return progress(batch, items, await statusOf(batch.providerBatchId));
       });
     },
 
@@ -223,10 +267,10 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
      */
     async fetchProviderBatchResults(ref: ProviderBatchRef): Promise<ProviderBatchItemOutcome[]> {
       return withActivityContext(async (ctx) => {
-        const { batch, opts, call } = await open(ref.key, ctx);
+        const { batch, statusOf } = await open(ref.key, ctx);
         const items = await deps.repo.items(ref.key);
         if (batch.providerBatchId && items.some((i) => i.outcome === null)) {
-          const status = await call((c) => c.status(batch.providerBatchId!, opts));
+          const status = await statusOf(batch.providerBatchId);
           if (status.state !== 'ended') {
             throw ApplicationFailure.create({ type: LlmFailureType.Transient, message: `batch ${status.id} has not ended yet (${status.providerStatus})` });
           }
@@ -249,7 +293,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       return withActivityContext(async (ctx) => {
         const batch = await deps.repo.find(ref.key);
         if (!batch) return { batchId: null, cancelled: false };
-        const { opts, call } = await open(ref.key, ctx);
+        const { opts, call, statusOf } = await open(ref.key, ctx);
         let id = batch.providerBatchId;
         // A submit cancelled in flight may have created the batch without recording it.
         if (!id && batch.status === 'prepared') id = (await call((c) => c.findByKey(ref.key, opts)))?.id ?? null;
@@ -259,7 +303,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         }
         // A batch may have ended at the provider with its results not fetched yet (the run's polls
         // are minutes apart): nothing to cancel then, and everything to settle.
-        let status = await call((c) => c.status(id, opts));
+        let status = await statusOf(id);
         let cancelled = false;
         if (status.state !== 'ended') {
           try {
@@ -267,7 +311,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
             cancelled = true;
           } catch (err) {
             // It may have ended between the look and the cancel, which a provider then refuses.
-            status = await call((c) => c.status(id, opts));
+            status = await statusOf(id);
             if (status.state !== 'ended') throw err;
           }
         }
@@ -283,7 +327,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
             break;
           }
           await new Promise((r) => setTimeout(r, CANCELLED_BATCH_POLL_MS));
-          ended = await call((c) => c.status(id, opts));
+          ended = await statusOf(id);
         }
         // Not ended within the wait (OpenAI's "cancelling" can take minutes): its answers stay unsettled, and a re-run pays for them.
         if (ended) await settleOpenItems(ref, ctx, ended);

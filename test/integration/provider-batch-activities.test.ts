@@ -164,15 +164,24 @@ describe.each(['anthropic', 'openai'] as const)('%s', (provider) => {
     expect(await repo.find(ref.key)).toMatchObject({ status: 'cancelled' });
   });
 
-  it('a batch gone from the provider (404) says so, not that the model is unknown', async () => {
+  it('a batch gone from the provider (404) has ended with none of its answers: each item fails retryable, saying so, not that the model is unknown', async () => {
     const wf = `wf-batch-gone-${provider}-${Date.now()}`;
-    const ref = await prepared(provider, wf, `gone-${provider}`, 1);
-    await asActivity(wf, 1, () => activities.submitProviderBatch(ref));
-    await repo.update(ref.key, { providerBatchId: provider === 'anthropic' ? 'msgbatch_gone' : 'batch_gone' });
-    const err = await asActivity(wf, 1, () => activities.pollProviderBatch(ref)).catch((e: unknown) => e);
-    expect(err).toMatchObject({ type: 'ProviderBatchNotFound', nonRetryable: true });
-    expect((err as Error).message).toContain(`${provider} has no batch ${provider === 'anthropic' ? 'msgbatch_gone' : 'batch_gone'} (404)`);
-    expect((err as Error).message).not.toContain('STORYLOOM_MODEL');
+    const ref = await prepared(provider, wf, `gone-${provider}`, 2);
+    const submitted = await asActivity(wf, 1, () => activities.submitProviderBatch(ref));
+    expect(stack.sim.loseBatches()).toBeGreaterThan(0);
+    const polled = await asActivity(wf, 1, () => activities.pollProviderBatch(ref));
+    expect(polled).toMatchObject({ batchId: submitted.batchId, state: 'ended', providerStatus: 'not found (404)' });
+    const outcomes = await asActivity(wf, 1, () => activities.fetchProviderBatchResults(ref));
+    expect(outcomes.map((o) => [o.status, o.retryable])).toEqual([
+      ['failed', true],
+      ['failed', true],
+    ]);
+    expect(outcomes[0].message).toContain(`${provider} has no batch ${submitted.batchId} (404)`);
+    expect(outcomes[0].message).toContain('its items go again as calls');
+    expect(outcomes[0].message).not.toContain('STORYLOOM_MODEL');
+    expect(await repo.find(ref.key)).toMatchObject({ status: 'ended', failure: expect.stringContaining('(404)') });
+    // Nothing was answered, so nothing is logged as paid.
+    expect(await stack.services.db.getRepository(LlmCallEntity).countBy({ workflowId: wf })).toBe(0);
   });
 
   it('a cancel that finds the batch ended (its results not fetched yet) cancels nothing and settles every answer', async () => {

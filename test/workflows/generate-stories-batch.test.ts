@@ -126,3 +126,20 @@ it('cancelling mid-batch settles the answers the provider had finished: logged a
   expect(again.status).toBe('completed');
   expect(stack.sim.stats().batches).toMatchObject({ created: 1, items: 4 - answered });
 });
+
+it('a batch the provider lost (404) ends the batch, not the run: its stories are synthesised by calls', async () => {
+  const day = freshDay();
+  await importNews(day, 9, 3, `batch-lost-${day}`);
+  stack.sim.configure({ batches: { processingMs: 120_000 } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS });
+  await waitFor(async () => {
+    const p = await handle.query(storiesProgressQuery);
+    return p.batch && p.batch.polls >= 1 ? p : undefined;
+  }, 30_000, 'batch polled');
+  expect(stack.sim.loseBatches()).toBeGreaterThan(0);
+  const result = await handle.result();
+  expect(result).toMatchObject({ status: 'completed', synthesisMode: 'batch', failureCount: 0, stories: { created: 3 } });
+  expect(syncSynthesisCalls()).toBe(3);
+  const [batchRow] = await stack.app.services.db.query('SELECT status, failure FROM llm_batches WHERE workflow_id = $1', [handle.workflowId]);
+  expect(batchRow).toMatchObject({ status: 'ended', failure: expect.stringContaining('(404)') });
+});

@@ -92,6 +92,13 @@ export class BatchStore {
     this.budget.reseed(seed);
   }
 
+  /** Forgets every batch (its files stay): requests about one answer 404 from now on. */
+  lose(): number {
+    const lost = this.batches.size;
+    this.batches.clear();
+    return lost;
+  }
+
   /** Counters, fault budgets and PRNG start over; batches and files stay retrievable. */
   reset(): void {
     this.counted = new Set();

@@ -42,6 +42,7 @@ export async function startSimulator(
       state.configure(partial);
     },
     config: () => structuredClone(state.config),
+    loseBatches: () => state.batches.lose(),
     close: () => (closing ??= close()),
   };
 }

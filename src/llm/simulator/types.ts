@@ -240,6 +240,11 @@ export interface RunningSimulator {
   latencies(afterSeq?: number): LatencyDraw[];
   configure(partial: DeepPartial<SimulatorConfig>): void;
   config(): SimulatorConfig;
+  /**
+   * Forgets every batch made so far, as a provider does with a batch deleted or sent under
+   * another key or workspace: each later request about one answers 404. Returns how many.
+   */
+  loseBatches(): number;
   /** Stops listening and destroys open sockets, hung requests included. */
   close(): Promise<void>;
 }
