@@ -63,7 +63,7 @@ ${SCRIPT}`,
     summary: 'stop a running ingestion (what was written stays)',
     details: `Calls in flight are aborted and the run is marked cancelled. Exit 1 when no ingestion of it is running.\n${SCRIPT}`,
   },
-  show: { usage: '<script>', summary: "outline, character sheets and the last run's figures", details: SCRIPT },
+  show: { usage: '<script> [--scenes]', summary: "outline, character sheets and the last run's figures; --scenes: each scene's summary first", details: SCRIPT },
   search: {
     usage: '<script> "<text>" [--limit N]',
     summary: 'scenes ranked by embedding similarity',

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { AnalysisRepository } from '../db/repositories/analysis.repository';
 import { RunRepository } from '../db/repositories/run.repository';
+import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { createLogger } from '../observability/logger';
 import { searchScenes } from '../operations/search-scenes';
 import { createServices } from '../runtime';
@@ -8,12 +9,13 @@ import { SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX } from '../shared/list-limits
 import type { CliContext } from './context';
 import { describeResult } from './ingest.command';
 import { intOption } from './int-option';
-import { exactPositionals } from './positionals';
 import { UsageError } from './temporal-client';
 
-/** `show`: the outline, the character sheets and the last run's figures. */
+/** `show`: the outline, the character sheets and the last run's figures; `--scenes`, each scene's summary too. */
 export async function showCommand(ctx: CliContext, argv: string[]): Promise<number> {
-  const [scriptId] = exactPositionals(argv, 1, () => 'usage: storyloom show <scriptId>');
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { scenes: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new UsageError('usage: storyloom show <scriptId> [--scenes]');
+  const [scriptId] = positionals;
   const script = await ctx.script(scriptId);
   const db = await ctx.db();
   const analysis = new AnalysisRepository(db);
@@ -21,6 +23,13 @@ export async function showCommand(ctx: CliContext, argv: string[]): Promise<numb
   const sheets = (await analysis.sheets(script.id)) as { name: string; sheet: { role: string; traits: string[]; goals: string[]; arc: string; keyScenes: number[] } }[];
   const run = await new RunRepository(db).lastIngestionRun(script.id);
   console.log(`# ${script.title}\nscript id ${script.id}: ${script.scenes} scenes, ${script.characters} characters\n`);
+  if (values.scenes) {
+    const scenes = await new ScriptCatalogRepository(db).scenes(script.id);
+    const summarized = scenes.filter((s) => s.summary !== null).length;
+    console.log(`## Scenes (${summarized} of ${scenes.length} summarized)`);
+    for (const s of scenes) console.log(`${s.position + 1}. ${s.heading}\n   ${s.summary ?? '(no summary yet)'}`);
+    console.log('');
+  }
   console.log(outline ? `## Outline (${outline.model}${outline.sections > 1 ? `, ${outline.sections} sections` : ''})\n${outline.outline}\n` : '## Outline\n(none yet)\n');
   console.log(`## Character sheets (${sheets.length})`);
   for (const { name, sheet } of sheets) {

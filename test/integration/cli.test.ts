@@ -117,6 +117,15 @@ describe('ingest and friends', () => {
     expect(show.code).toBe(0);
     expect(show.out).toContain('## Outline (claude-sonnet-4-6)');
     expect(show.out).toMatch(/## Character sheets \(\d+\)/);
+    expect(show.out).not.toContain('## Scenes');
+    const scenes = await cli('show', scriptId, '--scenes');
+    expect(scenes.code).toBe(0);
+    expect(scenes.out).toContain('## Scenes (6 of 6 summarized)');
+    // Each scene: its number and heading, then its summary indented.
+    const section = scenes.out.slice(scenes.out.indexOf('## Scenes'), scenes.out.indexOf('## Outline')).split('\n');
+    expect(section.filter((l) => /^\d+\. \S/.test(l)).map((l) => Number(l.split('.')[0]))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(section.filter((l) => /^ {3}\S/.test(l))).toHaveLength(6);
+    expect(scenes.out).not.toContain('(no summary yet)');
     const search = await cli('search', scriptId, 'memory', '--limit', '3');
     expect(search.code).toBe(0);
     expect(search.out.split('\n').filter((l) => /^\d\.\d{3}  scene \d+/.test(l))).toHaveLength(3);
