@@ -161,10 +161,11 @@ export function createSessionActivities(deps: SessionActivityDeps) {
   const recorder = metricsRecorder(deps);
   const embedding = config.llm.models.embedding;
 
+  // The memory tools' embeddings: part of a turn the player waits for.
   const embed = async (texts: string[], ctx: CallContext) => {
     const result = await deps.llm.embed(
       { purpose: 'embedding', provider: embedding.provider, model: embedding.model, promptVersion: 'session-memory-v1', texts, dimensions: config.llm.embeddingDimensions, useCache: true },
-      ctx,
+      { ...ctx, interactive: true },
     );
     return result.vectors;
   };
@@ -496,7 +497,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
               promptVersion: SESSION_PROMPT_VERSION,
               request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: 1024 },
             },
-            { ...ctx, onToken: stream?.start(ctx.attempt ?? 1) },
+            { ...ctx, interactive: true, onToken: stream?.start(ctx.attempt ?? 1) },
           );
           await stream?.end(result.toolCalls.length > 0, TRUNCATED_STOPS.has(result.stopReason ?? ''));
           const row = metric(true, { durationMs: result.latencyMs, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });

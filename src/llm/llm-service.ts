@@ -40,6 +40,8 @@ export interface CallContext {
   pausesOnOutage?: boolean;
   /** Rate limits are waited out until then (epoch ms), then fail the item: the run's deadline. */
   runDeadlineAt?: number;
+  /** A person waits for this call (a session's turn): rate limits without retry-after back off briefly (rateLimitBackoffMs). */
+  interactive?: boolean;
   /**
    * When this activity attempt must hand a still rate-limited call back to Temporal (epoch ms):
    * its start-to-close limit less a margin. Without it, a rate limit is not waited out here.
@@ -61,8 +63,14 @@ export function deferredWrites(): DeferredWrites {
 const FAILED_ROW_WAIT_MS = 2000;
 
 /** Rate-limit waits without a Retry-After: 1 s, doubling, at most 30 s. */
-function rateLimitBackoffMs(waits: number): number {
-  return Math.min(30_000, 1000 * 2 ** Math.min(waits, 5));
+/**
+ * The wait before retrying a rate-limited request that said nothing of when (no retry-after):
+ * background work 1 s doubling to 30 s; a call a person waits for (`interactive`) as the official
+ * Anthropic and OpenAI SDKs retry, 0.5 s doubling to 8 s.
+ */
+export function rateLimitBackoffMs(waits: number, interactive = false): number {
+  const [first, cap] = interactive ? [500, 8_000] : [1000, 30_000];
+  return Math.min(cap, first * 2 ** Math.min(waits, 6));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -327,7 +335,7 @@ export class LlmService {
           const asked = failure.nextRetryDelay !== undefined && failure.nextRetryDelay !== null ? Number(failure.nextRetryDelay) : undefined;
           if (permit) gate?.rateLimited(permit, asked);
           permit?.release();
-          const waitMs = asked ?? rateLimitBackoffMs(waits);
+          const waitMs = asked ?? rateLimitBackoffMs(waits, ctx.interactive);
           await this.waitOutRateLimit(call, ctx, failure, waitMs, waits);
           nextRequest();
           continue;

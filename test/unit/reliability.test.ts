@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DataSource } from 'typeorm';
 import { isDatabaseUnreachable, waitReason } from '../../src/activities/attempt-budget';
 import { BufferedCallLog, type CallLog, type LlmCallRecord } from '../../src/llm/call-log';
-import { LlmService } from '../../src/llm/llm-service';
+import { LlmService, rateLimitBackoffMs } from '../../src/llm/llm-service';
 import { toLlmFailure } from '../../src/llm/errors';
 import { ProviderRegistry } from '../../src/llm/registry';
 import { MemoryCacheStore } from '../../src/llm/response-cache';
@@ -238,5 +238,32 @@ describe('call log while the database is away', () => {
     expect(outages.current('anthropic')).toBeDefined();
     const paused = await llm.chat(call, { workflowId: 'ingest-x', activityId: '4', pausesOnOutage: true }).catch((e: unknown) => e);
     expect(paused).toMatchObject({ type: LlmFailureType.ProviderUnavailable, nonRetryable: true });
+  });
+
+  it('a rate limit without retry-after: a turn a person waits for backs off as the SDKs do (0.5 s to 8 s), background work 1 s to 30 s', async () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 9].map((w) => rateLimitBackoffMs(w, true))).toEqual([500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 9].map((w) => rateLimitBackoffMs(w))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    // Through the service: the wait it takes for a 429 that names none.
+    let answered = 0;
+    const provider: ChatProvider = {
+      provider: 'anthropic',
+      chat: async () => {
+        if (answered++ === 0) throw Object.assign(new Error('slow down'), { status: 429 });
+        return { text: 'ok', usage: { inputTokens: 1, outputTokens: 1 }, model: 'm', stopReason: 'end_turn' };
+      },
+    };
+    const waits: number[] = [];
+    const callLog: CallLog = { record: async () => undefined, flush: async () => undefined };
+    const llm = new LlmService({
+      registry: new ProviderRegistry().registerChat(provider),
+      cache: new MemoryCacheStore(),
+      callLog,
+      requestTimeoutMs: 1000,
+      onRateLimitWait: (w) => waits.push(w.waitMs),
+    });
+    const call = { purpose: 'session', provider: 'anthropic' as const, model: 'm', promptVersion: 'v', request: { messages: [{ role: 'user' as const, content: 'x' }], maxTokens: 5 }, useCache: false };
+    const far = Date.now() + 60_000;
+    await llm.chat(call, { interactive: true, attemptEndsAt: far, runDeadlineAt: far });
+    expect(waits).toEqual([500]);
   });
 });
