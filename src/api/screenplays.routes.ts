@@ -2,16 +2,22 @@
  * Screenplays: `POST /api/screenplays/generate` (a generateScreenplay run, 202) and
  * `GET /api/screenplays/:workflowId/stream`, a Server-Sent Events stream of the run's text as it
  * is written (the deltas the CLI's `generate --wait` prints, relayed from the run's Postgres
- * channel), with the run's progress and its final event.
+ * channel), with the run's progress and its final event. The stored stories read back as
+ * `storyloom screenplays list | show | export` reads them: `GET /api/screenplays` (a page of
+ * stories), `GET /api/screenplays/:storyId` (plot, personas, versions without their text) and
+ * `GET /api/screenplays/:storyId/versions/:version` (a version's Fountain, or JSON on request).
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyRequest } from 'fastify';
+import { ScreenplayRepository, type VersionListing } from '../db/repositories/screenplay.repository';
 import type { StreamEvent } from '../db/stream-channel';
 import { MAX_PERSONA_NAME } from '../domain/generation/personas';
 import { OperationError } from '../operations/context';
 import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, parseScreenplayModel, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
 import { unknownPersonasSchema } from './personas.routes';
-import { DEFAULT_MAX_TOKENS, MAX_VARIANTS } from '../shared/screenplay';
-import { ApiError, errorSchema } from './errors';
+import { MAX_LIST_OFFSET, SCREENPLAY_LIST_LIMIT } from '../shared/list-limits';
+import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, type VariantResult } from '../shared/screenplay';
+import { ApiError, errorSchema, UUID_PATTERN } from './errors';
 import type { ApiContext } from './context';
 import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, sendStarted, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
@@ -37,6 +43,111 @@ export function screenplayUrls(ctx: ApiContext, workflowId: string): Record<stri
 }
 
 const screenplayUrlsSchema = { type: 'object', properties: { ...runUrlsSchema.properties, stream: { type: 'string' } } } as const;
+
+/** The most a version number can be (its column is a Postgres integer), as `screenplays show --version` takes it. */
+const MAX_VERSION = 2 ** 31 - 1;
+
+/** Where a version's text is read. */
+function screenplayVersionUrl(storyId: string, version: number): string {
+  return `/api/screenplays/${encodeURIComponent(storyId)}/versions/${version}`;
+}
+
+const storyIdParams = {
+  type: 'object',
+  required: ['storyId'],
+  properties: { storyId: { type: 'string', pattern: UUID_PATTERN, description: 'The story id (a UUID: the run\'s result and `done` events name it)' } },
+} as const;
+
+const castSchema = {
+  type: 'array',
+  description: 'Characters of the screenplay, each with the persona written for it (null: none)',
+  items: { type: 'object', properties: { character: { type: 'string' }, persona: { type: ['string', 'null'] } } },
+} as const;
+
+/** A version without its text: the story's version list and the JSON of one version share it. */
+const versionSchemaProperties = {
+  version: { type: 'integer' },
+  createdAt: { type: 'string' },
+  provider: { type: 'string' },
+  model: { type: 'string' },
+  inputTokens: { type: ['integer', 'null'] },
+  outputTokens: { type: ['integer', 'null'] },
+  cached: { type: ['boolean', 'null'], description: 'The reply came from the LLM response cache (null: not recorded)' },
+  truncated: { type: 'boolean', description: 'Cut at max_tokens after the continuations allowed' },
+  continuations: { type: 'integer' },
+  scenes: { type: ['integer', 'null'] },
+  costUsd: { type: ['number', 'null'] },
+  workflowId: { type: ['string', 'null'], description: 'The generateScreenplay run that saved it' },
+  scriptId: { type: ['string', 'null'], description: 'The script it was imported as for ingestion' },
+  cast: castSchema,
+  url: { type: 'string', description: 'Its text' },
+} as const;
+
+/** A version's figures as the API answers them (those its stats did not record are null). */
+function versionJson(storyId: string, v: VersionListing) {
+  const stats = v.stats as Partial<VariantResult>;
+  return {
+    version: v.version,
+    createdAt: v.createdAt.toISOString(),
+    provider: v.provider,
+    model: v.model,
+    inputTokens: stats.inputTokens ?? null,
+    outputTokens: stats.outputTokens ?? null,
+    cached: stats.cached ?? null,
+    truncated: v.truncated,
+    continuations: v.continuations,
+    scenes: stats.scenes ?? null,
+    costUsd: stats.costUsd ?? null,
+    workflowId: v.workflowId,
+    scriptId: v.scriptId,
+    cast: v.cast,
+    url: screenplayVersionUrl(storyId, v.version),
+  };
+}
+
+/** `latest` → undefined (the highest number), a number → itself; anything else is a 400 naming the field. */
+function versionParam(raw: string): number | undefined {
+  if (raw === 'latest') return undefined;
+  if (/^[1-9]\d{0,9}$/.test(raw) && Number(raw) <= MAX_VERSION) return Number(raw);
+  throw new ApiError(400, 'invalid_request', `params.version must be a version number (1 to ${MAX_VERSION}) or "latest"`);
+}
+
+/** How an Accept header takes `type`: the quality of its most specific matching range, and where that range stands in the header. */
+function acceptance(accept: string, type: string): { q: number; at: number } {
+  const anyOfKind = `${type.split('/')[0]}/*`;
+  let best = { specificity: -1, q: 0, at: Infinity };
+  accept.split(',').forEach((range, at) => {
+    const [media, ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const specificity = media === type ? 2 : media === anyOfKind ? 1 : media === '*/*' ? 0 : -1;
+    if (specificity <= best.specificity) return;
+    const q = params.find((p) => /^q\s*=/.test(p));
+    const quality = q === undefined ? 1 : Number(q.slice(q.indexOf('=') + 1));
+    best = { specificity, q: Number.isFinite(quality) ? Math.min(Math.max(quality, 0), 1) : 0, at };
+  });
+  return { q: best.q, at: best.at };
+}
+
+/**
+ * Whether a request asks for JSON rather than plain text: JSON's quality is higher, or equal and
+ * named first (`Accept: application/json, text/plain`). No Accept, `*\/*` or a browser's header
+ * gets plain text.
+ */
+function prefersJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  if (!accept) return false;
+  const json = acceptance(accept, 'application/json');
+  const text = acceptance(accept, 'text/plain');
+  return json.q > text.q || (json.q === text.q && json.q > 0 && json.at < text.at);
+}
+
+/** Resolves to undefined when `promise` has not settled within `ms` (or rejects). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise.catch(() => undefined), late]).finally(() => clearTimeout(timer));
+}
 
 export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Body: GenerateBody }>(
@@ -123,7 +234,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       schema: {
         summary:
           'Server-Sent Events: the screenplay as it is written (`delta` per piece of text; `start`, `restart`, `done`, `failed` per variant), ' +
-          "the run's `progress`, then one `final`. Text sent before the client connected is not replayed.",
+          "the run's `progress`, then one `final`. Text sent before the client connected is not replayed: a `done` names the story and the saved version's URL (`storyId`, `url`).",
         tags: ['screenplays'],
         security: bearerSecurity,
         params: workflowIdParams,
@@ -134,9 +245,10 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
     async (request, reply) => {
       const { workflowId } = request.params;
       let type: string;
+      let runId: string;
       try {
         // A describe only: the progress query waits for a worker, the stream must not (a run queued before any worker streams too).
-        type = (await (await ctx.client()).workflow.getHandle(workflowId).describe()).type;
+        ({ type, runId } = await (await ctx.client()).workflow.getHandle(workflowId).describe());
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'not_found', `No workflow ${workflowId}.`);
         throw err;
@@ -144,16 +256,35 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       if (type !== 'generateScreenplay') throw new ApiError(404, 'not_found', `Workflow ${workflowId} is not a screenplay run (it is ${type}): its events are at /api/runs/:workflowId/events.`);
       const lastEventId = request.headers['last-event-id'];
 
+      // A `done` names the story its version was saved to, so a client that missed text can read it
+      // whole: the run's story, read once, at the first `done` (the run's row is written before any
+      // variant starts). Not read in time (Postgres away), the `done` goes as the run sent it.
+      let runStory: Promise<string | undefined> | undefined;
+      const storyOfRun = async (): Promise<string | undefined> => {
+        runStory ??= within(ctx.db().then((db) => new ScreenplayRepository(db).runStoryId(`${workflowId}/${runId}`)), TRAILING_DELTAS_MS);
+        const storyId = await runStory;
+        if (storyId === undefined) runStory = undefined;
+        return storyId;
+      };
+
       // Listening before the response starts: a client that has the headers hears every delta sent after.
       const streaming = new Set<number>();
       const early: StreamEvent[] = [];
       let open: SseStream | undefined;
+      // Events go out in the order sent: those after a `done` wait while it reads the story id.
+      let relayed: Promise<void> = Promise.resolve();
       const relay = (to: SseStream, event: StreamEvent) => {
         if (event.type === 'start' || event.type === 'delta') streaming.add(event.variant);
         else if (event.type === 'done' || event.type === 'failed') streaming.delete(event.variant);
         // Deltas carry no id: they cannot be resumed (they are not stored until the version is saved).
         const { type: name, ...data } = event;
-        to.send({ event: name, data });
+        relayed = relayed
+          .then(async () => {
+            if (event.type !== 'done') return to.send({ event: name, data });
+            const storyId = await storyOfRun();
+            to.send({ event: name, data: storyId ? { ...data, storyId, url: screenplayVersionUrl(storyId, event.version) } : data });
+          })
+          .catch(() => undefined);
       };
       const unlisten = await ctx.streams.watch(workflowId, (event) => (open ? relay(open, event) : early.push(event)));
       const stream = openSse(request, reply);
@@ -165,6 +296,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
         finishing = true;
         const deadline = Date.now() + TRAILING_DELTAS_MS;
         while (streaming.size && !stream.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await relayed;
         stream.send({ id: event.id, event: event.type, data: event.data });
         stream.close();
       };
@@ -181,6 +313,165 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
         unwatch();
         unlisten();
       });
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; offset: number } }>(
+    '/api/screenplays',
+    {
+      schema: {
+        summary: 'Screenplay stories, the most recently written first, a page at a time (total: how many in all), each with its latest version and its cast',
+        tags: ['screenplays'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: SCREENPLAY_LIST_LIMIT.max, default: SCREENPLAY_LIST_LIMIT.default },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              total: { type: 'integer' },
+              stories: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    title: { type: 'string' },
+                    versions: { type: 'integer' },
+                    updatedAt: { type: 'string' },
+                    latestVersion: { type: ['integer', 'null'] },
+                    latestCreatedAt: { type: ['string', 'null'] },
+                    cast: { ...castSchema, description: "The latest version's characters, each with the persona written for it (null: none)" },
+                    url: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          400: errorSchema,
+          401: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const { total, stories } = await new ScreenplayRepository(await ctx.db()).pageStories(request.query);
+      return {
+        total,
+        stories: stories.map((s) => ({
+          ...s,
+          updatedAt: s.updatedAt.toISOString(),
+          latestCreatedAt: s.latestCreatedAt?.toISOString() ?? null,
+          url: `/api/screenplays/${encodeURIComponent(s.id)}`,
+        })),
+      };
+    },
+  );
+
+  app.get<{ Params: { storyId: string } }>(
+    '/api/screenplays/:storyId',
+    {
+      schema: {
+        summary: 'One screenplay story: its plot, the personas cast in it, and its versions (figures, cast, the run that made each) without their text',
+        tags: ['screenplays'],
+        security: bearerSecurity,
+        params: storyIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              title: { type: 'string' },
+              plot: { type: 'string' },
+              createdAt: { type: 'string' },
+              updatedAt: { type: 'string' },
+              personas: { type: 'array', items: { type: 'string' }, description: 'The personas cast in any of its versions, by name' },
+              versions: { type: 'array', items: { type: 'object', properties: versionSchemaProperties } },
+            },
+          },
+          400: errorSchema,
+          401: errorSchema,
+          404: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const { storyId } = request.params;
+      const repo = new ScreenplayRepository(await ctx.db());
+      const [story, versions] = await Promise.all([repo.storyById(storyId), repo.storyVersions(storyId)]);
+      if (!story) throw new ApiError(404, 'not_found', `No story ${storyId}: GET /api/screenplays lists them.`);
+      const personas = [...new Set(versions.flatMap((v) => v.cast.map((c) => c.persona)).filter((p): p is string => p !== null))].sort((a, b) => a.localeCompare(b));
+      return {
+        id: story.id,
+        title: story.title,
+        plot: story.plot,
+        createdAt: story.createdAt.toISOString(),
+        updatedAt: story.updatedAt.toISOString(),
+        personas,
+        versions: versions.map((v) => versionJson(story.id, v)),
+      };
+    },
+  );
+
+  app.get<{ Params: { storyId: string; version: string } }>(
+    '/api/screenplays/:storyId/versions/:version',
+    {
+      schema: {
+        summary:
+          "One version's screenplay: Fountain as text/plain (as `storyloom screenplays export` writes it), " +
+          'or its figures and `text` as JSON with `Accept: application/json`; `latest` for the highest version',
+        tags: ['screenplays'],
+        security: bearerSecurity,
+        params: {
+          type: 'object',
+          required: ['storyId', 'version'],
+          properties: { ...storyIdParams.properties, version: { type: 'string', minLength: 1, description: 'A version number (1, 2, …) or `latest`' } },
+        },
+        produces: ['text/plain', 'application/json'],
+        response: {
+          200: {
+            description: 'The Fountain text, or (Accept: application/json) the version with its text',
+            content: {
+              'text/plain': { schema: { type: 'string' } },
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { storyId: { type: 'string' }, title: { type: 'string' }, ...versionSchemaProperties, text: { type: 'string', description: 'The saved text, as its deltas add up to' } },
+                },
+              },
+            },
+          },
+          400: errorSchema,
+          401: errorSchema,
+          404: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { storyId } = request.params;
+      const wanted = versionParam(request.params.version);
+      const repo = new ScreenplayRepository(await ctx.db());
+      // The row `screenplays export` writes: the same text, whichever way it is asked for.
+      const row = await repo.version(storyId, wanted);
+      reply.header('vary', 'Accept');
+      if (!row) {
+        const story = await repo.storyById(storyId);
+        if (!story) throw new ApiError(404, 'not_found', `No story ${storyId}: GET /api/screenplays lists them.`);
+        throw new ApiError(404, 'not_found', `Story "${story.title}" has no version ${wanted ?? 'yet'}: GET /api/screenplays/${story.id} lists its versions.`);
+      }
+      if (!prefersJson(request)) {
+        // As the export writes it: a file that ends with a newline.
+        return reply.type('text/plain; charset=utf-8').send(row.fountain.endsWith('\n') ? row.fountain : `${row.fountain}\n`);
+      }
+      const [listing] = await repo.storyVersions(row.storyId, row.version);
+      // Its story deleted between the two reads.
+      if (!listing) throw new ApiError(404, 'not_found', `No story ${storyId}: GET /api/screenplays lists them.`);
+      return reply.type('application/json; charset=utf-8').send({ storyId: row.storyId, title: row.title, ...versionJson(row.storyId, listing), text: row.fountain });
     },
   );
 };

@@ -7,6 +7,8 @@ export const STORY_LIST_LIMIT = { default: 50, max: 500 } as const;
 /** `stories search`: the stories' own cap (the API has no story search). */
 export const STORY_SEARCH_LIMIT = { default: 20, max: STORY_LIST_LIMIT.max } as const;
 export const SCRIPT_LIST_LIMIT = { default: 50, max: 200 } as const;
+/** Screenplay stories (`GET /api/screenplays`). */
+export const SCREENPLAY_LIST_LIMIT = { default: 50, max: 200 } as const;
 /** Scenes ranked by similarity (`search`, `GET /api/scripts/:id/search`). */
 export const SCENE_SEARCH_LIMIT = { default: 5, max: 50 } as const;
 /** The longest text a scene search embeds (`search`, the API's `q`). */

@@ -7,7 +7,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 
 type Queryable = Pick<EntityManager, 'query'>;
 import { closestNames, UnknownPersonasError, type PersonaInput } from '../../domain/generation/personas';
-import type { Persona, PersonaConfig, ScreenplayRun, ScreenplayVersion } from '../entities/screenplay.entity';
+import type { Persona, PersonaConfig, ScreenplayRun, ScreenplayStory, ScreenplayVersion } from '../entities/screenplay.entity';
 
 export interface LoadedPersona {
   id: number;
@@ -51,6 +51,42 @@ export type VersionRow = Pick<ScreenplayVersion, 'id' | 'storyId' | 'version' | 
 };
 
 export class StoryNotFoundError extends Error {}
+
+/** One character of a version and the persona it was written for (null: none). */
+export type CastEntry = VersionRow['cast'][number];
+
+/** A story in a page of the list: its version count, its latest version and that version's cast. */
+export interface ScreenplayStoryListItem {
+  id: string;
+  title: string;
+  versions: number;
+  updatedAt: Date;
+  /** The highest version number and when it was saved (null: a story with no version yet). */
+  latestVersion: number | null;
+  latestCreatedAt: Date | null;
+  /** The latest version's cast (empty without a version). */
+  cast: CastEntry[];
+}
+
+/** A version's figures without its text. */
+export type VersionListing = Pick<ScreenplayVersion, 'version' | 'provider' | 'model' | 'truncated' | 'continuations' | 'stats' | 'scriptId' | 'createdAt'> & {
+  /** The workflow that saved it, read from its save key; null for a key of another form. */
+  workflowId: string | null;
+  cast: CastEntry[];
+};
+
+/**
+ * The workflow id in a version's save key, `<workflowId>/<runId>/<variant>` (a workflow id may
+ * itself hold "/": the last two parts are cut); null for a key of another form.
+ */
+export function workflowIdOfSaveKey(saveKey: string): string | null {
+  return /^(.+)\/[^/]+\/\d+$/.exec(saveKey)?.[1] ?? null;
+}
+
+/** A version's cast as JSON, in character order (`v`: the version's alias in the query). */
+const CAST_JSON = (v: string) =>
+  `coalesce((SELECT json_agg(json_build_object('character', c.character, 'persona', p.name) ORDER BY c.character)
+             FROM story_cast c LEFT JOIN personas p ON p.id = c.persona_id WHERE c.version_id = ${v}.id), '[]')`;
 
 export class ScreenplayRepository {
   /** `db`: the app's DataSource, or a query runner's manager (to count a step's statements). */
@@ -243,9 +279,7 @@ export class ScreenplayRepository {
   async version(storyId: string, version?: number): Promise<VersionRow | undefined> {
     const rows = (await this.db.query(
       `SELECT v.id, v.story_id AS "storyId", v.version, v.fountain, v.provider, v.model, v.truncated, v.continuations, v.stats,
-              v.script_id AS "scriptId", v.created_at AS "createdAt", s.title,
-              coalesce((SELECT json_agg(json_build_object('character', c.character, 'persona', p.name) ORDER BY c.character)
-                        FROM story_cast c LEFT JOIN personas p ON p.id = c.persona_id WHERE c.version_id = v.id), '[]') AS cast
+              v.script_id AS "scriptId", v.created_at AS "createdAt", s.title, ${CAST_JSON('v')} AS cast
        FROM screenplay_versions v JOIN screenplay_stories s ON s.id = v.story_id
        WHERE v.story_id = $1 AND ($2::int IS NULL OR v.version = $2)
        ORDER BY v.version DESC LIMIT 1`,
@@ -264,5 +298,55 @@ export class ScreenplayRepository {
   /** Links a version to the script it was imported as (for ingestion). */
   async setVersionScript(versionId: number, scriptId: string): Promise<void> {
     await this.db.query(`UPDATE screenplay_versions SET script_id = $2 WHERE id = $1`, [versionId, scriptId]);
+  }
+
+  /**
+   * A page of stories in `listStories`' order (the most recently written first; ties by id, so
+   * pages never overlap), each with its latest version and that version's cast; `total`: how many in all.
+   */
+  async pageStories(opts: { limit: number; offset: number }): Promise<{ total: number; stories: ScreenplayStoryListItem[] }> {
+    const [stories, count] = await Promise.all([
+      this.db.query(
+        `SELECT s.id, s.title, s.updated_at AS "updatedAt",
+                (SELECT count(*)::int FROM screenplay_versions n WHERE n.story_id = s.id) AS versions,
+                latest.version AS "latestVersion", latest.created_at AS "latestCreatedAt",
+                CASE WHEN latest.id IS NULL THEN '[]' ELSE ${CAST_JSON('latest')} END AS cast
+         FROM screenplay_stories s
+         LEFT JOIN LATERAL (SELECT id, version, created_at FROM screenplay_versions v WHERE v.story_id = s.id ORDER BY v.version DESC LIMIT 1) AS latest ON true
+         ORDER BY s.updated_at DESC, s.id
+         LIMIT $1 OFFSET $2`,
+        [opts.limit, opts.offset],
+      ) as Promise<ScreenplayStoryListItem[]>,
+      this.db.query(`SELECT count(*)::int AS n FROM screenplay_stories`) as Promise<{ n: number }[]>,
+    ]);
+    return { total: count[0].n, stories };
+  }
+
+  /** A story by its id only (an id never finds a story by its title, as findStory may); undefined when none. */
+  async storyById(id: string): Promise<Pick<ScreenplayStory, 'id' | 'title' | 'plot' | 'createdAt' | 'updatedAt'> | undefined> {
+    const rows = (await this.db.query(
+      `SELECT id, title, plot, created_at AS "createdAt", updated_at AS "updatedAt" FROM screenplay_stories WHERE id = $1`,
+      [id],
+    )) as Pick<ScreenplayStory, 'id' | 'title' | 'plot' | 'createdAt' | 'updatedAt'>[];
+    return rows[0];
+  }
+
+  /** A story's versions in number order (only `version`'s when given), with their cast and workflow, without their text. */
+  async storyVersions(storyId: string, version?: number): Promise<VersionListing[]> {
+    const rows = (await this.db.query(
+      `SELECT v.version, v.save_key AS "saveKey", v.provider, v.model, v.truncated, v.continuations, v.stats,
+              v.script_id AS "scriptId", v.created_at AS "createdAt", ${CAST_JSON('v')} AS cast
+       FROM screenplay_versions v
+       WHERE v.story_id = $1 AND ($2::int IS NULL OR v.version = $2)
+       ORDER BY v.version`,
+      [storyId, version ?? null],
+    )) as (Omit<VersionListing, 'workflowId'> & { saveKey: string })[];
+    return rows.map(({ saveKey, ...row }) => ({ ...row, workflowId: workflowIdOfSaveKey(saveKey) }));
+  }
+
+  /** The story a run saves its versions to, by its run key (`<workflowId>/<runId>`); undefined before the run is prepared. */
+  async runStoryId(runKey: string): Promise<string | undefined> {
+    const rows: { storyId: string }[] = await this.db.query(`SELECT story_id AS "storyId" FROM screenplay_runs WHERE run_key = $1`, [runKey]);
+    return rows[0]?.storyId;
   }
 }
