@@ -24,8 +24,8 @@ import { bearerSecurity, runUrlsSchema, sendStarted, startedRunSchema, workflowI
 import { openSse, type SseStream } from './sse';
 
 interface GenerateBody {
-  plot: string;
-  personas: string[];
+  plot?: string;
+  personas?: string[];
   title?: string;
   storyId?: string;
   maxTokens?: number;
@@ -162,16 +162,16 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
         body: {
           type: 'object',
           additionalProperties: false,
-          required: ['plot', 'personas'],
           properties: {
-            plot: { type: 'string', minLength: 1, maxLength: MAX_PLOT_BYTES, description: 'The plot, in prose' },
+            plot: { type: 'string', minLength: 1, maxLength: MAX_PLOT_BYTES, description: "The plot, in prose (required for a new story; a new version takes its story's by default)" },
             personas: {
               type: 'array',
               minItems: 1,
               maxItems: MAX_PERSONAS,
               uniqueItems: true,
               items: { type: 'string', minLength: 1, maxLength: MAX_PERSONA_NAME },
-              description: 'Persona names (unknown ones are a 404 with the closest names, as `GET /api/personas/contexts?names=…` answers)',
+              description:
+                "Persona names (unknown ones are a 404 with the closest names, as `GET /api/personas/contexts?names=…` answers); required for a new story, a new version takes those of its story's latest run by default",
             },
             title: { type: 'string', minLength: 1, maxLength: MAX_SCREENPLAY_TITLE_LENGTH },
             storyId: { type: 'string', minLength: 1, maxLength: 200, description: 'Make a new version of this story (its id; default: a new story)' },
@@ -197,14 +197,17 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request, reply) => {
       const body = request.body;
+      // A new version of a story takes its plot and personas unless given others; a new story needs both.
+      if (body.storyId === undefined && body.plot === undefined) throw new OperationError('bad_request', 'body.plot is required (a new version of a story, with "storyId", takes its plot)');
+      if (body.storyId === undefined && body.personas === undefined) throw new OperationError('bad_request', 'body.personas is required (a new version of a story, with "storyId", takes its personas)');
       // The checks a plot file gets (and an imported screenplay): a NUL character, whitespace only, … are a 400, nothing written.
-      const plot = decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
+      const plot = body.plot === undefined ? undefined : decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
       // As `storyloom generate --title " "` refuses it: a blank title would name a story no title finds.
       if (body.title !== undefined && !body.title.trim()) throw new OperationError('bad_request', 'body.title must not be blank (leave it out for the default title)');
-      const personaNames = body.personas.map((p) => p.trim());
-      if (personaNames.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
+      const personaNames = body.personas?.map((p) => p.trim());
+      if (personaNames?.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
       // As `storyloom generate` refuses it: names equal once trimmed ("Mara Quill", " Mara Quill") are one persona named twice.
-      const twice = personaNames.find((p, i) => personaNames.indexOf(p) !== i);
+      const twice = personaNames?.find((p, i) => personaNames.indexOf(p) !== i);
       if (twice !== undefined) throw new OperationError('bad_request', `body.personas: "${twice}" is named twice`);
       let started;
       try {

@@ -106,9 +106,10 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (see \`storyloom generate --help\`)`);
-  if (!values.plot) throw new UsageError('--plot <file> is required');
+  // A new version of a story (--story) is written from the story's plot and personas unless given others.
+  if (!values.plot && values.story === undefined) throw new UsageError('--plot <file> is required (or --story <id> for a new version of a story, from its plot)');
   const personaNames = (values.persona ?? []).map((p) => p.trim()).filter(Boolean);
-  if (!personaNames.length) throw new UsageError('give at least one --persona "Name" (`storyloom personas list` shows them)');
+  if (!personaNames.length && values.story === undefined) throw new UsageError('give at least one --persona "Name" (`storyloom personas list` shows them)');
   if (personaNames.length > MAX_PERSONAS) throw new UsageError(`at most ${MAX_PERSONAS} personas`);
   if (new Set(personaNames).size !== personaNames.length) throw new UsageError('a persona is named twice');
   // A blank title would make a story no title finds (`screenplays show ""`); a long one, what the API refuses.
@@ -118,7 +119,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
   const model = parseScreenplayModel('--model', values.model);
-  const plot = await readPlot(values.plot);
+  const plot = values.plot ? await readPlot(values.plot) : undefined;
 
   const workflowId = newScreenplayWorkflowId();
   const wait = values.wait || values.ingest;

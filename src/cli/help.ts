@@ -151,16 +151,18 @@ Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,
   show <name>     one persona (an unknown name lists the closest ones, exit 2)`,
   },
   generate: {
-    usage: '--plot <file> --persona "Name" [--persona …] [options]',
+    usage: '--plot <file> --persona "Name" [--persona …] [options] | --story <id> [options]',
     summary: 'write a screenplay (Fountain) from a plot and personas',
-    details: `  --plot FILE          the plot, as plain text (required)
-  --persona "Name"     a persona to cast (repeat; at least one; \`storyloom personas list\`)
+    details: `  --plot FILE          the plot, as plain text (required, but with --story: the story's by default)
+  --persona "Name"     a persona to cast (repeat; at least one, but with --story: those of the
+                       story's latest run by default; \`storyloom personas list\`)
   --title T            the story's title (default: the plot's first words, or the story's)
   --max-tokens N       output tokens per call (default 3072); a reply cut there is continued
                        (STORYLOOM_SCREENPLAY_MAX_CONTINUATIONS, default 2), else saved marked truncated
   --variants N         N versions generated concurrently (1 to 10, default 1)
   --model P:M          provider:model (default STORYLOOM_MODEL_SCREENPLAY)
-  --story ID           a new version of this story (default: a new story)
+  --story ID           a new version of this story, from its plot and personas unless given others
+                       (default: a new story)
   --no-cache           never answer from the LLM response cache
   --wait               stream the screenplay to stdout as it is written, then a summary on stderr
                        (tokens, time to first token, total time, cost)

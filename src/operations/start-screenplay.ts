@@ -53,8 +53,10 @@ export function parseScreenplayModel(label: string, raw: string | undefined): Ge
 }
 
 export interface StartScreenplayOptions {
-  plot: string;
-  personaNames: string[];
+  /** Required for a new story; a new version (`story`) takes the story's plot by default. */
+  plot?: string;
+  /** Required for a new story; a new version takes the personas of the story's latest run by default. */
+  personaNames?: string[];
   title?: string;
   /** A new version of this story (id or title); not_found when there is none. */
   story?: string;
@@ -121,23 +123,26 @@ async function runningScreenplayTitled(ctx: OperationContext, title: string): Pr
  * unknown one nothing is stored and nothing starts.
  */
 export async function startScreenplay(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
-  try {
-    await new ScreenplayRepository(await ctx.db()).checkPersonasExist(opts.personaNames);
-  } catch (err) {
-    if (err instanceof UnknownPersonasError) throw new UnknownPersonasRefusal(err);
-    throw err;
-  }
+  const repo = new ScreenplayRepository(await ctx.db());
   let storyId: string | undefined;
+  let plot = opts.plot;
+  let personaNames = opts.personaNames?.length ? opts.personaNames : undefined;
   if (opts.story !== undefined) {
     let story;
     try {
-      story = await new ScreenplayRepository(await ctx.db()).findStory(opts.story);
+      story = await repo.findStory(opts.story);
     } catch (err) {
       if (err instanceof StoryNotFoundError) throw new OperationError('conflict', err.message);
       throw err;
     }
     if (!story) throw new OperationError('not_found', `No story "${opts.story}" (\`storyloom screenplays list\` shows them).`);
     storyId = story.id;
+    // A new version of a story is written from its plot and personas unless given others.
+    plot ??= story.plot;
+    if (!personaNames) {
+      personaNames = await repo.latestRunPersonas(story.id);
+      if (!personaNames.length) throw new OperationError('bad_request', `Story "${story.title}" has no run on record to take its personas from: name them (--persona, or "personas").`);
+    }
   } else if (opts.title !== undefined) {
     // A title names one story: a second story of the same title would make every lookup by it ambiguous.
     const titled = await new ScreenplayRepository(await ctx.db()).storiesTitled(opts.title);
@@ -156,6 +161,15 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
       );
     }
   }
+  // The CLI and the API say which of their options is missing before this.
+  if (plot === undefined) throw new OperationError('bad_request', 'a new story needs a plot');
+  if (!personaNames) throw new OperationError('bad_request', 'a new story needs personas');
+  try {
+    await repo.checkPersonasExist(personaNames);
+  } catch (err) {
+    if (err instanceof UnknownPersonasError) throw new UnknownPersonasRefusal(err);
+    throw err;
+  }
   const workflowId = opts.workflowId ?? newScreenplayWorkflowId();
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
   const variants = opts.variants ?? 1;
@@ -163,15 +177,15 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   const client = await ctx.client();
   // The plot goes to Postgres first, under the workflow id: the run's input (and so its history)
   // carries the id alone. A start that fails leaves no plot behind.
-  const requests = new ScreenplayRepository(await ctx.db());
-  await requests.saveRequest(workflowId, opts.plot);
+  const requests = repo;
+  await requests.saveRequest(workflowId, plot);
   try {
     const handle = await client.workflow.start(generateScreenplay, {
       taskQueue: ctx.config.temporal.taskQueue,
       workflowId,
       args: [
         {
-          personaNames: opts.personaNames,
+          personaNames,
           title: opts.title,
           storyId,
           maxTokens,
@@ -183,7 +197,7 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
         },
       ],
       typedSearchAttributes: storyloomSearchAttributes('screenplay', label, 'running'),
-      staticSummary: `screenplay "${label}": ${opts.personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
+      staticSummary: `screenplay "${label}": ${personaNames.length} persona(s), ${variants} variant(s), max_tokens ${maxTokens}`,
     });
     return { workflowId, storyId, handle };
   } catch (err) {

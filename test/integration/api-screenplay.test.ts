@@ -96,6 +96,14 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     const { events } = await readSse(`${api.url}${again.urls.stream}`, { headers: auth, until: (e) => e.event === 'final' });
     expect(events.at(-1)!.data).toMatchObject({ status: 'COMPLETED', result: { storyId, variants: [{ version: 2 }] } });
 
+    // Only the story: its plot, and the personas of its latest run in their order.
+    const third = await json(await post(api, { storyId, useCache: false }));
+    const thirdRun = await readSse(`${api.url}${third.urls.stream}`, { headers: auth, until: (e) => e.event === 'final' });
+    expect(thirdRun.events.at(-1)!.data).toMatchObject({ status: 'COMPLETED', result: { storyId, variants: [{ version: 3 }] } });
+    const [run] = await stack.app.services.db.query('SELECT plot, personas FROM screenplay_runs WHERE workflow_id = $1', [third.workflowId]);
+    expect(run.plot).toBe(HARBOUR_PLOT.trim());
+    expect(run.personas.map((p: { name: string }) => p.name)).toEqual(['Juno Park', 'Old Harlan']);
+
     const marker = `unknown persona ${Date.now()}`;
     const refused = await post(api, { plot: `${HARBOUR_PLOT}\n${marker}`, personas: ['Juno Parks'] });
     expect(refused.status).toBe(404);
@@ -117,7 +125,8 @@ describe('POST /api/screenplays/generate and its text stream', () => {
   });
 
   it.each([
-    [{ personas: ['Juno Park'] }, 'body.plot is required'],
+    [{ personas: ['Juno Park'] }, 'body.plot is required (a new version of a story, with "storyId", takes its plot)'],
+    [{ plot: PLOT }, 'body.personas is required (a new version of a story, with "storyId", takes its personas)'],
     [{ plot: PLOT, personas: [] }, 'body.personas must NOT have fewer than 1 items'],
     [{ plot: PLOT, personas: ['Juno Park', 'Juno Park'] }, 'body.personas must NOT have duplicate items (items ## 1 and 0 are identical)'],
     // The same name once trimmed, as `storyloom generate --persona` refuses it.

@@ -344,6 +344,15 @@ export class ScreenplayRepository {
     return rows.map(({ saveKey, ...row }) => ({ ...row, workflowId: workflowIdOfSaveKey(saveKey) }));
   }
 
+  /** The personas of the story's latest run, in the order it asked for them (empty: no run recorded). */
+  async latestRunPersonas(storyId: string): Promise<string[]> {
+    const rows: { personas: { name: string }[] }[] = await this.db.query(
+      `SELECT personas FROM screenplay_runs WHERE story_id = $1 ORDER BY created_at DESC LIMIT 1`,
+      [storyId],
+    );
+    return rows[0]?.personas.map((p) => p.name) ?? [];
+  }
+
   /** The story a run saves its versions to, by its run key (`<workflowId>/<runId>`); undefined before the run is prepared. */
   async runStoryId(runKey: string): Promise<string | undefined> {
     const rows: { storyId: string }[] = await this.db.query(`SELECT story_id AS "storyId" FROM screenplay_runs WHERE run_key = $1`, [runKey]);
