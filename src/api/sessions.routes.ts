@@ -2,20 +2,98 @@
  * Story sessions and the seed's performance endpoints: `POST /api/sessions/:id/turns` (a turn as
  * the session workflow's `takeTurn` Update, started with the first turn; with `Accept:
  * text/event-stream` the reply's deltas as Server-Sent Events, then the turn's result), `GET
- * /optimization/performance/metrics` and `POST /optimization/performance/reset` in the seed's shape.
+ * /api/sessions` and `GET /api/sessions/:id` (what `sessions list|show` print), `POST
+ * /api/sessions/:id/end` (`sessions end`), `GET /optimization/performance/metrics` and `POST
+ * /optimization/performance/reset` in the seed's shape.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../cli/session-client';
 import { subscribeToStream } from '../db/stream-channel';
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
-import { SessionsRepository } from '../db/repositories/sessions.repository';
+import { SessionsRepository, type SessionSummary } from '../db/repositories/sessions.repository';
+import type { SessionTurn } from '../db/entities';
+import { OperationError } from '../operations/context';
+import { endSession } from '../operations/end-session';
+import { MAX_LIST_OFFSET, SESSION_LIST_LIMIT } from '../shared/list-limits';
 import { MAX_TURN_INPUT_CHARS, turnInputProblem, turnStreamKey } from '../shared/sessions';
 import { ApiError, errorSchema, toErrorAnswer, UUID_PATTERN } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
-
 const statsSchema = { type: 'object', additionalProperties: true } as const;
+
+/** A session's id: a UUID, either case (the same session: ids are compared in lower case). */
+const sessionIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID_PATTERN } } } as const;
+
+/** `GET /api/sessions/:id`: the last turns shown (`?turns=`), and the last memories (as `sessions show`). */
+const SESSION_TURNS_LIMIT = { default: 50, max: 500 } as const;
+const SESSION_MEMORIES_SHOWN = 10;
+
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema } as const;
+
+const sessionSummarySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    title: { type: 'string' },
+    scriptId: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['active', 'ended'] },
+    turns: { type: 'integer', description: 'Turns taken' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+/** A turn's tool call: the shape of the turn's answer (`POST /api/sessions/:id/turns`). */
+const toolCallSchema = {
+  type: 'object',
+  properties: { id: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, step: { type: 'integer' }, ok: { type: 'boolean' }, durationMs: { type: 'number' } },
+} as const;
+
+const turnSchema = {
+  type: 'object',
+  properties: {
+    turnNumber: { type: 'integer' },
+    text: { type: 'string', description: "The player's text" },
+    reply: { type: ['string', 'null'], description: 'null until the turn is taken, or when it failed' },
+    status: { type: 'string', enum: ['running', 'completed', 'failed'] },
+    error: { type: ['string', 'null'] },
+    toolCalls: { type: 'array', items: toolCallSchema },
+    metrics: { type: ['object', 'null'], additionalProperties: true, description: "The turn's figures (as its answer's metrics, with stepLimitReached and tokens); null until it ends" },
+    startedAt: { type: 'string' },
+    finishedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+const sessionDetailSchema = {
+  type: 'object',
+  properties: {
+    ...sessionSummarySchema.properties,
+    endedAt: { type: ['string', 'null'] },
+    world: { type: 'object', additionalProperties: true },
+    characters: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, description: { type: 'string' }, traits: { type: 'array', items: { type: 'string' } } } } },
+    relationships: { type: 'array', items: { type: 'object', properties: { source: { type: 'string' }, target: { type: 'string' }, kind: { type: 'string' } } } },
+    memories: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, text: { type: 'string' }, turnNumber: { type: ['integer', 'null'] } } } },
+    recentTurns: { type: 'array', items: turnSchema },
+  },
+} as const;
+
+const sessionItem = (s: SessionSummary) => ({ ...s, createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString() });
+
+function turnItem(t: SessionTurn) {
+  const finished = t.status !== 'running' && Object.keys(t.timings).length > 0;
+  return {
+    turnNumber: t.turnNumber,
+    text: t.input,
+    reply: t.reply,
+    status: t.status,
+    error: t.error,
+    toolCalls: t.toolCalls.map(({ id, name, kind, step, ok, durationMs }) => ({ id, name, kind, step, ok, durationMs })),
+    metrics: finished ? t.timings : null,
+    startedAt: t.startedAt.toISOString(),
+    finishedAt: t.finishedAt?.toISOString() ?? null,
+  };
+}
 
 export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Params: { id: string }; Body: { text: string; title?: string; scriptId?: string } }>(
@@ -29,7 +107,7 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
           'then `result` (the JSON below) or `error` ({ code, message }).',
         tags: ['sessions'],
         security: bearerSecurity,
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID_PATTERN } } },
+        params: sessionIdParams,
         body: {
           type: 'object',
           required: ['text'],
@@ -123,6 +201,107 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
         await subscription?.close();
         res.end();
       }
+    },
+  );
+
+  /** The session of a path's id (any case), or 404. */
+  const sessionOr404 = async (rawId: string) => {
+    const session = await new SessionsRepository(await ctx.db()).getSession(rawId.toLowerCase());
+    if (!session) throw new ApiError(404, 'not_found', `No session ${rawId.toLowerCase()}.`);
+    return session;
+  };
+
+  app.get<{ Querystring: { limit: number; offset: number } }>(
+    '/api/sessions',
+    {
+      schema: {
+        summary: 'Story sessions, newest first, a page at a time (total: how many in all)',
+        tags: ['sessions'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: SESSION_LIST_LIMIT.max, default: SESSION_LIST_LIMIT.default },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 },
+          },
+        },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, sessions: { type: 'array', items: sessionSummarySchema } } }, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => {
+      const { total, sessions } = await new SessionsRepository(await ctx.db()).pageSessions(request.query);
+      return { total, sessions: sessions.map(sessionItem) };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { turns: number } }>(
+    '/api/sessions/:id',
+    {
+      schema: {
+        summary: 'One story session: title, script, status, world state, characters, relationships, recent memories and its last turns with their tool calls',
+        description: `\`recentTurns\`: the last \`turns\` turns (default ${SESSION_TURNS_LIMIT.default}), oldest first, a turn still being taken included (\`running\`); \`memories\`: the last ${SESSION_MEMORIES_SHOWN}, newest first.`,
+        tags: ['sessions'],
+        security: bearerSecurity,
+        params: sessionIdParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { turns: { type: 'integer', minimum: 1, maximum: SESSION_TURNS_LIMIT.max, default: SESSION_TURNS_LIMIT.default } },
+        },
+        response: { 200: sessionDetailSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const view = await new SessionsRepository(await ctx.db()).sessionView(await sessionOr404(request.params.id), { turns: request.query.turns, memories: SESSION_MEMORIES_SHOWN });
+      const { session } = view;
+      return {
+        ...sessionItem(session),
+        endedAt: session.endedAt?.toISOString() ?? null,
+        world: session.world,
+        characters: view.characters.map(({ name, description, traits }) => ({ name, description, traits })),
+        relationships: view.relationships,
+        memories: view.memories,
+        recentTurns: view.turns.map(turnItem),
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/sessions/:id/end',
+    {
+      schema: {
+        summary: "End a story session (its run's `end` Update): turns sent before the end are still taken",
+        description:
+          'As `storyloom sessions end`: `outcome` is `ended`, or `ending` with `pending` turns sent before the end still being taken (the session ends after them). ' +
+          'A session that has ended is a 409 `conflict`; one whose run is gone (never played, or closed) is marked ended. ' +
+          'No worker taking the request within 15 s is a 504 `run_unresponsive` (the server keeps it: a worker that starts later may still apply it).',
+        tags: ['sessions'],
+        security: bearerSecurity,
+        params: sessionIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              sessionId: { type: 'string' },
+              title: { type: 'string' },
+              outcome: { type: 'string', enum: ['ended', 'ending'] },
+              turns: { type: 'integer', description: 'Turns taken when the end was asked' },
+              pending: { type: 'integer', description: 'Turns sent before the end and still being taken' },
+              message: { type: 'string' },
+            },
+          },
+          ...errors,
+          409: errorSchema,
+          503: errorSchema,
+          504: errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const ended = await endSession(ctx, await sessionOr404(request.params.id));
+      if (ended.outcome === 'already_ended') throw new OperationError('conflict', `${ended.message} Nothing to end.`);
+      return ended;
     },
   );
 

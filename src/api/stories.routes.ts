@@ -1,10 +1,13 @@
-/** News stories: `POST /api/stories/generate` (a generateStories run, 202) and `GET /api/stories`. */
-import { NewsRepository } from '../db/repositories/news.repository';
+/**
+ * News stories: `POST /api/stories/generate` (a generateStories run, 202), `GET /api/stories`,
+ * `GET /api/stories/search` and `GET /api/stories/:id` (what `stories list|search|show` print).
+ */
+import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals } from '../operations/start-stories';
-import { MAX_LIST_OFFSET, STORY_LIST_LIMIT } from '../shared/list-limits';
+import { MAX_LIST_OFFSET, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags } from '../shared/stories';
-import { errorSchema } from './errors';
+import { ApiError, errorSchema } from './errors';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
 
 interface GenerateBody {
@@ -35,6 +38,64 @@ const storySchema = {
     windowEnd: { type: 'string' },
     articleCount: { type: 'integer' },
     status: { type: 'string' },
+  },
+} as const;
+
+/** A story as listed: its time window in ISO 8601. */
+function storyItem(s: StoryListItem) {
+  const { id, headline, topic, windowStart, windowEnd, articleCount, status } = s;
+  return { id, headline, topic, windowStart: new Date(windowStart).toISOString(), windowEnd: new Date(windowEnd).toISOString(), articleCount, status };
+}
+
+/**
+ * A story's full id (a UUID) or the start of one, as `stories show` takes it: hex digits and
+ * dashes. Checked by the handler rather than as a schema `pattern`, so the refusal says what an
+ * id is instead of quoting the pattern (as errors.ts does for UUID_PATTERN).
+ */
+const STORY_ID = /^[0-9a-f-]{1,36}$/i;
+
+/** The longest text a story search takes (far past any real query; keeps a request from sending megabytes to Postgres). */
+const STORY_SEARCH_TEXT_MAX = 1000;
+
+const storyDetailSchema = {
+  type: 'object',
+  properties: {
+    ...storySchema.properties,
+    summary: { type: 'string' },
+    keyPoints: { type: 'array', items: { type: 'string' } },
+    citedArticleIds: { type: 'array', items: { type: 'integer' } },
+    supersededBy: { type: ['string', 'null'], description: 'A superseded story: the current one that took most of its articles' },
+    supersededAt: { type: ['string', 'null'] },
+    storyHash: { type: 'string' },
+    model: { type: 'string' },
+    promptVersion: { type: 'string' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    articles: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'integer' },
+          title: { type: 'string' },
+          sourceName: { type: ['string', 'null'] },
+          url: { type: ['string', 'null'] },
+          publishedAt: { type: 'string' },
+          cited: { type: 'boolean', description: 'The synthesis cites it' },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The 400 of an id prefix several stories' ids start with: the first few (newest first) and how many. */
+const ambiguousIdSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, total: { type: 'integer' }, matches: { type: 'array', items: storySchema } },
+    },
   },
 } as const;
 
@@ -113,7 +174,79 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
     async (request) => {
       const { all, limit, offset } = request.query;
       const { total, stories } = await new NewsRepository(await ctx.db()).pageStories({ all, limit, offset });
-      return { total, stories: stories.map((s) => ({ ...s, windowStart: new Date(s.windowStart).toISOString(), windowEnd: new Date(s.windowEnd).toISOString() })) };
+      return { total, stories: stories.map(storyItem) };
+    },
+  );
+
+  // A static path: the router matches it before `/api/stories/:id` (never a story id "search").
+  app.get<{ Querystring: { q: string; limit: number } }>(
+    '/api/stories/search',
+    {
+      schema: {
+        summary: 'Stories matching q: full text (English stemming) over headline, summary and key points, or q within the headline; current ones first',
+        description: 'As `storyloom stories search`: superseded stories are found too (after the current ones), pending ones never.',
+        tags: ['stories'],
+        security: bearerSecurity,
+        querystring: {
+          type: 'object',
+          required: ['q'],
+          additionalProperties: false,
+          properties: {
+            q: { type: 'string', minLength: 1, maxLength: STORY_SEARCH_TEXT_MAX, description: 'Words, "a phrase", -excluded (web search syntax)' },
+            limit: { type: 'integer', minimum: 1, maximum: STORY_SEARCH_LIMIT.max, default: STORY_SEARCH_LIMIT.default },
+          },
+        },
+        response: { 200: { type: 'object', properties: { stories: { type: 'array', items: storySchema } } }, 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => {
+      // A blank q finds nothing by its words but every headline holding it (ILIKE): refused, as `stories search " "` is.
+      if (!request.query.q.trim()) throw new OperationError('bad_request', 'querystring.q must not be blank');
+      const found = await new NewsRepository(await ctx.db()).searchStories(request.query.q, request.query.limit);
+      return { stories: found.map(storyItem) };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/stories/:id',
+    {
+      schema: {
+        summary: 'One story: headline, summary, key points, time window, status and its articles (cited ones marked)',
+        description:
+          'The id is a story id or, as `storyloom stories show` takes it, a unique start of one (any case). A start several ids share is a 400 ' +
+          '`ambiguous_id` listing the first few (`matches`, newest first) and how many (`total`). Superseded stories are shown too (with `supersededBy`).',
+        tags: ['stories'],
+        security: bearerSecurity,
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', minLength: 1, maxLength: 36, description: 'A story id or the start of one: hex digits and dashes, any case' } },
+        },
+        response: { 200: storyDetailSchema, 400: ambiguousIdSchema, 401: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!STORY_ID.test(id)) throw new ApiError(400, 'invalid_request', 'params.id must be a story id or the start of one (hex digits and dashes)');
+      let story;
+      try {
+        story = await new NewsRepository(await ctx.db()).storyWithArticles(id);
+      } catch (err) {
+        if (!(err instanceof AmbiguousStoryIdError)) throw err;
+        const message = `"${id}" is the start of ${err.total} story ids; give more of the one you mean.`;
+        return reply.code(400).send({ error: { code: 'ambiguous_id', message, total: err.total, matches: err.matches.map(storyItem) } });
+      }
+      if (!story) throw new ApiError(404, 'not_found', `No story ${id}.`);
+      const cited = new Set(story.citedArticleIds);
+      const iso = (d: Date | null) => (d === null ? null : new Date(d).toISOString());
+      return {
+        ...story,
+        ...storyItem(story),
+        supersededAt: iso(story.supersededAt),
+        createdAt: iso(story.createdAt),
+        updatedAt: iso(story.updatedAt),
+        articles: story.articles.map((a) => ({ ...a, publishedAt: new Date(a.publishedAt).toISOString(), cited: cited.has(a.id) })),
+      };
     },
   );
 };

@@ -3,16 +3,15 @@
  * `turn` (one turn, for scripts), `sessions list|show|end`, and `metrics` (the seed's
  * performance metrics, the same numbers as GET /optimization/performance/metrics).
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
 import type { OperationStats, PerformanceMetricsResponse } from '../domain/sessions/metrics';
 import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
-import { endSessionUpdate } from '../workflows';
 import type { CliContext } from './context';
-import { RunUnresponsiveError, STEER_TIMEOUT_MS } from '../operations/steer-run';
+import { endSession } from '../operations/end-session';
 import { NO_TURN_ANSWER_HINT, sendTurn, sendTurnStreaming, type SendTurnOptions } from './session-client';
 import { withSlowAnswerHint } from './slow-answer';
 import { UsageError, webUiLink } from './temporal-client';
@@ -50,8 +49,6 @@ async function playTurn(ctx: CliContext, client: Client, opts: SendTurnOptions):
   console.log(dim(turnLine(result.metrics)));
   return result;
 }
-
-const turnsText = (n: number) => `${n} turn${n === 1 ? '' : 's'}`;
 
 /** A refused or failed turn: the message the run gave (the session goes on). */
 function turnFailure(err: unknown): string | undefined {
@@ -142,9 +139,7 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
     return 0;
   }
   if (verb === 'show' && id !== undefined && !rest.length) {
-    const session = await sessionOrFail(ctx, id);
-    const r = await repo();
-    const [characters, relationships, memories, turns] = await Promise.all([r.characters(id), r.relationships(id), r.recentMemories(id, 10), r.turns(id, 5)]);
+    const { session, characters, relationships, memories, turns } = await (await repo()).sessionView(await sessionOrFail(ctx, id), { memories: 10, turns: 5 });
     console.log(`# ${session.title}\nsession ${session.id}: ${session.status}, ${session.turns} turns${session.scriptId ? `, script ${session.scriptId}` : ''}\n`);
     console.log(`## World state\n${JSON.stringify(session.world, null, 2)}\n`);
     console.log(`## Characters (${characters.length})`);
@@ -163,29 +158,8 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
     return 0;
   }
   if (verb === 'end' && id !== undefined && !rest.length) {
-    const session = await sessionOrFail(ctx, id);
-    if (session.status === 'ended') {
-      console.log(`Session ${id} had already ended.`);
-      return 0;
-    }
-    const client = await ctx.client();
-    try {
-      // Bounded as steering is: with no worker the update would wait for one forever.
-      const ended = await client.withDeadline(Date.now() + STEER_TIMEOUT_MS, () => client.workflow.getHandle(sessionWorkflowId(id)).executeUpdate(endSessionUpdate));
-      console.log(
-        ended.pending
-          ? `Ending "${session.title}" after ${turnsText(ended.turns + ended.pending)}: ${turnsText(ended.pending)} sent before the end ${ended.pending === 1 ? 'is' : 'are'} still being taken.`
-          : `Ended "${session.title}" after ${turnsText(ended.turns)}.`,
-      );
-      return 0;
-    } catch (err) {
-      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RunUnresponsiveError();
-      // No workflow is running for it (never played, or closed): mark it ended directly.
-      if (!(err instanceof WorkflowNotFoundError) && !(err instanceof WorkflowUpdateFailedError)) throw err;
-      await (await repo()).endSession(id);
-      console.log(`Ended "${session.title}" after ${turnsText(session.turns)}.`);
-      return 0;
-    }
+    console.log((await endSession(ctx, await sessionOrFail(ctx, id))).message);
+    return 0;
   }
   throw new UsageError('usage: storyloom sessions list | show <id> | end <id>');
 }

@@ -4,9 +4,11 @@
  * limit is refused the same way wherever it is given (and never reaches SQL out of range).
  */
 export const STORY_LIST_LIMIT = { default: 50, max: 500 } as const;
-/** `stories search`: the stories' own cap (the API has no story search). */
+/** `stories search`, `GET /api/stories/search`. */
 export const STORY_SEARCH_LIMIT = { default: 20, max: STORY_LIST_LIMIT.max } as const;
 export const SCRIPT_LIST_LIMIT = { default: 50, max: 200 } as const;
+/** Story sessions (`GET /api/sessions`; the default is what `sessions list` prints). */
+export const SESSION_LIST_LIMIT = { default: 50, max: 500 } as const;
 /** Screenplay stories (`GET /api/screenplays`). */
 export const SCREENPLAY_LIST_LIMIT = { default: 50, max: 200 } as const;
 /** Scenes ranked by similarity (`search`, `GET /api/scripts/:id/search`). */

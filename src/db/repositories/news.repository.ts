@@ -105,7 +105,11 @@ export interface StoryDetail extends StoryListItem {
   citedArticleIds: number[];
   storyHash: string;
   model: string;
+  promptVersion: string;
   supersededBy: string | null;
+  supersededAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
   articles: { id: number; title: string; url: string | null; sourceName: string | null; publishedAt: Date }[];
 }
 
@@ -423,7 +427,8 @@ export class NewsRepository {
     // A prefix compared as text (not LIKE: "%" and "_" in it are characters, not wildcards).
     const rows: (StoryDetail & { keyPoints: string[]; total: string })[] = await this.db.query(
       `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
-              model, superseded_by AS "supersededBy", count(*) OVER () AS total
+              model, prompt_version AS "promptVersion", superseded_by AS "supersededBy", superseded_at AS "supersededAt",
+              created_at AS "createdAt", updated_at AS "updatedAt", count(*) OVER () AS total
          FROM stories WHERE left(id::text, length($1)) = $1 AND status <> '${PENDING_STORY}'
         ORDER BY window_start DESC, headline LIMIT $2`,
       [idOrPrefix.toLowerCase(), LISTED_MATCHES],

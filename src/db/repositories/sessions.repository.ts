@@ -47,6 +47,15 @@ export interface SessionSummary {
   updatedAt: Date;
 }
 
+/** A session with its world and its last turns (SessionsRepository.sessionView). */
+export interface SessionView {
+  session: StorySession;
+  characters: SessionCharacter[];
+  relationships: { source: string; target: string; kind: string }[];
+  memories: { id: number; text: string; turnNumber: number | null }[];
+  turns: SessionTurn[];
+}
+
 export interface ScoredHit {
   source: 'memory' | 'scene';
   id: number;
@@ -100,9 +109,34 @@ export class SessionsRepository {
     return rows[0] ?? null;
   }
 
-  async listSessions(limit = 50): Promise<SessionSummary[]> {
-    const rows = await this.db.getRepository(StorySessionEntity).find({ order: { updatedAt: 'DESC' }, take: limit });
+  /**
+   * Sessions from `offset`: the last played first (`updatedAt`, as `sessions list`), or the newest
+   * first (`createdAt`, which a turn never changes, so pages stay put while sessions are played).
+   * The id orders sessions of the same moment.
+   */
+  async listSessions(limit = 50, offset = 0, by: 'updatedAt' | 'createdAt' = 'updatedAt'): Promise<SessionSummary[]> {
+    const rows = await this.db.getRepository(StorySessionEntity).find({ order: { [by]: 'DESC', id: 'ASC' }, take: limit, skip: offset });
     return rows.map(({ id, title, scriptId, status, turns, createdAt, updatedAt }) => ({ id, title, scriptId, status, turns, createdAt, updatedAt }));
+  }
+
+  /** A page of sessions, the newest first (`listSessions` by `createdAt`), and how many sessions it pages through. */
+  async pageSessions(opts: { limit: number; offset: number }): Promise<{ total: number; sessions: SessionSummary[] }> {
+    const [sessions, total] = await Promise.all([this.listSessions(opts.limit, opts.offset, 'createdAt'), this.db.getRepository(StorySessionEntity).count()]);
+    return { total, sessions };
+  }
+
+  /**
+   * A session with its world, as `sessions show` and `GET /api/sessions/:id` show it: characters,
+   * relationships, the last `memories` memories (newest first) and the last `turns` turns (oldest first).
+   */
+  async sessionView(session: StorySession, opts: { turns: number; memories: number }): Promise<SessionView> {
+    const [characters, relationships, memories, turns] = await Promise.all([
+      this.characters(session.id),
+      this.relationships(session.id),
+      this.recentMemories(session.id, opts.memories),
+      this.turns(session.id, opts.turns),
+    ]);
+    return { session, characters, relationships, memories, turns };
   }
 
   async endSession(id: string): Promise<void> {
