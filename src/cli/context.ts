@@ -11,6 +11,7 @@ import { connectClient, UsageError } from './temporal-client';
 export class CliContext {
   private dbPromise?: Promise<DataSource>;
   private migrated?: Promise<string[]>;
+  private upToDate?: Promise<string[]>;
   private clientPromise?: Promise<{ client: Client; close: () => Promise<void> }>;
 
   constructor(readonly config: AppConfig) {}
@@ -24,10 +25,15 @@ export class CliContext {
     return this.migrated;
   }
 
-  /** The database, created and migrated when needed (so a first command on a new machine works). */
+  /**
+   * The database, its pending migrations applied (a command after an upgrade works). One that does
+   * not exist is not created, as the worker does not create it: a mistyped DATABASE_URL is said
+   * (create it with `storyloom migrate`), not answered from a new empty database.
+   */
   db(): Promise<DataSource> {
     this.dbPromise ??= (async () => {
-      await this.migrate();
+      this.upToDate ??= this.migrated ?? migrateDatabase(this.config.databaseUrl, { create: false });
+      await this.upToDate;
       const db = createDataSource(this.config.databaseUrl, { poolSize: 4 });
       await initializeDataSource(db, this.config.databaseUrl);
       return db;

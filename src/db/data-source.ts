@@ -55,9 +55,9 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** Creates the database if needed and runs pending migrations; returns the names applied. */
-export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
-  await ensureDatabase(databaseUrl);
+/** Creates the database if needed (not with `create: false`) and runs pending migrations; returns the names applied. */
+export async function migrateDatabase(databaseUrl: string, opts: { create?: boolean } = {}): Promise<string[]> {
+  if (opts.create !== false) await ensureDatabase(databaseUrl);
   const ds = createDataSource(databaseUrl, { poolSize: 1 });
   await initializeDataSource(ds, databaseUrl);
   try {

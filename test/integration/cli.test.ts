@@ -15,7 +15,8 @@ import { COMMAND_HELP } from '../../src/cli/help';
 import { storyloomSearchAttributes } from '../../src/shared/search-attributes';
 import { resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
 import { progressQuery } from '../../src/workflows';
-import { startApp, startTestTemporal, testConfig, type RunningApp } from '../helpers/harness';
+import { dropDatabase } from '../../src/db/data-source';
+import { startApp, startTestTemporal, testConfig, testDatabaseUrl, type RunningApp } from '../helpers/harness';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { FIXTURES } from '../helpers/scripts';
 
@@ -360,6 +361,28 @@ describe('stories: refused before anything starts or changes', () => {
     expect(result.err).toMatch(message);
     expect(result.err).not.toMatch(/Invalid time value|RangeError/);
     if (scope) expect(await started(scope)).toBe(false);
+  });
+});
+
+describe('a database that does not exist', () => {
+  it('is named with how to create it, exit 2, and not created (a mistyped DATABASE_URL is no new empty database); `migrate` creates it', async () => {
+    const url = new URL(testDatabaseUrl());
+    url.pathname = `/storyloom_missing_${process.pid}_${Date.now().toString(36)}`;
+    const name = url.pathname.slice(1);
+    const exists = async () => (await app.services.db.query('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [name]))[0].n === 1;
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = url.toString();
+    try {
+      const show = await cli('show', 'my-script');
+      expect(show.code).toBe(2);
+      expect(show.err).toContain(`database "${name}" does not exist. Create it with \`storyloom migrate\``);
+      expect(await exists()).toBe(false);
+      expect((await cli('migrate')).code).toBe(0);
+      expect(await exists()).toBe(true);
+    } finally {
+      process.env.DATABASE_URL = saved;
+      await dropDatabase(url.toString());
+    }
   });
 });
 
