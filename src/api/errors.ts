@@ -3,10 +3,12 @@
  * failures say only that they happened (the log has the details; no stack, no SQL in a response).
  */
 import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UsageError } from '../cli/temporal-client';
 import { OperationError, type OperationErrorCode } from '../operations/context';
 import { RunUnresponsiveError } from '../operations/steer-run';
+import { LlmFailureType, RATE_LIMIT_LLM_FAILURES } from '../shared/failure-types';
 
 export class ApiError extends Error {
   constructor(
@@ -98,6 +100,11 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
     return answer(503, 'temporal_unavailable', 'Temporal cannot be reached.');
   }
   if (POSTGRES_DOWN.has(String((err as { code?: unknown }).code))) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
+  // A provider call made in this process (a scene search embeds its query): the provider's answer, said.
+  if (err instanceof ApplicationFailure && Object.values<string>(LlmFailureType).includes(err.type ?? '')) {
+    if (RATE_LIMIT_LLM_FAILURES.includes(err.type as LlmFailureType)) return answer(503, 'llm_rate_limited', err.message);
+    return answer(502, 'llm_provider_error', err.message);
+  }
   const fe = err as FastifyError;
   if (fe.validation) return answer(400, 'invalid_request', validationMessage(fe));
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fe.code === 'FST_REQ_FILE_TOO_LARGE') {

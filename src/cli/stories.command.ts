@@ -316,6 +316,9 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
       // A run that did not complete stored its figures up to its end all the same.
       const ended = d.status.name === 'COMPLETED' ? await handle.result() : await new RunRepository(await ctx.db()).storyRunResult(d.runId).catch(() => undefined);
       console.log(`${workflowId}: ${d.status.name.toLowerCase()}${ended ? `\n${describeStoriesResult(ended)}` : ''}`);
+      // Its report, as `stories generate --wait` prints it (a story run does not continue as new: its run id is its first).
+      const report = await storedReport(ctx, { firstRunId: d.runId }).catch(() => undefined);
+      if (report) console.log(formatReportShort(report));
     }
     return 0;
   }

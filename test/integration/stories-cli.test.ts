@@ -254,6 +254,7 @@ it('generate --wait of a run cancelled meanwhile prints what it did up to the ca
     const status = await runCli('stories', 'status', id);
     expect(status.out).toContain(`${id}: cancelled`);
     expect(status.out).toMatch(/Stories cancelled in [\d.]+ s/);
+    expect(status.out).toMatch(/Report: .*LLM calls/);
   } finally {
     stack.sim.configure({ latency: null });
   }
