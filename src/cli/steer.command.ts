@@ -74,6 +74,15 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     return 0;
   }
   const last = await new RunRepository(await ctx.db()).lastIngestionRun(script.id);
+  // A run that closed before its first step (cancelled or terminated while no worker ran) left no
+  // row: the workflow's own status says how the latest run ended.
+  const firstRunId = desc?.raw.workflowExecutionInfo?.firstRunId || desc?.runId;
+  if (desc && firstRunId !== last?.runId && (!last || desc.startTime > last.startedAt)) {
+    console.log(`"${script.title}": last run ${desc.status.name.toLowerCase()} before it did any work (closed ${desc.closeTime?.toISOString() ?? 'n/a'}) — ${webUiLink(ctx.config, workflowId, desc.runId)}`);
+    if (last) console.log(`the run before it: ${last.status}, started ${last.startedAt.toISOString()}`);
+    if (last?.result) console.log(describeResult(last.result));
+    return 0;
+  }
   if (!last) {
     console.log(`"${script.title}" has not been ingested yet: \`storyloom ingest ${script.id}\`.`);
     return 0;

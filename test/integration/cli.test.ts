@@ -292,6 +292,21 @@ describe('status with no worker', () => {
   });
 });
 
+describe('status of a run that closed before it did any work', () => {
+  it('says how it ended (no run row to read), then the run before it', async () => {
+    const copy = file('closed-early.fountain', readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tClosed Early ${Date.now()}`));
+    const scriptId = /script id: (\S+)/.exec((await cli('import', copy)).out)![1];
+    expect((await cli('ingest', scriptId, '--wait')).code).toBe(0);
+    // The next run on a queue no worker polls, terminated there: it never wrote a row.
+    const handle = await env.client.workflow.start('ingestScript', { workflowId: `ingest-${scriptId}`, taskQueue: `no-worker-${scriptId}`, args: [{ scriptId }] });
+    await handle.terminate('changed my mind');
+    const status = await cli('status', scriptId);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/: last run terminated before it did any work \(closed \d{4}-/);
+    expect(status.out).toMatch(/^the run before it: completed, started /m);
+  });
+});
+
 describe('help', () => {
   it('storyloom --help lists every command, exit 0', async () => {
     for (const argv of [['--help'], ['help'], []]) {

@@ -44,13 +44,13 @@ export class RunRepository {
   }
 
   /** The script's latest ingestion run. */
-  async lastIngestionRun(scriptId: string): Promise<{ status: string; result: IngestionResult | null; startedAt: Date } | undefined> {
+  async lastIngestionRun(scriptId: string): Promise<{ runId: string; status: string; result: IngestionResult | null; startedAt: Date } | undefined> {
     const row = await this.db.getRepository(IngestionRunEntity).findOne({
-      select: { status: true, result: true, startedAt: true },
+      select: { runId: true, status: true, result: true, startedAt: true },
       where: { scriptId },
       order: { startedAt: 'DESC' },
     });
-    return row ? { status: row.status, result: row.result as IngestionResult | null, startedAt: row.startedAt } : undefined;
+    return row ? { runId: row.runId, status: row.status, result: row.result as IngestionResult | null, startedAt: row.startedAt } : undefined;
   }
 
   /** A story run's stored result (written when it ended, however it ended); undefined while it runs or when unknown. */
