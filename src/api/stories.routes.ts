@@ -18,6 +18,7 @@ interface GenerateBody {
   flags?: Partial<StoryFlags>;
   concurrency?: number;
   batch?: boolean;
+  similarityThreshold?: number;
 }
 
 /** The API's names for the scope's fields (`body.from`), and its refusal (400). */
@@ -122,6 +123,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
             flags: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.keys(DEFAULT_STORY_FLAGS).map((k) => [k, { type: 'boolean' }])) },
             concurrency: { type: 'integer', minimum: 1, maximum: MAX_SYNTHESIS_CONCURRENCY, description: `Syntheses in flight (default ${DEFAULT_SYNTHESIS_CONCURRENCY})` },
             batch: { type: 'boolean' },
+            similarityThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'The cosine similarity an article needs with a cluster to join it (default 0.5; higher: more, tighter clusters)' },
           },
         },
         response: {
@@ -141,6 +143,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
         flags: { ...DEFAULT_STORY_FLAGS, ...body.flags },
         concurrency: body.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY,
         ...(body.batch ? { batch: true } : {}),
+        ...(body.similarityThreshold !== undefined ? { similarityThreshold: body.similarityThreshold } : {}),
       };
       try {
         const { workflowId, scope, handle } = await startStories(ctx, input);

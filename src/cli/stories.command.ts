@@ -22,6 +22,7 @@ import {
   DEFAULT_SYNTHESIS_CONCURRENCY,
   describeScope,
   MAX_SYNTHESIS_CONCURRENCY,
+  parseSimilarity,
   scopeProblem,
   type StoriesResult,
   type StoryFlags,
@@ -87,9 +88,20 @@ function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promi
 
 const GENERATE_OPTIONS = {
   since: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, topic: { type: 'string' },
-  wait: { type: 'boolean' }, batch: { type: 'boolean' }, concurrency: { type: 'string' },
+  wait: { type: 'boolean' }, batch: { type: 'boolean' }, concurrency: { type: 'string' }, similarity: { type: 'string' },
   ...Object.fromEntries(Object.keys(FLAG_OPTIONS).map((k) => [k, { type: 'boolean' }])),
 } as const;
+
+/** `--similarity` as the run's input (nothing when not given: the run's default). */
+function similarityInput(raw: string | undefined): Pick<GenerateStoriesInput, 'similarityThreshold'> {
+  try {
+    const similarityThreshold = parseSimilarity('--similarity', raw);
+    return similarityThreshold === undefined ? {} : { similarityThreshold };
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 function generateInput(values: Record<string, string | boolean | undefined>): GenerateStoriesInput {
   const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS };
@@ -99,6 +111,7 @@ function generateInput(values: Record<string, string | boolean | undefined>): Ge
     flags,
     concurrency: concurrencyFrom(values.concurrency as string | undefined),
     ...(values.batch ? { batch: true } : {}),
+    ...similarityInput(values.similarity as string | undefined),
   };
 }
 
@@ -219,15 +232,15 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   if (verb && !verb.startsWith('-')) return scheduleVerb(ctx, verb, rest);
   const { values } = parseArgs({
     args: argv,
-    options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' } },
+    options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' }, similarity: { type: 'string' } },
   });
-  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch]');
+  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch] [--similarity S]');
   const everyMs = parseDuration('every', values.every);
   if (everyMs < MIN_SCHEDULE_INTERVAL_MS) throw new UsageError(`--every must be at least 1s (a Temporal Schedule's shortest interval); got "${values.every}"`);
   const since = values.since ?? '24h';
   const catchup = values['catchup-window'] ?? values.every;
   const catchupMs = parseDuration('catchup-window', catchup);
-  const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch });
+  const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch, similarity: values.similarity });
   const problem = scopeProblem(input.scope, Date.now());
   if (problem) throw new UsageError(problem);
   const scheduleId = scheduleIdFor(values.every, since, values.topic);

@@ -94,6 +94,17 @@ export interface StoryFlags {
 
 export const DEFAULT_STORY_FLAGS: StoryFlags = { parallelSynthesis: true, oneTransaction: true, loadOnce: true, useCache: true };
 export const DEFAULT_SYNTHESIS_CONCURRENCY = 5;
+
+/**
+ * `--similarity`: the cosine similarity an article needs with a cluster to join it (above 0, at
+ * most 1; higher makes more, tighter clusters). Undefined when not given (the run's default, 0.5).
+ */
+export function parseSimilarity(label: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^(0|1)?\.\d+$|^1$/.test(raw) ? Number(raw) : NaN;
+  if (!(value > 0 && value <= 1)) throw new RangeError(`${label} takes a similarity above 0 and at most 1, e.g. 0.6; got "${raw}"`);
+  return value;
+}
 export const MAX_SYNTHESIS_CONCURRENCY = 100;
 
 export interface StoriesSteeringState {

@@ -42,6 +42,12 @@ describe('stories', () => {
 
     const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
     expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'COMPLETED', result: { status: 'completed', clusters: 3, stories: { created: 3 } } } });
+    // The run's input carries a similarity given: near 1, each of the day's articles is a cluster of its own.
+    const tightDay = day + 5 * DAY_MS;
+    await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 5, clusters: 2, dayMs: tightDay, salt: `api-tight-${tightDay}` }));
+    const tight = await json(await post('/api/stories/generate', { from: new Date(tightDay).toISOString(), to: new Date(tightDay + DAY_MS).toISOString(), similarityThreshold: 0.999 }));
+    const tightEnd = await readSse(`${api.url}${tight.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
+    expect(tightEnd.events.at(-1)).toMatchObject({ data: { status: 'COMPLETED', result: { clusters: 5 } } });
     expect(events.some((e) => e.event === 'progress')).toBe(true);
 
     const status = await json(await api.call(run.urls.status));
@@ -82,6 +88,8 @@ describe('stories', () => {
       error: { code: 'bad_request', message: 'body.since: takes a duration like 30m, 24h or 7d; got "forever"' },
     });
     expect(await json(await post('/api/stories/generate', { concurrency: 0 }))).toEqual({ error: { code: 'invalid_request', message: 'body.concurrency must be >= 1' } });
+    expect(await json(await post('/api/stories/generate', { similarityThreshold: 0 }))).toEqual({ error: { code: 'invalid_request', message: 'body.similarityThreshold must be > 0' } });
+    expect(await json(await post('/api/stories/generate', { similarityThreshold: 1.5 }))).toEqual({ error: { code: 'invalid_request', message: 'body.similarityThreshold must be <= 1' } });
     expect(await json(await api.call('/api/stories?all=maybe'))).toEqual({ error: { code: 'invalid_request', message: 'querystring.all must be boolean' } });
   });
 

@@ -208,6 +208,19 @@ it('an integer option takes decimal digits only: --concurrency 1e1 is refused (e
   expect(r.err).toContain('--concurrency must be an integer from 1 to');
 });
 
+it('--similarity sets how alike an article must be to join a cluster: near 1, each article is a story of its own; out of range is refused (exit 2)', async () => {
+  const day = Date.UTC(2027, 10, 9);
+  await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 6, clusters: 2, dayMs: day, salt: `cli-similarity-${day}` }));
+  const tight = await runCli('stories', 'generate', '--from', '2027-11-09', '--to', '2027-11-10', '--similarity', '0.999', '--wait');
+  expect(tight.code).toBe(0);
+  expect(tight.out).toContain('articles 6, clusters 6:');
+  for (const bad of ['0', '1.5', 'abc', '1e-1']) {
+    const r = await runCli('stories', 'generate', '--similarity', bad);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`--similarity takes a similarity above 0 and at most 1, e.g. 0.6; got "${bad}"`);
+  }
+});
+
 it('stories show "" is a usage error, not the list of every story', async () => {
   const r = await runCli('stories', 'show', '');
   expect(r.code).toBe(2);
