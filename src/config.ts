@@ -52,6 +52,8 @@ export interface AppConfig {
   databaseUrl: string;
   /** Attempts a database activity gets for errors other than the database being unreachable. */
   dbMaxAttempts: number;
+  /** How long a stopping worker lets activities in flight finish before it cancels them. */
+  shutdownGraceMs: number;
   llm: {
     models: Record<Purpose, ModelRef>;
     providers: Record<Provider, ProviderSettings>;
@@ -319,6 +321,9 @@ function logLevel(raw: string | undefined): string {
   return level;
 }
 
+/** The default drain of a stopping worker: STORYLOOM_LLM_TIMEOUT_MS and this much more (the call's row and result). */
+export const SHUTDOWN_GRACE_MARGIN_MS = 10_000;
+
 /**
  * The worker's /metrics port; the Temporal SDK's metrics go on the next one, so 65535 (whose next
  * port does not exist) is refused here rather than failing at start with a message naming no variable.
@@ -349,6 +354,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   });
   // The dev server's Web UI (scripts/temporal.sh) listens on TEMPORAL_UI_PORT: its links follow it unless TEMPORAL_UI_URL says otherwise.
   const uiUrl = env.TEMPORAL_UI_URL ? webUrl(env, 'TEMPORAL_UI_URL', 'http://127.0.0.1:8233') : `http://127.0.0.1:${int(env, 'TEMPORAL_UI_PORT', 8233, 1, 65_535)}`;
+  const requestTimeoutMs = int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1, MAX_TIMER_MS);
   return {
     temporal: {
       address: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
@@ -368,6 +374,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     databaseUrl: databaseUrl(env, 'postgres://postgres@127.0.0.1:5432/storyloom'),
     dbMaxAttempts: int(env, 'STORYLOOM_DB_MAX_ATTEMPTS', 10, 1),
+    // Default: a request's timeout and a margin, so a call answered in that time is recorded, not paid again elsewhere.
+    shutdownGraceMs: int(env, 'STORYLOOM_SHUTDOWN_GRACE_MS', requestTimeoutMs + SHUTDOWN_GRACE_MARGIN_MS, 0, MAX_TIMER_MS),
     llm: {
       models,
       providers: {
@@ -375,7 +383,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         openai: provider('openai', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'),
         ollama: provider('ollama', undefined, 'OLLAMA_HOST'),
       },
-      requestTimeoutMs: int(env, 'STORYLOOM_LLM_TIMEOUT_MS', 120_000, 1, MAX_TIMER_MS),
+      requestTimeoutMs,
       rateLimitDeadlineMs: int(env, 'STORYLOOM_LLM_RATE_LIMIT_DEADLINE_MS', 6 * 60 * 60 * 1000, 1000),
       embeddingDimensions: int(env, 'STORYLOOM_EMBEDDING_DIMENSIONS', 256, 1, 65_536),
       outlineContextTokens: int(env, 'STORYLOOM_OUTLINE_CONTEXT_TOKENS', 100_000, 1000),

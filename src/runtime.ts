@@ -169,16 +169,15 @@ export interface WorkerSetup {
 /** How long a workflow's next task waits on its worker's sticky queue before any worker may take it. */
 export const STICKY_QUEUE_TIMEOUT = '3 seconds';
 
-/** After the request timeout: the activity still records the call and reports its result. */
-export const SHUTDOWN_GRACE_MARGIN_MS = 10_000;
-
 /**
  * How long a stopping worker (SIGTERM/SIGINT) lets in-flight activities finish before it cancels
- * them: the LLM request timeout plus a margin, so a provider call already paid for is answered and
- * recorded instead of being cancelled and paid for again on another worker. (The SDK's default is 0.)
+ * them (STORYLOOM_SHUTDOWN_GRACE_MS; by default the LLM request timeout plus a margin), so a
+ * provider call already paid for is answered and recorded instead of being cancelled and paid for
+ * again on another worker. A stream may outlast it (it is timed by its silence): one still
+ * flowing is cut, logged with what it streamed, and made again. (The SDK's default is 0.)
  */
 export function shutdownGraceTimeMs(config: AppConfig): number {
-  return config.llm.requestTimeoutMs + SHUTDOWN_GRACE_MARGIN_MS;
+  return config.shutdownGraceMs;
 }
 
 /**

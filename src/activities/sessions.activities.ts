@@ -24,7 +24,7 @@ import type { ToolCall, ToolChatMessage } from '../llm/types';
 import type { Logger } from '../observability/logger';
 import type { AppMetrics, SessionOperation } from '../observability/metrics';
 import { llmTaskQueue, type LlmRoute } from '../shared/llm-routing';
-import { toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../shared/sessions';
+import { SESSION_REPLY_MAX_TOKENS, toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../shared/sessions';
 import { withActivityContext } from './activity-context';
 
 export const SESSION_PROMPT_VERSION = 'session-v1';
@@ -495,7 +495,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
               provider: input.route.provider,
               model: input.route.model,
               promptVersion: SESSION_PROMPT_VERSION,
-              request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: 1024 },
+              request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: SESSION_REPLY_MAX_TOKENS },
             },
             { ...ctx, interactive: true, onToken: stream?.start(ctx.attempt ?? 1) },
           );

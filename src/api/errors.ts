@@ -134,8 +134,8 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = toErrorAnswer(err, request);
-    // A dependency down is a warning (readiness says the same); anything else is an error to look into.
-    if (status === 503) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down');
+    // A dependency down or refusing (Temporal, Postgres, a provider) is a warning; anything else is an error to look into.
+    if (status === 503 || status === 502) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down or refused it');
     else if (status >= 500) request.log.error({ err, code: body.error.code }, 'request failed');
     return reply.code(status).send(body);
   });

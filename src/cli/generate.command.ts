@@ -16,6 +16,7 @@ import { ingestCommand, refusedWhileIngesting } from './ingest.command';
 import { checkInputFile } from './input-file';
 import { intOption } from './int-option';
 import { leavingOnInterrupt } from './interrupt';
+import { storedReport } from '../operations/stored-report';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
 import { workflowFailureMessage } from './workflow-failure';
@@ -188,9 +189,15 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
       result.totals.tokensPerSecond !== undefined && cached < result.variants.length ? `${result.totals.tokensPerSecond} tokens/s` : '',
       cached === 0 ? '' : cached === result.variants.length ? 'from the cache' : `${cached} of ${result.variants.length} from the cache`,
     ].filter(Boolean).join(', ');
+    // What the run paid: its report counts every call, attempts cut short (a stall, a retry) included; the result only the saved replies.
+    const paidUsd = (await storedReport(ctx, { firstRunId: handle.firstExecutionRunId }).catch(() => undefined))?.totals.costUsd;
+    const cost =
+      typeof paidUsd === 'number' && paidUsd - result.totals.costUsd >= 0.00005
+        ? `$${paidUsd.toFixed(4)} paid ($${result.totals.costUsd.toFixed(4)} for the saved replies, the rest for attempts cut short)`
+        : `$${result.totals.costUsd.toFixed(4)}`;
     console.error(
       `✓ "${result.title}" ${versions} (story ${result.storyId}): ${result.totals.outputTokens.toLocaleString('en-US')} tokens, ` +
-        `first token at the CLI ${cliFirstToken}, ${((performance.now() - started) / 1000).toFixed(1)} s total, $${result.totals.costUsd.toFixed(4)} ` +
+        `first token at the CLI ${cliFirstToken}, ${((performance.now() - started) / 1000).toFixed(1)} s total, ${cost} ` +
         `(${result.provider}:${result.model}, ${rate}` +
         `${truncated ? `; ${truncated} TRUNCATED at max_tokens` : ''}` +
         `${result.prompt.trimmed.length ? `; personas trimmed to the budget: ${result.prompt.trimmed.map((t) => `${t.name} ${t.tokens}→${t.keptTokens} tokens`).join(', ')}` : ''})`,

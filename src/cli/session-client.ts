@@ -76,6 +76,10 @@ export class ReplyStreamPrinter {
       this.shown += event.text;
     } else if (event.type === 'done') {
       this.reply = this.shown;
+    } else if (event.type === 'failed' && this.shown) {
+      // The step failed part-way (a stall, a lost worker) and is taken again: say why the text starts over.
+      this.endLine();
+      this.write(`[cut short: ${event.message}; the reply is written again]\n`);
     } else {
       this.endLine();
     }

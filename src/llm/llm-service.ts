@@ -321,7 +321,8 @@ export class LlmService {
         const failure = timedOut
           ? ApplicationFailure.create({
               type: LlmFailureType.Timeout,
-              message: tap?.text
+              // Begun (any event: a tool call's piece counts as much as text), then silent.
+              message: tap?.events
                 ? `${call.provider} (model ${call.model}) stopped streaming its answer for ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`
                 : `${call.provider} (model ${call.model}) did not answer within ${this.deps.requestTimeoutMs} ms (STORYLOOM_LLM_TIMEOUT_MS)`,
             })
@@ -487,6 +488,8 @@ class RequestTimer {
  */
 class StreamTap {
   text = '';
+  /** Events of the stream so far (text, tool-call pieces, usage). */
+  events = 0;
   private timer: RequestTimer | undefined;
 
   /** The call's stream options: none when nobody wants the deltas (the request does not stream). */
@@ -497,13 +500,17 @@ class StreamTap {
         this.text += delta;
         onToken(delta);
       },
-      onStreamEvent: () => this.timer?.restart(),
+      onStreamEvent: () => {
+        this.events++;
+        this.timer?.restart();
+      },
     };
   }
 
   /** A new request: no text yet, and its own timer. */
   reset(timer: RequestTimer): void {
     this.text = '';
+    this.events = 0;
     this.timer = timer;
   }
 }

@@ -21,6 +21,9 @@ export function toolKind(name: string): ToolKind {
 /** The longest player input a turn takes. */
 export const MAX_TURN_INPUT_CHARS = 4000;
 
+/** The most output tokens a session step's reply may have (its request's max_tokens; its activity's limit is sized by it). */
+export const SESSION_REPLY_MAX_TOKENS = 1024;
+
 export function sessionWorkflowId(sessionId: string): string {
   return `session-${sessionId}`;
 }

@@ -66,6 +66,20 @@ export function llmStartToClose(route: LlmRoute, requests = 1): ActivityOptions[
   return route.requestTimeoutMs * Math.max(1, requests) + LLM_ACTIVITY_OVERHEAD_MS;
 }
 
+/** The slowest pace a streamed answer is expected to keep (ms a token): a small local model on a CPU writes about 5 tokens a second. */
+export const SLOWEST_STREAM_MS_PER_TOKEN = 200;
+
+/**
+ * A streamed LLM activity's start-to-close limit (a screenplay, a session's step). A stream is
+ * timed by its silence, not its length (the request timer restarts with every event), so each of
+ * its requests may take the wait for its first token plus its whole output at the slowest pace
+ * expected; a dead worker is still noticed by the heartbeat timeout, a stalled stream by the timer.
+ */
+export function llmStreamStartToClose(route: LlmRoute, requests: number, maxOutputTokens: number): ActivityOptions['startToCloseTimeout'] {
+  if (!route.requestTimeoutMs) return LLM_ACTIVITY_OPTIONS.startToCloseTimeout;
+  return Math.max(1, requests) * (route.requestTimeoutMs + maxOutputTokens * SLOWEST_STREAM_MS_PER_TOKEN) + LLM_ACTIVITY_OVERHEAD_MS;
+}
+
 /**
  * LLM activities for one route: they run on that provider's task queue. `requests` is the most
  * requests one activity of this proxy makes (default 1).

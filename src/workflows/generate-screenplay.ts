@@ -34,7 +34,7 @@ import {
   type VariantResult,
 } from '../shared/screenplay';
 import { JOB_KEY, STATUS_KEY, type SearchStatus } from '../shared/search-attributes';
-import { LLM_ACTIVITY_OPTIONS, llmStartToClose, localActivities, mainActivities } from './activity-options';
+import { LLM_ACTIVITY_OPTIONS, llmStreamStartToClose, localActivities, mainActivities } from './activity-options';
 import { describeFailure } from './failures';
 import { slidingWindow } from './sliding-window';
 
@@ -50,13 +50,13 @@ export const SCREENPLAY_RUN_REPORT_PATCH = 'screenplay-run-report';
 /**
  * Generation activities: heartbeats every second carry progress and cancellation (a dead
  * worker is noticed within 10 s), and the start-to-close limit covers the first call, a parse
- * retry and the continuations, each up to the request timeout.
+ * retry and the continuations, each streaming up to `maxTokens` at the slowest pace expected.
  */
-function generationActivities(route: LlmRoute, requests: number) {
+function generationActivities(route: LlmRoute, requests: number, maxTokens: number) {
   return proxyActivities<ProviderActivities>({
     ...LLM_ACTIVITY_OPTIONS,
     heartbeatTimeout: '10 seconds',
-    startToCloseTimeout: llmStartToClose(route, requests),
+    startToCloseTimeout: llmStreamStartToClose(route, requests, maxTokens),
     taskQueue: route.taskQueue,
     retry: {
       ...LLM_ACTIVITY_OPTIONS.retry,
@@ -101,7 +101,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
   const route: LlmRoute = input.model
     ? { ...resolved, provider: input.model.provider, model: input.model.model, taskQueue: llmTaskQueue(info.taskQueue, input.model.provider) }
     : resolved;
-  const activities = generationActivities(route, 2 + 2 * maxContinuations);
+  const activities = generationActivities(route, 2 + 2 * maxContinuations, input.maxTokens ?? DEFAULT_MAX_TOKENS);
   const variantsInFlight = input.variantsInFlight ?? DEFAULT_VARIANTS_IN_FLIGHT;
   const phasesMs: Record<string, number> = {};
   let phaseStartedAt = startedAt;

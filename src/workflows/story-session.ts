@@ -34,6 +34,7 @@ import type { MainActivities } from '../activities';
 import type { FinishTurnInput, SessionSettingsResult, SessionToolOutcome } from '../activities/sessions.activities';
 import type { ToolCall, ToolChatMessage } from '../llm/types';
 import {
+  SESSION_REPLY_MAX_TOKENS,
   toolKind,
   summaryThroughFor,
   toolSummary,
@@ -47,7 +48,7 @@ import {
   type TurnResult,
 } from '../shared/sessions';
 import { JOB_KEY, STATUS_KEY, TURNS_KEY, type SearchStatus } from '../shared/search-attributes';
-import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, localActivities } from './activity-options';
+import { DB_ACTIVITY_OPTIONS, LLM_ACTIVITY_OPTIONS, llmActivities, llmStreamStartToClose, localActivities } from './activity-options';
 import { askPatchesFirst, patchedFromStart } from './patches-first';
 import { SETTLE_STARTED_TASKS_PATCH, slidingWindow } from './sliding-window';
 
@@ -225,7 +226,12 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
     // With the patch, bookkeeping a cancel would cut short (a local activity cancelled may still write) is shielded from it.
     const shielded = <T>(fn: () => Promise<T>): Promise<T> => (cancelEndsTurn ? CancellationScope.nonCancellable(fn) : fn());
     const { startedAt } = await shielded(() => localActivities.beginTurn({ sessionId: input.sessionId, turnNumber, input: text }));
-    const model = llmActivities(s.route, { retry: TURN_LLM_RETRY, heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT });
+    // The step streams its reply: timed by its silence, so its limit allows a whole reply at the slowest pace expected.
+    const model = llmActivities(s.route, {
+      retry: TURN_LLM_RETRY,
+      heartbeatTimeout: TURN_HEARTBEAT_TIMEOUT,
+      startToCloseTimeout: llmStreamStartToClose(s.route, 1, SESSION_REPLY_MAX_TOKENS),
+    });
     const exchange: ToolChatMessage[] = [];
     const outcomes: Outcome[] = [];
     const llm = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };

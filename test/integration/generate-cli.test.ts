@@ -107,6 +107,24 @@ it('a title whose first run is still generating (no story stored yet) is refused
   }
 });
 
+it('a stream that stalls is timed out, taken again and saved whole; the summary counts what the stalled attempt cost too', async () => {
+  // A plot of its own: the stall reaches this run's request, not one another test left in flight.
+  const marker = `stalled-${randomUUID()}`;
+  const plot = path.join(dir, `${marker}.txt`);
+  writeFileSync(plot, `${readFileSync(PLOT, 'utf8')}\n${marker}\n`);
+  stack.sim.configure({ faults: [{ kind: 'streamStall', purpose: 'screenplay', contains: marker, times: 1 }] });
+  try {
+    const r = await cli('generate', '--plot', plot, '--persona', 'Juno Park', '--title', `Stalled ${Date.now()}`, '--no-cache', '--wait');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/\$\d+\.\d{4} paid \(\$\d+\.\d{4} for the saved replies, the rest for attempts cut short\)/);
+    const story = /\(story ([0-9a-f-]{36})\)/.exec(r.err)![1];
+    const exported = await cli('screenplays', 'export', story);
+    expect(r.stdout.trimEnd()).toBe(exported.stdout.trimEnd());
+  } finally {
+    stack.sim.configure({ faults: [] });
+  }
+});
+
 it('generate without --wait prints the workflow id and its Web UI link', async () => {
   const r = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park');
   expect(r.code).toBe(0);
@@ -127,11 +145,14 @@ it.each([
   [['--plot', PLOT, '--persona', 'Juno Park', '--title', '   '], '--title must not be empty'],
   [['--plot', PLOT, '--persona', 'Juno Park', '--title', 'T'.repeat(201)], '--title takes at most 200 characters; got 201'],
 ])('generate %j refuses with exit 2: %s', async (args, message) => {
-  const before = (await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n;
-  const r = await cli('generate', ...args);
+  // The plot marked, so "nothing stored" is read of this case's plot (other test files store plots meanwhile).
+  const marker = `refused-${randomUUID()}`;
+  const marked = path.join(dir, `${marker}.txt`);
+  writeFileSync(marked, `${readFileSync(PLOT, 'utf8')}\n${marker}\n`);
+  const r = await cli('generate', ...args.map((a) => (a === PLOT ? marked : a)));
   expect(r.code).toBe(2);
   expect(r.err).toContain(message);
-  expect((await stack.app.services.db.query('SELECT count(*)::int AS n FROM screenplay_requests'))[0].n).toBe(before);
+  expect((await stack.app.services.db.query(`SELECT count(*)::int AS n FROM screenplay_requests WHERE plot LIKE '%' || $1 || '%'`, [marker]))[0].n).toBe(0);
 });
 
 it('generate --variants 3 --wait: the versions in number order, and which one stdout holds (only the first variant streams)', async () => {

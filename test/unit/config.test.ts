@@ -9,6 +9,13 @@ describe('loadConfig', () => {
     expect(config.llm.models.embedding).toEqual({ provider: 'openai', model: 'text-embedding-3-small' });
   });
 
+  it('drains a stopping worker for the request timeout and 10 s by default, or STORYLOOM_SHUTDOWN_GRACE_MS', () => {
+    expect(loadConfig({}).shutdownGraceMs).toBe(130_000);
+    expect(loadConfig({ STORYLOOM_LLM_TIMEOUT_MS: '60000' }).shutdownGraceMs).toBe(70_000);
+    expect(loadConfig({ STORYLOOM_LLM_TIMEOUT_MS: '60000', STORYLOOM_SHUTDOWN_GRACE_MS: '600000' }).shutdownGraceMs).toBe(600_000);
+    expect(() => loadConfig({ STORYLOOM_SHUTDOWN_GRACE_MS: '-1' })).toThrow(/STORYLOOM_SHUTDOWN_GRACE_MS must be an integer from 0/);
+  });
+
   it('takes a provider rate cap of 0 (none) or down to one request a minute', () => {
     expect(loadConfig({}).llm.providers.openai.maxPerSecond).toBe(0);
     // 3 requests a minute (a free tier) is still a rate the server can dispatch at.

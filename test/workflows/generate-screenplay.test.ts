@@ -13,7 +13,7 @@ import { RunRepository } from '../../src/db/repositories/run.repository';
 import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
 import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel';
 import { checkFountain } from '../../src/domain/generation/fountain-check';
-import { screenplayWorkflowId, type GenerateScreenplayInput } from '../../src/shared/screenplay';
+import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput } from '../../src/shared/screenplay';
 import { generateScreenplay } from '../../src/workflows';
 import type { OperationContext } from '../../src/operations/context';
 import { startScreenplay } from '../../src/operations/start-screenplay';
@@ -86,6 +86,11 @@ it('streams the text to a watcher before generation ends, then saves story, vers
     expect(saved!.fountain).toBe(watcher.text());
     expect(checkFountain(saved!.fountain)).toMatchObject({ ok: true });
     expect(saved!.cast.filter((c) => c.persona).map((c) => c.persona).sort()).toEqual([...CREW].sort());
+    // A stream is timed by its silence: the variant's limit allows each of its requests (the reply, a parse
+    // retry, two continuations of each) the request timeout plus max_tokens at 5 tokens a second, plus 30 s.
+    const scheduled = (await handle.fetchHistory()).events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'generateScreenplayVariant');
+    const timeout = scheduled!.activityTaskScheduledEventAttributes!.startToCloseTimeout!;
+    expect(Number(timeout.seconds) + (timeout.nanos ?? 0) / 1e9).toBeCloseTo((6 * (stack.app.config.llm.requestTimeoutMs + DEFAULT_MAX_TOKENS * 200) + 30_000) / 1000, 3);
   } finally {
     await watcher.close();
   }

@@ -76,4 +76,15 @@ it('a printer that missed the stream still prints the whole reply, and only what
   preamble.onEvent({ type: 'done', variant: 2, version: 1, truncated: false });
   await preamble.finish('The tide turns.', 0);
   expect(out).toBe('\nLet me look.\nThe tide turns.');
+
+  // A step cut short and taken again: the reader is told why the text starts over.
+  out = '';
+  const retried = new ReplyStreamPrinter((t) => (out += t));
+  retried.onEvent({ type: 'delta', variant: 1, seq: 0, text: 'The ti' });
+  retried.onEvent({ type: 'failed', variant: 1, message: 'anthropic (model m) stopped streaming its answer for 3000 ms' });
+  retried.onEvent({ type: 'start', variant: 1, attempt: 2 });
+  retried.onEvent({ type: 'delta', variant: 1, seq: 0, text: 'The tide turns.' });
+  retried.onEvent({ type: 'done', variant: 1, version: 1, truncated: false });
+  await retried.finish('The tide turns.', 0);
+  expect(out).toBe('\nThe ti\n[cut short: anthropic (model m) stopped streaming its answer for 3000 ms; the reply is written again]\nThe tide turns.');
 });
