@@ -15,8 +15,24 @@ import { dataConverterFor } from '../security/data-converter';
 import { waitingLines } from './waiting';
 import { windowOverWorkerCap } from './worker-cap';
 
+/**
+ * The run of another job named where a script is expected (`storyloom pause screenplay-…`): what
+ * to use for it instead, said where the lookup would answer "No script".
+ */
+function otherJobsRun(idOrTitle: string): string | undefined {
+  if (/^stories-\d{4}-/.test(idOrTitle)) return `${idOrTitle} is a story run: \`storyloom stories status|pause|resume|concurrency|cancel ${idOrTitle}\` steer it.`;
+  if (/^screenplay-[0-9a-f-]{36}$/i.test(idOrTitle)) {
+    return `${idOrTitle} is a screenplay run: it cannot be paused or re-tuned; \`storyloom report ${idOrTitle}\` once it ends, and \`temporal workflow cancel --workflow-id ${idOrTitle}\` (or POST /api/runs/${idOrTitle}/cancel) stops it.`;
+  }
+  if (/^session-[0-9a-f-]{36}$/i.test(idOrTitle)) return `${idOrTitle} is a story session's run: \`storyloom sessions show|end ${idOrTitle.slice('session-'.length)}\`.`;
+  return undefined;
+}
+
 async function runningHandle(ctx: CliContext, idOrTitle: string) {
-  const script = await ctx.script(idOrTitle);
+  const script = await ctx.script(idOrTitle).catch((err: unknown) => {
+    const other = err instanceof UsageError ? otherJobsRun(idOrTitle) : undefined;
+    throw other ? new UsageError(other) : err;
+  });
   const workflowId = ingestionWorkflowId(script.id);
   const handle = (await ctx.client()).workflow.getHandle(workflowId);
   try {

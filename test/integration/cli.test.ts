@@ -292,6 +292,18 @@ describe('status with no worker', () => {
   });
 });
 
+describe('another job\'s run where a script is expected', () => {
+  it('says what steers it instead of "No script" (exit 2)', async () => {
+    const screenplay = await cli('pause', 'screenplay-0b5c3a1e-8f7d-4f7a-9a53-4e9b2f1d6c11');
+    expect(screenplay.code).toBe(2);
+    expect(screenplay.err).toContain('is a screenplay run: it cannot be paused or re-tuned');
+    const stories = await cli('status', 'stories-2026-03-02T00-2026-03-03T00-all');
+    expect(stories.code).toBe(2);
+    expect(stories.err).toContain('`storyloom stories status|pause|resume|concurrency|cancel stories-2026-03-02T00-2026-03-03T00-all` steer it');
+    expect((await cli('cancel', 'no-such-script')).err).toContain('No script "no-such-script"');
+  });
+});
+
 describe('status of a run that closed before it did any work', () => {
   it('says how it ended (no run row to read), then the run before it', async () => {
     const copy = file('closed-early.fountain', readFileSync(path.join(FIXTURES, 'fountain/night-ferry.fountain'), 'utf8').replace('\tA Short Crossing', `\tClosed Early ${Date.now()}`));
