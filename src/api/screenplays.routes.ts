@@ -13,7 +13,8 @@ import { ScreenplayRepository, type VersionListing } from '../db/repositories/sc
 import type { StreamEvent } from '../db/stream-channel';
 import { MAX_PERSONA_NAME } from '../domain/generation/personas';
 import { OperationError } from '../operations/context';
-import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, parseScreenplayModel, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
+import { parseModelChoice } from '../operations/model-choice';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, startScreenplay, UnknownPersonasRefusal } from '../operations/start-screenplay';
 import { unknownPersonasSchema } from './personas.routes';
 import { MAX_LIST_OFFSET, SCREENPLAY_LIST_LIMIT } from '../shared/list-limits';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, type VariantResult } from '../shared/screenplay';
@@ -218,7 +219,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
           story: body.storyId,
           maxTokens: body.maxTokens,
           variants: body.variants,
-          model: parseScreenplayModel('body.model', body.model),
+          model: parseModelChoice('body.model', body.model),
           useCache: body.useCache,
         });
       } catch (err) {

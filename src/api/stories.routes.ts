@@ -4,6 +4,7 @@
  */
 import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
+import { parseModelChoice } from '../operations/model-choice';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals } from '../operations/start-stories';
 import { MAX_LIST_OFFSET, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags } from '../shared/stories';
@@ -19,6 +20,7 @@ interface GenerateBody {
   concurrency?: number;
   batch?: boolean;
   similarityThreshold?: number;
+  model?: string;
 }
 
 /** The API's names for the scope's fields (`body.from`), and its refusal (400). */
@@ -123,6 +125,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
             flags: { type: 'object', additionalProperties: false, properties: Object.fromEntries(Object.keys(DEFAULT_STORY_FLAGS).map((k) => [k, { type: 'boolean' }])) },
             concurrency: { type: 'integer', minimum: 1, maximum: MAX_SYNTHESIS_CONCURRENCY, description: `Syntheses in flight (default ${DEFAULT_SYNTHESIS_CONCURRENCY})` },
             batch: { type: 'boolean' },
+            model: { type: 'string', minLength: 3, maxLength: 200, description: 'provider:model for the syntheses, e.g. openai:gpt-4o (default: STORYLOOM_MODEL_SYNTHESIS); stories are reused per model' },
             similarityThreshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'The cosine similarity an article needs with a cluster to join it (default 0.5; higher: more, tighter clusters)' },
           },
         },
@@ -144,6 +147,7 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
         concurrency: body.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY,
         ...(body.batch ? { batch: true } : {}),
         ...(body.similarityThreshold !== undefined ? { similarityThreshold: body.similarityThreshold } : {}),
+        ...(body.model !== undefined ? { model: parseModelChoice('body.model', body.model) } : {}),
       };
       try {
         const { workflowId, scope, handle } = await startStories(ctx, input);

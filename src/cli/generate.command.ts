@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
-import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, newScreenplayWorkflowId, parseScreenplayModel, startScreenplay } from '../operations/start-screenplay';
+import { parseModelChoice } from '../operations/model-choice';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, newScreenplayWorkflowId, startScreenplay } from '../operations/start-screenplay';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
 import { IngestionRunningError } from '../operations/import-script';
@@ -119,7 +120,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   if (title && title.length > MAX_SCREENPLAY_TITLE_LENGTH) throw new UsageError(`--title takes at most ${MAX_SCREENPLAY_TITLE_LENGTH} characters; got ${title.length}`);
   const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
-  const model = parseScreenplayModel('--model', values.model);
+  const model = parseModelChoice('--model', values.model);
   const plot = values.plot ? await readPlot(values.plot) : undefined;
 
   const workflowId = newScreenplayWorkflowId();

@@ -123,7 +123,7 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
   stories: {
     usage: '<generate | list | show | search | schedule | status | pause | resume | concurrency | cancel> …',
     summary: 'cluster articles into stories and synthesise them (generateStories workflow)',
-    details: `  stories generate [--since 24h | --from T --to T] [--topic T] [--wait] [--batch] [--concurrency N] [--similarity S]
+    details: `  stories generate [--since 24h | --from T --to T] [--topic T] [--wait] [--batch] [--concurrency N] [--similarity S] [--model P:M]
                    [--no-parallel] [--no-one-transaction] [--no-load-once] [--no-cache]
       starts a run over the scope (widened to whole UTC days, the clustering window); its id comes
       from the scope, so a second start over the same scope is refused (exit 3) with a link to the
@@ -131,14 +131,15 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
       uncached syntheses as one provider batch (Anthropic Message Batches or OpenAI Batch, half price, minutes
       to hours); items that fail in the batch are retried as calls. Cancelling the run cancels the batch.
       --similarity S: the cosine similarity an article needs with a cluster to join it (above 0, at
-      most 1; default 0.5; higher: more, tighter clusters).
+      most 1; default 0.5; higher: more, tighter clusters). --model provider:model: the syntheses'
+      model (default STORYLOOM_MODEL_SYNTHESIS); stories made by another model are made again.
   stories list [--all] [--limit N]        current stories, newest first (--all: superseded too; N: 1 to ${STORY_LIST_LIMIT.max}, default ${STORY_LIST_LIMIT.default})
   stories show <id>                       headline, summary, key points, time window, articles (a unique id
                                           prefix will do; one several ids start with lists them, exit 2)
   stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points (N: 1 to ${STORY_SEARCH_LIMIT.max}, default ${STORY_SEARCH_LIMIT.default})
-  stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D] [--concurrency N] [--batch] [--similarity S]
+  stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D] [--concurrency N] [--batch] [--similarity S] [--model P:M]
       a Temporal Schedule running generate (overlap: skip; missed runs made up within the catch-up
-      window, default the interval); --concurrency, --batch and --similarity as for generate
+      window, default the interval); --concurrency, --batch, --similarity and --model as for generate
   stories schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
   stories status | pause | resume | cancel <workflow id>;  stories concurrency <workflow id> <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})
 Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,

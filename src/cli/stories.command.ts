@@ -36,6 +36,7 @@ import { commandHelp } from './help';
 import { drawProgressUntil, storiesProgressLine } from './progress-bar';
 import { windowOverWorkerCap } from './worker-cap';
 import { storedReport } from '../operations/stored-report';
+import { parseModelChoice } from '../operations/model-choice';
 import { RunRepository } from '../db/repositories/run.repository';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals, type StoryScopeFields } from '../operations/start-stories';
 import { NotRunningError, steer as steerUpdate, steerRun } from '../operations/steer-run';
@@ -88,7 +89,7 @@ function waitWithProgress(handle: WorkflowHandle<typeof generateStories>): Promi
 
 const GENERATE_OPTIONS = {
   since: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, topic: { type: 'string' },
-  wait: { type: 'boolean' }, batch: { type: 'boolean' }, concurrency: { type: 'string' }, similarity: { type: 'string' },
+  wait: { type: 'boolean' }, batch: { type: 'boolean' }, concurrency: { type: 'string' }, similarity: { type: 'string' }, model: { type: 'string' },
   ...Object.fromEntries(Object.keys(FLAG_OPTIONS).map((k) => [k, { type: 'boolean' }])),
 } as const;
 
@@ -103,6 +104,12 @@ function similarityInput(raw: string | undefined): Pick<GenerateStoriesInput, 's
   }
 }
 
+/** `--model provider:model` as the run's input (nothing when not given: STORYLOOM_MODEL_SYNTHESIS). */
+function modelInput(raw: string | undefined): Pick<GenerateStoriesInput, 'model'> {
+  const model = parseModelChoice('--model', raw);
+  return model ? { model } : {};
+}
+
 function generateInput(values: Record<string, string | boolean | undefined>): GenerateStoriesInput {
   const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS };
   for (const [option, flag] of Object.entries(FLAG_OPTIONS)) if (values[option]) flags[flag] = false;
@@ -112,6 +119,7 @@ function generateInput(values: Record<string, string | boolean | undefined>): Ge
     concurrency: concurrencyFrom(values.concurrency as string | undefined),
     ...(values.batch ? { batch: true } : {}),
     ...similarityInput(values.similarity as string | undefined),
+    ...modelInput(values.model as string | undefined),
   };
 }
 
@@ -232,15 +240,15 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   if (verb && !verb.startsWith('-')) return scheduleVerb(ctx, verb, rest);
   const { values } = parseArgs({
     args: argv,
-    options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' }, similarity: { type: 'string' } },
+    options: { every: { type: 'string' }, since: { type: 'string' }, topic: { type: 'string' }, 'catchup-window': { type: 'string' }, concurrency: { type: 'string' }, batch: { type: 'boolean' }, similarity: { type: 'string' }, model: { type: 'string' } },
   });
-  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch] [--similarity S]');
+  if (!values.every) throw new UsageError('usage: storyloom stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window 1h] [--concurrency N] [--batch] [--similarity S] [--model P:M]');
   const everyMs = parseDuration('every', values.every);
   if (everyMs < MIN_SCHEDULE_INTERVAL_MS) throw new UsageError(`--every must be at least 1s (a Temporal Schedule's shortest interval); got "${values.every}"`);
   const since = values.since ?? '24h';
   const catchup = values['catchup-window'] ?? values.every;
   const catchupMs = parseDuration('catchup-window', catchup);
-  const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch, similarity: values.similarity });
+  const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch, similarity: values.similarity, model: values.model });
   const problem = scopeProblem(input.scope, Date.now());
   if (problem) throw new UsageError(problem);
   const scheduleId = scheduleIdFor(values.every, since, values.topic);

@@ -6,7 +6,6 @@
  */
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { ConfigError, parseModelRef } from '../config';
 import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
 import { UnknownPersonasError } from '../domain/generation/personas';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
@@ -37,17 +36,6 @@ export function decodePlot(bytes: Uint8Array, name: string): string {
     return decodeUtf8Text(bytes, { name, ...PLOT_TEXT }).trim();
   } catch (err) {
     if (err instanceof TextDecodeError) throw new OperationError('bad_request', err.message);
-    throw err;
-  }
-}
-
-/** `provider:model` read as the run's model; a bad reference is a bad request naming `label`. */
-export function parseScreenplayModel(label: string, raw: string | undefined): GenerateScreenplayInput['model'] {
-  if (raw === undefined) return undefined;
-  try {
-    return parseModelRef(label, raw);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new OperationError('bad_request', err.message);
     throw err;
   }
 }

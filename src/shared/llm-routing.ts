@@ -34,3 +34,14 @@ export interface LlmRoute {
 export function llmTaskQueue(baseQueue: string, provider: Provider): string {
   return `${baseQueue}-llm-${provider}`;
 }
+
+/** A `provider:model` a run was asked to use instead of its purpose's configured one. */
+export interface ModelChoice {
+  provider: Provider;
+  model: string;
+}
+
+/** `route` with the run's model choice (none: as resolved): its provider's queue on `baseQueue`, the route's limits kept. */
+export function routeWithModel(route: LlmRoute, choice: ModelChoice | undefined, baseQueue: string): LlmRoute {
+  return choice ? { ...route, provider: choice.provider, model: choice.model, taskQueue: llmTaskQueue(baseQueue, choice.provider) } : route;
+}

@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ProviderActivities } from '../activities';
-import { llmTaskQueue, type LlmRoute } from '../shared/llm-routing';
+import { routeWithModel, type LlmRoute } from '../shared/llm-routing';
 import {
   DEFAULT_MAX_TOKENS,
   DEFAULT_SCREENPLAY_FLAGS,
@@ -98,9 +98,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
     );
 
   const [resolved] = Object.values(await localActivities.resolveLlmRoutes(['screenplay']));
-  const route: LlmRoute = input.model
-    ? { ...resolved, provider: input.model.provider, model: input.model.model, taskQueue: llmTaskQueue(info.taskQueue, input.model.provider) }
-    : resolved;
+  const route = routeWithModel(resolved, input.model, info.taskQueue);
   const activities = generationActivities(route, 2 + 2 * maxContinuations, input.maxTokens ?? DEFAULT_MAX_TOKENS);
   const variantsInFlight = input.variantsInFlight ?? DEFAULT_VARIANTS_IN_FLIGHT;
   const phasesMs: Record<string, number> = {};

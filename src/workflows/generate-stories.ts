@@ -22,7 +22,7 @@ import {
 import type { PlannedCluster, SynthesizedStory } from '../activities/news.activities';
 import type { ClusterWrite, StoriesWriteResult } from '../db/repositories/news.repository';
 import { RUN_FATAL_LLM_FAILURES, type LlmFailureType } from '../shared/failure-types';
-import type { LlmRoute } from '../shared/llm-routing';
+import { routeWithModel, type LlmRoute, type ModelChoice } from '../shared/llm-routing';
 import { providerBatchKey, supportsBatch, type ProviderBatchProgress } from '../shared/provider-batch';
 import { JOB_KEY, STATUS_KEY, storyloomSearchAttributes } from '../shared/search-attributes';
 import {
@@ -84,6 +84,8 @@ export interface GenerateStoriesInput {
   similarityThreshold?: number;
   /** Clustering window (default 24 h). */
   clusterWindowMs?: number;
+  /** The synthesis's provider and model (default: STORYLOOM_MODEL_SYNTHESIS); stories are reused per model. */
+  model?: ModelChoice;
 }
 
 const emptyStep = (): StoryStep => ({ total: 0, done: 0, failed: 0, reused: 0 });
@@ -222,7 +224,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   try {
     // Before the first local activity (see patches-first.ts).
     askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH]);
-    routes = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
+    const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
+    routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
     if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
 
     // 1–2. Load once, embed what is new, cluster, look the story hashes up.

@@ -221,6 +221,27 @@ it('--similarity sets how alike an article must be to join a cluster: near 1, ea
   }
 });
 
+it('--model synthesises with another provider and model; the stories of one model are not reused for another', async () => {
+  const day = Date.UTC(2027, 10, 12);
+  await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 4, clusters: 2, dayMs: day, salt: `cli-model-${day}` }));
+  stack.sim.resetStats();
+  const other = await runCli('stories', 'generate', '--from', '2027-11-12', '--to', '2027-11-13', '--model', 'openai:gpt-4o-mini', '--wait');
+  expect(other.code).toBe(0);
+  expect(other.out).toContain('clusters 2: 2 synthesised');
+  expect(stack.sim.stats().byRoute['openai.chat'].requests).toBe(2);
+  const models = await stack.app.services.db.query(
+    `SELECT DISTINCT model FROM stories WHERE window_start >= $1 AND window_start < $2 AND status = 'current'`,
+    [new Date(day), new Date(day + 24 * 3600_000)],
+  );
+  expect(models).toEqual([{ model: 'gpt-4o-mini' }]);
+  // The configured model's run makes them again (a story is reused only by the model that made it).
+  const configured = await runCli('stories', 'generate', '--from', '2027-11-12', '--to', '2027-11-13', '--wait');
+  expect(configured.out).toContain('clusters 2: 2 synthesised, 0 reused');
+  const bad = await runCli('stories', 'generate', '--model', 'mistral:big');
+  expect(bad.code).toBe(2);
+  expect(bad.err).toContain('--model must look like <provider>:<model>');
+});
+
 it('stories show "" is a usage error, not the list of every story', async () => {
   const r = await runCli('stories', 'show', '');
   expect(r.code).toBe(2);
