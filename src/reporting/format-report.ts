@@ -36,8 +36,8 @@ export function formatReport(r: RunReport): string {
     `  lower bound ${s(r.criticalPath.lowerBoundMs)}; wall ${s(r.wallMs)}; overhead ${s(r.criticalPath.overheadMs)} (${r.criticalPath.lowerBoundMs ? (r.wallMs / r.criticalPath.lowerBoundMs).toFixed(2) : '—'}× the bound)`,
     '',
     table(
-      ['purpose', 'provider', 'model', 'calls', 'cache hits', 'retries', '429s', 'errors', 'p50', 'p95', 'max', 'tokens in', 'tokens out', 'cost'],
-      r.llm.map((l) => [l.batch ? `${l.purpose} (batch)` : l.purpose, l.provider, l.model, l.calls, l.cacheHits, l.retries, l.rateLimited, l.errors, `${l.p50Ms} ms`, `${l.p95Ms} ms`, `${l.maxMs} ms`, l.inputTokens, l.outputTokens, usd(l.costUsd)]),
+      ['purpose', 'provider', 'model', 'calls', 'cache hits', 'retries', '429s', 'errors', 'p50', 'p95', 'p99', 'max', 'tokens in', 'tokens out', 'cost'],
+      r.llm.map((l) => [l.batch ? `${l.purpose} (batch)` : l.purpose, l.provider, l.model, l.calls, l.cacheHits, l.retries, l.rateLimited, l.errors, `${l.p50Ms} ms`, `${l.p95Ms} ms`, l.p99Ms === undefined ? 'n/a' : `${l.p99Ms} ms`, `${l.maxMs} ms`, l.inputTokens, l.outputTokens, usd(l.costUsd)]),
     ),
     '',
     `LLM: ${r.totals.providerCalls} provider calls${r.totals.batchCalls ? ` (${r.totals.batchCalls} in batches, at the batch discount)` : ''}, ${r.totals.cacheHits} cache hits, ${r.totals.retries} retries, ${r.totals.rateLimited} × 429; tokens ${r.totals.inputTokens} in / ${r.totals.outputTokens} out; estimated cost ${cost}`,

@@ -52,6 +52,8 @@ export interface LlmUsageLine {
   errors: number;
   p50Ms: number;
   p95Ms: number;
+  /** Absent in reports stored before 0.8.3. */
+  p99Ms?: number;
   maxMs: number;
   inputTokens: number;
   outputTokens: number;
@@ -163,6 +165,7 @@ function usageLines(calls: CallRow[], prices: Record<string, ModelPrice>): LlmUs
         errors: rows.filter((r) => r.outcome === 'error').length,
         p50Ms: percentile(latencies, 50),
         p95Ms: percentile(latencies, 95),
+        p99Ms: percentile(latencies, 99),
         maxMs: latencies[latencies.length - 1] ?? 0,
         inputTokens,
         outputTokens,
