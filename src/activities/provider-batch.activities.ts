@@ -37,6 +37,8 @@ function callOf(batch: LlmBatch, item: LlmBatchItem): ChatCall {
 
 /** A batch the provider no longer has (a 404 for its id). */
 const BATCH_NOT_FOUND = 'ProviderBatchNotFound';
+/** A lost batch's status word (its progress and the run's details show it). */
+const LOST_STATUS = 'not found (404)';
 
 /**
  * A lost batch, as an ended one none of whose items ran: settling it fails each open item
@@ -46,7 +48,7 @@ function lostBatchStatus(batch: LlmBatch, id: string, why: string): BatchStatus 
   return {
     id,
     state: 'ended',
-    providerStatus: 'not found (404)',
+    providerStatus: LOST_STATUS,
     total: batch.itemCount,
     succeeded: 0,
     failed: 0,
@@ -115,8 +117,7 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
         return await call((c) => c.status(id, opts));
       } catch (err) {
         if (!(err instanceof ApplicationFailure && err.type === BATCH_NOT_FOUND)) throw err;
-        log.warn('provider batch lost: its open items go again as calls', { batchKey: key, provider: batch.provider, batchId: id });
-        return lostBatchStatus(batch, id, `${err.message}; its items go again as calls`);
+        return lostBatchStatus(batch, id, `${err.message}; none of its answers could be read`);
       }
     };
     return { batch, opts, call, statusOf };
@@ -155,8 +156,12 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       } catch (err) {
         // Its results gone at the provider: lost as a whole, as when its status is.
         if (!(err instanceof ApplicationFailure && err.type === BATCH_NOT_FOUND)) throw err;
-        failure = `${err.message}; its items go again as calls`;
+        failure = `${err.message}; none of its answers could be read`;
       }
+    }
+    if (failure && (status.providerStatus === LOST_STATUS || !status.failure)) {
+      // Said once, where its items are settled (a poll and the fetch both see it lost).
+      log.warn('provider batch lost: its open items fail retryable (a run that goes on makes them as calls)', { batchKey: ref.key, provider: batch.provider, batchId: status.id, items: open_.length });
     }
     const byId = new Map(results.map((r) => [r.customId, r]));
     const provider = batch.provider as Provider;

@@ -100,10 +100,13 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
     return answer(503, 'temporal_unavailable', 'Temporal cannot be reached.');
   }
   if (POSTGRES_DOWN.has(String((err as { code?: unknown }).code))) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
-  // A provider call made in this process (a scene search embeds its query): the provider's answer, said.
+  // A provider call made in this process (a scene search embeds its query): its kind, said; its
+  // text (which may quote the provider, a key's ends included) stays in the API's log.
   if (err instanceof ApplicationFailure && Object.values<string>(LlmFailureType).includes(err.type ?? '')) {
-    if (RATE_LIMIT_LLM_FAILURES.includes(err.type as LlmFailureType)) return answer(503, 'llm_rate_limited', err.message);
-    return answer(502, 'llm_provider_error', err.message);
+    const type = err.type as LlmFailureType;
+    if (RATE_LIMIT_LLM_FAILURES.includes(type)) return answer(503, 'llm_rate_limited', `The LLM provider is rate limiting or overloaded (${type}): try again shortly.`);
+    if (type === LlmFailureType.Timeout) return answer(504, 'llm_timeout', 'The LLM provider did not answer in time (LlmTimeout).');
+    return answer(502, 'llm_provider_error', `The LLM provider refused or failed the call (${type}); the API log has its answer.`);
   }
   const fe = err as FastifyError;
   if (fe.validation) return answer(400, 'invalid_request', validationMessage(fe));
@@ -135,7 +138,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = toErrorAnswer(err, request);
     // A dependency down or refusing (Temporal, Postgres, a provider) is a warning; anything else is an error to look into.
-    if (status === 503 || status === 502) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down or refused it');
+    if (status === 503 || status === 502 || (status === 504 && body.error.code === 'llm_timeout')) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down or refused it');
     else if (status >= 500) request.log.error({ err, code: body.error.code }, 'request failed');
     return reply.code(status).send(body);
   });

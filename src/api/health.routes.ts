@@ -1,15 +1,8 @@
 /** `GET /healthz` (the process answers) and `GET /readyz` (Temporal and Postgres answer). */
 import type { ApiRoutes } from './routes';
+import { withTimeout } from './with-timeout';
 
 const READY_TIMEOUT_MS = 2_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 const checkSchema = {
   type: 'object',

@@ -20,6 +20,7 @@ import { MAX_LIST_OFFSET, SCREENPLAY_LIST_LIMIT } from '../shared/list-limits';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, type VariantResult } from '../shared/screenplay';
 import { ApiError, errorSchema, UUID_PATTERN } from './errors';
 import type { ApiContext } from './context';
+import { withTimeout } from './with-timeout';
 import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, sendStarted, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
 import { openSse, type SseStream } from './sse';
@@ -141,15 +142,6 @@ function prefersJson(request: FastifyRequest): boolean {
   return json.q > text.q || (json.q === text.q && json.q > 0 && json.at < text.at);
 }
 
-/** Resolves to undefined when `promise` has not settled within `ms` (or rejects). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise.catch(() => undefined), late]).finally(() => clearTimeout(timer));
-}
-
 export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Body: GenerateBody }>(
     '/api/screenplays/generate',
@@ -265,7 +257,7 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       // variant starts). Not read in time (Postgres away), the `done` goes as the run sent it.
       let runStory: Promise<string | undefined> | undefined;
       const storyOfRun = async (): Promise<string | undefined> => {
-        runStory ??= within(ctx.db().then((db) => new ScreenplayRepository(db).runStoryId(`${workflowId}/${runId}`)), TRAILING_DELTAS_MS);
+        runStory ??= withTimeout(ctx.db().then((db) => new ScreenplayRepository(db).runStoryId(`${workflowId}/${runId}`)), TRAILING_DELTAS_MS, "the run's story").catch(() => undefined);
         const storyId = await runStory;
         if (storyId === undefined) runStory = undefined;
         return storyId;

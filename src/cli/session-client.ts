@@ -64,6 +64,8 @@ export class ReplyStreamPrinter {
   readonly deltas: { at: number; step: number; text: string }[] = [];
   private shown = '';
   private wroteAny = false;
+  /** Why the text shown was cut short, until a next attempt says it is written again. */
+  private cutShort: string | undefined;
 
   constructor(private readonly write: (text: string) => void) {}
 
@@ -76,10 +78,13 @@ export class ReplyStreamPrinter {
       this.shown += event.text;
     } else if (event.type === 'done') {
       this.reply = this.shown;
-    } else if (event.type === 'failed' && this.shown) {
-      // The step failed part-way (a stall, a lost worker) and is taken again: say why the text starts over.
+    } else if (event.type === 'failed') {
+      // Said only if the step is taken again (a next attempt starts): then the text starts over.
+      this.cutShort = this.shown ? event.message : undefined;
       this.endLine();
-      this.write(`[cut short: ${event.message}; the reply is written again]\n`);
+    } else if (event.type === 'start' && event.attempt > 1 && this.cutShort !== undefined) {
+      this.write(`[cut short: ${this.cutShort}; the reply is written again]\n`);
+      this.cutShort = undefined;
     } else {
       this.endLine();
     }

@@ -93,7 +93,8 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
   // A run that closed before its first step (cancelled or terminated while no worker ran) left no
   // row: the workflow's own status says how the latest run ended.
   const firstRunId = desc?.raw.workflowExecutionInfo?.firstRunId || desc?.runId;
-  if (desc && firstRunId !== last?.runId && (!last || desc.startTime > last.startedAt)) {
+  const closedEarly = desc?.status.name === 'CANCELLED' || desc?.status.name === 'TERMINATED';
+  if (desc && closedEarly && firstRunId !== last?.runId && (!last || desc.startTime > last.startedAt)) {
     console.log(`"${script.title}": last run ${desc.status.name.toLowerCase()} before it did any work (closed ${desc.closeTime?.toISOString() ?? 'n/a'}) — ${webUiLink(ctx.config, workflowId, desc.runId)}`);
     if (last) console.log(`the run before it: ${last.status}, started ${last.startedAt.toISOString()}`);
     if (last?.result) console.log(describeResult(last.result));

@@ -62,7 +62,6 @@ export function deferredWrites(): DeferredWrites {
 /** How long a failed call waits for its row before its error goes on (the row is written later if the database is away). */
 const FAILED_ROW_WAIT_MS = 2000;
 
-/** Rate-limit waits without a Retry-After: 1 s, doubling, at most 30 s. */
 /**
  * The wait before retrying a rate-limited request that said nothing of when (no retry-after):
  * background work 1 s doubling to 30 s; a call a person waits for (`interactive`) as the official

@@ -165,8 +165,7 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   const client = await ctx.client();
   // The plot goes to Postgres first, under the workflow id: the run's input (and so its history)
   // carries the id alone. A start that fails leaves no plot behind.
-  const requests = repo;
-  await requests.saveRequest(workflowId, plot);
+  await repo.saveRequest(workflowId, plot);
   try {
     const handle = await client.workflow.start(generateScreenplay, {
       taskQueue: ctx.config.temporal.taskQueue,
@@ -189,7 +188,7 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
     });
     return { workflowId, storyId, handle };
   } catch (err) {
-    await requests.deleteRequest(workflowId).catch(() => undefined);
+    await repo.deleteRequest(workflowId).catch(() => undefined);
     throw err;
   }
 }

@@ -94,6 +94,7 @@ export interface StoryFlags {
 
 export const DEFAULT_STORY_FLAGS: StoryFlags = { parallelSynthesis: true, oneTransaction: true, loadOnce: true, useCache: true };
 export const DEFAULT_SYNTHESIS_CONCURRENCY = 5;
+export const MAX_SYNTHESIS_CONCURRENCY = 100;
 
 /**
  * `--similarity`: the cosine similarity an article needs with a cluster to join it (above 0, at
@@ -105,7 +106,6 @@ export function parseSimilarity(label: string, raw: string | undefined): number 
   if (!(value > 0 && value <= 1)) throw new RangeError(`${label} takes a similarity above 0 and at most 1, e.g. 0.6; got "${raw}"`);
   return value;
 }
-export const MAX_SYNTHESIS_CONCURRENCY = 100;
 
 export interface StoriesSteeringState {
   paused: boolean;

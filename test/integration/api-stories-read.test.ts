@@ -178,6 +178,8 @@ describe('GET /api/stories/search', () => {
     expect((await get(`/api/stories/search?q=${marker}&limit=2`)).body.stories).toHaveLength(2);
     // The default limit is the CLI's (20).
     expect((await get(`/api/stories/search?q=${marker}`)).body.stories).toHaveLength(STORIES);
+    // "%" is a character, not a wildcard (it matched every story): no headline holds it.
+    for (const q of ['%', '%%']) expect((await get(`/api/stories/search?q=${encodeURIComponent(q)}`)).body.stories).toEqual([]);
   });
 
   it('puts current stories before superseded ones, and shows a superseded story with what took its place', async () => {

@@ -256,16 +256,20 @@ describe('scripts, ingestion and SSE', () => {
     expect(search.matches).toHaveLength(3);
     expect(search.matches[0]).toEqual(expect.objectContaining({ score: expect.any(Number), heading: expect.any(String) }));
 
-    // The query's embedding is a provider call in the API's process: a provider that fails it is a 502 saying so, a rate limit a 503.
-    stack.sim.configure({ faults: [{ kind: 'http401', purpose: 'embedding' }] });
-    const refused = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
-    expect(refused.status).toBe(502);
-    expect((await json(refused)).error).toMatchObject({ code: 'llm_provider_error', message: expect.stringContaining('openai') });
-    stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'embedding' }] });
-    const limited = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
-    expect(limited.status).toBe(503);
-    expect((await json(limited)).error.code).toBe('llm_rate_limited');
-    stack.sim.configure({ faults: [] });
+    // The query's embedding is a provider call in the API's process: a provider that fails it is a 502 saying
+    // what kind of failure (never the provider's text: it may quote a key's ends), a rate limit a 503.
+    try {
+      stack.sim.configure({ faults: [{ kind: 'http401', purpose: 'embedding' }] });
+      const refused = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
+      expect(refused.status).toBe(502);
+      expect((await json(refused)).error).toEqual({ code: 'llm_provider_error', message: 'The LLM provider refused or failed the call (LlmAuthentication); the API log has its answer.' });
+      stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'embedding' }] });
+      const limited = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
+      expect(limited.status).toBe(503);
+      expect((await json(limited)).error.code).toBe('llm_rate_limited');
+    } finally {
+      stack.sim.configure({ faults: [] });
+    }
   });
 
   it('takes a multipart upload', async () => {

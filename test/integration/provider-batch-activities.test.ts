@@ -177,7 +177,7 @@ describe.each(['anthropic', 'openai'] as const)('%s', (provider) => {
       ['failed', true],
     ]);
     expect(outcomes[0].message).toContain(`${provider} has no batch ${submitted.batchId} (404)`);
-    expect(outcomes[0].message).toContain('its items go again as calls');
+    expect(outcomes[0].message).toContain('none of its answers could be read');
     expect(outcomes[0].message).not.toContain('STORYLOOM_MODEL');
     expect(await repo.find(ref.key)).toMatchObject({ status: 'ended', failure: expect.stringContaining('(404)') });
     // Nothing was answered, so nothing is logged as paid.

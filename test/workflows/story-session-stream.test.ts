@@ -87,4 +87,11 @@ it('a printer that missed the stream still prints the whole reply, and only what
   retried.onEvent({ type: 'done', variant: 1, version: 1, truncated: false });
   await retried.finish('The tide turns.', 0);
   expect(out).toBe('\nThe ti\n[cut short: anthropic (model m) stopped streaming its answer for 3000 ms; the reply is written again]\nThe tide turns.');
+
+  // A failure no attempt follows (the last one, a cancel) promises nothing.
+  out = '';
+  const last = new ReplyStreamPrinter((t) => (out += t));
+  last.onEvent({ type: 'delta', variant: 1, seq: 0, text: 'The ti' });
+  last.onEvent({ type: 'failed', variant: 1, message: 'cancelled' });
+  expect(out).toBe('\nThe ti\n');
 });

@@ -406,12 +406,15 @@ export class NewsRepository {
     return { total: count[0].n, stories };
   }
 
-  /** Full-text search (English stemming) over headline, summary and key points; current stories first, never pending ones. */
+  /**
+   * Full-text search (English stemming) over headline, summary and key points, or the text within
+   * a headline (as written: "%" and "_" are characters); current stories first, never pending ones.
+   */
   async searchStories(text: string, limit = 20): Promise<StoryListItem[]> {
     return this.db.query(
       `SELECT ${LIST_COLUMNS} FROM (
          SELECT *, to_tsvector('english', headline || ' ' || summary || ' ' || key_points::text) AS doc FROM stories WHERE status <> '${PENDING_STORY}') s
-        WHERE doc @@ websearch_to_tsquery('english', $1) OR headline ILIKE '%' || $1 || '%'
+        WHERE doc @@ websearch_to_tsquery('english', $1) OR strpos(lower(headline), lower($1)) > 0
         ORDER BY (status = 'current') DESC, ts_rank(doc, websearch_to_tsquery('english', $1)) DESC, window_start DESC
         LIMIT $2`,
       [text, limit],
@@ -424,12 +427,14 @@ export class NewsRepository {
    * few of them (newest first).
    */
   async storyWithArticles(idOrPrefix: string): Promise<StoryDetail | undefined> {
-    // A prefix compared as text (not LIKE: "%" and "_" in it are characters, not wildcards).
+    // A prefix compared as text (not LIKE: "%" and "_" in it are characters, not wildcards); a whole
+    // id by the primary key, not by a scan.
+    const whole = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrPrefix);
     const rows: (StoryDetail & { keyPoints: string[]; total: string })[] = await this.db.query(
       `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
               model, prompt_version AS "promptVersion", superseded_by AS "supersededBy", superseded_at AS "supersededAt",
               created_at AS "createdAt", updated_at AS "updatedAt", count(*) OVER () AS total
-         FROM stories WHERE left(id::text, length($1)) = $1 AND status <> '${PENDING_STORY}'
+         FROM stories WHERE ${whole ? 'id = $1::uuid' : 'left(id::text, length($1)) = $1'} AND status <> '${PENDING_STORY}'
         ORDER BY window_start DESC, headline LIMIT $2`,
       [idOrPrefix.toLowerCase(), LISTED_MATCHES],
     );
