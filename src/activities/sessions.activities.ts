@@ -14,6 +14,7 @@ import type { AppConfig } from '../config';
 import type { MetricRow, SessionsRepository } from '../db/repositories/sessions.repository';
 import { pathKeys } from '../db/repositories/sessions.repository';
 import { buildSessionPrompt, buildSummaryPrompt } from '../domain/sessions/context';
+import { effectivePromptSettings } from '../domain/sessions/settings';
 import { batchFigures, performanceLogFields, span, type TimedTool } from '../domain/sessions/tool-batch';
 import { SESSION_TOOL_SPECS, SESSION_TOOLS } from '../domain/sessions/tools';
 import type { StoredToolCall } from '../db/entities';
@@ -41,7 +42,11 @@ export interface SessionSettingsResult {
   maxParallelToolCalls: number;
   maxToolSteps: number;
   turnsPerRun: number;
-  /** MAX_TURN_HISTORY: turns before the last this many are summarised (absent in histories recorded before summaries). */
+  /**
+   * MAX_TURN_HISTORY, or its stored override when the run started: turns before the last this many
+   * are summarised (absent in histories recorded before summaries). Fixed for the run; the prompt
+   * reads the current value at every step.
+   */
   maxTurnHistory?: number;
 }
 
@@ -161,11 +166,10 @@ export function createSessionActivities(deps: SessionActivityDeps) {
   const recorder = metricsRecorder(deps);
   const embedding = config.llm.models.embedding;
 
-  // The memory tools' embeddings: part of a turn the player waits for.
   const embed = async (texts: string[], ctx: CallContext) => {
     const result = await deps.llm.embed(
       { purpose: 'embedding', provider: embedding.provider, model: embedding.model, promptVersion: 'session-memory-v1', texts, dimensions: config.llm.embeddingDimensions, useCache: true },
-      { ...ctx, interactive: true },
+      ctx,
     );
     return result.vectors;
   };
@@ -265,15 +269,19 @@ export function createSessionActivities(deps: SessionActivityDeps) {
   };
 
   return {
-    /** The session's LLM route and the workflow's limits, from the worker's configuration (fixed in history per run). */
+    /**
+     * The session's LLM route and the workflow's limits, from the worker's configuration and the
+     * stored override of MAX_TURN_HISTORY (fixed in history per run: a run continued as new reads them again).
+     */
     async resolveSessionSettings(): Promise<SessionSettingsResult> {
       const ref = config.llm.models.session;
+      const prompt = effectivePromptSettings(config.sessions, await repo.sessionSettingsOverride());
       return {
         route: { ...ref, taskQueue: llmTaskQueue(config.temporal.taskQueue, ref.provider), requestTimeoutMs: config.llm.requestTimeoutMs },
         maxParallelToolCalls: config.sessions.maxParallelToolCalls,
         maxToolSteps: config.sessions.maxToolSteps,
         turnsPerRun: config.sessions.turnsPerRun,
-        maxTurnHistory: config.sessions.maxTurnHistory,
+        maxTurnHistory: prompt.maxTurnHistory,
       };
     },
 
@@ -453,14 +461,18 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
     /**
      * One round of the model: builds the prompt (world, recent turns, older ones summarised,
      * within MAX_CONTEXT_TOKENS) plus the turn's exchange so far, calls the provider with the
-     * session's tools and answers its text and tool calls. Retry-safe: it writes only its
-     * call-log and metric rows (one per attempt).
+     * session's tools and answers its text and tool calls. MAX_CONTEXT_TOKENS and MAX_TURN_HISTORY
+     * are read at every step (the stored override, else the environment's): a change applies to
+     * the next step of every session, at the cost of one primary-key read alongside the session's.
+     * Retry-safe: it writes only its call-log and metric rows (one per attempt).
      */
     async sessionLlmStep(input: SessionLlmStepInput): Promise<SessionLlmStepResult> {
       return withActivityContext(async (ctx) => {
         const { repo, config } = deps;
-        const session = await repo.getSession(input.sessionId);
-        const { turns, olderTurns } = await repo.contextTurns(input.sessionId, input.turnNumber, CONTEXT_TURNS_LOADED);
+        const [session, override] = await Promise.all([repo.getSession(input.sessionId), repo.sessionSettingsOverride()]);
+        const settings = effectivePromptSettings(config.sessions, override);
+        // At least the window's turns (a MAX_TURN_HISTORY above the usual load is carried in full, not only counted).
+        const { turns, olderTurns } = await repo.contextTurns(input.sessionId, input.turnNumber, Math.max(CONTEXT_TURNS_LOADED, settings.maxTurnHistory));
         const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
         const summary = await repo.latestSummary(input.sessionId, input.turnNumber);
         const prompt = buildSessionPrompt({
@@ -470,8 +482,8 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           characters,
           turns,
           olderTurns,
-          maxTurnHistory: config.sessions.maxTurnHistory,
-          maxContextTokens: config.sessions.maxContextTokens,
+          maxTurnHistory: settings.maxTurnHistory,
+          maxContextTokens: settings.maxContextTokens,
           input: input.input,
         });
         const startedAt = Date.now();
@@ -484,7 +496,8 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
           turnNumber: input.turnNumber,
           durationMs: performance.now() - t0,
           ok,
-          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns, summary_through_turn: prompt.summaryThroughTurn },
+          details: { step: input.step, provider: input.route.provider, model: input.route.model, full_turns: prompt.fullTurns, summarised_turns: prompt.summarisedTurns, summary_through_turn: prompt.summaryThroughTurn,
+            max_context_tokens: settings.maxContextTokens, max_turn_history: settings.maxTurnHistory },
           ...extra,
         });
         const stream = replyStream(deps.streams, input);

@@ -4,7 +4,9 @@
  * text/event-stream` the reply's deltas as Server-Sent Events, then the turn's result), `GET
  * /api/sessions` and `GET /api/sessions/:id` (what `sessions list|show` print), `POST
  * /api/sessions/:id/end` (`sessions end`), `GET /optimization/performance/metrics` and `POST
- * /optimization/performance/reset` in the seed's shape.
+ * /optimization/performance/reset` in the seed's shape, and the prompt settings changed at
+ * runtime: `GET|POST /optimization/configure`, `GET /optimization/presets`, `POST
+ * /optimization/presets/:name/apply` (`sessions configure`).
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +15,17 @@ import { subscribeToStream } from '../db/stream-channel';
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { SessionsRepository, type SessionSummary } from '../db/repositories/sessions.repository';
 import type { SessionTurn } from '../db/entities';
+import {
+  effectivePromptSettings,
+  findPreset,
+  presetChange,
+  PROMPT_SETTING_LIMITS,
+  SEED_ONLY_SETTINGS,
+  SESSION_PRESET_NAMES,
+  SESSION_PRESETS,
+  type PromptSettings,
+  type PromptSettingsOverride,
+} from '../domain/sessions/settings';
 import { OperationError } from '../operations/context';
 import { endSession } from '../operations/end-session';
 import { MAX_LIST_OFFSET, SESSION_LIST_LIMIT } from '../shared/list-limits';
@@ -79,6 +92,41 @@ const sessionDetailSchema = {
 } as const;
 
 const sessionItem = (s: SessionSummary) => ({ ...s, createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString() });
+
+/** The prompt settings in snake_case, as the seed named them. */
+const settingsSchema = {
+  type: 'object',
+  properties: { max_context_tokens: { type: 'integer' }, max_turn_history: { type: 'integer' } },
+} as const;
+
+const sourceSchema = { type: 'string', enum: ['environment', 'override'] } as const;
+
+/** `GET|POST /optimization/configure` and a preset's apply: what prompts use now, and where each value comes from. */
+const configureAnswerSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    config: { ...settingsSchema, description: "What every session's next model step uses" },
+    sources: { type: 'object', properties: { max_context_tokens: sourceSchema, max_turn_history: sourceSchema } },
+    environment: { ...settingsSchema, description: "This server's MAX_CONTEXT_TOKENS and MAX_TURN_HISTORY: what a setting without an override takes" },
+    updated_at: { type: ['string', 'null'], description: 'When the override last changed (null: never set)' },
+  },
+} as const;
+
+const snake = (s: PromptSettings) => ({ max_context_tokens: s.maxContextTokens, max_turn_history: s.maxTurnHistory });
+
+function configureAnswer(environment: PromptSettings, override: PromptSettingsOverride) {
+  const effective = effectivePromptSettings(environment, override);
+  return {
+    status: 'success',
+    config: snake(effective),
+    sources: { max_context_tokens: effective.sources.maxContextTokens, max_turn_history: effective.sources.maxTurnHistory },
+    environment: snake(environment),
+    updated_at: override.updatedAt?.toISOString() ?? null,
+  };
+}
+
+const CONFIGURE_FIELDS = 'give max_context_tokens and/or max_turn_history (a number sets it, null resets it to the environment\'s value)';
 
 function turnItem(t: SessionTurn) {
   const finished = t.status !== 'running' && Object.keys(t.timings).length > 0;
@@ -349,6 +397,143 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
     async () => {
       const window = await new SessionsRepository(await ctx.db()).resetMetrics();
       return { status: 'success', window: { id: window.id, started_at: window.startedAt.toISOString() } };
+    },
+  );
+
+  const environment = (): PromptSettings => ({ maxContextTokens: ctx.config.sessions.maxContextTokens, maxTurnHistory: ctx.config.sessions.maxTurnHistory });
+  const APPLIES =
+    "A change applies to every session's next model step. A session's background summaries follow its run's max_turn_history, read when the run started: " +
+    'the new value there from its next run (it continues as new every STORYLOOM_SESSION_TURNS_PER_RUN turns); meanwhile older turns the summary has not reached are one-line extracts. ' +
+    "`environment` is this server's; a worker fills a setting without an override from its own.";
+
+  app.get(
+    '/optimization/configure',
+    {
+      schema: {
+        summary: 'The prompt settings of story sessions (max_context_tokens, max_turn_history): the values used and where each comes from',
+        description: APPLIES,
+        tags: ['optimization'],
+        security: bearerSecurity,
+        response: { 200: configureAnswerSchema, 401: errorSchema },
+      },
+    },
+    async () => configureAnswer(environment(), await new SessionsRepository(await ctx.db()).sessionSettingsOverride()),
+  );
+
+  app.post<{ Body: { max_context_tokens?: number | null; max_turn_history?: number | null } }>(
+    '/optimization/configure',
+    {
+      schema: {
+        summary: "Change the prompt settings of story sessions at runtime (the seed's body): a number overrides the environment's value, null resets it to it",
+        description: `${APPLIES} Fields left out keep their value; repeating a change changes nothing. The seed's other fields (${Object.keys(SEED_ONLY_SETTINGS).join(', ')}) are refused with what storyloom does instead.`,
+        tags: ['optimization'],
+        security: bearerSecurity,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            max_context_tokens: {
+              type: ['integer', 'null'],
+              minimum: PROMPT_SETTING_LIMITS.maxContextTokens.min,
+              maximum: PROMPT_SETTING_LIMITS.maxContextTokens.max,
+              description: "The prompt's budget in tokens (MAX_CONTEXT_TOKENS); null: the environment's",
+            },
+            max_turn_history: {
+              type: ['integer', 'null'],
+              minimum: PROMPT_SETTING_LIMITS.maxTurnHistory.min,
+              maximum: PROMPT_SETTING_LIMITS.maxTurnHistory.max,
+              description: "Recent turns carried in full (MAX_TURN_HISTORY); older ones are the story so far. null: the environment's",
+            },
+          },
+        },
+        response: { 200: configureAnswerSchema, 400: errorSchema, 401: errorSchema },
+      },
+      // Before the schema (which would only say "unknown field"): the seed's other settings are
+      // answered with what storyloom does instead, and an empty body with what to send.
+      preValidation: async (request) => {
+        const body = request.body;
+        if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && !Object.keys(body).length)) {
+          throw new ApiError(400, 'invalid_request', `body: ${CONFIGURE_FIELDS}`);
+        }
+        if (typeof body !== 'object' || Array.isArray(body)) return;
+        const seedOnly = Object.keys(body).find((k) => Object.hasOwn(SEED_ONLY_SETTINGS, k));
+        if (seedOnly) throw new ApiError(400, 'invalid_request', `body.${seedOnly}: not a storyloom setting; ${SEED_ONLY_SETTINGS[seedOnly]}. Only max_context_tokens and max_turn_history can be set.`);
+      },
+    },
+    async (request) => {
+      const { max_context_tokens: maxContextTokens, max_turn_history: maxTurnHistory } = request.body;
+      const override = await new SessionsRepository(await ctx.db()).setSessionSettingsOverride({ maxContextTokens, maxTurnHistory });
+      request.log.info({ max_context_tokens: maxContextTokens, max_turn_history: maxTurnHistory }, 'session prompt settings changed');
+      return configureAnswer(environment(), override);
+    },
+  );
+
+  app.get(
+    '/optimization/presets',
+    {
+      schema: {
+        summary: 'The named presets of the prompt settings (fast, balanced, thorough) and the values each sets',
+        tags: ['optimization'],
+        security: bearerSecurity,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              presets: {
+                type: 'object',
+                additionalProperties: {
+                  type: 'object',
+                  properties: {
+                    description: { type: 'string' },
+                    ...settingsSchema.properties,
+                    clears_override: { type: 'boolean', description: "true: applying it resets both settings to the environment's values (those shown are this server's)" },
+                  },
+                },
+              },
+            },
+          },
+          401: errorSchema,
+        },
+      },
+    },
+    async () => ({
+      presets: Object.fromEntries(
+        SESSION_PRESET_NAMES.map((name) => {
+          const preset = SESSION_PRESETS[name];
+          return [name, { description: preset.description, ...snake(preset.settings ?? environment()), clears_override: preset.settings === null }];
+        }),
+      ),
+    }),
+  );
+
+  app.post<{ Params: { name: string } }>(
+    '/optimization/presets/:name/apply',
+    {
+      schema: {
+        summary: 'Apply a preset of the prompt settings: fast and thorough set both, balanced clears the override',
+        description: APPLIES,
+        tags: ['optimization'],
+        security: bearerSecurity,
+        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } },
+        response: {
+          200: { ...configureAnswerSchema, properties: { ...configureAnswerSchema.properties, preset: { type: 'string' }, description: { type: 'string' } } },
+          401: errorSchema,
+          404: {
+            ...errorSchema,
+            properties: { error: { ...errorSchema.properties.error, properties: { ...errorSchema.properties.error.properties, presets: { type: 'array', items: { type: 'string' } } } } },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const found = findPreset(request.params.name);
+      if (!found) {
+        const names = SESSION_PRESET_NAMES;
+        return reply.code(404).send({ error: { code: 'not_found', message: `No preset "${request.params.name}": the presets are ${names.join(', ')}.`, presets: names } });
+      }
+      const override = await new SessionsRepository(await ctx.db()).setSessionSettingsOverride(presetChange(found.preset));
+      request.log.info({ preset: found.name }, 'session prompt settings preset applied');
+      return { ...configureAnswer(environment(), override), preset: found.name, description: found.preset.description };
     },
   );
 };

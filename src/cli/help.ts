@@ -1,4 +1,5 @@
 /** The `--help` texts: one per command, and the overview `storyloom --help` prints. */
+import { PROMPT_SETTING_LIMITS as LIMITS, SESSION_PRESETS as PRESETS } from '../domain/sessions/settings';
 import { MAX_CONCURRENCY } from '../shared/ingestion';
 import { SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { MAX_SYNTHESIS_CONCURRENCY } from '../shared/stories';
@@ -99,8 +100,20 @@ Directives for testing against the simulator: [tools: read_state, add_memory!bad
 Exit codes: 0 answered; 1 the turn failed (the session stays usable); 2 bad usage or input.`,
   },
   sessions: {
-    usage: 'list | show <id> | end <id>',
-    summary: 'story sessions: list them, show one (world, characters, memories, turns), end one',
+    usage: 'list | show <id> | end <id> | configure [options]',
+    summary: 'story sessions: list them, show one (world, characters, memories, turns), end one, tune their prompts',
+    details: `  sessions list                 sessions, the last played first
+  sessions show <id>            world state, characters, relationships, memories, recent turns
+  sessions end <id>             end a session (turns already sent are still taken)
+  sessions configure            the prompt settings in use and where each comes from
+      --max-context-tokens N    the prompt's budget in tokens (${LIMITS.maxContextTokens.min} to ${LIMITS.maxContextTokens.max}; MAX_CONTEXT_TOKENS)
+      --max-turn-history N      recent turns carried in full (${LIMITS.maxTurnHistory.min} to ${LIMITS.maxTurnHistory.max}; MAX_TURN_HISTORY)
+      --preset NAME             fast (${PRESETS.fast.settings.maxContextTokens} tokens, ${PRESETS.fast.settings.maxTurnHistory} turns), balanced (the environment's values)
+                                or thorough (${PRESETS.thorough.settings.maxContextTokens} tokens, ${PRESETS.thorough.settings.maxTurnHistory} turns)
+      --reset                   back to the environment's values
+    A change is stored in Postgres (as POST /optimization/configure) and applies to every
+    session's next model step; a session's background summaries follow it from the session's
+    next run. Exit 2 on bad input.`,
   },
   metrics: {
     usage: '[--session ID] [--json] [--reset]',

@@ -1,6 +1,7 @@
 /**
  * Story sessions from the terminal: `play` (an interactive prompt; each line is a turn),
- * `turn` (one turn, for scripts), `sessions list|show|end`, and `metrics` (the seed's
+ * `turn` (one turn, for scripts), `sessions list|show|end`, `sessions configure` (the prompt
+ * settings changed at runtime, as POST /optimization/configure), and `metrics` (the seed's
  * performance metrics, the same numbers as GET /optimization/performance/metrics).
  */
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
@@ -9,9 +10,20 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
 import type { OperationStats, PerformanceMetricsResponse } from '../domain/sessions/metrics';
+import {
+  effectivePromptSettings,
+  findPreset,
+  presetChange,
+  PROMPT_SETTING_LIMITS,
+  SESSION_PRESET_NAMES,
+  type PromptSettings,
+  type PromptSettingsChange,
+  type PromptSettingsOverride,
+} from '../domain/sessions/settings';
 import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
 import type { CliContext } from './context';
 import { endSession } from '../operations/end-session';
+import { intOption } from './int-option';
 import { NO_TURN_ANSWER_HINT, sendTurn, sendTurnStreaming, type SendTurnOptions } from './session-client';
 import { withSlowAnswerHint } from './slow-answer';
 import { UsageError, webUiLink } from './temporal-client';
@@ -128,9 +140,10 @@ export async function turnCommand(ctx: CliContext, argv: string[]): Promise<numb
   }
 }
 
-/** `sessions list | show <id> | end <id>`. */
+/** `sessions list | show <id> | end <id> | configure [...]`. */
 export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const [verb, id, ...rest] = argv;
+  if (verb === 'configure') return configureCommand(ctx, argv.slice(1));
   const repo = () => ctx.db().then((db) => new SessionsRepository(db));
   if (verb === 'list' && id === undefined) {
     const sessions = await (await repo()).listSessions();
@@ -161,7 +174,64 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
     console.log((await endSession(ctx, await sessionOrFail(ctx, id))).message);
     return 0;
   }
-  throw new UsageError('usage: storyloom sessions list | show <id> | end <id>');
+  throw new UsageError(`usage: storyloom sessions list | show <id> | end <id> | configure ${CONFIGURE_USAGE}`);
+}
+
+const CONFIGURE_USAGE = '[--max-context-tokens N] [--max-turn-history N] [--preset NAME] [--reset]';
+
+/** The effective prompt settings, one line each with where the value comes from. */
+function formatPromptSettings(environment: PromptSettings, override: PromptSettingsOverride): string {
+  const effective = effectivePromptSettings(environment, override);
+  const line = (name: string, key: keyof PromptSettings, variable: string) =>
+    `${name.padEnd(20)}${String(effective[key]).padStart(8)}  ${effective.sources[key] === 'override' ? `override (environment ${variable}: ${environment[key]})` : `environment ${variable}`}`;
+  return [
+    line('max_context_tokens', 'maxContextTokens', 'MAX_CONTEXT_TOKENS'),
+    line('max_turn_history', 'maxTurnHistory', 'MAX_TURN_HISTORY'),
+    ...(override.updatedAt ? [`override last changed ${override.updatedAt.toISOString()}`] : []),
+  ].join('\n');
+}
+
+/**
+ * `sessions configure`: prints the prompt settings every session's next model step uses; with
+ * `--max-context-tokens` / `--max-turn-history` overrides them, `--preset` applies a preset,
+ * `--reset` goes back to the environment's values (as POST /optimization/configure and the presets).
+ */
+async function configureCommand(ctx: CliContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'max-context-tokens': { type: 'string' }, 'max-turn-history': { type: 'string' }, preset: { type: 'string' }, reset: { type: 'boolean' } },
+  });
+  if (positionals.length) throw new UsageError(`usage: storyloom sessions configure ${CONFIGURE_USAGE}`);
+  const tokens = values['max-context-tokens'];
+  const history = values['max-turn-history'];
+  const given = [tokens !== undefined || history !== undefined, values.preset !== undefined, values.reset === true].filter(Boolean).length;
+  if (given > 1) throw new UsageError('give --max-context-tokens / --max-turn-history, --preset or --reset, not several of them');
+  let change: PromptSettingsChange | undefined;
+  let done = '';
+  if (tokens !== undefined || history !== undefined) {
+    const { maxContextTokens: c, maxTurnHistory: h } = PROMPT_SETTING_LIMITS;
+    change = {
+      ...(tokens !== undefined ? { maxContextTokens: intOption('--max-context-tokens', tokens, c.min, c.min, c.max) } : {}),
+      ...(history !== undefined ? { maxTurnHistory: intOption('--max-turn-history', history, h.min, h.min, h.max) } : {}),
+    };
+    done = 'Updated the prompt settings.';
+  } else if (values.preset !== undefined) {
+    const found = findPreset(values.preset);
+    if (!found) throw new UsageError(`No preset "${values.preset}": the presets are ${SESSION_PRESET_NAMES.join(', ')}.`);
+    change = presetChange(found.preset);
+    done = `Applied preset "${found.name}": ${found.preset.description.charAt(0).toLowerCase()}${found.preset.description.slice(1)}.`;
+  } else if (values.reset) {
+    change = { maxContextTokens: null, maxTurnHistory: null };
+    done = "Reset the prompt settings to the environment's values.";
+  }
+  const repo = new SessionsRepository(await ctx.db());
+  const override = change ? await repo.setSessionSettingsOverride(change) : await repo.sessionSettingsOverride();
+  const environment = { maxContextTokens: ctx.config.sessions.maxContextTokens, maxTurnHistory: ctx.config.sessions.maxTurnHistory };
+  if (done) console.log(done);
+  console.log(formatPromptSettings(environment, override));
+  if (change) console.log(dim("Every session's next model step uses these; a session's background summaries follow its run's max_turn_history until the run continues as new."));
+  return 0;
 }
 
 function statsRow(name: string, s: OperationStats): string {

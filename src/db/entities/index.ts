@@ -22,7 +22,7 @@ import { PersonaEntity, ScreenplayRequestEntity, ScreenplayRunEntity, Screenplay
 import { ScriptEntity } from './script.entity';
 import {
   PerformanceMetricEntity, PerformanceWindowEntity, SessionCharacterEntity, SessionMemoryEntity, SessionRelationshipEntity,
-  SessionSummaryEntity, SessionToolWriteEntity, SessionTurnEntity, StorySessionEntity,
+  SessionSettingsEntity, SessionSummaryEntity, SessionToolWriteEntity, SessionTurnEntity, StorySessionEntity,
 } from './session.entity';
 import { SmokeResultEntity } from './smoke-result.entity';
 
@@ -33,7 +33,7 @@ export const entities = [
   SceneSummaryEntity, ScriptOutlineEntity, CharacterSheetEntity, SceneEmbeddingEntity,
   IngestionRunEntity, RunDbStatsEntity, RunReportEntity,
   StorySessionEntity, SessionCharacterEntity, SessionRelationshipEntity, SessionMemoryEntity, SessionTurnEntity,
-  SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity, SessionSummaryEntity,
+  SessionToolWriteEntity, PerformanceMetricEntity, PerformanceWindowEntity, SessionSummaryEntity, SessionSettingsEntity,
   LlmBatchEntity, LlmBatchItemEntity,
   ArticleEntity, ArticleEmbeddingEntity, StoryEntity, StoryArticleEntity, StoryRunEntity,
   PersonaEntity, ScreenplayStoryEntity, ScreenplayVersionEntity, StoryCastEntity, ScreenplayRunEntity, ScreenplayRequestEntity,

@@ -264,3 +264,31 @@ export const PerformanceWindowEntity = new EntitySchema<PerformanceWindow>({
     startedAt: timestampDefaultNow('started_at'),
   },
 });
+
+/**
+ * Story sessions' prompt settings changed at runtime (one row at most, id 1): a value overrides
+ * MAX_CONTEXT_TOKENS or MAX_TURN_HISTORY for every session's next model step and next run; null
+ * leaves the environment's value.
+ */
+export interface SessionSettingsRow {
+  id: number;
+  maxContextTokens: number | null;
+  maxTurnHistory: number | null;
+  updatedAt: Date;
+}
+
+export const SessionSettingsEntity = new EntitySchema<SessionSettingsRow>({
+  name: 'SessionSettings',
+  tableName: 'session_settings',
+  columns: {
+    id: { type: 'smallint', primary: true },
+    maxContextTokens: { name: 'max_context_tokens', type: 'integer', nullable: true },
+    maxTurnHistory: { name: 'max_turn_history', type: 'integer', nullable: true },
+    updatedAt: timestampDefaultNow('updated_at'),
+  },
+  checks: [
+    { name: 'session_settings_singleton', expression: 'id = 1' },
+    { name: 'session_settings_max_context_tokens_range', expression: 'max_context_tokens BETWEEN 500 AND 1000000' },
+    { name: 'session_settings_max_turn_history_range', expression: 'max_turn_history BETWEEN 0 AND 1000' },
+  ],
+});

@@ -17,6 +17,7 @@ import {
   type PerformanceMetricsResponse,
   type RecordedOperation,
 } from '../../domain/sessions/metrics';
+import { NO_OVERRIDE, type PromptSettingsChange, type PromptSettingsOverride } from '../../domain/sessions/settings';
 import {
   PerformanceMetricEntity,
   PerformanceWindowEntity,
@@ -339,6 +340,54 @@ export class SessionsRepository {
     );
   }
 
+  // --- prompt settings changed at runtime (POST /optimization/configure, sessions configure) ---
+
+  /**
+   * The stored override of the prompt settings (session_settings' one row): nulls where the
+   * environment's value applies, and with no row. One primary-key read of a one-row table: every
+   * model step of every session makes it. A database not migrated yet (no table: a worker
+   * upgraded before `storyloom migrate`) has no override, so turns go on with the environment's values.
+   */
+  async sessionSettingsOverride(): Promise<PromptSettingsOverride> {
+    let rows: { max_context_tokens: number | null; max_turn_history: number | null; updated_at: Date }[];
+    try {
+      rows = await this.db.query('SELECT max_context_tokens, max_turn_history, updated_at FROM session_settings WHERE id = 1');
+    } catch (err) {
+      if ((err as { code?: unknown }).code === UNDEFINED_TABLE) return NO_OVERRIDE;
+      throw err;
+    }
+    const row = rows[0];
+    return row ? { maxContextTokens: row.max_context_tokens, maxTurnHistory: row.max_turn_history, updatedAt: row.updated_at } : NO_OVERRIDE;
+  }
+
+  /**
+   * Changes the override in one statement, then reads it back (concurrent changes of different settings both land): a
+   * number sets a setting, null clears it (the environment's value again), undefined leaves it.
+   * Idempotent: a change that changes nothing writes nothing (`updated_at` stays; clearing with
+   * no row stored creates none). Answers the override as it is after the change. Raw SQL: an
+   * upsert that keeps a column as it is per call and skips a no-op update (`ON CONFLICT … WHERE`)
+   * is beyond TypeORM's orUpdate.
+   */
+  async setSessionSettingsOverride(change: PromptSettingsChange): Promise<PromptSettingsOverride> {
+    const setTokens = change.maxContextTokens !== undefined;
+    const setHistory = change.maxTurnHistory !== undefined;
+    const params = [change.maxContextTokens ?? null, change.maxTurnHistory ?? null, setTokens, setHistory];
+    const assign = `max_context_tokens = CASE WHEN $3 THEN $1::integer ELSE s.max_context_tokens END,
+           max_turn_history = CASE WHEN $4 THEN $2::integer ELSE s.max_turn_history END,
+           updated_at = now()`;
+    const changes = `($3 AND s.max_context_tokens IS DISTINCT FROM $1::integer) OR ($4 AND s.max_turn_history IS DISTINCT FROM $2::integer)`;
+    if (change.maxContextTokens != null || change.maxTurnHistory != null) {
+      await this.db.query(
+        `INSERT INTO session_settings AS s (id, max_context_tokens, max_turn_history) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET ${assign} WHERE ${changes}`,
+        params,
+      );
+    } else if (setTokens || setHistory) {
+      await this.db.query(`UPDATE session_settings AS s SET ${assign} WHERE id = 1 AND (${changes})`, params);
+    }
+    return this.sessionSettingsOverride();
+  }
+
   // --- performance metrics ---
 
   /** Writes metric rows; a row whose key was written before is skipped. */
@@ -427,6 +476,9 @@ export class SessionsRepository {
     };
   }
 }
+
+/** Postgres: relation does not exist. */
+const UNDEFINED_TABLE = '42P01';
 
 function topK(hits: ScoredHit[], k: number): ScoredHit[] {
   return hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k).map((h) => ({ ...h, score: Math.round(h.score * 1000) / 1000 }));
