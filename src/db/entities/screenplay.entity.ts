@@ -148,6 +148,7 @@ export const ScreenplayRunEntity = new EntitySchema<ScreenplayRun>({
     promptReport: { name: 'prompt_report', type: 'jsonb' },
     createdAt: timestampDefaultNow('created_at'),
   },
+  indices: [{ name: 'screenplay_runs_story_idx', columns: ['storyId', 'createdAt'] }],
 });
 
 /** A screenplay run's plot, stored by the start under its workflow id (the input carries no plot). */

@@ -105,9 +105,10 @@ export class SessionsRepository {
     });
   }
 
+  /** A session by id; null for none, or for text that is no UUID (found by the primary key, not a scan of ids as text). */
   async getSession(id: string): Promise<StorySession | null> {
-    const rows = await this.db.getRepository(StorySessionEntity).createQueryBuilder('s').where('s.id::text = :id', { id }).getMany();
-    return rows[0] ?? null;
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+    return this.db.getRepository(StorySessionEntity).findOneBy({ id: id.toLowerCase() });
   }
 
   /**
