@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UsageError } from '../cli/temporal-client';
 import { OperationError, type OperationErrorCode } from '../operations/context';
+import { DatabaseUnreachableError } from '../db/data-source';
 import { RunUnresponsiveError } from '../operations/steer-run';
 import { LlmFailureType, RATE_LIMIT_LLM_FAILURES } from '../shared/failure-types';
 
@@ -46,8 +47,11 @@ export const MAX_PARAM_LENGTH = 2000;
 /** gRPC status UNAVAILABLE: the server cannot be reached. */
 const GRPC_UNAVAILABLE = 14;
 
-/** Errors of a Postgres that cannot be reached (socket errors; 57P03: cannot connect now). */
-const POSTGRES_DOWN = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P03']);
+/**
+ * Errors of a Postgres that cannot be used: socket errors; 57P03: cannot connect now; 3D000: no
+ * such database; 28P01 / 28000: the password or the user refused (GET /readyz says which).
+ */
+const POSTGRES_DOWN = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P03', '3D000', '28P01', '28000']);
 
 const OPERATION_STATUS: Record<OperationErrorCode, number> = {
   bad_request: 400,
@@ -100,6 +104,7 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
     return answer(503, 'temporal_unavailable', 'Temporal cannot be reached.');
   }
   if (POSTGRES_DOWN.has(String((err as { code?: unknown }).code))) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
+  if (err instanceof DatabaseUnreachableError) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
   // A provider call made in this process (a scene search embeds its query): its kind, said; its
   // text (which may quote the provider, a key's ends included) stays in the API's log.
   if (err instanceof ApplicationFailure && Object.values<string>(LlmFailureType).includes(err.type ?? '')) {

@@ -184,10 +184,13 @@ function formatPromptSettings(environment: PromptSettings, override: PromptSetti
   const effective = effectivePromptSettings(environment, override);
   const line = (name: string, key: keyof PromptSettings, variable: string) =>
     `${name.padEnd(20)}${String(effective[key]).padStart(8)}  ${effective.sources[key] === 'override' ? `override (environment ${variable}: ${environment[key]})` : `environment ${variable}`}`;
+  const overridden = effective.sources.maxContextTokens === 'override' || effective.sources.maxTurnHistory === 'override';
   return [
     line('max_context_tokens', 'maxContextTokens', 'MAX_CONTEXT_TOKENS'),
     line('max_turn_history', 'maxTurnHistory', 'MAX_TURN_HISTORY'),
-    ...(override.updatedAt ? [`override last changed ${override.updatedAt.toISOString()}`] : []),
+    ...(overridden && override.updatedAt ? [`override last changed ${override.updatedAt.toISOString()}`] : []),
+    // An environment value is this process's; each worker fills an unset setting from its own.
+    ...(overridden ? [] : ['(environment: the values in this shell; a worker uses its own MAX_CONTEXT_TOKENS / MAX_TURN_HISTORY)']),
   ].join('\n');
 }
 

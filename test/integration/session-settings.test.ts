@@ -264,6 +264,9 @@ describe('storyloom sessions configure', () => {
     const reset = await runCli('sessions', 'configure', '--reset');
     expect(reset.code).toBe(0);
     expect(reset.out).toContain("Reset the prompt settings to the environment's values.");
+    // No override left: no "last changed" line, and a word that the environment shown is this shell's.
+    expect(reset.out).not.toContain('override last changed');
+    expect(reset.out).toContain("(environment: the values in this shell; a worker uses its own MAX_CONTEXT_TOKENS / MAX_TURN_HISTORY)");
     expect(await repo().sessionSettingsOverride()).toMatchObject({ maxContextTokens: null, maxTurnHistory: null });
   });
 

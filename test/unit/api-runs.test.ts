@@ -286,3 +286,19 @@ describe('a JSON body is validated as sent: no type coercion', () => {
     expect((await json(numeric)).error?.code).not.toBe('invalid_request');
   });
 });
+
+describe('a database that cannot be used', () => {
+  it('answers 503 database_unavailable (a database that does not exist, a refused password), not 500', async () => {
+    for (const [code, message] of [['3D000', 'database "storyloom_nope" does not exist'], ['28P01', 'password authentication failed for user "x"']]) {
+      const refusing = { isInitialized: false, initialize: () => Promise.reject(Object.assign(new Error(message), { code })) } as unknown as DataSource;
+      const down = await startTestApi({ config: loadConfig({}), db: refusing, client: fakeClient(RUNS, []) });
+      try {
+        const res = await down.call('/api/scripts');
+        expect(res.status).toBe(503);
+        expect((await json(res)).error).toEqual({ code: 'database_unavailable', message: 'Postgres cannot be reached.' });
+      } finally {
+        await down.close();
+      }
+    }
+  });
+});
