@@ -6,6 +6,7 @@
  */
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { isUuid } from '../shared/uuid';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SessionsRepository } from '../db/repositories/sessions.repository';
@@ -28,7 +29,6 @@ import { NO_TURN_ANSWER_HINT, sendTurn, sendTurnStreaming, type SendTurnOptions 
 import { withSlowAnswerHint } from './slow-answer';
 import { UsageError, webUiLink } from './temporal-client';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 /** The line printed under a reply: `5 tools: 3 read-only in parallel 0.21 s, 2 writes 0.06 s · LLM 2 calls 3.4 s · turn 3.8 s`. */
@@ -48,7 +48,7 @@ export function turnLine(m: TurnMetrics): string {
 const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
 
 async function sessionOrFail(ctx: CliContext, id: string) {
-  if (!UUID.test(id)) throw new UsageError(`"${id}" is not a session id (sessions list shows them)`);
+  if (!isUuid(id)) throw new UsageError(`"${id}" is not a session id (sessions list shows them)`);
   const session = await new SessionsRepository(await ctx.db()).getSession(id);
   if (!session) throw new UsageError(`No session ${id}: start one with \`storyloom play\` (sessions list shows them).`);
   return session;

@@ -7,6 +7,7 @@
  * objects out, never entities.
  */
 import { randomUUID } from 'node:crypto';
+import { isUuid } from '../../shared/uuid';
 import type { DataSource, EntityManager } from 'typeorm';
 import { articleContentHash, articleKey, type ParsedArticle } from '../../domain/news/articles';
 import type { StorySynthesis, SynthesisArticle } from '../../domain/news/synthesis';
@@ -429,7 +430,7 @@ export class NewsRepository {
   async storyWithArticles(idOrPrefix: string): Promise<StoryDetail | undefined> {
     // A prefix compared as text (not LIKE: "%" and "_" in it are characters, not wildcards); a whole
     // id by the primary key, not by a scan.
-    const whole = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrPrefix);
+    const whole = isUuid(idOrPrefix);
     const rows: (StoryDetail & { keyPoints: string[]; total: string })[] = await this.db.query(
       `SELECT ${LIST_COLUMNS}, summary, key_points AS "keyPoints", cited_article_ids AS "citedArticleIds", story_hash AS "storyHash",
               model, prompt_version AS "promptVersion", superseded_by AS "supersededBy", superseded_at AS "supersededAt",

@@ -4,6 +4,7 @@
  * Returns plain objects; every write is idempotent (a retried activity never writes twice).
  */
 import { LessThan, type DataSource, type EntityManager } from 'typeorm';
+import { isUuid } from '../../shared/uuid';
 import { cosineSimilarity } from '../../domain/ingestion/embedding-batches';
 import type { ContextTurn } from '../../domain/sessions/context';
 import {
@@ -107,7 +108,7 @@ export class SessionsRepository {
 
   /** A session by id; null for none, or for text that is no UUID (found by the primary key, not a scan of ids as text). */
   async getSession(id: string): Promise<StorySession | null> {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+    if (!isUuid(id)) return null;
     return this.db.getRepository(StorySessionEntity).findOneBy({ id: id.toLowerCase() });
   }
 
