@@ -427,6 +427,31 @@ describe('faults', () => {
     expect(s.byProvider.ollama.errors).toEqual({ streamError: 1 });
   });
 
+  it('streams a tool call\'s arguments as pieces of JSON text (Anthropic and OpenAI), as the APIs do', async () => {
+    const tool = { name: 'add_memory', description: 'Remember.', schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } };
+    const said = 'I climb the spiral stairs of the lighthouse and light the great lamp against the storm';
+    const events = (text: string) => text.trimEnd().split('\n\n').map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+    const post = async (path: string, body: unknown) =>
+      (await fetch(`${sdk.sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).text();
+
+    const anthropic = events(await post('/v1/messages', {
+      model: 'm', max_tokens: 300, stream: true, messages: user(`${said} [tools: add_memory]`),
+      tools: [{ name: tool.name, description: tool.description, input_schema: tool.schema }],
+    }));
+    const pieces = anthropic.filter((e) => e.delta?.type === 'input_json_delta').map((e) => e.delta.partial_json as string);
+    expect(pieces[0]).toBe('');
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(JSON.parse(pieces.join(''))).toEqual({ text: said });
+
+    const openai = events(await post('/v1/chat/completions', {
+      model: 'g', stream: true, messages: user(`${said} [tools: add_memory]`),
+      tools: [{ type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.schema } }],
+    }).then((t) => t.replace(/data: \[DONE\]\n\n$/, '')));
+    const args = openai.flatMap((c) => c.choices?.[0]?.delta?.tool_calls ?? []).map((t: any) => t.function?.arguments as string);
+    expect(args.filter(Boolean).length).toBeGreaterThan(1);
+    expect(JSON.parse(args.join(''))).toEqual({ text: said });
+  });
+
   it('apiKeys rejects other keys with each provider’s 401', async () => {
     sdk.sim.configure({ apiKeys: { anthropic: 'test-key', openai: 'right-key' } });
     await expect(ask()).resolves.toMatchObject({ type: 'message' });

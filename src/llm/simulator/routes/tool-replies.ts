@@ -1,7 +1,10 @@
 /**
  * Answers to requests that offer tools, in each provider's wire format: one JSON body, or
  * streamed (SSE for Anthropic and OpenAI, NDJSON for Ollama) with the text in deltas and the
- * tool calls as each API streams them, so the SDKs' stream helpers rebuild the same answer.
+ * tool calls as each API streams them — Anthropic and OpenAI send a call's arguments as pieces of
+ * JSON text, each piece a token's worth of time after the last (so a long call keeps a stream
+ * alive as a real one does), Ollama a whole call in one chunk — so the SDKs' stream helpers
+ * rebuild the same answer.
  */
 import { jsonReply, type Frame, type Reply, type Usage } from '../reply';
 import { allMessagesText, contentText, deltasWithTokens, estimateTokens } from '../text';
@@ -51,12 +54,12 @@ export function anthropicToolReply(body: Body, messages: unknown[], model: strin
     index++;
   }
   for (const c of answer.calls) {
-    const json = JSON.stringify(c.arguments);
-    frames.push(
-      sse({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: `toolu_${c.id}`, name: c.name, input: {} } }, 'content_block_start'),
-      sse({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json } }, 'content_block_delta', estimateTokens(json)),
-      sse({ type: 'content_block_stop', index }, 'content_block_stop'),
-    );
+    frames.push(sse({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: `toolu_${c.id}`, name: c.name, input: {} } }, 'content_block_start'));
+    // As the API does: an empty piece first, then the JSON text in pieces.
+    for (const piece of [{ text: '', tokens: 0 }, ...deltasWithTokens(JSON.stringify(c.arguments))]) {
+      frames.push(sse({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece.text } }, 'content_block_delta', piece.tokens));
+    }
+    frames.push(sse({ type: 'content_block_stop', index }, 'content_block_stop'));
     index++;
   }
   frames.push(
@@ -81,7 +84,9 @@ export function openaiToolReply(body: Body, messages: unknown[], model: string, 
     for (const piece of toolCalls.length ? [] : deltasWithTokens(answer.text)) frames.push({ ...chunk([choice({ content: piece.text })]), outputTokens: piece.tokens });
     toolCalls.forEach((c, index) => {
       frames.push(chunk([choice({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] })]));
-      frames.push({ ...chunk([choice({ tool_calls: [{ index, function: { arguments: c.function.arguments } }] })]), outputTokens: estimateTokens(c.function.arguments) });
+      for (const piece of deltasWithTokens(c.function.arguments)) {
+        frames.push({ ...chunk([choice({ tool_calls: [{ index, function: { arguments: piece.text } }] })]), outputTokens: piece.tokens });
+      }
     });
     frames.push(chunk([choice({}, toolCalls.length ? 'tool_calls' : 'stop')]));
     if (includeUsage) frames.push(chunk([], { usage: usageBody }));
