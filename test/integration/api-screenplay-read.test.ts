@@ -279,6 +279,28 @@ describe('stories saved through the repository', () => {
     }
   });
 
+  it('moves a story\'s updatedAt when a version or a new plot is written, not when a cached reply the story already holds is saved again', async () => {
+    const id = randomUUID();
+    const storyTitle = unique('Kept In Place');
+    const updatedAt = async () => (await json(await api.call(`/api/screenplays/${id}`))).updatedAt as string;
+    await repo.saveVersion(version(id, storyTitle, `kept-${id}-1`));
+    const first = await updatedAt();
+    // now() is the transaction's start: the next save starts later than the last.
+    const tick = () => new Promise((r) => setTimeout(r, 20));
+    // The same text again, as a run answered by the cache saves it: that version, nothing written.
+    await tick();
+    expect(await repo.saveVersion(version(id, storyTitle, `kept-${id}-2`, { reuseSameText: true }))).toMatchObject({ version: 1, created: false });
+    expect(await updatedAt()).toBe(first);
+    // A new version moves it, and so does a new plot.
+    await tick();
+    expect(await repo.saveVersion(version(id, storyTitle, `kept-${id}-3`, { fountain: `${LIGHTHOUSE}\n\nEXT. JETTY - DAWN\n` }))).toMatchObject({ version: 2, created: true });
+    const second = await updatedAt();
+    expect(second > first).toBe(true);
+    await tick();
+    expect(await repo.saveVersion(version(id, storyTitle, `kept-${id}-4`, { reuseSameText: true, plot: 'The ship comes after all.' }))).toMatchObject({ version: 1, created: false });
+    expect((await updatedAt()) > second).toBe(true);
+  });
+
   it('refuses a malformed story id or version with 400, answers 404 for what is not there and 401 without a token', async () => {
     const nobody = randomUUID();
     const cases: [string, number, { code: string; message: string }][] = [

@@ -218,9 +218,13 @@ export class ScreenplayRepository {
   private async writeVersion(tx: Queryable, input: SaveVersionInput): Promise<SavedVersion> {
     // The upsert locks the story row until commit; the next statement's snapshot then sees every
     // version committed before the lock was granted (one statement would number from an older snapshot).
+    // updated_at moves only when something is written: a new title or plot here, a new version below
+    // (a reply the story already holds, from the cache, leaves the story as it was).
     await tx.query(
       `INSERT INTO screenplay_stories (id, title, plot) VALUES ($1, $2, $3)
-       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, plot = EXCLUDED.plot, updated_at = now()`,
+       ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, plot = EXCLUDED.plot,
+         updated_at = CASE WHEN (screenplay_stories.title, screenplay_stories.plot) IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.plot)
+                           THEN now() ELSE screenplay_stories.updated_at END`,
       [input.storyId, input.title, input.plot],
     );
     // The version saved under this key (a retry), else (reuseSameText) one of the story's with the same text.
@@ -242,6 +246,7 @@ export class ScreenplayRepository {
       [input.storyId, story.next_version, input.saveKey, input.fountain, input.provider, input.model, input.truncated, input.continuations, JSON.stringify(input.stats)],
     )) as { id: string }[];
     const versionId = Number(row.id);
+    await tx.query(`UPDATE screenplay_stories SET updated_at = now() WHERE id = $1`, [input.storyId]);
     if (input.cast.length) {
       await tx.query(
         `INSERT INTO story_cast (version_id, character, persona_id) SELECT $1, * FROM unnest($2::text[], $3::bigint[])`,
