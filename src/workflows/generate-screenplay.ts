@@ -136,7 +136,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
 
   try {
     showDetails();
-    const prepared = await activities.prepareScreenplay({
+    const prepared = await activities.prepareScreenplay.executeWithOptions({ summary: `prepare: ${input.title ?? `story ${storyId}`}` }, [{
       runKey,
       workflowId: info.workflowId,
       storyId,
@@ -147,7 +147,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
       route,
       personaBudgetTokens: input.personaBudgetTokens ?? DEFAULT_PERSONA_BUDGET_TOKENS,
       batchPersonaLoad: flags.batchPersonaLoad,
-    });
+    }]);
     personaQueries = prepared.personaQueries;
     endPhase('preparing');
     progress.title = prepared.title;
@@ -163,7 +163,8 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
         entry.status = 'generating';
         showDetails();
         try {
-          const result = await activities.generateScreenplayVariant({
+          // The summary is the Web UI's name for the pending activity (metadata: replays as before).
+          const result = await activities.generateScreenplayVariant.executeWithOptions({ summary: `variant ${variant + 1} of ${variants}: ${route.provider} ${route.model}` }, [{
             runKey,
             workflowId: info.workflowId,
             variant,
@@ -173,7 +174,7 @@ export async function generateScreenplay(input: GenerateScreenplayInput): Promis
             useCache: flags.useCache,
             stream: flags.stream,
             oneTransactionSave: flags.oneTransactionSave,
-          });
+          }]);
           Object.assign(entry, { status: 'saved', version: result.version, truncated: result.truncated, outputTokens: result.outputTokens });
           results[variant] = result;
         } catch (err) {

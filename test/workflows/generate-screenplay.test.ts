@@ -5,6 +5,7 @@
  * makes no second version.
  */
 import { WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createScreenplayActivities } from '../../src/activities/screenplay.activities';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,7 @@ import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput 
 import { generateScreenplay } from '../../src/workflows';
 import type { OperationContext } from '../../src/operations/context';
 import { startScreenplay } from '../../src/operations/start-screenplay';
-import { testDatabaseUrl, useTestStack } from '../helpers/harness';
+import { testDataConverter, testDatabaseUrl, useTestStack } from '../helpers/harness';
 import { CREW, HARBOUR_PLOT, importCrew } from '../helpers/personas';
 import { waitFor } from '../helpers/wait';
 
@@ -91,6 +92,11 @@ it('streams the text to a watcher before generation ends, then saves story, vers
     const scheduled = (await handle.fetchHistory()).events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'generateScreenplayVariant');
     const timeout = scheduled!.activityTaskScheduledEventAttributes!.startToCloseTimeout!;
     expect(Number(timeout.seconds) + (timeout.nanos ?? 0) / 1e9).toBeCloseTo((6 * (stack.app.config.llm.requestTimeoutMs + DEFAULT_MAX_TOKENS * 200) + 30_000) / 1000, 3);
+    // The Web UI names each pending activity by its summary (encrypted like every payload).
+    const [codec] = testDataConverter().payloadCodecs!;
+    const named = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary);
+    const summaries = (await codec.decode(named.map((e) => e.userMetadata!.summary! as Payload))).map((p) => defaultPayloadConverter.fromPayload(p));
+    expect(summaries).toEqual(['prepare: The Crossing', `variant 1 of 1: ${result.provider} ${result.model}`]);
   } finally {
     await watcher.close();
   }
