@@ -182,6 +182,18 @@ describe('GET /api/stories/search', () => {
     for (const q of ['%', '%%']) expect((await get(`/api/stories/search?q=${encodeURIComponent(q)}`)).body.stories).toEqual([]);
   });
 
+  it('finds a story by the words of its latest synthesis: the stored search document follows a rewrite', async () => {
+    const story = made[5];
+    const [before, after] = [`${marker}tide`, `${marker}gale`];
+    const db = stack.app.services.db;
+    await db.query(`UPDATE stories SET summary = $2, key_points = $3 WHERE id = $1`, [story.id, `The ${before} came in.`, JSON.stringify(['Calm'])]);
+    expect((await get(`/api/stories/search?q=${before}`)).body.stories.map((s: { id: string }) => s.id)).toEqual([story.id]);
+    await db.query(`UPDATE stories SET key_points = $2 WHERE id = $1`, [story.id, JSON.stringify([`A ${after} is coming`])]);
+    expect((await get(`/api/stories/search?q=${after}`)).body.stories.map((s: { id: string }) => s.id)).toEqual([story.id]);
+    await db.query(`UPDATE stories SET summary = $2 WHERE id = $1`, [story.id, 'Story 5 of the harbour.']);
+    expect((await get(`/api/stories/search?q=${before}`)).body.stories).toEqual([]);
+  });
+
   it('puts current stories before superseded ones, and shows a superseded story with what took its place', async () => {
     const [old, newer] = [made[15], made[16]];
     await stack.app.services.db.query(`UPDATE stories SET status = 'superseded', superseded_at = now(), superseded_by = $2 WHERE id = $1`, [old.id, newer.id]);

@@ -89,6 +89,8 @@ export interface Story {
   supersededBy: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The full-text document story search matches, kept by a trigger (migration StorySearchDocument); never read or written here. */
+  searchDoc?: never;
 }
 
 export const StoryEntity = new EntitySchema<Story>({
@@ -112,10 +114,13 @@ export const StoryEntity = new EntitySchema<Story>({
     supersededBy: { name: 'superseded_by', type: 'uuid', nullable: true },
     createdAt: timestampDefaultNow('created_at'),
     updatedAt: timestampDefaultNow('updated_at'),
+    searchDoc: { name: 'search_doc', type: 'tsvector', nullable: true, select: false, insert: false, update: false },
   },
   indices: [
     { name: 'stories_identity_idx', columns: ['storyHash', 'model', 'promptVersion'], unique: true },
     { name: 'stories_window_idx', columns: ['status', 'windowStart'] },
+    // A GIN index, which entity metadata cannot describe: the migration owns it.
+    { name: 'stories_search_idx', columns: ['searchDoc'], synchronize: false },
   ],
 });
 

@@ -12,6 +12,7 @@ import { SessionSummaries1764100600000 } from './1764100600000-SessionSummaries'
 import { ScreenplayRequests1764100700000 } from './1764100700000-ScreenplayRequests';
 import { SessionSettings1764100800000 } from './1764100800000-SessionSettings';
 import { ScreenplayRunsByStory1764100900000 } from './1764100900000-ScreenplayRunsByStory';
+import { StorySearchDocument1764101000000 } from './1764101000000-StorySearchDocument';
 
 export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion1763900100000, RunDbStats1763900200000, RunReports1763900300000, LlmCallKey1763900450000,
   NewsStories1764100000000,
@@ -22,4 +23,5 @@ export const migrations = [LlmCallLogAndCache1763900000000, ScriptIngestion17639
   ScreenplayRequests1764100700000,
   SessionSettings1764100800000,
   ScreenplayRunsByStory1764100900000,
+  StorySearchDocument1764101000000,
 ];

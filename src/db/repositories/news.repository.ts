@@ -412,11 +412,14 @@ export class NewsRepository {
    * a headline (as written: "%" and "_" are characters); current stories first, never pending ones.
    */
   async searchStories(text: string, limit = 20): Promise<StoryListItem[]> {
+    // The stored document's index finds the words; the headline's text is a scan of headlines only.
     return this.db.query(
-      `SELECT ${LIST_COLUMNS} FROM (
-         SELECT *, to_tsvector('english', headline || ' ' || summary || ' ' || key_points::text) AS doc FROM stories WHERE status <> '${PENDING_STORY}') s
-        WHERE doc @@ websearch_to_tsquery('english', $1) OR strpos(lower(headline), lower($1)) > 0
-        ORDER BY (status = 'current') DESC, ts_rank(doc, websearch_to_tsquery('english', $1)) DESC, window_start DESC
+      `SELECT ${LIST_COLUMNS} FROM stories
+        WHERE status <> '${PENDING_STORY}' AND id IN (
+          SELECT id FROM stories WHERE search_doc @@ websearch_to_tsquery('english', $1)
+          UNION ALL
+          SELECT id FROM stories WHERE strpos(lower(headline), lower($1)) > 0)
+        ORDER BY (status = 'current') DESC, ts_rank(search_doc, websearch_to_tsquery('english', $1)) DESC, window_start DESC
         LIMIT $2`,
       [text, limit],
     );
