@@ -40,7 +40,10 @@ export function structuredAnswerProblem(text: string, schema: Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return `not JSON: ${(err as Error).message}`;
+    // Not the parser's message: it quotes the answer's first words, text of the user's script or
+    // news, which this message carries into logs, run rows and reports.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    return `not JSON (${position !== undefined ? `it breaks off at character ${position} of ${text.length}` : `${text.length} characters`})`;
   }
   const problems = schemaProblems(value, schema);
   return problems.length ? `does not match its schema: ${problems.slice(0, 5).join('; ')}` : undefined;

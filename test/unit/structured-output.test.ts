@@ -44,6 +44,14 @@ it('answers are still checked against the full schema (a constraint moved into t
   expect(structuredAnswerProblem(JSON.stringify({ ...sheet, keyScenes: [1], name: '' }), schemas.character_sheet)).toMatch(/\$\.name must NOT have fewer than 1 characters/);
 });
 
+it('an answer that is not JSON is said to be so without quoting it (the text is the user\'s script or news)', () => {
+  const prose = 'The keeper climbs the stairs and lights the lamp.';
+  const broken = '{"name": "Ana", "role": "the keeper who';
+  expect(structuredAnswerProblem(prose, schemas.character_sheet)).toBe(`not JSON (${prose.length} characters)`);
+  expect(structuredAnswerProblem(broken, schemas.character_sheet)).toMatch(new RegExp(`^not JSON \\(it breaks off at character \\d+ of ${broken.length}\\)$`));
+  for (const text of [prose, broken]) expect(structuredAnswerProblem(text, schemas.character_sheet)).not.toMatch(/keeper|Ana/);
+});
+
 it('the simulator refuses what the providers refuse, and accepts the rest', () => {
   const object = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'object', additionalProperties: false, required: Object.keys(properties), properties, ...extra });
   expect(strictSchemaProblem(object({ a: { type: 'string' } }), 'anthropic')).toBeUndefined();
