@@ -58,6 +58,14 @@ export async function retryWhileDatabaseUnreachable<T>(
   }
 }
 
+/**
+ * A write after a paid answer: a database that is away (a restart) is waited out while this
+ * attempt allows, rather than failing the attempt and paying for the same answer again on the next.
+ */
+export function untilDatabaseAnswersIn<T>(ctx: { attemptEndsAt?: number; signal?: AbortSignal }, write: () => Promise<T>): Promise<T> {
+  return retryWhileDatabaseUnreachable(write, { giveUpAt: ctx.attemptEndsAt ?? Date.now(), signal: ctx.signal });
+}
+
 export type WaitReason = 'rate_limited' | 'database_unreachable';
 
 /** Why a failure is waited out rather than counted, or undefined when it is the item's. */

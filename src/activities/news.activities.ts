@@ -28,6 +28,7 @@ import { LlmFailureType } from '../shared/failure-types';
 import type { LlmRoute } from '../shared/llm-routing';
 import type { StoryScope } from '../shared/stories';
 import { withActivityContext } from './activity-context';
+import { untilDatabaseAnswersIn } from './attempt-budget';
 
 export const ARTICLE_EMBEDDING_PROMPT_VERSION = 'article-embedding-v1';
 
@@ -148,7 +149,7 @@ export function createNewsProviderActivities(deps: {
   return {
     /**
      * Loads the scope's articles with their embeddings (one query), embeds the new or changed
-     * ones in batches (stored in one write), clusters them, and looks the story hashes up (one
+     * ones in batches (each stored as it is answered), clusters them, and looks the story hashes up (one
      * query). Deterministic for the same articles. Returns ids and labels only.
      */
     async clusterStories(input: ClusterStoriesInput): Promise<StoryPlan> {
@@ -157,11 +158,12 @@ export function createNewsProviderActivities(deps: {
         snapshots.put(input.runKey, articles);
         const stale = articles.filter((a) => a.embedding === null || a.embeddingHash !== embeddingHash(input.embeddingRoute, a));
         const vectors = new Map<number, number[]>(articles.filter((a) => a.embedding).map((a) => [a.id, a.embedding as number[]]));
-        const rows: EmbeddingRow[] = [];
-        // The calls' log rows and cache entries are written with the embeddings: one commit.
-        const collect = deferredWrites();
         const batches = embeddingBatches(stale, articleEmbeddingText);
         for (const batch of batches) {
+          // Each request's embeddings are written with its call's log row and cache entry (one
+          // commit) as soon as it is answered, a database restart waited out: a later failure
+          // (another request, a crash) keeps what was paid for, and the retry embeds only the rest.
+          const collect = deferredWrites();
           const result = await llm.embed(
             {
               purpose: 'embedding',
@@ -174,12 +176,12 @@ export function createNewsProviderActivities(deps: {
             },
             { ...ctx, collect },
           );
-          batch.forEach((a, i) => {
+          const rows: EmbeddingRow[] = batch.map((a, i) => {
             vectors.set(a.id, result.vectors[i]);
-            rows.push({ articleId: a.id, inputHash: embeddingHash(input.embeddingRoute, a), model: input.embeddingRoute.model, vector: result.vectors[i] });
+            return { articleId: a.id, inputHash: embeddingHash(input.embeddingRoute, a), model: input.embeddingRoute.model, vector: result.vectors[i] };
           });
+          await untilDatabaseAnswersIn(ctx, () => repo.saveArticleEmbeddings(rows, collect));
         }
-        await repo.saveArticleEmbeddings(rows, collect);
         const clusters = clusterArticles(
           articles.map((a) => ({ id: a.id, contentHash: a.contentHash, topic: a.topic, publishedAt: a.publishedAt, vector: vectors.get(a.id)! })),
           { threshold: input.threshold ?? DEFAULT_SIMILARITY_THRESHOLD, windowMs: input.windowMs ?? DEFAULT_CLUSTER_WINDOW_MS },

@@ -39,7 +39,7 @@ import {
   type VariantResult,
 } from '../shared/screenplay';
 import { withActivityContext, type ActivityProgress } from './activity-context';
-import { retryWhileDatabaseUnreachable } from './attempt-budget';
+import { untilDatabaseAnswersIn } from './attempt-budget';
 
 export interface ScreenplayDeps {
   config: AppConfig;
@@ -299,14 +299,6 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
       }, { rateLimitDeadlineMs: input.route.rateLimitDeadlineMs });
     },
   };
-}
-
-/**
- * A write after a paid answer: a database that is away (a restart) is waited out while this
- * attempt allows, rather than failing the attempt and paying for the same answer again on the next.
- */
-function untilDatabaseAnswersIn<T>(ctx: CallContext, write: () => Promise<T>): Promise<T> {
-  return retryWhileDatabaseUnreachable(write, { giveUpAt: ctx.attemptEndsAt ?? Date.now(), signal: ctx.signal });
 }
 
 /**

@@ -66,6 +66,12 @@ const STORIES_PER_WRITE_BEFORE_PATCH = 100;
  */
 export const STORIES_REPORT_AFTER_RUN_ROW_PATCH = 'stories-report-after-the-run-row';
 const MAX_FAILURES_KEPT = 50;
+/**
+ * Embedding requests the clustering activity's time limit allows (a request carries up to about
+ * 500 articles). Before 0.8.4 it allowed one, so a first run over thousands of new articles timed
+ * out in every attempt; the limit is not part of the command sequence, so no patch.
+ */
+const CLUSTERING_REQUESTS = 10;
 
 export interface GenerateStoriesInput {
   scope: StoryScopeInput;
@@ -232,7 +238,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     phase = 'clustering';
     showDetails();
     clusteringStarted = Date.now();
-    const plan = await llmActivities(routes.embedding).clusterStories.executeWithOptions(
+    // Its limit allows CLUSTERING_REQUESTS embedding requests (about 5,000 new articles); an
+    // attempt cut short keeps what it embedded (each request is stored as it is answered).
+    const plan = await llmActivities(routes.embedding, { requests: CLUSTERING_REQUESTS }).clusterStories.executeWithOptions(
       { summary: `clustering: ${describeScope(scope)}` },
       [{ runKey, scope, embeddingRoute: routes.embedding, synthesisRoute: routes.synthesis, useCache: flags.useCache,
         threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],

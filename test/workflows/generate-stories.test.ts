@@ -144,6 +144,11 @@ it('writes more stories than one write holds in writes of STORIES_PER_WRITE, eve
   const { events } = await handle.fetchHistory();
   const writes = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeStories');
   expect(writes).toHaveLength(Math.ceil(60 / STORIES_PER_WRITE));
+  // Clustering may make several embedding requests (about 500 articles each): its limit allows 10
+  // of them one after another, each up to the request timeout, plus 30 s.
+  const clustering = events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'clusterStories')!;
+  const limit = clustering.activityTaskScheduledEventAttributes!.startToCloseTimeout!;
+  expect(Number(limit.seconds) * 1000 + Math.round((limit.nanos ?? 0) / 1e6)).toBe(10 * stack.app.config.llm.requestTimeoutMs + 30_000);
   const [calls] = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis'`, [handle.workflowId]);
   expect(calls.n).toBe(60);
 });
