@@ -66,11 +66,17 @@ export function rateLimitKey(request: FastifyRequest): string {
 export function installAuth(app: FastifyInstance, tokens: readonly string[]): void {
   if (!tokens.length) return;
   const digests = tokens.map(digest);
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'OPTIONS' || !needsToken(request)) return;
-    reply.header('www-authenticate', 'Bearer');
+  // preParsing, not onRequest: the rate limit's hooks are the routes' own onRequest hooks, which run
+  // after the application's, so a refused token was never counted and guessing was unthrottled.
+  // Still before the body is read, so a refused request's body is never parsed.
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (request.method === 'OPTIONS' || !needsToken(request)) return payload;
     const token = bearerToken(request);
-    if (!token) throw new ApiError(401, 'unauthorized', 'This endpoint needs a bearer token: Authorization: Bearer <token>.');
-    if (!tokenMatches(digests, token)) throw new ApiError(401, 'unauthorized', 'The bearer token is not valid.');
+    const refused = !token ? 'This endpoint needs a bearer token: Authorization: Bearer <token>.' : !tokenMatches(digests, token) ? 'The bearer token is not valid.' : undefined;
+    if (refused) {
+      reply.header('www-authenticate', 'Bearer');
+      throw new ApiError(401, 'unauthorized', refused);
+    }
+    return payload;
   });
 }

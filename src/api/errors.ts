@@ -121,7 +121,8 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const type = String(request?.headers['content-type'] ?? 'none').split(';')[0];
-    const accepted = request?.url.startsWith('/api/scripts') ? 'a Fountain or FDX file as text/plain, application/xml or application/octet-stream, or multipart/form-data' : 'application/json';
+    // The upload route takes files; every other route (its own /ingestions among them) takes JSON.
+    const accepted = request?.routeOptions.url === '/api/scripts' ? 'a Fountain or FDX file as text/plain, application/xml or application/octet-stream, or multipart/form-data' : 'application/json';
     return answer(415, 'unsupported_media_type', `Content-Type ${type} is not accepted here: send ${accepted}.`);
   }
   // The router's own refusals (frameworkErrors in server.ts): never the path itself, which may be huge.

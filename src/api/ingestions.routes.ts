@@ -38,9 +38,9 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Params: { id: string }; Body: IngestionBody | undefined }>(
     '/api/scripts/:id/ingestions',
     {
-      // No body is the defaults.
       preValidation: async (request) => {
-        request.body ??= {};
+        // No body is the defaults; a JSON null is a body, refused by the schema.
+        if (request.body === undefined) request.body = {};
       },
       schema: {
         summary: "Start the script's ingestion (202 with the workflow id, Web UI link and run URLs; 409 when one runs)",

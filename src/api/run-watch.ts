@@ -5,6 +5,7 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { queryProgress } from '../operations/run-progress';
+import { workflowFailure } from '../cli/workflow-failure';
 import { finalEventId } from './sse';
 
 /** A run's final state: the result, or the error it ended with. */
@@ -30,10 +31,8 @@ export async function runFinal(client: Client, workflowId: string, status: strin
   try {
     return { status, result: await client.workflow.getHandle(workflowId).result() };
   } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      const cause = err.cause;
-      return { status, error: { type: cause?.name ?? 'WorkflowFailedError', message: cause?.message ?? err.message } };
-    }
+    // The failure that says what went wrong (`LlmAuthentication`), not its wrapper's class name.
+    if (err instanceof WorkflowFailedError) return { status, error: workflowFailure(err)! };
     if (err instanceof WorkflowNotFoundError) return { status, error: { type: 'WorkflowNotFoundError', message: `No workflow ${workflowId}.` } };
     return { status, error: { type: (err as Error).name ?? 'Error', message: (err as Error).message ?? String(err) } };
   }

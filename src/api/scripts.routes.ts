@@ -80,7 +80,27 @@ async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }
     return { bytes: request.body, fileName: options.fileName || 'upload', options };
   }
   let file: { bytes: Buffer; name: string } | undefined;
-  // A second file is the plugin's 413 (files: 1); fields are read up to the limit.
+  try {
+    file = await readParts(request, options);
+  } catch (err) {
+    // The plugin's limits (a second file, more fields than the upload takes) are refusals of what
+    // was sent, not of its size: a 400 that says what the upload takes.
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_FILES_LIMIT') throw new ApiError(400, 'bad_request', `The multipart request holds more than one file: send one screenplay as the "${UPLOAD_FIELD}" part; nothing was written.`);
+    if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
+      throw new ApiError(400, 'bad_request', `The multipart request holds more fields than the upload takes (${FORM_FIELDS.join(', ')}, each once, and the "${UPLOAD_FIELD}" part); nothing was written.`);
+    }
+    throw err;
+  }
+  if (!file) throw new ApiError(400, 'bad_request', `The multipart request holds no file: send the screenplay as its "${UPLOAD_FIELD}" part.`);
+  // A fileName given names the file (its extension chooses the format): the part's own name is
+  // often only what the client library put there ("blob").
+  return { bytes: file.bytes, fileName: options.fileName || file.name || 'upload', options };
+}
+
+/** The multipart request's file part and form fields (these into `options`). */
+async function readParts(request: FastifyRequest<{ Querystring: UploadQuery }>, options: UploadQuery): Promise<{ bytes: Buffer; name: string } | undefined> {
+  let file: { bytes: Buffer; name: string } | undefined;
   for await (const part of request.parts({ limits: { fileSize: MAX_SCREENPLAY_BYTES, files: 1, fields: FORM_FIELDS.length } })) {
     if (part.type === 'file') {
       // Only the documented field: a file sent under another name was meant as something else (or mistyped).
@@ -110,10 +130,7 @@ async function uploadedFile(request: FastifyRequest<{ Querystring: UploadQuery }
     }
     options[name] = value;
   }
-  if (!file) throw new ApiError(400, 'bad_request', `The multipart request holds no file: send the screenplay as its "${UPLOAD_FIELD}" part.`);
-  // A fileName given names the file (its extension chooses the format): the part's own name is
-  // often only what the client library put there ("blob").
-  return { bytes: file.bytes, fileName: options.fileName || file.name || 'upload', options };
+  return file;
 }
 
 async function scriptOr404(ctx: ApiContext, id: string) {

@@ -26,6 +26,10 @@ import { sessionRoutes } from './sessions.routes';
 import { storiesRoutes } from './stories.routes';
 import { validatorCompiler } from './validation';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Every job's routes: one entry per routes file. */
 export const API_ROUTES: ApiRoutes[] = [healthRoutes, scriptRoutes, ingestionRoutes, runRoutes, storiesRoutes, sessionRoutes, screenplaysRoutes, personasRoutes];
@@ -53,7 +57,27 @@ export const ROUTER_OPTIONS = {
     const { status, body } = toErrorAnswer(err, request as FastifyRequest);
     void sendError(reply as FastifyReply, status, body.error.code, body.error.message);
   },
+  clientErrorHandler: answerClientError,
 };
+
+/**
+ * What Node's HTTP parser refuses before any route sees it (a request line or headers over its
+ * 16 KB, malformed HTTP), answered in the API's error shape rather than Fastify's default one.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', `The request line and headers are larger than the server reads (16 KB): a path segment takes at most ${MAX_PARAM_LENGTH} characters, a query less than the rest.`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'The request did not arrive in time.']
+        : [400, 'bad_request', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
 
 /**
  * How every server of ours reads requests and answers errors: bodies validated as sent (no type
@@ -73,6 +97,9 @@ export function installRequestConventions(app: FastifyInstance): void {
     return jsonParser(request, String(body), done);
   });
 }
+
+/** The release serving the API (package.json, beside dist/ and src/ alike), as its OpenAPI document says. */
+const APP_VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Builds the API (routes, auth, limits, OpenAPI) without listening. */
 export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInstance; ctx: ApiContext }> {
@@ -120,7 +147,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'storyloom API', version: '0.3.0', description: 'Start, watch and steer storyloom jobs. Errors: { "error": { "code", "message" } }.' },
+      info: { title: 'storyloom API', version: APP_VERSION, description: 'Start, watch and steer storyloom jobs. Errors: { "error": { "code", "message" } }.' },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
     },
   });

@@ -107,7 +107,8 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
     '/api/stories/generate',
     {
       preValidation: async (request) => {
-        request.body ??= {};
+        // No body is the defaults; a JSON null is a body, refused by the schema.
+        if (request.body === undefined) request.body = {};
       },
       schema: {
         summary: 'Cluster articles into stories and synthesise them (202 with the run; 409 when the same scope runs)',

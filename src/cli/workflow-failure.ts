@@ -22,6 +22,15 @@ function isWrapperFailure(err: unknown): err is ActivityFailure | ChildWorkflowF
  * workflow's or an Update's failure.
  */
 export function workflowFailureMessage(err: unknown): string | undefined {
+  return workflowFailure(err)?.message;
+}
+
+/**
+ * The same failure as a client branches on it (the API's run results): the `type` of the failure
+ * that says what to fix (`LlmAuthentication`, `CancelledFailure`; its class name when it has no
+ * type), and the message as workflowFailureMessage gives it.
+ */
+export function workflowFailure(err: unknown): { type: string; message: string } | undefined {
   if (!(err instanceof WorkflowFailedError) && !(err instanceof WorkflowUpdateFailedError)) return undefined;
   const context: string[] = [];
   const seen = new Set<unknown>();
@@ -34,5 +43,6 @@ export function workflowFailureMessage(err: unknown): string | undefined {
       failure = failure.cause;
     } else break;
   }
-  return [...context, failure instanceof Error && failure.message ? failure.message : err.message].join(': ');
+  const type = failure instanceof ApplicationFailure && failure.type ? failure.type : failure instanceof Error ? failure.name : err.name;
+  return { type, message: [...context, failure instanceof Error && failure.message ? failure.message : err.message].join(': ') };
 }

@@ -120,7 +120,8 @@ describe('POST /api/screenplays/generate and its text stream', () => {
       args: [{ plot: HARBOUR_PLOT, personaNames: ['Juno Parks'] }],
     });
     const failed = await readSse(`${api.url}/api/screenplays/${unknown.workflowId}/stream`, { headers: auth, until: (e) => e.event === 'final' });
-    expect(failed.events.at(-1)!.data).toMatchObject({ status: 'FAILED', error: { message: expect.stringContaining('no persona "Juno Parks" (closest: "Juno Park")') } });
+    // The type a client branches on is the failure's (the activity's UnknownPersona), not its wrapper's class.
+    expect(failed.events.at(-1)!.data).toMatchObject({ status: 'FAILED', error: { type: 'UnknownPersona', message: expect.stringContaining('no persona "Juno Parks" (closest: "Juno Park")') } });
     expect(failed.events.some((e) => e.event === 'delta')).toBe(false);
   });
 

@@ -18,7 +18,7 @@ import { MAX_SCREENPLAY_BYTES } from '../../src/domain/screenplay';
 import { syntheticScreenplay } from '../../src/domain/synthetic-screenplay';
 import { SessionsRepository } from '../../src/db/repositories/sessions.repository';
 import { sessionWorkflowId } from '../../src/shared/sessions';
-import { resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
+import { DAY_MS, resolveScope, storiesWorkflowId, type StoryScopeInput } from '../../src/shared/stories';
 import { main } from '../../src/starter';
 import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
 import { badInputFiles } from '../helpers/bad-input-corpus';
@@ -126,6 +126,8 @@ describe('health and documents', () => {
       expect(Object.keys(doc.paths)).toContain(path);
     }
     expect(doc.paths['/api/scripts/{id}/ingestions'].post.requestBody.content['application/json'].schema.properties.concurrency.properties.summaries).toEqual({ type: 'integer', minimum: 1, maximum: 200 });
+    // The document names the release that serves it.
+    expect(doc.info.version).toBe((JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
   });
 });
 
@@ -155,6 +157,16 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect(res.status).toBe(400);
     expect(await json(res)).toEqual({ error: { code: 'bad_request', message: typeof message === 'string' ? message : expect.stringMatching(message) } });
     if (scope) expect(await storiesStarted(scope)).toBe(false);
+  });
+
+  it('a JSON null body is refused (400), not read as no body: no run starts', async () => {
+    const script = await upload('Null Body', 2, 2);
+    for (const path of [`/api/scripts/${script.scriptId}/ingestions`, '/api/stories/generate']) {
+      const res = await api.call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'null' });
+      expect({ path, status: res.status, body: await json(res) }).toEqual({ path, status: 400, body: { error: { code: 'invalid_request', message: 'body must be object' } } });
+    }
+    expect((await api.call(`/api/runs/ingest-${script.scriptId}`)).status).toBe(404);
+    expect(await storiesStarted({ sinceMs: DAY_MS })).toBe(false);
   });
 
   it('POST /api/sessions/:id/turns with an unknown scriptId: 404, no session started; a known one starts it', async () => {
@@ -323,6 +335,14 @@ describe('scripts, ingestion and SSE', () => {
     blank.append('title', '   ');
     blank.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
     refusals.push([blank, '', 'title must not be blank (leave it out to take the title from the file); nothing was written.']);
+    const twoFiles = new FormData();
+    twoFiles.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'a.fountain');
+    twoFiles.append('file', new Blob(['INT. A HALL - DAY\n\nNothing.\n']), 'b.fountain');
+    refusals.push([twoFiles, '', 'The multipart request holds more than one file: send one screenplay as the "file" part; nothing was written.']);
+    const manyFields = new FormData();
+    for (const [name, value] of [['title', 'A'], ['fileName', 'a.fountain'], ['scriptId', 'x'], ['title', 'B']]) manyFields.append(name, value);
+    manyFields.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
+    refusals.push([manyFields, '', 'The multipart request holds more fields than the upload takes (title, scriptId, fileName, each once, and the "file" part); nothing was written.']);
     for (const [body, query, message] of refusals) {
       const refused = await api.call(`/api/scripts${query}`, { method: 'POST', body });
       expect({ status: refused.status, body: await json(refused) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message } } });
@@ -462,6 +482,8 @@ describe('refusals', () => {
     expect((await noToken('/api/runs/anything')).status).toBe(401);
     expect((await noToken('/optimization/performance/metrics')).status).toBe(401);
     expect(await scriptsTitled(t)).toBe(0);
+    // The challenge goes with a refusal only.
+    expect((await api.call('/api/scripts?limit=1')).headers.get('www-authenticate')).toBeNull();
   });
 
   it('answers 401 on a protected route reached through a percent-encoded path', async () => {
@@ -496,6 +518,18 @@ describe('refusals', () => {
     expect(answer.error.message).toMatch(message);
     expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts:\d+|SELECT|INSERT/);
     expect(await scriptsTitled(t)).toBe(0);
+  });
+
+  it('answers a text body to a JSON route with what that route takes (its ingestions route too, under /api/scripts)', async () => {
+    const { scriptId } = await upload('Wrong Type', 2, 2);
+    for (const path of [`/api/scripts/${scriptId}/ingestions`, '/api/stories/generate']) {
+      const res = await api.call(path, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'full' });
+      expect({ path, status: res.status, body: await json(res) }).toEqual({
+        path, status: 415, body: { error: { code: 'unsupported_media_type', message: 'Content-Type text/plain is not accepted here: send application/json.' } },
+      });
+    }
+    const upload415 = await json(await api.call('/api/scripts', { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'png' }));
+    expect(upload415.error.message).toMatch(/send a Fountain or FDX file/);
   });
 
   // The bad-input corpus the CLI test imports (test/helpers/bad-input-corpus.ts), as uploads: the
@@ -629,6 +663,10 @@ describe('limits, CORS, logs and listening', () => {
       expect(codes).toEqual([404, 404, 404, 429]);
       expect((await json(await limited.call('/api/runs/none'))).error.code).toBe('rate_limited');
       for (let i = 0; i < 5; i++) expect((await fetch(`${limited.url}/healthz`)).status).toBe(200);
+      // Guessed tokens count against the address: the fourth guess is throttled, not answered.
+      const guesses = [];
+      for (let i = 0; i < 4; i++) guesses.push((await fetch(`${limited.url}/api/runs/none`, { headers: { authorization: `Bearer guess-${i}` } })).status);
+      expect(guesses).toEqual([401, 401, 401, 429]);
     } finally {
       await limited.close();
     }

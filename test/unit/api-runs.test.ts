@@ -233,6 +233,12 @@ describe('the router\'s refusals and the request body, in the error shape', () =
       status: 414,
       body: { error: { code: 'uri_too_long', message: 'A path segment is longer than 2000 characters.' } },
     });
+    // Longer than Node reads (16 KB of request line and headers): refused before routing, in the same shape.
+    const huge = await api.call(`/api/runs/${'x'.repeat(20_000)}`);
+    expect({ status: huge.status, body: await json(huge) }).toEqual({
+      status: 431,
+      body: { error: { code: 'headers_too_large', message: 'The request line and headers are larger than the server reads (16 KB): a path segment takes at most 2000 characters, a query less than the rest.' } },
+    });
     const badUrl = await api.call('/api/runs/%E0%A4%A');
     expect({ status: badUrl.status, body: await json(badUrl) }).toEqual({
       status: 400,
