@@ -9,6 +9,7 @@
  * /optimization/presets/:name/apply` (`sessions configure`).
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../cli/session-client';
 import { subscribeToStream } from '../db/stream-channel';
@@ -210,10 +211,14 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       const client = await ctx.client();
       const updateId = randomUUID();
       const take = () =>
-        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true });
-      const failure = (err: unknown) =>
+        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true, startsSession: !found });
+      const failure = (err: unknown) => {
+        if (!(err instanceof WorkflowUpdateFailedError)) return err;
+        // Another first turn started the session under another title or script meanwhile.
+        if (err.cause instanceof ApplicationFailure && err.cause.type === 'SessionMismatch') return new ApiError(400, 'bad_request', err.cause.message);
         // The run refused or failed the turn; the session goes on.
-        err instanceof WorkflowUpdateFailedError ? new ApiError(422, 'turn_failed', err.cause?.message ?? err.message) : err;
+        return new ApiError(422, 'turn_failed', err.cause?.message ?? err.message);
+      };
 
       if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
         try {

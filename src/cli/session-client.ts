@@ -28,6 +28,8 @@ export interface SendTurnOptions {
    * API ask for them, a bare server (a benchmark's) does without.
    */
   searchAttributes?: boolean;
+  /** This turn starts the session as far as the client knows: the run refuses it if it is another (TurnInput.newSession). */
+  startsSession?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });
   return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
-    args: [{ text: opts.text }],
+    args: [{ text: opts.text, ...(opts.startsSession ? { newSession: { title: opts.title, scriptId: opts.scriptId ?? null } } : {}) }],
     startWorkflowOperation,
     ...(opts.updateId ? { updateId: opts.updateId } : {}),
   });

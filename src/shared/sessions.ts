@@ -76,6 +76,19 @@ export interface SessionCarriedState {
 
 export interface TurnInput {
   text: string;
+  /**
+   * The new session a client starts with this turn, as it named it: the run refuses the turn
+   * when it is another session (two first turns sent at once under different titles: the one
+   * that started the run keeps it, the other is refused rather than taken under a title it did
+   * not give).
+   */
+  newSession?: { title: string; scriptId: string | null };
+}
+
+/** Why a turn that starts a session is refused by a run of another one, or undefined when it is this one. */
+export function sessionMismatch(run: { sessionId: string; title: string; scriptId?: string | null }, asked: TurnInput['newSession']): string | undefined {
+  if (!asked || (asked.title === run.title && (asked.scriptId ?? null) === (run.scriptId ?? null))) return undefined;
+  return `Session ${run.sessionId} exists: its title and script were set when it started ("${run.title}"); leave title and scriptId out of its turns.`;
 }
 
 /** One tool call of a turn, as the turn's answer reports it. */

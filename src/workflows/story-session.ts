@@ -35,6 +35,7 @@ import type { FinishTurnInput, SessionSettingsResult, SessionToolOutcome } from 
 import type { ToolCall, ToolChatMessage } from '../llm/types';
 import {
   SESSION_REPLY_MAX_TOKENS,
+  sessionMismatch,
   toolKind,
   summaryThroughFor,
   toolSummary,
@@ -164,6 +165,8 @@ export async function storySession(input: StorySessionInput): Promise<SessionEnd
         const problem = turnInputProblem(turn);
         if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidTurnInput');
         if (ended) throw ApplicationFailure.nonRetryable('This session has ended; start a new one with `storyloom play`.', 'SessionEnded');
+        const mismatch = sessionMismatch(input, turn.newSession);
+        if (mismatch) throw ApplicationFailure.nonRetryable(mismatch, 'SessionMismatch');
       },
       description: 'Take one turn: { "text": "what the player does or says" }; answers the reply and the turn\'s figures.',
     },

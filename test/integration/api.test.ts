@@ -169,6 +169,28 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect(await storiesStarted({ sinceMs: DAY_MS })).toBe(false);
   });
 
+  it('two first turns sent at once under different titles: one starts the session, the other is refused (400), not taken under a title it did not give', async () => {
+    const sessionId = randomUUID();
+    const answers = await Promise.all(
+      ['Alpha', 'Beta'].map(async (title) => {
+        const res = await postJson(`/api/sessions/${sessionId}/turns`, { text: `hello from ${title}`, title });
+        return { title, status: res.status, body: await json(res) };
+      }),
+    );
+    const taken = answers.filter((a) => a.status === 200);
+    expect(taken).toHaveLength(1);
+    const [refused] = answers.filter((a) => a.status !== 200);
+    const winner = taken[0].title;
+    expect(refused).toEqual({
+      title: refused.title,
+      status: 400,
+      body: { error: { code: 'bad_request', message: `Session ${sessionId} exists: its title and script were set when it started ("${winner}"); leave title and scriptId out of its turns.` } },
+    });
+    const repo = new SessionsRepository(stack.app.services.db);
+    expect((await repo.getSession(sessionId))?.title).toBe(winner);
+    expect((await repo.turns(sessionId)).map((t) => t.input)).toEqual([`hello from ${winner}`]);
+  });
+
   it('POST /api/sessions/:id/turns with an unknown scriptId: 404, no session started; a known one starts it', async () => {
     const sessionId = randomUUID();
     const scriptId = randomUUID();
