@@ -92,7 +92,7 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /** Maps any error to its status and body. */
-export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status: number; body: ErrorBody } {
+export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status: number; body: ErrorBody; retryAfterS?: number } {
   const answer = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
   if (err instanceof ApiError) return answer(err.statusCode, err.code, err.message);
   if (err instanceof OperationError) return answer(OPERATION_STATUS[err.code], err.code, err.message);
@@ -109,7 +109,11 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
   // text (which may quote the provider, a key's ends included) stays in the API's log.
   if (err instanceof ApplicationFailure && Object.values<string>(LlmFailureType).includes(err.type ?? '')) {
     const type = err.type as LlmFailureType;
-    if (RATE_LIMIT_LLM_FAILURES.includes(type)) return answer(503, 'llm_rate_limited', `The LLM provider is rate limiting or overloaded (${type}): try again shortly.`);
+    if (RATE_LIMIT_LLM_FAILURES.includes(type)) {
+      // The provider's own wait when it said one (its Retry-After), else a second: a client waits before it asks again.
+      const waitMs = typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 1000;
+      return { ...answer(503, 'llm_rate_limited', `The LLM provider is rate limiting or overloaded (${type}): try again shortly.`), retryAfterS: Math.max(1, Math.ceil(waitMs / 1000)) };
+    }
     if (type === LlmFailureType.Timeout) return answer(504, 'llm_timeout', 'The LLM provider did not answer in time (LlmTimeout).');
     return answer(502, 'llm_provider_error', `The LLM provider refused or failed the call (${type}); the API log has its answer.`);
   }
@@ -142,7 +146,8 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
 /** Installs the error and not-found handlers. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
-    const { status, body } = toErrorAnswer(err, request);
+    const { status, body, retryAfterS } = toErrorAnswer(err, request);
+    if (retryAfterS !== undefined) void reply.header('retry-after', String(retryAfterS));
     // A dependency down or refusing (Temporal, Postgres, a provider) is a warning; anything else is an error to look into.
     if (status === 503 || status === 502 || (status === 504 && body.error.code === 'llm_timeout')) request.log.warn({ code: body.error.code, reason: (err as Error).message }, 'request failed: a dependency is down or refused it');
     else if (status >= 500) request.log.error({ err, code: body.error.code }, 'request failed');

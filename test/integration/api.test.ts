@@ -297,10 +297,12 @@ describe('scripts, ingestion and SSE', () => {
       const refused = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
       expect(refused.status).toBe(502);
       expect((await json(refused)).error).toEqual({ code: 'llm_provider_error', message: 'The LLM provider refused or failed the call (LlmAuthentication); the API log has its answer.' });
-      stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'embedding' }] });
+      stack.sim.configure({ faults: [{ kind: 'http429', purpose: 'embedding', retryAfterMs: 2500 }] });
       const limited = await api.call(`/api/scripts/${scriptId}/search?q=${encodeURIComponent('a storm never asked before')}`);
       expect(limited.status).toBe(503);
       expect((await json(limited)).error.code).toBe('llm_rate_limited');
+      // The provider's wait, passed on (in whole seconds, rounded up).
+      expect(limited.headers.get('retry-after')).toBe('3');
     } finally {
       stack.sim.configure({ faults: [] });
     }
