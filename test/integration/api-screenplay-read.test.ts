@@ -375,7 +375,7 @@ describe('GET /api/screenplays', () => {
     const refusals: [string, string][] = [
       ['limit=0', 'querystring.limit must be >= 1'],
       ['limit=201', 'querystring.limit must be <= 200'],
-      ['limit=ten', 'querystring.limit must be integer'],
+      ['limit=ten', 'querystring.limit must be a whole number written in digits'],
       ['offset=-1', 'querystring.offset must be >= 0'],
       ['offset=2147483648', 'querystring.offset must be <= 2147483647'],
       ['all=true', 'querystring: unknown field "all"'],

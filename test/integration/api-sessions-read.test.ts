@@ -105,6 +105,8 @@ describe('GET /api/sessions', () => {
       ['offset=-1', 'querystring.offset must be >= 0'],
       ['offset=2147483648', 'querystring.offset must be <= 2147483647'],
       ['all=true', 'querystring: unknown field "all"'],
+      // Digits, as the CLI takes them: not what Number() would read.
+      ...['0x2', '1e0', '2.0', '+1', '%20'].map((v): [string, string] => [`limit=${v}`, 'querystring.limit must be a whole number written in digits']),
     ];
     for (const [query, message] of cases) {
       expect({ query, ...(await get(`/api/sessions?${query}`)) }).toEqual({ query, status: 400, body: { error: { code: 'invalid_request', message } } });

@@ -210,7 +210,7 @@ describe('GET /api/stories/search', () => {
       ['?q=%20%20', 'bad_request', 'querystring.q must not be blank'],
       [`?q=${marker}&limit=0`, 'invalid_request', 'querystring.limit must be >= 1'],
       [`?q=${marker}&limit=501`, 'invalid_request', 'querystring.limit must be <= 500'],
-      [`?q=${marker}&limit=ten`, 'invalid_request', 'querystring.limit must be integer'],
+      [`?q=${marker}&limit=ten`, 'invalid_request', 'querystring.limit must be a whole number written in digits'],
       [`?q=${marker}&sort=new`, 'invalid_request', 'querystring: unknown field "sort"'],
       [`?q=${'a'.repeat(1001)}`, 'invalid_request', 'querystring.q must NOT have more than 1000 characters'],
     ];

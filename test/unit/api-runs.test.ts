@@ -286,7 +286,7 @@ describe('a JSON body is validated as sent: no type coercion', () => {
     expect((await patchJson('/api/runs/ingest-1/concurrency', '{"summaries":4}')).status).toBe(200);
     expect(calls).toContain('update setConcurrency ingest-1');
     const bad = await api.call('/api/scripts?limit=abc');
-    expect((await json(bad)).error).toEqual({ code: 'invalid_request', message: 'querystring.limit must be integer' });
+    expect((await json(bad)).error).toEqual({ code: 'invalid_request', message: 'querystring.limit must be a whole number written in digits' });
     // A numeric ?limit= passes validation: the route runs and meets this test's absent database.
     const numeric = await api.call('/api/scripts?limit=5');
     expect((await json(numeric)).error?.code).not.toBe('invalid_request');
