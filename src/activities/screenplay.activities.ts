@@ -179,11 +179,15 @@ export function createScreenplayActivities(deps: ScreenplayDeps) {
         let firstTokenAt: number | undefined;
         const untilDatabaseAnswers = <T>(write: () => Promise<T>) => untilDatabaseAnswersIn(ctx, write);
         try {
+          // Requests sent again within this attempt after a stream failed part-way (a provider's
+          // overload mid-stream): watchers hear a new start, as for a new attempt, and drop what they had.
+          let streamRetries = 0;
+          const onStreamRetry = () => streams.event(channel, { type: 'start', variant: input.variant, attempt: (ctx.attempt ?? 1) + ++streamRetries });
           const generate = (messages: ChatMessage[], already: string, collect: DeferredWrites, refreshCache: boolean) =>
             callModel(deps, { ...input, refreshCache }, { ...ctx, collect }, progress, beat, messages, already, (delta) => {
               firstTokenAt ??= Date.now();
               streams.delta(channel, input.variant, delta);
-            });
+            }, onStreamRetry);
           let prompt = run.prompt;
           let parseRetried = false;
           let result;
@@ -316,6 +320,7 @@ async function callModel(
   messages: ChatMessage[],
   already: string,
   onDelta: (delta: string) => void,
+  onStreamRetry: () => void,
 ) {
   let text = already;
   let lastBeat = 0;
@@ -340,7 +345,14 @@ async function callModel(
       useCache: input.useCache,
       refreshCache: input.refreshCache,
     },
-    { ...ctx, onToken: input.stream ? onToken : undefined },
+    {
+      ...ctx,
+      onToken: input.stream ? onToken : undefined,
+      onStreamRetry: () => {
+        text = already;
+        onStreamRetry();
+      },
+    },
   );
   const calls = ctx.collect.calls.splice(0);
   await untilDatabaseAnswersIn(ctx, () => writeInOneStatement(deps.db, deferredLlmStatements(deps.db.manager, [{ calls }])));

@@ -510,7 +510,7 @@ export function createSessionLlmActivities(deps: SessionActivityDeps) {
               promptVersion: SESSION_PROMPT_VERSION,
               request: { system: prompt.system, messages: [...prompt.messages, ...input.exchange], tools: SESSION_TOOL_SPECS, maxTokens: SESSION_REPLY_MAX_TOKENS },
             },
-            { ...ctx, interactive: true, onToken: stream?.start(ctx.attempt ?? 1) },
+            { ...ctx, interactive: true, onToken: stream?.start(ctx.attempt ?? 1), onStreamRetry: stream?.retry },
           );
           await stream?.end(result.toolCalls.length > 0, TRUNCATED_STOPS.has(result.stopReason ?? ''));
           const row = metric(true, { durationMs: result.latencyMs, inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
@@ -538,10 +538,17 @@ function replyStream(streams: StreamPublisher | undefined, input: SessionLlmStep
   if (!streams || !input.streamKey) return undefined;
   const channel = streamChannel(input.streamKey);
   const variant = input.step;
+  let attempt = 1;
   return {
-    start(attempt: number): (delta: string) => void {
+    start(activityAttempt: number): (delta: string) => void {
+      attempt = activityAttempt;
       streams.event(channel, { type: 'start', variant, attempt });
       return (delta) => streams.delta(channel, variant, delta);
+    },
+    /** The step's request failed part-way and is sent again within this attempt: its text so far is void, as for a new attempt. */
+    retry: (reason: string): void => {
+      streams.event(channel, { type: 'failed', variant, message: reason });
+      streams.event(channel, { type: 'start', variant, attempt: ++attempt });
     },
     async end(toolCalls: boolean, truncated: boolean): Promise<void> {
       streams.event(channel, toolCalls ? { type: 'restart', variant, reason: 'tool calls' } : { type: 'done', variant, version: input.turnNumber, truncated });

@@ -163,9 +163,11 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     printer.newline();
     if (!whole) {
       // Text already written cannot be taken back: say so, and fail a redirect that would keep it.
+      let same = 0;
+      while (same < printer.written.length && printer.written[same] === firstText[same]) same++;
       console.error(
-        `stdout does not hold version ${first!.version} as saved: ${printer.interrupted ?? 'the stream differs from it'} after ${printer.written.length} characters were written; ` +
-          `\`storyloom screenplays export ${result.storyId} --version ${first!.version}\` writes it whole.`,
+        `stdout does not hold version ${first!.version} as saved: ${printer.interrupted ?? 'the stream differs from it'}, and of the ${printer.written.length} characters written ` +
+          `the first ${same} match it; \`storyloom screenplays export ${result.storyId} --version ${first!.version}\` writes it whole.`,
       );
     }
     const cliFirstToken = printer.firstDeltaAt !== undefined ? `${((printer.firstDeltaAt - started) / 1000).toFixed(1)} s` : 'n/a';

@@ -23,6 +23,12 @@ export interface CallContext {
   signal?: AbortSignal;
   onToken?: (delta: string) => void;
   /**
+   * A streamed request that had sent text failed (a rate limit or an overload, often mid-stream)
+   * and is sent again within this call: the text given to `onToken` so far is void, and the new
+   * request's text follows from its start. `reason` is the failure's message.
+   */
+  onStreamRetry?: (reason: string) => void;
+  /**
    * When set, a successful call's `llm_calls` row and cache entry are not written here: they are
    * collected for the caller to write with its own batch (an activity returns them in its
    * result — durable in the workflow's history from its completion — and the workflow's batch
@@ -338,6 +344,7 @@ export class LlmService {
           const waitMs = asked ?? rateLimitBackoffMs(waits, ctx.interactive);
           await this.waitOutRateLimit(call, ctx, failure, waitMs, waits);
           nextRequest();
+          if (tap?.text) ctx.onStreamRetry?.(failure.message);
           continue;
         }
         permit?.release();

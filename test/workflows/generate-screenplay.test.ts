@@ -18,6 +18,7 @@ import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput 
 import { generateScreenplay } from '../../src/workflows';
 import type { OperationContext } from '../../src/operations/context';
 import { startScreenplay } from '../../src/operations/start-screenplay';
+import { StreamPrinter } from '../../src/cli/generate.command';
 import { testDataConverter, testDatabaseUrl, useTestStack } from '../helpers/harness';
 import { CREW, HARBOUR_PLOT, importCrew } from '../helpers/personas';
 import { waitFor } from '../helpers/wait';
@@ -261,4 +262,32 @@ it('the run\'s tokens per second are those of the variants it generated: a cache
   const cachedOnly = await (await start({ title, variants: 2 })).result();
   expect(cachedOnly.variants.every((v) => v.cached)).toBe(true);
   expect(cachedOnly.totals.tokensPerSecond).toBeUndefined();
+});
+
+it('a stream the provider breaks off (overloaded mid-stream) and that is sent again within the attempt starts over for watchers: stdout ends up holding the saved text, not the broken text and then the whole', async () => {
+  stack.sim.configure({ faults: [{ kind: 'streamError', purpose: 'screenplay', times: 1 }], latency: { byPurpose: { screenplay: { fixedMs: 50, perOutputTokenMs: 1 } } } });
+  const written: string[] = [];
+  const printer = new StreamPrinter((text) => written.push(text));
+  const workflowId = screenplayWorkflowId(randomUUID());
+  // Listening before the run starts, as `generate --wait` does.
+  const sub = await subscribeToStream(testDatabaseUrl(), workflowId, printer.onEvent);
+  try {
+    const handle = await stack.env.client.workflow.start(generateScreenplay, {
+      taskQueue: stack.app.taskQueue,
+      workflowId,
+      args: [{ plot: HARBOUR_PLOT, personaNames: CREW.slice(0, 3), title: 'The Crossing', flags: { useCache: false } }],
+    });
+    const result = await handle.result();
+    await waitFor(() => printer.done.has(0), 5_000, 'the variant\'s done event');
+    const saved = (await repo().version(result.storyId, result.variants[0].version))!.fountain;
+    // The broken-off text was written, then the stream said it starts over: nothing more is written as it comes.
+    expect(printer.interrupted).toBe('its generation was retried (attempt 2)');
+    expect(printer.complete(saved)).toBe(true);
+    expect(written.join('')).toBe(saved);
+    // Both requests are in the call log: the one broken off (Overloaded) and the one that answered.
+    const rows = await stack.app.services.db.query(`SELECT outcome, error_type AS "errorType" FROM llm_calls WHERE workflow_id = $1 AND purpose = 'screenplay' ORDER BY created_at`, [workflowId]);
+    expect(rows).toEqual([{ outcome: 'error', errorType: 'LlmOverloaded' }, { outcome: 'ok', errorType: null }]);
+  } finally {
+    await sub.close();
+  }
 });

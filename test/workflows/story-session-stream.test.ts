@@ -54,6 +54,21 @@ it('the CLI path prints the reply as it arrives, once, and the result is the Upd
   expect(result).toMatchObject({ turnNumber: 1, metrics: { llmCalls: 2, tools: 5 } });
 });
 
+it('a reply the provider breaks off (overloaded mid-stream) and that is asked for again is printed once, after a cut-short line', async () => {
+  stack.sim.configure({ faults: [{ kind: 'streamError', purpose: 'session', times: 1 }] });
+  const sessionId = randomUUID();
+  let printed = '';
+  const result = await sendTurnStreaming(stack.env.client, testDatabaseUrl(), { sessionId, title: 'Streams', taskQueue: stack.app.taskQueue, text: 'I step out to the sea [tools: none]' }, (text) => {
+    printed += text;
+  });
+  // What the broken stream had sent, a line saying why it starts over, then the reply whole, once.
+  const marker = /\n\[cut short: anthropic \(model [^)]+\) is overloaded[^\]]*; the reply is written again\]\n/;
+  expect(printed).toMatch(marker);
+  const [before, after] = printed.split(marker);
+  expect(result.reply.startsWith(before.replace(/^\n/, ''))).toBe(true);
+  expect(after).toBe(result.reply);
+});
+
 it('a printer that missed the stream still prints the whole reply, and only what it had not shown', async () => {
   let out = '';
   const missed = new ReplyStreamPrinter((t) => (out += t));
