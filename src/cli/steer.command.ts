@@ -69,9 +69,9 @@ function describedLines(desc: WorkflowExecutionDescription): string[] {
 export async function statusCommand(ctx: CliContext, argv: string[]): Promise<number> {
   const { script, workflowId, handle, desc, running } = await runningHandle(ctx, scriptArgument(argv, 'storyloom status <scriptId>'));
   if (running && desc) {
-    console.log(`"${script.title}": running — ${webUiLink(ctx.config, workflowId)}`);
     // Bounded: with no worker the query would wait for the server's timeout (30 s) and fail.
     const answer = await queryProgress(await ctx.client(), handle, progressQuery);
+    console.log(`"${script.title}": ${answer.progress?.paused ? 'paused' : 'running'} — ${webUiLink(ctx.config, workflowId)}`);
     if (answer.progress === null) {
       console.error(
         answer.noWorker
@@ -104,7 +104,7 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(`"${script.title}" has not been ingested yet: \`storyloom ingest ${script.id}\`.`);
     return 0;
   }
-  console.log(`"${script.title}": last run ${last.status}, started ${last.startedAt.toISOString()}`);
+  console.log(`"${script.title}": last run ${last.status.replace(/_/g, ' ')}, started ${last.startedAt.toISOString()}`);
   if (last.result) console.log(describeResult(last.result));
   return 0;
 }

@@ -17,8 +17,10 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 function screenplayLine(sp: NonNullable<RunReport['screenplay']>): string {
   const versions = sp.versions.length ? `version(s) ${sp.versions.join(', ')}` : 'no version saved';
+  // With nothing saved, a new story's id names no story yet (its row comes with its first version).
+  const story = sp.versions.length ? `story ${sp.storyId}` : `story id ${sp.storyId}, nothing saved under it by this run`;
   return (
-    `Screenplay: story ${sp.storyId}, ${sp.versions.length} of ${sp.variants} variant(s) saved (${versions}; ${sp.variantsInFlight} at a time)` +
+    `Screenplay: ${story}, ${sp.versions.length} of ${sp.variants} variant(s) saved (${versions}; ${sp.variantsInFlight} at a time)` +
     `${sp.firstTokenMs !== undefined ? `; first token ${s(sp.firstTokenMs)}` : ''}${sp.truncated ? `; ${sp.truncated} TRUNCATED` : ''}` +
     `; persona queries ${sp.personaQueries ?? 'n/a'}; save commits ${sp.saveCommits}`
   );
@@ -28,7 +30,7 @@ export function formatReport(r: RunReport): string {
   const cost = r.totals.costUsd === null ? `unknown (no price for ${r.totals.unpricedModels.join(', ')})` : usd(r.totals.costUsd);
   return [
     `Run report — ${r.kind} ${r.workflowId} (${r.runIds.length} run${r.runIds.length > 1 ? 's' : ''}): ${r.status} in ${s(r.wallMs)}`,
-    ...(r.error ? [`Error: ${r.error.type}: ${r.error.message}`] : []),
+    ...(r.error ? [`Error: ${r.error.type}${r.error.message ? `: ${r.error.message}` : r.error.type === 'CancelledFailure' ? ' (the run was cancelled)' : ''}`] : []),
     ...(r.screenplay ? [screenplayLine(r.screenplay)] : []),
     '',
     `Phases: ${Object.entries(r.phasesMs).sort(([a], [b]) => phaseRank(a) - phaseRank(b)).map(([k, v]) => `${k} ${s(v)}`).join(', ') || '—'}`,

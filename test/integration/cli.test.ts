@@ -236,7 +236,10 @@ describe('ingest and friends', () => {
       }
       expect((await cli('concurrency', scriptId)).code).toBe(2);
       expect((await handle.query(progressQuery)).concurrency).toEqual({ summaries: 7, sheets: 3 });
-      expect((await cli('status', scriptId)).out).toContain('paused; concurrency: summaries 7, sheets 3');
+      const pausedStatus = (await cli('status', scriptId)).out;
+      expect(pausedStatus).toContain('paused; concurrency: summaries 7, sheets 3');
+      // Its first line says paused too, not running.
+      expect(pausedStatus.split('\n')[0]).toMatch(/^".*": paused — /);
 
       const resumed = await cli('resume', scriptId);
       expect(resumed).toMatchObject({ code: 0, err: '' });
