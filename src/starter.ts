@@ -24,6 +24,7 @@ import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
 import { DatabaseUnreachableError, describeMigrations } from './db/data-source';
 import { withPayloadKeysHint } from './security/payload-codec';
+import { RunUnresponsiveError } from './operations/steer-run';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from './shared/search-attributes';
 
 type Command = (ctx: CliContext, argv: string[]) => Promise<number>;
@@ -138,6 +139,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatabaseUnreachableError) {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
       return 2;
+    }
+    // Not a failure of the command: nothing took the request yet (it may still be applied).
+    if (err instanceof RunUnresponsiveError) {
+      console.error(`storyloom ${name}: ${err.message}`);
+      return 1;
     }
     console.error(`storyloom ${name} failed: ${failureMessage(err)}`);
     return 1;

@@ -52,8 +52,15 @@ function scriptArgument(argv: string[], usage: string): string {
 const describeState = (s: SteeringState) =>
   `${s.paused ? 'paused' : 'running'}; concurrency: summaries ${s.concurrency.summaries}, sheets ${s.concurrency.sheets}`;
 
+/** Why a running run showed no progress, for stderr. */
+export function noProgressMessage(answer: { error: string; noWorker: boolean }): string {
+  return answer.noWorker
+    ? `no worker answered the progress query within ${PROGRESS_QUERY_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`
+    : `no progress: ${answer.error}`;
+}
+
 /** What a run's description says without its workers: status, start, history and search attributes. */
-function describedLines(desc: WorkflowExecutionDescription): string[] {
+export function describedLines(desc: WorkflowExecutionDescription): string[] {
   // storyloom's own (job, title, status): the server's (BuildIds, TemporalChangeVersion) say nothing to a user.
   const attributes = desc.typedSearchAttributes
     .getAll()
@@ -73,11 +80,7 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     const answer = await queryProgress(await ctx.client(), handle, progressQuery);
     console.log(`"${script.title}": ${answer.progress?.paused ? 'paused' : 'running'} — ${webUiLink(ctx.config, workflowId)}`);
     if (answer.progress === null) {
-      console.error(
-        answer.noWorker
-          ? `no worker answered the progress query within ${PROGRESS_QUERY_TIMEOUT_MS / 1000} s: is a worker running (\`storyloom worker\`)?`
-          : `no progress: ${answer.error}`,
-      );
+      console.error(noProgressMessage(answer));
       for (const line of describedLines(desc)) console.log(line);
       for (const line of await waitingLines(desc, loadDataConverter(dataConverterFor(ctx.config)))) console.log(line);
       return 0;

@@ -27,7 +27,8 @@ import {
   type StoriesResult,
   type StoryFlags,
 } from '../shared/stories';
-import { progressLineOrWhy } from '../operations/run-progress';
+import { progressLineOrWhy, queryProgress } from '../operations/run-progress';
+import { describedLines, noProgressMessage } from './steer.command';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../workflows';
 import type { GenerateStoriesInput } from '../workflows/generate-stories';
 import type { CliContext } from './context';
@@ -332,8 +333,15 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
   }
   if (d.type !== 'generateStories') throw new UsageError(`${workflowId} is not a story run (its workflow type is ${d.type}).`);
   if (verb === 'status') {
-    if (d.status.name === 'RUNNING') console.log(await progressLineOrWhy(handle, storiesProgressQuery, storiesProgressLine));
-    else {
+    if (d.status.name === 'RUNNING') {
+      // As `storyloom status` for an ingestion: with no worker to answer, what the server knows of the run.
+      const answer = await queryProgress(client, handle, storiesProgressQuery);
+      if (answer.progress !== null) console.log(storiesProgressLine(answer.progress));
+      else {
+        console.error(noProgressMessage(answer));
+        for (const line of describedLines(d)) console.log(line);
+      }
+    } else {
       // A run that did not complete stored its figures up to its end all the same.
       const ended = d.status.name === 'COMPLETED' ? await handle.result() : await new RunRepository(await ctx.db()).storyRunResult(d.runId).catch(() => undefined);
       console.log(`${workflowId}: ${d.status.name.toLowerCase()}${ended ? `\n${describeStoriesResult(ended)}` : ''}`);

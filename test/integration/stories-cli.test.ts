@@ -158,11 +158,17 @@ it('steering a story run no worker takes: refused after the steering timeout (ex
     args: [{ scope: { fromMs: Date.parse('2027-07-01'), toMs: Date.parse('2027-07-02') } }],
   });
   try {
+    // Its status: what the run's description knows, as `storyloom status` shows an ingestion's.
+    const status = await runCli('stories', 'status', workflowId);
+    expect(status.code).toBe(0);
+    expect(status.err).toContain('no worker answered the progress query within 5 s: is a worker running (`storyloom worker`)?');
+    expect(status.out).toMatch(/^status RUNNING, started \d{4}-\d\d-\d\dT[\d:.]+Z, \d+ history events$/m);
     const started = Date.now();
     const r = await runCli('stories', 'pause', workflowId);
     expect(Date.now() - started).toBeLessThan(25_000);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('did not take the request within 15 s: is a worker running');
+    // Nothing failed: the request is not taken yet.
+    expect(r.err).toBe('storyloom stories: the run did not take the request within 15 s: is a worker running (`storyloom worker`)? It may still be applied when one starts.');
   } finally {
     await handle.terminate('test over').catch((err: unknown) => {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
