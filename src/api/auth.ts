@@ -63,7 +63,7 @@ export function rateLimitKey(request: FastifyRequest): string {
 }
 
 /** Answers 401 on protected paths without a valid token (when tokens are configured). */
-export function installAuth(app: FastifyInstance, tokens: readonly string[]): void {
+export function installAuth(app: FastifyInstance, tokens: readonly string[], limitUnrouted?: (request: FastifyRequest) => Promise<void>): void {
   if (!tokens.length) return;
   const digests = tokens.map(digest);
   // preParsing, not onRequest: the rate limit's hooks are the routes' own onRequest hooks, which run
@@ -71,6 +71,9 @@ export function installAuth(app: FastifyInstance, tokens: readonly string[]): vo
   // Still before the body is read, so a refused request's body is never parsed.
   app.addHook('preParsing', async (request, reply, payload) => {
     if (request.method === 'OPTIONS' || !needsToken(request)) return payload;
+    // A path no route matches has no rate-limit hook of its own, and its 401-or-404 would answer
+    // a guessed token: it is counted here.
+    if (request.is404) await limitUnrouted?.(request);
     const token = bearerToken(request);
     const refused = !token ? 'This endpoint needs a bearer token: Authorization: Bearer <token>.' : !tokenMatches(digests, token) ? 'The bearer token is not valid.' : undefined;
     if (refused) {

@@ -27,7 +27,7 @@ import { storiesRoutes } from './stories.routes';
 import { validatorCompiler } from './validation';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -98,8 +98,24 @@ export function installRequestConventions(app: FastifyInstance): void {
   });
 }
 
-/** The release serving the API (package.json, beside dist/ and src/ alike), as its OpenAPI document says. */
-const APP_VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const rateLimited = (max: number, ttlMs: number) =>
+  new ApiError(429, 'rate_limited', `Rate limit: ${max} requests per minute per token (or per address, without a valid one); try again in ${Math.ceil(ttlMs / 1000)} s.`);
+
+/**
+ * The release serving the API, as its OpenAPI document says: storyloom's package.json, the first
+ * found above this file (dist/, src/ and the benchmark's build sit at different depths).
+ */
+const APP_VERSION = (() => {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'storyloom' && pkg.version) return pkg.version;
+    } catch {
+      // No package.json here: look further up.
+    }
+  }
+  return 'unknown';
+})();
 
 /** Builds the API (routes, auth, limits, OpenAPI) without listening. */
 export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInstance; ctx: ApiContext }> {
@@ -132,10 +148,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
       return token && (!tokenDigests.length || tokenMatches(tokenDigests, token)) ? rateLimitKey(request) : `ip:${request.ip}`;
     },
     allowList: (request) => !needsToken(request),
-    errorResponseBuilder: (_request, context) =>
-      new ApiError(429, 'rate_limited', `Rate limit: ${context.max} requests per minute per token; try again in ${Math.ceil(context.ttl / 1000)} s.`),
+    errorResponseBuilder: (_request, context) => rateLimited(context.max, context.ttl),
   });
-  installAuth(app, api.tokens);
+  const countUnrouted = app.createRateLimit();
+  installAuth(app, api.tokens, async (request) => {
+    const counted = await countUnrouted(request);
+    if (!counted.isAllowed && counted.isExceeded) throw rateLimited(counted.max, counted.ttl);
+  });
   if (api.corsOrigins.length) {
     await app.register(cors, {
       origin: api.corsOrigins,

@@ -210,8 +210,12 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       }
       const client = await ctx.client();
       const updateId = randomUUID();
+      // A session not stored yet may still have started (another first turn in flight): what this
+      // request gave it goes with the turn, for the run to check.
+      const given = { ...(request.body.title !== undefined ? { title: request.body.title } : {}), ...(request.body.scriptId !== undefined ? { scriptId: session.scriptId } : {}) };
+      const newSession = !found && Object.keys(given).length ? given : undefined;
       const take = () =>
-        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true, startsSession: !found });
+        sendTurn(client, { sessionId: session.id, title: session.title, scriptId: session.scriptId, taskQueue: ctx.config.temporal.taskQueue, text: request.body.text, updateId, searchAttributes: true, newSession });
       const failure = (err: unknown) => {
         if (!(err instanceof WorkflowUpdateFailedError)) return err;
         // Another first turn started the session under another title or script meanwhile.

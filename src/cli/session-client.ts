@@ -3,7 +3,7 @@ import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
-import { sessionWorkflowId, turnStreamKey, type TurnResult } from '../shared/sessions';
+import { sessionWorkflowId, turnStreamKey, type TurnInput, type TurnResult } from '../shared/sessions';
 import { sessionProgressQuery, storySession, takeTurnUpdate } from '../workflows';
 import { queryProgress } from '../operations/run-progress';
 import { SLOW_ANSWER_HINT_MS, withSlowAnswerHint } from './slow-answer';
@@ -28,8 +28,8 @@ export interface SendTurnOptions {
    * API ask for them, a bare server (a benchmark's) does without.
    */
   searchAttributes?: boolean;
-  /** This turn starts the session as far as the client knows: the run refuses it if it is another (TurnInput.newSession). */
-  startsSession?: boolean;
+  /** What the client gave the session this turn starts, as far as it knows: the run refuses the turn if its session has others (TurnInput.newSession). */
+  newSession?: TurnInput['newSession'];
 }
 
 /**
@@ -48,7 +48,7 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });
   return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
-    args: [{ text: opts.text, ...(opts.startsSession ? { newSession: { title: opts.title, scriptId: opts.scriptId ?? null } } : {}) }],
+    args: [{ text: opts.text, ...(opts.newSession ? { newSession: opts.newSession } : {}) }],
     startWorkflowOperation,
     ...(opts.updateId ? { updateId: opts.updateId } : {}),
   });

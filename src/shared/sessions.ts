@@ -77,17 +77,19 @@ export interface SessionCarriedState {
 export interface TurnInput {
   text: string;
   /**
-   * The new session a client starts with this turn, as it named it: the run refuses the turn
-   * when it is another session (two first turns sent at once under different titles: the one
-   * that started the run keeps it, the other is refused rather than taken under a title it did
-   * not give).
+   * The title and script a client gave the session it believes this turn starts (only what it
+   * gave): the run refuses the turn when its session has others (two first turns sent at once
+   * under different titles: the one that started the run keeps it, the other is refused rather
+   * than taken under a title it did not give).
    */
-  newSession?: { title: string; scriptId: string | null };
+  newSession?: { title?: string; scriptId?: string | null };
 }
 
-/** Why a turn that starts a session is refused by a run of another one, or undefined when it is this one. */
+/** Why a turn that names its session's title or script is refused by a run with others, or undefined when they agree. */
 export function sessionMismatch(run: { sessionId: string; title: string; scriptId?: string | null }, asked: TurnInput['newSession']): string | undefined {
-  if (!asked || (asked.title === run.title && (asked.scriptId ?? null) === (run.scriptId ?? null))) return undefined;
+  const titleDiffers = asked?.title !== undefined && asked.title !== run.title;
+  const scriptDiffers = asked?.scriptId !== undefined && (asked.scriptId ?? null) !== (run.scriptId ?? null);
+  if (!titleDiffers && !scriptDiffers) return undefined;
   return `Session ${run.sessionId} exists: its title and script were set when it started ("${run.title}"); leave title and scriptId out of its turns.`;
 }
 

@@ -191,6 +191,18 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect((await repo.turns(sessionId)).map((t) => t.input)).toEqual([`hello from ${winner}`]);
   });
 
+  it('a turn sent without title while the first is still being taken (the session not stored yet) is taken, not refused', async () => {
+    const sessionId = randomUUID();
+    const [first, second] = await Promise.all([
+      postJson(`/api/sessions/${sessionId}/turns`, { text: 'I light the lamp', title: 'Gamma' }),
+      new Promise((r) => setTimeout(r, 20)).then(() => postJson(`/api/sessions/${sessionId}/turns`, { text: 'I wait for the ship' })),
+    ]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const repo = new SessionsRepository(stack.app.services.db);
+    expect((await repo.getSession(sessionId))?.title).toBe('Gamma');
+    expect((await repo.turns(sessionId)).map((t) => t.input).sort()).toEqual(['I light the lamp', 'I wait for the ship']);
+  });
+
   it('POST /api/sessions/:id/turns with an unknown scriptId: 404, no session started; a known one starts it', async () => {
     const sessionId = randomUUID();
     const scriptId = randomUUID();
@@ -691,6 +703,9 @@ describe('limits, CORS, logs and listening', () => {
       const guesses = [];
       for (let i = 0; i < 4; i++) guesses.push((await fetch(`${limited.url}/api/runs/none`, { headers: { authorization: `Bearer guess-${i}` } })).status);
       expect(guesses).toEqual([401, 401, 401, 429]);
+      // On a path no route matches too (its 401-or-404 would answer a guess): the same address, already over.
+      const unrouted = await fetch(`${limited.url}/api/no-such-route`, { headers: { authorization: 'Bearer guess-4' } });
+      expect({ status: unrouted.status, code: (await json(unrouted)).error.code }).toEqual({ status: 429, code: 'rate_limited' });
     } finally {
       await limited.close();
     }

@@ -67,8 +67,10 @@ it('synthesises every cluster once, then reuses them all; one new article re-syn
   expect(report.kind).toBe('generateStories');
   expect(report.report.criticalPath.steps.map((step: { name: string; calls: number }) => [step.name, step.calls])).toEqual([['embeddings', 1], ['synthesis', 4]]);
   // Issue 10's target: at most 3 commits per run — the embeddings (with their call-log row and
-  // cache entry), the one story transaction (with the syntheses' rows and cache entries), the
-  // report (written after it counted the others). Never one per provider call or per article.
+  // cache entry; one commit per embedding request, and this run makes one: a request carries
+  // about 500 articles, and paid embeddings are kept as each answers), the one story transaction
+  // (with the syntheses' rows and cache entries), the report (written after it counted the
+  // others). Never one per synthesis or per article.
   expect(report.report.db.commits + 1 /* the report's own write */).toBeLessThanOrEqual(3);
   // Those writes carried every call's row, once, and the syntheses' answers into the cache.
   const calls: { purpose: string; outcome: string; cache_key: string }[] = await stack.app.services.db.query(
