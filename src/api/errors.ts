@@ -79,6 +79,8 @@ function validationMessage(err: FastifyError): string {
   if (issue.keyword === 'additionalProperties') return `${where}: unknown field "${String(issue.params.additionalProperty)}"`;
   if (issue.keyword === 'required') return `${where}.${String(issue.params.missingProperty)} is required`;
   if (issue.keyword === 'pattern' && issue.params.pattern === UUID_PATTERN) return `${where} must be a UUID`;
+  // Ajv says "must be integer,null".
+  if (issue.keyword === 'type' && String(issue.params.type).includes(',')) return `${where} must be ${String(issue.params.type).split(',').join(' or ')}`;
   return `${where} ${issue.message ?? 'is invalid'}`;
 }
 

@@ -168,7 +168,10 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         },
       },
       async (request, reply) => {
-        const { bytes, fileName, options } = await uploadedFile(request);
+        const uploaded = await uploadedFile(request);
+        const { bytes, options } = uploaded;
+        // The name only, as `storyloom import` stores a file's: a client's directories ("../../x.fountain") name nothing here.
+        const fileName = uploaded.fileName.split(/[\\/]/).pop() || 'upload';
         // As `storyloom import --title` refuses the same titles.
         const titleProblem = options.title === undefined ? undefined : scriptTitleProblem(options.title);
         if (titleProblem) throw new ApiError(400, 'bad_request', `title ${titleProblem}; nothing was written.`);

@@ -188,8 +188,9 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       },
     },
     async (request, reply) => {
+      // The schema took its type and length: what is left (blank text) is a bad request, as a blank title is.
       const problem = turnInputProblem(request.body);
-      if (problem) throw new ApiError(400, 'invalid_request', problem);
+      if (problem) throw new ApiError(400, 'bad_request', problem);
       const db = await ctx.db();
       // One id, one workflow: a UUID in capitals is the same session as in lower case (the workflow id is made from the text).
       const sessionId = request.params.id.toLowerCase();

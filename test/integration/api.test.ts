@@ -159,6 +159,13 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     if (scope) expect(await storiesStarted(scope)).toBe(false);
   });
 
+  it('a blank turn is a bad request (400 bad_request, as a blank title): no session starts', async () => {
+    const sessionId = randomUUID();
+    const res = await postJson(`/api/sessions/${sessionId}/turns`, { text: '   ' });
+    expect({ status: res.status, body: await json(res) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'A turn needs some text: type what your character does or says.' } } });
+    expect(await new SessionsRepository(stack.app.services.db).getSession(sessionId)).toBeNull();
+  });
+
   it('a JSON null body is refused (400), not read as no body: no run starts', async () => {
     const script = await upload('Null Body', 2, 2);
     for (const path of [`/api/scripts/${script.scriptId}/ingestions`, '/api/stories/generate']) {
@@ -350,7 +357,8 @@ describe('scripts, ingestion and SSE', () => {
 
     // A fileName field names the file over the part's own name (a Blob's is "blob"): the source name, and the format it implies.
     const named = new FormData();
-    named.append('fileName', `${t} pilot.fountain`);
+    // Its directories are dropped, as `storyloom import` keeps a file's name only.
+    named.append('fileName', `../../drafts/${t} pilot.fountain`);
     named.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: `${t} pilot`, salt: `${t} pilot` })]));
     const namedRes = await api.call('/api/scripts', { method: 'POST', body: named });
     expect(namedRes.status).toBe(201);
