@@ -66,7 +66,7 @@ export interface LlmUsageLine {
 export interface PathStep {
   name: string;
   calls: number;
-  /** Least time this step could take with the configured concurrency and the latencies seen. */
+  /** Least time this step could take with the widest window the run was given and the latencies seen. */
   boundMs: number;
 }
 
@@ -88,8 +88,9 @@ export interface RunSummary {
 export interface RunToReport extends RunSummary {
   /** Events in the last run's history as the workflow saw them when it handed this over (spares asking Temporal). */
   currentHistoryLength?: number;
+  /** An ingestion: its flags and the widest window each phase was given. */
   ingestion?: { flags: IngestionFlags; concurrency: { summaries: number; sheets: number } };
-  /** A generateStories run: how its syntheses were windowed. */
+  /** A generateStories run: how its syntheses were windowed (the widest window it was given). */
   stories?: { parallelSynthesis: boolean; concurrency: number; batch?: boolean };
   /** A generateScreenplay run: its story, variants and the figures its result has. */
   screenplay?: ScreenplayRunFigures;
@@ -189,7 +190,8 @@ function okLatencies(calls: CallRow[], purpose: string): number[] {
 /**
  * The chain that bounded an ingestion: summaries, then the longest phase-2 branch (or all of
  * them, one after another, when phase 2 is sequential). Bounds use the latencies seen and the
- * configured concurrency, so `overheadMs` is what orchestration, the database and retries added.
+ * widest window the run was given (a window narrowed mid-run must not raise the bound), so
+ * `overheadMs` is what orchestration, the database and retries added.
  */
 export function ingestionCriticalPath(calls: CallRow[], flags: IngestionFlags, concurrency: { summaries: number; sheets: number }, wallMs: number) {
   const summaries = okLatencies(calls, 'summary');

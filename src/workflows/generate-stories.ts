@@ -104,6 +104,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const scope = resolveScope(input.scope, startedAt, input.clusterWindowMs);
   const runKey = `${info.workflowId}/${info.firstExecutionRunId}`;
   const state = { paused: false, concurrency: { synthesis: input.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY } };
+  /** The widest synthesis window the run was given: the report's lower bound uses it. */
+  let peakSynthesisConcurrency = state.concurrency.synthesis;
   let phase: StoriesProgress['phase'] = 'starting';
   let articles = 0;
   let clusters: PlannedCluster[] = [];
@@ -161,7 +163,12 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   setHandler(storiesResumeUpdate, () => { state.paused = false; showDetails(); return steering(); }, {
     validator: noArguments('resume'), description: 'Start syntheses again after pause; answers the new state.',
   });
-  setHandler(storiesSetConcurrencyUpdate, (change) => { state.concurrency.synthesis = change.synthesis; showDetails(); return steering(); }, {
+  setHandler(storiesSetConcurrencyUpdate, (change) => {
+    state.concurrency.synthesis = change.synthesis;
+    peakSynthesisConcurrency = Math.max(peakSynthesisConcurrency, change.synthesis);
+    showDetails();
+    return steering();
+  }, {
     validator: (change) => {
       const error = synthesisConcurrencyError(change);
       if (error) throw ApplicationFailure.nonRetryable(error, 'InvalidConcurrency');
@@ -199,7 +206,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       status: r.status,
       wallMs: r.timingsMs.total,
       phasesMs: timings,
-      stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: state.concurrency.synthesis, batch: synthesisMode === 'batch' },
+      stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: peakSynthesisConcurrency, batch: synthesisMode === 'batch' },
       ...(r.error ? { error: r.error } : {}),
     });
   /** A run that ends before its write: its row and report. */

@@ -101,6 +101,12 @@ interface CarriedState {
   /** Why the run paused itself (a provider outage); cleared by resume. */
   pauseReason?: string;
   concurrency: IngestionConcurrency;
+  /**
+   * The widest window each phase was given (the report's lower bound uses it: a window narrowed
+   * mid-run would otherwise give a bound the run could not have met). Absent in runs carried
+   * from releases before it.
+   */
+  peakConcurrency?: IngestionConcurrency;
   /** Every run of this execution chain (continue-as-new starts a new one). */
   runIds: string[];
 }
@@ -174,6 +180,11 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
     runIds: [],
   };
   state.runIds.push(info.runId);
+  const notePeakConcurrency = () => {
+    const peak = state.peakConcurrency ?? state.concurrency;
+    state.peakConcurrency = { summaries: Math.max(peak.summaries, state.concurrency.summaries), sheets: Math.max(peak.sheets, state.concurrency.sheets) };
+  };
+  notePeakConcurrency();
   let phase: IngestionProgress['phase'] = input.carried ? 'summaries' : 'starting';
   let fatal: { type: string; message: string } | undefined;
   /** How the run ended, once it has: the progress query answers it (a closed run is queried too). */
@@ -237,6 +248,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
   });
   setHandler(setConcurrencyUpdate, (change) => {
     for (const key of ['summaries', 'sheets'] as const) if (change[key] !== undefined) state.concurrency[key] = change[key];
+    notePeakConcurrency();
     showDetails();
     return steeringState();
   }, {
@@ -255,6 +267,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
       const v = c[key];
       if (v !== undefined && Number.isInteger(v) && v >= 1 && v <= MAX_CONCURRENCY) state.concurrency[key] = v;
     }
+    notePeakConcurrency();
     showDetails();
   });
 
@@ -422,7 +435,7 @@ export async function ingestScript(input: IngestScriptInput): Promise<IngestionR
         status,
         wallMs: result.timingsMs.total,
         phasesMs,
-        ingestion: { flags, concurrency: state.concurrency },
+        ingestion: { flags, concurrency: state.peakConcurrency ?? state.concurrency },
         ...(error ? { error } : {}),
       }),
     ]);

@@ -206,6 +206,21 @@ it('refuses a second start over the same scope while the first runs; pause, setC
   expect(result).toMatchObject({ status: 'completed', stories: { created: 4 } });
 });
 
+it('a synthesis window narrowed mid-run keeps the report\'s lower bound below what the synthesis took', async () => {
+  const day = freshDay();
+  await importNews(day, 36, 12, `narrow-${day}`);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 300 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 4 });
+  await waitFor(() => (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) >= 1);
+  await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: 1 }] });
+  expect(await handle.result()).toMatchObject({ status: 'completed', clusters: 12 });
+  const report = await new RunRepository(stack.app.services.db).findReport({ firstRunId: handle.firstExecutionRunId });
+  const synthesisStep = report!.criticalPath.steps.find((s) => s.name === 'synthesis')!;
+  // Four ran at once before the narrowing: the bound is 12 calls over 4 slots, not one at a time.
+  expect(synthesisStep.boundMs).toBeLessThan((12 * 300) / 2);
+  expect(synthesisStep.boundMs).toBeLessThanOrEqual(report!.phasesMs.synthesis);
+});
+
 it('a cancel mid-synthesis ends the run cancelled, recorded, with nothing half-written', async () => {
   const day = freshDay();
   await importNews(day, 8, 4, `cancel-${day}`);

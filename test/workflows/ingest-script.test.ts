@@ -228,6 +228,20 @@ it('setConcurrency widens the window of a running ingestion', async () => {
   expect(stack.sim.stats().byPurpose.summary.peakConcurrent).toBe(4);
 });
 
+it('a window narrowed mid-run keeps the report\'s lower bound below what the run took', async () => {
+  const script = await importSynthetic(stack.app.services.db, 16, 2, title('Narrow'));
+  stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 200 } } } });
+  const handle = await start(script.scriptId, { concurrency: { summaries: 8, sheets: 2 } });
+  await waitFor(() => (stack.sim.stats().byPurpose.summary?.ok ?? 0) >= 1);
+  await handle.signal(setConcurrencySignal, { summaries: 1 });
+  expect((await handle.result()).status).toBe('completed');
+  const [{ report }] = await stack.app.services.db.query('SELECT report FROM run_reports WHERE first_run_id = $1', [handle.firstExecutionRunId]);
+  const summariesStep = report.criticalPath.steps.find((s: { name: string }) => s.name === 'summaries');
+  // Eight ran at once before the narrowing: the bound is the 16 calls over 8 slots, not one at a time.
+  expect(summariesStep.boundMs).toBeLessThan(16 * 200 / 4);
+  expect(summariesStep.boundMs).toBeLessThanOrEqual(report.phasesMs.summaries);
+});
+
 it('refuses a second ingestion of the same script while one runs', async () => {
   const script = await importSynthetic(stack.app.services.db, 6, 2, title('Twice'));
   stack.sim.configure({ latency: { byPurpose: { summary: { fixedMs: 300 } } } });
