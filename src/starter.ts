@@ -2,6 +2,7 @@
  * The `storyloom` command-line entry. Subcommands live in src/cli; this file only dispatches
  * and turns errors into messages and exit codes (2: bad usage or input; 1: failure).
  */
+import { isGrpcServiceError } from '@temporalio/client';
 import { CliContext } from './cli/context';
 import { workflowFailureMessage } from './cli/workflow-failure';
 import { exactPositionals } from './cli/positionals';
@@ -83,6 +84,12 @@ const MISSING_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;
 
 export function failureMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
+  // The server refuses updates to a run whose workflow task keeps failing (its code cannot replay
+  // it: a worker of an older release, or a bug): the request cannot be taken until that is fixed.
+  if (isGrpcServiceError(err) && err.code === GRPC_FAILED_PRECONDITION && /workflow task in failed state/i.test(err.details)) {
+    return `the run cannot take requests now: its workflow task is failing (${err.details}). The worker's log says why; ` +
+      'a worker of a release older than the run\'s cannot replay it (README "Deploying").';
+  }
   const cause = err instanceof Error && err.cause ? String(err.cause) : '';
   if (MISSING_SEARCH_ATTRIBUTE.test(cause) || MISSING_SEARCH_ATTRIBUTE.test(message)) {
     return `${message}: ${cause}\n${missingSearchAttributesHint()}`;
@@ -97,6 +104,15 @@ export function missingSearchAttributesHint(): string {
   const cliType = (type: string) => type.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _sep: string, c: string) => c.toUpperCase());
   const commands = STORYLOOM_SEARCH_ATTRIBUTES.map((key) => `  temporal operator search-attribute create --name ${key.name} --type ${cliType(key.type)}`);
   return "The Temporal server lacks storyloom's search attributes: `npm run temporal:start` registers them, or run\n" + commands.join('\n');
+}
+
+/** gRPC's FAILED_PRECONDITION (a ServiceError's `code` is gRPC's number). */
+const GRPC_FAILED_PRECONDITION = 9;
+
+/** node:util parseArgs's errors, by their `code` (a string; a gRPC ServiceError's is a number). */
+function isParseArgsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -131,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     ctx = new CliContext(loadConfig(commandEnv(name)));
     return await command(ctx, rest);
   } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (isParseArgsError(err)) {
       console.error(`storyloom ${name}: ${(err as Error).message} (see \`storyloom ${name} --help\`)`);
       return 2;
     }

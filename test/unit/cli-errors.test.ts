@@ -15,6 +15,7 @@ import { workflowFailureMessage } from '../../src/cli/workflow-failure';
 import { describeResult } from '../../src/cli/ingest.command';
 import type { IngestionResult } from '../../src/shared/ingestion';
 import { failureMessage, main, migrateCommand } from '../../src/starter';
+import { CliContext } from '../../src/cli/context';
 import { LlmFailureType } from '../../src/shared/failure-types';
 
 const PROVIDER_MESSAGE = /^anthropic \(model claude-x\) rejected the credentials \(401\): check ANTHROPIC_API_KEY\. invalid x-api-key$/;
@@ -94,6 +95,29 @@ describe('workflowFailureMessage: what a failed workflow a command waited for sa
     expect(workflowFailureMessage(new Error('boom'))).toBeUndefined();
     expect(failureMessage(new Error('boom'))).toBe('boom');
     expect(workflowFailureMessage(new WorkflowFailedError('Workflow execution failed', undefined, RetryState.NON_RETRYABLE_FAILURE))).toBe('Workflow execution failed');
+  });
+});
+
+describe('a run whose workflow task keeps failing (the server refuses its updates)', () => {
+  const refused = () => Object.assign(new Error('9 FAILED_PRECONDITION: Unable to perform workflow execution update due to Workflow Task in failed state.'), {
+    code: 9,
+    details: 'Unable to perform workflow execution update due to Workflow Task in failed state.',
+    metadata: {},
+  });
+
+  it('says the run cannot take requests and where to look, and exits 1 (a gRPC error\'s numeric code crashed the CLI with a TypeError)', async () => {
+    const script = jest.spyOn(CliContext.prototype, 'script').mockRejectedValue(refused());
+    try {
+      const { code, lines } = await runMain(['pause', 'Some Script']);
+      expect(code).toBe(1);
+      expect(lines.join('\n')).toMatch(/^storyloom pause failed: the run cannot take requests now: its workflow task is failing \(Unable to perform workflow execution update due to Workflow Task in failed state\.\)\. The worker's log says why/);
+    } finally {
+      script.mockRestore();
+    }
+  });
+
+  it('other gRPC errors keep their own message', () => {
+    expect(failureMessage(Object.assign(new Error('5 NOT_FOUND: gone'), { code: 5, details: 'gone', metadata: {} }))).toBe('5 NOT_FOUND: gone');
   });
 });
 
