@@ -23,7 +23,7 @@ import { storiesCommand } from './cli/stories.command';
 import { concurrencyCommand, statusCommand, steerCommand } from './cli/steer.command';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig } from './config';
-import { DatabaseUnreachableError, describeMigrations } from './db/data-source';
+import { DatabaseUnreachableError, describeMigrations, SchemaBehindError } from './db/data-source';
 import { withPayloadKeysHint } from './security/payload-codec';
 import { RunUnresponsiveError } from './operations/steer-run';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from './shared/search-attributes';
@@ -152,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Like an unreachable Temporal server (a UsageError from connectClient): the message says what to do.
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatabaseUnreachableError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof DatabaseUnreachableError || err instanceof SchemaBehindError) {
       console.error(`storyloom ${name}: ${(err as Error).message}`);
       return 2;
     }

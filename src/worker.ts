@@ -2,7 +2,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { UsageError } from './cli/temporal-client';
 import { ConfigError, loadConfig, type AppConfig } from './config';
-import { DatabaseUnreachableError } from './db/data-source';
+import { DatabaseUnreachableError, SchemaBehindError } from './db/data-source';
 import { KEY_VARS } from './llm/errors';
 import { createLogger, type Logger } from './observability/logger';
 import { freePort, startMetricsServer, type MetricsServer } from './observability/metrics-server';
@@ -155,10 +155,10 @@ export async function closeInOrder(logger: Logger, steps: [name: string, close: 
 
 /**
  * A start-up error whose message says all there is to fix (a bad variable, Postgres or Temporal out
- * of reach): printed alone, exit 2, as `storyloom worker` does; anything else is logged with its stack.
+ * of reach, a schema behind the release): printed alone, exit 2, as `storyloom worker` does; anything else is logged with its stack.
  */
 export function isStartupRefusal(err: unknown): err is Error {
-  return err instanceof ConfigError || err instanceof UsageError || err instanceof DatabaseUnreachableError;
+  return err instanceof ConfigError || err instanceof UsageError || err instanceof DatabaseUnreachableError || err instanceof SchemaBehindError;
 }
 
 if (require.main === module) {

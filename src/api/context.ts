@@ -5,6 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
+import { assertSchemaCurrent } from '../db/data-source';
 import type { AppConfig } from '../config';
 import type { LlmService } from '../llm/llm-service';
 import type { Logger } from '../observability/logger';
@@ -43,8 +44,18 @@ export class ApiContext implements OperationContext {
   db(): Promise<DataSource> {
     const { db } = this.deps;
     if (db.isInitialized) return Promise.resolve(db);
-    // One attempt at a time; a failed one is forgotten, so the next request tries again.
-    this.dbInit ??= db.initialize().finally(() => {
+    // One attempt at a time; a failed one is forgotten, so the next request tries again. A schema
+    // behind this release is refused (503, and /readyz says so) until `storyloom migrate` runs.
+    this.dbInit ??= (async () => {
+      await db.initialize();
+      try {
+        await assertSchemaCurrent(db, this.config.databaseUrl);
+      } catch (err) {
+        await db.destroy();
+        throw err;
+      }
+      return db;
+    })().finally(() => {
       this.dbInit = undefined;
     });
     return this.dbInit;

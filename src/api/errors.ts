@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UsageError } from '../cli/temporal-client';
 import { OperationError, type OperationErrorCode } from '../operations/context';
-import { DatabaseUnreachableError } from '../db/data-source';
+import { DatabaseUnreachableError, SchemaBehindError } from '../db/data-source';
 import { RunUnresponsiveError } from '../operations/steer-run';
 import { LlmFailureType, RATE_LIMIT_LLM_FAILURES } from '../shared/failure-types';
 
@@ -107,6 +107,7 @@ export function toErrorAnswer(err: unknown, request?: FastifyRequest): { status:
   }
   if (POSTGRES_DOWN.has(String((err as { code?: unknown }).code))) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
   if (err instanceof DatabaseUnreachableError) return answer(503, 'database_unavailable', 'Postgres cannot be reached.');
+  if (err instanceof SchemaBehindError) return answer(503, 'database_unavailable', 'The database lacks migrations of this release: run `storyloom migrate`.');
   // A provider call made in this process (a scene search embeds its query): its kind, said; its
   // text (which may quote the provider, a key's ends included) stays in the API's log.
   if (err instanceof ApplicationFailure && Object.values<string>(LlmFailureType).includes(err.type ?? '')) {

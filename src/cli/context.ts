@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
-import { createDataSource, initializeDataSource, migrateDatabase } from '../db/data-source';
+import { assertSchemaCurrent, createDataSource, initializeDataSource, migrateDatabase } from '../db/data-source';
 import { AmbiguousTitleError, ScriptRepository } from '../db/repositories/script.repository';
 import { connectClient, UsageError } from './temporal-client';
 
@@ -11,7 +11,6 @@ import { connectClient, UsageError } from './temporal-client';
 export class CliContext {
   private dbPromise?: Promise<DataSource>;
   private migrated?: Promise<string[]>;
-  private upToDate?: Promise<string[]>;
   private clientPromise?: Promise<{ client: Client; close: () => Promise<void> }>;
 
   constructor(readonly config: AppConfig) {}
@@ -26,16 +25,22 @@ export class CliContext {
   }
 
   /**
-   * The database, its pending migrations applied (a command after an upgrade works). One that does
-   * not exist is not created, as the worker does not create it: a mistyped DATABASE_URL is said
-   * (create it with `storyloom migrate`), not answered from a new empty database.
+   * The database, checked to have this release's migrations (a SchemaBehindError says to run
+   * `storyloom migrate`: only that command changes the schema). One that does not exist is not
+   * created, as the worker does not create it: a mistyped DATABASE_URL is said (create it with
+   * `storyloom migrate`), not answered from a new empty database.
    */
   db(): Promise<DataSource> {
     this.dbPromise ??= (async () => {
-      this.upToDate ??= this.migrated ?? migrateDatabase(this.config.databaseUrl, { create: false });
-      await this.upToDate;
+      if (this.migrated) await this.migrated;
       const db = createDataSource(this.config.databaseUrl, { poolSize: 4 });
       await initializeDataSource(db, this.config.databaseUrl);
+      try {
+        await assertSchemaCurrent(db, this.config.databaseUrl);
+      } catch (err) {
+        await db.destroy();
+        throw err;
+      }
       return db;
     })();
     return this.dbPromise;

@@ -55,17 +55,69 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * The advisory lock `migrateDatabase` holds while it migrates: two migrators at once (`storyloom
+ * migrate` from two shells, compose's one-shot beside an operator) take turns, and the second
+ * finds nothing left to apply, where both used to apply the same migration and one failed.
+ */
+const MIGRATION_LOCK_KEY = 0x5_7010_0e17;
+
 /** Creates the database if needed (not with `create: false`) and runs pending migrations; returns the names applied. */
 export async function migrateDatabase(databaseUrl: string, opts: { create?: boolean } = {}): Promise<string[]> {
   if (opts.create !== false) await ensureDatabase(databaseUrl);
-  const ds = createDataSource(databaseUrl, { poolSize: 1 });
-  await initializeDataSource(ds, databaseUrl);
+  // The lock lives in a session of its own: the migrations take the DataSource's one connection.
+  const lock = new Client({ connectionString: databaseUrl });
+  await connectOrExplain(databaseUrl, () => lock.connect());
   try {
-    const applied = await ds.runMigrations({ transaction: 'each' });
-    return applied.map((m) => m.name);
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const ds = createDataSource(databaseUrl, { poolSize: 1 });
+    await initializeDataSource(ds, databaseUrl);
+    try {
+      const applied = await ds.runMigrations({ transaction: 'each' });
+      return applied.map((m) => m.name);
+    } finally {
+      await ds.destroy();
+    }
   } finally {
-    await ds.destroy();
+    // Ending the session releases the lock, also after a failed migration.
+    await lock.end().catch(() => undefined);
   }
+}
+
+/** The database lacks migrations this release has: only `storyloom migrate` applies them. */
+export class SchemaBehindError extends Error {
+  override name = 'SchemaBehindError';
+
+  constructor(readonly pending: readonly string[], databaseUrl: string) {
+    super(
+      `The database at ${redactUrl(databaseUrl)} lacks ${pending.length} migration(s) of this release (${pending.join(', ')}): ` +
+        'run `storyloom migrate` (once, before starting this release\'s workers).',
+    );
+  }
+}
+
+/** This release's migrations the database has not applied, in order (all of them on an empty database). */
+export async function pendingMigrations(ds: DataSource): Promise<string[]> {
+  const table = ds.options.migrationsTableName ?? 'migrations';
+  let applied: Set<string>;
+  try {
+    applied = new Set((await ds.query(`SELECT name FROM "${table}"`)).map((r: { name: string }) => r.name));
+  } catch (err) {
+    // 42P01: no migrations table yet — nothing was ever applied.
+    if ((err as { code?: unknown }).code !== '42P01') throw err;
+    applied = new Set();
+  }
+  return ds.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+}
+
+/**
+ * Refuses a database whose schema is behind this release. The worker, the API and every command
+ * but `migrate` check it once when they connect, rather than migrate it themselves: a new
+ * release's `status` run beside an old release's workers must not change the schema under them.
+ */
+export async function assertSchemaCurrent(ds: DataSource, databaseUrl: string): Promise<void> {
+  const pending = await pendingMigrations(ds);
+  if (pending.length) throw new SchemaBehindError(pending, databaseUrl);
 }
 
 /** What a migration run did, in words: `storyloom migrate` and `npm run db:migrate` print it. */
