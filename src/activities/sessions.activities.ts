@@ -179,7 +179,7 @@ export function createSessionActivities(deps: SessionActivityDeps) {
       const session = await repo.getSession(input.sessionId);
       if (!session) throw new ToolError('the session does not exist');
       const keys = a.keys as string[] | undefined;
-      const world = keys?.length ? Object.fromEntries(keys.filter((k) => k in session.world).map((k) => [k, session.world[k]])) : session.world;
+      const world = keys?.length ? Object.fromEntries(keys.filter((k) => Object.hasOwn(session.world, k)).map((k) => [k, session.world[k]])) : session.world;
       const characters = (await repo.characters(input.sessionId)).map((c) => c.name);
       return { title: session.title, turns: session.turns, world, characters };
     },
@@ -202,7 +202,8 @@ export function createSessionActivities(deps: SessionActivityDeps) {
       if (typeof a.path === 'string' && a.path) {
         const session = await repo.getSession(input.sessionId);
         let node: unknown = session?.world ?? {};
-        for (const key of pathKeys(a.path)) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+        // The world's own keys only: "constructor" is not found in a world that has none.
+        for (const key of pathKeys(a.path)) node = node && typeof node === 'object' && Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
         out.path = a.path;
         out.found = node !== undefined;
         out.value = node ?? null;
@@ -310,7 +311,8 @@ export function createSessionActivities(deps: SessionActivityDeps) {
         const kind: ToolKind = toolKind(call.name);
         let ok = true;
         let result: unknown;
-        const spec = SESSION_TOOLS[call.name as ToolName];
+        // Own properties only: a tool named "constructor" or "toString" is unknown, not Object's.
+        const spec = Object.hasOwn(SESSION_TOOLS, call.name) ? SESSION_TOOLS[call.name as ToolName] : undefined;
         if (!spec) {
           ok = false;
           result = { error: `unknown tool "${call.name}"; the tools are ${SESSION_TOOL_SPECS.map((t) => t.name).join(', ')}` };

@@ -74,3 +74,35 @@ it('a retried memory tool call answers the stored result, writes nothing and emb
   const rows = await stack.services.db.getRepository(LlmCallEntity).find({ where: { workflowId: `session-${sessionId}` }, order: { id: 'ASC' } });
   expect(rows.map((r) => [r.attempt, r.outcome])).toEqual([[1, 'ok'], [2, 'cache_hit']]);
 });
+
+describe('keys the model names are the world\'s own, never Object\'s', () => {
+  it('update_world at "__proto__.polluted" stores that key in the world and leaves every other object in the worker alone', async () => {
+    const { repo, acts } = tools();
+    const id = randomUUID();
+    await repo.openSession({ id, title: 'Prototype', scriptId: null });
+    const outcome = await asActivity(`session-${id}`, 1, () =>
+      acts.runSessionTool(toolInput(id, 'update_world', { path: '__proto__.polluted', value: 'yes' })));
+    expect(outcome.ok).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const [row]: { world: string }[] = await stack.services.db.query(`SELECT world::text AS world FROM story_sessions WHERE id = $1`, [id]);
+    expect(row.world).toBe('{"__proto__": {"polluted": "yes"}}');
+    const read = await asActivity(`session-${id}`, 1, () =>
+      acts.runSessionTool(toolInput(id, 'stateful_read', { path: '__proto__.polluted' })));
+    expect(JSON.parse(read.content)).toMatchObject({ found: true, value: 'yes' });
+  });
+
+  it('"constructor" is not found in a world without it, and a tool named after an Object method is unknown', async () => {
+    const { repo, acts } = tools();
+    const id = randomUUID();
+    await repo.openSession({ id, title: 'Constructor', scriptId: null });
+    const read = await asActivity(`session-${id}`, 1, () => acts.runSessionTool(toolInput(id, 'stateful_read', { path: 'constructor' })));
+    expect(JSON.parse(read.content)).toMatchObject({ found: false, value: null });
+    const state = await asActivity(`session-${id}`, 1, () => acts.runSessionTool(toolInput(id, 'read_state', { keys: ['constructor', 'toString'] })));
+    expect(JSON.parse(state.content)).toMatchObject({ world: {} });
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const outcome = await asActivity(`session-${id}`, 1, () => acts.runSessionTool(toolInput(id, name, {})));
+      expect(outcome.ok).toBe(false);
+      expect(JSON.parse(outcome.content).error).toMatch(new RegExp(`^unknown tool "${name}"`));
+    }
+  });
+});

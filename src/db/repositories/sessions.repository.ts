@@ -310,16 +310,24 @@ export class SessionsRepository {
     return Object.keys(rows[0]?.world ?? {});
   }
 
-  /** Sets one value at a dotted path, creating the objects on the way. */
+  /**
+   * Sets one value at a dotted path, creating the objects on the way. The path is the model's:
+   * every key is read and written as the object's own property, so `__proto__` or `constructor`
+   * is a key of the world like any other, never the prototype shared by every object in the worker.
+   */
   async setWorldPath(tx: EntityManager, sessionId: string, path: string[], value: unknown): Promise<void> {
     const [row]: { world: Record<string, unknown> }[] = await tx.query(`SELECT world FROM story_sessions WHERE id = $1 FOR UPDATE`, [sessionId]);
     const world = row?.world ?? {};
+    const setOwn = (node: Record<string, unknown>, key: string, v: unknown) =>
+      Object.defineProperty(node, key, { value: v, enumerable: true, writable: true, configurable: true });
     let node: Record<string, unknown> = world;
     for (const key of path.slice(0, -1)) {
-      const next = node[key];
-      node = node[key] = next && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : {};
+      const next = Object.hasOwn(node, key) ? node[key] : undefined;
+      const child = next && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : {};
+      setOwn(node, key, child);
+      node = child;
     }
-    node[path[path.length - 1]] = value;
+    setOwn(node, path[path.length - 1], value);
     await tx.query(`UPDATE story_sessions SET world = $2::jsonb, updated_at = now() WHERE id = $1`, [sessionId, JSON.stringify(world)]);
   }
 
