@@ -10,6 +10,7 @@ import { structuredAnswerProblem } from './json-schema';
 import { cacheKey, type CacheEntry, type CacheStore } from './response-cache';
 import type { CallOptions, ChatRequest, ChatResult, EmbedResult, PartialUsage, ToolChatRequest, ToolChatResult } from './types';
 import { estimateTokens } from '../domain/tokens';
+import { textWithoutNul, withoutNul } from './without-nul';
 
 /** Who made a call: recorded with every `llm_calls` row. */
 export interface CallContext {
@@ -245,6 +246,7 @@ export class LlmService {
       await this.recordDone({ ...row, outcome: 'error', errorType: answer.failure.type ?? 'Unknown', inputTokens: 0, outputTokens: 0 }, ctx);
       return answer.failure;
     }
+    answer = { ...answer, result: withoutNul(answer.result) };
     const tokens = { inputTokens: answer.result.usage.inputTokens, outputTokens: answer.result.usage.outputTokens };
     const invalid = problem(answer.result);
     if (invalid !== undefined) {
@@ -318,7 +320,8 @@ export class LlmService {
         const answer = await invoke(signal);
         // The openai SDK ends a stream quietly when it is aborted: what it returns is cut short.
         if (signal.aborted) throw Object.assign(new Error('the request was aborted before its answer was complete'), { name: 'AbortError' });
-        result = answer;
+        // An embedding is numbers; a chat answer's text and tool calls may hold a NUL Postgres refuses.
+        result = kind === 'chat' ? withoutNul(answer) : answer;
         if (permit) gate?.succeeded();
         this.deps.outages?.succeeded(call.provider, item);
       } catch (err) {
@@ -502,9 +505,11 @@ class StreamTap {
   streamOptions(onToken: ((delta: string) => void) | undefined): Pick<CallOptions, 'onToken' | 'onStreamEvent'> {
     if (!onToken) return {};
     return {
-      onToken: (delta) => {
+      onToken: (raw) => {
+        // As the answer is stored (withoutNul): the watchers' text is the saved text.
+        const delta = textWithoutNul(raw);
         this.text += delta;
-        onToken(delta);
+        if (delta) onToken(delta);
       },
       onStreamEvent: () => {
         this.events++;
