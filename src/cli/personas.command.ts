@@ -6,6 +6,7 @@ import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
 import { PersonaFileError, validatePersonaFile } from '../domain/generation/personas';
 import type { CliContext } from './context';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
+import { checkInputFile } from './input-file';
 import { UsageError } from './temporal-client';
 
 const USAGE = 'usage: storyloom personas import <personas.json|.yaml> | list | show <name>';
@@ -13,10 +14,11 @@ const MAX_FILE_BYTES = 5 * 1024 * 1024;
 
 /** Reads and checks a persona file whole; any problem is a UsageError naming the entry and field (nothing is written). */
 export async function readPersonaFile(file: string) {
+  // A FIFO or a device would be read without end, a huge file whole: checked before it is read.
+  await checkInputFile(file, MAX_FILE_BYTES);
   let raw: string;
   try {
     const bytes = await readFile(file);
-    if (bytes.length > MAX_FILE_BYTES) throw new UsageError(`${file}: larger than ${MAX_FILE_BYTES / 1024 / 1024} MB`);
     // The same checks as a screenplay or a plot: not "�" in a persona's context for a Latin-1 byte.
     raw = decodeUtf8Text(bytes, { name: file, nothing: 'no personas to import', again: 'import it again', binaryAdvice: 'Give a JSON or YAML file of personas.' });
   } catch (err) {

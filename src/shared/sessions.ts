@@ -49,6 +49,8 @@ export function turnInputProblem(input: unknown): string | undefined {
   const text = (input as { text?: unknown } | undefined)?.text;
   if (typeof text !== 'string' || text.trim() === '') return 'A turn needs some text: type what your character does or says.';
   if (text.length > MAX_TURN_INPUT_CHARS) return `A turn takes at most ${MAX_TURN_INPUT_CHARS} characters (got ${text.length}); say it in shorter turns.`;
+  // Postgres cannot store it: refused here, not by the turn's write after its calls were paid.
+  if (text.includes('\u0000')) return 'A turn cannot hold a NUL character (U+0000).';
   return undefined;
 }
 

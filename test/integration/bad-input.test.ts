@@ -7,7 +7,7 @@
  * server listens: refusing bad input must not need one.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -195,7 +195,20 @@ const CASES: Case[] = [
     (argv): Case => [argv.join(' '), () => argv, new RegExp(`storyloom ${argv[0]}: Unknown option '${argv.find((a) => a.startsWith('-'))}'.* \\(see \`storyloom ${argv[0]} --help\`\\)`)],
   ),
   ['migrate now', () => ['migrate', 'now'], /storyloom migrate: takes no arguments; got "now"/],
+  // Checked before they are read: a device was read without end, a large file whole.
+  ['personas import /dev/zero', () => ['personas', 'import', '/dev/zero'], /\/dev\/zero is not a file\./],
+  ['personas import a 6 MB file', () => {
+    const file = path.join(dir, 'huge-personas.yaml');
+    truncateSync(emptyFile(file), 6 * 1024 * 1024);
+    return ['personas', 'import', file];
+  }, /huge-personas\.yaml: the file is 6\.0 MB; the limit is 5 MB\./],
 ];
+
+/** An empty file at `file` (the case then makes it sparse, of the size it needs). */
+function emptyFile(file: string): string {
+  writeFileSync(file, '');
+  return file;
+}
 
 describe('bad input', () => {
   // Every row has its env (possibly empty): a row shorter than the callback's parameters would make jest pass `done`.

@@ -124,3 +124,15 @@ describe('identity', () => {
     expect(() => parseFieldMap('headline=title')).toThrow(/unknown field "headline"/);
   });
 });
+
+describe('a NUL character (U+0000), which Postgres cannot store, is refused with where it is', () => {
+  it('a raw NUL byte in a CSV: its line', () => {
+    const csv = Buffer.from('title,body,published_at\nOne,fine,2026-03-01\nTwo,bro\u0000ken,2026-03-01\n');
+    expect(() => parseArticles(csv, 'news.csv')).toThrow(new ArticleImportError('news.csv', 3, 'the file holds a NUL character (U+0000), which cannot be stored'));
+  });
+
+  it('a JSON \\u0000 escape in JSON Lines: its article', () => {
+    const jsonl = Buffer.from('{"title":"One","body":"fine","published_at":"2026-03-01"}\n{"title":"Two","body":"bro\\u0000ken","published_at":"2026-03-01"}\n');
+    expect(() => parseArticles(jsonl, 'news.jsonl')).toThrow(new ArticleImportError('news.jsonl', undefined, 'article 2 holds a NUL character (U+0000), which cannot be stored'));
+  });
+});

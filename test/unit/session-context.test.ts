@@ -1,6 +1,6 @@
 /** The turn's prompt: recent turns in full, older ones summarised or counted (never dropped silently), within the budget. */
 import { buildSessionPrompt, buildSummaryPrompt, estimateTokens, type ContextTurn } from '../../src/domain/sessions/context';
-import { summaryThroughFor } from '../../src/shared/sessions';
+import { summaryThroughFor, turnInputProblem } from '../../src/shared/sessions';
 import { percentile } from '../../src/domain/sessions/metrics';
 
 const turns = (n: number, words = 20): ContextTurn[] =>
@@ -48,4 +48,11 @@ it('summaries cover the turns that left the window; each folds the previous one'
 it('percentile is nearest-rank, as Postgres percentile_disc', () => {
   const xs = Array.from({ length: 20 }, (_, i) => i + 1);
   expect([percentile(xs, 50), percentile(xs, 95), percentile([7], 95), percentile([], 50)]).toEqual([10, 19, 7, 0]);
+});
+
+describe('turnInputProblem (the takeTurn validator)', () => {
+  it('refuses a turn holding a NUL character, which the turn\'s write could not store after its calls were paid', () => {
+    expect(turnInputProblem({ text: 'I open the door\u0000.' })).toBe('A turn cannot hold a NUL character (U+0000).');
+    expect(turnInputProblem({ text: 'I open the door.' })).toBeUndefined();
+  });
 });

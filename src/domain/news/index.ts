@@ -34,9 +34,22 @@ export function parseArticles(bytes: Buffer, fileName: string, opts: { format?: 
     const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length;
     throw new ArticleImportError(fileName, line, 'the file is not valid UTF-8');
   }
-  if (format === 'csv') return parseCsvArticles(text, fileName, opts.map);
-  if (format === 'jsonl') return parseJsonlArticles(text, fileName, opts.map);
-  if (opts.map && Object.keys(opts.map).length) throw new ArticleImportError(fileName, undefined, '--map applies to CSV and JSON Lines only');
+  // Postgres cannot store U+0000 in text: refused here, with its line, not by the import's write.
+  if (text.includes('\u0000')) {
+    const line = text.slice(0, text.indexOf('\u0000')).split('\n').length;
+    throw new ArticleImportError(fileName, line, 'the file holds a NUL character (U+0000), which cannot be stored');
+  }
+  const parsed = parseText(text, format, fileName, opts.map);
+  // A JSON `\u0000` escape becomes one only once parsed.
+  const withNul = parsed.articles.findIndex((a) => [a.url, a.sourceId, a.title, a.body, a.topic].some((v) => v?.includes('\u0000')));
+  if (withNul >= 0) throw new ArticleImportError(fileName, undefined, `article ${withNul + 1} holds a NUL character (U+0000), which cannot be stored`);
+  return parsed;
+}
+
+function parseText(text: string, format: ArticleFormat | 'feed', fileName: string, map: Partial<Record<ArticleField, string>> | undefined): ParseResult {
+  if (format === 'csv') return parseCsvArticles(text, fileName, map);
+  if (format === 'jsonl') return parseJsonlArticles(text, fileName, map);
+  if (map && Object.keys(map).length) throw new ArticleImportError(fileName, undefined, '--map applies to CSV and JSON Lines only');
   const kind = isFeed(text.replace(/^\uFEFF/, ''));
   if (format !== 'feed' && kind && kind !== format) throw new ArticleImportError(fileName, undefined, `--format ${format}, but the file is ${kind === 'rss' ? 'an RSS' : 'an Atom'} feed`);
   return parseFeedArticles(text, fileName);
