@@ -285,8 +285,8 @@ function databaseUrl(env: Env, fallback: string): string {
     throw new ConfigError(`DATABASE_URL must be a URL like ${fallback} (percent-encode special characters in the user and password); the value given is not one (not shown: it may hold a password)`);
   }
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-    if (parsed.password) parsed.password = '***';
-    throw new ConfigError(`DATABASE_URL must be a postgres:// URL like ${fallback}; got "${parsed.toString()}"`);
+    // Only the scheme is said: another scheme's URL may carry its password where a postgres:// one would not.
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL like ${fallback}; got one starting "${parsed.protocol}" (the rest not shown: it may hold a password)`);
   }
   return raw;
 }

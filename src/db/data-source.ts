@@ -202,10 +202,15 @@ function withoutPassword(text: string, databaseUrl: string): string {
 }
 
 /** The URL without its password, for messages and logs. */
+/** Query parameters of a connection URL that hold secrets. */
+const SECRET_QUERY_KEYS = new Set(['password', 'sslpassword', 'sslkey', 'sslcert']);
+
 export function redactUrl(databaseUrl: string): string {
   try {
     const url = new URL(databaseUrl);
     if (url.password) url.password = '***';
+    // pg also reads secrets from the query (`?password=`, a client key's passphrase).
+    for (const key of [...url.searchParams.keys()]) if (SECRET_QUERY_KEYS.has(key.toLowerCase())) url.searchParams.set(key, '***');
     return url.toString();
   } catch {
     return '<invalid DATABASE_URL>';
