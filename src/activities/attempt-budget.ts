@@ -29,7 +29,9 @@ export function isDatabaseUnreachable(err: unknown): boolean {
     seen.add(e);
     if (e instanceof ApplicationFailure && e.type?.startsWith('Llm')) return false;
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    // Class 08 is connection trouble, but 08P01 (protocol_violation) is a statement the server
+    // refuses (too many bind parameters): retrying it as an outage would wait forever.
+    if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || (code.startsWith('08') && code !== '08P01'))) return true;
     if (UNREACHABLE_MESSAGE.test((e as Error).message ?? '')) return true;
     e = (e as { driverError?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
   }

@@ -9,7 +9,7 @@ import { LlmCacheEntryEntity } from '../entities/llm-cache-entry.entity';
 import { LlmCallEntity, type LlmCall } from '../entities/llm-call.entity';
 import type { LlmCallRecord } from '../../llm/call-log';
 import type { CacheEntry } from '../../llm/response-cache';
-import { buildUpsert, type BuiltStatement } from './multi-row';
+import { buildUpsert, ROWS_PER_STATEMENT, type BuiltStatement } from './multi-row';
 
 export interface DeferredLlmWrites {
   calls?: LlmCallRecord[];
@@ -17,7 +17,7 @@ export interface DeferredLlmWrites {
 }
 
 /**
- * The deferred writes of `rows` as at most two statements (call rows, cache entries), for
+ * The deferred writes of `rows` as statements (call rows, then cache entries), for
  * `writeInOneStatement` or a transaction. Idempotent: a call row is written once (its call key
  * is unique: ON CONFLICT DO NOTHING), a cache entry is overwritten with the same answer.
  */
@@ -26,8 +26,16 @@ export function deferredLlmStatements(manager: EntityManager, rows: DeferredLlmW
   // One row per key: Postgres refuses to update the same row twice in one statement.
   const entries = new Map(rows.flatMap((r) => r.cacheEntries ?? []).map(({ key, entry }) => [key, entry]));
   const cache = [...entries].map(([key, e]) => ({ key, provider: e.provider, model: e.model, promptVersion: e.promptVersion, purpose: e.purpose, response: e.response as object }));
+  // In chunks of ROWS_PER_STATEMENT rows, each well under Postgres's bind-parameter limit
+  // (writeInOneStatement packs them back into as few statements as the limit allows).
   return [
-    buildUpsert(manager, LlmCallEntity, calls, { ignore: true }),
-    buildUpsert(manager, LlmCacheEntryEntity, cache, { conflict: ['key'], overwrite: ['provider', 'model', 'prompt_version', 'purpose', 'response', 'created_at'] }),
+    ...chunks(calls).map((rows) => buildUpsert(manager, LlmCallEntity, rows, { ignore: true })),
+    ...chunks(cache).map((rows) => buildUpsert(manager, LlmCacheEntryEntity, rows, { conflict: ['key'], overwrite: ['provider', 'model', 'prompt_version', 'purpose', 'response', 'created_at'] })),
   ].filter((st) => st.sql);
+}
+
+function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
 }

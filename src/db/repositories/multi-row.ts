@@ -95,6 +95,40 @@ export interface BuiltStatement {
 export async function writeInOneStatement(db: DataSource | EntityManager, statements: BuiltStatement[]): Promise<void> {
   const parts = statements.filter((s) => s.sql);
   if (!parts.length) return;
+  const groups = byParameterLimit(parts);
+  // More parameters than one statement may bind (a provider batch of thousands of items): one
+  // statement per group, in one transaction, so it stays all or nothing.
+  if (groups.length > 1) {
+    await db.transaction(async (tx) => {
+      for (const group of groups) await sendAsOne(tx, group);
+    });
+    return;
+  }
+  await sendAsOne(db, parts);
+}
+
+/** Postgres binds at most 65,535 parameters per statement. */
+export const MAX_BIND_PARAMETERS = 65_535;
+
+/** Consecutive statements packed into groups of at most MAX_BIND_PARAMETERS parameters (one that alone has more is a group of its own, and fails as it would have). */
+function byParameterLimit(parts: BuiltStatement[]): BuiltStatement[][] {
+  const groups: BuiltStatement[][] = [];
+  let current: BuiltStatement[] = [];
+  let count = 0;
+  for (const part of parts) {
+    if (current.length && count + part.params.length > MAX_BIND_PARAMETERS) {
+      groups.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(part);
+    count += part.params.length;
+  }
+  if (current.length) groups.push(current);
+  return groups;
+}
+
+async function sendAsOne(db: DataSource | EntityManager, parts: BuiltStatement[]): Promise<void> {
   if (parts.length === 1) {
     await db.query(parts[0].sql, parts[0].params);
     return;
@@ -102,7 +136,8 @@ export async function writeInOneStatement(db: DataSource | EntityManager, statem
   const params: unknown[] = [];
   const sql = parts.map((p) => {
     const offset = params.length;
-    params.push(...p.params);
+    // A loop, not push(...p.params): spreading tens of thousands of values overflows the stack.
+    for (const value of p.params) params.push(value);
     return p.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
   });
   const ctes = sql.slice(0, -1).map((q, i) => `w${i} AS (${q})`);
