@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArticleForRun, ClusterWrite, EmbeddingRow, NewsRepository, StoriesWrite, StoriesWriteResult } from '../db/repositories/news.repository';
 import type { ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
-import { clusterArticles, DEFAULT_CLUSTER_WINDOW_MS, DEFAULT_SIMILARITY_THRESHOLD } from '../domain/news/clustering';
+import { clusterArticlesYielding, DEFAULT_CLUSTER_WINDOW_MS, DEFAULT_SIMILARITY_THRESHOLD } from '../domain/news/clustering';
 import {
   articleEmbeddingText,
   parseSynthesis,
@@ -182,7 +182,7 @@ export function createNewsProviderActivities(deps: {
           });
           await untilDatabaseAnswersIn(ctx, () => repo.saveArticleEmbeddings(rows, collect));
         }
-        const clusters = clusterArticles(
+        const clusters = await clusterArticlesYielding(
           articles.map((a) => ({ id: a.id, contentHash: a.contentHash, topic: a.topic, publishedAt: a.publishedAt, vector: vectors.get(a.id)! })),
           { threshold: input.threshold ?? DEFAULT_SIMILARITY_THRESHOLD, windowMs: input.windowMs ?? DEFAULT_CLUSTER_WINDOW_MS },
         );

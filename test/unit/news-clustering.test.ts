@@ -1,6 +1,6 @@
 /** Clustering is pure and deterministic: by topic, within a UTC window, then by embedding similarity; story hashes follow membership and content. */
 import { realArray } from '../../src/db/repositories/news.repository';
-import { clusterArticles, DEFAULT_SIMILARITY_THRESHOLD, storyHash, type ClusterInput } from '../../src/domain/news/clustering';
+import { clusterArticles, clusterArticlesYielding, DEFAULT_SIMILARITY_THRESHOLD, storyHash, type ClusterInput } from '../../src/domain/news/clustering';
 import { articleEmbeddingText } from '../../src/domain/news/synthesis';
 import { syntheticClusterOf, syntheticNews } from '../../src/domain/news/synthetic-articles';
 import { embed } from '../../src/llm/simulator/embeddings';
@@ -73,4 +73,18 @@ describe('realArray (stored embeddings read as text)', () => {
     expect(realArray('{0.1,NaN}')).toBeNull();
     expect(realArray('{Infinity}')).toBeNull();
   });
+});
+
+it('clusterArticlesYielding gives the same clusters and lets timers (an activity\'s heartbeats) run while it works', async () => {
+  const articles = inputs({ articles: 4000, clusters: 8, withTopics: false });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    const yielded = await clusterArticlesYielding(articles, { sliceMs: 1 });
+    expect(yielded).toEqual(clusterArticles(articles));
+  } finally {
+    clearInterval(timer);
+  }
+  // The synchronous clustering above holds the event loop whole: the ticks are the yielding one's.
+  expect(ticks).toBeGreaterThan(2);
 });

@@ -57,6 +57,30 @@ export function windowStartOf(ms: number, windowMs = DEFAULT_CLUSTER_WINDOW_MS):
 }
 
 export function clusterArticles(articles: ClusterInput[], opts: ClusterOptions = {}): ArticleCluster[] {
+  const steps = clusterSteps(articles, opts);
+  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+}
+
+/**
+ * clusterArticles, giving the event loop a turn every `sliceMs` of work: a day of thousands of
+ * articles compares each with every cluster (seconds of CPU), during which an activity's
+ * heartbeats, and every other activity and workflow task of its worker, would otherwise wait.
+ */
+export async function clusterArticlesYielding(articles: ClusterInput[], opts: ClusterOptions & { sliceMs?: number } = {}): Promise<ArticleCluster[]> {
+  const sliceMs = opts.sliceMs ?? 20;
+  const steps = clusterSteps(articles, opts);
+  let sliceStart = performance.now();
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The clustering, yielding after each article placed (the callers decide when to pause). */
+function* clusterSteps(articles: ClusterInput[], opts: ClusterOptions): Generator<void, ArticleCluster[]> {
   const threshold = opts.threshold ?? DEFAULT_SIMILARITY_THRESHOLD;
   const windowMs = opts.windowMs ?? DEFAULT_CLUSTER_WINDOW_MS;
   const groups = new Map<string, ClusterInput[]>();
@@ -84,14 +108,16 @@ export function clusterArticles(articles: ClusterInput[], opts: ClusterOptions =
       } else {
         built.push({ members: [a], sum: Float64Array.from(a.vector) });
       }
+      yield;
     }
     for (const c of built) {
       clusters.push({
         storyHash: storyHash(c.members),
         articleIds: c.members.map((m) => m.id).sort((x, y) => x - y),
         topic: c.members[0].topic,
-        windowStart: Math.min(...c.members.map((m) => m.publishedAt)),
-        windowEnd: Math.max(...c.members.map((m) => m.publishedAt)),
+        // Not Math.min(...): a cluster of a great many articles would overflow the stack.
+        windowStart: c.members.reduce((t, m) => Math.min(t, m.publishedAt), Infinity),
+        windowEnd: c.members.reduce((t, m) => Math.max(t, m.publishedAt), -Infinity),
       });
     }
   }
