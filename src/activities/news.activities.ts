@@ -311,5 +311,10 @@ export function createNewsActivities(deps: { repo: NewsRepository }) {
     async finishStoryRun(input: { run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }; scope: StoryScope; llm?: DeferredLlmWrites[] }): Promise<void> {
       await repo.finishStoryRun(input.run, input.scope, input.llm);
     },
+
+    /** A piece of the paid calls (rows and cache entries) of syntheses a run made and did not write. Idempotent. */
+    async keepStoryCalls(input: { llm: DeferredLlmWrites[] }): Promise<void> {
+      await repo.keepCalls(input.llm);
+    },
   };
 }

@@ -65,6 +65,14 @@ const STORIES_PER_WRITE_BEFORE_PATCH = 100;
  * read before them and left their calls and cost out).
  */
 export const STORIES_REPORT_AFTER_RUN_ROW_PATCH = 'stories-report-after-the-run-row';
+/**
+ * A run that ends early keeps the paid calls of the syntheses it made and did not write in pieces
+ * of this many, before its row: in one activity input, a few hundred real syntheses passed
+ * Temporal's 2 MB payload limit, and the server terminated the run with none of them recorded
+ * (or, past 4 MB, its workflow task failed and the run hung).
+ */
+export const STORIES_EARLY_END_IN_PIECES_PATCH = 'stories-early-end-keeps-calls-in-pieces';
+const SYNTHESES_KEPT_PER_WRITE = 100;
 const MAX_FAILURES_KEPT = 50;
 /**
  * Embedding requests the clustering activity's time limit allows (a request carries up to about
@@ -219,12 +227,19 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const r = result(status, error);
     markStatus(status);
     showDetails();
+    // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
+    const unwritten = flags.oneTransaction ? made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) : [];
+    const inPieces = unwritten.length > 0 && patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
+    if (inPieces) {
+      for (let i = 0; i < unwritten.length; i += SYNTHESES_KEPT_PER_WRITE) {
+        await mainActivities.keepStoryCalls({ llm: unwritten.slice(i, i + SYNTHESES_KEPT_PER_WRITE) });
+      }
+    }
     const finishRun = () =>
       mainActivities.finishStoryRun({
         run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures },
         scope,
-        // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
-        ...(flags.oneTransaction ? { llm: made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) } : {}),
+        ...(flags.oneTransaction && !inPieces ? { llm: unwritten } : {}),
       });
     if (patchedFromStart(STORIES_REPORT_AFTER_RUN_ROW_PATCH)) {
       await finishRun();
@@ -236,7 +251,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let routes: Record<'synthesis' | 'embedding', LlmRoute>;
   try {
     // Before the first local activity (see patches-first.ts).
-    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH]);
+    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH]);
     const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
     routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
     if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));

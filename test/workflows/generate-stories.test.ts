@@ -237,6 +237,32 @@ it('a cancel mid-synthesis ends the run cancelled, recorded, with nothing half-w
   expect(stack.sim.stats().aborted).toBeGreaterThanOrEqual(1);
 });
 
+it('a run cancelled after hundreds of syntheses keeps their paid calls in pieces (one activity input passed Temporal\'s payload limit), and a re-run pays for none of them', async () => {
+  const day = freshDay();
+  // An article a topic: 250 clusters.
+  const news = syntheticNews({ articles: 250, clusters: 10, dayMs: day, salt: `cancel-many-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 20 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 20 });
+  await waitFor(async () => (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) >= 130, 60_000);
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  const [paid] = await stack.app.services.db.query(
+    "SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis' AND outcome = 'ok'",
+    [handle.workflowId],
+  );
+  expect(paid.n).toBeGreaterThanOrEqual(130);
+  const { events } = await handle.fetchHistory();
+  const pieces = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'keepStoryCalls');
+  // At most 100 syntheses' calls a piece.
+  expect(pieces.length).toBeGreaterThanOrEqual(Math.ceil(130 / 100));
+  stack.sim.resetStats();
+  stack.sim.configure({ latency: null });
+  const again = await (await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 20 })).result();
+  expect(again.synthesis).toMatchObject({ cached: paid.n });
+  expect(stack.sim.stats().byPurpose.synthesis?.requests ?? 0).toBe(again.synthesis.total - paid.n);
+}, 120_000);
+
 it('a cancelled run\'s report counts the syntheses it paid for and did not write, its synthesis time is what it ran, and its progress says cancelled', async () => {
   const day = freshDay();
   await importNews(day, 8, 4, `cancel-report-${day}`);

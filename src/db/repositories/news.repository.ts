@@ -383,6 +383,11 @@ export class NewsRepository {
     });
   }
 
+  /** Call rows and cache entries collected by activities, written on their own (idempotent: see deferredLlmStatements). */
+  async keepCalls(llm: DeferredLlmWrites[]): Promise<void> {
+    await writeInOneStatement(this.db, deferredLlmStatements(this.db.manager, llm));
+  }
+
   private async saveRun(tx: EntityManager, run: { runId: string; workflowId: string; status: string; result: object; failures: object[] }, scope: StoryScope) {
     await upsertInChunks(tx, StoryRunEntity, [{ ...run, scope, finishedAt: new Date() }], {
       conflict: ['run_id'],
