@@ -62,8 +62,9 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
       },
     },
     async (request, reply) => {
-      const script = await new ScriptCatalogRepository(await ctx.db()).get(request.params.id);
-      if (!script) throw new ApiError(404, 'not_found', `No script ${request.params.id}.`);
+      const id = request.params.id.toLowerCase();
+      const script = await new ScriptCatalogRepository(await ctx.db()).get(id);
+      if (!script) throw new ApiError(404, 'not_found', `No script ${id}.`);
       try {
         const started = await startIngestion(ctx, script, request.body ?? {});
         const run = { workflowId: started.workflowId, runId: started.firstExecutionRunId };

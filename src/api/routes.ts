@@ -1,6 +1,7 @@
 /** The shape of a routes file: one Fastify plugin per job, given the API's shared context. */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ApiContext } from './context';
+import { UUID_PATTERN } from './errors';
 
 export type ApiRoutes = FastifyPluginAsync<{ ctx: ApiContext }>;
 
@@ -11,10 +12,11 @@ export const workflowIdParams = {
   properties: { workflowId: { type: 'string', minLength: 1, maxLength: 400 } },
 } as const;
 
+/** A script's id: a UUID, either case (the same script: ids are compared in lower case). */
 export const scriptIdParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+  properties: { id: { type: 'string', pattern: UUID_PATTERN, description: "The script's id (a UUID)" } },
 } as const;
 
 /** Links to one run, as ApiContext.runUrls makes them (only those the run's workflow answers). */

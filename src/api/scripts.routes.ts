@@ -14,7 +14,7 @@ import { searchScenes } from '../operations/search-scenes';
 import { ingestionWorkflowId } from '../shared/ingestion';
 import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
-import { ApiError, errorSchema } from './errors';
+import { ApiError, errorSchema, UUID_PATTERN } from './errors';
 import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
 
 /** The multipart field that carries the screenplay. */
@@ -64,6 +64,9 @@ interface UploadQuery {
 /** The upload's options, in the query or (multipart) as form fields: the most characters each takes. */
 const UPLOAD_OPTION_MAX_LENGTH: Record<keyof UploadQuery, number> = { title: MAX_SCRIPT_TITLE_CHARS, scriptId: 100, fileName: 255 };
 const FORM_FIELDS = Object.keys(UPLOAD_OPTION_MAX_LENGTH) as (keyof UploadQuery)[];
+
+/** A script id, as the routes' schemas take it (scriptIdParams). */
+const SCRIPT_ID = new RegExp(UUID_PATTERN);
 
 /**
  * The uploaded bytes, their name and the import's options: from a raw body and the query, or
@@ -124,6 +127,8 @@ async function readParts(request: FastifyRequest<{ Querystring: UploadQuery }>, 
     if (!value || value.length > UPLOAD_OPTION_MAX_LENGTH[name]) {
       throw new ApiError(400, 'bad_request', `The multipart field "${name}" must be 1 to ${UPLOAD_OPTION_MAX_LENGTH[name]} characters; nothing was written.`);
     }
+    // As the query's scriptId (its schema): a malformed id is a 400, as in any path.
+    if (name === 'scriptId' && !SCRIPT_ID.test(value)) throw new ApiError(400, 'bad_request', 'The multipart field "scriptId" must be a UUID; nothing was written.');
     if (options[name] !== undefined && options[name] !== value) {
       const first = request.query[name] !== undefined ? `the query's "${options[name]}"` : `"${options[name]}"`;
       throw new ApiError(400, 'bad_request', `"${name}" is given twice, as ${first} and the form's "${value}"; nothing was written.`);
@@ -133,7 +138,9 @@ async function readParts(request: FastifyRequest<{ Querystring: UploadQuery }>, 
   return file;
 }
 
-async function scriptOr404(ctx: ApiContext, id: string) {
+/** The script of a path's id (any case: ids are stored in lower case), or 404. */
+async function scriptOr404(ctx: ApiContext, rawId: string) {
+  const id = rawId.toLowerCase();
   const script = await new ScriptCatalogRepository(await ctx.db()).get(id);
   if (!script) throw new ApiError(404, 'not_found', `No script ${id}.`);
   return script;
@@ -160,7 +167,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
             additionalProperties: false,
             properties: {
               title: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.title },
-              scriptId: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.scriptId },
+              scriptId: { type: 'string', pattern: UUID_PATTERN, description: 'Update this script (its id, a UUID); it must exist' },
               fileName: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.fileName, description: 'Names the file (its extension chooses the format); for multipart, instead of the part\'s own file name' },
             },
           },
@@ -175,7 +182,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         // As `storyloom import --title` refuses the same titles.
         const titleProblem = options.title === undefined ? undefined : scriptTitleProblem(options.title);
         if (titleProblem) throw new ApiError(400, 'bad_request', `title ${titleProblem}; nothing was written.`);
-        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId, label: fileName });
+        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId?.toLowerCase(), label: fileName });
         const url = `/api/scripts/${result.scriptId}`;
         return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });
       },

@@ -384,7 +384,7 @@ describe('scripts, ingestion and SSE', () => {
     twoFiles.append('file', new Blob(['INT. A HALL - DAY\n\nNothing.\n']), 'b.fountain');
     refusals.push([twoFiles, '', 'The multipart request holds more than one file: send one screenplay as the "file" part; nothing was written.']);
     const manyFields = new FormData();
-    for (const [name, value] of [['title', 'A'], ['fileName', 'a.fountain'], ['scriptId', 'x'], ['title', 'B']]) manyFields.append(name, value);
+    for (const [name, value] of [['title', 'A'], ['fileName', 'a.fountain'], ['scriptId', randomUUID()], ['title', 'B']]) manyFields.append(name, value);
     manyFields.append('file', new Blob(['INT. A ROOM - DAY\n\nNothing.\n']), 'x.fountain');
     refusals.push([manyFields, '', 'The multipart request holds more fields than the upload takes (title, scriptId, fileName, each once, and the "file" part); nothing was written.']);
     for (const [body, query, message] of refusals) {
@@ -632,6 +632,42 @@ describe('refusals', () => {
     expect((await api.call('/api/scripts/00000000-0000-0000-0000-000000000000')).status).toBe(404);
     expect(await json(await api.call('/api/runs/no-such-run'))).toEqual({ error: { code: 'not_found', message: 'No workflow no-such-run.' } });
     expect(await json(await api.call('/nowhere'))).toEqual({ error: { code: 'not_found', message: 'No route GET /nowhere.' } });
+  });
+
+  it('a malformed id in any job\'s path is a 400 invalid_request; a well-formed one naming nothing a 404', async () => {
+    // Every documented route whose path takes an id (workflow ids are any text, presets and versions are not ids).
+    const doc = await json(await fetch(`${api.url}/openapi.json`));
+    const idRoutes = Object.entries(doc.paths as Record<string, Record<string, { parameters?: { in: string; name: string }[] }>>).flatMap(([p, methods]) =>
+      Object.entries(methods)
+        .filter(([, op]) => (op.parameters ?? []).some((x) => x.in === 'path' && !['workflowId', 'version', 'name'].includes(x.name)))
+        .map(([method]) => ({ method: method.toUpperCase(), path: p })),
+    );
+    // Scripts, ingestions, stories, sessions, screenplays.
+    expect(idRoutes.length).toBeGreaterThanOrEqual(9);
+    const fill = (p: string, id: string) => p.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'version' ? '1' : id));
+    for (const { method, path: p } of idRoutes) {
+      const res = await api.call(`${fill(p, 'not-an-id!')}?q=x`, { method });
+      const body = await json(res);
+      expect({ method, p, status: res.status, code: body.error?.code }).toEqual({ method, p, status: 400, code: 'invalid_request' });
+      expect(body.error.message).toMatch(/^params\.\w+ must be /);
+    }
+    const nobody = '0badc0de-0000-4000-8000-000000000000';
+    for (const p of ['/api/scripts/{id}', '/api/scripts/{id}/search', '/api/stories/{id}', '/api/sessions/{id}', '/api/screenplays/{storyId}']) {
+      expect({ p, status: (await api.call(`${fill(p, nobody)}${p.endsWith('/search') ? '?q=x' : ''}`)).status }).toEqual({ p, status: 404 });
+    }
+    expect((await api.call(`/api/scripts/${nobody}/ingestions`, { method: 'POST' })).status).toBe(404);
+    // A script id in capitals is the same script (as a session's or a screenplay story's).
+    const { scriptId } = await upload('UpperId', 2, 2);
+    const upper = await api.call(`/api/scripts/${scriptId.toUpperCase()}`);
+    expect({ status: upper.status, id: (await json(upper)).id }).toEqual({ status: 200, id: scriptId });
+    // The upload's scriptId, in the query or as a form field, is an id too.
+    const raw = await api.call('/api/scripts?scriptId=not-an-id', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: syntheticScreenplay({ scenes: 1, characters: 1, title: 'x', salt: title('BadId') }) });
+    expect({ status: raw.status, body: await json(raw) }).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'querystring.scriptId must be a UUID' } } });
+    const form = new FormData();
+    form.append('scriptId', 'not-an-id');
+    form.append('file', new Blob([syntheticScreenplay({ scenes: 1, characters: 1, title: 'x', salt: title('BadId') })]), 'x.fountain');
+    const multipart = await api.call('/api/scripts', { method: 'POST', body: form });
+    expect({ status: multipart.status, body: await json(multipart) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'The multipart field "scriptId" must be a UUID; nothing was written.' } } });
   });
 
   it('refuses an offset past what Postgres takes with 400 (not a 500)', async () => {
