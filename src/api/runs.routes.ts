@@ -17,7 +17,16 @@ type Params = { workflowId: string };
 
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, 504: errorSchema };
 
-const steeringStateSchema = { type: 'object', additionalProperties: true } as const;
+const steeringStateSchema = { type: 'object', additionalProperties: true, description: "The run's steering state after the change: { paused, concurrency }" } as const;
+
+/**
+ * What pause, resume and concurrency answer, for every steerable job alike: the run, the action
+ * (its path's last segment) and the run's new steering state.
+ */
+const steeringAnswerSchema = {
+  type: 'object',
+  properties: { workflowId: { type: 'string' }, action: { type: 'string', enum: ['pause', 'resume', 'concurrency'] }, state: steeringStateSchema },
+} as const;
 
 export const runRoutes: ApiRoutes = async (app, { ctx }) => {
   /** The run's description and progress (shared by the requests of the same moment); 404 when Temporal has no such workflow. */
@@ -144,7 +153,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
           tags: ['runs'],
           security: bearerSecurity,
           params: workflowIdParams,
-          response: { 200: { type: 'object', properties: { workflowId: { type: 'string' }, action: { type: 'string' }, state: steeringStateSchema } }, 202: { type: 'object', properties: { workflowId: { type: 'string' }, action: { type: 'string' } } }, ...errors },
+          response: { 200: steeringAnswerSchema, 202: { type: 'object', properties: { workflowId: { type: 'string' }, action: { type: 'string', enum: ['cancel'] } } }, ...errors },
         },
       },
       async (request, reply) => {
@@ -178,7 +187,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
           additionalProperties: { type: 'integer', minimum: 1, maximum: 1000 },
           description: 'e.g. { "summaries": 20, "sheets": 5 } for an ingestion',
         },
-        response: { 200: { type: 'object', properties: { workflowId: { type: 'string' }, state: steeringStateSchema } }, ...errors },
+        response: { 200: steeringAnswerSchema, ...errors },
       },
     },
     async (request) => {
@@ -186,7 +195,7 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       await steerable(workflowId, 'concurrency');
       const client = await ctx.client();
       const state = await setRunConcurrency(client, client.workflow.getHandle(workflowId), request.body).finally(() => ctx.watches.invalidate(workflowId));
-      return { workflowId, state };
+      return { workflowId, action: 'concurrency', state };
     },
   );
 

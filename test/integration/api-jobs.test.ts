@@ -83,6 +83,28 @@ describe('stories', () => {
     }
   });
 
+  it('steers a stories run as an ingestion is steered: pause, concurrency and resume each answer { workflowId, action, state }', async () => {
+    const day = Date.UTC(2040, 0, 1) + Math.floor(Math.random() * 3000) * 10 * DAY_MS;
+    await new NewsRepository(stack.app.services.db).importArticles(syntheticNews({ articles: 8, clusters: 2, dayMs: day, salt: `api-steer-${day}` }));
+    stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 1500 } } } });
+    try {
+      const run = await json(await post('/api/stories/generate', { from: new Date(day).toISOString(), to: new Date(day + DAY_MS).toISOString(), concurrency: 1 }));
+      const { workflowId } = run;
+      const steer = async (url: string, method: string, body?: unknown) => {
+        const res = await api.call(url, body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: await json(res) };
+      };
+      expect(await steer(run.urls.pause, 'POST')).toEqual({ status: 200, body: { workflowId, action: 'pause', state: { paused: true, concurrency: { synthesis: 1 } } } });
+      expect(await steer(run.urls.concurrency, 'PATCH', { synthesis: 3 })).toEqual({ status: 200, body: { workflowId, action: 'concurrency', state: { paused: true, concurrency: { synthesis: 3 } } } });
+      expect(await steer(run.urls.resume, 'POST')).toEqual({ status: 200, body: { workflowId, action: 'resume', state: { paused: false, concurrency: { synthesis: 3 } } } });
+      expect(await steer(run.urls.cancel, 'POST')).toEqual({ status: 202, body: { workflowId, action: 'cancel' } });
+      const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
+      expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'CANCELLED' } });
+    } finally {
+      stack.sim.configure({ latency: null });
+    }
+  });
+
   it('refuses a bad scope or field with 400 naming it', async () => {
     expect(await json(await post('/api/stories/generate', { since: 'forever' }))).toEqual({
       error: { code: 'bad_request', message: 'body.since: takes a duration like 30m, 24h or 7d; got "forever"' },

@@ -404,7 +404,7 @@ describe('scripts, ingestion and SSE', () => {
     expect((await json(await api.call(run.urls.status))).progress.paused).toBe(true);
 
     const widened = await api.call(run.urls.concurrency, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ summaries: 3 }) });
-    expect(await json(widened)).toEqual({ workflowId: run.workflowId, state: { paused: true, concurrency: { summaries: 3, sheets: 1 } } });
+    expect(await json(widened)).toEqual({ workflowId: run.workflowId, action: 'concurrency', state: { paused: true, concurrency: { summaries: 3, sheets: 1 } } });
     const refused = await api.call(run.urls.concurrency, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ threads: 3 }) });
     expect(refused.status).toBe(400);
     expect((await json(refused)).error.message).toMatch(/unknown key "threads"/);
