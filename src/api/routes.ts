@@ -46,20 +46,30 @@ export function sendStarted(
     .send({ workflowId: run.workflowId, runId: run.runId, ...properties, webUi: ctx.webUi(run.workflowId, run.runId), urls });
 }
 
-/** The 409 of a start refused because the same run is running: its id and URLs. */
+/**
+ * The 409 of a start refused because the same run is running: the running one's id, Web UI link
+ * and URLs, in the error object as every error's details are (`{ "error": { "code", "message", … } }`).
+ */
 export const alreadyRunningSchema = {
   type: 'object',
+  required: ['error'],
   properties: {
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, workflowId: { type: 'string' } } },
-    webUi: { type: 'string' },
-    urls: runUrlsSchema,
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'already_running' },
+        message: { type: 'string' },
+        workflowId: { type: 'string', description: 'The running run' },
+        webUi: { type: 'string' },
+        urls: runUrlsSchema,
+      },
+    },
   },
 } as const;
 
 export function sendAlreadyRunning(reply: FastifyReply, ctx: ApiContext, err: { workflowId: string; message: string }): FastifyReply {
   return reply.code(409).send({
-    error: { code: 'already_running', message: err.message, workflowId: err.workflowId },
-    webUi: ctx.webUi(err.workflowId),
-    urls: ctx.runUrls(err.workflowId),
+    error: { code: 'already_running', message: err.message, workflowId: err.workflowId, webUi: ctx.webUi(err.workflowId), urls: ctx.runUrls(err.workflowId) },
   });
 }

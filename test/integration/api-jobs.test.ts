@@ -38,7 +38,7 @@ describe('stories', () => {
 
     const second = await post('/api/stories/generate', { from, to });
     expect(second.status).toBe(409);
-    expect((await json(second)).error).toMatchObject({ code: 'already_running', workflowId: run.workflowId });
+    expect(await json(second)).toEqual({ error: { code: 'already_running', message: expect.any(String), workflowId: run.workflowId, webUi: expect.stringContaining(`/workflows/${run.workflowId}`), urls: run.urls } });
 
     const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
     expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'COMPLETED', result: { status: 'completed', clusters: 3, stories: { created: 3 } } } });
