@@ -8,7 +8,7 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ConfigError, type ApiConfig } from '../config';
 import { bearerToken, installAuth, isLoopbackHost, needsToken, rateLimitKey, tokenMatches } from './auth';
 import { AesGcmPayloadCodec } from '../security/payload-codec';
@@ -94,8 +94,24 @@ export function installRequestConventions(app: FastifyInstance): void {
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
-    return jsonParser(request, String(body), done);
+    const text = String(body);
+    return jsonParser(request, text, (err, parsed) => (err ? done(forbiddenKeysRefusal(err, text), undefined) : done(null, parsed)));
   });
+}
+
+/**
+ * Fastify's JSON parser (secure-json-parse) refuses a `__proto__` key and a `constructor` key
+ * holding `prototype` with the error it gives broken JSON: JSON that parses is refused for such a
+ * key, and says so. Any other parse error goes on as Fastify gave it.
+ */
+function forbiddenKeysRefusal(err: Error, text: string): Error {
+  if ((err as FastifyError).code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return err;
+  try {
+    JSON.parse(text);
+  } catch {
+    return err;
+  }
+  return new ApiError(400, 'bad_request', 'The JSON body holds a "__proto__" key, or a "constructor" key holding "prototype": such keys are not allowed.');
 }
 
 const rateLimited = (max: number, ttlMs: number) =>

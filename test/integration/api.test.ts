@@ -166,6 +166,22 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect(await new SessionsRepository(stack.app.services.db).getSession(sessionId)).toBeNull();
   });
 
+  it('a JSON body with a __proto__ key or constructor.prototype is a 400 saying such keys are not allowed (not "not valid JSON"); no run starts', async () => {
+    const refusedKeys = 'The JSON body holds a "__proto__" key, or a "constructor" key holding "prototype": such keys are not allowed.';
+    const cases: [string, string, string][] = [
+      ['/api/stories/generate', '{"since":"24h","__proto__":{"concurrency":1}}', refusedKeys],
+      ['/api/stories/generate', '{"since":"24h","flags":{"constructor":{"prototype":{"batch":true}}}}', refusedKeys],
+      ['/optimization/configure', '{"__proto__":{"max_turn_history":3}}', refusedKeys],
+      // Broken JSON is still said to be so.
+      ['/api/stories/generate', '{"since":"24h",', "Body is not valid JSON but content-type is set to 'application/json'"],
+    ];
+    for (const [path, body, message] of cases) {
+      const res = await api.call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect({ path, body, status: res.status, answer: await json(res) }).toEqual({ path, body, status: 400, answer: { error: { code: 'bad_request', message } } });
+    }
+    expect(await storiesStarted({ sinceMs: DAY_MS })).toBe(false);
+  });
+
   it('a JSON null body is refused (400), not read as no body: no run starts', async () => {
     const script = await upload('Null Body', 2, 2);
     for (const path of [`/api/scripts/${script.scriptId}/ingestions`, '/api/stories/generate']) {
