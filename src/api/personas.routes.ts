@@ -35,9 +35,16 @@ export const unknownPersonasSchema = {
   },
 } as const;
 
-/** `a, b,,a` → ["a", "b"]: trimmed, empty and repeated names left out, in the order asked. */
+/**
+ * `a, b,,` → ["a", "b"]: trimmed, empty ones (a trailing comma) left out, in the order asked. A
+ * name given twice (" a" and "a" too) is refused, as `POST /api/screenplays/generate` and
+ * `storyloom generate` refuse a persona named twice, rather than answered once.
+ */
 export function personaNamesOf(raw: string): string[] {
-  return [...new Set(raw.split(',').map((n) => n.trim()).filter(Boolean))];
+  const names = raw.split(',').map((n) => n.trim()).filter(Boolean);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new OperationError('bad_request', `querystring.names: "${twice}" is named twice`);
+  return names;
 }
 
 export const personasRoutes: ApiRoutes = async (app, { ctx }) => {
@@ -45,7 +52,7 @@ export const personasRoutes: ApiRoutes = async (app, { ctx }) => {
     '/api/personas/contexts',
     {
       schema: {
-        summary: 'Persona contexts by name, in one query (`names` comma-separated; 404 with the closest names for unknown ones)',
+        summary: 'Persona contexts by name, in one query (`names` comma-separated; 404 with the closest names for unknown ones; 400 for a name given twice)',
         tags: ['personas'],
         security: bearerSecurity,
         querystring: {

@@ -187,7 +187,7 @@ describe('GET /api/personas/contexts', () => {
 
   it('answers every asked persona\'s context, in the order asked, with one statement', async () => {
     await measured('/api/personas/contexts?names=Juno%20Park'); // the pool's connection opened
-    const { status, body, wire } = await measured(`/api/personas/contexts?names=${encodeURIComponent('Old Harlan, Mara Quill,Juno Park,Old Harlan')}`);
+    const { status, body, wire } = await measured(`/api/personas/contexts?names=${encodeURIComponent('Old Harlan, Mara Quill,Juno Park')}`);
     expect(status).toBe(200);
     expect(body.personas.map((p: { name: string }) => p.name)).toEqual(['Old Harlan', 'Mara Quill', 'Juno Park']);
     expect(body.personas[0]).toEqual({ name: 'Old Harlan', description: expect.any(String), context: expect.any(String), voiceNotes: expect.any(Array) });
@@ -203,6 +203,14 @@ describe('GET /api/personas/contexts', () => {
       unknown: [{ name: 'Juno Parks', closest: ['Juno Park'] }, { name: 'Tobias Wrenn', closest: ['Tobias Wren'] }],
     });
     expect(wire.statements).toBe(2);
+  });
+
+  it('refuses a persona named twice (names compared trimmed) with 400, as generating a screenplay refuses the same names', async () => {
+    const names = ['Old Harlan', 'Mara Quill', ' Old Harlan'];
+    const contexts = await api.call(`/api/personas/contexts?names=${encodeURIComponent(names.join(','))}`);
+    expect({ status: contexts.status, body: await json(contexts) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'querystring.names: "Old Harlan" is named twice' } } });
+    const generate = await api.call('/api/screenplays/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ plot: 'A ferry crosses in fog.', personas: names }) });
+    expect({ status: generate.status, body: await json(generate) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message: 'body.personas: "Old Harlan" is named twice' } } });
   });
 
   it('refuses a missing or empty names list with 400', async () => {
