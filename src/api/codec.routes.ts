@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError } from '../config';
 import { isLoopbackHost } from './auth';
+import { errorSchema } from './errors';
 
 export interface CodecRoutesOptions {
   codec: PayloadCodec;
@@ -89,11 +90,19 @@ export const codecRoutes: FastifyPluginAsync<CodecRoutesOptions> = async (app, o
   };
 
   for (const op of ['encode', 'decode'] as const) {
-    app.options(`/codec/${op}`, async (req, reply) => {
+    // The browser's preflight: not an operation of the API (the document leaves it out).
+    app.options(`/codec/${op}`, { schema: { hide: true } }, async (req, reply) => {
       cors(req, reply);
       return reply.code(204).send();
     });
-    app.post<{ Body: { payloads: JsonPayload[] } }>(`/codec/${op}`, { schema: { body: BODY_SCHEMA } }, async (req, reply) => {
+    app.post<{ Body: { payloads: JsonPayload[] } }>(`/codec/${op}`, {
+      schema: {
+        summary: `${op === 'encode' ? 'Encrypt' : 'Decrypt'} payloads (Temporal's remote codec protocol; its own token, STORYLOOM_CODEC_TOKEN)`,
+        tags: ['codec'],
+        body: BODY_SCHEMA,
+        response: { 200: BODY_SCHEMA, 400: errorSchema, 401: errorSchema },
+      },
+    }, async (req, reply) => {
       cors(req, reply);
       if (opts.token && !tokenMatches(req.headers.authorization, opts.token)) {
         return reply

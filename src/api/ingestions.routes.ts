@@ -3,6 +3,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_FLAGS, MAX_CONCURRENCY, type IngestionConc
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { IngestionAlreadyRunningError, startIngestion } from '../operations/start-ingestion';
 import { ApiError, errorSchema } from './errors';
+import { optionalJsonBody } from './openapi';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, scriptIdParams, startedRunSchema, type ApiRoutes } from './routes';
 
 interface IngestionBody {
@@ -38,10 +39,8 @@ export const ingestionRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Params: { id: string }; Body: IngestionBody | undefined }>(
     '/api/scripts/:id/ingestions',
     {
-      preValidation: async (request) => {
-        // No body is the defaults; a JSON null is a body, refused by the schema.
-        if (request.body === undefined) request.body = {};
-      },
+      // No body is the defaults (the document says the body is optional).
+      ...optionalJsonBody,
       schema: {
         summary: "Start the script's ingestion (202 with the workflow id, Web UI link and run URLs; 409 when one runs)",
         tags: ['ingestions'],

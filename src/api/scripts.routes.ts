@@ -23,7 +23,10 @@ const UPLOAD_FIELD = 'file';
 /** Content types taken as a raw screenplay body. */
 export const UPLOAD_CONTENT_TYPES = ['text/plain', 'text/x-fountain', 'text/fountain', 'text/xml', 'application/xml', 'application/octet-stream'];
 
+/** The upload's refusals (the statuses every route of its kind answers are added for all: src/api/openapi.ts). */
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 415: errorSchema };
+/** A script's reads. */
+const readErrors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
 
 const scriptSummarySchema = {
   type: 'object',
@@ -201,7 +204,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
           additionalProperties: false,
           properties: { limit: { type: 'integer', minimum: 1, maximum: SCRIPT_LIST_LIMIT.max, default: SCRIPT_LIST_LIMIT.default }, offset: { type: 'integer', minimum: 0, maximum: MAX_LIST_OFFSET, default: 0 } },
         },
-        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, scripts: { type: 'array', items: scriptSummarySchema } } }, ...errors },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, scripts: { type: 'array', items: scriptSummarySchema } } }, 400: errorSchema, 401: errorSchema },
       },
     },
     async (request) => new ScriptCatalogRepository(await ctx.db()).list(request.query.limit, request.query.offset),
@@ -227,7 +230,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
               lastIngestion: { type: ['object', 'null'], properties: { workflowId: { type: 'string' }, status: { type: 'string' }, startedAt: { type: 'string' }, result: { type: ['object', 'null'], additionalProperties: true } } },
             },
           },
-          ...errors,
+          ...readErrors,
         },
       },
     },
@@ -275,7 +278,11 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
               matches: { type: 'array', items: { type: 'object', properties: { score: { type: 'number' }, position: { type: 'integer' }, heading: { type: 'string' }, summary: { type: 'string' } } } },
             },
           },
-          ...errors,
+          ...readErrors,
+          // The query's embedding is this request's own provider call: refused or failed (502), rate limited (503 llm_rate_limited, with Retry-After), too slow (504 llm_timeout).
+          502: errorSchema,
+          503: { ...errorSchema, description: 'Temporal or Postgres cannot be reached, or the provider rate limited the query embedding (`llm_rate_limited`, with Retry-After)' },
+          504: errorSchema,
         },
       },
     },

@@ -16,6 +16,7 @@ import { codecRoutes } from './codec.routes';
 import { ApiContext, type ApiDeps } from './context';
 import { ApiError, installErrorHandlers, MAX_PARAM_LENGTH, sendError, toErrorAnswer } from './errors';
 import { healthRoutes } from './health.routes';
+import { installOpenApiAnswers, markOptionalBodies } from './openapi';
 import { ingestionRoutes } from './ingestions.routes';
 import type { ApiRoutes } from './routes';
 import { runRoutes } from './runs.routes';
@@ -179,7 +180,10 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
       maxAge: 600,
     });
   }
+  // Before the routes: each route's generic answers go into its schema as it is added.
+  const { optionalBodies } = installOpenApiAnswers(app);
   await app.register(swagger, {
+    transformObject: (doc) => ('openapiObject' in doc ? markOptionalBodies(doc.openapiObject, optionalBodies) : doc.swaggerObject),
     openapi: {
       openapi: '3.0.3',
       info: { title: 'storyloom API', version: APP_VERSION, description: 'Start, watch and steer storyloom jobs. Errors: { "error": { "code", "message" } }.' },

@@ -9,6 +9,7 @@ import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRef
 import { MAX_LIST_OFFSET, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { DEFAULT_STORY_FLAGS, DEFAULT_SYNTHESIS_CONCURRENCY, MAX_SYNTHESIS_CONCURRENCY, type StoryFlags } from '../shared/stories';
 import { ApiError, errorSchema } from './errors';
+import { optionalJsonBody } from './openapi';
 import { alreadyRunningSchema, bearerSecurity, sendAlreadyRunning, sendStarted, startedRunSchema, type ApiRoutes } from './routes';
 
 interface GenerateBody {
@@ -106,10 +107,8 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
   app.post<{ Body: GenerateBody }>(
     '/api/stories/generate',
     {
-      preValidation: async (request) => {
-        // No body is the defaults; a JSON null is a body, refused by the schema.
-        if (request.body === undefined) request.body = {};
-      },
+      // No body is the defaults (the document says the body is optional).
+      ...optionalJsonBody,
       schema: {
         summary: 'Cluster articles into stories and synthesise them (202 with the run; 409 when the same scope runs)',
         tags: ['stories'],

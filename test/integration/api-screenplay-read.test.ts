@@ -395,7 +395,7 @@ it('documents the read routes in the OpenAPI output', async () => {
   expect(Object.keys(list.responses['200'].content['application/json'].schema.properties)).toEqual(['total', 'stories']);
   const story = doc.paths['/api/screenplays/{storyId}'].get;
   expect(story.parameters).toEqual([expect.objectContaining({ name: 'storyId', in: 'path', required: true })]);
-  expect(Object.keys(story.responses)).toEqual(['200', '400', '401', '404']);
+  expect(Object.keys(story.responses)).toEqual(['200', '400', '401', '404', '414', '429', '503']);
   const text = doc.paths['/api/screenplays/{storyId}/versions/{version}'].get;
   expect(Object.keys(text.responses['200'].content)).toEqual(['text/plain', 'application/json']);
   expect(Object.keys(text.responses['200'].content['application/json'].schema.properties)).toContain('text');

@@ -240,7 +240,7 @@ it('the OpenAPI document has the three routes, tagged', async () => {
   const routes = [doc.paths['/api/sessions'].get, doc.paths['/api/sessions/{id}'].get, doc.paths['/api/sessions/{id}/end'].post];
   expect(routes.map((r) => r.tags)).toEqual([['sessions'], ['sessions'], ['sessions']]);
   expect(routes.every((r) => typeof r.summary === 'string' && r.summary.length > 0)).toBe(true);
-  expect(Object.keys(routes[2].responses).sort()).toEqual(['200', '400', '401', '404', '409', '503', '504']);
+  expect(Object.keys(routes[2].responses).sort()).toEqual(['200', '400', '401', '404', '409', '413', '414', '415', '429', '503', '504']);
 });
 
 describe('the CLI, through the same code', () => {

@@ -228,5 +228,5 @@ it('the OpenAPI document has both routes, tagged, with their parameters', async 
   expect(byId.summary).toMatch(/^One story/);
   expect(byId.parameters).toEqual([expect.objectContaining({ in: 'path', name: 'id', schema: expect.objectContaining({ type: 'string', maxLength: 36 }) })]);
   expect(search.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['limit', 'q']);
-  expect(Object.keys(byId.responses).sort()).toEqual(['200', '400', '401', '404']);
+  expect(Object.keys(byId.responses).sort()).toEqual(['200', '400', '401', '404', '414', '429', '503']);
 });

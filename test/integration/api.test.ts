@@ -131,6 +131,88 @@ describe('health and documents', () => {
   });
 });
 
+describe('the OpenAPI document says what every route answers', () => {
+  type Operation = { parameters?: { in: string; name: string; required?: boolean; schema: { pattern?: string } }[]; requestBody?: { required: boolean; content: Record<string, unknown> }; responses: Record<string, unknown> };
+  type Route = { method: string; path: string; op: Operation };
+  const routesOf = (doc: Record<string, any>): Route[] =>
+    Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([p, methods]) => Object.entries(methods).map(([method, op]) => ({ method: method.toUpperCase(), path: p, op })));
+  /** A path with each parameter filled: a UUID where the route takes one, else plain text (or the given value for every one). */
+  const fill = ({ path: p, op }: Route, value?: string) =>
+    p.replace(/\{(\w+)\}/g, (_m, name: string) => {
+      if (value !== undefined) return value;
+      const param = op.parameters?.find((x) => x.in === 'path' && x.name === name);
+      return param?.schema.pattern ? randomUUID() : name === 'version' ? '1' : 'x';
+    });
+  /** Each required query parameter as "x". */
+  const query = ({ op }: Route) => {
+    const required = (op.parameters ?? []).filter((x) => x.in === 'query' && x.required).map((x) => `${x.name}=x`);
+    return required.length ? `?${required.join('&')}` : '';
+  };
+  const documented = (route: Route, status: number) => String(status) in route.op.responses || `${String(status)[0]}XX` in route.op.responses;
+  const call = async (target: TestApi, route: Route, url: string, init: RequestInit = {}) => {
+    const res = await target.call(url, { method: route.method, signal: AbortSignal.timeout(20_000), ...init });
+    // An event stream that opened (200) is not read: its status is what counts.
+    const body = res.headers.get('content-type')?.includes('text/event-stream') ? (await res.body?.cancel(), undefined) : await res.text();
+    return { route: `${route.method} ${route.path}`, url: url.slice(0, 80), status: res.status, body: body?.slice(0, 200) };
+  };
+  /** Every answer must be documented for its route: the statuses it answered that its document lacks. */
+  const undocumented = (answers: (Awaited<ReturnType<typeof call>> & { of: Route })[]) => answers.filter((a) => !documented(a.of, a.status)).map(({ of: _of, ...a }) => a);
+
+  it('documents, for every route, each status a probe of it answers: token, path, query, body type, size and JSON refused; rate limit; Postgres and Temporal down', async () => {
+    const config = { ...stack.app.config, payloadKeys: parsePayloadKeys(`k1:${randomBytes(32).toString('base64')}`, undefined), codecServer: { ...stack.app.config.codecServer, token: 'codec-token' } };
+    const probed = await startTestApi({ ...apiOptions(), config });
+    const limited = await startTestApi({ ...apiOptions(), config, api: { rateLimitPerMinute: 1 } });
+    const closedPort = createDataSource('postgres://postgres@127.0.0.1:1/storyloom');
+    const connection = Connection.lazy(apiConnectionOptions({ ...config, temporal: { ...config.temporal, address: '127.0.0.1:1' } }));
+    const down = await startTestApi({ ...apiOptions(), config, db: closedPort, client: new Client({ connection, namespace: config.temporal.namespace }) });
+    try {
+      const doc = await json(await fetch(`${probed.url}/openapi.json`));
+      const routes = routesOf(doc);
+      expect(routes.length).toBeGreaterThanOrEqual(30);
+      const answers: (Awaited<ReturnType<typeof call>> & { of: Route })[] = [];
+      const probe = async (target: TestApi, route: Route, url: string, init?: RequestInit) => answers.push({ ...(await call(target, route, url, init)), of: route });
+      const seen = new Set<number>();
+      const bodies: { route: string; documentedRequired: boolean; answered: number }[] = [];
+      await limited.call('/api/scripts'); // the one request a minute the limited API takes
+      for (const route of routes) {
+        const url = `${fill(route)}${query(route)}`;
+        const takesBody = ['POST', 'PATCH', 'PUT'].includes(route.method);
+        // No token (a wrong one), a path segment over the router's limit, a malformed path parameter, an unknown query field.
+        await probe(probed, route, url, { headers: { authorization: 'Bearer wrong' } });
+        if (route.path.includes('{')) {
+          await probe(probed, route, fill(route, 'a'.repeat(2001)));
+          await probe(probed, route, `${fill(route, 'not-an-id!')}${query(route)}`);
+        }
+        // (A route that takes no query ignores one: not probed, lest the request do what it does.)
+        if (route.op.parameters?.some((x) => x.in === 'query')) await probe(probed, route, `${url}${url.includes('?') ? '&' : '?'}zz=1`);
+        if (takesBody) {
+          const contentType = Object.keys(route.op.requestBody?.content ?? { 'application/json': {} })[0];
+          await probe(probed, route, url, { headers: { 'content-type': 'image/png' }, body: 'x' });
+          await probe(probed, route, url, { headers: { 'content-type': contentType }, body: 'x'.repeat(12 * 1024 * 1024) });
+          await probe(probed, route, url, { headers: { 'content-type': 'application/json' }, body: '{"a":' });
+        }
+        // The rate limit, and Postgres and Temporal unreachable (a plain request; nothing can start).
+        await probe(limited, route, url);
+        await probe(down, route, url, takesBody ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'x', payloads: [] }) } : {});
+        // A body the route documents as optional may be left out; one it requires may not.
+        if (route.op.requestBody) {
+          const bare = await call(down, route, url);
+          answers.push({ ...bare, of: route });
+          const bodyRefused = bare.status === 400 && /"message":"body\b/.test(bare.body ?? '');
+          if (route.op.requestBody.required !== bodyRefused) bodies.push({ route: bare.route, documentedRequired: route.op.requestBody.required, answered: bare.status });
+        }
+      }
+      answers.forEach((a) => seen.add(a.status));
+      expect({ undocumented: undocumented(answers), bodies }).toEqual({ undocumented: [], bodies: [] });
+      // The probes reached what they aimed at.
+      for (const status of [400, 401, 404, 413, 414, 415, 429, 503]) expect(seen).toContain(status);
+    } finally {
+      await Promise.all([probed.close(), limited.close(), down.close()]);
+      await connection.close();
+    }
+  }, 300_000);
+});
+
 describe('stories and sessions: bad input refused before anything starts', () => {
   const postJson = (url: string, body: unknown, headers: Record<string, string> = {}) =>
     api.call(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
