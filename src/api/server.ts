@@ -115,6 +115,25 @@ function forbiddenKeysRefusal(err: Error, text: string): Error {
   return new ApiError(400, 'bad_request', 'The JSON body holds a "__proto__" key, or a "constructor" key holding "prototype": such keys are not allowed.');
 }
 
+/** Where in a parsed request value a string holds U+0000 (`body.personas[1]`), if anywhere. */
+function nulPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const [key, v] of Object.entries(value)) {
+      const found = key.includes('\u0000') ? path : nulPath(v, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 const rateLimited = (max: number, ttlMs: number) =>
   new ApiError(429, 'rate_limited', `Rate limit: ${max} requests per minute per token (or per address, without a valid one); try again in ${Math.ceil(ttlMs / 1000)} s.`);
 
@@ -166,6 +185,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     },
     allowList: (request) => !needsToken(request),
     errorResponseBuilder: (_request, context) => rateLimited(context.max, context.ttl),
+  });
+  // Postgres cannot store U+0000: a value holding one is refused here, naming it, before a
+  // route reads it (it was a 500, or a run that failed after its calls were paid).
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['params', request.params], ['query', request.query], ['body', request.body]] as const) {
+      const where = nulPath(value, part);
+      if (where) throw new ApiError(400, 'bad_request', `${where} holds a NUL character (U+0000), which cannot be stored.`);
+    }
   });
   const countUnrouted = app.createRateLimit();
   installAuth(app, api.tokens, async (request) => {

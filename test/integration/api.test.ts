@@ -274,6 +274,24 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect(await storiesStarted({ sinceMs: DAY_MS })).toBe(false);
   });
 
+  it('a NUL character (U+0000) anywhere in a request is refused (400) naming where, before anything starts or is read', async () => {
+    const sessionId = randomUUID();
+    const cases: [string, RequestInit, string][] = [
+      [`/api/sessions/${sessionId}/turns`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'I open\u0000 the door', title: 'Nul' }) }, 'body.text'],
+      ['/api/stories/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: '2030-01-01', to: '2030-01-02', topic: 'Eco\u0000nomy' }) }, 'body.topic'],
+      ['/api/stories/search?q=a%00b', {}, 'query.q'],
+      ['/api/scripts/x%00y/search?q=lamp', {}, 'params.id'],
+      ['/api/personas/contexts?names=a%00b', {}, 'query.names'],
+    ];
+    for (const [path, init, where] of cases) {
+      const res = await api.call(path, init);
+      expect({ path, status: res.status, body: await json(res) }).toEqual({
+        path, status: 400, body: { error: { code: 'bad_request', message: `${where} holds a NUL character (U+0000), which cannot be stored.` } },
+      });
+    }
+    expect((await api.call(`/api/sessions/${sessionId}`)).status).toBe(404);
+  });
+
   it('two first turns sent at once under different titles: one starts the session, the other is refused (400), not taken under a title it did not give', async () => {
     const sessionId = randomUUID();
     const answers = await Promise.all(
