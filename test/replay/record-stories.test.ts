@@ -1,6 +1,7 @@
 /**
  * Records generateStories histories (a first run, an unchanged rerun that reuses every story, a
- * run with one failed cluster, a run steered by pause / setConcurrency / resume) and checks each
+ * run with one failed cluster, a run steered by pause / setConcurrency / resume, a run cancelled
+ * after some syntheses) and checks each
  * replays against today's code. STORYLOOM_RECORD_HISTORIES=1 writes them to
  * test/replay/histories/v<version>/ (only missing ones) for replay.test.ts.
  */
@@ -63,4 +64,18 @@ it('records a run steered by pause, setConcurrency and resume', async () => {
   await handle.executeUpdate(storiesResumeUpdate);
   expect((await handle.result()).stories.created).toBe(4);
   await recordAndReplay(stack.env.address, 'stories-steered', handle.workflowId, handle.firstExecutionRunId);
+});
+
+it('records a run cancelled after some syntheses, which keeps their paid calls before its row', async () => {
+  const scope = await newDay(8, 4);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 1500 } } } });
+  stack.sim.resetStats();
+  const handle = await start(scope, { concurrency: 2 });
+  // Two syntheses answered (held for the run's write), two more in flight.
+  for (let i = 0; i < 200 && (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow();
+  const { events } = await handle.fetchHistory();
+  expect(events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'keepStoryCalls')).toBe(true);
+  await recordAndReplay(stack.env.address, 'stories-cancelled-after-syntheses', handle.workflowId, handle.firstExecutionRunId);
 });
