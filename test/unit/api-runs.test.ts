@@ -217,7 +217,7 @@ describe("each job's links and steering are those its workflow defines", () => {
   it('an ingestion still takes pause and concurrency', async () => {
     expect(await json(await api.call('/api/runs/ingest-1/pause', { method: 'POST' }))).toEqual({ workflowId: 'ingest-1', action: 'pause', state: { ...steering, paused: true } });
     const changed = await api.call('/api/runs/ingest-1/concurrency', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ summaries: 3 }) });
-    expect(await json(changed)).toEqual({ workflowId: 'ingest-1', state: { ...steering, concurrency: { summaries: 3, sheets: 5 } } });
+    expect(await json(changed)).toEqual({ workflowId: 'ingest-1', action: 'concurrency', state: { ...steering, concurrency: { summaries: 3, sheets: 5 } } });
     expect(calls.filter((c) => c.startsWith('update'))).toEqual(['update pause ingest-1', 'update setConcurrency ingest-1']);
   });
 });
