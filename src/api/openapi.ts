@@ -24,11 +24,12 @@ export const optionalJsonBody = {
 };
 
 const PROTECTED = /^\/(api|optimization)(\/|$)/;
+const CODEC = /^\/codec\//;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
 const DESCRIPTIONS: Record<string, string> = {
   400: 'Bad request: the path, query or body breaks the schema (`invalid_request`), or is refused for another reason (`bad_request`)',
-  401: 'No valid bearer token (`unauthorized`; when STORYLOOM_API_TOKENS is set)',
+  401: 'No valid bearer token (`unauthorized`; when STORYLOOM_API_TOKENS is set, or STORYLOOM_CODEC_TOKEN for /codec)',
   413: 'The body is over this route\'s limit (`payload_too_large`)',
   414: 'A path segment is over 2,000 characters (`uri_too_long`)',
   415: 'A Content-Type this route does not take (`unsupported_media_type`)',
@@ -39,8 +40,8 @@ const DESCRIPTIONS: Record<string, string> = {
 /**
  * The statuses a route answers whatever its handler does, from its definition: 400 for a schema
  * (or a body, which may not be JSON), 413 and 415 for a method that takes a body, 414 for a path
- * parameter, and for a protected route (/api, /optimization) 401, 429 and 503 (each reads
- * Postgres or Temporal).
+ * parameter, for a protected route (/api, /optimization) 401, 429 and 503 (each reads
+ * Postgres or Temporal), and for a codec route 401 (its own token).
  */
 export function routeStatuses(route: Pick<RouteOptions, 'method' | 'url' | 'schema'>): number[] {
   const methods = [route.method].flat();
@@ -51,6 +52,8 @@ export function routeStatuses(route: Pick<RouteOptions, 'method' | 'url' | 'sche
   if (takesBody) [413, 415].forEach((s) => statuses.add(s));
   if (/[:*]/.test(route.url ?? '')) statuses.add(414);
   if (PROTECTED.test(route.url ?? '')) [401, 429, 503].forEach((s) => statuses.add(s));
+  // The codec routes take their own token (STORYLOOM_CODEC_TOKEN).
+  if (CODEC.test(route.url ?? '')) statuses.add(401);
   return [...statuses].sort((a, b) => a - b);
 }
 
