@@ -44,9 +44,15 @@ export function retryAfterMs(headers: HttpishError['headers'], now = Date.now())
 
 const CONTEXT_TOO_LONG = /prompt is too long|context[_ ]length|maximum context|too many tokens|context window/i;
 
-/** Detail of the provider's message without the SDK's "400 " prefix. */
+/**
+ * Key-shaped words in a provider's message: OpenAI quotes a rejected key's ends
+ * (`sk-WRONG*****4444`), and messages end up in histories, logs and run rows.
+ */
+const KEY_SHAPED = /\b(?:sk|rk|pk)-[A-Za-z0-9_*-]{6,}|\bBearer\s+\S+/g;
+
+/** Detail of the provider's message without the SDK's "400 " prefix, and without anything shaped like a key. */
 function providerMessage(err: HttpishError): string {
-  return (err.message ?? String(err)).replace(/^\d{3}\s+/, '').slice(0, 500);
+  return (err.message ?? String(err)).replace(/^\d{3}\s+/, '').replace(KEY_SHAPED, '[key hidden]').slice(0, 500);
 }
 
 /**

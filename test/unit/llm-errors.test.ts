@@ -50,6 +50,13 @@ describe('toLlmFailure', () => {
     expect(map(httpError(401, 'invalid x-api-key')).message).toMatch(/check ANTHROPIC_API_KEY/);
   });
 
+  it('hides anything shaped like a key in the provider\'s words (OpenAI quotes a rejected key\'s ends), and keeps the rest', () => {
+    const message = map(httpError(401, 'Incorrect API key provided: sk-WRONG*****************4444. You can find your API key at https://platform.openai.com/account/api-keys.')).message;
+    expect(message).toContain('Incorrect API key provided: [key hidden]. You can find your API key');
+    expect(message).not.toMatch(/WRONG|4444/);
+    expect(map(httpError(400, 'header Authorization: Bearer abc.def-123 was refused')).message).toContain('header Authorization: [key hidden] was refused');
+  });
+
   it('recognises a context-too-long 400', () => {
     const f = map(httpError(400, 'prompt is too long: 250000 tokens > 200000 maximum'));
     expect(f.type).toBe(LlmFailureType.ContextTooLong);
