@@ -136,3 +136,22 @@ describe('a NUL character (U+0000), which Postgres cannot store, is refused with
     expect(() => parseArticles(jsonl, 'news.jsonl')).toThrow(new ArticleImportError('news.jsonl', undefined, 'article 2 holds a NUL character (U+0000), which cannot be stored'));
   });
 });
+
+describe('a feed declaring XML entities is refused before parsing (an expansion bomb, or an external entity reading a local file)', () => {
+  const rss = (doctype: string) =>
+    Buffer.from(`<?xml version="1.0"?>\n${doctype}\n<rss version="2.0"><channel><title>T</title><item><title>&a;</title><link>https://x.example/1</link><pubDate>Tue, 03 Mar 2026 07:00:00 GMT</pubDate></item></channel></rss>\n`);
+
+  it.each([
+    ['an entity bomb', '<!DOCTYPE rss [\n<!ENTITY a0 "ha">\n<!ENTITY a "&a0;&a0;&a0;&a0;">\n]>'],
+    ['an external entity', '<!DOCTYPE rss [\n<!ENTITY a SYSTEM "file:///etc/passwd">\n]>'],
+  ])('%s: exit 2 with its line, nothing imported', (_what, doctype) => {
+    expect(() => parseArticles(rss(doctype), 'feed.xml')).toThrow(
+      new ArticleImportError('feed.xml', 3, 'the feed declares XML entities (<!ENTITY …>), which can expand without bound or read local files; it was refused'),
+    );
+  });
+
+  it('a DOCTYPE without entities (RSS 0.91\'s) is read', () => {
+    const feed = Buffer.from('<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel><title>T</title><item><title>Harbour news</title><link>https://x.example/1</link><pubDate>Tue, 03 Mar 2026 07:00:00 GMT</pubDate><description>Boats.</description></item></channel></rss>\n');
+    expect(parseArticles(feed, 'feed.xml').articles.map((a) => a.title)).toEqual(['Harbour news']);
+  });
+});

@@ -55,9 +55,21 @@ export function isFeed(xml: string): 'rss' | 'atom' | undefined {
 
 export function parseFeedArticles(xml: string, file: string): ParseResult {
   const body = xml.replace(/^\uFEFF/, '');
+  // A DOCTYPE is allowed (RSS 0.91 feeds have one); entities declared in it are not: they can
+  // expand without bound or name a local file. Refused before parsing, as in an FDX file.
+  const entity = /<!DOCTYPE\b[^[>]*\[[\s\S]*?<!ENTITY\b/i.exec(body);
+  if (entity) {
+    const line = body.slice(0, entity.index + entity[0].length).split('\n').length;
+    throw new ArticleImportError(file, line, 'the feed declares XML entities (<!ENTITY …>), which can expand without bound or read local files; it was refused');
+  }
   const valid = XMLValidator.validate(body);
   if (valid !== true) throw new ArticleImportError(file, valid.err.line, `invalid XML: ${valid.err.msg}`);
-  const doc = parser.parse(body) as Node;
+  let doc: Node;
+  try {
+    doc = parser.parse(body) as Node;
+  } catch (err) {
+    throw new ArticleImportError(file, undefined, `invalid XML: ${(err as Error).message}`);
+  }
   const lineOf = itemLines(body);
   if (doc.rss) {
     const channel = (doc.rss as Node).channel as Node | undefined;
