@@ -97,6 +97,15 @@ export function scriptTitleProblem(title: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A title taken from the file (its title page, else its name) meets what a given title must:
+ * one line without control characters (a terminal escape in a title page would reach every
+ * terminal that lists the script), at most MAX_SCRIPT_TITLE_CHARS. Empty when nothing is left.
+ */
+export function derivedTitle(raw: string): string {
+  return raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_SCRIPT_TITLE_CHARS).trimEnd();
+}
+
 export async function importScreenplayBytes(
   ctx: OperationContext,
   bytes: Uint8Array,
@@ -110,7 +119,7 @@ export async function importScreenplayBytes(
     // An update by id with no --title keeps the script's title: a title page that another script
     // also has must not make a re-import fail (only an explicit --title renames, and is checked).
     const kept = opts.scriptId && opts.title === undefined ? await repo.findScript(opts.scriptId).catch(() => undefined) : undefined;
-    const title = opts.title ?? (kept && kept.id === opts.scriptId ? kept.title : undefined) ?? parsed.title ?? fileName.replace(/\.[^.]+$/, '');
+    const title = opts.title ?? (kept && kept.id === opts.scriptId ? kept.title : undefined) ?? (derivedTitle(parsed.title ?? '') || derivedTitle(fileName.replace(/\.[^.]+$/, '')) || 'Untitled');
     const importOptions = { scriptId: opts.scriptId, title, sourceName: fileName };
     const target = await repo.findTarget(db.manager, importOptions);
     if (target) await refuseWhileIngesting(ctx, target, title);

@@ -481,6 +481,15 @@ describe('scripts, ingestion and SSE', () => {
     const namedScript = await json(await api.call(`/api/scripts/${(await json(namedRes)).scriptId}`));
     expect(namedScript).toMatchObject({ sourceName: `${t} pilot.fountain` });
 
+    // A title from the title page meets what a given title must: one line, no terminal escapes, at most 500 characters.
+    const escaped = new FormData();
+    escaped.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: `Esc\u001b[2J ${t} ${'L'.repeat(600)}`, salt: `${t} escaped` })]), 'escaped.fountain');
+    const escapedRes = await api.call('/api/scripts', { method: 'POST', body: escaped });
+    expect(escapedRes.status).toBe(201);
+    const escapedTitle = (await json(escapedRes)).title as string;
+    expect(escapedTitle).toMatch(new RegExp(`^Esc \\[2J ${t} L+$`));
+    expect(escapedTitle).toHaveLength(500);
+
     const before = (await json(await api.call('/api/scripts?limit=1'))).total;
     const refusals: [FormData, string, string][] = [];
     const unknown = new FormData();
