@@ -30,7 +30,7 @@ import {
 import { OperationError } from '../operations/context';
 import { endSession } from '../operations/end-session';
 import { MAX_LIST_OFFSET, SESSION_LIST_LIMIT } from '../shared/list-limits';
-import { MAX_TURN_INPUT_CHARS, turnInputProblem, turnStreamKey } from '../shared/sessions';
+import { MAX_TURN_INPUT_CHARS, sessionTitleProblem, turnInputProblem, turnStreamKey } from '../shared/sessions';
 import { ApiError, errorSchema, toErrorAnswer, UUID_PATTERN } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
@@ -191,6 +191,8 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
       // The schema took its type and length: what is left (blank text) is a bad request, as a blank title is.
       const problem = turnInputProblem(request.body);
       if (problem) throw new ApiError(400, 'bad_request', problem);
+      const titleProblem = request.body.title === undefined ? undefined : sessionTitleProblem(request.body.title);
+      if (titleProblem) throw new ApiError(400, 'bad_request', `title ${titleProblem}; nothing was started.`);
       const db = await ctx.db();
       // One id, one workflow: a UUID in capitals is the same session as in lower case (the workflow id is made from the text).
       const sessionId = request.params.id.toLowerCase();

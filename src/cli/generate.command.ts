@@ -118,6 +118,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   const title = values.title?.trim();
   if (values.title !== undefined && !title) throw new UsageError('--title must not be empty (leave it out for the plot\'s first words, or the story\'s title)');
   if (title && title.length > MAX_SCREENPLAY_TITLE_LENGTH) throw new UsageError(`--title takes at most ${MAX_SCREENPLAY_TITLE_LENGTH} characters; got ${title.length}`);
+  if (title && /[\u0000-\u001f\u007f]/.test(title)) throw new UsageError('--title must be one line (no line break, tab or other control character)');
   const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
   const model = parseModelChoice('--model', values.model);

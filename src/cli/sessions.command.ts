@@ -21,7 +21,7 @@ import {
   type PromptSettingsChange,
   type PromptSettingsOverride,
 } from '../domain/sessions/settings';
-import { sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
+import { sessionTitleProblem, sessionWorkflowId, turnInputProblem, type TurnMetrics, type TurnResult } from '../shared/sessions';
 import type { CliContext } from './context';
 import { endSession } from '../operations/end-session';
 import { intOption } from './int-option';
@@ -80,6 +80,8 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
     session = found;
   } else {
     const script = values.script ? await ctx.script(values.script) : undefined;
+    const titleProblem = values.title === undefined ? undefined : sessionTitleProblem(values.title);
+    if (titleProblem) throw new UsageError(`--title ${titleProblem}.`);
     const title = values.title?.trim() || script?.title || 'Untitled story';
     session = { id: randomUUID(), title, scriptId: script?.id ?? null, turns: 0 };
   }

@@ -54,6 +54,17 @@ export function turnInputProblem(input: unknown): string | undefined {
   return undefined;
 }
 
+/** The most characters a session's title has (the API's `title`, `play --title`). */
+export const MAX_SESSION_TITLE_CHARS = 200;
+
+/** What is wrong with a title given for a new session, or undefined: blank, too long, or more than one line (control characters). */
+export function sessionTitleProblem(title: string): string | undefined {
+  if (!title.trim()) return 'must not be blank (leave it out for "Untitled story")';
+  if (title.length > MAX_SESSION_TITLE_CHARS) return `has ${title.length} characters; the limit is ${MAX_SESSION_TITLE_CHARS}`;
+  if (/[\u0000-\u001f\u007f]/.test(title)) return 'must be one line (no line break, tab or other control character)';
+  return undefined;
+}
+
 /** A short, readable summary of a tool call for the Web UI: `tool: search_memories "the lighthouse"`. */
 export function toolSummary(name: string, args: unknown): string {
   const a = (args && typeof args === 'object' ? args : {}) as Record<string, unknown>;

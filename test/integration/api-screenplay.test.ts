@@ -134,6 +134,7 @@ describe('POST /api/screenplays/generate and its text stream', () => {
     [{ plot: PLOT, personas: ['Juno Park', ' Juno Park '] }, 'body.personas: "Juno Park" is named twice'],
     [{ plot: PLOT, personas: ['Juno Park'], title: '   ' }, 'body.title must not be blank (leave it out for the default title)'],
     [{ plot: PLOT, personas: ['Juno Park'], title: 'x'.repeat(201) }, 'body.title must NOT have more than 200 characters'],
+    [{ plot: PLOT, personas: ['Juno Park'], title: 'Two\nlines' }, 'body.title must be one line (no line break, tab or other control character)'],
     [{ plot: PLOT, personas: ['Juno Park'], variants: 11 }, 'body.variants must be <= 10'],
     [{ plot: PLOT, personas: ['Juno Park'], maxTokens: 10 }, 'body.maxTokens must be >= 256'],
     [{ plot: PLOT, personas: ['Juno Park'], colour: 'red' }, 'body: unknown field "colour"'],

@@ -241,6 +241,16 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     if (scope) expect(await storiesStarted(scope)).toBe(false);
   });
 
+  it.each([
+    ['   ', 'title must not be blank (leave it out for "Untitled story"); nothing was started.'],
+    ['The \u001b[31mred\u001b[0m lighthouse', 'title must be one line (no line break, tab or other control character); nothing was started.'],
+  ])('a new session\'s title %j is refused (400 bad_request): no session starts', async (title, message) => {
+    const sessionId = randomUUID();
+    const res = await postJson(`/api/sessions/${sessionId}/turns`, { text: 'I look around.', title });
+    expect({ status: res.status, body: await json(res) }).toEqual({ status: 400, body: { error: { code: 'bad_request', message } } });
+    expect(await new SessionsRepository(stack.app.services.db).getSession(sessionId)).toBeNull();
+  });
+
   it('a blank turn is a bad request (400 bad_request, as a blank title): no session starts', async () => {
     const sessionId = randomUUID();
     const res = await postJson(`/api/sessions/${sessionId}/turns`, { text: '   ' });

@@ -195,6 +195,8 @@ const CASES: Case[] = [
     (argv): Case => [argv.join(' '), () => argv, new RegExp(`storyloom ${argv[0]}: Unknown option '${argv.find((a) => a.startsWith('-'))}'.* \\(see \`storyloom ${argv[0]} --help\`\\)`)],
   ),
   ['migrate now', () => ['migrate', 'now'], /storyloom migrate: takes no arguments; got "now"/],
+  ['play --title over 200 characters', () => ['play', '--title', 'x'.repeat(201)], /storyloom play: --title has 201 characters; the limit is 200\./],
+  ['generate --title of two lines', () => ['generate', '--plot', path.join(FIXTURES, 'plots/harbour.txt'), '--persona', 'Mara Quill', '--title', 'Two\nlines'], /--title must be one line/],
   // Checked before they are read: a device was read without end, a large file whole.
   ['personas import /dev/zero', () => ['personas', 'import', '/dev/zero'], /\/dev\/zero is not a file\./],
   ['personas import a 6 MB file', () => {
