@@ -148,6 +148,8 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
     {
       // The plot may be up to MAX_PLOT_BYTES: room for it and the rest of the body.
       bodyLimit: Math.max(ctx.config.api.jsonBodyLimitBytes, MAX_PLOT_BYTES + 16 * 1024),
+      // The plot gets a plot file's text checks (a NUL: "looks like a binary file"), not the generic NUL refusal.
+      config: { ownTextChecks: ['body.plot'] },
       schema: {
         summary: 'Generate a screenplay from a plot and personas (202 with the run; its text streams at urls.stream)',
         tags: ['screenplays'],

@@ -115,19 +115,27 @@ function forbiddenKeysRefusal(err: Error, text: string): Error {
   return new ApiError(400, 'bad_request', 'The JSON body holds a "__proto__" key, or a "constructor" key holding "prototype": such keys are not allowed.');
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Request values (`body.plot`) the route checks for U+0000 itself, with a message of its own. */
+    ownTextChecks?: string[];
+  }
+}
+
 /** Where in a parsed request value a string holds U+0000 (`body.personas[1]`), if anywhere. */
-function nulPath(value: unknown, path: string): string | undefined {
+function nulPath(value: unknown, path: string, skip: ReadonlySet<string>): string | undefined {
+  if (skip.has(path)) return undefined;
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], `${path}[${i}]`);
+      const found = nulPath(value[i], `${path}[${i}]`, skip);
       if (found) return found;
     }
     return undefined;
   }
   if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
     for (const [key, v] of Object.entries(value)) {
-      const found = key.includes('\u0000') ? path : nulPath(v, `${path}.${key}`);
+      const found = key.includes('\u0000') ? path : nulPath(v, `${path}.${key}`, skip);
       if (found) return found;
     }
   }
@@ -188,9 +196,11 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
   });
   // Postgres cannot store U+0000: a value holding one is refused here, naming it, before a
   // route reads it (it was a 500, or a run that failed after its calls were paid).
+  // A route that checks some text itself, with a message of its own, names it in `config.ownTextChecks`.
   app.addHook('preValidation', async (request) => {
+    const own = new Set(request.routeOptions.config?.ownTextChecks ?? []);
     for (const [part, value] of [['params', request.params], ['query', request.query], ['body', request.body]] as const) {
-      const where = nulPath(value, part);
+      const where = nulPath(value, part, own);
       if (where) throw new ApiError(400, 'bad_request', `${where} holds a NUL character (U+0000), which cannot be stored.`);
     }
   });
