@@ -189,6 +189,14 @@ describe('Postgres out of reach', () => {
     }
   });
 
+  it('never prints a password given in the query (?password=, sslpassword), which pg reads too', async () => {
+    const url = 'postgres://127.0.0.1:5499/storyloom?user=app&password=Hunter2&sslpassword=Keyphrase9&application_name=x';
+    const err = await initializeDataSource({ initialize: () => Promise.reject(refused()) }, url).catch((e: unknown) => e);
+    const message = (err as Error).message;
+    expect(message).toContain('?user=app&password=***&sslpassword=***&application_name=x');
+    expect(message).not.toMatch(/Hunter2|Keyphrase9/);
+  });
+
   it('leaves other errors as they are', async () => {
     const other = new Error('relation "x" does not exist');
     await expect(initializeDataSource({ initialize: () => Promise.reject(other) }, 'postgres://h/db')).rejects.toBe(other);
