@@ -4,7 +4,8 @@ import type { LlmBatch, LlmBatchItem } from '../db/entities/llm-batch.entity';
 import type { ItemOutcomeRow, ProviderBatchRepository } from '../db/repositories/provider-batch.repository';
 import type { BatchClientRegistry } from '../llm/batch/registry';
 import type { BatchCallOptions, BatchClient, BatchItemResult, BatchStatus } from '../llm/batch/types';
-import { toLlmFailure } from '../llm/errors';
+import { toLlmFailure, withoutKeys } from '../llm/errors';
+import { withoutNul } from '../llm/without-nul';
 import { deferredWrites, type CallContext, type ChatCall, type LlmService } from '../llm/llm-service';
 import type { ChatResult } from '../llm/types';
 import { LlmFailureType } from '../shared/failure-types';
@@ -172,13 +173,15 @@ export function createProviderBatchActivities(deps: ProviderBatchDeps) {
       const r = byId.get(item.customId);
       const itemCtx = { ...ctx, collect, callKey: itemCallKey(ref.key, item.customId) };
       if (!r || (!r.ok && r.reason !== 'errored')) {
-        const why = failure ?? (r && !r.ok ? r.message : 'the batch ended without a result for this item');
+        const why = failure ?? (r && !r.ok ? withoutKeys(r.message) : 'the batch ended without a result for this item');
         rows.push(failedRow(item.customId, ApplicationFailure.create({ type: LlmFailureType.Transient, message: `${provider} batch ${status.id}: ${why}` })));
         continue;
       }
       if (r.ok) {
-        const failure = await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: true, result: r.result, latencyMs });
-        rows.push(failure ? failedRow(item.customId, failure) : { customId: item.customId, outcome: 'ok', response: r.result as ChatResult });
+        // Stored as the service keeps an answer: without NUL, which Postgres refuses in jsonb (one such item failed the whole batch's write).
+        const result = withoutNul(r.result);
+        const failure = await deps.llm.settleBatchItem(callOf(batch, item), itemCtx, { ok: true, result, latencyMs });
+        rows.push(failure ? failedRow(item.customId, failure) : { customId: item.customId, outcome: 'ok', response: result as ChatResult });
         continue;
       }
       const mapped = toLlmFailure({ status: r.status ?? 500, message: r.message }, provider, batch.model) as ApplicationFailure;

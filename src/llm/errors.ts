@@ -46,13 +46,32 @@ const CONTEXT_TOO_LONG = /prompt is too long|context[_ ]length|maximum context|t
 
 /**
  * Key-shaped words in a provider's message: OpenAI quotes a rejected key's ends
- * (`sk-WRONG*****4444`), and messages end up in histories, logs and run rows.
+ * (`sk-WRONG*****4444`), and messages end up in histories, logs and run rows. A key has a digit
+ * or a mask's `*` in it, which a model's name (`pk-instruct-large`) or prose (`Bearer auth`) has not.
  */
-const KEY_SHAPED = /\b(?:sk|rk|pk)-[A-Za-z0-9_*-]{6,}|\bBearer\s+\S+/g;
+const KEY_SHAPED = /\b(?:sk|rk|pk|sess)-(?=[\w*-]*[\d*])[\w*-]{4,}|\bbearer\s+(?=\S*[\d*])\S{8,}/gi;
+
+/** `text` with anything shaped like a key hidden: every provider text a failure carries goes through it. */
+export function withoutKeys(text: string): string {
+  return text.replace(KEY_SHAPED, '[key hidden]');
+}
 
 /** Detail of the provider's message without the SDK's "400 " prefix, and without anything shaped like a key. */
 function providerMessage(err: HttpishError): string {
-  return (err.message ?? String(err)).replace(/^\d{3}\s+/, '').replace(KEY_SHAPED, '[key hidden]').slice(0, 500);
+  return withoutKeys((err.message ?? String(err)).replace(/^\d{3}\s+/, '')).slice(0, 500);
+}
+
+/**
+ * The SDK error a failure keeps as its cause, its message and stack without keys (Temporal
+ * records a failure's cause chain in history, and the worker logs it), its status and code kept.
+ */
+function causeWithoutKeys(err: unknown): Error | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const copy = new Error(withoutKeys(err.message));
+  copy.name = err.name;
+  copy.stack = withoutKeys(err.stack ?? '');
+  const { status, code } = err as { status?: unknown; code?: unknown };
+  return Object.assign(copy, status !== undefined ? { status } : {}, code !== undefined ? { code } : {});
 }
 
 /**
@@ -151,7 +170,7 @@ export function toLlmFailure(err: unknown, provider: Provider, model: string): E
   const e = (err ?? {}) as HttpishError;
   const where = `${provider} (model ${model})`;
   const fail = (type: LlmFailureType, message: string, nonRetryable: boolean, nextRetryDelay?: number) =>
-    ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, cause: err instanceof Error ? err : undefined });
+    ApplicationFailure.create({ type, message, nonRetryable, nextRetryDelay, cause: causeWithoutKeys(err) });
   const httpStatus = e.status ?? e.status_code;
   const bodyStatus = statusOfErrorBody(e);
   if (httpStatus === undefined && bodyStatus === undefined) {
@@ -170,7 +189,7 @@ export function toLlmFailure(err: unknown, provider: Provider, model: string): E
   const status = bodyStatus === 402 || httpStatus === undefined ? bodyStatus! : httpStatus;
   const code = httpStatus === undefined ? `${status}, sent mid-stream` : String(status);
   const body = providerError(e);
-  const detail = httpStatus === undefined ? `${body.message ?? providerMessage(e)} (${[body.type, body.code].filter(Boolean).join(', ')})` : providerMessage(e);
+  const detail = httpStatus === undefined ? `${body.message ? withoutKeys(body.message).slice(0, 500) : providerMessage(e)} (${[body.type, body.code].filter(Boolean).join(', ')})` : providerMessage(e);
   if (status === 402) {
     return fail(
       LlmFailureType.InsufficientQuota,

@@ -261,3 +261,27 @@ it('a batch whose every item is cached is never sent', async () => {
   expect(stack.sim.stats().batches.created).toBe(0);
   expect(await asActivity(wf, 1, () => activities.fetchProviderBatchResults(ref))).toEqual([{ customId: 'c0', status: 'cached' }]);
 });
+
+it('an answer holding a NUL (which Postgres refuses in jsonb) is stored without it, and the batch\'s other answers with it', async () => {
+  const clients = createBatchClients(stack.services.config.llm);
+  const openai = clients.get('openai');
+  // The provider's answers, each with a NUL in front (a model can emit one).
+  const withNul = Object.assign(Object.create(openai) as typeof openai, {
+    results: async (...args: Parameters<typeof openai.results>) =>
+      (await openai.results(...args)).map((r) => (r.ok ? { ...r, result: { ...r.result, text: `\u0000${r.result.text}` } } : r)),
+  });
+  clients.register(withNul);
+  const nulActivities = createProviderBatchActivities({ repo, llm: stack.services.llm, clients });
+  const wf = `wf-batch-nul-${Date.now()}`;
+  const ref = await prepared('openai', wf, 'nul', 3, false);
+  await asActivity(wf, 1, () => nulActivities.submitProviderBatch(ref));
+  await untilEnded(wf, ref);
+  const outcomes = await asActivity(wf, 1, () => nulActivities.fetchProviderBatchResults(ref));
+  expect(outcomes.map((o) => o.status)).toEqual(['ok', 'ok', 'ok']);
+  const answers = await repo.answers(ref.key);
+  expect(answers.size).toBe(3);
+  for (const a of answers.values()) {
+    expect(a.text).not.toContain('\u0000');
+    expect(structuredAnswerProblem(a.text, SCHEMA)).toBeUndefined();
+  }
+});

@@ -55,6 +55,20 @@ describe('toLlmFailure', () => {
     expect(message).toContain('Incorrect API key provided: [key hidden]. You can find your API key');
     expect(message).not.toMatch(/WRONG|4444/);
     expect(map(httpError(400, 'header Authorization: Bearer abc.def-123 was refused')).message).toContain('header Authorization: [key hidden] was refused');
+    expect(map(httpError(400, 'authorization: bearer sk-abc*1 refused')).message).toContain('authorization: [key hidden] refused');
+  });
+
+  it('the failure\'s cause (recorded in history with it) carries no key either, and keeps its status', () => {
+    const f = map(httpError(401, 'Incorrect API key provided: sk-WRONG*****4444.'));
+    const cause = f.cause as Error & { status?: number };
+    expect(cause.message).toBe('401 Incorrect API key provided: [key hidden].');
+    expect(cause.stack).not.toMatch(/WRONG|4444/);
+    expect(cause.status).toBe(401);
+  });
+
+  it('keeps words that only look like a key\'s prefix: a model\'s name, "Bearer auth"', () => {
+    const message = map(httpError(404, 'model pk-instruct-large not found; use an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)')).message;
+    expect(message).toContain('model pk-instruct-large not found; use an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)');
   });
 
   it('recognises a context-too-long 400', () => {
