@@ -35,7 +35,14 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   try {
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount) return false;
-    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    try {
+      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    } catch (err) {
+      // Another migrator created it between the check and here (42P04, or 23505 from the catalog's index).
+      const code = (err as { code?: unknown }).code;
+      if (code === '42P04' || code === '23505') return false;
+      throw err;
+    }
     return true;
   } finally {
     await admin.end();
@@ -67,6 +74,8 @@ export async function migrateDatabase(databaseUrl: string, opts: { create?: bool
   if (opts.create !== false) await ensureDatabase(databaseUrl);
   // The lock lives in a session of its own: the migrations take the DataSource's one connection.
   const lock = new Client({ connectionString: databaseUrl });
+  // A connection dropped while waiting for the lock surfaces through the query; unlistened, it would end the process.
+  lock.on('error', () => undefined);
   await connectOrExplain(databaseUrl, () => lock.connect());
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -89,9 +98,10 @@ export class SchemaBehindError extends Error {
   override name = 'SchemaBehindError';
 
   constructor(readonly pending: readonly string[], databaseUrl: string) {
+    // What to do first: /readyz cuts a reason at 200 characters, and an empty database lacks them all.
     super(
-      `The database at ${redactUrl(databaseUrl)} lacks ${pending.length} migration(s) of this release (${pending.join(', ')}): ` +
-        'run `storyloom migrate` (once, before starting this release\'s workers).',
+      `Run \`storyloom migrate\` (once, before starting this release's workers): the database at ${redactUrl(databaseUrl)} ` +
+        `lacks ${pending.length} migration(s) of this release (${pending.join(', ')}).`,
     );
   }
 }
@@ -182,29 +192,34 @@ export function initializeDataSource(ds: Pick<DataSource, 'initialize'>, databas
   return connectOrExplain(databaseUrl, () => ds.initialize());
 }
 
-/** A driver's message never quotes the URL, but should one ever, its password is masked too. */
+/** A driver's message never quotes the URL, but should one ever, its password (and the query's secrets) are masked too. */
 function withoutPassword(text: string, databaseUrl: string): string {
-  let password: string;
+  let url: URL;
   try {
-    password = new URL(databaseUrl).password;
+    url = new URL(databaseUrl);
   } catch {
     return text;
   }
-  if (!password) return text;
-  let decoded = password;
-  try {
-    decoded = decodeURIComponent(password);
-  } catch {
-    // Not percent-encoded: the password as written.
+  const forms = (secret: string) => {
+    try {
+      return [...new Set([secret, decodeURIComponent(secret)])];
+    } catch {
+      return [secret]; // Not percent-encoded: the secret as written.
+    }
+  };
+  // In a URL (`:secret@`), a connection string (`password=secret`) or the URL's query (`sslpassword=secret`).
+  for (const p of url.password ? forms(url.password) : []) text = text.split(`:${p}@`).join(':***@').split(`password=${p}`).join('password=***');
+  for (const [key, value] of url.searchParams) {
+    if (!value || !SECRET_QUERY_KEYS.has(key.toLowerCase())) continue;
+    for (const v of forms(value)) text = text.split(`${key}=${v}`).join(`${key}=***`);
   }
-  // In a URL (`:secret@`) or a connection string (`password=secret`).
-  return [password, decoded].reduce((t, p) => t.split(`:${p}@`).join(':***@').split(`password=${p}`).join('password=***'), text);
+  return text;
 }
 
-/** The URL without its password, for messages and logs. */
 /** Query parameters of a connection URL that hold secrets. */
 const SECRET_QUERY_KEYS = new Set(['password', 'sslpassword', 'sslkey', 'sslcert']);
 
+/** The URL without its password (or the query's secrets), for messages and logs. */
 export function redactUrl(databaseUrl: string): string {
   try {
     const url = new URL(databaseUrl);
