@@ -122,25 +122,31 @@ declare module 'fastify' {
   }
 }
 
-/** Where in a parsed request value a string holds U+0000 (`body.personas[1]`), if anywhere. */
-function nulPath(value: unknown, path: string, skip: ReadonlySet<string>): string | undefined {
-  if (skip.has(path)) return undefined;
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], `${path}[${i}]`, skip);
-      if (found) return found;
-    }
-    return undefined;
-  }
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    for (const [key, v] of Object.entries(value)) {
-      const found = key.includes('\u0000') ? path : nulPath(v, `${path}.${key}`, skip);
-      if (found) return found;
+/**
+ * Where in a parsed request value a string holds U+0000 (`body.personas[1]`), if anywhere. A walk
+ * with a stack of its own, to NUL_CHECK_DEPTH levels: a body of thousands of nested arrays must
+ * not overflow the call stack (no route takes values that deep; its schema refuses them).
+ */
+function nulPath(root: unknown, rootPath: string, skip: ReadonlySet<string>): string | undefined {
+  const stack: [unknown, string, number][] = [[root, rootPath, 0]];
+  while (stack.length) {
+    const [value, path, depth] = stack.pop()!;
+    if (skip.has(path)) continue;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path;
+    } else if (depth < NUL_CHECK_DEPTH && Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${path}[${i}]`, depth + 1]);
+    } else if (depth < NUL_CHECK_DEPTH && value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+      for (const [key, v] of Object.entries(value).reverse()) {
+        if (key.includes('\u0000')) return path;
+        stack.push([v, `${path}.${key}`, depth + 1]);
+      }
     }
   }
   return undefined;
 }
+
+const NUL_CHECK_DEPTH = 32;
 
 const rateLimited = (max: number, ttlMs: number) =>
   new ApiError(429, 'rate_limited', `Rate limit: ${max} requests per minute per token (or per address, without a valid one); try again in ${Math.ceil(ttlMs / 1000)} s.`);

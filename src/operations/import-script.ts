@@ -103,7 +103,8 @@ export function scriptTitleProblem(title: string): string | undefined {
  * terminal that lists the script), at most MAX_SCRIPT_TITLE_CHARS. Empty when nothing is left.
  */
 export function derivedTitle(raw: string): string {
-  return raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_SCRIPT_TITLE_CHARS).trimEnd();
+  // C0 and C1 controls (U+009B is a terminal's CSI), line and paragraph separators, bidi overrides.
+  return raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX_SCRIPT_TITLE_CHARS).trimEnd();
 }
 
 export async function importScreenplayBytes(
@@ -112,6 +113,8 @@ export async function importScreenplayBytes(
   fileName: string,
   opts: ImportBytesOptions = {},
 ): Promise<ImportResult> {
+  // The source name is stored: Postgres cannot store a NUL (an upload's part may be named with one).
+  if (fileName.includes('\u0000')) throw new OperationError('bad_request', 'The file name holds a NUL character (U+0000), which cannot be stored; nothing was written.');
   const parsed = parseScreenplayBytes(bytes, fileName, opts.label ?? fileName);
   try {
     const db = await ctx.db();

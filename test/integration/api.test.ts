@@ -300,6 +300,17 @@ describe('stories and sessions: bad input refused before anything starts', () =>
       });
     }
     expect((await api.call(`/api/sessions/${sessionId}`)).status).toBe(404);
+    // An upload's file name (a form field, or the part's own name) is stored as its source: refused too.
+    const form = new FormData();
+    form.append('fileName', 'night\u0000ferry.fountain');
+    form.append('file', new Blob([syntheticScreenplay({ scenes: 2, characters: 2, title: `Nul ${sessionId}`, salt: sessionId })]));
+    const upload = await api.call('/api/scripts', { method: 'POST', body: form });
+    expect({ status: upload.status, body: await json(upload) }).toEqual({
+      status: 400, body: { error: { code: 'bad_request', message: 'The file name holds a NUL character (U+0000), which cannot be stored; nothing was written.' } },
+    });
+    // A body nested thousands of levels deep is the schema's to refuse (400), not a stack overflow (500).
+    const deep = await api.call('/api/stories/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"topic":${'['.repeat(30_000)}${']'.repeat(30_000)}}` });
+    expect(deep.status).toBe(400);
   });
 
   it('two first turns sent at once under different titles: one starts the session, the other is refused (400), not taken under a title it did not give', async () => {
