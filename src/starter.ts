@@ -86,8 +86,9 @@ export function failureMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   // The server refuses updates to a run whose workflow task keeps failing (its code cannot replay
   // it: a worker of an older release, or a bug): the request cannot be taken until that is fixed.
-  if (isGrpcServiceError(err) && err.code === GRPC_FAILED_PRECONDITION && /workflow task in failed state/i.test(err.details)) {
-    return `the run cannot take requests now: its workflow task is failing (${err.details}). The worker's log says why; ` +
+  // The client wraps the gRPC error ("Workflow Update failed"), so its causes are looked through.
+  if (workflowTaskFailing(err)) {
+    return 'the run cannot take requests now: its workflow task is failing (Workflow Task in failed state). The worker\'s log says why; ' +
       'a worker of a release older than the run\'s cannot replay it (README "Deploying").';
   }
   const cause = err instanceof Error && err.cause ? String(err.cause) : '';
@@ -108,6 +109,18 @@ export function missingSearchAttributesHint(): string {
 
 /** gRPC's FAILED_PRECONDITION (a ServiceError's `code` is gRPC's number). */
 const GRPC_FAILED_PRECONDITION = 9;
+
+/** The server's refusal of a request to a run whose workflow task is failing, anywhere in `err`'s cause chain. */
+function workflowTaskFailing(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (!isGrpcServiceError(e) || e.code !== GRPC_FAILED_PRECONDITION) continue;
+    // `details` is the server's text, or (update-with-start) bytes the client put there; the message has it too.
+    if (/workflow task in failed state/i.test(`${typeof e.details === 'string' ? e.details : ''} ${e.message}`)) return true;
+  }
+  return false;
+}
 
 /** node:util parseArgs's errors, by their `code` (a string; a gRPC ServiceError's is a number). */
 function isParseArgsError(err: unknown): boolean {

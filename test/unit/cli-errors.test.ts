@@ -110,10 +110,15 @@ describe('a run whose workflow task keeps failing (the server refuses its update
     try {
       const { code, lines } = await runMain(['pause', 'Some Script']);
       expect(code).toBe(1);
-      expect(lines.join('\n')).toMatch(/^storyloom pause failed: the run cannot take requests now: its workflow task is failing \(Unable to perform workflow execution update due to Workflow Task in failed state\.\)\. The worker's log says why/);
+      expect(lines.join('\n')).toMatch(/^storyloom pause failed: the run cannot take requests now: its workflow task is failing \(Workflow Task in failed state\)\. The worker's log says why/);
     } finally {
       script.mockRestore();
     }
+  });
+
+  it('as the client throws it for an update: a ServiceError ("Workflow Update failed") wrapping the gRPC error', () => {
+    const wrapped = new Error('Workflow Update failed', { cause: refused() });
+    expect(failureMessage(wrapped)).toMatch(/^the run cannot take requests now: its workflow task is failing/);
   });
 
   it('other gRPC errors keep their own message', () => {
