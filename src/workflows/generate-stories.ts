@@ -67,12 +67,33 @@ const STORIES_PER_WRITE_BEFORE_PATCH = 100;
 export const STORIES_REPORT_AFTER_RUN_ROW_PATCH = 'stories-report-after-the-run-row';
 /**
  * A run that ends early keeps the paid calls of the syntheses it made and did not write in pieces
- * of this many, before its row: in one activity input, a few hundred real syntheses passed
+ * of this many syntheses, before its row: in one activity input, a few hundred real syntheses passed
  * Temporal's 2 MB payload limit, and the server terminated the run with none of them recorded
  * (or, past 4 MB, its workflow task failed and the run hung).
  */
 export const STORIES_EARLY_END_IN_PIECES_PATCH = 'stories-early-end-keeps-calls-in-pieces';
 const SYNTHESES_KEPT_PER_WRITE = 100;
+/** …and of at most this much JSON (a synthesis at a high max-tokens is large), well under the 2 MB limit. */
+const JSON_CHARS_KEPT_PER_WRITE = 512 * 1024;
+
+/** `items` in consecutive pieces of at most `maxItems`, and of at most `maxChars` of JSON unless one item alone is more. */
+function piecesOf<T>(items: T[], maxItems: number, maxChars: number): T[][] {
+  const pieces: T[][] = [];
+  let piece: T[] = [];
+  let chars = 0;
+  for (const item of items) {
+    const size = JSON.stringify(item).length;
+    if (piece.length && (piece.length >= maxItems || chars + size > maxChars)) {
+      pieces.push(piece);
+      piece = [];
+      chars = 0;
+    }
+    piece.push(item);
+    chars += size;
+  }
+  if (piece.length) pieces.push(piece);
+  return pieces;
+}
 const MAX_FAILURES_KEPT = 50;
 /**
  * Embedding requests the clustering activity's time limit allows (a request carries up to about
@@ -218,6 +239,12 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       ...(r.error ? { error: r.error } : {}),
     });
   /** A run that ends before its write: its row and report. */
+  /**
+   * Decided at the start, where its patch is asked for: the SDK answers `patched()` false while it
+   * replays a run without the marker but does not keep that answer, so a run begun by 0.8.4 that
+   * asked again when it ends, live, would take the new branch half-way.
+   */
+  let keepsCallsInPieces = false;
   const endEarly = async (status: StoriesStatus, error?: { type: string; message: string }) => {
     phase = 'done';
     endedAs = status;
@@ -229,10 +256,10 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     showDetails();
     // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
     const unwritten = flags.oneTransaction ? made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) : [];
-    const inPieces = unwritten.length > 0 && patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
+    const inPieces = unwritten.length > 0 && keepsCallsInPieces;
     if (inPieces) {
-      for (let i = 0; i < unwritten.length; i += SYNTHESES_KEPT_PER_WRITE) {
-        await mainActivities.keepStoryCalls({ llm: unwritten.slice(i, i + SYNTHESES_KEPT_PER_WRITE) });
+      for (const piece of piecesOf(unwritten, SYNTHESES_KEPT_PER_WRITE, JSON_CHARS_KEPT_PER_WRITE)) {
+        await mainActivities.keepStoryCalls({ llm: piece });
       }
     }
     const finishRun = () =>
@@ -252,6 +279,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   try {
     // Before the first local activity (see patches-first.ts).
     askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH]);
+    keepsCallsInPieces = patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
     const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
     routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
     if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
