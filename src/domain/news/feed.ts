@@ -57,9 +57,12 @@ export function parseFeedArticles(xml: string, file: string): ParseResult {
   const body = xml.replace(/^\uFEFF/, '');
   // A DOCTYPE is allowed (RSS 0.91 feeds have one); entities declared in it are not: they can
   // expand without bound or name a local file. Refused before parsing, as in an FDX file.
-  const entity = /<!DOCTYPE\b[^[>]*\[[\s\S]*?<!ENTITY\b/i.exec(body);
-  if (entity) {
-    const line = body.slice(0, entity.index + entity[0].length).split('\n').length;
+  // Only the prolog, before the root element, is looked at (linear: no backtracking over a large file).
+  const rootAt = body.search(/<[A-Za-z]/);
+  const prolog = rootAt === -1 ? body : body.slice(0, rootAt);
+  const entityAt = /<!DOCTYPE\b/i.test(prolog) ? prolog.search(/<!ENTITY\b/i) : -1;
+  if (entityAt !== -1) {
+    const line = body.slice(0, entityAt).split('\n').length;
     throw new ArticleImportError(file, line, 'the feed declares XML entities (<!ENTITY …>), which can expand without bound or read local files; it was refused');
   }
   const valid = XMLValidator.validate(body);
