@@ -238,13 +238,13 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       stories: { parallelSynthesis: flags.parallelSynthesis, concurrency: peakSynthesisConcurrency, batch: synthesisMode === 'batch' },
       ...(r.error ? { error: r.error } : {}),
     });
-  /** A run that ends before its write: its row and report. */
   /**
    * Decided at the start, where its patch is asked for: the SDK answers `patched()` false while it
    * replays a run without the marker but does not keep that answer, so a run begun by 0.8.4 that
    * asked again when it ends, live, would take the new branch half-way.
    */
   let keepsCallsInPieces = false;
+  /** A run that ends before its write: its row and report. */
   const endEarly = async (status: StoriesStatus, error?: { type: string; message: string }) => {
     phase = 'done';
     endedAs = status;
