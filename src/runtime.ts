@@ -7,7 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { DataSource } from 'typeorm';
 import { createMainActivities, createProviderActivities, type MainActivities } from './activities';
 import type { AppConfig } from './config';
-import { assertSchemaCurrent, createDataSource, initializeDataSource } from './db/data-source';
+import { createDataSource, initializeDataSource, requireCurrentSchema } from './db/data-source';
 import { BufferedCallLog, TeeCallLog, type CallLog } from './llm/call-log';
 import { LlmService } from './llm/llm-service';
 import { OutageDetector } from './llm/outage-detector';
@@ -70,13 +70,8 @@ export async function createServices(config: AppConfig, opts: CreateServicesOpti
   const db = createDataSource(config.databaseUrl, { logger: dbStats });
   // Postgres out of reach: "Cannot reach Postgres at <URL, password masked>: <why>. Start it or set DATABASE_URL."
   await initializeDataSource(db, config.databaseUrl);
-  try {
-    // A schema behind this release: the worker refuses to start (run `storyloom migrate` first).
-    await assertSchemaCurrent(db, config.databaseUrl);
-  } catch (err) {
-    await db.destroy();
-    throw err;
-  }
+  // A schema behind this release: the worker refuses to start (run `storyloom migrate` first).
+  await requireCurrentSchema(db, config.databaseUrl);
   dbStats.start(db);
   const callLog = new BufferedCallLog(db, {
     onError: (err) => logger.error({ err }, 'llm_calls write failed'),

@@ -5,7 +5,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
-import { assertSchemaCurrent } from '../db/data-source';
+import { requireCurrentSchema } from '../db/data-source';
 import type { AppConfig } from '../config';
 import type { LlmService } from '../llm/llm-service';
 import type { Logger } from '../observability/logger';
@@ -48,13 +48,7 @@ export class ApiContext implements OperationContext {
     // behind this release is refused (503, and /readyz says so) until `storyloom migrate` runs.
     this.dbInit ??= (async () => {
       await db.initialize();
-      try {
-        await assertSchemaCurrent(db, this.config.databaseUrl);
-      } catch (err) {
-        await db.destroy();
-        throw err;
-      }
-      return db;
+      return requireCurrentSchema(db, this.config.databaseUrl);
     })().finally(() => {
       this.dbInit = undefined;
     });

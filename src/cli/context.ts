@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config';
-import { assertSchemaCurrent, createDataSource, initializeDataSource, migrateDatabase } from '../db/data-source';
+import { createDataSource, initializeDataSource, migrateDatabase, requireCurrentSchema } from '../db/data-source';
 import { AmbiguousTitleError, ScriptRepository } from '../db/repositories/script.repository';
 import { connectClient, UsageError } from './temporal-client';
 
@@ -35,13 +35,7 @@ export class CliContext {
       if (this.migrated) await this.migrated;
       const db = createDataSource(this.config.databaseUrl, { poolSize: 4 });
       await initializeDataSource(db, this.config.databaseUrl);
-      try {
-        await assertSchemaCurrent(db, this.config.databaseUrl);
-      } catch (err) {
-        await db.destroy();
-        throw err;
-      }
-      return db;
+      return requireCurrentSchema(db, this.config.databaseUrl);
     })();
     return this.dbPromise;
   }

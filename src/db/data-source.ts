@@ -130,6 +130,17 @@ export async function assertSchemaCurrent(ds: DataSource, databaseUrl: string): 
   if (pending.length) throw new SchemaBehindError(pending, databaseUrl);
 }
 
+/** assertSchemaCurrent for a DataSource just opened: one refused is closed before the error goes on. */
+export async function requireCurrentSchema(ds: DataSource, databaseUrl: string): Promise<DataSource> {
+  try {
+    await assertSchemaCurrent(ds, databaseUrl);
+  } catch (err) {
+    await ds.destroy();
+    throw err;
+  }
+  return ds;
+}
+
 /** What a migration run did, in words: `storyloom migrate` and `npm run db:migrate` print it. */
 export function describeMigrations(applied: readonly string[], databaseUrl: string): string {
   return applied.length

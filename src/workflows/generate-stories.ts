@@ -46,6 +46,7 @@ import { runProviderBatch } from './provider-batch';
 import { slidingWindow } from './sliding-window';
 import { describeFailure } from './failures';
 import { askPatchesFirst, patchedFromStart } from './patches-first';
+import { piecesOf } from '../shared/pieces';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
 export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
@@ -76,24 +77,6 @@ const SYNTHESES_KEPT_PER_WRITE = 100;
 /** …and of at most this much JSON (a synthesis at a high max-tokens is large), well under the 2 MB limit. */
 const JSON_CHARS_KEPT_PER_WRITE = 512 * 1024;
 
-/** `items` in consecutive pieces of at most `maxItems`, and of at most `maxChars` of JSON unless one item alone is more. */
-function piecesOf<T>(items: T[], maxItems: number, maxChars: number): T[][] {
-  const pieces: T[][] = [];
-  let piece: T[] = [];
-  let chars = 0;
-  for (const item of items) {
-    const size = JSON.stringify(item).length;
-    if (piece.length && (piece.length >= maxItems || chars + size > maxChars)) {
-      pieces.push(piece);
-      piece = [];
-      chars = 0;
-    }
-    piece.push(item);
-    chars += size;
-  }
-  if (piece.length) pieces.push(piece);
-  return pieces;
-}
 const MAX_FAILURES_KEPT = 50;
 /**
  * Embedding requests the clustering activity's time limit allows (a request carries up to about
@@ -258,7 +241,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const unwritten = flags.oneTransaction ? made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) : [];
     const inPieces = unwritten.length > 0 && keepsCallsInPieces;
     if (inPieces) {
-      for (const piece of piecesOf(unwritten, SYNTHESES_KEPT_PER_WRITE, JSON_CHARS_KEPT_PER_WRITE)) {
+      for (const piece of piecesOf(unwritten, (item) => JSON.stringify(item).length, { maxItems: SYNTHESES_KEPT_PER_WRITE, maxSize: JSON_CHARS_KEPT_PER_WRITE })) {
         await mainActivities.keepStoryCalls({ llm: piece });
       }
     }

@@ -2,6 +2,7 @@
  * Splits embedding inputs into requests the provider accepts: at most 2,048 inputs and a token
  * budget per request (OpenAI's limits; 300k tokens per request, kept under with a margin).
  */
+import { piecesOf } from '../../shared/pieces';
 import { estimateTokens, type CountTokens } from '../tokens';
 
 export const MAX_INPUTS_PER_REQUEST = 2048;
@@ -15,23 +16,8 @@ export function embeddingBatches<T>(
   textOf: (item: T) => string,
   limits: { maxInputs?: number; maxTokens?: number; countTokens?: CountTokens } = {},
 ): T[][] {
-  const maxInputs = limits.maxInputs ?? MAX_INPUTS_PER_REQUEST;
-  const maxTokens = limits.maxTokens ?? MAX_TOKENS_PER_REQUEST;
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let tokens = 0;
-  for (const item of items) {
-    const t = (limits.countTokens ?? estimateTokens)(textOf(item));
-    if (current.length && (current.length >= maxInputs || tokens + t > maxTokens)) {
-      batches.push(current);
-      current = [];
-      tokens = 0;
-    }
-    current.push(item);
-    tokens += t;
-  }
-  if (current.length) batches.push(current);
-  return batches;
+  const countTokens = limits.countTokens ?? estimateTokens;
+  return piecesOf(items, (item) => countTokens(textOf(item)), { maxItems: limits.maxInputs ?? MAX_INPUTS_PER_REQUEST, maxSize: limits.maxTokens ?? MAX_TOKENS_PER_REQUEST });
 }
 
 /** Cosine similarity of two vectors of equal length. */
