@@ -19,9 +19,11 @@ export function askPatchesFirst(patchIds: readonly string[]): void {
 }
 
 /**
- * For patches added after 0.7.1: true only where the run asked for `patchId` at its start, so a
- * run begun by an earlier release keeps the old branch to its end and never asks for the patch
- * first after a local activity.
+ * For patches added after 0.7.1: true where the run asked for `patchId` at its start. Asked again
+ * later, it is `patched()` again: SDK 1.24 does not keep a `false` it answered while replaying, so
+ * a run begun by an earlier release that reaches the use live takes the new branch there (and
+ * records the marker then). A patch whose run must keep the old branch to its end keeps the
+ * answer given at the start (as generate-stories.ts does for its early-end pieces).
  */
 export function patchedFromStart(patchId: string): boolean {
   return patched(PATCHES_FIRST_PATCH) && patched(patchId);
