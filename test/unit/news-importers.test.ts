@@ -155,3 +155,15 @@ describe('a feed declaring XML entities is refused before parsing (an expansion 
     expect(parseArticles(feed, 'feed.xml').articles.map((a) => a.title)).toEqual(['Harbour news']);
   });
 });
+
+describe('UTF-8', () => {
+  it('a U+FFFD the file holds as text (a scraped article may) is read, not taken for invalid bytes', () => {
+    const csv = Buffer.from('title,body,published_at\nOne,broken \uFFFD glyph,2026-03-01\n', 'utf8');
+    expect(parseArticles(csv, 'news.csv').articles.map((a) => a.body)).toEqual(['broken \uFFFD glyph']);
+  });
+
+  it('invalid bytes are refused with their line', () => {
+    const csv = Buffer.concat([Buffer.from('title,body,published_at\nOne,fine,2026-03-01\nTwo,caf'), Buffer.from([0xe9]), Buffer.from(',2026-03-01\n')]);
+    expect(() => parseArticles(csv, 'news.csv')).toThrow(new ArticleImportError('news.csv', 3, 'the file is not valid UTF-8'));
+  });
+});

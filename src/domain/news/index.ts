@@ -30,8 +30,9 @@ export function detectFormat(bytes: Buffer, fileName: string, format?: string): 
 export function parseArticles(bytes: Buffer, fileName: string, opts: { format?: string; map?: Partial<Record<ArticleField, string>> } = {}): ParseResult {
   const format = detectFormat(bytes, fileName, opts.format);
   const text = bytes.toString('utf8');
-  if (text.includes('\uFFFD')) {
-    const line = text.slice(0, text.indexOf('\uFFFD')).split('\n').length;
+  // Invalid bytes, not a U+FFFD the file holds as text (a scraped article may): a strict decode says which.
+  if (text.includes('\uFFFD') && !isValidUtf8(bytes)) {
+    const line = bytes.subarray(0, firstInvalidUtf8Byte(bytes)).toString('utf8').split('\n').length;
     throw new ArticleImportError(fileName, line, 'the file is not valid UTF-8');
   }
   // Postgres cannot store U+0000 in text: refused here, with its line, not by the import's write.
@@ -53,4 +54,30 @@ function parseText(text: string, format: ArticleFormat | 'feed', fileName: strin
   const kind = isFeed(text.replace(/^\uFEFF/, ''));
   if (format !== 'feed' && kind && kind !== format) throw new ArticleImportError(fileName, undefined, `--format ${format}, but the file is ${kind === 'rss' ? 'an RSS' : 'an Atom'} feed`);
   return parseFeedArticles(text, fileName);
+}
+
+function isValidUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The offset of the first byte that makes `bytes` invalid UTF-8 (found by halving: a strict decode of each prefix). */
+function firstInvalidUtf8Byte(bytes: Buffer): number {
+  let valid = 0;
+  let invalid = bytes.length;
+  // The longest valid prefix, allowing a character cut at the end (stream: true keeps it pending).
+  while (invalid - valid > 1) {
+    const mid = (valid + invalid) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+      valid = mid;
+    } catch {
+      invalid = mid;
+    }
+  }
+  return valid;
 }
