@@ -117,28 +117,41 @@ function forbiddenKeysRefusal(err: Error, text: string): Error {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Request values (`body.plot`) the route checks for U+0000 itself, with a message of its own. */
+    /** Request values (`body.plot`) the route checks itself (U+0000, surrogates), with a message of its own. */
     ownTextChecks?: string[];
   }
 }
 
+/** A lone UTF-16 surrogate: JSON can carry one (`"\\ud800"`), Postgres stores it as U+FFFD. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** What keeps a string from being stored as given: a NUL (refused), or a lone surrogate (stored as another text). */
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'holds a NUL character (U+0000), which cannot be stored';
+  if (LONE_SURROGATE.test(text)) return 'holds an unpaired UTF-16 surrogate, which is not text (it would be stored as U+FFFD)';
+  return undefined;
+}
+
 /**
- * Where in a parsed request value a string holds U+0000 (`body.personas[1]`), if anywhere. A walk
- * with a stack of its own, to NUL_CHECK_DEPTH levels: a body of thousands of nested arrays must
- * not overflow the call stack (no route takes values that deep; its schema refuses them).
+ * Where in a parsed request value a string cannot be stored as given (`body.personas[1] holds …`),
+ * if anywhere. A walk with a stack of its own, to TEXT_CHECK_DEPTH levels: a body of thousands of
+ * nested arrays must not overflow the call stack (no route takes values that deep; its schema
+ * refuses them).
  */
-function nulPath(root: unknown, rootPath: string, skip: ReadonlySet<string>): string | undefined {
+function badText(root: unknown, rootPath: string, skip: ReadonlySet<string>): string | undefined {
   const stack: [unknown, string, number][] = [[root, rootPath, 0]];
   while (stack.length) {
     const [value, path, depth] = stack.pop()!;
     if (skip.has(path)) continue;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return path;
-    } else if (depth < NUL_CHECK_DEPTH && Array.isArray(value)) {
+      const problem = textProblem(value);
+      if (problem) return `${path} ${problem}`;
+    } else if (depth < TEXT_CHECK_DEPTH && Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${path}[${i}]`, depth + 1]);
-    } else if (depth < NUL_CHECK_DEPTH && value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    } else if (depth < TEXT_CHECK_DEPTH && value && typeof value === 'object' && !Buffer.isBuffer(value)) {
       for (const [key, v] of Object.entries(value).reverse()) {
-        if (key.includes('\u0000')) return path;
+        const problem = textProblem(key);
+        if (problem) return `${path} has a key that ${problem}`;
         stack.push([v, `${path}.${key}`, depth + 1]);
       }
     }
@@ -146,7 +159,7 @@ function nulPath(root: unknown, rootPath: string, skip: ReadonlySet<string>): st
   return undefined;
 }
 
-const NUL_CHECK_DEPTH = 32;
+const TEXT_CHECK_DEPTH = 32;
 
 const rateLimited = (max: number, ttlMs: number) =>
   new ApiError(429, 'rate_limited', `Rate limit: ${max} requests per minute per token (or per address, without a valid one); try again in ${Math.ceil(ttlMs / 1000)} s.`);
@@ -200,14 +213,15 @@ export async function buildApiServer(deps: ApiDeps): Promise<{ app: FastifyInsta
     allowList: (request) => !needsToken(request),
     errorResponseBuilder: (_request, context) => rateLimited(context.max, context.ttl),
   });
-  // Postgres cannot store U+0000: a value holding one is refused here, naming it, before a
-  // route reads it (it was a 500, or a run that failed after its calls were paid).
+  // Postgres cannot store U+0000 (and stores a lone surrogate as U+FFFD): a value holding one is
+  // refused here, naming it, before a route reads it (it was a 500, a run that failed after its
+  // calls were paid, or a persona stored under a name no one can give).
   // A route that checks some text itself, with a message of its own, names it in `config.ownTextChecks`.
   app.addHook('preValidation', async (request) => {
     const own = new Set(request.routeOptions.config?.ownTextChecks ?? []);
     for (const [part, value] of [['params', request.params], ['query', request.query], ['body', request.body]] as const) {
-      const where = nulPath(value, part, own);
-      if (where) throw new ApiError(400, 'bad_request', `${where} holds a NUL character (U+0000), which cannot be stored.`);
+      const problem = badText(value, part, own);
+      if (problem) throw new ApiError(400, 'bad_request', `${problem}.`);
     }
   });
   const countUnrouted = app.createRateLimit();

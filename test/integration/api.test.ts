@@ -308,6 +308,11 @@ describe('stories and sessions: bad input refused before anything starts', () =>
     expect({ status: upload.status, body: await json(upload) }).toEqual({
       status: 400, body: { error: { code: 'bad_request', message: 'The file name holds a NUL character (U+0000), which cannot be stored; nothing was written.' } },
     });
+    // A lone surrogate (JSON can carry one) would be stored as U+FFFD: a persona or topic no one could name again.
+    const lone = await api.call('/api/stories/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"2030-01-01","to":"2030-01-02","topic":"Lone\\ud800 topic"}' });
+    expect({ status: lone.status, body: await json(lone) }).toEqual({
+      status: 400, body: { error: { code: 'bad_request', message: 'body.topic holds an unpaired UTF-16 surrogate, which is not text (it would be stored as U+FFFD).' } },
+    });
     // A body nested thousands of levels deep is the schema's to refuse (400), not a stack overflow (500).
     const deep = await api.call('/api/stories/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"topic":${'['.repeat(30_000)}${']'.repeat(30_000)}}` });
     expect(deep.status).toBe(400);
