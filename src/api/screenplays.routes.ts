@@ -24,6 +24,7 @@ import { withTimeout } from './with-timeout';
 import type { RunEvent } from './run-watch';
 import { bearerSecurity, runUrlsSchema, sendStarted, startedRunSchema, workflowIdParams, type ApiRoutes } from './routes';
 import { openSse, type SseStream } from './sse';
+import { oneLineProblem } from '../shared/one-line';
 
 interface GenerateBody {
   plot?: string;
@@ -199,7 +200,8 @@ export const screenplaysRoutes: ApiRoutes = async (app, { ctx }) => {
       const plot = body.plot === undefined ? undefined : decodePlot(Buffer.from(body.plot, 'utf8'), 'body.plot');
       // As `storyloom generate --title " "` refuses it: a blank title would name a story no title finds.
       if (body.title !== undefined && !body.title.trim()) throw new OperationError('bad_request', 'body.title must not be blank (leave it out for the default title)');
-      if (body.title !== undefined && /[\u0000-\u001f\u007f]/.test(body.title)) throw new OperationError('bad_request', 'body.title must be one line (no line break, tab or other control character)');
+      const notOneLine = body.title === undefined ? undefined : oneLineProblem(body.title);
+      if (notOneLine) throw new OperationError('bad_request', `body.title ${notOneLine}`);
       const personaNames = body.personas?.map((p) => p.trim());
       if (personaNames?.some((p) => !p)) throw new OperationError('bad_request', 'body.personas: a name is empty');
       // As `storyloom generate` refuses it: names equal once trimmed ("Mara Quill", " Mara Quill") are one persona named twice.

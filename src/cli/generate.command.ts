@@ -21,6 +21,7 @@ import { storedReport } from '../operations/stored-report';
 import { describeVariant, importStoryVersion } from './screenplays.command';
 import { UsageError, webUiLink } from './temporal-client';
 import { workflowFailureMessage } from './workflow-failure';
+import { oneLineProblem } from '../shared/one-line';
 
 /** The plot file's text: a file (not over MAX_PLOT_BYTES, checked before reading) of UTF-8 text, as an import checks a screenplay. */
 async function readPlot(file: string): Promise<string> {
@@ -118,7 +119,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   const title = values.title?.trim();
   if (values.title !== undefined && !title) throw new UsageError('--title must not be empty (leave it out for the plot\'s first words, or the story\'s title)');
   if (title && title.length > MAX_SCREENPLAY_TITLE_LENGTH) throw new UsageError(`--title takes at most ${MAX_SCREENPLAY_TITLE_LENGTH} characters; got ${title.length}`);
-  if (title && /[\u0000-\u001f\u007f]/.test(title)) throw new UsageError('--title must be one line (no line break, tab or other control character)');
+  const notOneLine = title ? oneLineProblem(title) : undefined;
+  if (notOneLine) throw new UsageError(`--title ${notOneLine}`);
   const maxTokens = intOption('--max-tokens', values['max-tokens'], DEFAULT_MAX_TOKENS, 256, 64_000);
   const variants = intOption('--variants', values.variants, 1, 1, MAX_VARIANTS);
   const model = parseModelChoice('--model', values.model);

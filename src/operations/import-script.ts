@@ -9,6 +9,7 @@ import { parseScreenplay, ScreenplayParseError, type ParsedScreenplay, type Scre
 import { ingestionWorkflowId } from '../shared/ingestion';
 import { UsageError } from '../cli/temporal-client';
 import { OperationError, type OperationContext, type OperationErrorCode } from './context';
+import { oneLineProblem } from '../shared/one-line';
 
 /** The script an import would update is being ingested: importing would rewrite its scenes under the run. */
 export class IngestionRunningError extends OperationError {
@@ -93,8 +94,7 @@ export const MAX_SCRIPT_TITLE_CHARS = 500;
 export function scriptTitleProblem(title: string): string | undefined {
   if (!title.trim()) return 'must not be blank (leave it out to take the title from the file)';
   if (title.length > MAX_SCRIPT_TITLE_CHARS) return `has ${title.length} characters; the limit is ${MAX_SCRIPT_TITLE_CHARS}`;
-  if (/[\u0000-\u001f\u007f]/.test(title)) return 'must be one line (no line break, tab or other control character)';
-  return undefined;
+  return oneLineProblem(title);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Story sessions: names, message payloads and the tool kinds, shared by the workflow, the
  * activities and the CLI. Pure: safe inside the workflow sandbox.
  */
+import { oneLineProblem } from './one-line';
 
 /** Safe to run concurrently: they only read the world. */
 export const READ_ONLY_TOOLS = ['read_state', 'search_memories', 'query_relationships', 'semantic_search', 'stateful_read'] as const;
@@ -61,8 +62,7 @@ export const MAX_SESSION_TITLE_CHARS = 200;
 export function sessionTitleProblem(title: string): string | undefined {
   if (!title.trim()) return 'must not be blank (leave it out for "Untitled story")';
   if (title.length > MAX_SESSION_TITLE_CHARS) return `has ${title.length} characters; the limit is ${MAX_SESSION_TITLE_CHARS}`;
-  if (/[\u0000-\u001f\u007f]/.test(title)) return 'must be one line (no line break, tab or other control character)';
-  return undefined;
+  return oneLineProblem(title);
 }
 
 /** A short, readable summary of a tool call for the Web UI: `tool: search_memories "the lighthouse"`. */
