@@ -26,6 +26,7 @@ import { scriptRoutes } from './scripts.routes';
 import { sessionRoutes } from './sessions.routes';
 import { storiesRoutes } from './stories.routes';
 import { validatorCompiler } from './validation';
+import { storableTextProblem } from '../shared/storable-text';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -122,16 +123,6 @@ declare module 'fastify' {
   }
 }
 
-/** A lone UTF-16 surrogate: JSON can carry one (`"\\ud800"`), Postgres stores it as U+FFFD. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** What keeps a string from being stored as given: a NUL (refused), or a lone surrogate (stored as another text). */
-function textProblem(text: string): string | undefined {
-  if (text.includes('\u0000')) return 'holds a NUL character (U+0000), which cannot be stored';
-  if (LONE_SURROGATE.test(text)) return 'holds an unpaired UTF-16 surrogate, which is not text (it would be stored as U+FFFD)';
-  return undefined;
-}
-
 /**
  * Where in a parsed request value a string cannot be stored as given (`body.personas[1] holds …`),
  * if anywhere. A walk with a stack of its own, to TEXT_CHECK_DEPTH levels: a body of thousands of
@@ -144,13 +135,13 @@ function badText(root: unknown, rootPath: string, skip: ReadonlySet<string>): st
     const [value, path, depth] = stack.pop()!;
     if (skip.has(path)) continue;
     if (typeof value === 'string') {
-      const problem = textProblem(value);
+      const problem = storableTextProblem(value);
       if (problem) return `${path} ${problem}`;
     } else if (depth < TEXT_CHECK_DEPTH && Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${path}[${i}]`, depth + 1]);
     } else if (depth < TEXT_CHECK_DEPTH && value && typeof value === 'object' && !Buffer.isBuffer(value)) {
       for (const [key, v] of Object.entries(value).reverse()) {
-        const problem = textProblem(key);
+        const problem = storableTextProblem(key);
         if (problem) return `${path} has a key that ${problem}`;
         stack.push([v, `${path}.${key}`, depth + 1]);
       }

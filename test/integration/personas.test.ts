@@ -38,7 +38,7 @@ const saved = { ...process.env };
  * files write personas to the same database meanwhile, so a count of every persona is not this
  * import's.
  */
-const REFUSED_NAMES = ['x', 'ada', 'ok', 'zed', 'x'.repeat(101)];
+const REFUSED_NAMES = ['x', 'ada', 'ok', 'zed', 'zed\ufffd', 'x'.repeat(101)];
 const refusedNamesCount = async () => Number((await db.query('SELECT count(*) AS n FROM personas WHERE lower(name) = ANY($1)', [REFUSED_NAMES]))[0].n);
 
 beforeAll(async () => {
@@ -103,8 +103,11 @@ const BAD: [string, string, string, string][] = [
   ['context and system_prompt both', 'both.json', '[{"name": "Zed", "description": "d", "context": "c", "system_prompt": "s"}]', 'field "system_prompt": give "context" or "system_prompt", not both'],
   ['a name too long', 'long.json', `[{"name": "${'x'.repeat(101)}", "description": "d", "context": "c"}]`, 'field "name": 101 characters; at most 100'],
   // Postgres takes no U+0000 in text or JSONB: the insert failed (exit 1) before the file was checked for it.
-  ['a NUL character in a name', 'nul-name.json', '[{"name": "Zed\\u0000x", "description": "d", "context": "c"}]', 'entry 1 ("Zed\\u0000x"), field "name": contains a NUL character'],
-  ['a NUL character in a voice note', 'nul-note.json', '[{"name": "Zed", "description": "d", "context": "c", "voice_notes": ["a\\u0000"]}]', 'entry 1 ("Zed"), field "voice_notes": contains a NUL character'],
+  ['a NUL character in a name', 'nul-name.json', '[{"name": "Zed\\u0000x", "description": "d", "context": "c"}]', 'entry 1 ("Zed\\u0000x"), field "name": holds a NUL character'],
+  ['a NUL character in a voice note', 'nul-note.json', '[{"name": "Zed", "description": "d", "context": "c", "voice_notes": ["a\\u0000"]}]', 'entry 1 ("Zed"), field "voice_notes": holds a NUL character'],
+  // Postgres stored a lone surrogate as U+FFFD: a persona no one could name again (the API refused it already).
+  ['a lone surrogate in a name', 'surrogate-name.json', '[{"name": "Ok", "description": "d", "context": "c"}, {"name": "Zed\\ud800", "description": "d", "context": "c"}]', 'entry 2 ("Zed\\ud800"), field "name": holds an unpaired UTF-16 surrogate'],
+  ['a lone surrogate in a context', 'surrogate-context.yaml', 'personas:\n  - name: Zed\n    description: d\n    context: "a\\udc00b"\n', 'entry 1 ("Zed"), field "context": holds an unpaired UTF-16 surrogate'],
 ];
 
 it.each(BAD)('refuses a file with %s whole: exit 2, entry and field named, nothing written', async (_what, name, content, message) => {

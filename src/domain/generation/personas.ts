@@ -3,6 +3,7 @@
  * file is refused with the entry and field at fault and nothing is written. Pure.
  */
 import type { PersonaConfig } from '../../db/entities/screenplay.entity';
+import { storableTextProblem } from '../../shared/storable-text';
 
 export interface PersonaInput {
   name: string;
@@ -16,8 +17,6 @@ export class PersonaFileError extends Error {
 export const MAX_PERSONA_NAME = 100;
 export const MAX_PERSONA_CONTEXT_CHARS = 50_000;
 const FIELDS = ['name', 'description', 'context', 'system_prompt', 'voice_notes'];
-/** Postgres stores no U+0000 in text or JSONB: such a file is refused here, not by the insert (which failed with exit 1). */
-const NUL_REFUSAL = 'contains a NUL character (U+0000), which cannot be stored';
 
 /** Validates a parsed persona file: an array of entries, or `{ personas: [...] }`. */
 export function validatePersonaFile(doc: unknown): PersonaInput[] {
@@ -36,7 +35,9 @@ export function validatePersonaFile(doc: unknown): PersonaInput[] {
     const text = (field: string, value: unknown, max: number): string => {
       if (typeof value !== 'string' || !value.trim()) throw new PersonaFileError(`${where(field)}: required, a non-empty string`);
       if (value.length > max) throw new PersonaFileError(`${where(field)}: ${value.length} characters; at most ${max}`);
-      if (value.includes('\u0000')) throw new PersonaFileError(`${where(field)}: ${NUL_REFUSAL}`);
+      // Refused here, not by the insert (which failed with exit 1, or stored a surrogate as U+FFFD).
+      const problem = storableTextProblem(value);
+      if (problem) throw new PersonaFileError(`${where(field)}: ${problem}`);
       return value.trim();
     };
     const name = text('name', e.name, MAX_PERSONA_NAME);
@@ -52,7 +53,8 @@ export function validatePersonaFile(doc: unknown): PersonaInput[] {
       if (!Array.isArray(notes) || notes.some((n) => typeof n !== 'string' || !n.trim())) {
         throw new PersonaFileError(`${where('voice_notes')}: a string or a list of non-empty strings`);
       }
-      if (notes.some((n: string) => n.includes('\u0000'))) throw new PersonaFileError(`${where('voice_notes')}: ${NUL_REFUSAL}`);
+      const problem = notes.map((n: string) => storableTextProblem(n)).find(Boolean);
+      if (problem) throw new PersonaFileError(`${where('voice_notes')}: ${problem}`);
       voiceNotes = notes.map((n: string) => n.trim());
     }
     return { name, config: { description, context, voiceNotes } };
