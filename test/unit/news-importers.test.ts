@@ -135,6 +135,13 @@ describe('a NUL character (U+0000), which Postgres cannot store, is refused with
     const jsonl = Buffer.from('{"title":"One","body":"fine","published_at":"2026-03-01"}\n{"title":"Two","body":"bro\\u0000ken","published_at":"2026-03-01"}\n');
     expect(() => parseArticles(jsonl, 'news.jsonl')).toThrow(new ArticleImportError('news.jsonl', undefined, 'article 2 holds a NUL character (U+0000), which cannot be stored'));
   });
+
+  it('a JSON \\ud800 escape (a lone surrogate, stored as U+FFFD) in JSON Lines: its article', () => {
+    const jsonl = Buffer.from('{"title":"One","body":"fine","published_at":"2026-03-01"}\n{"title":"Two","body":"fine","topic":"w\\ud800x","published_at":"2026-03-01"}\n');
+    expect(() => parseArticles(jsonl, 'news.jsonl')).toThrow(
+      new ArticleImportError('news.jsonl', undefined, 'article 2 holds an unpaired UTF-16 surrogate, which is not text (it would be stored as U+FFFD)'),
+    );
+  });
 });
 
 describe('a feed declaring XML entities is refused before parsing (an expansion bomb, or an external entity reading a local file)', () => {

@@ -4,6 +4,7 @@ import { ArticleImportError, ARTICLE_FORMATS, type ArticleField, type ArticleFor
 import { parseCsvArticles } from './csv';
 import { isFeed, parseFeedArticles } from './feed';
 import { parseJsonlArticles } from './jsonl';
+import { storableTextProblem } from '../../shared/storable-text';
 
 export * from './articles';
 
@@ -41,9 +42,12 @@ export function parseArticles(bytes: Buffer, fileName: string, opts: { format?: 
     throw new ArticleImportError(fileName, line, 'the file holds a NUL character (U+0000), which cannot be stored');
   }
   const parsed = parseText(text, format, fileName, opts.map);
-  // A JSON `\u0000` escape becomes one only once parsed.
-  const withNul = parsed.articles.findIndex((a) => [a.url, a.sourceId, a.title, a.body, a.topic].some((v) => v?.includes('\u0000')));
-  if (withNul >= 0) throw new ArticleImportError(fileName, undefined, `article ${withNul + 1} holds a NUL character (U+0000), which cannot be stored`);
+  // A JSON `\u0000` or `\ud800` escape becomes a NUL or a lone surrogate only once parsed (a topic
+  // stored as U+FFFD could not be asked for again).
+  for (const [i, a] of parsed.articles.entries()) {
+    const problem = [a.url, a.sourceId, a.title, a.body, a.topic].map((v) => (v ? storableTextProblem(v) : undefined)).find(Boolean);
+    if (problem) throw new ArticleImportError(fileName, undefined, `article ${i + 1} ${problem}`);
+  }
   return parsed;
 }
 
