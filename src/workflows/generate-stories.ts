@@ -4,8 +4,9 @@
  * already synthesised by the same model and prompt are reused with no call; the rest are
  * synthesised in a sliding window (default 5, settable while running) on the synthesis
  * provider's queue; then every story, link and supersession is written in one transaction (in
- * writes of STORIES_PER_WRITE when larger). A cluster that still fails after its retries is
- * recorded and the run goes on (`completed_with_failures`).
+ * writes of STORIES_PER_WRITE when larger: since STORIES_WRITTEN_AS_MADE_PATCH the earlier writes
+ * go while the syntheses are made). A cluster that still fails after its retries is recorded and
+ * the run goes on (`completed_with_failures`).
  */
 import {
   ApplicationFailure,
@@ -47,6 +48,7 @@ import { slidingWindow } from './sliding-window';
 import { describeFailure } from './failures';
 import { askPatchesFirst, patchedFromStart } from './patches-first';
 import { piecesOf } from '../shared/pieces';
+import { batchWriter } from './batch-writer';
 
 export const storiesProgressQuery = defineQuery<StoriesProgress>('progress');
 export const storiesPauseUpdate = defineUpdate<StoriesSteeringState>('pause');
@@ -76,6 +78,14 @@ export const STORIES_EARLY_END_IN_PIECES_PATCH = 'stories-early-end-keeps-calls-
 const SYNTHESES_KEPT_PER_WRITE = 100;
 /** …and of at most this much JSON (a synthesis at a high max-tokens is large), well under the 2 MB limit. */
 const JSON_CHARS_KEPT_PER_WRITE = 512 * 1024;
+/**
+ * The syntheses are written (pending: unlisted until the run's last write makes them current) in
+ * writes of STORIES_PER_WRITE as they are made, not all after the last one. Before, a run that
+ * closed without its own ending (terminated by the server at the history limit, or by an
+ * operator) had written none of its paid syntheses, and a re-run paid for every one again; now
+ * it loses at most the last write's worth, and the end of a run has less to write.
+ */
+export const STORIES_WRITTEN_AS_MADE_PATCH = 'stories-written-as-they-are-made';
 
 const MAX_FAILURES_KEPT = 50;
 /**
@@ -133,8 +143,16 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
   let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
   let batch: ProviderBatchProgress | undefined;
-  /** Syntheses made by this run, not yet written. */
+  /** Syntheses made by this run. */
   const made: SynthesizedStory[] = [];
+  /** Writes them as they are made (STORIES_WRITTEN_AS_MADE_PATCH, one transaction); the story hashes written so far. */
+  let storyWriter: ReturnType<typeof batchWriter<SynthesizedStory>> | undefined;
+  const writtenHashes = new Set<string>();
+  const keepMade = (story: SynthesizedStory) => {
+    made.push(story);
+    // After a failed write nothing more is queued: the run stops and keeps the rest's calls (endEarly).
+    if (storyWriter && storyWriter.failure() === undefined) storyWriter.add(story);
+  };
 
   const progress = (): StoriesProgress => {
     const finished = synthesis.done + synthesis.failed;
@@ -227,6 +245,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
    * asked again when it ends, live, would take the new branch half-way.
    */
   let keepsCallsInPieces = false;
+  /** Decided at the start too (STORIES_WRITTEN_AS_MADE_PATCH). */
+  let writesAsMade = false;
   /** A run that ends before its write: its row and report. */
   const endEarly = async (status: StoriesStatus, error?: { type: string; message: string }) => {
     phase = 'done';
@@ -237,8 +257,13 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const r = result(status, error);
     markStatus(status);
     showDetails();
+    // A write in flight is waited for (a cancelled one has stopped waiting); the syntheses queued
+    // for a write are not written as stories.
+    if (storyWriter) await storyWriter.flush(async () => undefined).catch(() => undefined);
     // The paid calls of syntheses made but not written: their log rows (and cache entries) are kept.
-    const unwritten = flags.oneTransaction ? made.map(({ calls, cacheEntries }) => ({ calls, cacheEntries })) : [];
+    const unwritten = flags.oneTransaction
+      ? made.filter((s) => !writtenHashes.has(s.storyHash)).map(({ calls, cacheEntries }) => ({ calls, cacheEntries }))
+      : [];
     const inPieces = unwritten.length > 0 && keepsCallsInPieces;
     if (inPieces) {
       for (const piece of piecesOf(unwritten, (item) => JSON.stringify(item).length, { maxItems: SYNTHESES_KEPT_PER_WRITE, maxSize: JSON_CHARS_KEPT_PER_WRITE })) {
@@ -261,8 +286,9 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let routes: Record<'synthesis' | 'embedding', LlmRoute>;
   try {
     // Before the first local activity (see patches-first.ts).
-    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH]);
+    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH, STORIES_WRITTEN_AS_MADE_PATCH]);
     keepsCallsInPieces = patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
+    writesAsMade = patchedFromStart(STORIES_WRITTEN_AS_MADE_PATCH);
     const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
     routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
     if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
@@ -302,6 +328,12 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
         ...(cacheEntries ? { cacheEntries } : {}),
       };
     };
+    if (writesAsMade && flags.oneTransaction) {
+      storyWriter = batchWriter<SynthesizedStory>(async (rows) => {
+        await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: rows.map(toWrite), keptHashes: [] });
+        for (const row of rows) writtenHashes.add(row.storyHash);
+      }, STORIES_PER_WRITE);
+    }
     const synthesize = llmActivities(routes.synthesis);
     const synthesiseByCalls = (todo: PlannedCluster[]) =>
       slidingWindow(
@@ -316,7 +348,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
             if (!flags.oneTransaction) {
               await mainActivities.writeStoryAlone({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, cluster: toWrite(story) });
             }
-            made.push(story);
+            keepMade(story);
             if (story.queriedArticles) articleQueries++;
             synthesis.done++;
             if (story.cached) synthesis.cached = (synthesis.cached ?? 0) + 1;
@@ -326,7 +358,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
           }
         },
         () => !state.paused,
-        () => fatal !== undefined,
+        () => fatal !== undefined || storyWriter?.failure() !== undefined,
       );
     /**
      * One provider batch over `todo` (custom id = story hash): prepared from the run's articles,
@@ -350,7 +382,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       });
       const collected = await synthesize.collectStoryBatch({ batchKey, clusters: refs });
       for (const story of collected.stories) {
-        made.push(story);
+        keepMade(story);
         synthesis.done++;
         if (story.cached) synthesis.cached = (synthesis.cached ?? 0) + 1;
       }
@@ -382,15 +414,26 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const failedHashes = new Set(failures.map((f) => f.storyHash));
     const currentHashes = clusters.filter((c) => !failedHashes.has(c.storyHash)).map((c) => c.storyHash);
     const failedArticleIds = clusters.filter((c) => failedHashes.has(c.storyHash)).flatMap((c) => c.articleIds);
-    const writes = flags.oneTransaction ? made.map(toWrite) : [];
     const keptHashes = clusters.filter((c) => c.reusedStoryId !== undefined).map((c) => c.storyHash);
     // The earlier writes store their stories pending (never listed); the last write makes them
     // current in the transaction that supersedes the old ones and records the run, so a run that
     // ends between writes leaves the previous stories current (NewsRepository.writeStories).
-    // Histories from before the patch wrote 100 a time: replaying them keeps their writes.
-    const perWrite = writes.length > STORIES_PER_WRITE && !patched('stories-llm-rows-in-write') ? STORIES_PER_WRITE_BEFORE_PATCH : STORIES_PER_WRITE;
-    for (let i = perWrite; i < writes.length; i += perWrite) {
-      await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
+    let lastWrite: ClusterWrite[];
+    if (storyWriter) {
+      // The earlier writes went as the syntheses were made; those still queued go with the last.
+      const queued: SynthesizedStory[] = [];
+      await storyWriter.flush(async (rows) => {
+        queued.push(...rows);
+      });
+      lastWrite = queued.map(toWrite);
+    } else {
+      const writes = flags.oneTransaction ? made.map(toWrite) : [];
+      // Histories from before the patch wrote 100 a time: replaying them keeps their writes.
+      const perWrite = writes.length > STORIES_PER_WRITE && !patched('stories-llm-rows-in-write') ? STORIES_PER_WRITE_BEFORE_PATCH : STORIES_PER_WRITE;
+      for (let i = perWrite; i < writes.length; i += perWrite) {
+        await mainActivities.writeStories({ model: routes.synthesis.model, promptVersion: SYNTHESIS_PROMPT_VERSION, made: writes.slice(i, i + perWrite), keptHashes: [] });
+      }
+      lastWrite = writes.slice(0, perWrite);
     }
     timings.writing = Date.now() - writingStarted;
     // Known before the last write but for what it supersedes, which it adds to the run's row; the
@@ -400,7 +443,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const last = await mainActivities.writeStories({
       model: routes.synthesis.model,
       promptVersion: SYNTHESIS_PROMPT_VERSION,
-      made: writes.slice(0, perWrite),
+      made: lastWrite,
       keptHashes,
       finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
     });

@@ -1,7 +1,7 @@
 /**
  * Records generateStories histories (a first run, an unchanged rerun that reuses every story, a
  * run with one failed cluster, a run steered by pause / setConcurrency / resume, a run cancelled
- * after some syntheses) and checks each
+ * after some syntheses, a run with more stories than one write holds) and checks each
  * replays against today's code. STORYLOOM_RECORD_HISTORIES=1 writes them to
  * test/replay/histories/v<version>/ (only missing ones) for replay.test.ts.
  */
@@ -78,4 +78,14 @@ it('records a run cancelled after some syntheses, which keeps their paid calls b
   const { events } = await handle.fetchHistory();
   expect(events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'keepStoryCalls')).toBe(true);
   await recordAndReplay(stack.env.address, 'stories-cancelled-after-syntheses', handle.workflowId, handle.firstExecutionRunId);
+});
+
+it('records a run with more stories than one write holds, written as they are made', async () => {
+  day += 10 * DAY_MS;
+  // An article a topic: 60 clusters, more than one write's STORIES_PER_WRITE.
+  const news = syntheticNews({ articles: 60, clusters: 10, dayMs: day, salt: `record-many-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10 });
+  expect((await handle.result()).stories.created).toBe(60);
+  await recordAndReplay(stack.env.address, 'stories-written-as-made', handle.workflowId, handle.firstExecutionRunId);
 });

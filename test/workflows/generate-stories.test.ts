@@ -237,7 +237,7 @@ it('a cancel mid-synthesis ends the run cancelled, recorded, with nothing half-w
   expect(stack.sim.stats().aborted).toBeGreaterThanOrEqual(1);
 });
 
-it('a run cancelled after hundreds of syntheses keeps their paid calls in pieces (one activity input passed Temporal\'s payload limit), and a re-run pays for none of them', async () => {
+it('a run cancelled after hundreds of syntheses keeps every paid call: the ones written as they were made, the rest before its row; a re-run pays for none of them', async () => {
   const day = freshDay();
   // An article a topic: 250 clusters.
   const news = syntheticNews({ articles: 250, clusters: 10, dayMs: day, salt: `cancel-many-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
@@ -253,14 +253,46 @@ it('a run cancelled after hundreds of syntheses keeps their paid calls in pieces
   );
   expect(paid.n).toBeGreaterThanOrEqual(130);
   const { events } = await handle.fetchHistory();
-  const pieces = events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'keepStoryCalls');
-  // At most 100 syntheses' calls a piece.
-  expect(pieces.length).toBeGreaterThanOrEqual(Math.ceil(130 / 100));
+  const scheduled = (name: string) => events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name);
+  // Written (pending, unlisted) in writes of STORIES_PER_WRITE while the syntheses were made; what
+  // was left kept before the run's row (once one activity's input, which passed the payload limit).
+  expect(scheduled('writeStories').length).toBeGreaterThanOrEqual(2);
+  expect(scheduled('keepStoryCalls').length).toBeGreaterThanOrEqual(1);
+  expect((await currentStories(day)).filter((s) => s.status === 'current')).toEqual([]);
   stack.sim.resetStats();
   stack.sim.configure({ latency: null });
   const again = await (await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 20 })).result();
-  expect(again.synthesis).toMatchObject({ cached: paid.n });
+  // Its written syntheses are reused as stories, the rest answered from the cache: none paid again.
+  expect(again.synthesis.reused + (again.synthesis.cached ?? 0)).toBe(paid.n);
   expect(stack.sim.stats().byPurpose.synthesis?.requests ?? 0).toBe(again.synthesis.total - paid.n);
+}, 120_000);
+
+it('a run terminated mid-synthesis (no ending of its own: the history limit, an operator) has written what it made, but the last write\'s worth; a re-run pays only for the rest', async () => {
+  const day = freshDay();
+  const clusters = 250;
+  const news = syntheticNews({ articles: clusters, clusters: 10, dayMs: day, salt: `terminated-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 50 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 5 });
+  // Two writes of STORIES_PER_WRITE committed (pending: no reader lists them) while the syntheses go on.
+  await waitFor(async () => (await currentStories(day)).filter((s) => s.status === 'pending').length >= 2 * STORIES_PER_WRITE, 60_000);
+  await handle.executeUpdate(storiesPauseUpdate);
+  const progress = await handle.query(storiesProgressQuery);
+  expect(progress).toMatchObject({ phase: 'synthesis' });
+  expect(progress.synthesis.done).toBeLessThan(clusters);
+  await handle.terminate('simulated: terminated, as the server does a run past the history limit');
+  const [paid] = await stack.app.services.db.query(
+    "SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis' AND outcome = 'ok'",
+    [handle.workflowId],
+  );
+  expect(paid.n).toBeGreaterThanOrEqual(2 * STORIES_PER_WRITE);
+  stack.sim.resetStats();
+  stack.sim.configure({ latency: null });
+  const again = await (await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10 })).result();
+  expect(again).toMatchObject({ status: 'completed', clusters });
+  expect(again.synthesis.reused).toBe(paid.n);
+  expect(stack.sim.stats().byPurpose.synthesis?.requests ?? 0).toBe(clusters - paid.n);
+  expect((await currentStories(day)).filter((s) => s.status === 'current')).toHaveLength(clusters);
 }, 120_000);
 
 it('a cancelled run\'s report counts the syntheses it paid for and did not write, its synthesis time is what it ran, and its progress says cancelled', async () => {
