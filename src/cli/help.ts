@@ -146,7 +146,8 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
       --similarity S: the cosine similarity an article needs with a cluster to join it (above 0, at
       most 1; default 0.5; higher: more, tighter clusters). --model provider:model: the syntheses'
       model (default STORYLOOM_MODEL_SYNTHESIS); stories made by another model are made again.
-  stories list [--all] [--limit N]        current stories, newest first (--all: superseded too; N: 1 to ${STORY_LIST_LIMIT.max}, default ${STORY_LIST_LIMIT.default})
+  stories list [--all] [--limit N] [--offset K]
+                                          current stories, newest first (--all: superseded too; N: 1 to ${STORY_LIST_LIMIT.max}, default ${STORY_LIST_LIMIT.default}; K: skip that many)
   stories show <id>                       headline, summary, key points, time window, articles (a unique id
                                           prefix will do; one several ids start with lists them, exit 2)
   stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points (N: 1 to ${STORY_SEARCH_LIMIT.max}, default ${STORY_SEARCH_LIMIT.default})

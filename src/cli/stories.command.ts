@@ -15,7 +15,7 @@ import {
 } from '@temporalio/client';
 import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
 import { formatReportShort } from '../reporting/format-report';
-import { STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
+import { MAX_LIST_OFFSET, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { storyloomSearchAttributes } from '../shared/search-attributes';
 import {
   DEFAULT_STORY_FLAGS,
@@ -178,10 +178,13 @@ function storyLine(s: StoryListItem, idLength = 8): string {
 }
 
 async function list(ctx: CliContext, argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' }, limit: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' }, limit: { type: 'string' }, offset: { type: 'string' } } });
   const limit = limitFrom(values.limit, STORY_LIST_LIMIT);
-  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit });
-  if (!stories.length) console.log('No stories yet: import articles (`storyloom articles import <file>`), then `storyloom stories generate`.');
+  // The next page, as the API's `?offset=`: more stories than one list holds are paged through.
+  const offset = intOption('--offset', values.offset, 0, 0, MAX_LIST_OFFSET);
+  const stories = await new NewsRepository(await ctx.db()).listStories({ all: values.all, limit, offset });
+  if (!stories.length && offset > 0) console.log(`No stories past the first ${offset}.`);
+  else if (!stories.length) console.log('No stories yet: import articles (`storyloom articles import <file>`), then `storyloom stories generate`.');
   for (const s of stories) console.log(storyLine(s));
   return 0;
 }

@@ -66,10 +66,15 @@ it('generates stories with --wait, then lists, shows and searches them', async (
   expect(gen.out).toMatch(/Stories completed in [\d.]+ s/);
   expect(gen.out).toMatch(/clusters \d+: \d+ synthesised, 0 reused, 0 failed/);
   expect(gen.out).toMatch(/stories: \d+ written from this run's syntheses, \d+ kept, \d+ superseded/);
-  // Other suites write stories to the same database meanwhile: this run's is the one of its day.
-  const list = await runCli('stories', 'list', '--limit', '500');
-  expect(list.code).toBe(0);
-  const id = list.out.split('\n').find((l) => l.includes(' 2026-03-02 ') && l.includes('Labour'))?.slice(0, 8);
+  // Other suites write stories to the same database meanwhile (hundreds, on later days): this
+  // run's is the one of its day, found page by page (--offset).
+  let id: string | undefined;
+  for (let offset = 0; id === undefined; offset += 500) {
+    const list = await runCli('stories', 'list', '--limit', '500', '--offset', String(offset));
+    expect(list.code).toBe(0);
+    expect(list.out).not.toContain('No stories past');
+    id = list.out.split('\n').find((l) => l.includes(' 2026-03-02 ') && l.includes('Labour'))?.slice(0, 8);
+  }
   expect(id).toMatch(/^[0-9a-f]{8}$/);
   const show = await runCli('stories', 'show', id!);
   expect(show.out).toContain('Key points:');
@@ -129,6 +134,14 @@ it('says how many articles of a file repeated an earlier one: the counts add up 
     'Imported 3 article(s) from repeated.csv (csv): 2 new, 0 updated, 0 unchanged; 1 repeated an earlier one of the file (same URL, source id or content): the last copy kept',
   );
   expect((await stack.app.services.db.query(`SELECT title FROM articles WHERE url = 'https://repeat.example/a'`)).map((a: { title: string }) => a.title)).toEqual(['Second copy']);
+});
+
+it('stories list pages with --offset: past the end it says so; a negative offset is a usage error', async () => {
+  const past = await runCli('stories', 'list', '--offset', '2147483647');
+  expect(past).toMatchObject({ code: 0, out: 'No stories past the first 2147483647.' });
+  const badOffset = await runCli('stories', 'list', '--offset=-1');
+  expect(badOffset.code).toBe(2);
+  expect(badOffset.err).toContain('--offset must be an integer from 0 to 2147483647; got "-1"');
 });
 
 it('steering a story run: an unknown id is exit 2; a run that has ended is "not running", exit 1 (a cancel is not "requested")', async () => {
@@ -299,3 +312,4 @@ it('generate --wait of a run cancelled meanwhile prints what it did up to the ca
     stack.sim.configure({ latency: null });
   }
 });
+
