@@ -345,11 +345,13 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
         for (const line of describedLines(d)) console.log(line);
       }
     } else {
-      // A run that did not complete stored its figures up to its end all the same.
-      const ended = d.status.name === 'COMPLETED' ? await handle.result() : await new RunRepository(await ctx.db()).storyRunResult(d.runId).catch(() => undefined);
+      // A run that did not complete stored its figures up to its end all the same, keyed (as its
+      // report) by the first run of the job: since 0.8.7 a stories run may continue as new.
+      const firstRunId = d.raw.workflowExecutionInfo?.firstRunId || d.runId;
+      const ended = d.status.name === 'COMPLETED' ? await handle.result() : await new RunRepository(await ctx.db()).storyRunResult(firstRunId).catch(() => undefined);
       console.log(`${workflowId}: ${d.status.name.toLowerCase()}${ended ? `\n${describeStoriesResult(ended)}` : ''}`);
-      // Its report, as `stories generate --wait` prints it (a story run does not continue as new: its run id is its first).
-      const report = await storedReport(ctx, { firstRunId: d.runId }).catch(() => undefined);
+      // Its report, as `stories generate --wait` prints it.
+      const report = await storedReport(ctx, { firstRunId }).catch(() => undefined);
       if (report) console.log(formatReportShort(report));
     }
     return 0;

@@ -9,8 +9,12 @@
  * the run goes on (`completed_with_failures`).
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
   defineQuery,
   defineUpdate,
   isCancellation,
@@ -86,6 +90,23 @@ const JSON_CHARS_KEPT_PER_WRITE = 512 * 1024;
  * it loses at most the last write's worth, and the end of a run has less to write.
  */
 export const STORIES_WRITTEN_AS_MADE_PATCH = 'stories-written-as-they-are-made';
+/**
+ * A run continues as new after `synthesesPerRun` syntheses (default SYNTHESES_PER_RUN), carrying
+ * the plan and its figures; what it made is written (pending) before it hands over. Before, a run
+ * kept every synthesis in one history: with real-size answers (each is in history about four
+ * times: the answer, its call's cache entry, and the write of both) a few thousand clusters reached
+ * Temporal's 50 MB limit, where the server terminates the run.
+ */
+export const STORIES_CONTINUE_AS_NEW_PATCH = 'stories-continue-as-new';
+export const SYNTHESES_PER_RUN = 500;
+/**
+ * A `--batch` run paused before its batch waits to be resumed before it prepares it: a batch once
+ * sent is paid for whole. Before, only the calls' window waited, and a run paused during its
+ * clustering submitted (and paid for) its batch while it said it was paused.
+ */
+export const STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH = 'stories-batch-waits-while-paused';
+/** What a run may carry into the next (the plan is about 240 bytes a cluster), well under Temporal's 2 MB a payload; a larger plan stays in one run. */
+const MAX_CARRIED_JSON_CHARS = 1024 * 1024;
 
 const MAX_FAILURES_KEPT = 50;
 /**
@@ -114,6 +135,32 @@ export interface GenerateStoriesInput {
   clusterWindowMs?: number;
   /** The synthesis's provider and model (default: STORYLOOM_MODEL_SYNTHESIS); stories are reused per model. */
   model?: ModelChoice;
+  /** Syntheses a run makes before it continues as new (default SYNTHESES_PER_RUN; calls, not a provider batch). */
+  synthesesPerRun?: number;
+  /** Set by the run that continued as new: the plan, what is left of it, and the figures so far. */
+  carried?: StoriesCarried;
+}
+
+/** A run's plan and figures, carried into the next when it continues as new (STORIES_CONTINUE_AS_NEW_PATCH). */
+export interface StoriesCarried {
+  /** When the first run started (the scope is resolved from it), and every run's id. */
+  startedAt: number;
+  runIds: string[];
+  routes: Record<'synthesis' | 'embedding', LlmRoute>;
+  articles: number;
+  articleQueries: number;
+  clusters: PlannedCluster[];
+  /** The clusters (their `index`) still to synthesise, in order. */
+  todo: number[];
+  synthesis: StoryStep;
+  clusteringMs: number;
+  failures: StoryFailure[];
+  failureCount: number;
+  /** Syntheses the earlier runs made (written, pending). */
+  created: number;
+  paused: boolean;
+  concurrency: number;
+  peakSynthesisConcurrency: number;
 }
 
 const emptyStep = (): StoryStep => ({ total: 0, done: 0, failed: 0, reused: 0 });
@@ -121,30 +168,34 @@ const emptyStep = (): StoryStep => ({ total: 0, done: 0, failed: 0, reused: 0 })
 /** Generates the stories of a scope; see the module comment. */
 export async function generateStories(input: GenerateStoriesInput): Promise<StoriesResult> {
   const info = workflowInfo();
+  const carried = input.carried;
   const flags: StoryFlags = { ...DEFAULT_STORY_FLAGS, ...input.flags };
-  const startedAt = Date.now();
+  const startedAt = carried?.startedAt ?? Date.now();
   const scope = resolveScope(input.scope, startedAt, input.clusterWindowMs);
   const runKey = `${info.workflowId}/${info.firstExecutionRunId}`;
-  const state = { paused: false, concurrency: { synthesis: input.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY } };
+  /** Every run of this job (it may have continued as new): its row is keyed by the first, its report reads them all. */
+  const runIds = [...(carried?.runIds ?? []), info.runId];
+  const state = { paused: carried?.paused ?? false, concurrency: { synthesis: carried?.concurrency ?? input.concurrency ?? DEFAULT_SYNTHESIS_CONCURRENCY } };
   /** The widest synthesis window the run was given: the report's lower bound uses it. */
-  let peakSynthesisConcurrency = state.concurrency.synthesis;
-  let phase: StoriesProgress['phase'] = 'starting';
-  let articles = 0;
-  let clusters: PlannedCluster[] = [];
-  const synthesis = emptyStep();
-  const timings = { clustering: 0, synthesis: 0, writing: 0 };
+  let peakSynthesisConcurrency = carried?.peakSynthesisConcurrency ?? state.concurrency.synthesis;
+  let phase: StoriesProgress['phase'] = carried ? 'synthesis' : 'starting';
+  let articles = carried?.articles ?? 0;
+  let clusters: PlannedCluster[] = carried?.clusters ?? [];
+  const synthesis = carried ? { ...carried.synthesis } : emptyStep();
+  const timings = { clustering: carried?.clusteringMs ?? 0, synthesis: 0, writing: 0 };
   /** How the run ended, once it has: the progress query answers it (a closed run is queried too). */
   let endedAs: StoriesStatus | undefined;
   let clusteringStarted: number | undefined;
-  const failures: StoryFailure[] = [];
-  let failureCount = 0;
-  let articleQueries = 0;
+  const failures: StoryFailure[] = [...(carried?.failures ?? [])];
+  let failureCount = carried?.failureCount ?? 0;
+  let articleQueries = carried?.articleQueries ?? 0;
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
   let synthesisMode: StoriesResult['synthesisMode'] = 'calls';
   let batch: ProviderBatchProgress | undefined;
-  /** Syntheses made by this run. */
+  /** Syntheses made by this run; and by the runs before it, which wrote theirs. */
   const made: SynthesizedStory[] = [];
+  const madeBefore = carried?.created ?? 0;
   /** Writes them as they are made (STORIES_WRITTEN_AS_MADE_PATCH, one transaction); the story hashes written so far. */
   let storyWriter: ReturnType<typeof batchWriter<SynthesizedStory>> | undefined;
   const writtenHashes = new Set<string>();
@@ -230,7 +281,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   const report = (r: StoriesResult) =>
     mainActivities.storeRunReport({
       workflowId: info.workflowId,
-      runIds: [info.runId],
+      runIds,
       kind: 'generateStories',
       scriptId: null,
       status: r.status,
@@ -272,7 +323,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     }
     const finishRun = () =>
       mainActivities.finishStoryRun({
-        run: { runId: info.runId, workflowId: info.workflowId, status, result: r, failures },
+        run: { runId: runIds[0], workflowId: info.workflowId, status, result: r, failures },
         scope,
         ...(flags.oneTransaction && !inPieces ? { llm: unwritten } : {}),
       });
@@ -286,37 +337,55 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let routes: Record<'synthesis' | 'embedding', LlmRoute>;
   try {
     // Before the first local activity (see patches-first.ts).
-    askPatchesFirst([STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH, STORIES_WRITTEN_AS_MADE_PATCH]);
+    askPatchesFirst([
+      STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH, STORIES_WRITTEN_AS_MADE_PATCH,
+      STORIES_CONTINUE_AS_NEW_PATCH, STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH,
+    ]);
     keepsCallsInPieces = patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
     writesAsMade = patchedFromStart(STORIES_WRITTEN_AS_MADE_PATCH);
-    const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
-    routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
-    if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
+    const continues = patchedFromStart(STORIES_CONTINUE_AS_NEW_PATCH);
+    const batchWaitsWhilePaused = patchedFromStart(STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH);
+    let uncached: PlannedCluster[];
+    if (carried) {
+      // A continued run: the plan, its routes and what is left of it come from the run before.
+      routes = carried.routes;
+      uncached = carried.todo.map((position) => clusters[position]);
+      showDetails();
+    } else {
+      const resolved = (await localActivities.resolveLlmRoutes(['synthesis', 'embedding'])) as Record<'synthesis' | 'embedding', LlmRoute>;
+      routes = { ...resolved, synthesis: routeWithModel(resolved.synthesis, input.model, info.taskQueue) };
+      if (searchable) upsertSearchAttributes(storyloomSearchAttributes('stories', `stories ${describeScope(scope)}`, 'running'));
 
-    // 1–2. Load once, embed what is new, cluster, look the story hashes up.
-    phase = 'clustering';
-    showDetails();
-    clusteringStarted = Date.now();
-    // Its limit allows CLUSTERING_REQUESTS embedding requests (about 5,000 new articles); an
-    // attempt cut short keeps what it embedded (each request is stored as it is answered).
-    const plan = await llmActivities(routes.embedding, { requests: CLUSTERING_REQUESTS }).clusterStories.executeWithOptions(
-      { summary: `clustering: ${describeScope(scope)}` },
-      [{ runKey, scope, embeddingRoute: routes.embedding, synthesisRoute: routes.synthesis, useCache: flags.useCache,
-        threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],
-    );
-    timings.clustering = Date.now() - clusteringStarted;
-    articleQueries = 1;
-    articles = plan.articles;
-    clusters = plan.clusters;
-    const uncached = clusters.filter((c) => c.reusedStoryId === undefined);
-    synthesis.total = clusters.length;
-    synthesis.reused = clusters.length - uncached.length;
+      // 1–2. Load once, embed what is new, cluster, look the story hashes up.
+      phase = 'clustering';
+      showDetails();
+      clusteringStarted = Date.now();
+      // Its limit allows CLUSTERING_REQUESTS embedding requests (about 5,000 new articles); an
+      // attempt cut short keeps what it embedded (each request is stored as it is answered).
+      const plan = await llmActivities(routes.embedding, { requests: CLUSTERING_REQUESTS }).clusterStories.executeWithOptions(
+        { summary: `clustering: ${describeScope(scope)}` },
+        [{ runKey, scope, embeddingRoute: routes.embedding, synthesisRoute: routes.synthesis, useCache: flags.useCache,
+          threshold: input.similarityThreshold, windowMs: input.clusterWindowMs }],
+      );
+      timings.clustering = Date.now() - clusteringStarted;
+      articleQueries = 1;
+      articles = plan.articles;
+      clusters = plan.clusters;
+      uncached = clusters.filter((c) => c.reusedStoryId === undefined);
+      synthesis.total = clusters.length;
+      synthesis.reused = clusters.length - uncached.length;
 
-    // 3. Synthesise what is not reused: by calls in a sliding window, or (`--batch`) as one
-    // provider batch whose failed items are then retried by calls.
-    phase = 'synthesis';
-    synthesis.startedAt = Date.now();
-    showDetails();
+      // 3. Synthesise what is not reused: by calls in a sliding window, or (`--batch`) as one
+      // provider batch whose failed items are then retried by calls.
+      phase = 'synthesis';
+      synthesis.startedAt = Date.now();
+      showDetails();
+    }
+    // By calls, a run hands over after this many syntheses (STORIES_CONTINUE_AS_NEW_PATCH), unless its plan is too large to carry.
+    const perRun = continues && !input.batch && JSON.stringify(clusters).length <= MAX_CARRIED_JSON_CHARS
+      ? Math.max(1, input.synthesesPerRun ?? SYNTHESES_PER_RUN)
+      : Infinity;
+    let startedThisRun = 0;
     const byHash = new Map(clusters.map((c) => [c.storyHash, c]));
     const toWrite = (s: SynthesizedStory): ClusterWrite => {
       const c = byHash.get(s.storyHash)!;
@@ -340,6 +409,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
         todo,
         () => (flags.parallelSynthesis ? state.concurrency.synthesis : 1),
         async (cluster) => {
+          startedThisRun++;
           try {
             const story = await synthesize.synthesizeStory.executeWithOptions(
               { summary: `synthesis: ${cluster.label}` },
@@ -358,7 +428,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
           }
         },
         () => !state.paused,
-        () => fatal !== undefined || storyWriter?.failure() !== undefined,
+        () => fatal !== undefined || storyWriter?.failure() !== undefined || startedThisRun >= perRun,
       );
     /**
      * One provider batch over `todo` (custom id = story hash): prepared from the run's articles,
@@ -398,12 +468,26 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       return todo.filter((c) => retry.has(c.storyHash));
     };
     if (input.batch && uncached.length > 0 && supportsBatch(routes.synthesis.provider)) {
+      if (batchWaitsWhilePaused) await condition(() => !state.paused);
       await synthesiseByCalls(await synthesiseByBatch(uncached));
     } else {
       await synthesiseByCalls(uncached);
     }
+    const left = perRun === Infinity ? [] : uncached.slice(startedThisRun);
+    if (left.length > 0 && !fatal) {
+      // What this run made is written (pending) before the next run goes on with what is left.
+      if (storyWriter) await storyWriter.flush();
+      const position = new Map(clusters.map((c, i) => [c.storyHash, i]));
+      const next: StoriesCarried = {
+        startedAt, runIds, routes, articles, articleQueries, clusters, todo: left.map((c) => position.get(c.storyHash)!),
+        synthesis, clusteringMs: timings.clustering, failures, failureCount, created: madeBefore + made.length,
+        paused: state.paused, concurrency: state.concurrency.synthesis, peakSynthesisConcurrency,
+      };
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof generateStories>({ ...input, carried: next });
+    }
     synthesis.finishedAt = Date.now();
-    timings.synthesis = synthesis.finishedAt - synthesis.startedAt;
+    timings.synthesis = synthesis.finishedAt - synthesis.startedAt!;
     if (fatal) throw ApplicationFailure.nonRetryable(fatal.message, fatal.type);
 
     // 4. Write once: stories, links, supersessions and the run's row.
@@ -438,14 +522,14 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     timings.writing = Date.now() - writingStarted;
     // Known before the last write but for what it supersedes, which it adds to the run's row; the
     // run reports them only once that write is done (a run that fails it made none current).
-    const counts: StoriesWriteResult = { created: made.length, kept: keptHashes.length, superseded: 0 };
+    const counts: StoriesWriteResult = { created: madeBefore + made.length, kept: keptHashes.length, superseded: 0 };
     const final = { ...result(status), stories: counts };
     const last = await mainActivities.writeStories({
       model: routes.synthesis.model,
       promptVersion: SYNTHESIS_PROMPT_VERSION,
       made: lastWrite,
       keptHashes,
-      finish: { scope, currentHashes, failedArticleIds, run: { runId: info.runId, workflowId: info.workflowId, status, result: final, failures } },
+      finish: { scope, currentHashes, failedArticleIds, run: { runId: runIds[0], workflowId: info.workflowId, status, result: final, failures } },
     });
     stories = { ...counts, superseded: last.superseded };
     timings.writing = Date.now() - writingStarted;
@@ -457,6 +541,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     showDetails();
     return r;
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => endEarly('cancelled'));
       throw err;

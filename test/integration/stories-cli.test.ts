@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { generateStories } from '../../src/workflows';
+import { DAY_MS, resolveScope, storiesWorkflowId } from '../../src/shared/stories';
 import { scheduleIdFor } from '../../src/cli/stories.command';
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
@@ -313,3 +314,27 @@ it('generate --wait of a run cancelled meanwhile prints what it did up to the ca
   }
 });
 
+it('stories status of a run cancelled after it continued as new shows its figures and report (kept under its first run)', async () => {
+  const day = Date.parse('2027-10-07');
+  const news = syntheticNews({ articles: 12, clusters: 4, dayMs: day, salt: `cli-continued-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  const scope = { fromMs: day, toMs: day + DAY_MS };
+  const id = storiesWorkflowId(resolveScope(scope, Date.now()));
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 300 } } } });
+  try {
+    stack.sim.resetStats();
+    const handle = await stack.env.client.workflow.start(generateStories, { taskQueue: stack.app.taskQueue, workflowId: id, args: [{ scope, concurrency: 2, synthesesPerRun: 4 }] });
+    // Past the first run's 4: the second run (or later) is cancelled.
+    await waitFor(() => (stack.sim.stats().byPurpose.synthesis?.ok ?? 0) >= 6, 30_000, 'six syntheses answered');
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+    const status = await runCli('stories', 'status', id);
+    expect(status.code).toBe(0);
+    expect(status.out).toContain(`${id}: cancelled`);
+    expect(status.out).toMatch(/Stories cancelled in [\d.]+ s/);
+    expect(status.out).toMatch(/Report: .*LLM calls/);
+  } finally {
+    stack.sim.configure({ latency: null });
+  }
+});

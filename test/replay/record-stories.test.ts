@@ -1,7 +1,8 @@
 /**
  * Records generateStories histories (a first run, an unchanged rerun that reuses every story, a
  * run with one failed cluster, a run steered by pause / setConcurrency / resume, a run cancelled
- * after some syntheses, a run with more stories than one write holds) and checks each
+ * after some syntheses, a run with more stories than one write holds, a run that continued as new)
+ * and checks each
  * replays against today's code. STORYLOOM_RECORD_HISTORIES=1 writes them to
  * test/replay/histories/v<version>/ (only missing ones) for replay.test.ts.
  */
@@ -88,4 +89,21 @@ it('records a run with more stories than one write holds, written as they are ma
   const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10 });
   expect((await handle.result()).stories.created).toBe(60);
   await recordAndReplay(stack.env.address, 'stories-written-as-made', handle.workflowId, handle.firstExecutionRunId);
+});
+
+it('records a run that continued as new twice (20 syntheses a run)', async () => {
+  day += 10 * DAY_MS;
+  const news = syntheticNews({ articles: 60, clusters: 10, dayMs: day, salt: `record-continued-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10, synthesesPerRun: 20 });
+  expect((await handle.result()).stories.created).toBe(60);
+  // Every run of the chain: the first hands over, the second is carried and hands over, the last writes.
+  let runId: string | undefined = handle.firstExecutionRunId;
+  const names = ['stories-continued-as-new', 'stories-continued-as-new-run2', 'stories-continued-as-new-run3'];
+  for (let run = 0; runId; run++) {
+    const json = await recordAndReplay(stack.env.address, names[run], handle.workflowId, runId);
+    const events = (JSON.parse(json) as { events: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId: string } }[] }).events;
+    runId = events[events.length - 1].workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    expect(run < names.length).toBe(true);
+  }
 });

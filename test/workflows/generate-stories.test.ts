@@ -295,6 +295,77 @@ it('a run terminated mid-synthesis (no ending of its own: the history limit, an 
   expect((await currentStories(day)).filter((s) => s.status === 'current')).toHaveLength(clusters);
 }, 120_000);
 
+it('a run with more syntheses than a run makes continues as new with its plan: one row, one report over every run, every story current; a re-run reuses them all', async () => {
+  const day = freshDay();
+  const clusters = 130;
+  const news = syntheticNews({ articles: clusters, clusters: 10, dayMs: day, salt: `continued-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10, synthesesPerRun: 50 });
+  const result = await handle.result();
+  expect(result).toMatchObject({ status: 'completed', articles: clusters, clusters, failureCount: 0, stories: { created: clusters, kept: 0 } });
+  expect(result.synthesis).toMatchObject({ total: clusters, done: clusters, reused: 0, failed: 0 });
+  expect(synthesisRequests()).toBe(clusters);
+  // Three runs of at most 50 syntheses each: the first one's history holds its 50, and the clustering.
+  const firstRun = await stack.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+  const scheduled = (name: string) => firstRun.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+  expect([scheduled('clusterStories'), scheduled('synthesizeStory')]).toEqual([1, 50]);
+  expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+  const report = await new RunRepository(stack.app.services.db).findReport({ firstRunId: handle.firstExecutionRunId });
+  expect(report!.runIds).toHaveLength(3);
+  expect(report!.llm.find((l) => l.purpose === 'synthesis')!.providerCalls).toBe(clusters);
+  const rows = await stack.app.services.db.query('SELECT run_id, status FROM story_runs WHERE workflow_id = $1', [handle.workflowId]);
+  expect(rows).toEqual([{ run_id: handle.firstExecutionRunId, status: 'completed' }]);
+  const [calls] = await stack.app.services.db.query(`SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis'`, [handle.workflowId]);
+  expect(calls.n).toBe(clusters);
+  const stories = await currentStories(day);
+  expect(stories.filter((s) => s.status === 'current')).toHaveLength(clusters);
+  expect(stories).toHaveLength(clusters);
+
+  stack.sim.resetStats();
+  const again = await run({ fromMs: day, toMs: day + DAY_MS }, { synthesesPerRun: 50 });
+  expect(again).toMatchObject({ status: 'completed', stories: { created: 0, kept: clusters } });
+  expect(stack.sim.stats().totalRequests).toBe(0);
+}, 120_000);
+
+it('pause and the window carry over continue-as-new, and a cancel in a later run keeps every paid call under the first run\'s row', async () => {
+  const day = freshDay();
+  const clusters = 90;
+  const news = syntheticNews({ articles: clusters, clusters: 10, dayMs: day, salt: `continued-steer-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+  await new NewsRepository(stack.app.services.db).importArticles(news);
+  stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 150 } } } });
+  const handle = await start({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 3, synthesesPerRun: 30 });
+  const ok = () => stack.sim.stats().byPurpose.synthesis?.ok ?? 0;
+  await waitFor(() => ok() >= 35, 60_000);
+  // In the second run (30 a run): paused there, it starts nothing more and does not hand over.
+  await handle.executeUpdate(storiesPauseUpdate);
+  await handle.executeUpdate(storiesSetConcurrencyUpdate, { args: [{ synthesis: 6 }] });
+  await new Promise((r) => setTimeout(r, 600));
+  const heldAt = ok();
+  await new Promise((r) => setTimeout(r, 600));
+  expect(ok()).toBe(heldAt);
+  expect(await handle.query(storiesProgressQuery)).toMatchObject({ paused: true, concurrency: { synthesis: 6 }, phase: 'synthesis' });
+  await handle.executeUpdate(storiesResumeUpdate);
+  // Past 60: the third run, which carried the window of 6.
+  await waitFor(() => ok() >= 65, 60_000);
+  expect(await handle.query(storiesProgressQuery)).toMatchObject({ paused: false, concurrency: { synthesis: 6 }, clusters });
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+  const stored = await new RunRepository(stack.app.services.db).storyRunResult(handle.firstExecutionRunId);
+  expect(stored).toMatchObject({ status: 'cancelled', clusters });
+  const [paid] = await stack.app.services.db.query(
+    "SELECT count(*)::int AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis' AND outcome = 'ok'",
+    [handle.workflowId],
+  );
+  expect(paid.n).toBeGreaterThanOrEqual(65);
+  expect((await currentStories(day)).filter((s) => s.status === 'current')).toEqual([]);
+  stack.sim.resetStats();
+  stack.sim.configure({ latency: null });
+  const again = await run({ fromMs: day, toMs: day + DAY_MS }, { concurrency: 10 });
+  expect(again.synthesis.reused + (again.synthesis.cached ?? 0)).toBe(paid.n);
+  expect(synthesisRequests()).toBe(clusters - paid.n);
+}, 120_000);
+
 it('a cancelled run\'s report counts the syntheses it paid for and did not write, its synthesis time is what it ran, and its progress says cancelled', async () => {
   const day = freshDay();
   await importNews(day, 8, 4, `cancel-report-${day}`);
