@@ -36,6 +36,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   --no-parallel-phase2             outline, sheets and embeddings one after another
   --no-cache                       never answer from the LLM response cache
   --script-id ID                   (with a file only) update this script, as import --script-id
+  --version N                      (with a generated story only) ingest that version (default: the latest)
 Exit codes: 0 started (or, with --wait, completed); 1 failed or cancelled; 2 bad usage; 3 already running.
 ${SCRIPT}`,
   },
@@ -193,7 +194,7 @@ Without --wait: the workflow id and its Web UI link. Exit 2 on bad input or an u
   show <story>          a version's model, figures (tokens, time to first token, cost) and cast
   export <story>        a version's Fountain on stdout (> draft.fountain)
   --version N           that version (default: the latest)
-A <story> is a story id or title. \`storyloom ingest <story>\` runs the ingestion on a version.`,
+A <story> is a story id or title. \`storyloom ingest <story> [--version N]\` runs the ingestion on a version (default: the latest).`,
   },
   worker: { usage: '', summary: 'run a worker until Ctrl-C (logs JSON lines at LOG_LEVEL, default info)' },
   serve: {

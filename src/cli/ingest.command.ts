@@ -11,7 +11,7 @@ import { progressLineOrWhy } from '../operations/run-progress';
 import { looksLikeFile, type CliContext } from './context';
 import { intOption } from './int-option';
 import { describeImport, importFile } from './import.command';
-import { importStoryVersion } from './screenplays.command';
+import { importStoryVersion, versionNumber } from './screenplays.command';
 import { drawProgressUntil, progressLine } from './progress-bar';
 import { leavingOnInterrupt } from './interrupt';
 import { formatReportShort } from '../reporting/format-report';
@@ -73,21 +73,23 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
       full: { type: 'boolean' },
       wait: { type: 'boolean' },
       'script-id': { type: 'string' },
+      version: { type: 'string' },
     },
   });
   if (positionals.length !== 1) {
-    throw new UsageError('usage: storyloom ingest <file | scriptId> [--no-<flag>] [--concurrency-summaries N] [--concurrency-sheets N] [--partial | --full] [--wait] [--script-id ID]');
+    throw new UsageError('usage: storyloom ingest <file | scriptId> [--no-<flag>] [--concurrency-summaries N] [--concurrency-sheets N] [--partial | --full] [--wait] [--script-id ID] | storyloom ingest <story> [--version N]');
   }
   if (values.partial && values.full) throw new UsageError('--partial and --full exclude each other');
   const flags: IngestionFlags = { ...DEFAULT_FLAGS };
   for (const [option, flag] of Object.entries(FLAG_OPTIONS)) if ((values as Record<string, unknown>)[option]) flags[flag] = false;
+  const version = versionNumber(values.version);
   const limits = {
     summaries: concurrency('concurrency-summaries', values['concurrency-summaries'] as string | undefined, DEFAULT_CONCURRENCY.summaries),
     sheets: concurrency('concurrency-sheets', values['concurrency-sheets'] as string | undefined, DEFAULT_CONCURRENCY.sheets),
   };
 
   // A file is imported first (a re-import updates the same script); otherwise it names a script,
-  // or a generated story whose latest version is imported as a script first.
+  // or a generated story whose latest version (or --version N) is imported as a script first.
   const target = positionals[0];
   let scriptId: string;
   let title: string;
@@ -95,6 +97,7 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
   let characters: number;
   try {
     if (existsSync(target)) {
+      if (version !== undefined) throw new UsageError(`--version goes with a generated story (ingest <story> --version N), not a file: ${target}`);
       const imported = await importFile(ctx, target, { scriptId: values['script-id'] as string | undefined });
       console.log(describeImport(imported));
       ({ scriptId, title, scenes, characters } = imported);
@@ -104,7 +107,10 @@ export async function ingestCommand(ctx: CliContext, argv: string[]): Promise<nu
       if (values['script-id'] !== undefined) {
         throw new UsageError(`--script-id goes with a file (ingest <file> --script-id ID updates that script from the file); to ingest a stored script, give its id or title alone: storyloom ingest ${values['script-id'] || '<scriptId>'}`);
       }
-      const fromStory = await importStoryVersion(ctx, target);
+      const fromStory = await importStoryVersion(ctx, target, version);
+      if (!fromStory && version !== undefined) {
+        throw new UsageError(`--version goes with a generated story: no story "${target}" (\`storyloom screenplays list\` shows them)`);
+      }
       if (fromStory) {
         console.log(
           fromStory.unchanged

@@ -12,7 +12,8 @@ const USAGE = 'usage: storyloom screenplays list | show <story> [--version N] | 
 /** The most a version number can be (its column is a Postgres integer). */
 const MAX_VERSION = 2 ** 31 - 1;
 
-function versionNumber(raw: string | undefined): number | undefined {
+/** `--version N` (1 to 2^31 - 1), or undefined when not given. */
+export function versionNumber(raw: string | undefined): number | undefined {
   return raw === undefined ? undefined : intOption('--version', raw, 0, 1, MAX_VERSION);
 }
 
@@ -93,7 +94,9 @@ export async function screenplaysCommand(ctx: CliContext, argv: string[]): Promi
         `model: ${row.provider}:${row.model}; ${stats.scenes ?? '?'} scenes; ${row.truncated ? 'TRUNCATED at max_tokens' : 'complete'}`,
         stats.outputTokens !== undefined ? `generation: ${describeVariant(stats as VariantResult)}` : '',
         `cast: ${row.cast.map((c) => (c.persona ? `${c.character} (${c.persona})` : c.character)).join(', ') || 'none'}`,
-        row.scriptId ? `ingested as script ${row.scriptId}` : `ingest it: storyloom ingest ${row.storyId}`,
+        row.scriptId
+          ? `ingested as script ${row.scriptId}`
+          : `ingest it: storyloom ingest ${row.storyId}${row.version === versions.length ? '' : ` --version ${row.version}`}`,
         `Fountain: storyloom screenplays export ${row.storyId} --version ${row.version} > draft.fountain`,
       ]
         .filter(Boolean)

@@ -226,6 +226,37 @@ it('export → ingest round trip: the exported Fountain imports, and `ingest <st
   expect(imported.out).toContain(`scenes: ${parsed.scenes.length}`);
 });
 
+it('`screenplays show --version N` of an older version names the command that ingests that version, and `ingest <story> --version N` does', async () => {
+  const title = `Two Drafts ${Date.now()}`;
+  const first = await cli('generate', '--plot', PLOT, '--persona', 'Mara Quill', '--title', title, '--wait', '--no-cache');
+  expect(first.code).toBe(0);
+  const story = storyOf(first.err);
+  expect((await cli('generate', '--story', story, '--persona', 'Old Harlan', '--wait', '--no-cache')).code).toBe(0);
+
+  // The latest version: `ingest <story>` is the command; an older one needs its number.
+  expect((await cli('screenplays', 'show', story)).out).toContain(`ingest it: storyloom ingest ${story}\n`);
+  expect((await cli('screenplays', 'show', story, '--version', '1')).out).toContain(`ingest it: storyloom ingest ${story} --version 1\n`);
+
+  const ingested = await cli('ingest', story, '--version', '1', '--wait');
+  expect(ingested.code).toBe(0);
+  expect(ingested.out).toContain(`Imported version 1 of the story as script "${title} (v1)"`);
+  expect((await cli('screenplays', 'show', story, '--version', '1')).out).toMatch(/ingested as script [0-9a-f-]{36}/);
+  expect((await cli('screenplays', 'show', story)).out).toContain(`ingest it: storyloom ingest ${story}\n`);
+
+  // --version goes with a story only, and a version the story lacks is named.
+  const missing = await cli('ingest', story, '--version', '9');
+  expect(missing.code).toBe(2);
+  expect(missing.err).toContain(`Story "${title}" has no version 9.`);
+  const notStory = await cli('ingest', `No Such Story ${Date.now()}`, '--version', '1');
+  expect(notStory.code).toBe(2);
+  expect(notStory.err).toContain('--version goes with a generated story: no story');
+  const file = path.join(dir, 'two-drafts.fountain');
+  writeFileSync(file, (await cli('screenplays', 'export', story, '--version', '2')).stdout);
+  const withFile = await cli('ingest', file, '--version', '1');
+  expect(withFile.code).toBe(2);
+  expect(withFile.err).toContain('--version goes with a generated story (ingest <story> --version N), not a file');
+});
+
 it('generate --ingest generates, then ingests the new version', async () => {
   const r = await cli('generate', '--plot', PLOT, '--persona', 'Ines Calder', '--title', 'Ingested Draft', '--ingest');
   expect(r.code).toBe(0);
