@@ -181,9 +181,15 @@ export function databaseUnreachable(err: unknown, databaseUrl: string): Database
   const inner = Array.isArray(e.errors) ? e.errors.map((x) => (x as Error)?.message).filter(Boolean) : [];
   const reason = message || inner.join('; ') || code || 'connection failed';
   // The server answers but the database is not there: `migrate` creates it, the others do not.
-  const what = code === '3D000' || /database ".*" does not exist/i.test(message) ? 'Create it with `storyloom migrate`' : 'Start it';
+  // The server answers but refuses the user or its password: starting it would not help.
+  const what =
+    code === '3D000' || /database ".*" does not exist/i.test(message)
+      ? 'Create it with `storyloom migrate` or set DATABASE_URL'
+      : code === '28P01' || code === '28000' || /password authentication failed/i.test(message)
+        ? 'Check the user and password in DATABASE_URL'
+        : 'Start it or set DATABASE_URL';
   return new DatabaseUnreachableError(
-    `Cannot reach Postgres at ${redactUrl(databaseUrl)}: ${withoutPassword(reason, databaseUrl)}. ${what} or set DATABASE_URL.`,
+    `Cannot reach Postgres at ${redactUrl(databaseUrl)}: ${withoutPassword(reason, databaseUrl)}. ${what}.`,
     err,
     code,
   );

@@ -189,8 +189,22 @@ describe('Postgres out of reach', () => {
       const err = await initializeDataSource({ initialize: () => Promise.reject(cause) }, url).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DatabaseUnreachableError);
       const message = (err as Error).message;
-      expect(message).toMatch(/^Cannot reach Postgres at postgres:\/\/app:\*\*\*@10\.0\.0\.9:5432\/storyloom: .+\. Start it or set DATABASE_URL\.$/);
+      expect(message).toMatch(/^Cannot reach Postgres at postgres:\/\/app:\*\*\*@10\.0\.0\.9:5432\/storyloom: .+\. (Start it or set|Check the user and password in) DATABASE_URL\.$/);
       expect(message).not.toMatch(/Hunter2/);
+    }
+  });
+
+  it('a user or password the server refuses (28P01, 28000) says to check them, not to start a server that is running', async () => {
+    const url = 'postgres://app:Hunter2@10.0.0.9:5432/storyloom';
+    const causes = [
+      Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01' }),
+      Object.assign(new Error('role "app" does not exist'), { code: '28000' }),
+    ];
+    for (const cause of causes) {
+      const err = await initializeDataSource({ initialize: () => Promise.reject(cause) }, url).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DatabaseUnreachableError);
+      expect((err as Error).message).toBe(`Cannot reach Postgres at postgres://app:***@10.0.0.9:5432/storyloom: ${cause.message}. Check the user and password in DATABASE_URL.`);
+      expect((err as DatabaseUnreachableError).code).toBe(cause.code);
     }
   });
 
