@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { AmbiguousTitleError } from '../db/repositories/script.repository';
 import { formatReport } from '../reporting/format-report';
 import { storedReport } from '../operations/stored-report';
+import { runKind } from '../api/run-kinds';
 import type { CliContext } from './context';
 import { UsageError } from './temporal-client';
 
@@ -20,7 +21,17 @@ export async function reportCommand(ctx: CliContext, argv: string[]): Promise<nu
       if ((err as Error).cause instanceof AmbiguousTitleError) throw err;
       return undefined;
     });
-    if (!script) throw new UsageError(`No run report for "${target}": give a script id or title, or a workflow id.`);
+    if (!script) {
+      // A workflow id of a job that stores no report (a story session): say so, not "give a workflow id".
+      const kind = runKind(target);
+      if (kind && !kind.report) {
+        const session = kind.type === 'storySession' ? target.slice(kind.idPrefix.length) : '';
+        throw new UsageError(
+          `${target}: ${kind.plural} store no run report (${kind.type} runs have none)${session ? `; \`storyloom metrics --session ${session}\` shows the session's figures` : ''}.`,
+        );
+      }
+      throw new UsageError(`No run report for "${target}": give a script id or title, or a workflow id.`);
+    }
     report = await storedReport(ctx, { scriptId: script.id });
     if (!report) throw new UsageError(`"${script.title}" has no finished run yet: \`storyloom ingest ${script.id} --wait\`.`);
   }

@@ -310,3 +310,20 @@ describe('describeResult (ingest --wait, status, show): a failed run says why', 
     expect(text).toContain('  error: BatchWriteFailed: the summaries batch could not be written: connection terminated');
   });
 });
+
+describe('storyloom report of a run whose job stores no report', () => {
+  it('a story session\'s workflow id says sessions store none and where their figures are, not "give a workflow id" (exit 2)', async () => {
+    const session = '0b7c6a52-3f0e-4d61-9a55-2f1d6c1e9b20';
+    const { code, lines } = await runMain(['report', `session-${session}`], { DATABASE_URL: process.env.STORYLOOM_TEST_DATABASE_URL! });
+    expect(lines).toEqual([
+      `storyloom report: session-${session}: story sessions store no run report (storySession runs have none); \`storyloom metrics --session ${session}\` shows the session's figures.`,
+    ]);
+    expect(code).toBe(2);
+  });
+
+  it('an id of no job and no script still says what to give', async () => {
+    const { code, lines } = await runMain(['report', 'no-such-run-xyz'], { DATABASE_URL: process.env.STORYLOOM_TEST_DATABASE_URL! });
+    expect(lines).toEqual(['storyloom report: No run report for "no-such-run-xyz": give a script id or title, or a workflow id.']);
+    expect(code).toBe(2);
+  });
+});
