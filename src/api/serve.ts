@@ -5,7 +5,7 @@
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '../config';
+import { ConfigError, type AppConfig } from '../config';
 import { createDataSource } from '../db/data-source';
 import { createLogger, type Logger } from '../observability/logger';
 import { clientInterceptors } from '../observability/tracing';
@@ -57,7 +57,13 @@ export async function startApiProcess(config: AppConfig, logger: Logger = create
       throw err;
     }))).llm,
   });
-  await app.listen({ host: config.api.host, port: config.api.port });
+  try {
+    await app.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    throw listenRefusal(err, config.api.host, config.api.port) ?? err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.api.port;
   const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
@@ -71,6 +77,21 @@ export async function startApiProcess(config: AppConfig, logger: Logger = create
       await (await services?.catch(() => undefined))?.close();
     },
   };
+}
+
+/**
+ * A port someone else holds, or an address this host does not have: a setting to change (exit 2,
+ * naming it), not a failure of the API; undefined for any other error.
+ */
+export function listenRefusal(err: unknown, host: string, port: number): ConfigError | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new ConfigError(`${where} is already in use (another \`storyloom serve\`?): stop that process, or listen on another port with --port or STORYLOOM_API_PORT.`);
+  }
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${where}: this host has no address ${host}: listen on one of its own with --host or STORYLOOM_API_HOST.`);
+  if (code === 'EACCES') return new ConfigError(`${where}: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another with --port or STORYLOOM_API_PORT.`);
+  return undefined;
 }
 
 /** Runs the API until SIGINT/SIGTERM. */

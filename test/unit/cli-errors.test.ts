@@ -3,6 +3,7 @@
  * words, not "Workflow execution failed", encrypted or not), the migrations it applied, and a
  * Postgres it cannot reach (the URL without its password, and what to do).
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
@@ -325,5 +326,22 @@ describe('storyloom report of a run whose job stores no report', () => {
     const { code, lines } = await runMain(['report', 'no-such-run-xyz'], { DATABASE_URL: process.env.STORYLOOM_TEST_DATABASE_URL! });
     expect(lines).toEqual(['storyloom report: No run report for "no-such-run-xyz": give a script id or title, or a workflow id.']);
     expect(code).toBe(2);
+  });
+});
+
+describe('storyloom serve on a port another process holds', () => {
+  it('names the address and the settings that change it, exit 2 (a setting, not "serve failed: listen EADDRINUSE", exit 1)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, lines } = await runMain(['serve', '--port', String(port)], { DATABASE_URL: process.env.STORYLOOM_TEST_DATABASE_URL!, STORYLOOM_API_HOST: '127.0.0.1' });
+      expect(lines).toEqual([
+        `storyloom serve: 127.0.0.1:${port} is already in use (another \`storyloom serve\`?): stop that process, or listen on another port with --port or STORYLOOM_API_PORT.`,
+      ]);
+      expect(code).toBe(2);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });
