@@ -154,7 +154,7 @@ file, line and reason, exit 2, nothing written. Fewer bad dates: those articles 
   stories search "<text>" [--limit N]     full-text search of headlines, summaries, key points (N: 1 to ${STORY_SEARCH_LIMIT.max}, default ${STORY_SEARCH_LIMIT.default})
   stories schedule --every 1h [--since 24h] [--topic T] [--catchup-window D] [--concurrency N] [--batch] [--similarity S] [--model P:M]
       a Temporal Schedule running generate (overlap: skip; missed runs made up within the catch-up
-      window, default the interval); --concurrency, --batch, --similarity and --model as for generate
+      window, default the interval, at least 10s); --concurrency, --batch, --similarity and --model as for generate
   stories schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
   stories status | pause | resume | cancel <workflow id>;  stories concurrency <workflow id> <n> (1 to ${MAX_SYNTHESIS_CONCURRENCY})
 Durations: 30m, 24h, 7d. Times: 2026-11-25 or 2026-11-25T08:00Z.`,

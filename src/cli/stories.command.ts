@@ -238,6 +238,8 @@ export function scheduleIdFor(every: string, since: string, topic?: string): str
 
 /** A Temporal Schedule's interval is at least a second: a shorter one is refused by the server. */
 const MIN_SCHEDULE_INTERVAL_MS = 1000;
+/** The server raises a shorter catch-up window to 10 s: refused rather than silently changed. */
+const MIN_CATCHUP_WINDOW_MS = 10_000;
 
 async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
@@ -250,8 +252,12 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
   const everyMs = parseDuration('every', values.every);
   if (everyMs < MIN_SCHEDULE_INTERVAL_MS) throw new UsageError(`--every must be at least 1s (a Temporal Schedule's shortest interval); got "${values.every}"`);
   const since = values.since ?? '24h';
-  const catchup = values['catchup-window'] ?? values.every;
+  // Default: one interval, but never below Temporal's shortest catch-up window (it raises a shorter one).
+  const catchup = values['catchup-window'] ?? (everyMs < MIN_CATCHUP_WINDOW_MS ? '10s' : values.every);
   const catchupMs = parseDuration('catchup-window', catchup);
+  if (catchupMs < MIN_CATCHUP_WINDOW_MS) {
+    throw new UsageError(`--catchup-window must be at least 10s (a Temporal Schedule's shortest catch-up window); got "${catchup}"`);
+  }
   const input = generateInput({ since, topic: values.topic, concurrency: values.concurrency, batch: values.batch, similarity: values.similarity, model: values.model });
   const problem = scopeProblem(input.scope, Date.now());
   if (problem) throw new UsageError(problem);
@@ -273,7 +279,7 @@ async function schedule(ctx: CliContext, argv: string[]): Promise<number> {
       },
       // A run still going when the next is due: skip the next. Missed times (server down) are
       // made up only within the catch-up window.
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(10_000, catchupMs) },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupMs },
     });
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`Schedule ${scheduleId} already exists (\`storyloom stories schedule delete ${scheduleId}\` to replace it).`);

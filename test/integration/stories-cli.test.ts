@@ -115,6 +115,20 @@ it('creates a schedule (overlap skip, catch-up window), lists, triggers, pauses 
   expect((await runCli('stories', 'schedule', 'delete', id)).code).toBe(2);
 });
 
+it('a schedule every few seconds gets the shortest catch-up window Temporal keeps, 10s, and says so', async () => {
+  const topic = `fast-${Date.now()}`;
+  const created = await runCli('stories', 'schedule', '--every', '2s', '--since', '24h', '--topic', topic);
+  expect(created.code).toBe(0);
+  const id = `stories-every-2s-since-24h-${topic}`;
+  expect(created.out).toContain('catch-up window 10s');
+  const handle = stack.env.client.schedule.getHandle(id);
+  try {
+    expect((await handle.describe()).policies.catchupWindow).toBe(10_000);
+  } finally {
+    await handle.delete();
+  }
+});
+
 const scratch = mkdtempSync(path.join(tmpdir(), 'stories-cli-'));
 const scratchFile = (name: string, content: string) => {
   const file = path.join(scratch, name);
@@ -197,6 +211,10 @@ it('a schedule\'s interval under a second is refused before connecting (exit 2),
     const r = await runCli('stories', 'schedule', '--every', '0.5s');
     expect(r.code).toBe(2);
     expect(r.err).toContain('--every must be at least 1s');
+    // The server would raise it to 10 s while the command said 5s: refused, not silently changed.
+    const catchup = await runCli('stories', 'schedule', '--every', '1h', '--catchup-window', '5s');
+    expect(catchup.code).toBe(2);
+    expect(catchup.err).toContain(`--catchup-window must be at least 10s (a Temporal Schedule's shortest catch-up window); got "5s"`);
   } finally {
     process.env.TEMPORAL_ADDRESS = saved;
   }
