@@ -9,13 +9,13 @@ import { RunRepository } from '../db/repositories/run.repository';
 import { ScriptCatalogRepository } from '../db/repositories/script-catalog.repository';
 import { MAX_SCREENPLAY_BYTES } from '../domain/screenplay';
 import { OperationError } from '../operations/context';
-import { importScreenplayBytes, MAX_SCRIPT_TITLE_CHARS, scriptTitleProblem } from '../operations/import-script';
+import { importScreenplayBytes, IngestionRunningError, MAX_SCRIPT_TITLE_CHARS, scriptTitleProblem } from '../operations/import-script';
 import { searchScenes } from '../operations/search-scenes';
 import { ingestionWorkflowId } from '../shared/ingestion';
 import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
 import { ApiError, errorSchema, UUID_PATTERN } from './errors';
-import { bearerSecurity, scriptIdParams, type ApiRoutes } from './routes';
+import { bearerSecurity, runUrlsSchema, scriptIdParams, type ApiRoutes } from './routes';
 
 /** The multipart field that carries the screenplay. */
 const UPLOAD_FIELD = 'file';
@@ -25,6 +25,28 @@ export const UPLOAD_CONTENT_TYPES = ['text/plain', 'text/x-fountain', 'text/foun
 
 /** The upload's refusals (the statuses every route of its kind answers are added for all: src/api/openapi.ts). */
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 415: errorSchema };
+
+/**
+ * An upload's 409: a title another script has, or the script's ingestion running (then the run's
+ * id, Web UI link and URLs, as a start refused with `already_running` carries them).
+ */
+const uploadConflictSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        workflowId: { type: 'string', description: 'The running ingestion of the script (when that is the conflict)' },
+        webUi: { type: 'string' },
+        urls: runUrlsSchema,
+      },
+    },
+  },
+} as const;
 /** A script's reads. */
 const readErrors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
 
@@ -174,7 +196,7 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
               fileName: { type: 'string', minLength: 1, maxLength: UPLOAD_OPTION_MAX_LENGTH.fileName, description: 'Names the file (its extension chooses the format); for multipart, instead of the part\'s own file name' },
             },
           },
-          response: { 200: importResultSchema, 201: importResultSchema, ...errors },
+          response: { 200: importResultSchema, 201: importResultSchema, ...errors, 409: uploadConflictSchema },
         },
       },
       async (request, reply) => {
@@ -185,7 +207,14 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         // As `storyloom import --title` refuses the same titles.
         const titleProblem = options.title === undefined ? undefined : scriptTitleProblem(options.title);
         if (titleProblem) throw new ApiError(400, 'bad_request', `title ${titleProblem}; nothing was written.`);
-        const result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId?.toLowerCase(), label: fileName });
+        let result;
+        try {
+          result = await importScreenplayBytes(ctx, bytes, fileName, { title: options.title, scriptId: options.scriptId?.toLowerCase(), label: fileName });
+        } catch (err) {
+          if (!(err instanceof IngestionRunningError)) throw err;
+          const { workflowId } = err;
+          return reply.code(409).send({ error: { code: 'conflict', message: err.message, workflowId, webUi: ctx.webUi(workflowId), urls: ctx.runUrls(workflowId) } });
+        }
         const url = `/api/scripts/${result.scriptId}`;
         return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });
       },

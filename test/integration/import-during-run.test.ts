@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ingestionWorkflowId } from '../../src/shared/ingestion';
+import { startTestApi } from '../helpers/api';
 import { cliEnvironment, runCli } from '../helpers/cli';
 import { useTestStack } from '../helpers/harness';
 import { FIXTURES } from '../helpers/scripts';
@@ -91,6 +92,26 @@ describe('while the script is being ingested', () => {
     expect(await storedScript(scriptId)).toEqual(before);
     const description = await stack.env.client.workflow.getHandle(workflowId).describe();
     expect(description).toMatchObject({ runId, status: { name: 'RUNNING' } });
+  });
+
+  it('POST /api/scripts refuses with 409, naming the running run in the error (its id, Web UI link and URLs), nothing written', async () => {
+    const api = await startTestApi({ config: stack.app.config, db: stack.app.services.db, client: stack.env.client });
+    try {
+      const before = await storedScript(scriptId);
+      const res = await api.call(`/api/scripts?scriptId=${scriptId}&fileName=ferry.fountain`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: readFileSync(edited) });
+      expect(res.status).toBe(409);
+      const body = (await res.json()) as { error: Record<string, unknown> };
+      expect(body.error).toMatchObject({
+        code: 'conflict',
+        workflowId,
+        webUi: `${stack.app.config.temporal.uiUrl}/namespaces/default/workflows/${workflowId}`,
+        urls: { status: `/api/runs/${workflowId}`, cancel: `/api/runs/${workflowId}/cancel` },
+      });
+      expect(body.error.message).toContain(`is being ingested by workflow ${workflowId}`);
+      expect(await storedScript(scriptId)).toEqual(before);
+    } finally {
+      await api.close();
+    }
   });
 
   it('once the run has finished, the same import goes through', async () => {
