@@ -5,7 +5,7 @@
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, type AppConfig } from '../config';
+import type { AppConfig } from '../config';
 import { createDataSource } from '../db/data-source';
 import { createLogger, type Logger } from '../observability/logger';
 import { clientInterceptors } from '../observability/tracing';
@@ -13,7 +13,7 @@ import { createServices, type AppServices } from '../runtime';
 import { dataConverterFor } from '../security/data-converter';
 import { temporalConnectionOptions } from '../temporal-connection';
 import { assertCodecListenAllowed } from './codec.routes';
-import { assertListenAllowed, buildApiServer, type ApiHostSource } from './server';
+import { assertListenAllowed, buildApiServer, listenRefusal, type ApiHostSource } from './server';
 
 /**
  * Attempts of one Temporal call before the API answers 503: the SDK's default, 10, backs off for
@@ -77,21 +77,6 @@ export async function startApiProcess(config: AppConfig, logger: Logger = create
       await (await services?.catch(() => undefined))?.close();
     },
   };
-}
-
-/**
- * A port someone else holds, or an address this host does not have: a setting to change (exit 2,
- * naming it), not a failure of the API; undefined for any other error.
- */
-export function listenRefusal(err: unknown, host: string, port: number): ConfigError | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  if (code === 'EADDRINUSE') {
-    return new ConfigError(`${where} is already in use (another \`storyloom serve\`?): stop that process, or listen on another port with --port or STORYLOOM_API_PORT.`);
-  }
-  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${where}: this host has no address ${host}: listen on one of its own with --host or STORYLOOM_API_HOST.`);
-  if (code === 'EACCES') return new ConfigError(`${where}: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another with --port or STORYLOOM_API_PORT.`);
-  return undefined;
 }
 
 /** Runs the API until SIGINT/SIGTERM. */

@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseArgs } from 'node:util';
 import { assertCodecListenAllowed, codecRoutes } from '../api/codec.routes';
-import { installRequestConventions, ROUTER_OPTIONS } from '../api/server';
+import { installRequestConventions, listenRefusal, ROUTER_OPTIONS } from '../api/server';
 import type { AppConfig } from '../config';
 import { intOption } from './int-option';
 import { createLogger } from '../observability/logger';
@@ -37,7 +37,14 @@ export async function codecServerCommand(config: AppConfig, argv: string[]): Pro
   assertCodecListenAllowed(host, config.codecServer.token);
   const logger = createLogger(config.logLevel);
   const app = await buildCodecServer(config);
-  const address = await app.listen({ port: port(values.port, config.codecServer.port), host });
+  const listenPort = port(values.port, config.codecServer.port);
+  let address: string;
+  try {
+    address = await app.listen({ port: listenPort, host });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw listenRefusal(err, host, listenPort, { command: 'storyloom codec-server', port: '--port or STORYLOOM_CODEC_PORT', host: '--host or STORYLOOM_CODEC_HOST' }) ?? err;
+  }
   logger.info({ corsOrigins: config.codecServer.corsOrigins, token: Boolean(config.codecServer.token) }, `codec server at ${address}/codec`);
   console.log(`Codec server at ${address}/codec (Web UI: Settings → Codec Server). Ctrl-C stops it.`);
   if (!config.codecServer.token) console.log('No STORYLOOM_CODEC_TOKEN: anyone on this machine can decode payloads (loopback only).');

@@ -344,4 +344,19 @@ describe('storyloom serve on a port another process holds', () => {
       await new Promise((resolve) => holder.close(resolve));
     }
   });
+
+  it('codec-server the same, naming its own settings', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const { code, lines } = await runMain(['codec-server', '--port', String(port), '--host', '127.0.0.1'], { STORYLOOM_PAYLOAD_KEYS: 'k1:c3Rvcnlsb29tLXRlc3QtcGF5bG9hZC1rZXktMzJiISE=' });
+      expect(lines).toEqual([
+        `storyloom codec-server: 127.0.0.1:${port} is already in use (another \`storyloom codec-server\`?): stop that process, or listen on another port with --port or STORYLOOM_CODEC_PORT.`,
+      ]);
+      expect(code).toBe(2);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
 });
