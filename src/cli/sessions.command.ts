@@ -29,6 +29,9 @@ import { NO_TURN_ANSWER_HINT, sendTurn, sendTurnStreaming, type SendTurnOptions 
 import { withSlowAnswerHint } from './slow-answer';
 import { UsageError, webUiLink } from './temporal-client';
 
+/** "1 turn", "3 turns". */
+const turnCount = (n: number): string => `${n} turn${n === 1 ? '' : 's'}`;
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
 /** The line printed under a reply: `5 tools: 3 read-only in parallel 0.21 s, 2 writes 0.06 s · LLM 2 calls 3.4 s · turn 3.8 s`. */
@@ -86,7 +89,7 @@ export async function playCommand(ctx: CliContext, argv: string[]): Promise<numb
     session = { id: randomUUID(), title, scriptId: script?.id ?? null, turns: 0 };
   }
   const client = await ctx.client();
-  console.log(`"${session.title}" — session ${session.id}${session.turns ? ` (${session.turns} turns so far)` : ''}`);
+  console.log(`"${session.title}" — session ${session.id}${session.turns ? ` (${turnCount(session.turns)} so far)` : ''}`);
   console.log(dim(`Type what you do or say; Ctrl-C leaves (resume with \`storyloom play --session ${session.id}\`). ${webUiLink(ctx.config, sessionWorkflowId(session.id))}`));
   const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
   // Ctrl-C closes the prompt: the loop ends after the turn in flight (if any) is answered.
@@ -150,12 +153,12 @@ export async function sessionsCommand(ctx: CliContext, argv: string[]): Promise<
   if (verb === 'list' && id === undefined) {
     const sessions = await (await repo()).listSessions();
     if (!sessions.length) console.log('No sessions yet: `storyloom play` starts one.');
-    for (const s of sessions) console.log(`${s.id}  ${s.status.padEnd(6)}  ${String(s.turns).padStart(4)} turns  ${s.updatedAt.toISOString().slice(0, 16).replace('T', ' ')}  ${s.title}`);
+    for (const s of sessions) console.log(`${s.id}  ${s.status.padEnd(6)}  ${String(s.turns).padStart(4)} ${s.turns === 1 ? 'turn ' : 'turns'}  ${s.updatedAt.toISOString().slice(0, 16).replace('T', ' ')}  ${s.title}`);
     return 0;
   }
   if (verb === 'show' && id !== undefined && !rest.length) {
     const { session, characters, relationships, memories, turns } = await (await repo()).sessionView(await sessionOrFail(ctx, id), { memories: 10, turns: 5 });
-    console.log(`# ${session.title}\nsession ${session.id}: ${session.status}, ${session.turns} turns${session.scriptId ? `, script ${session.scriptId}` : ''}\n`);
+    console.log(`# ${session.title}\nsession ${session.id}: ${session.status}, ${turnCount(session.turns)}${session.scriptId ? `, script ${session.scriptId}` : ''}\n`);
     console.log(`## World state\n${JSON.stringify(session.world, null, 2)}\n`);
     console.log(`## Characters (${characters.length})`);
     for (const c of characters) console.log(`- ${c.name}${c.description ? `: ${c.description}` : ''}${c.traits.length ? ` (${c.traits.join(', ')})` : ''}`);

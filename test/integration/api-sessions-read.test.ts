@@ -256,7 +256,7 @@ describe('the CLI, through the same code', () => {
     expect((await post(`/api/sessions/${id}/turns`, { text: 'I open the door [tools: read_state]', title: name })).status).toBe(200);
     const shown = await runCli('sessions', 'show', id);
     expect(shown.code).toBe(0);
-    expect(shown.out).toContain(`# ${name}\nsession ${id}: active, 1 turns`);
+    expect(shown.out).toContain(`# ${name}\nsession ${id}: active, 1 turn\n`);
     expect(shown.out).toContain('- turn 1 (completed): > I open the door [tools: read_state]');
     expect(shown.out).toContain('  tools: read_state');
     const ended = await runCli('sessions', 'end', id);
