@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { ScreenplayRepository } from '../db/repositories/screenplay.repository';
 import { parseModelChoice } from '../operations/model-choice';
-import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, newScreenplayWorkflowId, startScreenplay } from '../operations/start-screenplay';
+import { decodePlot, MAX_PERSONAS, MAX_PLOT_BYTES, MAX_SCREENPLAY_TITLE_LENGTH, screenplayRunWorkflowId, startScreenplay } from '../operations/start-screenplay';
 import { DEFAULT_MAX_TOKENS, MAX_VARIANTS, ScreenplayFailureType, type GenerateScreenplayResult } from '../shared/screenplay';
 import type { CliContext } from './context';
 import { IngestionRunningError } from '../operations/import-script';
@@ -126,7 +126,8 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
   const model = parseModelChoice('--model', values.model);
   const plot = values.plot ? await readPlot(values.plot) : undefined;
 
-  const workflowId = newScreenplayWorkflowId();
+  // A titled new story's run id is its title's (one run of a title at a time).
+  const workflowId = screenplayRunWorkflowId({ title, story: values.story });
   const wait = values.wait || values.ingest;
   const printer = new StreamPrinter((text) => process.stdout.write(text));
   // Listening before the start: no delta is sent before anyone hears it.

@@ -4,8 +4,9 @@
  * generate` and `POST /api/screenplays/generate`. The workflow id is made before the start, so a
  * caller can LISTEN on the run's stream channel first (src/db/stream-channel.ts).
  */
-import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
 import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
 import { UnknownPersonasError } from '../domain/generation/personas';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
@@ -69,6 +70,42 @@ export function newScreenplayWorkflowId(): string {
 }
 
 /**
+ * The run id of a new story with this title (case ignored, as titles are compared): the same for
+ * every start of the title, so Temporal holds one run of it at a time. A name-based UUID (version
+ * 5's layout, from SHA-256), the shape of every screenplay run's id.
+ */
+export function titledScreenplayWorkflowId(title: string): string {
+  const h = createHash('sha256').update(`storyloom screenplay title\n${title.toLowerCase()}`).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return screenplayWorkflowId(`${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`);
+}
+
+/** The id startScreenplay gives the run (a caller that listens before the start makes it first): a titled new story's, else a new one. */
+export function screenplayRunWorkflowId(opts: { title?: string; story?: string }): string {
+  return opts.title !== undefined && opts.story === undefined ? titledScreenplayWorkflowId(opts.title) : newScreenplayWorkflowId();
+}
+
+/**
+ * Runs `fn` holding a Postgres advisory lock on `key` (every API process and CLI shares the
+ * database): the starts of one title check and start one after another, never both before either
+ * has started.
+ */
+async function holdingLock<T>(db: DataSource, key: string, fn: () => Promise<T>): Promise<T> {
+  const lock = db.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
+    try {
+      return await fn();
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
  * The label (StoryloomTitle, Web UI summary) of a new story started without a title: from its
  * run id (`screenplay-<uuid>` → `screenplay <first 8 hex digits>`), never from the plot. Search
  * attributes are indexed by the server and not encrypted by the payload codec, so plot words there
@@ -106,11 +143,32 @@ async function runningScreenplayTitled(ctx: OperationContext, title: string): Pr
   return undefined;
 }
 
+/** The id when a run under it is running, else undefined. */
+async function runningUnderId(ctx: OperationContext, workflowId: string): Promise<string | undefined> {
+  try {
+    const desc = await (await ctx.client()).workflow.getHandle(workflowId).describe();
+    return desc.status.name === 'RUNNING' ? workflowId : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Starts the run and returns at once. The personas and the story are looked up first: for an
  * unknown one nothing is stored and nothing starts.
  */
 export async function startScreenplay(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
+  // A new story with a title: two starts of it at once (CLI and API, two API processes) are
+  // serialised, and the second finds the first's run (one run id per title) and is refused.
+  if (opts.story === undefined && opts.title !== undefined) {
+    const workflowId = titledScreenplayWorkflowId(opts.title);
+    return holdingLock(await ctx.db(), workflowId, () => startChecked(ctx, { ...opts, workflowId }));
+  }
+  return startChecked(ctx, opts);
+}
+
+async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
   const repo = new ScreenplayRepository(await ctx.db());
   let storyId: string | undefined;
   let plot = opts.plot;
@@ -140,8 +198,9 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
         `A story is already titled "${titled[0].title}" (${titled[0].id}): make a new version of it with --story ${titled[0].id} (over the API, "story"), or give another title.`,
       );
     }
-    // A run of a new story stores it with its first version: until then, its title is the running run's.
-    const running = await runningScreenplayTitled(ctx, opts.title);
+    // A run of a new story stores it with its first version: until then, its title is the running run's
+    // (this title's run id; runs started before it had one are found by their search attributes).
+    const running = (await runningUnderId(ctx, titledScreenplayWorkflowId(opts.title))) ?? (await runningScreenplayTitled(ctx, opts.title));
     if (running) {
       throw new OperationError(
         'conflict',
@@ -188,6 +247,10 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
     });
     return { workflowId, storyId, handle };
   } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      // The running run's plot is stored under the same id: it stays.
+      throw new OperationError('conflict', `A screenplay titled "${opts.title}" is being generated (${workflowId}): once it has saved a version, make a new version of it with --story, or give another title.`);
+    }
     await repo.deleteRequest(workflowId).catch(() => undefined);
     throw err;
   }

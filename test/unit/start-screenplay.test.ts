@@ -4,7 +4,7 @@
  * The plot itself is stored in Postgres under the workflow id before the start; the input carries
  * none of it.
  */
-import type { Client, WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import type { OperationContext } from '../../src/operations/context';
@@ -27,6 +27,8 @@ function recordingContext(opts: { refuseStart?: boolean; unknownPersonas?: strin
         started.push(options);
         return Promise.resolve({ workflowId: options.workflowId, firstExecutionRunId: 'run-1' });
       },
+      // No run under a titled story's id yet.
+      getHandle: (workflowId: string) => ({ describe: () => Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined)) }),
     },
   } as unknown as Client;
   const answer = (sql: string, params: unknown[]) => {
@@ -34,7 +36,10 @@ function recordingContext(opts: { refuseStart?: boolean; unknownPersonas?: strin
     if (/^SELECT name FROM personas$/.test(sql)) return [{ name: 'Mara Quill' }, { name: 'Tobias Wren' }];
     return [];
   };
-  const db = { query: (sql: string, params: unknown[]) => (statements.push({ sql, params }), Promise.resolve(answer(sql, params))) } as unknown as DataSource;
+  const query = (sql: string, params: unknown[]) => (statements.push({ sql, params }), Promise.resolve(answer(sql, params)));
+  // The lock a titled new story's start holds (its statements are recorded too).
+  const createQueryRunner = () => ({ connect: () => Promise.resolve(), query, release: () => Promise.resolve() });
+  const db = { query, createQueryRunner } as unknown as DataSource;
   const ctx: OperationContext = {
     config: loadConfig({}),
     db: () => Promise.resolve(db),

@@ -159,9 +159,10 @@ export class ScreenplayRepository {
     return out;
   }
 
-  /** Stores a run's plot under its workflow id before the run starts (an id used before is refused: a unique violation). */
+  /** Stores a run's plot under its workflow id before the run starts (replacing the plot of an earlier run under the id, which has ended). */
   async saveRequest(workflowId: string, plot: string): Promise<void> {
-    await this.db.query('INSERT INTO screenplay_requests (workflow_id, plot) VALUES ($1, $2)', [workflowId, plot]);
+    // A titled story's run id is its title's: a run of it that failed left its row, which the next run's plot replaces.
+    await this.db.query('INSERT INTO screenplay_requests (workflow_id, plot) VALUES ($1, $2) ON CONFLICT (workflow_id) DO UPDATE SET plot = EXCLUDED.plot', [workflowId, plot]);
   }
 
   /** A stored run's plot; undefined when none was stored under the workflow id. */
