@@ -17,8 +17,8 @@ export const STEER_TIMEOUT_MS = 15_000;
 
 /** The run ended (or never was) before it took the request. */
 export class NotRunningError extends OperationError {
-  constructor(workflowId: string) {
-    super('conflict', `Workflow ${workflowId} is not running.`);
+  constructor(workflowId: string, status?: string) {
+    super('conflict', `Workflow ${workflowId} is not running${status ? ` (${status})` : ''}.`);
   }
 }
 
@@ -57,6 +57,11 @@ export async function steerRun(client: Client, handle: WorkflowHandle, action: S
       if (err instanceof WorkflowNotFoundError) throw new NotRunningError(handle.workflowId);
       throw err;
     }
+    // The server accepts a cancel of a run that has already ended, and it does nothing: a run that
+    // ended after the caller saw it running (completed, failed as the cancel was sent) is not
+    // running, and the caller says so rather than "cancel requested".
+    const after = await handle.describe();
+    if (after.status.name !== 'RUNNING' && after.status.name !== 'CANCELLED') throw new NotRunningError(handle.workflowId, after.status.name);
     return undefined;
   }
   return steer(client, handle.workflowId, () => handle.executeUpdate(action));
