@@ -9,6 +9,7 @@
  * per (session, turn, tool call id) and a retry answers the stored result; metric rows have a
  * key and are written once; turn rows are upserts.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '../config';
 import type { MetricRow, SessionsRepository } from '../db/repositories/sessions.repository';
@@ -25,7 +26,7 @@ import type { ToolCall, ToolChatMessage } from '../llm/types';
 import type { Logger } from '../observability/logger';
 import type { AppMetrics, SessionOperation } from '../observability/metrics';
 import { llmTaskQueue, type LlmRoute } from '../shared/llm-routing';
-import { SESSION_REPLY_MAX_TOKENS, toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../shared/sessions';
+import { SESSION_ENDED, SESSION_REPLY_MAX_TOKENS, toolKind, type ToolKind, type ToolName, type TurnMetrics } from '../shared/sessions';
 import { withActivityContext } from './activity-context';
 
 export const SESSION_PROMPT_VERSION = 'session-v1';
@@ -288,7 +289,12 @@ export function createSessionActivities(deps: SessionActivityDeps) {
 
     /** Creates the session's row once (seeded from its script's characters); answers the turns it has taken so far. */
     async openSession(input: { sessionId: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number }> {
-      return repo.openSession({ id: input.sessionId, title: input.title, scriptId: input.scriptId });
+      const { ended, ...opened } = await repo.openSession({ id: input.sessionId, title: input.title, scriptId: input.scriptId });
+      // A turn that reached the session after it ended (its sender saw it active a moment before)
+      // starts a run: that run must take no turn (paid, on an ended session) and not stay open, an
+      // orphan nothing can end. Failing its start ends it, with the turn unanswered.
+      if (ended) throw ApplicationFailure.nonRetryable(`Session ${input.sessionId} has ended; start a new one with \`storyloom play\`.`, SESSION_ENDED);
+      return opened;
     },
 
     /** The turn's row (running); answers when the turn's clock started. */

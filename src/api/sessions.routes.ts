@@ -30,7 +30,7 @@ import {
 import { OperationError } from '../operations/context';
 import { endSession } from '../operations/end-session';
 import { MAX_LIST_OFFSET, SESSION_LIST_LIMIT } from '../shared/list-limits';
-import { MAX_TURN_INPUT_CHARS, sessionTitleProblem, turnInputProblem, turnStreamKey } from '../shared/sessions';
+import { MAX_TURN_INPUT_CHARS, SESSION_ENDED, sessionTitleProblem, turnInputProblem, turnStreamKey } from '../shared/sessions';
 import { ApiError, errorSchema, toErrorAnswer, UUID_PATTERN } from './errors';
 import { bearerSecurity, type ApiRoutes } from './routes';
 
@@ -223,6 +223,8 @@ export const sessionRoutes: ApiRoutes = async (app, { ctx }) => {
         if (!(err instanceof WorkflowUpdateFailedError)) return err;
         // Another first turn started the session under another title or script meanwhile.
         if (err.cause instanceof ApplicationFailure && err.cause.type === 'SessionMismatch') return new ApiError(400, 'bad_request', err.cause.message);
+        // It ended meanwhile (after this request found it active), as an ended session is refused before sending.
+        if (err.cause instanceof ApplicationFailure && err.cause.type === SESSION_ENDED) return new ApiError(409, 'session_ended', err.cause.message);
         // The run refused or failed the turn; the session goes on.
         return new ApiError(422, 'turn_failed', err.cause?.message ?? err.message);
       };

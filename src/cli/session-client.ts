@@ -1,9 +1,9 @@
 /** Sending turns to a story session: the first turn starts the session's workflow (update-with-start). */
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { ApplicationFailure, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
 import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
-import { sessionWorkflowId, turnStreamKey, type TurnInput, type TurnResult } from '../shared/sessions';
+import { SESSION_ENDED, sessionWorkflowId, turnStreamKey, type TurnInput, type TurnResult } from '../shared/sessions';
 import { sessionProgressQuery, storySession, takeTurnUpdate } from '../workflows';
 import { queryProgress } from '../operations/run-progress';
 import { SLOW_ANSWER_HINT_MS, withSlowAnswerHint } from './slow-answer';
@@ -47,11 +47,38 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).
     ...(opts.searchAttributes ? { typedSearchAttributes: [...storyloomSearchAttributes('session', opts.title, 'running'), { key: TURNS_KEY, value: 0 }] } : {}),
   });
-  return client.workflow.executeUpdateWithStart(takeTurnUpdate, {
-    args: [{ text: opts.text, ...(opts.newSession ? { newSession: opts.newSession } : {}) }],
-    startWorkflowOperation,
-    ...(opts.updateId ? { updateId: opts.updateId } : {}),
-  });
+  try {
+    return await client.workflow.executeUpdateWithStart(takeTurnUpdate, {
+      args: [{ text: opts.text, ...(opts.newSession ? { newSession: opts.newSession } : {}) }],
+      startWorkflowOperation,
+      ...(opts.updateId ? { updateId: opts.updateId } : {}),
+    });
+  } catch (err) {
+    // A turn sent as the session ended started a run for it, which refused to open an ended
+    // session: the turn's failure says so, as the run's own refusal does, rather than
+    // "the Workflow completed before the Update completed".
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'AcceptedUpdateCompletedWorkflow') {
+      const ended = await sessionEndedFailure(client, sessionWorkflowId(opts.sessionId));
+      if (ended) throw new WorkflowUpdateFailedError(err.message, ended);
+    }
+    throw err;
+  }
+}
+
+/** The SessionEnded failure that ended the session's last run, if that is how it ended. */
+async function sessionEndedFailure(client: Client, workflowId: string): Promise<ApplicationFailure | undefined> {
+  try {
+    // Only a run that has failed is waited for (a running one, started by another turn since, is not).
+    const { status, runId } = await client.workflow.getHandle(workflowId).describe();
+    if (status.name !== 'FAILED') return undefined;
+    await client.workflow.getHandle(workflowId, runId, { followRuns: false }).result();
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) return undefined;
+    for (let e: unknown = err.cause; e instanceof Error; e = e.cause) {
+      if (e instanceof ApplicationFailure && e.type === SESSION_ENDED) return e;
+    }
+  }
+  return undefined;
 }
 
 /**

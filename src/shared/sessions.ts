@@ -159,3 +159,6 @@ export interface SessionEnded {
   /** Turns sent before the end and not yet taken (the one in flight included): the session ends after them. */
   pending?: number;
 }
+
+/** The failure type of a turn refused because its session has ended (the run's validator, or the start of a run for an ended session). */
+export const SESSION_ENDED = 'SessionEnded';

@@ -78,7 +78,7 @@ export class SessionsRepository {
    * Creates the session once (a repeat changes nothing); a session tied to a script starts with
    * the script's characters and the relationships from their sheets.
    */
-  async openSession(s: { id: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number }> {
+  async openSession(s: { id: string; title: string; scriptId: string | null }): Promise<{ created: boolean; characters: number; turns: number; ended?: boolean }> {
     return this.db.transaction(async (tx) => {
       const inserted = await tx
         .createQueryBuilder()
@@ -90,8 +90,8 @@ export class SessionsRepository {
         .updateEntity(false)
         .execute();
       if (!inserted.raw.length) {
-        const [row]: { turns: number }[] = await tx.query('SELECT turns FROM story_sessions WHERE id = $1', [s.id]);
-        return { created: false, characters: 0, turns: row?.turns ?? 0 };
+        const [row]: { turns: number; status: string }[] = await tx.query('SELECT turns, status FROM story_sessions WHERE id = $1', [s.id]);
+        return { created: false, characters: 0, turns: row?.turns ?? 0, ...(row?.status === 'ended' ? { ended: true } : {}) };
       }
       if (!s.scriptId) return { created: true, characters: 0, turns: 0 };
       const rows: { name: string; sheet: { role?: string; traits?: string[]; relationships?: { character: string; relationship: string }[] } | null }[] = await tx.query(
