@@ -144,7 +144,7 @@ export async function generateCommand(ctx: CliContext, argv: string[]): Promise<
     let result: GenerateScreenplayResult;
     try {
       result = await leavingOnInterrupt(
-        `Its versions are saved as it ends (\`storyloom screenplays list\`; report: storyloom report ${workflowId}); stop it: temporal workflow cancel --workflow-id ${workflowId}`,
+        `Its versions are saved as it ends (\`storyloom screenplays list\`; report: storyloom report ${workflowId}); stop it: storyloom cancel ${workflowId}`,
         () => handle.result(),
       );
     } catch (err) {

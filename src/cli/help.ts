@@ -61,9 +61,9 @@ with its reason (exit 2). Exit 1 when no ingestion of it is running.
 ${SCRIPT}`,
   },
   cancel: {
-    usage: '<script>',
-    summary: 'stop a running ingestion (what was written stays)',
-    details: `Calls in flight are aborted and the run is marked cancelled. Exit 1 when no ingestion of it is running.\n${SCRIPT}`,
+    usage: '<script | screenplay-…>',
+    summary: 'stop a running ingestion, or a screenplay run (what was written stays)',
+    details: `Calls in flight are aborted and the run is marked cancelled. Exit 1 when no ingestion of it is running.\nA screenplay run's workflow id (generate prints it) cancels that run: its variants in flight are aborted, versions already saved stay.\n${SCRIPT}`,
   },
   show: { usage: '<script> [--scenes]', summary: "outline, character sheets and the last run's figures; --scenes: each scene's summary first", details: SCRIPT },
   search: {

@@ -15,14 +15,16 @@ import { dataConverterFor } from '../security/data-converter';
 import { waitingLines } from './waiting';
 import { windowOverWorkerCap } from './worker-cap';
 
+const SCREENPLAY_RUN_ID = /^screenplay-[0-9a-f-]{36}$/i;
+
 /**
  * The run of another job named where a script is expected (`storyloom pause screenplay-…`): what
  * to use for it instead, said where the lookup would answer "No script".
  */
 function otherJobsRun(idOrTitle: string): string | undefined {
   if (/^stories-\d{4}-/.test(idOrTitle)) return `${idOrTitle} is a story run: \`storyloom stories status|pause|resume|concurrency|cancel ${idOrTitle}\` steer it.`;
-  if (/^screenplay-[0-9a-f-]{36}$/i.test(idOrTitle)) {
-    return `${idOrTitle} is a screenplay run: it cannot be paused or re-tuned; \`storyloom report ${idOrTitle}\` once it ends, and \`temporal workflow cancel --workflow-id ${idOrTitle}\` (or POST /api/runs/${idOrTitle}/cancel) stops it.`;
+  if (SCREENPLAY_RUN_ID.test(idOrTitle)) {
+    return `${idOrTitle} is a screenplay run: it cannot be paused or re-tuned; \`storyloom report ${idOrTitle}\` once it ends, and \`storyloom cancel ${idOrTitle}\` (or POST /api/runs/${idOrTitle}/cancel) stops it.`;
   }
   if (/^session-[0-9a-f-]{36}$/i.test(idOrTitle)) return `${idOrTitle} is a story session's run: \`storyloom sessions show|end ${idOrTitle.slice('session-'.length)}\`.`;
   return undefined;
@@ -131,9 +133,35 @@ async function onRunning(
   return 1;
 }
 
+/** `cancel screenplay-…`: a screenplay run has no script to name it by; its variants in flight are aborted, saved versions stay. */
+async function cancelScreenplay(ctx: CliContext, workflowId: string): Promise<number> {
+  const client = await ctx.client();
+  const handle = client.workflow.getHandle(workflowId);
+  let status: string;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`No screenplay run "${workflowId}" (\`storyloom generate\` prints a run's id).`);
+    throw err;
+  }
+  try {
+    if (status !== 'RUNNING') throw new NotRunningError(workflowId, status);
+    await steerRun(client, handle, 'cancel');
+  } catch (err) {
+    if (!(err instanceof NotRunningError)) throw err;
+    // As for a script's run that has ended: said, exit 1.
+    console.error(err.message);
+    return 1;
+  }
+  console.log(`Cancel requested (the variants in flight are aborted; versions already saved stay): ${workflowId}`);
+  return 0;
+}
+
 export function steerCommand(action: 'pause' | 'resume' | 'cancel') {
   return async (ctx: CliContext, argv: string[]): Promise<number> => {
-    return onRunning(ctx, scriptArgument(argv, `storyloom ${action} <script>`), async (handle, title, client) => {
+    const arg = scriptArgument(argv, `storyloom ${action} <script>`);
+    if (action === 'cancel' && SCREENPLAY_RUN_ID.test(arg)) return cancelScreenplay(ctx, arg);
+    return onRunning(ctx, arg, async (handle, title, client) => {
       const state = (await steerRun(client, handle, action)) as SteeringState;
       if (action === 'cancel') return `Cancel requested (calls in flight are aborted; what was written stays): "${title}"`;
       if (action === 'pause') return `Paused "${title}" (calls in flight finish; no new ones start): ${describeState(state)}`;

@@ -132,6 +132,27 @@ it('generate without --wait prints the workflow id and its Web UI link', async (
   expect(r.out).toContain('Web UI: http');
 });
 
+it('`cancel screenplay-…` cancels a running screenplay run (exit 0); once it has ended, exit 1 saying how; an unknown one is exit 2', async () => {
+  stack.sim.configure({ latency: { default: { fixedMs: 5 }, byPurpose: { screenplay: { fixedMs: 30_000 } } } });
+  try {
+    const started = await cli('generate', '--plot', PLOT, '--persona', 'Juno Park', '--no-cache');
+    const workflowId = /Started screenplay generation (screenplay-[0-9a-f-]{36})/.exec(started.out)![1];
+    const handle = stack.env.client.workflow.getHandle(workflowId);
+    await waitFor(async () => ((await handle.describe()).raw.pendingActivities?.length ?? 0) > 0, 20_000, 'its variant running');
+    const cancelled = await cli('cancel', workflowId);
+    expect(cancelled).toMatchObject({ code: 0, out: `Cancel requested (the variants in flight are aborted; versions already saved stay): ${workflowId}` });
+    await waitFor(async () => (await handle.describe()).status.name === 'CANCELLED', 30_000, 'the run cancelled');
+    const again = await cli('cancel', workflowId);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`Workflow ${workflowId} is not running (CANCELLED).`);
+  } finally {
+    stack.sim.configure({ latency: { default: { fixedMs: 5 }, byPurpose: { screenplay: { fixedMs: 20, perOutputTokenMs: 1 } } } });
+  }
+  const unknown = await cli('cancel', 'screenplay-00000000-0000-4000-8000-000000000000');
+  expect(unknown.code).toBe(2);
+  expect(unknown.err).toContain('No screenplay run "screenplay-00000000-0000-4000-8000-000000000000"');
+});
+
 it.each([
   [['--persona', 'Juno Park'], '--plot <file> is required (or --story <id> for a new version of a story, from its plot)'],
   [['--plot', PLOT], 'give at least one --persona'],
