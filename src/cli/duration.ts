@@ -9,7 +9,9 @@ export const MAX_DURATION_MS = 3_650_000 * DAY_MS;
 /** "90s", "30m", "24h", "7d" (at most 3650000d) → milliseconds; a UsageError naming the option otherwise. */
 export function parseDuration(option: string, raw: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([smhd])$/i.exec(raw.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`--${option} takes a duration like 30m, 24h or 7d; got "${raw}"`);
+  if (!m) throw new UsageError(`--${option} takes a duration like 30m, 24h or 7d; got "${raw}"`);
+  // A well-formed zero is told as such, not as a malformed duration.
+  if (Number(m[1]) <= 0) throw new UsageError(`--${option} must be more than 0 (a duration like 30m, 24h or 7d); got "${raw}"`);
   const ms = Math.round(Number(m[1]) * UNITS[m[2].toLowerCase()]);
   if (!(ms <= MAX_DURATION_MS)) throw new UsageError(`--${option} takes a duration of at most 3650000d (10,000 years); got "${raw}"`);
   return ms;

@@ -58,7 +58,11 @@ describe('parseDuration', () => {
     expect(() => parseDuration('since', raw)).toThrow(`--since takes a duration of at most 3650000d (10,000 years); got "${raw}"`);
   });
 
-  it.each(['forever', '0h', '-1h', '24'])('refuses %s', (raw) => {
+  it.each(['0h', '0s', '0.0d'])('refuses %s as zero, saying so', (raw) => {
+    expect(() => parseDuration('since', raw)).toThrow(`--since must be more than 0 (a duration like 30m, 24h or 7d); got "${raw}"`);
+  });
+
+  it.each(['forever', '-1h', '24'])('refuses %s', (raw) => {
     expect(() => parseDuration('since', raw)).toThrow(`--since takes a duration like 30m, 24h or 7d; got "${raw}"`);
   });
 });
