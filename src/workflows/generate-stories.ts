@@ -150,7 +150,7 @@ export interface StoriesCarried {
   articles: number;
   articleQueries: number;
   clusters: PlannedCluster[];
-  /** The clusters (their `index`) still to synthesise, in order. */
+  /** The clusters still to synthesise (their positions in `clusters`), in order. */
   todo: number[];
   synthesis: StoryStep;
   clusteringMs: number;
