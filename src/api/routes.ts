@@ -47,26 +47,31 @@ export function sendStarted(
 }
 
 /**
- * The 409 of a start refused because the same run is running: the running one's id, Web UI link
- * and URLs, in the error object as every error's details are (`{ "error": { "code", "message", … } }`).
+ * A 409 naming a running run: its id, Web UI link and URLs, in the error object as every error's
+ * details are (`{ "error": { "code", "message", … } }`).
  */
-export const alreadyRunningSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', description: 'already_running' },
-        message: { type: 'string' },
-        workflowId: { type: 'string', description: 'The running run' },
-        webUi: { type: 'string' },
-        urls: runUrlsSchema,
+export function runConflictSchema(code: string, workflowId: string) {
+  return {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', description: code },
+          message: { type: 'string' },
+          workflowId: { type: 'string', description: workflowId },
+          webUi: { type: 'string' },
+          urls: runUrlsSchema,
+        },
       },
     },
-  },
-} as const;
+  } as const;
+}
+
+/** The 409 of a start refused because the same run is running. */
+export const alreadyRunningSchema = runConflictSchema('already_running', 'The running run');
 
 export function sendAlreadyRunning(reply: FastifyReply, ctx: ApiContext, err: { workflowId: string; message: string }): FastifyReply {
   return reply.code(409).send({

@@ -15,7 +15,7 @@ import { ingestionWorkflowId } from '../shared/ingestion';
 import { MAX_LIST_OFFSET, SCENE_SEARCH_LIMIT, SCENE_SEARCH_TEXT_MAX, SCRIPT_LIST_LIMIT } from '../shared/list-limits';
 import type { ApiContext } from './context';
 import { ApiError, errorSchema, UUID_PATTERN } from './errors';
-import { bearerSecurity, runUrlsSchema, scriptIdParams, type ApiRoutes } from './routes';
+import { bearerSecurity, runConflictSchema, scriptIdParams, type ApiRoutes } from './routes';
 
 /** The multipart field that carries the screenplay. */
 const UPLOAD_FIELD = 'file';
@@ -30,23 +30,7 @@ const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: erro
  * An upload's 409: a title another script has, or the script's ingestion running (then the run's
  * id, Web UI link and URLs, as a start refused with `already_running` carries them).
  */
-const uploadConflictSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string' },
-        message: { type: 'string' },
-        workflowId: { type: 'string', description: 'The running ingestion of the script (when that is the conflict)' },
-        webUi: { type: 'string' },
-        urls: runUrlsSchema,
-      },
-    },
-  },
-} as const;
+const uploadConflictSchema = runConflictSchema('conflict', 'The running ingestion of the script (when that is the conflict)');
 /** A script's reads. */
 const readErrors = { 400: errorSchema, 401: errorSchema, 404: errorSchema };
 
