@@ -197,7 +197,10 @@ export const scriptRoutes: ApiRoutes = async (app, { ctx }) => {
         } catch (err) {
           if (!(err instanceof IngestionRunningError)) throw err;
           const { workflowId } = err;
-          return reply.code(409).send({ error: { code: 'conflict', message: err.message, workflowId, webUi: ctx.webUi(workflowId), urls: ctx.runUrls(workflowId) } });
+          const urls = ctx.runUrls(workflowId);
+          // What to do, said in the API's terms (the CLI's message names its commands).
+          const message = `${err.situation} Wait for it (GET ${urls.status}) or cancel it (POST ${urls.cancel}), then upload again.`;
+          return reply.code(409).send({ error: { code: 'conflict', message, workflowId, webUi: ctx.webUi(workflowId), urls } });
         }
         const url = `/api/scripts/${result.scriptId}`;
         return reply.code(result.created ? 201 : 200).header('location', url).send({ ...result, urls: { script: url, ingestions: `${url}/ingestions` } });

@@ -16,9 +16,10 @@ export class IngestionRunningError extends OperationError {
   constructor(
     readonly scriptId: string,
     readonly workflowId: string,
-    message: string,
+    /** What is refused and why, without what to do (the CLI names commands, the API its routes). */
+    readonly situation: string,
   ) {
-    super('conflict', message);
+    super('conflict', `${situation} Wait for it (\`storyloom status ${scriptId}\`) or cancel it (\`storyloom cancel ${scriptId}\`), then import again.`);
   }
 }
 
@@ -45,8 +46,7 @@ async function refuseWhileIngesting(ctx: OperationContext, scriptId: string, tit
   throw new IngestionRunningError(
     scriptId,
     workflowId,
-    `"${title}" is being ingested by workflow ${workflowId}${unconfirmed}: importing now would change its scenes under the run, so nothing was written. ` +
-      `Wait for it (\`storyloom status ${scriptId}\`) or cancel it (\`storyloom cancel ${scriptId}\`), then import again.`,
+    `"${title}" is being ingested by workflow ${workflowId}${unconfirmed}: importing now would change its scenes under the run, so nothing was written.`,
   );
 }
 

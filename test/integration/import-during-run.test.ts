@@ -108,6 +108,9 @@ describe('while the script is being ingested', () => {
         urls: { status: `/api/runs/${workflowId}`, cancel: `/api/runs/${workflowId}/cancel` },
       });
       expect(body.error.message).toContain(`is being ingested by workflow ${workflowId}`);
+      // Said in the API's terms, not the CLI's.
+      expect(body.error.message).toContain(`Wait for it (GET /api/runs/${workflowId}) or cancel it (POST /api/runs/${workflowId}/cancel), then upload again.`);
+      expect(body.error.message).not.toContain('storyloom ');
       expect(await storedScript(scriptId)).toEqual(before);
     } finally {
       await api.close();
