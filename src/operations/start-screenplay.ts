@@ -6,7 +6,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { createHash, randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
 import { UnknownPersonasError } from '../domain/generation/personas';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
@@ -88,15 +88,17 @@ export function screenplayRunWorkflowId(opts: { title?: string; story?: string }
 /**
  * Runs `fn` holding a Postgres advisory lock on `key` (every API process and CLI shares the
  * database): the starts of one title check and start one after another, never both before either
- * has started.
+ * has started. `fn` gets the lock's own connection for its queries: taking a second one from the
+ * pool while holding the first, ten starts at once (the API's pool) waited for each other until
+ * the pool's timeout.
  */
-async function holdingLock<T>(db: DataSource, key: string, fn: () => Promise<T>): Promise<T> {
+async function holdingLock<T>(db: DataSource, key: string, fn: (connection: EntityManager) => Promise<T>): Promise<T> {
   const lock = db.createQueryRunner();
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
     try {
-      return await fn();
+      return await fn(lock.manager);
     } finally {
       await lock.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
     }
@@ -163,13 +165,13 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   // serialised, and the second finds the first's run (one run id per title) and is refused.
   if (opts.story === undefined && opts.title !== undefined) {
     const workflowId = titledScreenplayWorkflowId(opts.title);
-    return holdingLock(await ctx.db(), workflowId, () => startChecked(ctx, { ...opts, workflowId }));
+    return holdingLock(await ctx.db(), workflowId, (connection) => startChecked(ctx, { ...opts, workflowId }, connection));
   }
   return startChecked(ctx, opts);
 }
 
-async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions): Promise<StartedScreenplay> {
-  const repo = new ScreenplayRepository(await ctx.db());
+async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions, connection?: EntityManager): Promise<StartedScreenplay> {
+  const repo = new ScreenplayRepository(connection ?? (await ctx.db()));
   let storyId: string | undefined;
   let plot = opts.plot;
   let personaNames = opts.personaNames?.length ? opts.personaNames : undefined;
@@ -191,7 +193,7 @@ async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions)
     }
   } else if (opts.title !== undefined) {
     // A title names one story: a second story of the same title would make every lookup by it ambiguous.
-    const titled = await new ScreenplayRepository(await ctx.db()).storiesTitled(opts.title);
+    const titled = await repo.storiesTitled(opts.title);
     if (titled.length) {
       throw new OperationError(
         'conflict',
@@ -248,7 +250,8 @@ async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions)
     return { workflowId, storyId, handle };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      // The running run's plot is stored under the same id: it stays.
+      // Not reached by starts of a title, which hold its lock (the check under it found none
+      // running); the id was taken meanwhile by some other start.
       throw new OperationError('conflict', `A screenplay titled "${opts.title}" is being generated (${workflowId}): once it has saved a version, make a new version of it with --story, or give another title.`);
     }
     await repo.deleteRequest(workflowId).catch(() => undefined);

@@ -9,7 +9,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { OperationContext } from '../../src/operations/context';
 import { startScreenplay, type StartedScreenplay } from '../../src/operations/start-screenplay';
 import { ScreenplayRepository } from '../../src/db/repositories/screenplay.repository';
-import { queueFor, useTestStack } from '../helpers/harness';
+import { createDataSource } from '../../src/db/data-source';
+import { queueFor, testDatabaseUrl, useTestStack } from '../helpers/harness';
 import { CREW, HARBOUR_PLOT, importCrew } from '../helpers/personas';
 
 const stack = useTestStack('screenplay-title-starts');
@@ -57,3 +58,25 @@ it('two starts of one title at once make one run; the second is refused naming i
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   });
 });
+
+it("ten titled starts at once through a pool of ten connections (the API's) all start: each start's checks run on its lock's connection", async () => {
+  // Before, each start held one pooled connection for its lock and waited for a second for its
+  // checks: as many starts as the pool has connections waited for each other until its timeout.
+  const db = createDataSource(testDatabaseUrl(), { poolSize: 10 });
+  await db.initialize();
+  const ctx: OperationContext = { ...held, db: () => Promise.resolve(db) };
+  const salt = Math.random().toString(36).slice(2, 8);
+  try {
+    const starts = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => startScreenplay(ctx, { plot: `Plot ${i}.`, personaNames: CREW.slice(0, 1), title: `Pool title ${salt} ${i}` })),
+    );
+    for (const s of starts.filter(fulfilled)) {
+      await stack.env.client.workflow.getHandle(s.value.workflowId).terminate('test over').catch((e: unknown) => {
+        if (!(e instanceof WorkflowNotFoundError)) throw e;
+      });
+    }
+    expect(starts.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => String((s.reason as Error).message))).toEqual([]);
+  } finally {
+    await db.destroy();
+  }
+}, 60_000);
