@@ -105,6 +105,13 @@ export const SYNTHESES_PER_RUN = 500;
  * clustering submitted (and paid for) its batch while it said it was paused.
  */
 export const STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH = 'stories-batch-waits-while-paused';
+/**
+ * Once the run's last write (the one that makes its stories current and records its row) has
+ * started, a cancel no longer reaches it: the write and the report go on and the run completes.
+ * Before, the cancel stopped the wait but not the write: the run recorded itself cancelled, then
+ * the write committed, made the stories current and recorded the row `completed` over it.
+ */
+export const STORIES_LAST_WRITE_COMPLETES_PATCH = 'stories-last-write-completes-the-run';
 /** What a run may carry into the next (the plan is about 240 bytes a cluster), well under Temporal's 2 MB a payload; a larger plan stays in one run. */
 const MAX_CARRIED_JSON_CHARS = 1024 * 1024;
 
@@ -156,6 +163,8 @@ export interface StoriesCarried {
   clusteringMs: number;
   failures: StoryFailure[];
   failureCount: number;
+  /** Every failed cluster (positions in `clusters`), beyond the failures kept to show. */
+  failed: number[];
   /** Syntheses the earlier runs made (written, pending). */
   created: number;
   paused: boolean;
@@ -188,6 +197,8 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
   let clusteringStarted: number | undefined;
   const failures: StoryFailure[] = [...(carried?.failures ?? [])];
   let failureCount = carried?.failureCount ?? 0;
+  /** Every failed cluster's story hash (`failures` keeps the first MAX_FAILURES_KEPT, to show): its old story stays current. */
+  const failedHashes = new Set<string>((carried?.failed ?? []).map((position) => carried!.clusters[position].storyHash));
   let articleQueries = carried?.articleQueries ?? 0;
   let fatal: { type: string; message: string } | undefined;
   let stories: StoriesWriteResult = { created: 0, kept: 0, superseded: 0 };
@@ -266,6 +277,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     const { type, message } = describeFailure(err);
     synthesis.failed++;
     failureCount++;
+    failedHashes.add(cluster.storyHash);
     if (failures.length < MAX_FAILURES_KEPT) failures.push({ cluster: cluster.index + 1, storyHash: cluster.storyHash, label: cluster.label, errorType: type, message });
     if (!fatal && RUN_FATAL_LLM_FAILURES.includes(type as LlmFailureType)) fatal = { type, message };
     showDetails();
@@ -339,12 +351,13 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     // Before the first local activity (see patches-first.ts).
     askPatchesFirst([
       STORIES_REPORT_AFTER_RUN_ROW_PATCH, STORIES_EARLY_END_IN_PIECES_PATCH, STORIES_WRITTEN_AS_MADE_PATCH,
-      STORIES_CONTINUE_AS_NEW_PATCH, STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH,
+      STORIES_CONTINUE_AS_NEW_PATCH, STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH, STORIES_LAST_WRITE_COMPLETES_PATCH,
     ]);
     keepsCallsInPieces = patchedFromStart(STORIES_EARLY_END_IN_PIECES_PATCH);
     writesAsMade = patchedFromStart(STORIES_WRITTEN_AS_MADE_PATCH);
     const continues = patchedFromStart(STORIES_CONTINUE_AS_NEW_PATCH);
     const batchWaitsWhilePaused = patchedFromStart(STORIES_BATCH_WAITS_WHILE_PAUSED_PATCH);
+    const lastWriteCompletes = patchedFromStart(STORIES_LAST_WRITE_COMPLETES_PATCH);
     let uncached: PlannedCluster[];
     if (carried) {
       // A continued run: the plan, its routes and what is left of it come from the run before.
@@ -381,8 +394,11 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       synthesis.startedAt = Date.now();
       showDetails();
     }
-    // By calls, a run hands over after this many syntheses (STORIES_CONTINUE_AS_NEW_PATCH), unless its plan is too large to carry.
-    const perRun = continues && !input.batch && JSON.stringify(clusters).length <= MAX_CARRIED_JSON_CHARS
+    // By calls, a run hands over after this many syntheses (STORIES_CONTINUE_AS_NEW_PATCH), unless
+    // its plan is too large to carry; a provider batch's run does not (a `--batch` run whose
+    // provider has none makes calls, and hands over).
+    const byBatch = input.batch === true && supportsBatch(routes.synthesis.provider);
+    const perRun = continues && !byBatch && JSON.stringify(clusters).length <= MAX_CARRIED_JSON_CHARS
       ? Math.max(1, input.synthesesPerRun ?? SYNTHESES_PER_RUN)
       : Infinity;
     let startedThisRun = 0;
@@ -481,6 +497,7 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
       const next: StoriesCarried = {
         startedAt, runIds, routes, articles, articleQueries, clusters, todo: left.map((c) => position.get(c.storyHash)!),
         synthesis, clusteringMs: timings.clustering, failures, failureCount, created: madeBefore + made.length,
+        failed: clusters.flatMap((c, i) => (failedHashes.has(c.storyHash) ? [i] : [])),
         paused: state.paused, concurrency: state.concurrency.synthesis, peakSynthesisConcurrency,
       };
       await condition(allHandlersFinished);
@@ -495,7 +512,6 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     showDetails();
     const writingStarted = Date.now();
     const status: StoriesStatus = failureCount ? 'completed_with_failures' : 'completed';
-    const failedHashes = new Set(failures.map((f) => f.storyHash));
     const currentHashes = clusters.filter((c) => !failedHashes.has(c.storyHash)).map((c) => c.storyHash);
     const failedArticleIds = clusters.filter((c) => failedHashes.has(c.storyHash)).flatMap((c) => c.articleIds);
     const keptHashes = clusters.filter((c) => c.reusedStoryId !== undefined).map((c) => c.storyHash);
@@ -524,20 +540,24 @@ export async function generateStories(input: GenerateStoriesInput): Promise<Stor
     // run reports them only once that write is done (a run that fails it made none current).
     const counts: StoriesWriteResult = { created: madeBefore + made.length, kept: keptHashes.length, superseded: 0 };
     const final = { ...result(status), stories: counts };
-    const last = await mainActivities.writeStories({
-      model: routes.synthesis.model,
-      promptVersion: SYNTHESIS_PROMPT_VERSION,
-      made: lastWrite,
-      keptHashes,
-      finish: { scope, currentHashes, failedArticleIds, run: { runId: runIds[0], workflowId: info.workflowId, status, result: final, failures } },
-    });
+    const writeLast = () =>
+      mainActivities.writeStories({
+        model: routes.synthesis.model,
+        promptVersion: SYNTHESIS_PROMPT_VERSION,
+        made: lastWrite,
+        keptHashes,
+        finish: { scope, currentHashes, failedArticleIds, run: { runId: runIds[0], workflowId: info.workflowId, status, result: final, failures } },
+      });
+    const last = lastWriteCompletes ? await CancellationScope.nonCancellable(writeLast) : await writeLast();
     stories = { ...counts, superseded: last.superseded };
     timings.writing = Date.now() - writingStarted;
     phase = 'done';
     endedAs = status;
     markStatus(status);
     const r = result(status);
-    await report(r);
+    // Its stories are current and its row says so: a cancel that came during the write changes neither.
+    if (lastWriteCompletes) await CancellationScope.nonCancellable(() => report(r));
+    else await report(r);
     showDetails();
     return r;
   } catch (err) {

@@ -49,8 +49,9 @@ it.each(['v0.1.0', 'v0.2.0'])('has the histories of release %s to replay', (rele
 // 0.8.4: every job again, screenplay activities with summaries, stories' clustering with a longer limit;
 // 0.8.5: every job again, stories asking for the patch that keeps an early end's paid calls in pieces;
 // 0.8.6: every job again, stories asking for the patch that writes syntheses as they are made;
-// 0.8.7: every job again, stories asking for continue-as-new and for a paused batch to wait.
-it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1', 'v0.7.2', 'v0.7.3', 'v0.8.0', 'v0.8.1', 'v0.8.2', 'v0.8.3', 'v0.8.4', 'v0.8.5', 'v0.8.6', 'v0.8.7'])('has the histories of release %s to replay', (release) => {
+// 0.8.7: every job again, stories asking for continue-as-new and for a paused batch to wait;
+// 0.8.8: every job again, stories asking for the patch that lets a started last write complete the run.
+it.each(['v0.4.0', 'v0.5.0', 'v0.6.0', 'v0.7.0', 'v0.7.1', 'v0.7.2', 'v0.7.3', 'v0.8.0', 'v0.8.1', 'v0.8.2', 'v0.8.3', 'v0.8.4', 'v0.8.5', 'v0.8.6', 'v0.8.7', 'v0.8.8'])('has the histories of release %s to replay', (release) => {
   const set = [
     ...RELEASE_SET, 'ingest-outage-auto-resume',
     'stories-first', 'stories-unchanged', 'stories-one-failure', 'stories-steered', 'stories-batch', 'stories-batch-cancelled',
@@ -72,7 +73,10 @@ it.each(['v0.7.2/ingest-cancelled-in-last-write', 'v0.7.3/ingest-cancelled-in-la
   'v0.8.6/stories-cancelled-after-syntheses', 'v0.8.6/stories-written-as-made',
   'v0.8.7/ingest-cancelled-in-last-write', 'v0.8.7/session-cancelled-mid-turn', 'v0.8.7/session-continued-when-suggested',
   'v0.8.7/stories-cancelled-after-syntheses', 'v0.8.7/stories-written-as-made', 'v0.8.7/stories-continued-as-new',
-  'v0.8.7/stories-continued-as-new-run2', 'v0.8.7/stories-continued-as-new-run3'])('has the history %s to replay', (name) => {
+  'v0.8.7/stories-continued-as-new-run2', 'v0.8.7/stories-continued-as-new-run3',
+  'v0.8.8/ingest-cancelled-in-last-write', 'v0.8.8/session-cancelled-mid-turn', 'v0.8.8/session-continued-when-suggested',
+  'v0.8.8/stories-cancelled-after-syntheses', 'v0.8.8/stories-written-as-made', 'v0.8.8/stories-continued-as-new',
+  'v0.8.8/stories-continued-as-new-run2', 'v0.8.8/stories-continued-as-new-run3'])('has the history %s to replay', (name) => {
   expect(histories).toContain(`${name}.json`);
 });
 
