@@ -1,7 +1,7 @@
 /** The shape of a routes file: one Fastify plugin per job, given the API's shared context. */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ApiContext } from './context';
-import { UUID_PATTERN } from './errors';
+import { errorSchema, UUID_PATTERN } from './errors';
 
 export type ApiRoutes = FastifyPluginAsync<{ ctx: ApiContext }>;
 
@@ -51,16 +51,15 @@ export function sendStarted(
  * details are (`{ "error": { "code", "message", … } }`).
  */
 export function runConflictSchema(code: string, workflowId: string) {
+  const { error } = errorSchema.properties;
   return {
-    type: 'object',
-    required: ['error'],
+    ...errorSchema,
     properties: {
       error: {
-        type: 'object',
-        required: ['code', 'message'],
+        ...error,
         properties: {
+          ...error.properties,
           code: { type: 'string', description: code },
-          message: { type: 'string' },
           workflowId: { type: 'string', description: workflowId },
           webUi: { type: 'string' },
           urls: runUrlsSchema,
