@@ -8,6 +8,7 @@ import type { IngestionProgress } from '../../src/shared/ingestion';
 import { readSse, type SseEvent } from '../../test/helpers/api';
 import { killAndRestartWorker } from './measure';
 import type { ChaosStack } from './stack';
+import { STORY_CHAIN_CLUSTERS, STORY_CHAIN_PER_RUN } from './stories-case';
 import type { ChaosWorker } from './worker-process';
 
 export interface FaultRecord {
@@ -72,9 +73,12 @@ export interface ChaosCase {
    * of synthetic news (stories-case.ts), a generateScreenplay run (screenplay-case.ts) or a
    * story session's turns (session-case.ts).
    */
-  job?: 'ingest' | 'stories' | 'screenplay' | 'session';
-  /** Stories cases: SIGKILL the worker (and start another) once this share of the syntheses is done. */
-  killAtSynthesis?: number;
+  job?: 'ingest' | 'stories' | 'stories-chain' | 'screenplay' | 'session';
+  /**
+   * Stories cases: the fault once this share of the syntheses is done: a worker SIGKILL (another
+   * started at once), the dev server killed and started again 2 s later, or Postgres cut for `ms`.
+   */
+  synthesisFault?: { at: number; kind: 'worker-kill' | 'dev-server-kill' | 'postgres-cut'; ms?: number };
   /** Screenplay cases: SIGKILL the worker (and start another) once every variant's first text deltas arrived on the run's stream. */
   killWhileStreaming?: boolean;
   /** Session cases: SIGKILL the worker (and start another) during this turn, at `killDuring`. */
@@ -320,7 +324,35 @@ export const CASES: ChaosCase[] = [
     title: 'news stories: worker SIGKILL mid-synthesis, restarted',
     expect: 'completes',
     job: 'stories',
-    killAtSynthesis: 0.4,
+    synthesisFault: { at: 0.4, kind: 'worker-kill' },
+  },
+  {
+    id: 'stories-chain-baseline',
+    title: `news stories at ${STORY_CHAIN_CLUSTERS} clusters, ${STORY_CHAIN_PER_RUN} syntheses a run (the run continues as new twice and writes its stories ${STORY_CHAIN_PER_RUN} at a time as they are made): no fault`,
+    expect: 'completes',
+    job: 'stories-chain',
+  },
+  {
+    id: 'worker-kill-stories-handover',
+    title: `news stories in a chain of runs: worker SIGKILL at 40% of the syntheses (about ${STORY_CHAIN_PER_RUN} done: the first run's last write and its hand-over), restarted`,
+    expect: 'completes',
+    job: 'stories-chain',
+    synthesisFault: { at: 0.4, kind: 'worker-kill' },
+  },
+  {
+    id: 'dev-server-kill-stories',
+    title: 'news stories in a chain of runs: dev server kill -9 in the second run, restarted on the same data file 2 s later',
+    expect: 'completes',
+    job: 'stories-chain',
+    synthesisFault: { at: 0.6, kind: 'dev-server-kill' },
+  },
+  {
+    id: 'postgres-outage-20s-stories',
+    title: 'news stories in a chain of runs: Postgres unreachable for 20 s while the syntheses are written as they are made',
+    expect: 'completes',
+    job: 'stories-chain',
+    extraDeadlineMs: () => 20_000,
+    synthesisFault: { at: 0.3, kind: 'postgres-cut', ms: 20_000 },
   },
   {
     id: 'screenplay-baseline',

@@ -36,6 +36,8 @@ export interface CaseResult {
   workflowId?: string;
   /** What the case found besides the fault (screenplay and session cases: rows, Updates). */
   note?: string;
+  /** A check of the case's own that failed (stories chains: the run did not continue as new). */
+  miss?: string;
   status?: string;
   error?: string;
   wallMs?: number;
@@ -117,7 +119,7 @@ const baselineId = (c: ChaosCase) => (c.job && c.job !== 'ingest' ? `${c.job}-ba
 async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: string, baseline: CaseResult | undefined): Promise<CaseResult> {
   const out: CaseResult = { id: c.id, title: c.title, expect: c.expect };
   if (c.notApplicable) return { ...out, notApplicable: c.notApplicable };
-  if (c.job === 'stories') {
+  if (c.job === 'stories' || c.job === 'stories-chain') {
     const dayIndex = CASES.indexOf(c);
     return judgeCase(stack, c, await runStoriesRun(stack, c, opts, runTag, dayIndex, log), baseline);
   }
@@ -309,6 +311,7 @@ function judge(r: CaseResult, c: ChaosCase, baseline: CaseResult | undefined): b
     if ((r.requests ?? 0) > 20) misses.push(`${r.requests} requests spent`);
   }
   if (r.fault?.miss) misses.push(r.fault.miss);
+  if (r.miss) misses.push(r.miss);
   if (r.rateBound?.target !== undefined && r.rateBound.ratio > r.rateBound.target) {
     misses.push(`wall ${r.rateBound.ratio.toFixed(2)}× what the provider's answers permit (target ≤ ${r.rateBound.target}×)`);
   }
