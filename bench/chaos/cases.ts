@@ -90,6 +90,10 @@ export interface ChaosCase {
   /** Extra time the case may take beyond the usual deadline (an outage's length). */
   extraDeadlineMs?: (timeScale: number) => number;
   inject?: (ctx: CaseCtx) => Promise<FaultRecord | undefined>;
+  /** The id of the case's fault-free reference run, when it is not its job's baseline (the chains of runs have their own). */
+  baseline?: string;
+  /** Ingestion cases: the run continues as new after this many scenes (`scenesPerRun`, 400 by default). */
+  scenesPerRun?: number;
   /** Not run on this branch: why. */
   notApplicable?: string;
   /**
@@ -98,6 +102,10 @@ export interface ChaosCase {
    */
   rateBound?: { retryAfterMs: (timeScale: number) => number; target?: number };
 }
+
+/** The chains of runs: an ingestion continuing as new every 50 scenes (three runs at 120 scenes), a session every 2 turns (three runs of 5 turns). */
+export const INGEST_CHAIN_PER_RUN = 50;
+export const SESSION_CHAIN_TURNS_PER_RUN = 2;
 
 const summariesAt = (fraction: number) => (p: IngestionProgress) =>
   p.phases.summaries.total > 0 && p.phases.summaries.done + p.phases.summaries.failed >= Math.ceil(p.phases.summaries.total * fraction);
@@ -273,6 +281,21 @@ export const CASES: ChaosCase[] = [
     inject: killWorker(inPhase2, 'phase 2 under way'),
   },
   {
+    id: 'ingest-chain-baseline',
+    title: `an ingestion continuing as new every ${INGEST_CHAIN_PER_RUN} scenes (a run of phase 1 each, phase 2 in the last): no fault (the reference run of the ingestion chain)`,
+    expect: 'completes',
+    scenesPerRun: INGEST_CHAIN_PER_RUN,
+    baseline: 'ingest-chain-baseline',
+  },
+  {
+    id: 'worker-kill-ingest-handover',
+    title: `an ingestion continuing as new every ${INGEST_CHAIN_PER_RUN} scenes: worker SIGKILL once ${INGEST_CHAIN_PER_RUN} summaries are done (the first run's last write and its hand-over), restarted`,
+    expect: 'completes',
+    scenesPerRun: INGEST_CHAIN_PER_RUN,
+    baseline: 'ingest-chain-baseline',
+    inject: killWorker((p) => p.phases.summaries.done >= INGEST_CHAIN_PER_RUN, `${INGEST_CHAIN_PER_RUN} summaries done`),
+  },
+  {
     id: 'dev-server-kill',
     title: 'dev server kill -9 mid-summaries, restarted on the same data file',
     expect: 'completes',
@@ -387,6 +410,23 @@ export const CASES: ChaosCase[] = [
     job: 'session',
     killAtTurn: 4,
     killDuring: 'write-commit',
+  },
+  {
+    id: 'session-chain-baseline',
+    title: `story session continuing as new every ${SESSION_CHAIN_TURNS_PER_RUN} turns (STORYLOOM_SESSION_TURNS_PER_RUN, 50 by default): no fault (the reference run of the session chain)`,
+    expect: 'completes',
+    job: 'session',
+    workerEnv: { STORYLOOM_SESSION_TURNS_PER_RUN: String(SESSION_CHAIN_TURNS_PER_RUN) },
+    baseline: 'session-chain-baseline',
+  },
+  {
+    id: 'worker-kill-session-handover',
+    title: `story session continuing as new every ${SESSION_CHAIN_TURNS_PER_RUN} turns: worker SIGKILL during turn 3's model call (the first turn of the second run), restarted`,
+    expect: 'completes',
+    job: 'session',
+    workerEnv: { STORYLOOM_SESSION_TURNS_PER_RUN: String(SESSION_CHAIN_TURNS_PER_RUN) },
+    baseline: 'session-chain-baseline',
+    killAtTurn: 3,
   },
   {
     id: 'two-workers-one-host',

@@ -114,7 +114,7 @@ const log = (msg: string) => process.stderr.write(`[chaos ${new Date().toISOStri
 const CHARACTERS = 8;
 
 /** The fault-free reference run of a case's job: its requests are what the case's are compared with. */
-const baselineId = (c: ChaosCase) => (c.job && c.job !== 'ingest' ? `${c.job}-baseline` : 'baseline');
+const baselineId = (c: ChaosCase) => c.baseline ?? (c.job && c.job !== 'ingest' ? `${c.job}-baseline` : 'baseline');
 
 async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: string, baseline: CaseResult | undefined): Promise<CaseResult> {
   const out: CaseResult = { id: c.id, title: c.title, expect: c.expect };
@@ -160,7 +160,7 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
     handle = await stack.client.workflow.start(ingestScript, {
       taskQueue,
       workflowId,
-      args: [{ scriptId: imported.scriptId, mode: 'full', flags: DEFAULT_FLAGS, concurrency: DEFAULT_CONCURRENCY }],
+      args: [{ scriptId: imported.scriptId, mode: 'full', flags: DEFAULT_FLAGS, concurrency: DEFAULT_CONCURRENCY, ...(c.scenesPerRun ? { scenesPerRun: c.scenesPerRun } : {}) }],
       typedSearchAttributes: storyloomSearchAttributes('ingest', title, 'running'),
     });
   }
@@ -250,6 +250,13 @@ async function runCase(stack: ChaosStack, c: ChaosCase, opts: Options, runTag: s
   // Workers stop cleanly (their call-log buffer is written), then the checks.
   for (const w of workers) await w.stop().catch(() => undefined);
   out.db = await checkDb(stack.db, imported.scriptId, workflowId);
+  if (c.scenesPerRun) {
+    // A chain: each run summarised its own scenes (none twice), so the runs that made summaries are the chain's.
+    const [made] = await stack.db.query("SELECT count(DISTINCT run_id) AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'summary'", [workflowId]);
+    const expected = Math.ceil(opts.scenes / c.scenesPerRun);
+    out.note = `summaries made in ${made.n} run(s)`;
+    if (Number(made.n) !== expected) out.miss = `summaries made in ${made.n} run(s), not ${expected}`;
+  }
   const missing = out.db.missing;
   out.itemsLost = missing.summaries + missing.embeddings + missing.sheets + missing.outline;
   if (c.rateBound) {

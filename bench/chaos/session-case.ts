@@ -110,16 +110,26 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   // Activities that needed more than one attempt (a started event records the attempt that ended it), by type.
   const activityTypes = new Map<string, string>();
   const retried: Record<string, number> = {};
-  for (const e of (await handle.fetchHistory()).events ?? []) {
-    const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
-    if (id) accepted.push(id);
-    if (e.workflowExecutionUpdateCompletedEventAttributes) completedUpdates++;
-    const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled) activityTypes.set(String(e.eventId), scheduled.activityType?.name ?? 'unknown');
-    const attempt = e.activityTaskStartedEventAttributes;
-    if (attempt && (attempt.attempt ?? 1) > 1) {
-      const type = activityTypes.get(String(attempt.scheduledEventId)) ?? 'unknown';
-      retried[type] = (retried[type] ?? 0) + 1;
+  // Every run of the session's chain (it continues as new every STORYLOOM_SESSION_TURNS_PER_RUN turns).
+  const runIds: string[] = [];
+  for await (const run of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(run.runId);
+  const turnsPerRun = Number(c.workerEnv?.STORYLOOM_SESSION_TURNS_PER_RUN ?? 50);
+  const runsExpected = Math.ceil(SESSION_TURNS / turnsPerRun);
+  if (runIds.length !== runsExpected) problems.push(`the session ran as ${runIds.length} run(s), not ${runsExpected}`);
+  for (const runId of runIds) {
+    // Each run's history on its own: event ids start again at 1 in each.
+    activityTypes.clear();
+    for (const e of (await stack.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? []) {
+      const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
+      if (id) accepted.push(id);
+      if (e.workflowExecutionUpdateCompletedEventAttributes) completedUpdates++;
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled) activityTypes.set(String(e.eventId), scheduled.activityType?.name ?? 'unknown');
+      const attempt = e.activityTaskStartedEventAttributes;
+      if (attempt && (attempt.attempt ?? 1) > 1) {
+        const type = activityTypes.get(String(attempt.scheduledEventId)) ?? 'unknown';
+        retried[type] = (retried[type] ?? 0) + 1;
+      }
     }
   }
   const acceptedTwice = accepted.length - new Set(accepted).size;
@@ -174,7 +184,7 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   const note =
     `${answers.length} of ${SESSION_TURNS} turns answered${resends ? ` (${resends} Update call(s) sent again with the same id)` : ' (no Update call sent twice)'}, ` +
     `${completedUpdates}/${accepted.length} Updates completed/accepted; ${turnRows} turn rows (session counts ${session?.turns ?? '—'}), ` +
-    `${writes.rows} writes for ${writeCalls.n} write calls, ${memories.rows} memories; workflow ${description.status.name}; ` +
+    `${writes.rows} writes for ${writeCalls.n} write calls, ${memories.rows} memories; workflow ${description.status.name} (${runIds.length} run(s)); ` +
     `activities retried: ${Object.entries(retried).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}`;
   out.note = note;
   log(`  ${c.id}: ${note}`);
