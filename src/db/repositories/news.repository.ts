@@ -250,6 +250,11 @@ export class NewsRepository {
    */
   async writeStories(input: StoriesWrite, opts: { retry?: boolean } = {}): Promise<StoriesWriteResult> {
     return this.db.transaction(async (tx) => {
+      // Last writes take turns (runs whose scopes overlap may end at once): each supersedes the
+      // current stories of its scope, and one running beside another would miss the stories the
+      // other is making current, leaving both runs' stories current over the same articles.
+      // (The two-key form: a key space apart from the one-key locks of script imports.)
+      if (input.finish) await tx.query(`SELECT pg_advisory_xact_lock(hashtext('storyloom'), hashtext('stories last write'))`);
       if (input.finish && opts.retry) {
         // A retry of a last write that committed (its answer was lost) answers what that write
         // did: the stories it superseded are no longer current, so counting again would say 0.
