@@ -15,8 +15,8 @@ UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 CLI_VERSIONS=(v1.5.1 v1.5.0 v1.4.1)
 # The custom search attributes the workflows set (src/shared/search-attributes.ts: keep in step).
 SEARCH_ATTRIBUTES=(StoryloomJob=Keyword StoryloomTitle=Keyword StoryloomStatus=Keyword StoryloomTurns=Int)
-# Latency settings (src/shared/temporal-server-settings.ts says why: keep in step).
-DYNAMIC_CONFIG=(history.transferProcessorMaxPollRPS=200 matching.numTaskqueueReadPartitions=1 matching.numTaskqueueWritePartitions=1)
+# Latency and priority settings (src/shared/temporal-server-settings.ts says why: keep in step).
+DYNAMIC_CONFIG=(history.transferProcessorMaxPollRPS=200 matching.numTaskqueueReadPartitions=1 matching.numTaskqueueWritePartitions=1 matching.useNewMatcher=true)
 
 install_cli() {
   if [ -x "$TEMPORAL_BIN" ]; then return 0; fi

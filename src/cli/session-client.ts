@@ -2,6 +2,7 @@
 import { ApplicationFailure, WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { subscribeToStream, type StreamEvent } from '../db/stream-channel';
+import { SESSION_PRIORITY } from '../shared/job-priority';
 import { storyloomSearchAttributes, TURNS_KEY } from '../shared/search-attributes';
 import { SESSION_ENDED, sessionWorkflowId, turnStreamKey, type TurnInput, type TurnResult } from '../shared/sessions';
 import { sessionProgressQuery, storySession, takeTurnUpdate } from '../workflows';
@@ -42,6 +43,8 @@ export async function sendTurn(client: Client, opts: SendTurnOptions): Promise<T
     taskQueue: opts.taskQueue,
     args: [{ sessionId: opts.sessionId, title: opts.title, scriptId: opts.scriptId ?? null }],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    // Ahead of bulk jobs' queued calls on the provider's queue (a running session keeps the priority it started with).
+    priority: SESSION_PRIORITY,
     // What the Web UI shows for the run, as the other jobs' starts give it.
     staticSummary: `session "${opts.title}"${opts.scriptId ? ` on script ${opts.scriptId}` : ''}`,
     // Findable in the Web UI: StoryloomJob = "session", its title, status, turns (the run keeps them current).

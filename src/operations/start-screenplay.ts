@@ -10,6 +10,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { ScreenplayRepository, StoryNotFoundError } from '../db/repositories/screenplay.repository';
 import { UnknownPersonasError } from '../domain/generation/personas';
 import { decodeUtf8Text, TextDecodeError } from '../domain/text-decode';
+import { SCREENPLAY_PRIORITY } from '../shared/job-priority';
 import { DEFAULT_MAX_TOKENS, screenplayWorkflowId, type GenerateScreenplayInput } from '../shared/screenplay';
 import { JOB_KEY, storyloomSearchAttributes, TITLE_KEY } from '../shared/search-attributes';
 import { generateScreenplay } from '../workflows';
@@ -231,6 +232,8 @@ async function startChecked(ctx: OperationContext, opts: StartScreenplayOptions,
     const handle = await client.workflow.start(generateScreenplay, {
       taskQueue: ctx.config.temporal.taskQueue,
       workflowId,
+      // Ahead of bulk jobs' queued calls on the provider's queue.
+      priority: SCREENPLAY_PRIORITY,
       args: [
         {
           personaNames,

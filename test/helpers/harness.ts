@@ -18,7 +18,7 @@ import { createServices, createWorkers, type AppServices, type CreateServicesOpt
 import { dataConverterFor } from '../../src/security/data-converter';
 import { parsePayloadKeys } from '../../src/security/payload-codec';
 import { STORYLOOM_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
-import { dynamicConfigArgs, LOW_LATENCY_DYNAMIC_CONFIG } from '../../src/shared/temporal-server-settings';
+import { dynamicConfigArgs, DEV_SERVER_DYNAMIC_CONFIG } from '../../src/shared/temporal-server-settings';
 
 /**
  * The tests' payload key: every test client and worker encrypts with it, so histories the tests
@@ -68,7 +68,7 @@ export function quietTemporalLogs(): void {
 }
 
 /** A dev server with storyloom's search attributes registered (`{ searchAttributes: false }`: a server without them). */
-export async function startTestTemporal(opts: { searchAttributes?: boolean; dynamicConfig?: Record<string, number> } = {}): Promise<TestWorkflowEnvironment> {
+export async function startTestTemporal(opts: { searchAttributes?: boolean; dynamicConfig?: Record<string, number | boolean> } = {}): Promise<TestWorkflowEnvironment> {
   if (!process.env.TEMPORAL_CLI) throw new Error('TEMPORAL_CLI is not set (scripts/test.sh builds the CLI and sets it)');
   quietTemporalLogs();
   return TestWorkflowEnvironment.createLocal({
@@ -77,7 +77,7 @@ export async function startTestTemporal(opts: { searchAttributes?: boolean; dyna
       // The CLI itself, through a wrapper that drops its start-up banner from the test output.
       executable: { type: 'existing-path', path: path.join(__dirname, 'temporal-quiet.sh') },
       searchAttributes: opts.searchAttributes === false ? [] : STORYLOOM_SEARCH_ATTRIBUTES,
-      extraArgs: ['--log-level', 'error', ...dynamicConfigArgs({ ...LOW_LATENCY_DYNAMIC_CONFIG, ...opts.dynamicConfig })],
+      extraArgs: ['--log-level', 'error', ...dynamicConfigArgs({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig })],
     },
   });
 }
@@ -149,7 +149,7 @@ export interface TestStackOptions {
   /** Configuration variables on top of testConfig's. */
   env?: Record<string, string>;
   /** Dev server dynamic config on top of the project's (e.g. a low `limit.historyCount.suggestContinueAsNew`). */
-  dynamicConfig?: Record<string, number>;
+  dynamicConfig?: Record<string, number | boolean>;
 }
 
 /** A test file's dev server, simulator and app (its workers on a fresh queue); read them inside hooks and tests. */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CHAT_PURPOSES, EMBEDDING_PURPOSES, PROVIDERS } from '../../src/shared/llm-routing';
-import { LOW_LATENCY_DYNAMIC_CONFIG } from '../../src/shared/temporal-server-settings';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/shared/temporal-server-settings';
 
 const root = path.join(__dirname, '../..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -23,7 +23,7 @@ it('mounts the recommended dynamic config on the temporal service, with the valu
   const [hostPath, containerPath] = mount!.split(':');
   expect(containerPath).toBe(`/etc/temporal/${temporal.environment?.DYNAMIC_CONFIG_FILE_PATH}`);
   const file = parse(readFileSync(path.join(root, hostPath), 'utf8')) as Record<string, { value: number }[]>;
-  expect(Object.fromEntries(Object.entries(file).map(([k, v]) => [k, v[0].value]))).toEqual(LOW_LATENCY_DYNAMIC_CONFIG);
+  expect(Object.fromEntries(Object.entries(file).map(([k, v]) => [k, v[0].value]))).toEqual(DEV_SERVER_DYNAMIC_CONFIG);
 });
 
 it('passes the payload keys, the models and the provider limits to every storyloom service', () => {
