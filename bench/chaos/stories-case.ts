@@ -129,7 +129,8 @@ export async function runStoriesRun(
     'SELECT count(*) AS rows, count(DISTINCT sa.article_id) AS items FROM story_articles sa JOIN stories s ON s.id = sa.story_id WHERE s.window_start >= $1 AND s.window_start < $2',
     window,
   );
-  const [runs] = await q('SELECT count(*) - count(DISTINCT run_id) AS n FROM story_runs WHERE workflow_id = $1', [workflowId]);
+  // One row for the run, a chain of runs included (kept under its first run's id).
+  const [runs] = await q('SELECT count(*) AS n FROM story_runs WHERE workflow_id = $1', [workflowId]);
   const log_ = await checkCallLog(stack.db, workflowId);
   const [chainRuns] = await q("SELECT count(DISTINCT run_id) AS n FROM llm_calls WHERE workflow_id = $1 AND purpose = 'synthesis'", [workflowId]);
   const clusters = result?.clusters ?? STORY_CLUSTERS;
@@ -139,7 +140,7 @@ export async function runStoriesRun(
     characters: 0,
     // The ingestion's columns, reused: a cluster without its story counts as a missing "summary".
     missing: { summaries: Math.max(0, clusters - storyItems), embeddings: 0, sheets: 0, outline: 0 },
-    duplicated: Number(stories.rows) - Number(stories.hashes) + (Number(links.rows) - Number(links.items)) + Number(runs.n) + log_.repeatedKeys,
+    duplicated: Number(stories.rows) - Number(stories.hashes) + (Number(links.rows) - Number(links.items)) + Math.max(0, Number(runs.n) - 1) + log_.repeatedKeys,
     calls: log_.calls,
     paidLogged: log_.paidLogged,
     rowlessAttempts: log_.rowlessAttempts,
@@ -149,6 +150,7 @@ export async function runStoriesRun(
   const told = `${storyItems} current stories of ${clusters} clusters${notCurrent ? ` (${notCurrent} not current)` : ''}, ${links.items} of ${articles} articles linked, syntheses made in ${chainRuns.n} run(s)`;
   const runsExpected = chain ? Math.ceil(clusters / STORY_CHAIN_PER_RUN) : 1;
   if (Number(chainRuns.n) !== runsExpected) out.miss = `syntheses made in ${chainRuns.n} run(s), not ${runsExpected}`;
+  if (Number(runs.n) === 0) out.miss = [out.miss, 'no story_runs row'].filter(Boolean).join('; ');
   if (fault) fault.note = `${fault.note}; ${told}`;
   else out.note = told;
   return out;
