@@ -26,6 +26,7 @@ import { scriptRoutes } from './scripts.routes';
 import { sessionRoutes } from './sessions.routes';
 import { storiesRoutes } from './stories.routes';
 import { validatorCompiler } from './validation';
+import { listenRefusalMessage, type ListenSettings } from '../shared/listen-refusal';
 import { storableTextProblem } from '../shared/storable-text';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -48,14 +49,6 @@ export function assertListenAllowed(api: Pick<ApiConfig, 'host' | 'tokens'>, hos
   );
 }
 
-/** Who listens, and the settings that move it: named when the address cannot be had. */
-export interface ListenSettings {
-  /** The process, as its command is typed ("storyloom serve"). */
-  command: string;
-  port: string;
-  host: string;
-}
-
 export const API_LISTEN_SETTINGS: ListenSettings = { command: 'storyloom serve', port: '--port or STORYLOOM_API_PORT', host: '--host or STORYLOOM_API_HOST' };
 
 /**
@@ -63,14 +56,8 @@ export const API_LISTEN_SETTINGS: ListenSettings = { command: 'storyloom serve',
  * naming it), not a failure of the server; undefined for any other error.
  */
 export function listenRefusal(err: unknown, host: string, port: number, settings: ListenSettings = API_LISTEN_SETTINGS): ConfigError | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  if (code === 'EADDRINUSE') {
-    return new ConfigError(`${where} is already in use (another \`${settings.command}\`?): stop that process, or listen on another port with ${settings.port}.`);
-  }
-  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${where}: this host has no address ${host}: listen on one of its own with ${settings.host}.`);
-  if (code === 'EACCES') return new ConfigError(`${where}: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another with ${settings.port}.`);
-  return undefined;
+  const message = listenRefusalMessage(err, host, port, settings);
+  return message === undefined ? undefined : new ConfigError(message);
 }
 
 /**

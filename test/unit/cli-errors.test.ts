@@ -3,7 +3,9 @@
  * words, not "Workflow execution failed", encrypted or not), the migrations it applied, and a
  * Postgres it cannot reach (the URL without its password, and what to do).
  */
+import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError, encodeErrorToFailure, loadDataConverter } from '@temporalio/common/lib/internal-non-workflow';
@@ -355,6 +357,29 @@ describe('storyloom serve on a port another process holds', () => {
         `storyloom codec-server: 127.0.0.1:${port} is already in use (another \`storyloom codec-server\`?): stop that process, or listen on another port with --port or STORYLOOM_CODEC_PORT.`,
       ]);
       expect(code).toBe(2);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('the LLM simulator (`npm run sim`, its own process) the same, naming its own settings', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ['-r', './test/helpers/ts-register.js', 'src/llm/simulator/cli.ts', '--port', String(port), '--host', '127.0.0.1'],
+          { cwd: path.join(__dirname, '../..'), env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 60_000 },
+          (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+        );
+      });
+      expect(run).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `storyloom-sim: 127.0.0.1:${port} is already in use (another \`storyloom-sim\`?): stop that process, or listen on another port with --port or SIM_PORT.\n`,
+      });
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }

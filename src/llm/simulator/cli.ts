@@ -5,6 +5,7 @@
  * Flags override the SIM_PORT and SIM_TIME_SCALE environment variables. Runs until SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
+import { listenRefusalMessage, type ListenSettings } from '../../shared/listen-refusal';
 import { startSimulator } from './index';
 import type { DeepPartial, SimulatorConfig } from './types';
 
@@ -15,6 +16,8 @@ const USAGE =
   '  --time-scale  multiplies every simulated latency (flag > $SIM_TIME_SCALE > config file > 1)\n' +
   '  --jitter      σ of each request\'s log-normal latency around the configured mean (0 = constant; 0.27: p95 ≈ 1.5 × mean)\n' +
   '  --config      JSON file with a partial SimulatorConfig';
+
+const SIM_LISTEN_SETTINGS: ListenSettings = { command: 'storyloom-sim', port: '--port or SIM_PORT', host: '--host' };
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -115,9 +118,12 @@ async function main(): Promise<void> {
   try {
     sim = await startSimulator(config, { port: opts.port, host: opts.host });
   } catch (err) {
+    // A port another process holds (or an address this host lacks) is a setting, as for `storyloom serve`: exit 2, naming it.
+    const refusal = listenRefusalMessage(err, opts.host, opts.port, SIM_LISTEN_SETTINGS);
     const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`storyloom-sim: ${e.name === 'ConfigError' ? 'invalid config: ' : ''}${e.message}\n`);
-    process.exit(e.name === 'ConfigError' ? 2 : 1);
+    const isSetting = refusal !== undefined || e.name === 'ConfigError';
+    process.stderr.write(`storyloom-sim: ${refusal ?? `${e.name === 'ConfigError' ? 'invalid config: ' : ''}${e.message}`}\n`);
+    process.exit(isSetting ? 2 : 1);
   }
   process.stdout.write(`storyloom LLM simulator listening on ${sim.url} (time scale ${sim.config().timeScale})\n`);
 
