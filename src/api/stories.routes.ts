@@ -2,7 +2,7 @@
  * News stories: `POST /api/stories/generate` (a generateStories run, 202), `GET /api/stories`,
  * `GET /api/stories/search` and `GET /api/stories/:id` (what `stories list|search|show` print).
  */
-import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
+import { AmbiguousStoryIdError, isStoryIdOrPrefix, NewsRepository, STORY_ID_FORM, type StoryListItem } from '../db/repositories/news.repository';
 import { OperationError } from '../operations/context';
 import { parseModelChoice } from '../operations/model-choice';
 import { StoriesAlreadyRunningError, startStories, storyScopeFrom, type ScopeRefusals } from '../operations/start-stories';
@@ -50,13 +50,6 @@ function storyItem(s: StoryListItem) {
   const { id, headline, topic, windowStart, windowEnd, articleCount, status } = s;
   return { id, headline, topic, windowStart: new Date(windowStart).toISOString(), windowEnd: new Date(windowEnd).toISOString(), articleCount, status };
 }
-
-/**
- * A story's full id (a UUID) or the start of one, as `stories show` takes it: hex digits and
- * dashes. Checked by the handler rather than as a schema `pattern`, so the refusal says what an
- * id is instead of quoting the pattern (as errors.ts does for UUID_PATTERN).
- */
-const STORY_ID = /^[0-9a-f-]{1,36}$/i;
 
 /** The longest text a story search takes (far past any real query; keeps a request from sending megabytes to Postgres). */
 const STORY_SEARCH_TEXT_MAX = 1000;
@@ -234,7 +227,8 @@ export const storiesRoutes: ApiRoutes = async (app, { ctx }) => {
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!STORY_ID.test(id)) throw new ApiError(400, 'invalid_request', 'params.id must be a story id or the start of one (hex digits and dashes)');
+      // Checked by the handler rather than as a schema `pattern`, so the refusal says what an id is instead of quoting the pattern.
+      if (!isStoryIdOrPrefix(id)) throw new ApiError(400, 'invalid_request', `params.id must be ${STORY_ID_FORM}`);
       let story;
       try {
         story = await new NewsRepository(await ctx.db()).storyWithArticles(id);

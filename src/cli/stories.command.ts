@@ -13,7 +13,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { AmbiguousStoryIdError, NewsRepository, type StoryListItem } from '../db/repositories/news.repository';
+import { AmbiguousStoryIdError, isStoryIdOrPrefix, NewsRepository, STORY_ID_FORM, type StoryListItem } from '../db/repositories/news.repository';
 import { formatReportShort } from '../reporting/format-report';
 import { MAX_LIST_OFFSET, STORY_LIST_LIMIT, STORY_SEARCH_LIMIT } from '../shared/list-limits';
 import { storyloomSearchAttributes } from '../shared/search-attributes';
@@ -192,6 +192,8 @@ async function list(ctx: CliContext, argv: string[]): Promise<number> {
 async function show(ctx: CliContext, argv: string[]): Promise<number> {
   // A blank id is the start of every id: a usage error, not the list of them all.
   if (argv.length !== 1 || !argv[0].trim()) throw new UsageError('usage: storyloom stories show <id>');
+  // Malformed is not "no such story": the API answers 400 for the same id.
+  if (!isStoryIdOrPrefix(argv[0])) throw new UsageError(`"${argv[0]}" is not a story id: give ${STORY_ID_FORM}, e.g. 3f2a9c1e (\`storyloom stories list\` shows them).`);
   let story;
   try {
     story = await new NewsRepository(await ctx.db()).storyWithArticles(argv[0]);

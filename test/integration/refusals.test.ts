@@ -196,6 +196,18 @@ describe('stories show <id prefix>', () => {
     expect(one.code).toBe(0);
     expect(one.out).toContain('Harbour story 2');
   });
+
+  it('refuses a malformed id as malformed (exit 2, saying what an id is), where the API answers 400, not "No story with id"', async () => {
+    for (const bad of ['not-a-story', 'zz', 'xyz!', '%20', `${randomUUID()}0`]) {
+      const r = await runCli('stories', 'show', bad);
+      expect({ bad, ...r }).toEqual({
+        bad,
+        code: 2,
+        out: '',
+        err: `storyloom stories: "${bad}" is not a story id: give a story id or the start of one (hex digits and dashes), e.g. 3f2a9c1e (\`storyloom stories list\` shows them).`,
+      });
+    }
+  });
 });
 
 describe('generate with an unknown persona', () => {

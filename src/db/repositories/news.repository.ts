@@ -136,6 +136,17 @@ const LIST_COLUMNS = `id, headline, topic, window_start AS "windowStart", window
 const LISTED_MATCHES = 5;
 
 /** An id prefix that several stories' ids start with: `matches` holds the first few (newest first), `total` counts them all. */
+/** What `stories show` and `GET /api/stories/:id` take, said in their refusals of anything else. */
+export const STORY_ID_FORM = 'a story id or the start of one (hex digits and dashes)';
+
+/**
+ * Whether `text` can be a story's id or the start of one (any case): anything else is malformed
+ * (the API's 400, the CLI's exit 2), never "no such story".
+ */
+export function isStoryIdOrPrefix(text: string): boolean {
+  return /^[0-9a-f-]{1,36}$/i.test(text);
+}
+
 export class AmbiguousStoryIdError extends Error {
   constructor(
     readonly prefix: string,
