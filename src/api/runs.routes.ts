@@ -6,6 +6,7 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { OperationError } from '../operations/context';
+import { jobStartTime } from '../operations/job-start';
 import { setRunConcurrency, steerRun, type SteeringAction } from '../operations/steer-run';
 import { storedReport } from '../operations/stored-report';
 import { ApiError, errorSchema } from './errors';
@@ -72,10 +73,10 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
             type: 'object',
             properties: {
               workflowId: { type: 'string' },
-              runId: { type: 'string' },
+              runId: { type: 'string', description: 'The latest run (a job that continued as new has several)' },
               type: { type: 'string' },
               status: { type: 'string' },
-              startTime: { type: 'string' },
+              startTime: { type: 'string', description: "When the job started: its first run's start, for a job that continued as new too" },
               closeTime: { type: ['string', 'null'] },
               historyLength: { type: 'integer' },
               progress: { type: ['object', 'null'], additionalProperties: true },
@@ -94,12 +95,13 @@ export const runRoutes: ApiRoutes = async (app, { ctx }) => {
       const { workflowId } = request.params;
       const { desc, progress, progressError, final } = await snapshot(workflowId);
       const status = desc.status.name;
+      const startTime = await jobStartTime(await ctx.client(), desc);
       return {
         workflowId,
         runId: desc.runId,
         type: desc.type,
         status,
-        startTime: desc.startTime.toISOString(),
+        startTime: startTime.toISOString(),
         closeTime: desc.closeTime?.toISOString() ?? null,
         historyLength: desc.historyLength,
         progress,

@@ -6,10 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { NewsRepository } from '../../src/db/repositories/news.repository';
 import { syntheticNews } from '../../src/domain/news/synthetic-articles';
-import { DAY_MS } from '../../src/shared/stories';
+import { DAY_MS, resolveScope, storiesWorkflowId } from '../../src/shared/stories';
+import { generateStories } from '../../src/workflows';
 import { readSse, startTestApi, TEST_TOKEN, type TestApi } from '../helpers/api';
 import { useTestStack } from '../helpers/harness';
 import { withMetricsWindow } from '../helpers/metrics-window';
+import { waitFor } from '../helpers/wait';
 
 const stack = useTestStack('api-jobs');
 let api: TestApi;
@@ -106,6 +108,34 @@ describe('stories', () => {
       expect(await steer(run.urls.cancel, 'POST')).toEqual({ status: 202, body: { workflowId, action: 'cancel' } });
       const { events } = await readSse(`${api.url}${run.urls.events}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, until: (e) => e.event === 'final' });
       expect(events.at(-1)).toMatchObject({ event: 'final', data: { status: 'CANCELLED' } });
+    } finally {
+      stack.sim.configure({ latency: null });
+    }
+  });
+
+  it('GET /api/runs/:id of a stories run that continued as new gives the job\'s start (its first run\'s), while it runs and once it ends, as `stories status` reads the first run', async () => {
+    const day = Date.UTC(2045, 0, 1) + Math.floor(Math.random() * 3000) * 10 * DAY_MS;
+    // A topic each: 12 clusters, 12 syntheses, so at 4 a run the job makes 3 runs.
+    const news = syntheticNews({ articles: 12, clusters: 4, dayMs: day, salt: `api-continued-${day}` }).map((a, i) => ({ ...a, topic: `Topic ${i}` }));
+    await new NewsRepository(stack.app.services.db).importArticles(news);
+    const scope = { fromMs: day, toMs: day + DAY_MS };
+    const workflowId = storiesWorkflowId(resolveScope(scope, Date.now()));
+    stack.sim.configure({ latency: { byPurpose: { synthesis: { fixedMs: 300 } } } });
+    try {
+      const handle = await stack.env.client.workflow.start(generateStories, { taskQueue: stack.app.taskQueue, workflowId, args: [{ scope, concurrency: 2, synthesesPerRun: 4 }] });
+      const firstStart = (await stack.env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe()).startTime.toISOString();
+      const status = async () => json(await api.call(`/api/runs/${workflowId}`));
+      await waitFor(async () => (await handle.describe()).runId !== handle.firstExecutionRunId, 30_000, 'the run continued as new');
+      const running = await status();
+      expect(running.runId).not.toBe(handle.firstExecutionRunId);
+      expect({ status: running.status, startTime: running.startTime }).toEqual({ status: 'RUNNING', startTime: firstStart });
+      await handle.result();
+      const last = await handle.describe();
+      expect(last.startTime.toISOString()).not.toBe(firstStart);
+      // The shared snapshot of a moment ago is not what is asked for: a fresh one.
+      await waitFor(async () => (await status()).status === 'COMPLETED', 10_000, 'the API sees the run completed');
+      const ended = await status();
+      expect({ runId: ended.runId, startTime: ended.startTime, closeTime: ended.closeTime }).toEqual({ runId: last.runId, startTime: firstStart, closeTime: last.closeTime!.toISOString() });
     } finally {
       stack.sim.configure({ latency: null });
     }
