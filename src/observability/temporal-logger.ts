@@ -6,6 +6,7 @@
 import type { LogLevel } from '@temporalio/common';
 import { DefaultLogger, type LogEntry, type Logger as TemporalLogger } from '@temporalio/worker';
 import type { Logger } from './logger';
+import { isRetriedAttempt } from './retried-attempts';
 
 const TO_PINO: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -45,6 +46,8 @@ const ROUTINE_SDK_MESSAGES = [
 
 function levelOf(entry: LogEntry): LogLevel {
   if ((entry.level === 'INFO' || entry.level === 'WARN') && ROUTINE_SDK_MESSAGES.some((re) => re.test(entry.message))) return 'DEBUG';
+  // An attempt the server will retry (a 429, a 500): its failure is not the activity's; one that fails for good still warns.
+  if (entry.level === 'WARN' && entry.message === 'Activity failed' && isRetriedAttempt(entry.meta?.error)) return 'DEBUG';
   return entry.level;
 }
 
