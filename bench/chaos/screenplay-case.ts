@@ -6,8 +6,8 @@
  */
 import { loadConfig } from '../../src/config';
 import { subscribeToStream, type StreamEvent } from '../../src/db/stream-channel';
-import { startScreenplay } from '../../src/operations/start-screenplay';
-import { screenplayWorkflowId, type GenerateScreenplayResult, type ScreenplayProgress } from '../../src/shared/screenplay';
+import { screenplayRunWorkflowId, startScreenplay } from '../../src/operations/start-screenplay';
+import type { GenerateScreenplayResult, ScreenplayProgress } from '../../src/shared/screenplay';
 import { screenplayProgressQuery } from '../../src/workflows';
 import { CREW, HARBOUR_PLOT, importCrew } from '../../test/helpers/personas';
 import type { ChaosCase, FaultRecord } from './cases';
@@ -31,7 +31,8 @@ export async function runScreenplayRun(stack: ChaosStack, c: ChaosCase, opts: { 
   const title = `chaos ${c.id} ${runTag}`;
   const config = loadConfig({ STORYLOOM_TASK_QUEUE: taskQueue, STORYLOOM_PAYLOAD_KEYS: stack.keys.payload });
   const ops = { config, db: async () => stack.db, client: async () => stack.client };
-  const workflowId = screenplayWorkflowId(`chaos-${c.id}-${runTag}`);
+  // The run id the start will take (a titled screenplay's is derived from its title), as the CLI reads it before starting.
+  const workflowId = screenplayRunWorkflowId({ title });
   out.workflowId = workflowId;
   // The run's stream (LISTEN before the start, as the CLI does): the kill waits for text on every variant.
   const streamed = new Set<number>();
@@ -45,7 +46,7 @@ export async function runScreenplayRun(stack: ChaosStack, c: ChaosCase, opts: { 
 
   const started = Date.now();
   const now = () => Date.now() - started;
-  const { handle } = await startScreenplay(ops, { plot: HARBOUR_PLOT, personaNames: CREW, title, variants: SCREENPLAY_VARIANTS, workflowId });
+  const { handle } = await startScreenplay(ops, { plot: HARBOUR_PLOT, personaNames: CREW, title, variants: SCREENPLAY_VARIANTS });
 
   const samples: { t: number; done: number }[] = [];
   let finished = false;

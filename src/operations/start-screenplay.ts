@@ -54,7 +54,7 @@ export interface StartScreenplayOptions {
   variants?: number;
   model?: GenerateScreenplayInput['model'];
   useCache?: boolean;
-  /** The run's id, made beforehand (screenplayWorkflowId); default: a new one. */
+  /** The run's id, made beforehand (screenplayRunWorkflowId: a titled new story's comes from its title); default: a new one. */
   workflowId?: string;
 }
 
@@ -166,6 +166,10 @@ export async function startScreenplay(ctx: OperationContext, opts: StartScreenpl
   // serialised, and the second finds the first's run (one run id per title) and is refused.
   if (opts.story === undefined && opts.title !== undefined) {
     const workflowId = titledScreenplayWorkflowId(opts.title);
+    // A caller that made the id beforehand (to listen to the run's stream) made this one (screenplayRunWorkflowId).
+    if (opts.workflowId !== undefined && opts.workflowId !== workflowId) {
+      throw new Error(`a titled screenplay runs as ${workflowId}, not ${opts.workflowId}: make its id with screenplayRunWorkflowId`);
+    }
     return holdingLock(await ctx.db(), workflowId, (connection) => startChecked(ctx, { ...opts, workflowId }, connection));
   }
   return startChecked(ctx, opts);

@@ -8,7 +8,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowStartOptions } from '@
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config';
 import type { OperationContext } from '../../src/operations/context';
-import { startScreenplay, UnknownPersonasRefusal } from '../../src/operations/start-screenplay';
+import { screenplayRunWorkflowId, startScreenplay, UnknownPersonasRefusal } from '../../src/operations/start-screenplay';
 import { TITLE_KEY } from '../../src/shared/search-attributes';
 
 const PLOT = 'Marigold smugglers cross the frozen estuary at midnight while a lighthouse keeper watches';
@@ -97,4 +97,14 @@ it("keeps the caller's title as the run's label", async () => {
   expect(pair?.value).toBe('The Crossing');
   expect(started[0].staticSummary).toContain('"The Crossing"');
   expect((started[0].args as [{ title?: string }])[0].title).toBe('The Crossing');
+});
+
+it('a titled start given a run id other than its title\'s is refused before anything is stored or started', async () => {
+  const { ctx, started, statements } = recordingContext();
+  const title = 'The Crossing';
+  await expect(
+    startScreenplay(ctx, { plot: PLOT, personaNames: ['Mara Quill'], title, workflowId: 'screenplay-0a1b2c3d-4e5f-4789-abcd-ef0123456789' }),
+  ).rejects.toThrow(`a titled screenplay runs as ${screenplayRunWorkflowId({ title })}`);
+  expect(started).toHaveLength(0);
+  expect(statements).toHaveLength(0);
 });
