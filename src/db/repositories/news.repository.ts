@@ -135,7 +135,6 @@ const LIST_COLUMNS = `id, headline, topic, window_start AS "windowStart", window
 /** Stories an ambiguous id prefix lists. */
 const LISTED_MATCHES = 5;
 
-/** An id prefix that several stories' ids start with: `matches` holds the first few (newest first), `total` counts them all. */
 /** What `stories show` and `GET /api/stories/:id` take, said in their refusals of anything else. */
 export const STORY_ID_FORM = 'a story id or the start of one (hex digits and dashes)';
 
@@ -147,6 +146,7 @@ export function isStoryIdOrPrefix(text: string): boolean {
   return /^[0-9a-f-]{1,36}$/i.test(text);
 }
 
+/** An id prefix that several stories' ids start with: `matches` holds the first few (newest first), `total` counts them all. */
 export class AmbiguousStoryIdError extends Error {
   constructor(
     readonly prefix: string,
