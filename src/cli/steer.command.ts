@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { RunRepository } from '../db/repositories/run.repository';
 import { concurrencyChangeError, ingestionWorkflowId, type IngestionConcurrency, type SteeringState } from '../shared/ingestion';
+import { jobStartTime } from '../operations/job-start';
 import { PROGRESS_QUERY_TIMEOUT_MS, queryProgress } from '../operations/run-progress';
 import { NotRunningError, setRunConcurrency, steerRun } from '../operations/steer-run';
 import { progressQuery } from '../workflows';
@@ -62,14 +63,20 @@ export function noProgressMessage(answer: { error: string; noWorker: boolean }):
 }
 
 /** What a run's description says without its workers: status, start, history and search attributes. */
-export function describedLines(desc: WorkflowExecutionDescription): string[] {
+/**
+ * What the server knows of a running run, for when no worker answers its progress query.
+ * `startedAt` is the job's start (jobStartTime: a run that continued as new is described by its
+ * latest run, whose start is the hand-over's, as is its history).
+ */
+export function describedLines(desc: WorkflowExecutionDescription, startedAt: Date = desc.startTime): string[] {
+  const continued = (desc.raw.workflowExecutionInfo?.firstRunId || desc.runId) !== desc.runId;
   // storyloom's own (job, title, status): the server's (BuildIds, TemporalChangeVersion) say nothing to a user.
   const attributes = desc.typedSearchAttributes
     .getAll()
     .filter(({ key }) => key.name.startsWith('Storyloom'))
     .map(({ key, value }) => `${key.name}=${value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(',') : String(value)}`);
   return [
-    `status ${desc.status.name}, started ${desc.startTime.toISOString()}, ${desc.historyLength} history events`,
+    `status ${desc.status.name}, started ${startedAt.toISOString()}, ${desc.historyLength} history events${continued ? ' in its latest run' : ''}`,
     ...(attributes.length ? [`search attributes: ${attributes.join(', ')}`] : []),
   ];
 }
@@ -83,7 +90,7 @@ export async function statusCommand(ctx: CliContext, argv: string[]): Promise<nu
     console.log(`"${script.title}": ${answer.progress?.paused ? 'paused' : 'running'} — ${webUiLink(ctx.config, workflowId)}`);
     if (answer.progress === null) {
       console.error(noProgressMessage(answer));
-      for (const line of describedLines(desc)) console.log(line);
+      for (const line of describedLines(desc, await jobStartTime(await ctx.client(), desc))) console.log(line);
       for (const line of await waitingLines(desc, loadDataConverter(dataConverterFor(ctx.config)))) console.log(line);
       return 0;
     }

@@ -27,6 +27,7 @@ import {
   type StoriesResult,
   type StoryFlags,
 } from '../shared/stories';
+import { jobStartTime } from '../operations/job-start';
 import { progressLineOrWhy, queryProgress } from '../operations/run-progress';
 import { describedLines, noProgressMessage } from './steer.command';
 import { generateStories, storiesPauseUpdate, storiesProgressQuery, storiesResumeUpdate, storiesSetConcurrencyUpdate } from '../workflows';
@@ -350,7 +351,7 @@ async function steer(ctx: CliContext, verb: string, argv: string[]): Promise<num
       if (answer.progress !== null) console.log(storiesProgressLine(answer.progress));
       else {
         console.error(noProgressMessage(answer));
-        for (const line of describedLines(d)) console.log(line);
+        for (const line of describedLines(d, await jobStartTime(client, d))) console.log(line);
       }
     } else {
       // A run that did not complete stored its figures up to its end all the same, keyed (as its
