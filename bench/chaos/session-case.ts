@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sendTurn } from '../../src/cli/session-client';
+import { loadConfig } from '../../src/config';
 import { sessionWorkflowId, type TurnResult } from '../../src/shared/sessions';
 import { endSessionUpdate, sessionProgressQuery, type storySession } from '../../src/workflows';
 import type { ChaosCase, FaultRecord } from './cases';
@@ -113,7 +114,8 @@ export async function runSessionRun(stack: ChaosStack, c: ChaosCase, opts: { tim
   // Every run of the session's chain (it continues as new every STORYLOOM_SESSION_TURNS_PER_RUN turns).
   const runIds: string[] = [];
   for await (const run of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(run.runId);
-  const turnsPerRun = Number(c.workerEnv?.STORYLOOM_SESSION_TURNS_PER_RUN ?? 50);
+  // As the case's workers read it (their environment over the app's default).
+  const turnsPerRun = loadConfig({ ...c.workerEnv }).sessions.turnsPerRun;
   const runsExpected = Math.ceil(SESSION_TURNS / turnsPerRun);
   if (runIds.length !== runsExpected) problems.push(`the session ran as ${runIds.length} run(s), not ${runsExpected}`);
   for (const runId of runIds) {
